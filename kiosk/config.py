@@ -1,0 +1,157 @@
+"""Kiosk settings: one frozen dataclass, one loader (TOML file, then KIOSK_* environment).
+
+See `packaging/kiosk.example.toml` for every key with its meaning. Unknown keys and values of
+the wrong type are refused with a message that names the key: a typo never silently falls back
+to a default.
+
+Legal note (公的個人認証法): only a business authorised by the Minister (総務大臣が認める
+民間事業者) may verify JPKI proofs itself. `verification = "local"` is for such operators; a
+clinic or shop that is not one sets `verification = "platform"` and `platform_url` to an
+authorised platform.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from kiosk.errors import KioskError
+
+Verification = Literal["local", "platform"]
+
+
+class ConfigError(KioskError):
+    """The configuration file or environment is wrong; the message names the key."""
+
+    code = "config"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything the kiosk, the CLI and the platform read from configuration."""
+
+    #: Where the kiosk keeps its state (SQLite store, PKI for the demo, screenshots).
+    data_dir: Path = Path("var")
+    #: SQLAlchemy URL of the store; empty = SQLite file `<data_dir>/kiosk.sqlite3`.
+    database_url: str = ""
+    #: "local" (authorised operators only) or "platform" (everyone else).
+    verification: Verification = "local"
+    #: Base URL of the common platform when verification = "platform".
+    platform_url: str = ""
+    #: Bearer token the kiosk presents to the platform.
+    platform_token: str = ""
+    #: This kiosk's identity towards the platform and in challenges.
+    provider_id: str = "demo-clinic"
+    terminal_id: str = "kiosk-1"
+    #: Directory of trust anchors (PEM/DER) for the authentication and signature CAs.
+    trust_dir: Path = Path("var/pki/trust")
+    #: Directory the operator drops CRLs into (DER or PEM).
+    crl_dir: Path = Path("var/pki/crl")
+    #: Reader to use; empty = the first reader that has a card.
+    reader: str = ""
+    #: Seconds a challenge stays valid.
+    challenge_ttl_s: int = 120
+    #: Seconds a CRL may be used past its nextUpdate before verification refuses.
+    crl_grace_s: int = 0
+    #: Seconds without a touch before the kiosk returns to the attract screen.
+    idle_timeout_s: int = 60
+    #: "ja", "ja-easy" (やさしい日本語) or "en".
+    language: str = "ja"
+    #: "default" or "high-contrast".
+    theme: str = "default"
+    sound: bool = True
+    shuffle_pin_pad: bool = False
+    #: SHA-256 hex of the staff PIN (never the PIN itself); empty disables staff mode.
+    staff_pin_sha256: str = ""
+    #: Services offered on this kiosk, in picker order.
+    services: tuple[str, ...] = ("identity",)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'kiosk.sqlite3'}"
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    default = _FIELDS[name].default
+    if name == "extra":
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"'{name}' must be a table")
+        return dict(value)
+    if name == "services":
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"'{name}' must be a list of service names")
+        return tuple(value)
+    if isinstance(default, Path):
+        if not isinstance(value, str):
+            raise ConfigError(f"'{name}' must be a path string")
+        return Path(value)
+    if isinstance(default, bool):
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "0", "false", "no"):
+            return value.lower() in ("1", "true", "yes")
+        if not isinstance(value, bool):
+            raise ConfigError(f"'{name}' must be true or false")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"'{name}' must be a whole number ≥ 0")
+        return value
+    if not isinstance(value, str):
+        raise ConfigError(f"'{name}' must be a string")
+    return value
+
+
+def _validate(cfg: Config) -> Config:
+    if cfg.verification not in ("local", "platform"):
+        raise ConfigError("'verification' must be \"local\" or \"platform\"")
+    if cfg.verification == "platform" and not cfg.platform_url:
+        raise ConfigError("'platform_url' is required when verification = \"platform\"")
+    if cfg.language not in ("ja", "ja-easy", "en"):
+        raise ConfigError("'language' must be \"ja\", \"ja-easy\" or \"en\"")
+    if cfg.theme not in ("default", "high-contrast"):
+        raise ConfigError("'theme' must be \"default\" or \"high-contrast\"")
+    if cfg.challenge_ttl_s == 0:
+        raise ConfigError("'challenge_ttl_s' must be at least 1")
+    if cfg.staff_pin_sha256 and len(cfg.staff_pin_sha256) != 64:
+        raise ConfigError("'staff_pin_sha256' must be 64 hex characters")
+    return cfg
+
+
+def from_mapping(values: Mapping[str, Any]) -> Config:
+    """Build a Config from a flat mapping, refusing unknown keys and wrong types."""
+    unknown = sorted(set(values) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(f"unknown configuration key(s): {', '.join(unknown)}")
+    kwargs = {k: _coerce(k, v) for k, v in values.items()}
+    return _validate(Config(**kwargs))
+
+
+def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Load settings: defaults, then the TOML file (if given), then KIOSK_<KEY> variables."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as f:
+                values.update(tomllib.load(f))
+        except OSError as e:
+            raise ConfigError(f"cannot read configuration {path}: {e.strerror}") from e
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"configuration {path} is not valid TOML: {e}") from e
+    env = os.environ if env is None else env
+    for name in _FIELDS:
+        key = f"KIOSK_{name.upper()}"
+        if key in env and name != "extra":
+            values[name] = env[key]
+    return from_mapping(values)
