@@ -1,0 +1,100 @@
+"""The user proof (電子利用者証明) format: what the card's authentication key signs.
+
+See docs/proof-format.md. The to-be-signed message binds the challenge to who asked, the way
+Web eID binds the origin:
+
+    M = SHA-256(UTF-8(provider_id) ‖ 0x00 ‖ UTF-8(terminal_id)) ‖ SHA-256(nonce)   (64 bytes)
+
+and the card signs, with RSASSA-PKCS1-v1_5, the SHA-256 DigestInfo of M.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from kiosk.verify.verdict import Reason, Refused
+
+#: DER prefix of a DigestInfo holding a SHA-256 digest (RFC 8017 §9.2 note 1).
+SHA256_DIGEST_INFO_PREFIX = bytes.fromhex("3031300d060960864801650304020105000420")
+
+
+def _id_bytes(value: str, what: str) -> bytes:
+    if not value or "\x00" in value:
+        raise Refused(Reason.MALFORMED, f"The {what} must be non-empty and contain no NUL.")
+    return value.encode("utf-8")
+
+
+def signed_message(provider_id: str, terminal_id: str, nonce: bytes) -> bytes:
+    """The 64-byte message M a user proof signs (it binds the nonce to provider and terminal)."""
+    origin = _id_bytes(provider_id, "provider id") + b"\x00" + _id_bytes(terminal_id, "terminal id")
+    return hashlib.sha256(origin).digest() + hashlib.sha256(nonce).digest()
+
+
+def sha256_digest_info(message: bytes) -> bytes:
+    """The 51-byte DigestInfo(SHA-256, SHA-256(message)) sent to COMPUTE DIGITAL SIGNATURE."""
+    return SHA256_DIGEST_INFO_PREFIX + hashlib.sha256(message).digest()
+
+
+def proof_digest_info(provider_id: str, terminal_id: str, nonce: bytes) -> bytes:
+    """The DigestInfo the card must sign with its authentication key for this challenge."""
+    return sha256_digest_info(signed_message(provider_id, terminal_id, nonce))
+
+
+@dataclass(frozen=True, slots=True)
+class UserProof:
+    """A card's answer to a challenge: the authentication certificate and its signature."""
+
+    provider_id: str
+    terminal_id: str
+    nonce: bytes
+    certificate: bytes  # DER of the authentication certificate
+    signature: bytes  # RSASSA-PKCS1-v1_5 over signed_message(...) with SHA-256
+
+    def message(self) -> bytes:
+        """The message M this proof's signature must cover."""
+        return signed_message(self.provider_id, self.terminal_id, self.nonce)
+
+    def to_json(self) -> dict[str, str]:
+        """The proof as a JSON object (bytes in standard base64)."""
+        return {
+            "provider_id": self.provider_id,
+            "terminal_id": self.terminal_id,
+            "nonce": _b64(self.nonce),
+            "certificate": _b64(self.certificate),
+            "signature": _b64(self.signature),
+        }
+
+    @classmethod
+    def from_json(cls, obj: Any) -> UserProof:
+        """Parse to_json()'s output; anything else raises Refused(malformed)."""
+        if not isinstance(obj, dict):
+            raise Refused(Reason.MALFORMED, "The proof must be a JSON object.")
+        return cls(
+            provider_id=_text(obj, "provider_id"),
+            terminal_id=_text(obj, "terminal_id"),
+            nonce=_unb64(obj, "nonce"),
+            certificate=_unb64(obj, "certificate"),
+            signature=_unb64(obj, "signature"),
+        )
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _text(obj: dict[str, Any], key: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str):
+        raise Refused(Reason.MALFORMED, f"'{key}' must be a string.")
+    return value
+
+
+def _unb64(obj: dict[str, Any], key: str) -> bytes:
+    try:
+        return base64.b64decode(_text(obj, key), validate=True)
+    except binascii.Error as e:
+        raise Refused(Reason.MALFORMED, f"'{key}' is not valid base64.") from e
