@@ -1,0 +1,50 @@
+# jpki-kiosk — the two commands of the README are `make demo` and `make test`.
+# Both install what is missing (Debian packages, then a .venv) and are fast on a second run.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+QM     := $(patsubst resources/i18n/%.ts,resources/i18n/%.qm,$(wildcard resources/i18n/*.ts))
+
+.PHONY: demo test setup system-deps pcscd lint unit screenshots bench clean
+
+demo: setup pcscd
+	$(BIN)/kiosk demo
+
+test: setup pcscd lint
+	$(BIN)/python -m pytest
+
+setup: system-deps $(STAMP) $(QM)
+
+system-deps:
+	@packaging/setup/system-deps.sh
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+resources/i18n/%.qm: resources/i18n/%.ts $(STAMP)
+	$(BIN)/pyside6-lrelease -silent $< -qm $@
+
+pcscd:
+	@packaging/setup/pcscd-up.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check kiosk tests bench packaging
+	$(BIN)/ruff format --check kiosk tests bench packaging
+	$(BIN)/lint-imports
+
+screenshots: setup pcscd
+	xvfb-run -a -s "-screen 0 1280x800x24" $(BIN)/python packaging/screenshots.py
+
+bench: setup pcscd
+	$(BIN)/python bench/card_bench.py
+	$(BIN)/python bench/verify_bench.py
+	$(BIN)/python bench/crl_bench.py
+	$(BIN)/python bench/gui_bench.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

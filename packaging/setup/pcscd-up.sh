@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Make sure pcscd runs with the vpcd virtual readers. Starts it when it is not running;
+# never stops or restarts a pcscd that something else started.
+set -euo pipefail
+
+if pgrep -x pcscd >/dev/null; then
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+# pcscd reads /etc/reader.conf.d (where vsmartcard-vpcd put its reader) only when it starts,
+# so starting it here, after the packages are installed, gives the virtual readers.
+$SUDO pcscd
+for _ in $(seq 1 50); do
+  [ -S /run/pcscd/pcscd.comm ] && exit 0
+  sleep 0.1
+done
+echo "pcscd did not come up (no /run/pcscd/pcscd.comm)" >&2
+exit 1

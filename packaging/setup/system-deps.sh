@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install the Debian packages jpki-kiosk needs, only those that are missing.
+# Idempotent and quiet on a second run. Needs root, or sudo.
+set -euo pipefail
+
+PACKAGES=(
+  # build pyscard from source, venv
+  gcc libc6-dev python3-dev python3-venv swig libpcsclite-dev make
+  # the PC/SC stack: daemon, virtual reader driver (vpcd), OpenSC's clients (benchmarks, e2e)
+  pcscd vsmartcard-vpcd opensc
+  # Qt (PySide6) runtime for offscreen tests, and a CJK font so Japanese renders
+  libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0 fonts-noto-cjk
+  # real windows under Xvfb (demo without a display, screenshots)
+  xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0
+  libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0 libxcb-randr0 libxcb-xfixes0 libxcb-sync1
+  libxcb-shm0 libxcb-render0 libx11-xcb1
+  # PostgreSQL server for the store tests (a throwaway cluster is started by the tests)
+  postgresql
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  SUDO="sudo"
+fi
+echo "installing Debian packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
