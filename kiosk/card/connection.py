@@ -1,0 +1,112 @@
+"""The card port: one `transmit`, short APDU encoding and the single status-word check."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from kiosk.card.errors import ApduError, CardError
+
+#: A log level below DEBUG for APDU traces; enable it deliberately (`logging.getLogger(
+#: "kiosk.card.apdu").setLevel(TRACE)`).
+TRACE = 5
+logging.addLevelName(TRACE, "TRACE")
+
+SW_OK = 0x9000
+#: Instructions whose command data is a secret (VERIFY, CHANGE REFERENCE DATA, RESET RETRY
+#: COUNTER): their data never reaches a log.
+SECRET_INS = frozenset({0x20, 0x24, 0x2C})
+#: GET RESPONSE rounds accepted for one command (256 × 256 bytes is far above any JPKI answer).
+MAX_GET_RESPONSE = 256
+
+_trace = logging.getLogger("kiosk.card.apdu")
+
+
+class CardConnection(Protocol):
+    """A connection to one card: send one command APDU, get the data and the status word."""
+
+    def transmit(self, apdu: bytes) -> tuple[bytes, int]:
+        """Send a command APDU; return the response data and SW1 SW2 as one int."""
+        ...
+
+    def close(self) -> None:
+        """Release the card."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Apdu:
+    """A short command APDU (ISO 7816-4 cases 1–4); `le` 1..256, None for no Le."""
+
+    cla: int
+    ins: int
+    p1: int
+    p2: int
+    data: bytes = b""
+    le: int | None = None
+
+    def __post_init__(self) -> None:
+        if not all(0 <= b <= 0xFF for b in (self.cla, self.ins, self.p1, self.p2)):
+            raise ValueError("CLA, INS, P1 and P2 are single bytes")
+        if len(self.data) > 255:
+            raise ValueError("short APDUs carry at most 255 bytes of data")
+        if self.le is not None and not 1 <= self.le <= 256:
+            raise ValueError("Le must be 1..256")
+
+    def encode(self) -> bytes:
+        """The APDU bytes: header, then Lc ‖ data if any, then Le if any (256 as 00)."""
+        out = bytes((self.cla, self.ins, self.p1, self.p2))
+        if self.data:
+            out += bytes((len(self.data),)) + self.data
+        if self.le is not None:
+            out += bytes((self.le & 0xFF,))
+        return out
+
+
+def _le(sw2: int) -> int:
+    return sw2 or 256
+
+
+def send_apdu(
+    conn: CardConnection,
+    cla: int,
+    ins: int,
+    p1: int,
+    p2: int,
+    data: bytes = b"",
+    le: int | None = None,
+) -> bytes:
+    """Send one command, follow 61xx (GET RESPONSE) and 6Cxx (resend with Le=xx); 9000 or raise."""
+    apdu = Apdu(cla, ins, p1, p2, data, le)
+    body, sw = conn.transmit(apdu.encode())
+    if sw >> 8 == 0x6C:
+        body, sw = conn.transmit(replace(apdu, le=_le(sw & 0xFF)).encode())
+    out = bytearray(body)
+    rounds = 0
+    while sw >> 8 == 0x61:
+        rounds += 1
+        if rounds > MAX_GET_RESPONSE:
+            raise CardError("The card sent an endless response.")
+        body, sw = conn.transmit(Apdu(0x00, 0xC0, 0x00, 0x00, le=_le(sw & 0xFF)).encode())
+        out += body
+    if sw != SW_OK:
+        raise ApduError(sw, bytes(out))
+    return bytes(out)
+
+
+def redact(apdu: bytes) -> str:
+    """The APDU as hex for a trace, with the data of PIN commands replaced by its length."""
+    if len(apdu) > 5 and apdu[1] in SECRET_INS:
+        return f"{apdu[:5].hex(' ')} <{len(apdu) - 5} bytes redacted>"
+    return apdu.hex(" ")
+
+
+def trace_exchange(apdu: bytes, data: bytes, sw: int) -> None:
+    """Log one command/response pair at TRACE level: PIN data redacted, response data by length.
+
+    Response data is never logged: the signature certificate carries the holder's name,
+    address, birth date and sex.
+    """
+    if _trace.isEnabledFor(TRACE):
+        _trace.log(TRACE, "> %s < %d bytes %04X", redact(apdu), len(data), sw)

@@ -1,0 +1,49 @@
+"""Identifiers of the JPKI application (公的個人認証AP) on the My Number Card."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Literal
+
+#: DF name of the JPKI AP.
+AID = bytes.fromhex("D392F000260100000001")
+
+#: The token label of a physical My Number Card (EF 0006, first 32 bytes, space-padded).
+PHYSICAL_CARD_LABEL = "JPKIAPICCTOKEN2"
+TOKEN_LABEL_LENGTH = 32
+
+#: DER prefix of a SHA-256 DigestInfo (RFC 8017); the 32-byte hash follows.
+SHA256_DIGEST_INFO_PREFIX = bytes.fromhex("3031300d060960864801650304020105000420")
+#: Longest data COMPUTE DIGITAL SIGNATURE P1=00 pads (k − 11 for RSA-2048).
+MAX_SIGN_INPUT = 245
+
+#: The two credentials: user authentication (利用者証明用) and signature (署名用).
+Which = Literal["auth", "sign"]
+#: The four certificates on the card.
+CertName = Literal["auth", "auth_ca", "sign", "sign_ca"]
+
+
+class Ef(IntEnum):
+    """Elementary files of the JPKI AP."""
+
+    SIGN_CERT = 0x0001
+    SIGN_CA_CERT = 0x0002
+    TOKEN_INFO = 0x0006
+    AUTH_CERT = 0x000A
+    AUTH_CA_CERT = 0x000B
+    AUTH_KEY = 0x0017
+    AUTH_PIN = 0x0018
+    SIGN_KEY = 0x001A
+    SIGN_PIN = 0x001B
+
+
+CERT_EF: dict[str, Ef] = {
+    "auth": Ef.AUTH_CERT,
+    "auth_ca": Ef.AUTH_CA_CERT,
+    "sign": Ef.SIGN_CERT,
+    "sign_ca": Ef.SIGN_CA_CERT,
+}
+PIN_EF: dict[str, Ef] = {"auth": Ef.AUTH_PIN, "sign": Ef.SIGN_PIN}
+KEY_EF: dict[str, Ef] = {"auth": Ef.AUTH_KEY, "sign": Ef.SIGN_KEY}
+#: Tries a fresh (or just verified) PIN has: the counter resets to this on success.
+MAX_TRIES: dict[str, int] = {"auth": 3, "sign": 5}

@@ -1,0 +1,177 @@
+"""The JPKI application over a card connection: one method per card operation.
+
+APDU forms (see ../shared/jpki-card.md §1.2): SELECT by AID and by FID, READ BINARY with a
+15-bit offset, and the short-EF-identifier forms SOL and MBE use on real cards — READ BINARY
+P1=80|SFI for the token label, VERIFY P2=80|SFI for the PIN IEFs, COMPUTE DIGITAL SIGNATURE
+P2=80|SFI for the key EFs — which spare a SELECT each and keep an authentication session
+within 12 APDUs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from kiosk.card.connection import CardConnection, send_apdu
+from kiosk.card.errors import ApduError
+from kiosk.jpki.constants import (
+    AID,
+    CERT_EF,
+    KEY_EF,
+    MAX_SIGN_INPUT,
+    MAX_TRIES,
+    PHYSICAL_CARD_LABEL,
+    PIN_EF,
+    SHA256_DIGEST_INFO_PREFIX,
+    TOKEN_LABEL_LENGTH,
+    CertName,
+    Ef,
+    Which,
+)
+from kiosk.jpki.errors import (
+    MalformedResponse,
+    NotAJpkiCard,
+    PinBlocked,
+    PinFormatError,
+    PinIncorrect,
+    SecurityStatusNotSatisfied,
+    UnsupportedToken,
+)
+
+_PIN_FORMAT = {"auth": re.compile(r"[0-9]{4}"), "sign": re.compile(r"[A-Z0-9]{6,16}")}
+#: Status words to a SELECT of the JPKI AID that mean "no such application here".
+_NO_APPLICATION = frozenset({0x6A82, 0x6D00, 0x6E00})
+_BLOCKED = frozenset({0x6983, 0x6984})
+#: Largest certificate READ BINARY reaches with a 15-bit offset.
+_MAX_EF_SIZE = 0x7FFF
+
+
+def encode_pin(which: Which, pin: str) -> bytes:
+    """The PIN as the card expects it (sign password upper-cased); PinFormatError if malformed."""
+    if which == "sign":
+        pin = pin.upper()
+    if not _PIN_FORMAT[which].fullmatch(pin):
+        raise PinFormatError(which)
+    return pin.encode("ascii")
+
+
+def sha256_digest_info(message: bytes) -> bytes:
+    """The DER DigestInfo of SHA-256(message), as the card signs it."""
+    return SHA256_DIGEST_INFO_PREFIX + hashlib.sha256(message).digest()
+
+
+def der_length(header: bytes) -> int:
+    """Total length (header included) of the DER SEQUENCE starting `header`."""
+    if len(header) < 2:
+        raise MalformedResponse("The certificate on the card is empty or truncated.")
+    if header[0] != 0x30:
+        raise MalformedResponse("The card holds no certificate where one was expected.")
+    first = header[1]
+    if first < 0x80:
+        return 2 + first
+    size = first & 0x7F
+    if not 1 <= size <= 2 or len(header) < 2 + size:
+        raise MalformedResponse("The certificate on the card has a damaged header.")
+    return 2 + size + int.from_bytes(header[2 : 2 + size], "big")
+
+
+def _sfi(ef: Ef) -> int:
+    return 0x80 | ef
+
+
+class JpkiSession:
+    """The JPKI AP on one card; the caller owns the connection (and its transaction)."""
+
+    def __init__(self, connection: CardConnection):
+        self._conn = connection
+
+    def select_ap(self) -> None:
+        """Select the JPKI application; NotAJpkiCard when the card has none."""
+        try:
+            send_apdu(self._conn, 0x00, 0xA4, 0x04, 0x0C, AID)
+        except ApduError as e:
+            if e.sw in _NO_APPLICATION:
+                raise NotAJpkiCard() from e
+            raise
+
+    def token_label(self, allowed: frozenset[str] | None = frozenset({PHYSICAL_CARD_LABEL})) -> str:
+        """The token label; UnsupportedToken unless it is in `allowed` (None accepts any)."""
+        raw = send_apdu(self._conn, 0x00, 0xB0, _sfi(Ef.TOKEN_INFO), 0x00, le=TOKEN_LABEL_LENGTH)
+        try:
+            label = raw[:TOKEN_LABEL_LENGTH].decode("ascii").rstrip(" \x00")
+        except UnicodeDecodeError as e:
+            raise MalformedResponse("The card's token label is not readable.") from e
+        if allowed is not None and label not in allowed:
+            raise UnsupportedToken(label)
+        return label
+
+    def read_certificate(self, which: CertName) -> bytes:
+        """The DER certificate `which`, read in as few 256-byte chunks as its header allows."""
+        self._select_ef(CERT_EF[which])
+        first = self._read(0, 256)
+        total = der_length(first[:4])
+        if total > _MAX_EF_SIZE:
+            raise MalformedResponse("The certificate on the card is impossibly large.")
+        cert = bytearray(first[:total])
+        while len(cert) < total:
+            chunk = self._read(len(cert), min(256, total - len(cert)))
+            if not chunk:
+                raise MalformedResponse("The certificate on the card is truncated.")
+            cert += chunk[: total - len(cert)]
+        return bytes(cert)
+
+    def pin_retries(self, which: Which) -> int:
+        """Tries left for the PIN, without spending one (0 = blocked).
+
+        A card may answer 9000 to the empty VERIFY when the PIN is already verified in this
+        session; the counter is then at its maximum, since a correct entry resets it.
+        """
+        try:
+            send_apdu(self._conn, 0x00, 0x20, 0x00, _sfi(PIN_EF[which]))
+        except ApduError as e:
+            if e.sw >> 4 == 0x63C:
+                return e.sw & 0x0F
+            if e.sw in _BLOCKED:
+                return 0
+            raise
+        return MAX_TRIES[which]
+
+    def verify_pin(self, which: Which, pin: str) -> None:
+        """VERIFY the PIN once (format checked first); PinIncorrect / PinBlocked on refusal."""
+        data = encode_pin(which, pin)
+        try:
+            send_apdu(self._conn, 0x00, 0x20, 0x00, _sfi(PIN_EF[which]), data)
+        except ApduError as e:
+            if e.sw == 0x63C0 or e.sw in _BLOCKED:
+                raise PinBlocked(which) from e
+            if e.sw >> 4 == 0x63C:
+                raise PinIncorrect(which, e.sw & 0x0F) from e
+            raise
+
+    def sign(self, which: Which, digest_info: bytes) -> bytes:
+        """RSASSA-PKCS1-v1_5 signature of a DER DigestInfo with the key `which`."""
+        if not 1 <= len(digest_info) <= MAX_SIGN_INPUT:
+            raise ValueError(f"the data to sign must be 1..{MAX_SIGN_INPUT} bytes")
+        try:
+            return send_apdu(self._conn, 0x80, 0x2A, 0x00, _sfi(KEY_EF[which]), digest_info, 256)
+        except ApduError as e:
+            if e.sw == 0x6982:
+                raise SecurityStatusNotSatisfied() from e
+            raise
+
+    def sign_sha256(self, which: Which, message: bytes) -> bytes:
+        """Sign `message` with SHA-256 (RSASSA-PKCS1-v1_5) using the key `which`."""
+        return self.sign(which, sha256_digest_info(message))
+
+    def _select_ef(self, ef: Ef) -> None:
+        send_apdu(self._conn, 0x00, 0xA4, 0x02, 0x0C, ef.to_bytes(2, "big"))
+
+    def _read(self, offset: int, length: int) -> bytes:
+        try:
+            return send_apdu(self._conn, 0x00, 0xB0, offset >> 8, offset & 0xFF, le=length)
+        except ApduError as e:
+            if e.sw == 0x6982:
+                raise SecurityStatusNotSatisfied() from e
+            if e.sw == 0x6B00:
+                raise MalformedResponse("The certificate on the card is truncated.") from e
+            raise
