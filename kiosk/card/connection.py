@@ -64,6 +64,34 @@ class Apdu:
         return out
 
 
+class MeteredConnection:
+    """A CardConnection that counts the commands and bytes passing through another one."""
+
+    def __init__(self, inner: CardConnection):
+        self.inner = inner
+        #: CLA INS P1 P2 of every command sent (never the data: it may be a PIN).
+        self.headers: list[bytes] = []
+        self.bytes_sent = 0
+        self.bytes_received = 0
+
+    @property
+    def apdus(self) -> int:
+        """How many command APDUs were sent."""
+        return len(self.headers)
+
+    def transmit(self, apdu: bytes) -> tuple[bytes, int]:
+        """Count and forward one command APDU."""
+        self.headers.append(apdu[:4])
+        self.bytes_sent += len(apdu)
+        data, sw = self.inner.transmit(apdu)
+        self.bytes_received += len(data) + 2
+        return data, sw
+
+    def close(self) -> None:
+        """Close the inner connection."""
+        self.inner.close()
+
+
 def _le(sw2: int) -> int:
     return sw2 or 256
 

@@ -48,9 +48,9 @@ _MAX_EF_SIZE = 0x7FFF
 
 def encode_pin(which: Which, pin: str) -> bytes:
     """The PIN as the card expects it (sign password upper-cased); PinFormatError if malformed."""
-    if which == "sign":
+    if which == "sign" and pin.isascii():
         pin = pin.upper()
-    if not _PIN_FORMAT[which].fullmatch(pin):
+    if not (pin.isascii() and _PIN_FORMAT[which].fullmatch(pin)):
         raise PinFormatError(which)
     return pin.encode("ascii")
 
