@@ -1,0 +1,177 @@
+"""SQLAlchemy 2.x typed models of the linkage store; imported only inside kiosk.store.
+
+Times are timezone-aware UTC (`UtcDateTime`), except `revoked_serials.revoked_at`, which holds
+Unix seconds: a national CRL has millions of rows and an integer is cheaper to write and read.
+Revoked serials belong to one imported CRL generation; `crl_current` points at the generation in
+force per issuer, and flipping that pointer is the atomic swap of a CRL import.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: Short machine codes only (actions, reasons): no spaces, so no names or addresses.
+CODE_LENGTH = 64
+#: Issuer key ids are the hex of a subjectKeyIdentifier (SHA-1: 40, SHA-256: 64 characters).
+KEY_ID_LENGTH = 128
+#: DER INTEGER content of a serial: 20 octets plus a sign octet.
+SERIAL_LENGTH = 21
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite stores it naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass a UTC-aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class ProviderRow(Base):
+    __tablename__ = "providers"
+
+    provider_id: Mapped[str] = mapped_column(String(CODE_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class LinkRow(Base):
+    __tablename__ = "links"
+    __table_args__ = (
+        UniqueConstraint("provider_id", "account_ref", name="uq_links_account"),
+        UniqueConstraint("provider_id", "auth_issuer_key_id", "auth_serial", name="uq_links_auth"),
+        Index("ix_links_sign", "sign_issuer_key_id", "sign_serial"),
+        CheckConstraint(
+            "status IN ('active', 'needs_reenrolment', 'revoked')", name="status_known"
+        ),
+    )
+
+    link_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("providers.provider_id"))
+    account_ref: Mapped[str] = mapped_column(String(128))
+    auth_issuer_key_id: Mapped[str] = mapped_column(String(KEY_ID_LENGTH))
+    auth_serial: Mapped[bytes] = mapped_column(LargeBinary(SERIAL_LENGTH))
+    sign_issuer_key_id: Mapped[str] = mapped_column(String(KEY_ID_LENGTH))
+    sign_serial: Mapped[bytes] = mapped_column(LargeBinary(SERIAL_LENGTH))
+    status: Mapped[str] = mapped_column(String(24))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ChallengeRow(Base):
+    __tablename__ = "challenges"
+    __table_args__ = (Index("ix_challenges_expires_at", "expires_at"),)
+
+    nonce: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    terminal_id: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class CrlGenerationRow(Base):
+    """One imported CRL; its entries are the revoked_serials rows with its generation_id."""
+
+    __tablename__ = "crl_generations"
+    __table_args__ = (Index("ix_crl_generations_issuer", "issuer_key_id"),)
+
+    generation_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    issuer_key_id: Mapped[str] = mapped_column(String(KEY_ID_LENGTH))
+    this_update: Mapped[datetime] = mapped_column(UtcDateTime())
+    next_update: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    crl_number: Mapped[int | None] = mapped_column(Numeric(50, 0), nullable=True)
+    entries: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class CrlCurrentRow(Base):
+    """The CRL generation in force for each issuer (the pointer an import flips)."""
+
+    __tablename__ = "crl_current"
+
+    issuer_key_id: Mapped[str] = mapped_column(String(KEY_ID_LENGTH), primary_key=True)
+    generation_id: Mapped[int] = mapped_column(
+        ForeignKey("crl_generations.generation_id"), unique=True
+    )
+
+
+class RevokedSerialRow(Base):
+    """A revoked serial of one CRL generation (no foreign key: bulk loads stay fast)."""
+
+    __tablename__ = "revoked_serials"
+    __table_args__ = (
+        PrimaryKeyConstraint("generation_id", "serial"),
+        {"sqlite_with_rowid": False},
+    )
+
+    generation_id: Mapped[int] = mapped_column(Integer)
+    serial: Mapped[bytes] = mapped_column(LargeBinary(SERIAL_LENGTH))
+    revoked_at: Mapped[int] = mapped_column(BigInteger)  # Unix seconds, UTC
+    reason: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)  # RFC 5280 CRLReason
+
+
+class AuditRow(Base):
+    """Append-only: the migration adds triggers that refuse UPDATE and DELETE.
+
+    Only short codes and certificate references: no column can hold a PIN or basic 4 info.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    event_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    provider_id: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    terminal_id: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    action: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(String(CODE_LENGTH), nullable=True)
+    issuer_key_id: Mapped[str | None] = mapped_column(String(KEY_ID_LENGTH), nullable=True)
+    serial: Mapped[bytes | None] = mapped_column(LargeBinary(SERIAL_LENGTH), nullable=True)

@@ -1,0 +1,176 @@
+"""Revoked serials per issuer: lookups for the verifier, and the atomic CRL replacement.
+
+An import writes the new CRL's entries under a fresh generation id, flips `crl_current` to it
+and deletes the old generation, all in one transaction: a reader sees the old CRL or the new
+one, never a mix. SQLite loads through the driver's `executemany`, PostgreSQL through `COPY`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography import x509
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+
+from kiosk.store.crlimport import CheckedCrl
+from kiosk.store.crlstream import Entry, iter_entries
+from kiosk.store.engine import Database
+from kiosk.store.errors import CrlOutdated
+from kiosk.store.models import CrlCurrentRow, CrlGenerationRow, RevokedSerialRow
+from kiosk.store.records import CrlImportResult, serial_to_bytes
+from kiosk.verify.ports import CrlInfo, RevokedEntry
+
+#: RFC 5280 CRLReason codes, named as cryptography's `x509.ReasonFlags` members.
+REASON_NAMES = {
+    0: x509.ReasonFlags.unspecified.name,
+    1: x509.ReasonFlags.key_compromise.name,
+    2: x509.ReasonFlags.ca_compromise.name,
+    3: x509.ReasonFlags.affiliation_changed.name,
+    4: x509.ReasonFlags.superseded.name,
+    5: x509.ReasonFlags.cessation_of_operation.name,
+    6: x509.ReasonFlags.certificate_hold.name,
+    8: x509.ReasonFlags.remove_from_crl.name,
+    9: x509.ReasonFlags.privilege_withdrawn.name,
+    10: x509.ReasonFlags.aa_compromise.name,
+}
+
+_gen = CrlGenerationRow.__table__
+_cur = CrlCurrentRow.__table__
+_rev = RevokedSerialRow.__table__
+
+_LOOKUP = (
+    select(_rev.c.revoked_at, _rev.c.reason)
+    .select_from(_cur.join(_rev, _rev.c.generation_id == _cur.c.generation_id))
+    .where(_cur.c.issuer_key_id == bindparam("issuer"), _rev.c.serial == bindparam("serial"))
+)
+_INFO = (
+    select(_gen.c.this_update, _gen.c.next_update, _gen.c.crl_number, _gen.c.entries)
+    .select_from(_cur.join(_gen, _gen.c.generation_id == _cur.c.generation_id))
+    .where(_cur.c.issuer_key_id == bindparam("issuer"))
+)
+
+
+class SqlRevocationIndex:
+    """The verifier's `RevocationIndex` over the store, plus the CRL import that feeds it."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def crl_info(self, issuer_key_id: str) -> CrlInfo | None:
+        """The CRL in force for that issuer, or None when none was imported."""
+        with self._db.engine.connect() as conn:
+            row = conn.execute(_INFO, {"issuer": issuer_key_id}).first()
+        if row is None:
+            return None
+        number = None if row.crl_number is None else int(row.crl_number)
+        return CrlInfo(issuer_key_id, row.this_update, row.next_update, number, row.entries)
+
+    def lookup(self, issuer_key_id: str, serial: int) -> RevokedEntry | None:
+        """The revocation entry for that serial under that issuer, or None if not revoked."""
+        with self._db.engine.connect() as conn:
+            row = conn.execute(
+                _LOOKUP, {"issuer": issuer_key_id, "serial": serial_to_bytes(serial)}
+            ).first()
+        if row is None:
+            return None
+        revoked_at = datetime.fromtimestamp(row.revoked_at, UTC)
+        return RevokedEntry(serial, revoked_at, REASON_NAMES.get(row.reason))
+
+    def replace(self, crl: CheckedCrl, imported_at: datetime) -> CrlImportResult:
+        """Put a checked CRL in force for its issuer, atomically; refuse an older one."""
+        started = time.perf_counter()
+        with self._db.writing() as conn:
+            if conn.dialect.name == "postgresql":
+                # one import at a time: a second waits here instead of racing the flip
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4712)")
+            current = conn.execute(
+                select(_gen)
+                .join(_cur, _cur.c.generation_id == _gen.c.generation_id)
+                .where(_cur.c.issuer_key_id == crl.issuer_key_id)
+            ).first()
+            if current is not None and not _newer(crl, current):
+                if _same(crl, current):
+                    return CrlImportResult(
+                        crl.issuer_key_id,
+                        crl.crl_number,
+                        current.entries,
+                        False,
+                        time.perf_counter() - started,
+                    )
+                raise CrlOutdated(
+                    f"the CRL (number {crl.crl_number}, {crl.this_update:%Y-%m-%d %H:%M}Z) is "
+                    "older than the one in force"
+                )
+            generation = conn.execute(
+                insert(_gen)
+                .values(
+                    issuer_key_id=crl.issuer_key_id,
+                    this_update=crl.this_update,
+                    next_update=crl.next_update,
+                    crl_number=crl.crl_number,
+                    entries=0,
+                    imported_at=imported_at,
+                )
+                .returning(_gen.c.generation_id)
+            ).scalar_one()
+            batches = iter_entries(crl.buf, crl.layout.entries_start, crl.layout.entries_end)
+            if conn.dialect.name == "postgresql":
+                entries = _copy_postgres(conn, generation, batches)
+            else:
+                entries = _insert_sqlite(conn, generation, batches)
+            conn.execute(
+                update(_gen).where(_gen.c.generation_id == generation).values(entries=entries)
+            )
+            if current is None:
+                conn.execute(
+                    insert(_cur).values(issuer_key_id=crl.issuer_key_id, generation_id=generation)
+                )
+            else:
+                conn.execute(
+                    update(_cur)
+                    .where(_cur.c.issuer_key_id == crl.issuer_key_id)
+                    .values(generation_id=generation)
+                )
+                conn.execute(delete(_rev).where(_rev.c.generation_id == current.generation_id))
+                conn.execute(delete(_gen).where(_gen.c.generation_id == current.generation_id))
+        return CrlImportResult(
+            crl.issuer_key_id, crl.crl_number, entries, True, time.perf_counter() - started
+        )
+
+
+def _newer(crl: CheckedCrl, current: Any) -> bool:
+    if crl.crl_number is not None and current.crl_number is not None:
+        return crl.crl_number > int(current.crl_number)
+    return crl.this_update > current.this_update
+
+
+def _same(crl: CheckedCrl, current: Any) -> bool:
+    number = None if current.crl_number is None else int(current.crl_number)
+    return crl.crl_number == number and crl.this_update == current.this_update
+
+
+def _insert_sqlite(conn: Connection, generation: int, batches: Iterable[list[Entry]]) -> int:
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    sql = f"INSERT INTO revoked_serials VALUES ({int(generation)}, ?, ?, ?)"  # noqa: S608
+    count = 0
+    for batch in batches:
+        cursor.executemany(sql, batch)
+        count += len(batch)
+    cursor.close()
+    return count
+
+
+def _copy_postgres(conn: Connection, generation: int, batches: Iterable[list[Entry]]) -> int:
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    count = 0
+    sql = "COPY revoked_serials (generation_id, serial, revoked_at, reason) FROM STDIN"
+    with cursor.copy(sql) as copy:
+        for batch in batches:
+            for serial, revoked_at, reason in batch:
+                copy.write_row((generation, serial, revoked_at, reason))
+            count += len(batch)
+    cursor.close()
+    return count
