@@ -1,0 +1,401 @@
+"""One catalogue: every problem the kiosk can show → title, text, icon, whether a retry helps.
+
+Card, verification and platform errors are translated into a `Problem` at the backend
+boundary (kiosk.flow.backend); the screens only ever look problems up here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from kiosk.flow.i18n import Text
+
+
+class ProblemCode(StrEnum):
+    """Stable codes of everything that can go wrong, as the person at the kiosk sees it."""
+
+    CARD_REMOVED = "card_removed"
+    READER_MISSING = "reader_missing"
+    PCSC_DOWN = "pcsc_down"
+    NOT_MY_NUMBER_CARD = "not_my_number_card"
+    CARD_ERROR = "card_error"
+    PIN_FORMAT = "pin_format"
+    PIN_INCORRECT = "pin_incorrect"
+    PIN_BLOCKED = "pin_blocked"
+    PASSWORD_FORMAT = "password_format"  # noqa: S105 (a problem code, not a secret)
+    PASSWORD_INCORRECT = "password_incorrect"  # noqa: S105 (a problem code, not a secret)
+    PASSWORD_BLOCKED = "password_blocked"  # noqa: S105 (a problem code, not a secret)
+    NO_SIGN_CERT = "no_sign_cert"
+    CERT_EXPIRED = "cert_expired"
+    CERT_NOT_YET_VALID = "cert_not_yet_valid"
+    CERT_REVOKED = "cert_revoked"
+    UNTRUSTED_ISSUER = "untrusted_issuer"
+    BAD_CERTIFICATE = "bad_certificate"
+    BAD_SIGNATURE = "bad_signature"
+    CHALLENGE_INVALID = "challenge_invalid"
+    REVOCATION_UNKNOWN = "revocation_unknown"
+    NEEDS_REENROLMENT = "needs_reenrolment"
+    ENROLMENT_MISMATCH = "enrolment_mismatch"
+    PLATFORM_UNREACHABLE = "platform_unreachable"
+    SERVICE_FAILED = "service_failed"
+    STAFF_PIN_WRONG = "staff_pin_wrong"
+    ASSIST_FORMAT = "assist_format"
+    INTERNAL = "internal"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """What went wrong, with the data a screen needs (tries left); never a secret."""
+
+    code: ProblemCode
+    retries_left: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """How one problem is shown: title, what to do, icon name (resources/icons) and retry."""
+
+    title: Text
+    text: Text
+    icon: str
+    retry: bool
+
+
+_RESET_WHERE = Text(
+    "暗証番号の再設定は、お住まいの市区町村の窓口で行えます(本人確認書類をお持ちください)。"
+    "もう一方の暗証番号が分かれば、コンビニのキオスク端末でも再設定できます。",
+    "The PIN can be reset at your municipal office (bring photo ID). If you know the other "
+    "PIN of the card, a convenience-store kiosk can also reset it.",
+    "あんしょうばんごうは、すんでいる 市役所・町役場・村役場の まどぐちで なおせます。"
+    "もう ひとつの あんしょうばんごうが わかれば、コンビニの きかいでも なおせます。",
+)
+
+_VERIFY_FAILED_TITLE = Text(
+    "電子証明書を確認できませんでした",
+    "The certificate could not be accepted",
+    "カードの しょうめいしょが つかえません",
+)
+
+CATALOGUE: dict[ProblemCode, Entry] = {
+    ProblemCode.CARD_REMOVED: Entry(
+        Text("カードが抜かれました", "The card was removed", "カードが ぬけました"),
+        Text(
+            "手続きを中止しました。最初からやり直してください。",
+            "The procedure was stopped. Please start again.",
+            "とちゅうで やめました。はじめから もういちど してください。",
+        ),
+        "card-removed",
+        True,
+    ),
+    ProblemCode.READER_MISSING: Entry(
+        Text(
+            "カードリーダーが見つかりません",
+            "No card reader found",
+            "カードを よむ きかいが ありません",
+        ),
+        Text(
+            "カードリーダーが接続されていません。係員をお呼びください。",
+            "The card reader is not connected. Please ask a member of staff.",
+            "カードを よむ きかいが つながって いません。かかりの ひとを よんで ください。",
+        ),
+        "reader",
+        True,
+    ),
+    ProblemCode.PCSC_DOWN: Entry(
+        Text(
+            "カードサービスが停止しています",
+            "The card service is not running",
+            "カードの しくみが とまって います",
+        ),
+        Text(
+            "カードを読み取るサービス(pcscd)が動いていません。係員をお呼びください。",
+            "The service that reads cards (pcscd) is not running. Please ask a member of staff.",
+            "カードを よむ しくみが うごいて いません。かかりの ひとを よんで ください。",
+        ),
+        "reader",
+        True,
+    ),
+    ProblemCode.NOT_MY_NUMBER_CARD: Entry(
+        Text(
+            "マイナンバーカードではありません",
+            "This is not a My Number Card",
+            "マイナンバーカード では ありません",
+        ),
+        Text(
+            "このカードは使えません。マイナンバーカードを入れてください。",
+            "This card cannot be used. Please insert your My Number Card.",
+            "この カードは つかえません。マイナンバーカードを いれて ください。",
+        ),
+        "card-wrong",
+        True,
+    ),
+    ProblemCode.CARD_ERROR: Entry(
+        Text("カードを読み取れませんでした", "The card could not be read", "カードが よめません"),
+        Text(
+            "カードを入れ直してください。続く場合は係員をお呼びください。",
+            "Please insert the card again. If this keeps happening, ask a member of staff.",
+            "カードを もういちど いれて ください。だめなら かかりの ひとを よんで ください。",
+        ),
+        "card-wrong",
+        True,
+    ),
+    ProblemCode.PIN_FORMAT: Entry(
+        Text(
+            "暗証番号は数字4桁です", "The PIN is 4 digits", "あんしょうばんごうは すうじ 4つ です"
+        ),
+        Text(
+            "利用者証明用電子証明書の暗証番号(数字4桁)を入力してください。",
+            "Enter the 4-digit PIN of the user certificate.",
+            "すうじ 4つの あんしょうばんごうを いれて ください。",
+        ),
+        "warning",
+        True,
+    ),
+    ProblemCode.PIN_INCORRECT: Entry(
+        Text("暗証番号が違います", "Wrong PIN", "あんしょうばんごうが ちがいます"),
+        Text(
+            "あと{retries}回間違えるとロックされます。",
+            "{retries} more wrong tries will lock the card.",
+            "あと {retries}かい まちがえると つかえなく なります。",
+        ),
+        "warning",
+        True,
+    ),
+    ProblemCode.PIN_BLOCKED: Entry(
+        Text(
+            "暗証番号がロックされています",
+            "The PIN is locked",
+            "あんしょうばんごうが ロック されて います",
+        ),
+        _RESET_WHERE,
+        "blocked",
+        False,
+    ),
+    ProblemCode.PASSWORD_FORMAT: Entry(
+        Text(
+            "パスワードは英大文字と数字6〜16文字です",
+            "The password is 6–16 letters A–Z and digits",
+            "パスワードは えいご の おおもじと すうじ 6〜16もじ です",
+        ),
+        Text(
+            "署名用電子証明書のパスワードを入力してください。",
+            "Enter the password of the signature certificate.",
+            "しょめいよう の パスワードを いれて ください。",
+        ),
+        "warning",
+        True,
+    ),
+    ProblemCode.PASSWORD_INCORRECT: Entry(
+        Text("パスワードが違います", "Wrong password", "パスワードが ちがいます"),
+        Text(
+            "あと{retries}回間違えるとロックされます。",
+            "{retries} more wrong tries will lock the password.",
+            "あと {retries}かい まちがえると つかえなく なります。",
+        ),
+        "warning",
+        True,
+    ),
+    ProblemCode.PASSWORD_BLOCKED: Entry(
+        Text(
+            "パスワードがロックされています",
+            "The password is locked",
+            "パスワードが ロック されて います",
+        ),
+        _RESET_WHERE,
+        "blocked",
+        False,
+    ),
+    ProblemCode.NO_SIGN_CERT: Entry(
+        Text(
+            "署名用電子証明書がありません",
+            "No signature certificate",
+            "しょめいよう の しょうめいしょが ありません",
+        ),
+        Text(
+            "このカードには署名用電子証明書がないため、登録できません。市区町村の窓口で発行できます。",
+            "This card has no signature certificate, so it cannot be registered. "
+            "Your municipal office can issue one.",
+            "この カードでは とうろく できません。市役所などの まどぐちで そうだん して ください。",
+        ),
+        "card-wrong",
+        False,
+    ),
+    ProblemCode.CERT_EXPIRED: Entry(
+        Text(
+            "電子証明書の有効期限が切れています",
+            "The certificate has expired",
+            "しょうめいしょの きげんが きれて います",
+        ),
+        Text(
+            "市区町村の窓口で電子証明書を更新してください。",
+            "Please renew the certificate at your municipal office.",
+            "市役所などの まどぐちで あたらしく して ください。",
+        ),
+        "expired",
+        False,
+    ),
+    ProblemCode.CERT_NOT_YET_VALID: Entry(
+        Text(
+            "電子証明書がまだ有効ではありません",
+            "The certificate is not valid yet",
+            "しょうめいしょは まだ つかえません",
+        ),
+        Text(
+            "しばらくしてからお試しください。続く場合は係員をお呼びください。",
+            "Please try again later. If this keeps happening, ask a member of staff.",
+            "あとで もういちど して ください。",
+        ),
+        "expired",
+        False,
+    ),
+    ProblemCode.CERT_REVOKED: Entry(
+        Text(
+            "電子証明書が失効しています",
+            "The certificate has been revoked",
+            "しょうめいしょが つかえなく なって います",
+        ),
+        Text(
+            "住所・氏名の変更などで失効した可能性があります。市区町村の窓口にお問い合わせください。",
+            "It may have been revoked after a change of name or address. "
+            "Please ask at your municipal office.",
+            "じゅうしょや なまえが かわると つかえなく なります。"
+            "市役所などの まどぐちで きいて ください。",
+        ),
+        "blocked",
+        False,
+    ),
+    ProblemCode.UNTRUSTED_ISSUER: Entry(
+        _VERIFY_FAILED_TITLE,
+        Text(
+            "発行元を確認できない電子証明書です。係員をお呼びください。",
+            "The certificate's issuer is not trusted here. Please ask a member of staff.",
+            "この しょうめいしょは つかえません。かかりの ひとを よんで ください。",
+        ),
+        "error",
+        False,
+    ),
+    ProblemCode.BAD_CERTIFICATE: Entry(
+        _VERIFY_FAILED_TITLE,
+        Text(
+            "電子証明書の内容が正しくありません。係員をお呼びください。",
+            "The certificate is not in the expected form. Please ask a member of staff.",
+            "この しょうめいしょは つかえません。かかりの ひとを よんで ください。",
+        ),
+        "error",
+        False,
+    ),
+    ProblemCode.BAD_SIGNATURE: Entry(
+        _VERIFY_FAILED_TITLE,
+        Text(
+            "カードの署名を確認できませんでした。もう一度お試しください。",
+            "The card's signature could not be checked. Please try again.",
+            "カードの しょめいが たしかめられません。もういちど して ください。",
+        ),
+        "error",
+        True,
+    ),
+    ProblemCode.CHALLENGE_INVALID: Entry(
+        Text("時間切れです", "The request timed out", "じかんぎれ です"),
+        Text(
+            "手続きの有効時間が過ぎました。もう一度お試しください。",
+            "The request expired. Please try again.",
+            "じかんが すぎました。もういちど して ください。",
+        ),
+        "expired",
+        True,
+    ),
+    ProblemCode.REVOCATION_UNKNOWN: Entry(
+        Text(
+            "失効情報を確認できません",
+            "Revocation status unavailable",
+            "いま たしかめる ことが できません",
+        ),
+        Text(
+            "電子証明書の失効情報が最新ではありません。係員をお呼びください。",
+            "The revocation list is out of date. Please ask a member of staff.",
+            "いまは つかえません。かかりの ひとを よんで ください。",
+        ),
+        "network",
+        False,
+    ),
+    ProblemCode.NEEDS_REENROLMENT: Entry(
+        Text("再登録が必要です", "Please register again", "もういちど とうろく して ください"),
+        Text(
+            "カードが更新されたため、もう一度登録が必要です。署名用パスワードをご用意ください。",
+            "Your card or certificate was renewed, so the link must be registered again. "
+            "You will need the signature password.",
+            "カードが あたらしく なりました。もういちど とうろく します。"
+            "パスワードを よういして ください。",
+        ),
+        "card",
+        True,
+    ),
+    ProblemCode.ENROLMENT_MISMATCH: Entry(
+        Text("登録できませんでした", "Registration failed", "とうろく できません でした"),
+        Text(
+            "2つの電子証明書が同じカードのものと確認できませんでした。係員をお呼びください。",
+            "The two certificates could not be matched to one card. Please ask a member of staff.",
+            "とうろく できません。かかりの ひとを よんで ください。",
+        ),
+        "error",
+        False,
+    ),
+    ProblemCode.PLATFORM_UNREACHABLE: Entry(
+        Text("サーバーに接続できません", "Cannot reach the server", "サーバーに つながりません"),
+        Text(
+            "通信できませんでした。しばらくしてからもう一度お試しください。",
+            "The connection failed. Please try again in a moment.",
+            "つうしん できません。すこし まって もういちど して ください。",
+        ),
+        "network",
+        True,
+    ),
+    ProblemCode.SERVICE_FAILED: Entry(
+        Text(
+            "手続きを完了できませんでした",
+            "The service could not finish",
+            "てつづきが できません でした",
+        ),
+        Text(
+            "もう一度お試しください。続く場合は係員をお呼びください。",
+            "Please try again. If this keeps happening, ask a member of staff.",
+            "もういちど して ください。だめなら かかりの ひとを よんで ください。",
+        ),
+        "error",
+        True,
+    ),
+    ProblemCode.STAFF_PIN_WRONG: Entry(
+        Text("係員番号が違います", "Wrong staff PIN", "かかりいんの ばんごうが ちがいます"),
+        Text("もう一度入力してください。", "Please try again.", "もういちど いれて ください。"),
+        "warning",
+        True,
+    ),
+    ProblemCode.ASSIST_FORMAT: Entry(
+        Text(
+            "番号を確認してください", "Please check the numbers", "ばんごうを たしかめて ください"
+        ),
+        Text(
+            "保険者番号は数字6桁または8桁、記号・番号は空欄にできません。",
+            "The insurer number is 6 or 8 digits; the member number cannot be empty.",
+            "ほけんしゃばんごうは すうじ 6つ か 8つ です。",
+        ),
+        "warning",
+        True,
+    ),
+    ProblemCode.INTERNAL: Entry(
+        Text("エラーが発生しました", "Something went wrong", "うまく いきません でした"),
+        Text(
+            "係員をお呼びください。",
+            "Please ask a member of staff.",
+            "かかりの ひとを よんで ください。",
+        ),
+        "error",
+        True,
+    ),
+}
+
+
+def entry(code: ProblemCode) -> Entry:
+    """The catalogue entry of a problem (every code has one; a test checks it)."""
+    return CATALOGUE[code]

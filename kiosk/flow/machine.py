@@ -1,0 +1,852 @@
+"""The kiosk's state machine: screens, events, effects and one transition table.
+
+`Flow.step(state, event, now)` is a pure function: it returns the next `FlowState` and the
+effects the shell must carry out (start card work, play a sound, exit). Time comes in as
+`now` (monotonic seconds) with every event; timers are deadlines in the state, checked on
+`Tick`. Card work results come back as `WorkDone`/`WorkFailed` carrying the `work_id` they
+were started with, so a result that arrives after a cancel or a pulled card is ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from kiosk.flow.errors_catalogue import Problem, ProblemCode, entry
+from kiosk.flow.i18n import Language, Text
+from kiosk.flow.ports import Authenticated, CardStatus, EnrolmentCandidate
+from kiosk.services.base import ConsentItem, Link, ServiceContext, ServiceResult
+
+
+class Screen(StrEnum):
+    """Every state of the kiosk; each one is one screen."""
+
+    ATTRACT = "attract"
+    SERVICES = "services"
+    PROVIDERS = "providers"
+    INSERT_CARD = "insert_card"
+    READING = "reading"
+    PIN = "pin"
+    PUT_BACK = "put_back"
+    WORKING = "working"
+    PASSWORD = "password"  # noqa: S105 (a screen name, not a secret)
+    REVIEW = "review"
+    ENROL_CONSENT = "enrol_consent"
+    SERVICE_CONSENT = "service_consent"
+    RESULT = "result"
+    TAKE_CARD = "take_card"
+    ERROR = "error"
+    BLOCKED = "blocked"
+    STAFF_LOGIN = "staff_login"
+    STAFF_MENU = "staff_menu"
+    STAFF_ASSIST = "staff_assist"
+
+
+class Work(StrEnum):
+    """Card, crypto or service work the shell runs off the GUI thread."""
+
+    READ_CARD = "read_card"
+    AUTHENTICATE = "authenticate"
+    READ_SIGNER = "read_signer"
+    ENROL = "enrol"
+    RUN_SERVICE = "run_service"
+    ASSISTED = "assisted"
+
+
+class ReaderStatus(StrEnum):
+    """What the card monitor last said about the reader."""
+
+    NO_SERVICE = "no_service"  # pcscd not running
+    NO_READER = "no_reader"
+    READY = "ready"  # reader present, no card
+    CARD = "card"  # a card is in the reader
+    NOT_MY_NUMBER = "not_my_number"  # a card is in, but not a My Number Card
+
+
+class Sound(StrEnum):
+    """Sound cues (resources/sounds/<name>.wav)."""
+
+    ATTENTION = "attention"
+    DONE = "done"
+    ERROR = "error"
+    TAKE_CARD = "take_card"
+
+
+# --- events ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time passed (the shell sends one every few hundred milliseconds)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """Any touch or key press: the person is still there."""
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """The attract screen was touched."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChooseService:
+    service_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChooseProvider:
+    provider_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Back:
+    """One step back (picker, insert card)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """Stop the procedure and start over."""
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The person acknowledged a result, an error or the blocked screen."""
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """Try again after an error the catalogue marks retryable."""
+
+
+@dataclass(frozen=True, slots=True)
+class CardInserted:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class CardRemoved:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderChanged:
+    status: ReaderStatus
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitPin:
+    pin: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitPassword:
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmInfo:
+    """The 4 info read from the card are correct."""
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """The items agreed to (enrolment: the link itself; a service: its consent items)."""
+
+    items: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Decline:
+    """The person does not agree."""
+
+
+@dataclass(frozen=True, slots=True)
+class SetLanguage:
+    language: Language
+
+
+@dataclass(frozen=True, slots=True)
+class CallStaff:
+    """The person asks for a member of staff (offered when one try is left)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StaffRequest:
+    """The hidden long press in the corner."""
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitStaffPin:
+    pin: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class StaffExit:
+    """Staff asks to close the kiosk."""
+
+
+@dataclass(frozen=True, slots=True)
+class StaffAssist:
+    """Staff starts the visual-check path for a person who cannot use a PIN."""
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitAssist:
+    insurer: str
+    member: str
+
+
+@dataclass(frozen=True, slots=True)
+class WorkDone:
+    work_id: int
+    value: object = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkFailed:
+    work_id: int
+    problem: Problem
+
+
+Event = (
+    Tick
+    | Touch
+    | Start
+    | ChooseService
+    | ChooseProvider
+    | Back
+    | Cancel
+    | Done
+    | Retry
+    | CardInserted
+    | CardRemoved
+    | ReaderChanged
+    | SubmitPin
+    | SubmitPassword
+    | ConfirmInfo
+    | Consent
+    | Decline
+    | SetLanguage
+    | CallStaff
+    | StaffRequest
+    | SubmitStaffPin
+    | StaffExit
+    | StaffAssist
+    | SubmitAssist
+    | WorkDone
+    | WorkFailed
+)
+
+# --- effects -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StartWork:
+    """Run `kind` off the GUI thread and report back with this `work_id`."""
+
+    work_id: int
+    kind: Work
+    secret: str = field(default="", repr=False)  # the PIN or password, for this one call
+    context: ServiceContext | None = None
+    candidate: EnrolmentCandidate | None = None
+    authenticated: Authenticated | None = None
+    assist: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlaySound:
+    cue: Sound
+
+
+@dataclass(frozen=True, slots=True)
+class ExitApp:
+    """Staff asked to close the kiosk."""
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyStaff:
+    """The person asked for help (the shell rings / shows it to staff)."""
+
+
+Effect = StartWork | PlaySound | ExitApp | NotifyStaff
+
+# --- state -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceInfo:
+    """What the flow needs to know of a service (built from kiosk.services)."""
+
+    id: str
+    title: Text
+    description: Text
+    needs_link: bool
+    consent_items: tuple[ConsentItem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """A provider whose services this kiosk offers (a choice is shown when several)."""
+
+    id: str
+    name: Text
+
+
+@dataclass(frozen=True, slots=True)
+class FlowConfig:
+    """The flow's settings, from kiosk.config.Config."""
+
+    services: tuple[ServiceInfo, ...]
+    providers: tuple[Provider, ...]
+    idle_timeout_s: float = 60.0
+    idle_warning_s: float = 10.0  # the countdown shows for the last this-many seconds
+    put_back_s: float = 30.0
+    take_card_repeat_s: float = 10.0
+    staff_pin_sha256: str = ""
+    language: Language = "ja"
+
+
+@dataclass(frozen=True, slots=True)
+class FlowState:
+    """Everything the screens show; wiped back to `initial` at the end of each visit."""
+
+    screen: Screen = Screen.ATTRACT
+    language: Language = "ja"
+    reader: ReaderStatus = ReaderStatus.NO_READER
+    card_present: bool = False
+    service_id: str = ""
+    provider_id: str = ""
+    card: CardStatus | None = None
+    authenticated: Authenticated | None = None
+    candidate: EnrolmentCandidate | None = None
+    link: Link | None = None
+    consented: frozenset[str] = frozenset()
+    result: ServiceResult | None = None
+    problem: Problem | None = None  # the error screen's, or an inline message
+    work: Work | None = None
+    work_id: int = 0
+    idle_deadline: float | None = None
+    countdown_deadline: float | None = None  # put-the-card-back
+    staff: bool = False
+    staff_called: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    state: FlowState
+    effects: tuple[Effect, ...] = ()
+
+
+#: Screens where a person is expected to act; idle there returns to the start.
+IDLE_SCREENS = frozenset(
+    {
+        Screen.SERVICES,
+        Screen.PROVIDERS,
+        Screen.INSERT_CARD,
+        Screen.PIN,
+        Screen.PASSWORD,
+        Screen.REVIEW,
+        Screen.ENROL_CONSENT,
+        Screen.SERVICE_CONSENT,
+        Screen.RESULT,
+        Screen.ERROR,
+        Screen.BLOCKED,
+        Screen.STAFF_LOGIN,
+        Screen.STAFF_MENU,
+        Screen.STAFF_ASSIST,
+    }
+)
+#: Screens after the secret was sent: a pulled card there aborts to the start.
+ABORT_ON_REMOVAL = frozenset(
+    {Screen.WORKING, Screen.PASSWORD, Screen.REVIEW, Screen.ENROL_CONSENT, Screen.SERVICE_CONSENT}
+)
+
+PIN_RE = re.compile(r"[0-9]{4}")
+PASSWORD_RE = re.compile(r"[A-Z0-9]{6,16}")
+INSURER_RE = re.compile(r"[0-9]{6}|[0-9]{8}")
+
+Handler = Callable[["Flow", FlowState, object, float], Transition]
+
+
+class Flow:
+    """The transition function over `FlowState`, configured once."""
+
+    def __init__(self, config: FlowConfig) -> None:
+        if not config.services:
+            raise ValueError("the kiosk needs at least one service")
+        self.config = config
+
+    def initial(
+        self, reader: ReaderStatus = ReaderStatus.NO_READER, card: bool = False
+    ) -> FlowState:
+        """The attract screen with a wiped session."""
+        return FlowState(language=self.config.language, reader=reader, card_present=card)
+
+    def service(self, service_id: str) -> ServiceInfo:
+        """The service with that id."""
+        for info in self.config.services:
+            if info.id == service_id:
+                return info
+        raise KeyError(service_id)
+
+    def step(self, state: FlowState, event: Event, now: float) -> Transition:
+        """The next state and the effects to carry out for `event` at time `now`."""
+        common = _COMMON.get(type(event))
+        if common is not None:
+            return common(self, state, event, now)
+        handler = TABLE.get((state.screen, type(event)))
+        if handler is None:
+            return Transition(state)  # not meaningful here: ignored
+        after = handler(self, state, event, now)
+        if _is_user(event):
+            after = Transition(self._arm_idle(after.state, now), after.effects)
+        return after
+
+    # -- helpers used by the handlers --------------------------------------------------
+
+    def _arm_idle(self, state: FlowState, now: float) -> FlowState:
+        deadline = now + self.config.idle_timeout_s if state.screen in IDLE_SCREENS else None
+        if state.screen is Screen.TAKE_CARD:
+            deadline = now + self.config.take_card_repeat_s
+        return replace(state, idle_deadline=deadline)
+
+    def go(self, state: FlowState, screen: Screen, now: float, **changes: object) -> FlowState:
+        """Move to `screen`, re-arming the idle deadline for it."""
+        moved = replace(state, screen=screen, **changes)  # type: ignore[arg-type]
+        if screen is not Screen.PUT_BACK:
+            moved = replace(moved, countdown_deadline=None)
+        return self._arm_idle(moved, now)
+
+    def wipe(self, state: FlowState) -> FlowState:
+        """Back to the attract screen: PIN, verdict, 4 info and result are dropped."""
+        return replace(self.initial(state.reader, state.card_present), work_id=state.work_id + 1)
+
+    def finish(self, state: FlowState, now: float) -> Transition:
+        """End the visit: remind to take the card if it is still in, else the start."""
+        wiped = self.wipe(state)
+        if state.card_present:
+            return Transition(self.go(wiped, Screen.TAKE_CARD, now), (PlaySound(Sound.TAKE_CARD),))
+        return Transition(wiped)
+
+    def work(self, state: FlowState, kind: Work, now: float, **params: object) -> Transition:
+        """Show the working screen (or reading) and start `kind` with a fresh work id."""
+        work_id = state.work_id + 1
+        screen = Screen.READING if kind is Work.READ_CARD else Screen.WORKING
+        moved = self.go(state, screen, now, work=kind, work_id=work_id, problem=None)
+        return Transition(moved, (StartWork(work_id, kind, **params),))  # type: ignore[arg-type]
+
+    def error(self, state: FlowState, problem: Problem, now: float) -> Transition:
+        """Show the error screen for `problem`."""
+        screen = Screen.BLOCKED if problem.code in _BLOCKED else Screen.ERROR
+        moved = self.go(state, screen, now, problem=problem, work=None)
+        return Transition(moved, (PlaySound(Sound.ERROR),))
+
+    def context(self, state: FlowState, assisted: bool = False) -> ServiceContext:
+        """The service context of the current visit."""
+        auth = state.authenticated
+        return ServiceContext(
+            service_id=state.service_id,
+            provider_id=state.provider_id,
+            language=state.language,
+            subject="" if auth is None else auth.subject,
+            cert_not_after=None if auth is None else auth.not_after,
+            link=state.link,
+            consented=state.consented,
+            assisted=assisted,
+        )
+
+
+_BLOCKED = frozenset({ProblemCode.PIN_BLOCKED, ProblemCode.PASSWORD_BLOCKED})
+_USER_EVENTS = (
+    Touch,
+    Start,
+    ChooseService,
+    ChooseProvider,
+    Back,
+    Cancel,
+    Done,
+    Retry,
+    SubmitPin,
+    SubmitPassword,
+    ConfirmInfo,
+    Consent,
+    Decline,
+    CallStaff,
+    SubmitStaffPin,
+    StaffAssist,
+    SubmitAssist,
+)
+
+
+def _is_user(event: object) -> bool:
+    return isinstance(event, _USER_EVENTS)
+
+
+# --- events handled the same on every screen ------------------------------------------
+
+
+def _on_tick(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    if s.countdown_deadline is not None and now >= s.countdown_deadline:
+        return Transition(flow.wipe(s))
+    if s.idle_deadline is None or now < s.idle_deadline:
+        return Transition(s)
+    if s.screen is Screen.TAKE_CARD:
+        again = replace(s, idle_deadline=now + flow.config.take_card_repeat_s)
+        return Transition(again, (PlaySound(Sound.TAKE_CARD),))
+    if s.screen is Screen.RESULT:
+        return flow.finish(s, now)
+    return Transition(flow.wipe(s))
+
+
+def _on_language(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    assert isinstance(e, SetLanguage)
+    moved = replace(s, language=e.language)
+    if s.idle_deadline is not None:
+        moved = flow._arm_idle(moved, now)
+    return Transition(moved)
+
+
+def _on_touch(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    return Transition(flow._arm_idle(s, now) if s.idle_deadline is not None else s)
+
+
+def _on_reader(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    assert isinstance(e, ReaderChanged)
+    present = e.status in (ReaderStatus.CARD, ReaderStatus.NOT_MY_NUMBER)
+    moved = replace(s, reader=e.status, card_present=present)
+    if e.status in (ReaderStatus.NO_READER, ReaderStatus.NO_SERVICE) and s.card_present:
+        return _on_removed(flow, moved, CardRemoved(), now)
+    return Transition(moved)
+
+
+def _on_inserted(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    moved = replace(s, card_present=True, reader=ReaderStatus.CARD)
+    if s.screen in (Screen.INSERT_CARD, Screen.PUT_BACK):
+        return flow.work(moved, Work.READ_CARD, now)
+    return Transition(moved)
+
+
+def _on_removed(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    reader = (
+        s.reader
+        if s.reader in (ReaderStatus.NO_READER, ReaderStatus.NO_SERVICE)
+        else ReaderStatus.READY
+    )
+    moved = replace(s, card_present=False, reader=reader)
+    if s.screen is Screen.PIN:
+        paused = replace(
+            moved,
+            screen=Screen.PUT_BACK,
+            idle_deadline=None,
+            countdown_deadline=now + flow.config.put_back_s,
+        )
+        return Transition(paused, (PlaySound(Sound.ATTENTION),))
+    if s.screen is Screen.READING:
+        return Transition(flow.go(moved, Screen.INSERT_CARD, now, work=None, work_id=s.work_id + 1))
+    if s.screen is Screen.TAKE_CARD:
+        return Transition(flow.wipe(moved))
+    if s.screen in ABORT_ON_REMOVAL:
+        aborted = flow.wipe(moved)
+        return flow.error(aborted, Problem(ProblemCode.CARD_REMOVED), now)
+    return Transition(moved)
+
+
+def _on_staff_request(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    if not flow.config.staff_pin_sha256 or s.screen in (Screen.WORKING, Screen.READING):
+        return Transition(s)
+    return Transition(flow.go(flow.wipe(s), Screen.STAFF_LOGIN, now))
+
+
+def _on_call_staff(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    if s.staff_called:
+        return Transition(s)
+    return Transition(replace(s, staff_called=True), (NotifyStaff(), PlaySound(Sound.ATTENTION)))
+
+
+_COMMON: dict[type, Handler] = {
+    Tick: _on_tick,
+    SetLanguage: _on_language,
+    Touch: _on_touch,
+    ReaderChanged: _on_reader,
+    CardInserted: _on_inserted,
+    CardRemoved: _on_removed,
+    StaffRequest: _on_staff_request,
+}
+
+# --- screen handlers -------------------------------------------------------------------
+
+
+def _start(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    services = flow.config.services
+    if len(services) == 1:
+        return _choose_service(flow, s, ChooseService(services[0].id), now)
+    return Transition(flow.go(s, Screen.SERVICES, now))
+
+
+def _choose_service(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    assert isinstance(e, ChooseService)
+    flow.service(e.service_id)  # unknown ids are a programming error
+    s = replace(s, service_id=e.service_id)
+    providers = flow.config.providers
+    if len(providers) == 1:
+        return _choose_provider(flow, s, ChooseProvider(providers[0].id), now)
+    return Transition(flow.go(s, Screen.PROVIDERS, now))
+
+
+def _choose_provider(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    assert isinstance(e, ChooseProvider)
+    if e.provider_id not in {p.id for p in flow.config.providers}:
+        raise KeyError(e.provider_id)
+    s = replace(s, provider_id=e.provider_id)
+    return _insert_card(flow, s, now)
+
+
+def _insert_card(flow: Flow, s: FlowState, now: float) -> Transition:
+    if s.card_present and s.reader is ReaderStatus.CARD:
+        return flow.work(s, Work.READ_CARD, now)
+    return Transition(flow.go(s, Screen.INSERT_CARD, now, problem=None))
+
+
+def _back_from_providers(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    if len(flow.config.services) == 1:
+        return Transition(flow.wipe(s))
+    return Transition(flow.go(s, Screen.SERVICES, now, service_id=""))
+
+
+def _back_from_insert(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    if len(flow.config.providers) > 1:
+        return Transition(flow.go(s, Screen.PROVIDERS, now, provider_id=""))
+    return _back_from_providers(flow, s, e, now)
+
+
+def _to_start(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    return Transition(flow.wipe(s))
+
+
+def _finish(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    return flow.finish(s, now)
+
+
+def _read_done(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    assert isinstance(e, WorkDone)
+    if e.work_id != s.work_id:
+        return Transition(s)
+    status = e.value
+    assert isinstance(status, CardStatus)
+    s = replace(s, card=status, work=None)
+    if status.auth_retries == 0:
+        return flow.error(s, Problem(ProblemCode.PIN_BLOCKED, 0), now)
+    return Transition(flow.go(s, Screen.PIN, now), _warn_last_try(status.auth_retries))
+
+
+def _warn_last_try(retries: int) -> tuple[Effect, ...]:
+    return (PlaySound(Sound.ATTENTION),) if retries == 1 else ()
+
+
+def _read_failed(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    assert isinstance(e, WorkFailed)
+    if e.work_id != s.work_id:
+        return Transition(s)
+    code = e.problem.code
+    if code is ProblemCode.NOT_MY_NUMBER_CARD:
+        moved = flow.go(s, Screen.INSERT_CARD, now, reader=ReaderStatus.NOT_MY_NUMBER, work=None)
+        return Transition(replace(moved, problem=e.problem), (PlaySound(Sound.ERROR),))
+    if code is ProblemCode.CARD_REMOVED:
+        return Transition(flow.go(s, Screen.INSERT_CARD, now, work=None, card_present=False))
+    return flow.error(s, e.problem, now)
+
+
+def _submit_pin(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    assert isinstance(e, SubmitPin)
+    if not PIN_RE.fullmatch(e.pin):
+        return Transition(replace(s, problem=Problem(ProblemCode.PIN_FORMAT)))
+    if s.card is None or s.card.auth_retries == 0:
+        return flow.error(s, Problem(ProblemCode.PIN_BLOCKED, 0), now)
+    return flow.work(s, Work.AUTHENTICATE, now, secret=e.pin)
+
+
+def _work_done(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    assert isinstance(e, WorkDone)
+    if e.work_id != s.work_id:
+        return Transition(s)
+    kind, value = s.work, e.value
+    s = replace(s, work=None)
+    if kind is Work.AUTHENTICATE:
+        assert isinstance(value, Authenticated)
+        s = replace(s, authenticated=value, link=value.link)
+        if value.link is None and flow.service(s.service_id).needs_link:
+            stale = Problem(ProblemCode.NEEDS_REENROLMENT) if value.needs_reenrolment else None
+            return _ask_password(flow, s, now, stale)
+        return _after_link(flow, s, now)
+    if kind is Work.READ_SIGNER:
+        assert isinstance(value, EnrolmentCandidate)
+        return Transition(flow.go(s, Screen.REVIEW, now, candidate=value, problem=None))
+    if kind is Work.ENROL:
+        assert isinstance(value, Link)
+        return _after_link(flow, replace(s, link=value, candidate=None), now)
+    if kind in (Work.RUN_SERVICE, Work.ASSISTED):
+        assert isinstance(value, ServiceResult)
+        cue = Sound.DONE if value.ok else Sound.ERROR
+        return Transition(flow.go(s, Screen.RESULT, now, result=value), (PlaySound(cue),))
+    return Transition(s)
+
+
+def _ask_password(flow: Flow, s: FlowState, now: float, notice: Problem | None) -> Transition:
+    card = s.card
+    if card is not None and not card.has_sign_cert:
+        return flow.error(s, Problem(ProblemCode.NO_SIGN_CERT), now)
+    if card is not None and card.sign_retries == 0:
+        return flow.error(s, Problem(ProblemCode.PASSWORD_BLOCKED, 0), now)
+    return Transition(flow.go(s, Screen.PASSWORD, now, problem=notice))
+
+
+def _after_link(flow: Flow, s: FlowState, now: float) -> Transition:
+    if flow.service(s.service_id).consent_items:
+        return Transition(flow.go(s, Screen.SERVICE_CONSENT, now))
+    return flow.work(s, Work.RUN_SERVICE, now, context=flow.context(s))
+
+
+def _work_failed(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    assert isinstance(e, WorkFailed)
+    if e.work_id != s.work_id:
+        return Transition(s)
+    kind, problem = s.work, e.problem
+    s = replace(s, work=None)
+    left = problem.retries_left
+    if problem.code is ProblemCode.PIN_INCORRECT and kind is Work.AUTHENTICATE:
+        if not left:
+            return flow.error(s, Problem(ProblemCode.PIN_BLOCKED, 0), now)
+        card = CardStatus(left, 0) if s.card is None else replace(s.card, auth_retries=left)
+        moved = flow.go(s, Screen.PIN, now, card=card, problem=problem)
+        return Transition(moved, (PlaySound(Sound.ERROR), *_warn_last_try(left)))
+    if problem.code is ProblemCode.PASSWORD_INCORRECT and kind is Work.READ_SIGNER:
+        if not left:
+            return flow.error(s, Problem(ProblemCode.PASSWORD_BLOCKED, 0), now)
+        card = CardStatus(3, left) if s.card is None else replace(s.card, sign_retries=left)
+        moved = flow.go(s, Screen.PASSWORD, now, card=card, problem=problem)
+        return Transition(moved, (PlaySound(Sound.ERROR),))
+    if problem.code is ProblemCode.CARD_REMOVED:
+        return flow.error(flow.wipe(s), problem, now)
+    return flow.error(s, problem, now)
+
+
+def _submit_password(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    assert isinstance(e, SubmitPassword)
+    if not PASSWORD_RE.fullmatch(e.password):
+        return Transition(replace(s, problem=Problem(ProblemCode.PASSWORD_FORMAT)))
+    return flow.work(s, Work.READ_SIGNER, now, secret=e.password, authenticated=s.authenticated)
+
+
+def _confirm_info(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    return Transition(flow.go(s, Screen.ENROL_CONSENT, now))
+
+
+def _enrol_consent(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    return flow.work(s, Work.ENROL, now, candidate=s.candidate)
+
+
+def _service_consent(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    assert isinstance(e, Consent)
+    items = flow.service(s.service_id).consent_items
+    offered = {item.id for item in items}
+    granted = frozenset(e.items & offered)
+    if any(item.required and item.id not in granted for item in items):
+        return Transition(flow.wipe(s))  # a required item declined: nothing to do
+    s = replace(s, consented=granted)
+    return flow.work(s, Work.RUN_SERVICE, now, context=flow.context(s))
+
+
+def _retry(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    if s.problem is None or not entry(s.problem.code).retry or not s.service_id:
+        return flow.finish(s, now)
+    keep = replace(flow.wipe(s), service_id=s.service_id, provider_id=s.provider_id)
+    return _insert_card(flow, keep, now)
+
+
+def _submit_staff_pin(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    assert isinstance(e, SubmitStaffPin)
+    digest = hashlib.sha256(e.pin.encode()).hexdigest()
+    if hmac.compare_digest(digest, flow.config.staff_pin_sha256.lower()):
+        return Transition(flow.go(s, Screen.STAFF_MENU, now, staff=True, problem=None))
+    return Transition(replace(s, problem=Problem(ProblemCode.STAFF_PIN_WRONG)))
+
+
+def _staff_exit(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    return Transition(s, (ExitApp(),))
+
+
+def _staff_assist(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    service_id = s.service_id or flow.config.services[0].id
+    provider_id = s.provider_id or flow.config.providers[0].id
+    moved = flow.go(s, Screen.STAFF_ASSIST, now, service_id=service_id, provider_id=provider_id)
+    return Transition(moved)
+
+
+def _submit_assist(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    assert isinstance(e, SubmitAssist)
+    insurer, member = e.insurer.strip(), e.member.strip()
+    if not INSURER_RE.fullmatch(insurer) or not member:
+        return Transition(replace(s, problem=Problem(ProblemCode.ASSIST_FORMAT)))
+    context = flow.context(s, assisted=True)
+    return flow.work(s, Work.ASSISTED, now, context=context, assist=(insurer, member))
+
+
+def _staff_choose_service(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    assert isinstance(e, ChooseService)
+    flow.service(e.service_id)
+    return Transition(replace(s, service_id=e.service_id))
+
+
+TABLE: dict[tuple[Screen, type], Handler] = {
+    (Screen.ATTRACT, Start): _start,
+    (Screen.SERVICES, ChooseService): _choose_service,
+    (Screen.SERVICES, Back): _to_start,
+    (Screen.SERVICES, Cancel): _to_start,
+    (Screen.PROVIDERS, ChooseProvider): _choose_provider,
+    (Screen.PROVIDERS, Back): _back_from_providers,
+    (Screen.PROVIDERS, Cancel): _to_start,
+    (Screen.INSERT_CARD, Back): _back_from_insert,
+    (Screen.INSERT_CARD, Cancel): _to_start,
+    (Screen.READING, WorkDone): _read_done,
+    (Screen.READING, WorkFailed): _read_failed,
+    (Screen.READING, Cancel): _finish,
+    (Screen.PIN, SubmitPin): _submit_pin,
+    (Screen.PIN, Cancel): _finish,
+    (Screen.PIN, CallStaff): _on_call_staff,
+    (Screen.PUT_BACK, Cancel): _to_start,
+    (Screen.WORKING, WorkDone): _work_done,
+    (Screen.WORKING, WorkFailed): _work_failed,
+    (Screen.WORKING, Cancel): _finish,
+    (Screen.PASSWORD, SubmitPassword): _submit_password,
+    (Screen.PASSWORD, Cancel): _finish,
+    (Screen.PASSWORD, CallStaff): _on_call_staff,
+    (Screen.REVIEW, ConfirmInfo): _confirm_info,
+    (Screen.REVIEW, Cancel): _finish,
+    (Screen.ENROL_CONSENT, Consent): _enrol_consent,
+    (Screen.ENROL_CONSENT, Decline): _finish,
+    (Screen.ENROL_CONSENT, Cancel): _finish,
+    (Screen.SERVICE_CONSENT, Consent): _service_consent,
+    (Screen.SERVICE_CONSENT, Decline): _finish,
+    (Screen.SERVICE_CONSENT, Cancel): _finish,
+    (Screen.RESULT, Done): _finish,
+    (Screen.TAKE_CARD, Done): _finish,
+    (Screen.ERROR, Done): _finish,
+    (Screen.ERROR, Retry): _retry,
+    (Screen.ERROR, CallStaff): _on_call_staff,
+    (Screen.BLOCKED, Done): _finish,
+    (Screen.BLOCKED, CallStaff): _on_call_staff,
+    (Screen.STAFF_LOGIN, SubmitStaffPin): _submit_staff_pin,
+    (Screen.STAFF_LOGIN, Cancel): _to_start,
+    (Screen.STAFF_MENU, StaffExit): _staff_exit,
+    (Screen.STAFF_MENU, StaffAssist): _staff_assist,
+    (Screen.STAFF_MENU, Cancel): _to_start,
+    (Screen.STAFF_ASSIST, ChooseService): _staff_choose_service,
+    (Screen.STAFF_ASSIST, SubmitAssist): _submit_assist,
+    (Screen.STAFF_ASSIST, Cancel): _to_start,
+}

@@ -1,0 +1,89 @@
+"""What the flow asks of the card, the verification core and the services: one small port.
+
+The kiosk's real backend (kiosk.flow.backend) implements it over the card client, the
+verifier and the store; tests implement it in memory. Every method is called off the GUI
+thread and either returns one of the frozen results below or raises `FlowProblem`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from kiosk.errors import KioskError
+from kiosk.flow.errors_catalogue import Problem, ProblemCode
+from kiosk.services.base import Link, ServiceContext, ServiceResult
+
+
+class FlowProblem(KioskError):
+    """A backend failure already translated for the person at the kiosk."""
+
+    code = "flow"
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.code.value)
+        self.problem = problem
+
+    @classmethod
+    def of(cls, code: ProblemCode, retries_left: int | None = None) -> FlowProblem:
+        """Shorthand for raising a problem by code."""
+        return cls(Problem(code, retries_left))
+
+
+@dataclass(frozen=True, slots=True)
+class CardStatus:
+    """What the kiosk reads from an inserted card before asking for anything."""
+
+    auth_retries: int  # tries left on the user-authentication PIN (max 3)
+    sign_retries: int  # tries left on the signature password (max 5)
+    has_sign_cert: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FourInfo:
+    """基本4情報 read from the signature certificate; its repr never shows the values."""
+
+    name: str = field(repr=False)
+    address: str = field(repr=False)
+    birth_date: str = field(repr=False)  # as printed, e.g. 1980-02-17
+    sex: str = field(repr=False)  # as printed, e.g. 女 / F
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    """A verified user proof: the certificate's opaque subject and the link, if any."""
+
+    subject: str
+    not_after: datetime
+    link: Link | None
+    needs_reenrolment: bool = False  # a link exists for an older certificate of this person
+    evidence: object = field(default=None, repr=False, compare=False)  # the backend's own
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolmentCandidate:
+    """A verified signature-certificate proof, waiting for the person's consent to link."""
+
+    four_info: FourInfo
+    evidence: object = field(repr=False, compare=False)  # the backend's own, opaque
+
+
+class FlowBackend(Protocol):
+    def read_card(self) -> CardStatus:
+        """Check the inserted card is a My Number Card and read both retry counters."""
+
+    def authenticate(self, pin: str, service_id: str, provider_id: str) -> Authenticated:
+        """Prove the user certificate with the PIN (one VERIFY) and verify the proof."""
+
+    def read_signer(self, password: str, authenticated: Authenticated) -> EnrolmentCandidate:
+        """Prove the signature certificate with the password and read the 4 info from it."""
+
+    def enrol(self, candidate: EnrolmentCandidate, provider_id: str) -> Link:
+        """Record the link between the user certificate and the provider's account."""
+
+    def run_service(self, context: ServiceContext) -> ServiceResult:
+        """Run the chosen service for the verified person."""
+
+    def run_assisted(self, context: ServiceContext, insurer: str, member: str) -> ServiceResult:
+        """Run the service on a staff visual check (audited as staff-assisted)."""

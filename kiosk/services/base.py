@@ -1,0 +1,93 @@
+"""The service interface: what a kiosk service declares and how it is run.
+
+A service (identity check, insurance check, payment, login) is plain Python over its own
+ports: no Qt, no card, no HTTP here. The flow authenticates the person first, handles
+enrolment when the service needs a link, asks consent item by item, then calls `run`; the
+generic result screen renders the `ServiceResult`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from kiosk.flow.i18n import Language, Text
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """The account this card's user certificate is linked to at the provider."""
+
+    account_id: str
+    display_name: str
+    linked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentItem:
+    """One piece of data the service would share, agreed to (or not) on its own."""
+
+    id: str
+    label: Text
+    required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceContext:
+    """Everything a service may use: who (verified), where, and what they agreed to share."""
+
+    service_id: str
+    provider_id: str
+    language: Language
+    subject: str  # opaque id of the user certificate; "" on a staff-assisted visit
+    cert_not_after: datetime | None
+    link: Link | None
+    consented: frozenset[str] = frozenset()
+    assisted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRow:
+    """One labelled value on the result screen."""
+
+    label: Text
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceResult:
+    """What a service returns, rendered by the generic result screen."""
+
+    ok: bool
+    title: Text
+    message: Text
+    rows: tuple[ResultRow, ...] = ()
+    assisted: bool = False
+
+
+class Service(Protocol):
+    """A kiosk service as the picker and the flow see it."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def title(self) -> Text: ...
+
+    @property
+    def description(self) -> Text: ...
+
+    @property
+    def needs_link(self) -> bool:
+        """True: the person must have (or create) a link to an account first."""
+        ...
+
+    @property
+    def consent_items(self) -> tuple[ConsentItem, ...]:
+        """What the service shares, asked item by item before `run` (empty: nothing)."""
+        ...
+
+    def run(self, context: ServiceContext) -> ServiceResult:
+        """Do the service's work for a verified (or staff-checked) person."""
+        ...
