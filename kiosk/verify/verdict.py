@@ -89,3 +89,11 @@ class EnrolmentVerdict:
     sign_issuer_key_id: str | None = None
     auth_serial: int | None = None
     auth_issuer_key_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CertRef:
+    """A certificate named by its serial number under an issuer (hex SKI of the CA)."""
+
+    serial: int
+    issuer_key_id: str

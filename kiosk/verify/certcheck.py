@@ -1,0 +1,178 @@
+"""Certificate checks: chain to a pinned anchor, purpose, key strength, validity, revocation.
+
+The time-independent part (decode, chain, purpose, key) is cached per certificate (bounded
+LRU keyed by the SHA-256 of the DER), so a returning card costs one dictionary lookup; the
+validity period and revocation are checked on every call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.hashes import SHA256
+
+from kiosk.pki.profile import classify
+from kiosk.verify.crl import check_fresh
+from kiosk.verify.ports import RevocationIndex
+from kiosk.verify.trust import KeyPurpose, TrustAnchor, TrustStore, authority_key_id
+from kiosk.verify.verdict import CertRef, LinkStatus, Reason, Refused
+
+MIN_RSA_BITS = 2048
+_PURPOSE_NAMES = {KeyPurpose.AUTH: "an authentication", KeyPurpose.SIGN: "a signature"}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedCertificate:
+    """A certificate that chains to `anchor`, has the expected purpose and a strong RSA key."""
+
+    certificate: x509.Certificate
+    anchor: TrustAnchor
+    purpose: KeyPurpose
+    public_key: rsa.RSAPublicKey
+
+    @property
+    def ref(self) -> CertRef:
+        return CertRef(self.certificate.serial_number, self.anchor.key_id)
+
+
+class RevocationSource(Protocol):
+    """An alternative to the CRL for one CA (e.g. an OCSP responder under contract)."""
+
+    def check(self, issuer: x509.Certificate, serial: int, now: datetime) -> None:
+        """Return when the certificate is good; raise Refused (revoked or why unknown)."""
+
+
+class CertificateValidator:
+    """Checks certificates against the trust store and the revocation data, failing closed."""
+
+    def __init__(
+        self,
+        trust: TrustStore,
+        revocation: RevocationIndex,
+        *,
+        crl_grace_s: int = 0,
+        sources: Mapping[str, RevocationSource] | None = None,
+        cache_size: int = 4096,
+    ) -> None:
+        self._trust = trust
+        self._revocation = revocation
+        self._grace_s = crl_grace_s
+        self._sources = dict(sources or {})
+        self._cache: OrderedDict[bytes, CheckedCertificate | Refused] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    @property
+    def trust(self) -> TrustStore:
+        return self._trust
+
+    def validate(self, der: bytes, purpose: KeyPurpose, now: datetime) -> CheckedCertificate:
+        """Every check for using the certificate now for `purpose`; Refused on the first failure."""
+        checked = self.static_checks(der, purpose)
+        check_validity(checked.certificate, now)
+        self.check_revocation(checked.anchor, checked.certificate.serial_number, now)
+        return checked
+
+    def static_checks(self, der: bytes, purpose: KeyPurpose) -> CheckedCertificate:
+        """Decode, chain, purpose and key checks (cached: they do not depend on the time)."""
+        key = hashlib.sha256(der).digest() + purpose.encode()
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+        if hit is None:
+            try:
+                hit = _static_checks(der, purpose, self._trust)
+            except Refused as e:
+                hit = e
+            with self._lock:
+                self._cache[key] = hit
+                if len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        if isinstance(hit, Refused):
+            raise Refused(hit.reason, str(hit))
+        return hit
+
+    def check_revocation(self, anchor: TrustAnchor, serial: int, now: datetime) -> None:
+        """Raise Refused when the serial is revoked or its revocation status is not known."""
+        source = self._sources.get(anchor.key_id)
+        if source is not None:
+            source.check(anchor.certificate, serial, now)
+            return
+        info = self._revocation.crl_info(anchor.key_id)
+        if info is None:
+            raise Refused(Reason.CRL_MISSING, "No revocation list is loaded for this CA.")
+        check_fresh(info.next_update, now, self._grace_s)
+        if self._revocation.lookup(anchor.key_id, serial) is not None:
+            raise Refused(Reason.REVOKED, "This certificate has been revoked.")
+
+    def link_status(self, sign: CertRef, now: datetime) -> LinkStatus:
+        """Whether a linked signature certificate still stands (revoked: re-enrolment needed)."""
+        anchor = self._trust.by_key_id(sign.issuer_key_id)
+        if anchor is None:
+            return LinkStatus.UNCHECKED
+        try:
+            self.check_revocation(anchor, sign.serial, now)
+        except Refused as e:
+            if e.reason is Reason.REVOKED:
+                return LinkStatus.NEEDS_REENROLMENT
+            return LinkStatus.UNCHECKED
+        return LinkStatus.ACTIVE
+
+
+def check_validity(cert: x509.Certificate, now: datetime) -> None:
+    """Raise Refused when `now` is outside the certificate's validity period."""
+    if now < cert.not_valid_before_utc:
+        raise Refused(Reason.NOT_YET_VALID, "This certificate is not valid yet.")
+    if now > cert.not_valid_after_utc:
+        raise Refused(Reason.EXPIRED, "This certificate has expired.")
+
+
+def verify_signature(key: rsa.RSAPublicKey, signature: bytes, message: bytes) -> None:
+    """Check an RSASSA-PKCS1-v1_5 / SHA-256 signature over `message`, or raise Refused."""
+    try:
+        key.verify(signature, message, PKCS1v15(), SHA256())
+    except InvalidSignature as e:
+        raise Refused(Reason.BAD_SIGNATURE, "The card's signature does not verify.") from e
+
+
+def _static_checks(der: bytes, purpose: KeyPurpose, trust: TrustStore) -> CheckedCertificate:
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        aki = authority_key_id(cert.extensions)
+    except ValueError as e:
+        raise Refused(Reason.MALFORMED, "The certificate cannot be decoded.") from e
+    anchor = _issuing_anchor(cert, aki, trust)
+    kind = classify(cert)
+    if kind != purpose or anchor.purpose not in (None, purpose):
+        raise Refused(
+            Reason.WRONG_KEY_PURPOSE,
+            f"This is not {_PURPOSE_NAMES[purpose]} certificate.",
+        )
+    key = cert.public_key()
+    if not isinstance(key, rsa.RSAPublicKey) or key.key_size < MIN_RSA_BITS:
+        raise Refused(Reason.WEAK_KEY, f"The certificate's key is not RSA of {MIN_RSA_BITS} bits.")
+    return CheckedCertificate(cert, anchor, purpose, key)
+
+
+def _issuing_anchor(cert: x509.Certificate, aki: str | None, trust: TrustStore) -> TrustAnchor:
+    candidates = trust.candidates(cert.issuer, aki)
+    if not candidates:
+        raise Refused(Reason.UNKNOWN_ISSUER, "The certificate's issuer is not trusted.")
+    for anchor in candidates:
+        try:
+            cert.verify_directly_issued_by(anchor.certificate)
+        except (InvalidSignature, ValueError, TypeError):
+            continue
+        return anchor
+    raise Refused(Reason.BAD_CHAIN, "The certificate is not signed by the trusted CA.")

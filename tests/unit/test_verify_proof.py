@@ -1,0 +1,224 @@
+"""User proofs: the happy path and every refusal reason, each with its own certificate or CRL."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from cryptography import x509
+from test_verify_support import PROVIDER, TERMINAL, der, make_proof, other_dn_ca
+
+from kiosk.pki.authority import generate_key, make_ca, make_end_entity
+from kiosk.verify.crl import verify_crl_in
+from kiosk.verify.proof import UserProof, proof_digest_info, signed_message
+from kiosk.verify.verdict import CertRef, LinkStatus, Reason
+from kiosk.verify.verifier import Verifier
+
+pytest_plugins = ["test_verify_support"]
+
+
+@pytest.fixture
+def challenge(challenges, world):
+    return challenges.issue(PROVIDER, TERMINAL, world.now - timedelta(seconds=5))
+
+
+def test_signed_message_binds_provider_terminal_and_nonce():
+    nonce = bytes(range(32))
+    m = signed_message("clinic", "kiosk-1", nonce)
+    assert m == hashlib.sha256(b"clinic\x00kiosk-1").digest() + hashlib.sha256(nonce).digest()
+    assert m != signed_message("clinic", "kiosk-2", nonce)
+    assert (
+        proof_digest_info("clinic", "kiosk-1", nonce)
+        == bytes.fromhex("3031300d060960864801650304020105000420") + hashlib.sha256(m).digest()
+    )
+
+
+def test_nul_in_ids_is_malformed(verifier, challenges, world):
+    c = challenges.issue("a\x00b", TERMINAL, world.now)
+    proof = UserProof("a\x00b", TERMINAL, c.nonce, world.auth_cert, b"\x00" * 256)
+    assert verifier.verify_user_proof(proof, world.now).reason is Reason.MALFORMED
+
+
+def test_happy_path(verifier, challenge, world):
+    verdict = verifier.verify_user_proof(make_proof(world, challenge), world.now)
+    assert verdict.ok and verdict.reason is Reason.OK
+    auth = x509.load_der_x509_certificate(world.auth_cert)
+    assert verdict.auth_serial == auth.serial_number
+    assert verdict.issuer_key_id == world.key_id("auth")
+    assert verdict.time == world.now and verdict.link_status is None
+
+
+def test_proof_json_round_trip(challenge, world):
+    proof = make_proof(world, challenge)
+    assert UserProof.from_json(proof.to_json()) == proof
+
+
+def reason(verifier, proof, world, now=None) -> Reason:
+    verdict = verifier.verify_user_proof(proof, now or world.now)
+    assert not verdict.ok
+    return verdict.reason
+
+
+def test_expired(verifier, challenge, world):
+    cert = world.odd_cert(
+        not_before=world.now - timedelta(days=400), not_after=world.now - timedelta(seconds=1)
+    )
+    assert reason(verifier, make_proof(world, challenge, cert=cert), world) is Reason.EXPIRED
+
+
+def test_not_yet_valid(verifier, challenge, world):
+    cert = world.odd_cert(not_before=world.now + timedelta(minutes=1))
+    assert reason(verifier, make_proof(world, challenge, cert=cert), world) is (
+        Reason.NOT_YET_VALID
+    )
+
+
+def test_wrong_ca(verifier, challenge, world):
+    ca = other_dn_ca(world.other_key, world.now)
+    cert = world.odd_cert(issuer_cert=ca, issuer_key=world.other_key)
+    assert reason(verifier, make_proof(world, challenge, cert=cert), world) is (
+        Reason.UNKNOWN_ISSUER
+    )
+
+
+def test_ca_with_same_dn_but_other_key(verifier, challenge, world):
+    impostor = make_ca(
+        "auth",
+        world.other_key,
+        not_before=world.now - timedelta(days=1),
+        not_after=world.now + timedelta(days=10),
+    )
+    assert impostor.subject == world.ca("auth").subject
+    cert = world.odd_cert(issuer_cert=impostor, issuer_key=world.other_key)
+    assert reason(verifier, make_proof(world, challenge, cert=cert), world) is Reason.BAD_CHAIN
+
+
+def test_forged_aki_pointing_at_the_real_ca(verifier, challenge, world):
+    # issuer_cert gives the real CA's DN and AKI, but the impostor key signs
+    cert = make_end_entity(
+        "auth",
+        world.ca("auth"),
+        world.other_key,
+        world.auth_key,
+        not_before=world.now - timedelta(days=1),
+        not_after=world.now + timedelta(days=10),
+    )
+    proof = make_proof(world, challenge, cert=der(cert))
+    assert reason(verifier, proof, world) is Reason.BAD_CHAIN
+
+
+def test_sign_cert_offered_as_proof(verifier, challenge, world):
+    proof = make_proof(world, challenge, cert=world.sign_cert, key=world.sign_key)
+    assert reason(verifier, proof, world) is Reason.WRONG_KEY_PURPOSE
+
+
+def test_rsa_1024(verifier, challenge, world):
+    weak = generate_key(1024)
+    cert = world.odd_cert(subject_key=weak)
+    proof = make_proof(world, challenge, cert=cert, key=weak)
+    assert reason(verifier, proof, world) is Reason.WEAK_KEY
+
+
+def test_revoked(world, challenges, challenge, index):
+    serial = x509.load_der_x509_certificate(world.auth_cert).serial_number
+    index.import_crl(verify_crl_in(world.crl("auth", [serial]), world.trust, world.now))
+    verdict = Verifier(world.trust, index, challenges).verify_user_proof(
+        make_proof(world, challenge), world.now
+    )
+    assert (verdict.ok, verdict.reason, verdict.auth_serial) == (False, Reason.REVOKED, serial)
+
+
+def test_crl_missing(world, challenges, challenge):
+    from kiosk.verify.memory import MemoryRevocationIndex
+
+    verifier = Verifier(world.trust, MemoryRevocationIndex(), challenges)
+    assert reason(verifier, make_proof(world, challenge), world) is Reason.CRL_MISSING
+
+
+def test_crl_stale_past_grace(world, challenges, index):
+    # the CRL in force ends at now+1d-1h; check 1 h past it, with and without grace
+    late = world.now + timedelta(days=1)
+    strict = Verifier(world.trust, index, challenges, crl_grace_s=0)
+    c = challenges.issue(PROVIDER, TERMINAL, late)
+    assert reason(strict, make_proof(world, c), world, now=late) is Reason.CRL_STALE
+    lenient = Verifier(world.trust, index, challenges, crl_grace_s=2 * 3600)
+    c = challenges.issue(PROVIDER, TERMINAL, late)
+    assert lenient.verify_user_proof(make_proof(world, c), late).ok
+
+
+def test_replayed_challenge(verifier, challenge, world):
+    proof = make_proof(world, challenge)
+    assert verifier.verify_user_proof(proof, world.now).ok
+    assert reason(verifier, proof, world) is Reason.CHALLENGE_REPLAYED
+
+
+def test_expired_challenge(verifier, challenge, world):
+    late = challenge.expires_at
+    assert reason(verifier, make_proof(world, challenge), world, now=late) is (
+        Reason.CHALLENGE_EXPIRED
+    )
+
+
+def test_foreign_challenge(verifier, challenge, world):
+    proof = make_proof(world, challenge, terminal="kiosk-2")
+    assert reason(verifier, proof, world) is Reason.CHALLENGE_FOREIGN
+
+
+def test_unknown_challenge(verifier, challenge, world):
+    proof = replace(make_proof(world, challenge), nonce=bytes(32))
+    assert reason(verifier, proof, world) is Reason.CHALLENGE_UNKNOWN
+
+
+def test_bad_signature(verifier, challenge, world):
+    proof = make_proof(world, challenge)
+    bad = replace(proof, signature=proof.signature[:-1] + bytes([proof.signature[-1] ^ 1]))
+    assert reason(verifier, bad, world) is Reason.BAD_SIGNATURE
+
+
+def test_signature_by_another_key(verifier, challenge, world):
+    proof = make_proof(world, challenge, key=world.other_key)
+    assert reason(verifier, proof, world) is Reason.BAD_SIGNATURE
+
+
+def test_proof_for_another_terminal_does_not_verify_here(verifier, challenges, world):
+    # a proof made for kiosk-2's origin, presented with kiosk-1's challenge binding
+    c = challenges.issue(PROVIDER, TERMINAL, world.now)
+    stolen = make_proof(world, c, terminal="kiosk-2")
+    replayed_here = replace(stolen, terminal_id=TERMINAL)
+    assert reason(verifier, replayed_here, world) is Reason.BAD_SIGNATURE
+
+
+def test_malformed_certificate(verifier, challenge, world):
+    proof = make_proof(world, challenge, cert=b"\x30\x03\x02\x01\x00")
+    assert reason(verifier, proof, world) is Reason.MALFORMED
+
+
+def test_cached_results_are_repeated(verifier, challenges, world):
+    other = world.odd_cert(subject_key=world.other_key)
+    for _ in range(2):  # the second round is served from the certificate cache
+        c = challenges.issue(PROVIDER, TERMINAL, world.now)
+        proof = make_proof(world, c, cert=world.sign_cert, key=world.sign_key)
+        assert reason(verifier, proof, world) is Reason.WRONG_KEY_PURPOSE
+        c = challenges.issue(PROVIDER, TERMINAL, world.now)
+        proof = make_proof(world, c, cert=other, key=world.other_key)
+        assert verifier.verify_user_proof(proof, world.now).ok
+        c = challenges.issue(PROVIDER, TERMINAL, world.now)
+        proof = make_proof(world, c, cert=other, key=world.auth_key)
+        assert reason(verifier, proof, world) is Reason.BAD_SIGNATURE
+
+
+def test_link_status_in_verdict(world, challenges, index):
+    sign_serial = x509.load_der_x509_certificate(world.sign_cert).serial_number
+    sign = CertRef(sign_serial, world.key_id("sign"))
+    verifier = Verifier(world.trust, index, challenges)
+    c = challenges.issue(PROVIDER, TERMINAL, world.now)
+    verdict = verifier.verify_user_proof(make_proof(world, c), world.now, linked_sign=sign)
+    assert verdict.ok and verdict.link_status is LinkStatus.ACTIVE
+
+    index.import_crl(verify_crl_in(world.crl("sign", [sign_serial]), world.trust, world.now))
+    c = challenges.issue(PROVIDER, TERMINAL, world.now)
+    verdict = verifier.verify_user_proof(make_proof(world, c), world.now, linked_sign=sign)
+    assert verdict.ok and verdict.link_status is LinkStatus.NEEDS_REENROLMENT
+    assert verifier.check_link(sign, world.now + timedelta(days=3)) is LinkStatus.UNCHECKED
