@@ -16,6 +16,7 @@ from kiosk.pki.authority import Revocation, TestPki, generate_key, make_crl, mak
 from kiosk.pki.cardfile import CardFile
 from kiosk.verify.challenge import ChallengeService
 from kiosk.verify.crl import verify_crl_in
+from kiosk.verify.enrolment import EnrolmentApplication
 from kiosk.verify.memory import MemoryChallengeStore, MemoryRevocationIndex
 from kiosk.verify.ports import IssuedChallenge
 from kiosk.verify.proof import UserProof, signed_message
@@ -117,7 +118,7 @@ def world(test_pki: TestPki, card_file: CardFile) -> World:
         pki=test_pki,
         card=card_file,
         trust=TrustStore.from_dir(test_pki.trust_dir),
-        now=datetime.now(UTC),
+        now=datetime.now(UTC).replace(microsecond=0),  # certificate times have no fraction
         auth_key=private_key(card_file.auth.private_key_pem),
         sign_key=private_key(card_file.sign.private_key_pem),
         other_key=generate_key(),
@@ -144,14 +145,15 @@ def verifier(world: World, index: MemoryRevocationIndex, challenges: ChallengeSe
 
 def make_proof(
     world: World,
-    challenge: IssuedChallenge,
+    challenge: IssuedChallenge | EnrolmentApplication,
     *,
     cert: bytes | None = None,
     key: rsa.RSAPrivateKey | None = None,
     provider: str | None = None,
     terminal: str | None = None,
 ) -> UserProof:
-    """What the kiosk sends: the card's auth cert and its signature over the bound challenge."""
+    """What the kiosk sends: the card's auth cert and its signature over the bound challenge
+    (of an issued challenge, or the one an enrolment application names)."""
     provider = provider or challenge.provider_id
     terminal = terminal or challenge.terminal_id
     signature = sign(key or world.auth_key, signed_message(provider, terminal, challenge.nonce))

@@ -1,0 +1,234 @@
+"""Enrolment: both keys from one card in one session, the 4 info as typed, the online path."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+
+from cryptography import x509
+from test_verify_support import PROVIDER, TERMINAL, make_proof, sign
+
+from kiosk.pki.profile import DEFAULT_PERSON, BasicFourInfo
+from kiosk.verify.crl import verify_crl_in
+from kiosk.verify.enrolment import (
+    EnrolmentApplication,
+    application_document,
+    four_info_matches,
+    normalise_text,
+)
+from kiosk.verify.memory import MemoryRevocationIndex, MemorySerialService
+from kiosk.verify.verdict import CertRef, Reason
+from kiosk.verify.verifier import Verifier
+
+pytest_plugins = ["test_verify_support"]
+
+
+def serial(der: bytes) -> int:
+    return x509.load_der_x509_certificate(der).serial_number
+
+
+def application(
+    world,
+    challenges,
+    *,
+    four_info=DEFAULT_PERSON,
+    sign_cert=None,
+    sign_key=None,
+    proof="card",
+    now=None,
+):
+    """A signed application as the kiosk would send it; proof=None for the online path."""
+    c = challenges.issue(PROVIDER, TERMINAL, now or world.now)
+    doc = application_document(PROVIDER, TERMINAL, "patient-42", four_info, c.nonce)
+    auth_proof = make_proof(world, c) if proof == "card" else proof
+    return EnrolmentApplication(
+        PROVIDER,
+        TERMINAL,
+        "patient-42",
+        four_info,
+        c.nonce,
+        sign_cert or world.sign_cert,
+        sign(sign_key or world.sign_key, doc),
+        auth_proof,
+    )
+
+
+def verdict_reason(verifier, app, world, now=None) -> Reason:
+    verdict = verifier.verify_enrolment(app, now or world.now)
+    assert not verdict.ok
+    return verdict.reason
+
+
+def test_happy_path(verifier, challenges, world):
+    verdict = verifier.verify_enrolment(application(world, challenges), world.now)
+    assert verdict.ok and verdict.reason is Reason.OK
+    assert (verdict.sign_serial, verdict.sign_issuer_key_id) == (
+        serial(world.sign_cert),
+        world.key_id("sign"),
+    )
+    assert (verdict.auth_serial, verdict.auth_issuer_key_id) == (
+        serial(world.auth_cert),
+        world.key_id("auth"),
+    )
+
+
+def test_application_json_round_trip(challenges, world):
+    app = application(world, challenges)
+    assert EnrolmentApplication.from_json(app.to_json()) == app
+
+
+def test_document_is_canonical_json():
+    doc = application_document("p", "t", "acc", DEFAULT_PERSON, b"\x01\x02")
+    assert (
+        doc
+        == (
+            '{"account_ref":"acc","format":"jpki-kiosk/enrolment-1","four_info":'
+            '{"address":"テスト県テスト市試験町1-2-3","birth_date":"1980-02-17",'
+            '"name":"試験\u3000太郎","sex":"male"},"nonce":"AQI=","provider_id":"p",'
+            '"terminal_id":"t"}'
+        ).encode()
+    )
+
+
+def test_typed_4_info_is_compared_up_to_width_spaces_and_dashes():
+    typed = replace(DEFAULT_PERSON, name="試験 太郎", address="テスト県テスト市試験町１−２ー３")
+    assert four_info_matches(typed, DEFAULT_PERSON)
+    assert normalise_text("ｼｹﾝ　ﾀﾛｳ") == "シケンタロウ"
+    assert not four_info_matches(replace(DEFAULT_PERSON, name="試験 次郎"), DEFAULT_PERSON)
+    assert not four_info_matches(replace(DEFAULT_PERSON, sex="female"), DEFAULT_PERSON)
+    assert not four_info_matches(
+        replace(DEFAULT_PERSON, birth_date=date(1980, 2, 18)), DEFAULT_PERSON
+    )
+
+
+def test_four_info_mismatch(verifier, challenges, world):
+    typed = BasicFourInfo("試験　花子", DEFAULT_PERSON.address, DEFAULT_PERSON.birth_date, "female")
+    app = application(world, challenges, four_info=typed)
+    assert verdict_reason(verifier, app, world) is Reason.FOUR_INFO_MISMATCH
+
+
+def test_auth_cert_offered_as_application(verifier, challenges, world):
+    app = application(world, challenges, sign_cert=world.auth_cert, sign_key=world.auth_key)
+    assert verdict_reason(verifier, app, world) is Reason.WRONG_KEY_PURPOSE
+
+
+def test_sign_cert_offered_as_the_auth_part(verifier, challenges, world):
+    app = application(world, challenges)
+    proof = replace(app.auth_proof, certificate=world.sign_cert)
+    assert verdict_reason(verifier, replace(app, auth_proof=proof), world) is (
+        Reason.WRONG_KEY_PURPOSE
+    )
+
+
+def test_auth_signature_from_another_session(verifier, challenges, world):
+    app = application(world, challenges)
+    other = challenges.issue(PROVIDER, TERMINAL, world.now)
+    app = replace(app, auth_proof=make_proof(world, other))
+    assert verdict_reason(verifier, app, world) is Reason.NOT_SAME_SESSION
+
+
+def test_one_key_in_both_certificates(verifier, challenges, world):
+    # an auth certificate for the signature key pair: not the card's two distinct keys
+    twin = world.odd_cert("auth", subject_key=world.sign_key)
+    app = application(world, challenges)
+    proof = make_proof(world, app, cert=twin, key=world.sign_key)
+    assert verdict_reason(verifier, replace(app, auth_proof=proof), world) is (
+        Reason.NOT_SAME_SESSION
+    )
+
+
+def test_document_altered_after_signing(verifier, challenges, world):
+    app = replace(application(world, challenges), account_ref="patient-43")
+    assert verdict_reason(verifier, app, world) is Reason.BAD_SIGNATURE
+
+
+def test_bad_auth_signature(verifier, challenges, world):
+    app = application(world, challenges)
+    proof = make_proof(world, app, key=world.sign_key)
+    assert verdict_reason(verifier, replace(app, auth_proof=proof), world) is (Reason.BAD_SIGNATURE)
+
+
+def test_replayed_application(verifier, challenges, world):
+    app = application(world, challenges)
+    assert verifier.verify_enrolment(app, world.now).ok
+    assert verdict_reason(verifier, app, world) is Reason.CHALLENGE_REPLAYED
+
+
+def test_expired_sign_cert(verifier, challenges, world):
+    old = world.odd_cert(
+        "sign",
+        not_before=world.now - timedelta(days=900),
+        not_after=world.now - timedelta(days=1),
+    )
+    app = application(world, challenges, sign_cert=old)
+    assert verdict_reason(verifier, app, world) is Reason.EXPIRED
+
+
+def test_revoked_sign_cert(world, challenges, index):
+    index.import_crl(
+        verify_crl_in(world.crl("sign", [serial(world.sign_cert)]), world.trust, world.now)
+    )
+    verifier = Verifier(world.trust, index, challenges)
+    assert verdict_reason(verifier, application(world, challenges), world) is Reason.REVOKED
+
+
+def test_revoked_auth_cert(world, challenges, index):
+    index.import_crl(
+        verify_crl_in(world.crl("auth", [serial(world.auth_cert)]), world.trust, world.now)
+    )
+    verdict = Verifier(world.trust, index, challenges).verify_enrolment(
+        application(world, challenges), world.now
+    )
+    assert (verdict.ok, verdict.reason) == (False, Reason.REVOKED)
+    assert verdict.sign_serial == serial(world.sign_cert)  # the sign part had passed
+
+
+def test_sign_crl_missing(world, challenges):
+    verifier = Verifier(world.trust, MemoryRevocationIndex(), challenges)
+    assert verdict_reason(verifier, application(world, challenges), world) is Reason.CRL_MISSING
+
+
+# --- the online path: only the signature certificate, the auth serial from the issuer ----
+
+
+def online_verifier(world, index, challenges):
+    service = MemorySerialService.from_test_pki(world.pki)
+    return Verifier(world.trust, index, challenges, serial_service=service)
+
+
+def test_online_path(world, challenges, index):
+    verifier = online_verifier(world, index, challenges)
+    verdict = verifier.verify_enrolment(application(world, challenges, proof=None), world.now)
+    assert verdict.ok
+    assert verdict.auth_serial == serial(world.auth_cert)
+    assert verdict.auth_issuer_key_id == world.key_id("auth")
+
+
+def test_online_path_without_a_serial_service(verifier, challenges, world):
+    app = application(world, challenges, proof=None)
+    assert verdict_reason(verifier, app, world) is Reason.SERIAL_UNAVAILABLE
+
+
+def test_online_path_for_a_card_the_issuer_does_not_know(world, challenges, index):
+    stranger = world.odd_cert("sign")  # issued by the CA but not recorded in its index
+    app = application(world, challenges, sign_cert=stranger, proof=None)
+    assert verdict_reason(online_verifier(world, index, challenges), app, world) is (
+        Reason.SERIAL_UNAVAILABLE
+    )
+
+
+def test_online_path_with_revoked_auth_cert(world, challenges, index):
+    index.import_crl(
+        verify_crl_in(world.crl("auth", [serial(world.auth_cert)]), world.trust, world.now)
+    )
+    app = application(world, challenges, proof=None)
+    assert verdict_reason(online_verifier(world, index, challenges), app, world) is (Reason.REVOKED)
+
+
+def test_serial_service_pairs_each_card(world):
+    service = MemorySerialService.from_test_pki(world.pki)
+    sign_ref = CertRef(serial(world.sign_cert), world.key_id("sign"))
+    assert service.auth_serial_for(sign_ref, world.now) == CertRef(
+        serial(world.auth_cert), world.key_id("auth")
+    )
+    assert service.auth_serial_for(CertRef(1, world.key_id("sign")), world.now) is None
