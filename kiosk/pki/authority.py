@@ -397,7 +397,7 @@ def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
 def _check_which(which: str) -> Which:
     if which not in WHICH:
         raise PkiError(f"which must be auth or sign, not {which!r}")
-    return which  # type: ignore[return-value]
+    return which
 
 
 class TestPki:
@@ -550,42 +550,71 @@ class TestPki:
         if not_after <= not_before:
             raise PkiError("notAfter must be later than notBefore")
         auth_key, sign_key = keys or (generate_key(key_size), generate_key(key_size))
-        slots: dict[Which, KeySlot] = {}
+        plan: tuple[tuple[Which, rsa.RSAPrivateKey, str, int], ...] = (
+            ("auth", auth_key, pin, AUTH_MAX_RETRIES),
+            ("sign", sign_key, sign_password, SIGN_MAX_RETRIES),
+        )
         with self._locked() as state:
-            for kind, key, secret, retries in (
-                ("auth", auth_key, pin, AUTH_MAX_RETRIES),
-                ("sign", sign_key, sign_password, SIGN_MAX_RETRIES),
-            ):
-                ca_cert = self.ca_certificate(kind)  # type: ignore[arg-type]
-                cert = make_end_entity(
-                    kind,  # type: ignore[arg-type]
-                    ca_cert,
-                    self.ca_key(kind),  # type: ignore[arg-type]
+            slots = [
+                self._issue_slot(
+                    state,
+                    kind,
                     key,
+                    secret,
+                    retries,
                     not_before=not_before,
                     not_after=not_after,
+                    issued_at=issued_at,
                     person=person,
                     locality=locality,
                 )
-                state["issued"].append(
-                    {
-                        "serial": f"{cert.serial_number:x}",
-                        "kind": kind,
-                        "subject": cert.subject.rfc4514_string(),
-                        "not_before": not_before.isoformat(),
-                        "not_after": not_after.isoformat(),
-                        "issued_at": issued_at.isoformat(),
-                    }
-                )
-                slots[kind] = KeySlot(  # type: ignore[index]
-                    certificate=cert.public_bytes(serialization.Encoding.DER),
-                    ca_certificate=ca_cert.public_bytes(serialization.Encoding.DER),
-                    private_key_pem=_key_pem(key),
-                    pin=secret,
-                    max_retries=retries,
-                    retries_left=retries,
-                )
-        return CardFile(auth=slots["auth"], sign=slots["sign"])
+                for kind, key, secret, retries in plan
+            ]
+        return CardFile(auth=slots[0], sign=slots[1])
+
+    def _issue_slot(
+        self,
+        state: dict[str, Any],
+        kind: Which,
+        key: rsa.RSAPrivateKey,
+        secret: str,
+        retries: int,
+        *,
+        not_before: datetime,
+        not_after: datetime,
+        issued_at: datetime,
+        person: BasicFourInfo,
+        locality: tuple[str, str] | None,
+    ) -> KeySlot:
+        ca_cert = self.ca_certificate(kind)
+        cert = make_end_entity(
+            kind,
+            ca_cert,
+            self.ca_key(kind),
+            key,
+            not_before=not_before,
+            not_after=not_after,
+            person=person,
+            locality=locality,
+        )
+        state["issued"].append(
+            {
+                "serial": f"{cert.serial_number:x}",
+                "kind": kind,
+                "subject": cert.subject.rfc4514_string(),
+                "not_before": not_before.isoformat(),
+                "not_after": not_after.isoformat(),
+                "issued_at": issued_at.isoformat(),
+            }
+        )
+        return KeySlot(
+            certificate=cert.public_bytes(serialization.Encoding.DER),
+            ca_certificate=ca_cert.public_bytes(serialization.Encoding.DER),
+            private_key_pem=_key_pem(key),
+            pin=secret,
+            max_retries=retries,
+            retries_left=retries,
+        )
 
     # revocation
     def revoke(
@@ -658,8 +687,11 @@ def init_pki(
     *,
     now: datetime | None = None,
     crl_validity: timedelta = DEFAULT_CRL_VALIDITY,
+    ca_keys: tuple[rsa.RSAPrivateKey, rsa.RSAPrivateKey] | None = None,
 ) -> TestPki:
-    """Create both test CAs and their (empty) CRLs in `directory`; never overwrite a PKI."""
+    """Create both test CAs and their (empty) CRLs in `directory`; never overwrite a PKI.
+
+    `ca_keys` (auth, sign) reuses existing CA keys instead of generating new ones (tests)."""
     directory = Path(directory)
     pki = TestPki(directory)
     at = _now(now)
@@ -684,8 +716,8 @@ def init_pki(
         "issued": [],
         "revoked": {"auth": [], "sign": []},
     }
-    for which in WHICH:
-        key = generate_key()
+    keys = ca_keys or (generate_key(), generate_key())
+    for which, key in zip(WHICH, keys, strict=True):
         cert = make_ca(which, key, not_before=at - CA_BACKDATE, not_after=at + CA_VALIDITY)
         _write_atomic(pki.ca_key_path(which), _key_pem(key), mode=0o600)
         _write_atomic(pki.ca_certificate_path(which), _pem(cert))
