@@ -274,7 +274,12 @@ class NotifyStaff:
     """The person asked for help (the shell rings / shows it to staff)."""
 
 
-Effect = StartWork | PlaySound | ExitApp | NotifyStaff
+@dataclass(frozen=True, slots=True)
+class CloseCard:
+    """The visit's card session ended: reset the card so no verified PIN outlives it."""
+
+
+Effect = StartWork | PlaySound | ExitApp | NotifyStaff | CloseCard
 
 # --- state -------------------------------------------------------------------------------
 
@@ -398,14 +403,17 @@ class Flow:
     def step(self, state: FlowState, event: Event, now: float) -> Transition:
         """The next state and the effects to carry out for `event` at time `now`."""
         common = _COMMON.get(type(event))
-        if common is not None:
-            return common(self, state, event, now)
         handler = TABLE.get((state.screen, type(event)))
-        if handler is None:
+        if common is not None:
+            after = common(self, state, event, now)
+        elif handler is not None:
+            after = handler(self, state, event, now)
+            if _is_user(event):
+                after = Transition(self._arm_idle(after.state, now), after.effects)
+        else:
             return Transition(state)  # not meaningful here: ignored
-        after = handler(self, state, event, now)
-        if _is_user(event):
-            after = Transition(self._arm_idle(after.state, now), after.effects)
+        if state.card is not None and after.state.card is None:
+            return Transition(after.state, (*after.effects, CloseCard()))
         return after
 
     # -- helpers used by the handlers --------------------------------------------------

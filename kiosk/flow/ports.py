@@ -87,3 +87,6 @@ class FlowBackend(Protocol):
 
     def run_assisted(self, context: ServiceContext, insurer: str, member: str) -> ServiceResult:
         """Run the service on a staff visual check (audited as staff-assisted)."""
+
+    def close_card(self) -> None:
+        """End the card session (reset the card); harmless when there is none."""

@@ -19,8 +19,7 @@ from kiosk.flow.i18n import Language, Text
 class Link:
     """The account this card's user certificate is linked to at the provider."""
 
-    account_id: str
-    display_name: str
+    account_ref: str  # the provider's own account reference (never personal data)
     linked_at: datetime
 
 

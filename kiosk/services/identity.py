@@ -42,8 +42,11 @@ class IdentityService:
         if context.link is None:
             raise ValueError("the identity check needs a linked account")
         rows = [
-            ResultRow(Text("お名前", "Name", "なまえ"), context.link.display_name),
-            ResultRow(Text("利用者番号", "Account", "ばんごう"), context.link.account_id),
+            ResultRow(Text("利用者番号", "Account", "ばんごう"), context.link.account_ref),
+            ResultRow(
+                Text("登録日", "Linked on", "とうろく した ひ"),
+                context.link.linked_at.date().isoformat(),
+            ),
         ]
         if context.cert_not_after is not None:
             rows.append(

@@ -17,6 +17,7 @@ from kiosk.flow.machine import (
     CardRemoved,
     ChooseProvider,
     ChooseService,
+    CloseCard,
     ConfirmInfo,
     Consent,
     Decline,
@@ -70,7 +71,7 @@ SHARING = ServiceInfo(
 CLINIC = Provider("clinic", Text("診療所", "Clinic"))
 PHARMACY = Provider("pharmacy", Text("薬局", "Pharmacy"))
 NOW = 1000.0
-LINK = Link("acct-42", "Demo User", datetime(2026, 1, 1, tzinfo=UTC))
+LINK = Link("acct-42", datetime(2026, 1, 1, tzinfo=UTC))
 AUTH_LINKED = Authenticated("SUBJ1", datetime(2030, 2, 17, tzinfo=UTC), LINK)
 AUTH_UNLINKED = Authenticated("SUBJ1", datetime(2030, 2, 17, tzinfo=UTC), None)
 CANDIDATE = EnrolmentCandidate(FourInfo("山田 花子", "東京都", "1980-02-17", "女"), object())
@@ -682,6 +683,15 @@ def test_blocked_entry_says_where_to_reset():
 def test_identity_service_needs_a_link_unless_assisted():
     work = at_pin().send(SubmitPin("1234")).finish_work(AUTH_LINKED).work()
     result = IDENTITY.run(work.context)
-    assert [r.value for r in result.rows] == ["Demo User", "acct-42", "2030-02-17"]
+    assert [r.value for r in result.rows] == ["acct-42", "2026-01-01", "2030-02-17"]
     with pytest.raises(ValueError):
         IDENTITY.run(replace(work.context, link=None))
+
+
+def test_the_card_session_is_closed_when_the_visit_ends():
+    d = at_pin()
+    assert CloseCard() not in d.effects
+    d.send(Cancel())
+    assert CloseCard() in d.effects
+    d = at_pin().send(Tick(), at=NOW + 60)
+    assert d.screen is Screen.ATTRACT and CloseCard() in d.effects

@@ -1,0 +1,376 @@
+"""The kiosk's real FlowBackend: the card client, the verifier, the links and the services.
+
+This is the boundary where card, JPKI and verification errors become `Problem`s for the
+screens. The card session is held from `read_card` to `close_card`, so the PIN and the
+signature password are each sent once per visit and stay verified on the card while the
+person reviews and consents; `close_card` resets the card.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+from cryptography import x509
+
+from kiosk.card.connection import CardConnection
+from kiosk.card.errors import CardError, CardRemoved, NoCard, PcscUnavailable, ReaderUnavailable
+from kiosk.flow.errors_catalogue import Problem, ProblemCode
+from kiosk.flow.ports import Authenticated, CardStatus, EnrolmentCandidate, FlowProblem, FourInfo
+from kiosk.jpki.errors import (
+    JpkiError,
+    NotAJpkiCard,
+    PinBlocked,
+    PinFormatError,
+    PinIncorrect,
+    UnsupportedToken,
+)
+from kiosk.jpki.session import JpkiSession
+from kiosk.pki.profile import BasicFourInfo, ProfileError, parse_basic_four
+from kiosk.services.base import Link, Service, ServiceContext, ServiceResult
+from kiosk.verify.challenge import ChallengeService
+from kiosk.verify.enrolment import EnrolmentApplication, application_document
+from kiosk.verify.proof import UserProof, signed_message
+from kiosk.verify.trust import authority_key_id
+from kiosk.verify.verdict import CertRef, LinkStatus, Reason, Refused
+from kiosk.verify.verifier import Verifier
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Verification reasons → what the person is told.
+REASON_PROBLEMS: dict[Reason, ProblemCode] = {
+    Reason.MALFORMED: ProblemCode.BAD_CERTIFICATE,
+    Reason.UNKNOWN_ISSUER: ProblemCode.UNTRUSTED_ISSUER,
+    Reason.BAD_CHAIN: ProblemCode.UNTRUSTED_ISSUER,
+    Reason.EXPIRED: ProblemCode.CERT_EXPIRED,
+    Reason.NOT_YET_VALID: ProblemCode.CERT_NOT_YET_VALID,
+    Reason.WRONG_KEY_PURPOSE: ProblemCode.BAD_CERTIFICATE,
+    Reason.WEAK_KEY: ProblemCode.BAD_CERTIFICATE,
+    Reason.REVOKED: ProblemCode.CERT_REVOKED,
+    Reason.CRL_MISSING: ProblemCode.REVOCATION_UNKNOWN,
+    Reason.CRL_STALE: ProblemCode.REVOCATION_UNKNOWN,
+    Reason.CRL_BAD_SIGNATURE: ProblemCode.REVOCATION_UNKNOWN,
+    Reason.OCSP_UNAVAILABLE: ProblemCode.PLATFORM_UNREACHABLE,
+    Reason.OCSP_BAD_SIGNATURE: ProblemCode.REVOCATION_UNKNOWN,
+    Reason.OCSP_STALE: ProblemCode.REVOCATION_UNKNOWN,
+    Reason.OCSP_NONCE_MISMATCH: ProblemCode.REVOCATION_UNKNOWN,
+    Reason.OCSP_UNKNOWN: ProblemCode.REVOCATION_UNKNOWN,
+    Reason.CHALLENGE_UNKNOWN: ProblemCode.CHALLENGE_INVALID,
+    Reason.CHALLENGE_REPLAYED: ProblemCode.CHALLENGE_INVALID,
+    Reason.CHALLENGE_EXPIRED: ProblemCode.CHALLENGE_INVALID,
+    Reason.CHALLENGE_FOREIGN: ProblemCode.CHALLENGE_INVALID,
+    Reason.BAD_SIGNATURE: ProblemCode.BAD_SIGNATURE,
+    Reason.FOUR_INFO_MISMATCH: ProblemCode.ENROLMENT_MISMATCH,
+    Reason.NOT_SAME_SESSION: ProblemCode.ENROLMENT_MISMATCH,
+    Reason.SERIAL_UNAVAILABLE: ProblemCode.ENROLMENT_MISMATCH,
+}
+
+
+def problem_for(error: BaseException) -> Problem:
+    """Translate any error from the card, JPKI or verification layers into a Problem."""
+    sign = getattr(error, "which", "auth") == "sign"
+    match error:
+        case FlowProblem():
+            return error.problem
+        case PinIncorrect():
+            code = ProblemCode.PASSWORD_INCORRECT if sign else ProblemCode.PIN_INCORRECT
+            return Problem(code, error.retries_left)
+        case PinBlocked():
+            return Problem(ProblemCode.PASSWORD_BLOCKED if sign else ProblemCode.PIN_BLOCKED, 0)
+        case PinFormatError():
+            return Problem(ProblemCode.PASSWORD_FORMAT if sign else ProblemCode.PIN_FORMAT)
+        case NotAJpkiCard() | UnsupportedToken():
+            return Problem(ProblemCode.NOT_MY_NUMBER_CARD)
+        case CardRemoved() | NoCard():
+            return Problem(ProblemCode.CARD_REMOVED)
+        case PcscUnavailable():
+            return Problem(ProblemCode.PCSC_DOWN)
+        case ReaderUnavailable():
+            return Problem(ProblemCode.READER_MISSING)
+        case CardError() | JpkiError():
+            return Problem(ProblemCode.CARD_ERROR)
+        case Refused():
+            return Problem(REASON_PROBLEMS.get(error.reason, ProblemCode.BAD_CERTIFICATE))
+    log.error("unexpected error in card work: %s", type(error).__name__, exc_info=error)
+    return Problem(ProblemCode.INTERNAL)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkEntry:
+    """A stored link: the account and the signature certificate it was made with."""
+
+    account_ref: str
+    linked_at: datetime
+    sign: CertRef
+
+
+class LinkDirectory(Protocol):
+    def find(self, provider_id: str, auth: CertRef) -> LinkEntry | None:
+        """The active link of that authentication certificate at the provider, if any."""
+
+    def add(
+        self, provider_id: str, account_ref: str, auth: CertRef, sign: CertRef, now: datetime
+    ) -> LinkEntry:
+        """Record a new link."""
+
+
+class AuditLog(Protocol):
+    def record(
+        self,
+        action: str,
+        ok: bool,
+        reason: str | None,
+        provider_id: str,
+        cert: CertRef | None,
+        at: datetime,
+    ) -> None:
+        """Append one audit event (never a PIN, never the 4 info)."""
+
+
+class MemoryLinks:
+    """A LinkDirectory in a dict (tests and the demo)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._links: dict[tuple[str, CertRef], LinkEntry] = {}
+
+    def find(self, provider_id: str, auth: CertRef) -> LinkEntry | None:
+        """The link of that certificate at the provider, if any."""
+        with self._lock:
+            return self._links.get((provider_id, auth))
+
+    def add(
+        self, provider_id: str, account_ref: str, auth: CertRef, sign: CertRef, now: datetime
+    ) -> LinkEntry:
+        """Record a new link (replacing an older one of the same certificate)."""
+        entry = LinkEntry(account_ref, now, sign)
+        with self._lock:
+            self._links[(provider_id, auth)] = entry
+        return entry
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    action: str
+    ok: bool
+    reason: str | None
+    provider_id: str
+    cert: CertRef | None
+    at: datetime
+
+
+class MemoryAudit:
+    """An AuditLog in a list (tests and the demo)."""
+
+    def __init__(self) -> None:
+        self.records: list[AuditRecord] = []
+
+    def record(
+        self,
+        action: str,
+        ok: bool,
+        reason: str | None,
+        provider_id: str,
+        cert: CertRef | None,
+        at: datetime,
+    ) -> None:
+        """Append one event."""
+        self.records.append(AuditRecord(action, ok, reason, provider_id, cert, at))
+
+
+def new_account_ref() -> str:
+    """A fresh opaque account reference for a first enrolment (demo providers)."""
+    return "K-" + secrets.token_hex(4).upper()
+
+
+def cert_ref(der: bytes) -> CertRef:
+    """The certificate's serial under its issuer's key id."""
+    cert = x509.load_der_x509_certificate(der)
+    return CertRef(cert.serial_number, authority_key_id(cert.extensions) or "")
+
+
+def _four_info(person: BasicFourInfo) -> FourInfo:
+    return FourInfo(person.name, person.address, person.birth_date.isoformat(), person.sex)
+
+
+@dataclass(frozen=True, slots=True)
+class _Signer:
+    """The evidence behind an EnrolmentCandidate: the sign certificate and what it says."""
+
+    certificate: bytes
+    person: BasicFourInfo
+
+
+class CardBackend:
+    """FlowBackend over one reader: JPKI session, local verification, links and services."""
+
+    def __init__(
+        self,
+        connect: Callable[[], CardConnection],
+        verifier: Verifier,
+        challenges: ChallengeService,
+        links: LinkDirectory,
+        audit: AuditLog,
+        services: Mapping[str, Service],
+        terminal_id: str,
+        clock: Callable[[], datetime],
+        account_ref: Callable[[], str] = new_account_ref,
+    ) -> None:
+        self._connect = connect
+        self._verifier = verifier
+        self._challenges = challenges
+        self._links = links
+        self._audit = audit
+        self._services = dict(services)
+        self._terminal_id = terminal_id
+        self._clock = clock
+        self._account_ref = account_ref
+        self._conn: CardConnection | None = None
+        self._session: JpkiSession | None = None
+
+    def _guard(self, work: Callable[[], T]) -> T:
+        try:
+            return work()
+        except FlowProblem:
+            raise
+        except Exception as e:
+            raise FlowProblem(problem_for(e)) from e
+
+    def _card(self) -> JpkiSession:
+        if self._session is None:
+            raise FlowProblem.of(ProblemCode.CARD_REMOVED)
+        return self._session
+
+    def read_card(self) -> CardStatus:
+        """Open a card session, check it is a My Number Card and read both counters."""
+        self.close_card()
+
+        def read() -> CardStatus:
+            self._conn = self._connect()
+            session = JpkiSession(self._conn)
+            session.select_ap()
+            session.token_label()
+            status = CardStatus(session.pin_retries("auth"), session.pin_retries("sign"))
+            self._session = session
+            return status
+
+        try:
+            return self._guard(read)
+        except FlowProblem:
+            self.close_card()
+            raise
+
+    def authenticate(self, pin: str, service_id: str, provider_id: str) -> Authenticated:
+        """VERIFY the PIN once, sign a fresh challenge, verify the proof, look up the link."""
+        return self._guard(lambda: self._authenticate(pin, provider_id))
+
+    def _authenticate(self, pin: str, provider_id: str) -> Authenticated:
+        session = self._card()
+        challenge = self._challenges.issue(provider_id, self._terminal_id, self._clock())
+        session.verify_pin("auth", pin)
+        certificate = session.read_certificate("auth")
+        message = signed_message(provider_id, self._terminal_id, challenge.nonce)
+        signature = session.sign_sha256("auth", message)
+        proof = UserProof(provider_id, self._terminal_id, challenge.nonce, certificate, signature)
+        ref = cert_ref(certificate)
+        entry = self._links.find(provider_id, ref)
+        now = self._clock()
+        linked_sign = None if entry is None else entry.sign
+        verdict = self._verifier.verify_user_proof(proof, now, linked_sign)
+        self._audit.record("authenticate", verdict.ok, verdict.reason.value, provider_id, ref, now)
+        if not verdict.ok:
+            raise Refused(verdict.reason, verdict.message)
+        not_after = x509.load_der_x509_certificate(certificate).not_valid_after_utc
+        stale = verdict.link_status is LinkStatus.NEEDS_REENROLMENT
+        link = None if entry is None or stale else Link(entry.account_ref, entry.linked_at)
+        subject = x509.load_der_x509_certificate(certificate).subject.rfc4514_string()
+        return Authenticated(subject, not_after, link, stale)
+
+    def read_signer(self, password: str, authenticated: Authenticated) -> EnrolmentCandidate:
+        """VERIFY the signature password once and read the 4 info from the sign certificate."""
+
+        def read() -> EnrolmentCandidate:
+            session = self._card()
+            session.verify_pin("sign", password)
+            certificate = session.read_certificate("sign")
+            try:
+                person = parse_basic_four(x509.load_der_x509_certificate(certificate))
+            except (ProfileError, ValueError) as e:
+                raise FlowProblem.of(ProblemCode.BAD_CERTIFICATE) from e
+            return EnrolmentCandidate(_four_info(person), _Signer(certificate, person))
+
+        return self._guard(read)
+
+    def enrol(self, candidate: EnrolmentCandidate, provider_id: str) -> Link:
+        """Sign the application with both keys (verified this visit), verify it, link."""
+        return self._guard(lambda: self._enrol(candidate, provider_id))
+
+    def _enrol(self, candidate: EnrolmentCandidate, provider_id: str) -> Link:
+        signer = candidate.evidence
+        assert isinstance(signer, _Signer)
+        session = self._card()
+        account_ref = self._account_ref()
+        challenge = self._challenges.issue(provider_id, self._terminal_id, self._clock())
+        nonce = challenge.nonce
+        document = application_document(
+            provider_id, self._terminal_id, account_ref, signer.person, nonce
+        )
+        sign_signature = session.sign_sha256("sign", document)
+        auth_certificate = session.read_certificate("auth")
+        auth_signature = session.sign_sha256(
+            "auth", signed_message(provider_id, self._terminal_id, nonce)
+        )
+        application = EnrolmentApplication(
+            provider_id,
+            self._terminal_id,
+            account_ref,
+            signer.person,
+            nonce,
+            signer.certificate,
+            sign_signature,
+            UserProof(provider_id, self._terminal_id, nonce, auth_certificate, auth_signature),
+        )
+        now = self._clock()
+        verdict = self._verifier.verify_enrolment(application, now)
+        auth = cert_ref(auth_certificate)
+        self._audit.record("enrol", verdict.ok, verdict.reason.value, provider_id, auth, now)
+        if not verdict.ok:
+            raise Refused(verdict.reason, verdict.message)
+        assert verdict.sign_serial is not None and verdict.sign_issuer_key_id is not None
+        sign = CertRef(verdict.sign_serial, verdict.sign_issuer_key_id)
+        entry = self._links.add(provider_id, account_ref, auth, sign, now)
+        return Link(entry.account_ref, entry.linked_at)
+
+    def run_service(self, context: ServiceContext) -> ServiceResult:
+        """Run the chosen service and audit that it ran."""
+        return self._run(context, f"service:{context.service_id}")
+
+    def run_assisted(self, context: ServiceContext, insurer: str, member: str) -> ServiceResult:
+        """Run the service on a staff visual check, audited as staff-assisted."""
+        return self._run(context, f"staff_assisted:{context.service_id}")
+
+    def _run(self, context: ServiceContext, action: str) -> ServiceResult:
+        service = self._services[context.service_id]
+        try:
+            result = service.run(context)
+        except Exception as e:
+            log.error("service %s failed: %s", context.service_id, type(e).__name__, exc_info=e)
+            self._audit.record(action, False, None, context.provider_id, None, self._clock())
+            raise FlowProblem.of(ProblemCode.SERVICE_FAILED) from e
+        self._audit.record(action, result.ok, None, context.provider_id, None, self._clock())
+        return result
+
+    def close_card(self) -> None:
+        """End the card session: the card is reset and every verified PIN forgotten."""
+        conn, self._conn, self._session = self._conn, None, None
+        if conn is not None:
+            try:
+                conn.close()
+            except CardError:
+                pass  # already gone

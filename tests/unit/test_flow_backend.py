@@ -1,0 +1,214 @@
+"""The real FlowBackend over the in-process virtual card and the local verifier."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from kiosk.card.errors import CardError, CardRemoved, NoCard, NoReader, PcscUnavailable
+from kiosk.flow.backend import (
+    REASON_PROBLEMS,
+    CardBackend,
+    MemoryAudit,
+    MemoryLinks,
+    problem_for,
+)
+from kiosk.flow.errors_catalogue import ProblemCode
+from kiosk.flow.machine import ReaderStatus
+from kiosk.flow.ports import FlowProblem
+from kiosk.flow.reader import InProcessReader
+from kiosk.jpki.errors import NotAJpkiCard, PinBlocked, PinFormatError, PinIncorrect
+from kiosk.services.base import ServiceContext
+from kiosk.services.identity import IdentityService
+from kiosk.simcard.applet import VirtualCard
+from kiosk.verify.challenge import ChallengeService
+from kiosk.verify.crl import verify_crl_in
+from kiosk.verify.memory import MemoryChallengeStore, MemoryRevocationIndex
+from kiosk.verify.trust import TrustStore
+from kiosk.verify.verdict import Reason, Refused
+from kiosk.verify.verifier import Verifier
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@pytest.fixture(scope="module")
+def trust(test_pki):
+    return TrustStore.from_dir(test_pki.trust_dir)
+
+
+@pytest.fixture
+def world(test_pki, card_file, trust):
+    index = MemoryRevocationIndex()
+    for which in ("auth", "sign"):
+        index.import_crl(verify_crl_in(test_pki.crl_der(which), trust, now()))
+    challenges = ChallengeService(MemoryChallengeStore())
+    reader = InProcessReader()
+    card = VirtualCard(card_file)
+    reader.insert(card)
+    audit = MemoryAudit()
+    backend = CardBackend(
+        reader.connect,
+        Verifier(trust, index, challenges),
+        challenges,
+        MemoryLinks(),
+        audit,
+        {"identity": IdentityService()},
+        "kiosk-1",
+        now,
+        account_ref=lambda: "K-TEST",
+    )
+    return backend, reader, card, audit
+
+
+def problem(excinfo) -> tuple[ProblemCode, int | None]:
+    p = excinfo.value.problem
+    return p.code, p.retries_left
+
+
+def test_first_visit_enrols_then_the_link_is_found(world):
+    backend, reader, card, audit = world
+    assert backend.read_card().auth_retries == 3
+    first = backend.authenticate("1234", "identity", "clinic")
+    assert first.link is None and not first.needs_reenrolment
+    candidate = backend.read_signer("ABC123", first)
+    assert candidate.four_info.name == "試験\u3000太郎"
+    assert candidate.four_info.birth_date == "1980-02-17"
+    link = backend.enrol(candidate, "clinic")
+    assert link.account_ref == "K-TEST"
+    backend.close_card()
+
+    backend.read_card()
+    again = backend.authenticate("1234", "identity", "clinic")
+    assert again.link == link
+    context = ServiceContext("identity", "clinic", "ja", again.subject, again.not_after, again.link)
+    assert backend.run_service(context).ok
+    actions = [(r.action, r.ok) for r in audit.records]
+    assert actions == [
+        ("authenticate", True),
+        ("enrol", True),
+        ("authenticate", True),
+        ("service:identity", True),
+    ]
+    assert "1234" not in repr(audit.records) and "太郎" not in repr(audit.records)
+
+
+def test_links_are_per_provider(world):
+    backend, *_ = world
+    backend.read_card()
+    auth = backend.authenticate("1234", "identity", "clinic")
+    backend.enrol(backend.read_signer("ABC123", auth), "clinic")
+    backend.read_card()
+    assert backend.authenticate("1234", "identity", "pharmacy").link is None
+
+
+def test_wrong_pin_and_wrong_password_report_tries_left(world):
+    backend, _, card, _ = world
+    backend.read_card()
+    with pytest.raises(FlowProblem) as e:
+        backend.authenticate("9999", "identity", "clinic")
+    assert problem(e) == (ProblemCode.PIN_INCORRECT, 2)
+    assert backend.read_card().auth_retries == 2
+    auth = backend.authenticate("1234", "identity", "clinic")
+    with pytest.raises(FlowProblem) as e:
+        backend.read_signer("WRONG1", auth)
+    assert problem(e) == (ProblemCode.PASSWORD_INCORRECT, 4)
+    assert card.card.sign.retries_left == 4
+
+
+def test_blocked_pin_is_read_as_zero_tries(world, card_file):
+    backend, reader, _, _ = world
+    reader.pull()
+    reader.insert(VirtualCard(card_file.with_retries(auth=0)))
+    assert backend.read_card().auth_retries == 0
+    with pytest.raises(FlowProblem) as e:
+        backend.authenticate("1234", "identity", "clinic")
+    assert problem(e)[0] is ProblemCode.PIN_BLOCKED
+
+
+def test_card_pulled_mid_visit(world):
+    backend, reader, *_ = world
+    backend.read_card()
+    reader.pull()
+    with pytest.raises(FlowProblem) as e:
+        backend.authenticate("1234", "identity", "clinic")
+    assert problem(e)[0] is ProblemCode.CARD_REMOVED
+    with pytest.raises(FlowProblem) as e:
+        backend.read_card()
+    assert problem(e)[0] is ProblemCode.CARD_REMOVED
+
+
+def test_close_card_forgets_the_verified_pin(world):
+    backend, *_ = world
+    backend.read_card()
+    auth = backend.authenticate("1234", "identity", "clinic")
+    backend.close_card()
+    with pytest.raises(FlowProblem) as e:
+        backend.read_signer("ABC123", auth)
+    assert problem(e)[0] is ProblemCode.CARD_REMOVED
+
+
+class ForeignCard:
+    atr = bytes.fromhex("3b8f8001")
+
+    def power_on(self): ...
+
+    def power_off(self): ...
+
+    def reset(self): ...
+
+    def transmit(self, apdu: bytes) -> bytes:
+        return bytes.fromhex("6a82")
+
+
+def test_not_a_my_number_card(world):
+    backend, reader, *_ = world
+    reader.pull()
+    reader.insert(ForeignCard())
+    with pytest.raises(FlowProblem) as e:
+        backend.read_card()
+    assert problem(e)[0] is ProblemCode.NOT_MY_NUMBER_CARD
+
+
+def test_reader_reports_status_to_watchers():
+    reader = InProcessReader()
+    seen = []
+    reader.watch(seen.append)
+    reader.insert(ForeignCard())
+    reader.pull()
+    assert seen == [ReaderStatus.READY, ReaderStatus.CARD, ReaderStatus.READY]
+    with pytest.raises(NoCard):
+        reader.connect()
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "retries"),
+    [
+        (PinIncorrect("auth", 2), ProblemCode.PIN_INCORRECT, 2),
+        (PinIncorrect("sign", 1), ProblemCode.PASSWORD_INCORRECT, 1),
+        (PinBlocked("auth"), ProblemCode.PIN_BLOCKED, 0),
+        (PinBlocked("sign"), ProblemCode.PASSWORD_BLOCKED, 0),
+        (PinFormatError("auth"), ProblemCode.PIN_FORMAT, None),
+        (PinFormatError("sign"), ProblemCode.PASSWORD_FORMAT, None),
+        (NotAJpkiCard(), ProblemCode.NOT_MY_NUMBER_CARD, None),
+        (CardRemoved(), ProblemCode.CARD_REMOVED, None),
+        (PcscUnavailable(), ProblemCode.PCSC_DOWN, None),
+        (NoReader(), ProblemCode.READER_MISSING, None),
+        (CardError(), ProblemCode.CARD_ERROR, None),
+        (Refused(Reason.REVOKED, "x"), ProblemCode.CERT_REVOKED, None),
+        (Refused(Reason.EXPIRED, "x"), ProblemCode.CERT_EXPIRED, None),
+    ],
+)
+def test_errors_become_problems(error, code, retries):
+    assert (problem_for(error).code, problem_for(error).retries_left) == (code, retries)
+
+
+def test_every_verify_reason_has_a_problem():
+    assert set(REASON_PROBLEMS) == set(Reason) - {Reason.OK}
+
+
+def test_unexpected_errors_are_internal_and_logged(caplog):
+    assert problem_for(ZeroDivisionError()).code is ProblemCode.INTERNAL
+    assert "ZeroDivisionError" in caplog.text
