@@ -14,6 +14,17 @@ and key as an argument; tests use them for odd certificates. `TestPki` keeps one
     DIR/crl/sign.crl
     DIR/private/auth-ca.key   the CA private keys, PKCS#8 PEM, mode 0600 (TEST ONLY)
     DIR/private/sign-ca.key
+
+Decisions where shared/jpki-card.md leaves a fact open (marked [L] there):
+- certificatePolicies is critical on the auth certificate too (confirmed only for sign). A
+  verifier must then handle the critical extension for both kinds, which is the safe side:
+  it cannot pass on test cards and fail on real ones.
+- Card certificates carry no SKI, CRLDP or AIA (none is confirmed on real ones); the CAs' CRLDP
+  is a dirName equal to the CA DN, as on the real roots.
+- notAfter is 23:59:59 JST on the 5th birthday after the issuance day (JST); a 29 February
+  birthday falls on 28 February in common years.
+- The subject ids (CN) are 23 random characters of 0-9A-Z; serials are random (RFC 5280).
+- A CA's notBefore is set back one day (CA_BACKDATE) so slightly skewed clocks still agree.
 """
 
 from __future__ import annotations
@@ -538,7 +549,9 @@ class TestPki:
         `person` defaults to a fictitious test person. `validity` (notBefore, notAfter)
         overrides the real rule (until the 5th birthday after issuance); `locality` is the
         romaji (prefecture, municipality) of the signature certificate's subject; `keys`
-        (auth, sign) reuses existing key pairs instead of generating new ones."""
+        (auth, sign) reuses existing key pairs instead of generating new ones.
+
+        The index records the card's two certificates as adjacent entries, auth then sign."""
         check_auth_pin(pin)
         check_sign_password(sign_password)
         person = person or DEFAULT_PERSON
