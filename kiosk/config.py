@@ -115,13 +115,13 @@ def _coerce(name: str, value: Any) -> Any:
 
 def _validate(cfg: Config) -> Config:
     if cfg.verification not in ("local", "platform"):
-        raise ConfigError("'verification' must be \"local\" or \"platform\"")
+        raise ConfigError('\'verification\' must be "local" or "platform"')
     if cfg.verification == "platform" and not cfg.platform_url:
         raise ConfigError("'platform_url' is required when verification = \"platform\"")
     if cfg.language not in ("ja", "ja-easy", "en"):
-        raise ConfigError("'language' must be \"ja\", \"ja-easy\" or \"en\"")
+        raise ConfigError('\'language\' must be "ja", "ja-easy" or "en"')
     if cfg.theme not in ("default", "high-contrast"):
-        raise ConfigError("'theme' must be \"default\" or \"high-contrast\"")
+        raise ConfigError('\'theme\' must be "default" or "high-contrast"')
     if cfg.challenge_ttl_s == 0:
         raise ConfigError("'challenge_ttl_s' must be at least 1")
     if cfg.staff_pin_sha256 and len(cfg.staff_pin_sha256) != 64:
@@ -138,7 +138,9 @@ def from_mapping(values: Mapping[str, Any]) -> Config:
     return _validate(Config(**kwargs))
 
 
-def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
+def load(
+    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Config:
     """Load settings: defaults, then the TOML file (if given), then KIOSK_<KEY> variables."""
     values: dict[str, Any] = {}
     if path is not None:

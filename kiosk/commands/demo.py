@@ -1,0 +1,123 @@
+"""`kiosk demo`: a test PKI, a test card in the virtual reader, and the kiosk window.
+
+Everything lives under `var/demo/` (made once, reused after): `pki/` (TEST authority),
+`card.json` (the demo card: PIN 1234, signature password ABC123), `kiosk.toml` (local
+verification against the TEST anchors, SQLite store). The virtual card is inserted into the
+vpcd reader for as long as the demo runs. With no display, the window runs under Xvfb and
+screenshots of the screens are written to `var/demo/screenshots/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DEMO_PIN = "1234"
+DEMO_SIGN_PASSWORD = "ABC123"  # noqa: S105 - the documented test card's password
+DEMO_STAFF_PIN = "0000"  # noqa: S105 - demo only
+DEMO_READER = "Virtual PCD 00 00"
+DEMO_PORT = 35963
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `demo` command."""
+    parser = subparsers.add_parser(
+        "demo", help="run the kiosk on a virtual card with a test PKI (var/demo)"
+    )
+    parser.add_argument("--dir", default="var/demo", help="where the demo keeps its files")
+    parser.add_argument("--port", type=int, default=DEMO_PORT, help="vpcd port for the card")
+    parser.add_argument("--reader", default=DEMO_READER, help="PC/SC reader of that port")
+    parser.add_argument(
+        "--headless", action="store_true", help="run under Xvfb and save screenshots"
+    )
+    parser.set_defaults(func=run_demo)
+
+
+def prepare(root: Path, reader: str) -> tuple[Path, Path]:
+    """Create (once) the demo PKI, card and configuration; return (card path, config path)."""
+    from kiosk.pki.authority import init_pki, load_pki
+    from kiosk.pki.cardfile import save_card
+
+    pki_dir = root / "pki"
+    pki = load_pki(pki_dir) if pki_dir.exists() else init_pki(pki_dir)
+    card_path = root / "card.json"
+    if not card_path.exists():
+        save_card(card_path, pki.issue_card(pin=DEMO_PIN, sign_password=DEMO_SIGN_PASSWORD))
+        print(f"demo card issued: {card_path} (PIN {DEMO_PIN}, password {DEMO_SIGN_PASSWORD})")
+    config_path = root / "kiosk.toml"
+    if not config_path.exists():
+        config_path.write_text(
+            "# Written by `kiosk demo`: local verification against the project's TEST authority.\n"
+            'verification = "local"\n'
+            f'data_dir = "{root}"\n'
+            f'trust_dir = "{pki.trust_dir}"\n'
+            f'crl_dir = "{pki.crl_dir}"\n'
+            f'reader = "{reader}"\n'
+            'provider_id = "demo-clinic"\n'
+            'terminal_id = "demo-kiosk"\n'
+            f'staff_pin_sha256 = "{hashlib.sha256(DEMO_STAFF_PIN.encode()).hexdigest()}"\n',
+            encoding="utf-8",
+        )
+    return card_path, config_path
+
+
+def insert_card(card_path: Path, port: int) -> subprocess.Popen[str]:
+    """Start `kiosk sim insert` and wait until it says the card is in the reader."""
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "kiosk.cli", "sim", "insert", str(card_path), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert sim.stdout is not None
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        line = sim.stdout.readline()
+        if "card inserted" in line:
+            print(line.strip())
+            return sim
+        if not line and sim.poll() is not None:
+            break
+    sim.terminate()
+    from kiosk.errors import KioskError
+
+    raise KioskError(f"the virtual card could not reach vpcd on port {port}: is pcscd running?")
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Prepare, insert the card, run the kiosk window (or screenshots without a display)."""
+    root = Path(args.dir)
+    root.mkdir(parents=True, exist_ok=True)
+    card_path, config_path = prepare(root, args.reader)
+    sim = insert_card(card_path, args.port)
+    try:
+        headless = args.headless or not (
+            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+        )
+        if headless:
+            out = root / "screenshots"
+            if not shutil.which("xvfb-run"):
+                from kiosk.errors import KioskError
+
+                raise KioskError("no display and no xvfb-run: install xvfb (make demo does)")
+            cmd = [
+                "xvfb-run", "-a", "-s", "-screen 0 1280x800x24",
+                sys.executable, "packaging/screenshots.py",
+                "--config", str(config_path), "--out", str(out), "--languages", "ja,en",
+            ]  # fmt: skip
+            print("no display: running the kiosk window under Xvfb and saving screenshots")
+            rc = subprocess.call(cmd)
+            print(f"screenshots written to {out.resolve()}/")
+            return rc
+        print(f"kiosk window: PIN {DEMO_PIN}; staff PIN {DEMO_STAFF_PIN}")
+        return subprocess.call(
+            [sys.executable, "-m", "kiosk.cli", "run", "--config", str(config_path), "--windowed"]
+        )
+    finally:
+        sim.terminate()
+        sim.wait(timeout=10)
