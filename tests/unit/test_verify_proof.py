@@ -222,3 +222,11 @@ def test_link_status_in_verdict(world, challenges, index):
     verdict = verifier.verify_user_proof(make_proof(world, c), world.now, linked_sign=sign)
     assert verdict.ok and verdict.link_status is LinkStatus.NEEDS_REENROLMENT
     assert verifier.check_link(sign, world.now + timedelta(days=3)) is LinkStatus.UNCHECKED
+
+
+def test_worked_example_of_the_docs():
+    nonce = bytes(range(32))
+    assert proof_digest_info("demo-clinic", "kiosk-1", nonce).hex() == (
+        "3031300d060960864801650304020105000420"
+        "a78ff144b22e98ee7ebebfb565bbe6e385e852d3e2035e1149f97ba06c965df2"
+    )
