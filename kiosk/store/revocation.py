@@ -37,6 +37,9 @@ REASON_NAMES = {
     10: x509.ReasonFlags.aa_compromise.name,
 }
 
+#: Page cache of the connection that imports a CRL (KiB); the default is 2,000.
+_SQLITE_IMPORT_CACHE_KIB = 65_536
+
 _gen = CrlGenerationRow.__table__
 _cur = CrlCurrentRow.__table__
 _rev = RevokedSerialRow.__table__
@@ -153,13 +156,28 @@ def _same(crl: CheckedCrl, current: Any) -> bool:
 
 
 def _insert_sqlite(conn: Connection, generation: int, batches: Iterable[list[Entry]]) -> int:
+    # Random serials inserted straight into the primary-key B-tree thrash its cache; appending
+    # them to an unindexed temporary table and inserting that sorted is several times faster.
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    sql = f"INSERT INTO revoked_serials VALUES ({int(generation)}, ?, ?, ?)"  # noqa: S608
+    cursor.execute("PRAGMA threads=2")  # lets the sorter use a helper thread
+    cursor.execute(f"PRAGMA cache_size=-{_SQLITE_IMPORT_CACHE_KIB}")
+    cursor.execute(
+        "CREATE TEMP TABLE crl_staging (serial BLOB, revoked_at INTEGER, reason INTEGER)"
+    )
     count = 0
-    for batch in batches:
-        cursor.executemany(sql, batch)
-        count += len(batch)
-    cursor.close()
+    try:
+        for batch in batches:
+            cursor.executemany("INSERT INTO crl_staging VALUES (?, ?, ?)", batch)
+            count += len(batch)
+        cursor.execute(
+            "INSERT INTO revoked_serials (generation_id, serial, revoked_at, reason) "
+            "SELECT ?, serial, revoked_at, reason FROM crl_staging ORDER BY serial",
+            (generation,),
+        )
+    finally:
+        cursor.execute("DROP TABLE temp.crl_staging")
+        cursor.execute("PRAGMA cache_size=-2000")
+        cursor.close()
     return count
 
 

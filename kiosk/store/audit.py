@@ -1,0 +1,88 @@
+"""The append-only audit log: who asked, what, when, and the verdict — codes only.
+
+No column can carry a PIN or basic 4 info: actions and reasons must be short lower-case codes
+(`AuditFieldRefused` otherwise), ids must be identifiers, and certificates are referenced by
+issuer key id and serial. The database refuses UPDATE and DELETE on the table (triggers).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import insert, select
+
+from kiosk.store.engine import Database
+from kiosk.store.errors import AuditFieldRefused
+from kiosk.store.models import AuditRow
+from kiosk.store.records import AuditEvent, serial_from_bytes, serial_to_bytes
+
+_CODE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
+_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+_KEY_ID = re.compile(r"[0-9a-f]{2,128}")
+_t = AuditRow.__table__
+_APPEND = insert(_t)
+
+
+def _check(field: str, value: str | None, pattern: re.Pattern[str]) -> None:
+    if value is not None and pattern.fullmatch(value) is None:
+        raise AuditFieldRefused(f"audit field '{field}' must be a short code")
+
+
+class AuditLog:
+    """Append and read audit events."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def append(
+        self,
+        *,
+        at: datetime,
+        provider_id: str,
+        terminal_id: str,
+        action: str,
+        ok: bool,
+        reason: str | None = None,
+        issuer_key_id: str | None = None,
+        serial: int | None = None,
+    ) -> None:
+        """Record one event (committed before returning)."""
+        _check("provider_id", provider_id, _IDENTIFIER)
+        _check("terminal_id", terminal_id, _IDENTIFIER)
+        _check("action", action, _CODE)
+        _check("reason", reason, _CODE)
+        _check("issuer_key_id", issuer_key_id, _KEY_ID)
+        with self._db.engine.begin() as conn:
+            conn.execute(
+                _APPEND,
+                {
+                    "at": at,
+                    "provider_id": provider_id,
+                    "terminal_id": terminal_id,
+                    "action": action,
+                    "ok": ok,
+                    "reason": reason,
+                    "issuer_key_id": issuer_key_id,
+                    "serial": None if serial is None else serial_to_bytes(serial),
+                },
+            )
+
+    def recent(self, limit: int = 100) -> list[AuditEvent]:
+        """The latest events, newest first."""
+        with self._db.engine.connect() as conn:
+            rows = conn.execute(select(_t).order_by(_t.c.event_id.desc()).limit(limit)).all()
+        return [
+            AuditEvent(
+                r.event_id,
+                r.at,
+                r.provider_id,
+                r.terminal_id,
+                r.action,
+                r.ok,
+                r.reason,
+                r.issuer_key_id,
+                None if r.serial is None else serial_from_bytes(r.serial),
+            )
+            for r in rows
+        ]
