@@ -31,6 +31,7 @@ from kiosk.store.errors import (
     CrlMalformed,
     CrlSignatureInvalid,
 )
+from kiosk.verify.trust import TrustStore, authority_key_id
 
 _PEM_BEGIN = b"-----BEGIN X509 CRL-----"
 _PEM_END = b"-----END X509 CRL-----"
@@ -54,34 +55,6 @@ class CheckedCrl:
     this_update: datetime
     next_update: datetime | None
     crl_number: int | None
-
-
-def key_id(certificate: x509.Certificate) -> str:
-    """The issuer key id of a CA certificate: hex of its subjectKeyIdentifier."""
-    try:
-        ski = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    except x509.ExtensionNotFound:
-        ski = x509.SubjectKeyIdentifier.from_public_key(certificate.public_key())  # type: ignore[arg-type]
-    return ski.digest.hex()
-
-
-def load_anchors(directory: Path) -> list[x509.Certificate]:
-    """Every CA certificate (PEM or DER, one or more per file) in a directory."""
-    anchors: list[x509.Certificate] = []
-    if not directory.is_dir():
-        raise CrlImportError(f"trust anchor directory not found: {directory}")
-    for path in sorted(directory.iterdir()):
-        if not path.is_file():
-            continue
-        data = path.read_bytes()
-        try:
-            if b"-----BEGIN CERTIFICATE-----" in data:
-                anchors.extend(x509.load_pem_x509_certificates(data))
-            else:
-                anchors.append(x509.load_der_x509_certificate(data))
-        except ValueError:
-            continue  # not a certificate (README, key, CRL): not an anchor
-    return anchors
 
 
 def to_der(data: bytes) -> bytes:
@@ -132,7 +105,7 @@ def fetch_url(url: str) -> bytes:
         raise CrlImportError(f"cannot download the CRL from {url}: {e}") from e
 
 
-def check_crl(buf: bytes, anchors: list[x509.Certificate]) -> CheckedCrl:
+def check_crl(buf: bytes, anchors: TrustStore) -> CheckedCrl:
     """Parse the header and verify the signature of a DER CRL against the trust anchors."""
     try:
         layout = read_layout(buf)
@@ -142,15 +115,7 @@ def check_crl(buf: bytes, anchors: list[x509.Certificate]) -> CheckedCrl:
     except (CrlFormatError, ValueError) as e:
         raise CrlMalformed("not a well-formed X.509 CRL") from e
     _refuse_partial(extensions)
-    try:
-        aki = extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
-    except x509.ExtensionNotFound:
-        aki = None
-    candidates = [
-        a
-        for a in anchors
-        if a.subject == header.issuer and (aki is None or bytes.fromhex(key_id(a)) == aki)
-    ]
+    candidates = anchors.candidates(header.issuer, authority_key_id(extensions))
     if not candidates:
         raise CrlIssuerUnknown(
             f"no trust anchor for the CRL issuer {header.issuer.rfc4514_string()}"
@@ -159,7 +124,7 @@ def check_crl(buf: bytes, anchors: list[x509.Certificate]) -> CheckedCrl:
         raise CrlMalformed("unsupported CRL signature algorithm")
     digest = _HASHES[hash_algorithm.name](memoryview(buf)[layout.tbs_start : layout.tbs_end])
     for anchor in candidates:
-        if _signature_ok(anchor, layout.signature, digest.digest(), hash_algorithm):
+        if _signature_ok(anchor.certificate, layout.signature, digest.digest(), hash_algorithm):
             try:
                 number = extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
             except x509.ExtensionNotFound:
@@ -167,7 +132,7 @@ def check_crl(buf: bytes, anchors: list[x509.Certificate]) -> CheckedCrl:
             return CheckedCrl(
                 buf=buf,
                 layout=layout,
-                issuer_key_id=key_id(anchor),
+                issuer_key_id=anchor.key_id,
                 this_update=header.last_update_utc,
                 next_update=header.next_update_utc,
                 crl_number=number,
