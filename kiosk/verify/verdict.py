@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from kiosk.errors import KioskError
 
@@ -76,6 +77,18 @@ class Verdict:
     issuer_key_id: str | None = None  # hex SKI of the authentication CA
     link_status: LinkStatus | None = None  # set when a linked signature cert was checked
 
+    def to_json(self) -> dict[str, Any]:
+        """The verdict as a JSON object (serial in hex, time in ISO 8601)."""
+        return {
+            "ok": self.ok,
+            "reason": self.reason.value,
+            "message": self.message,
+            "time": self.time.isoformat(),
+            "auth_serial": _hex(self.auth_serial),
+            "issuer_key_id": self.issuer_key_id,
+            "link_status": None if self.link_status is None else self.link_status.value,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class EnrolmentVerdict:
@@ -89,6 +102,23 @@ class EnrolmentVerdict:
     sign_issuer_key_id: str | None = None
     auth_serial: int | None = None
     auth_issuer_key_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The verdict as a JSON object (serials in hex, time in ISO 8601)."""
+        return {
+            "ok": self.ok,
+            "reason": self.reason.value,
+            "message": self.message,
+            "time": self.time.isoformat(),
+            "sign_serial": _hex(self.sign_serial),
+            "sign_issuer_key_id": self.sign_issuer_key_id,
+            "auth_serial": _hex(self.auth_serial),
+            "auth_issuer_key_id": self.auth_issuer_key_id,
+        }
+
+
+def _hex(serial: int | None) -> str | None:
+    return None if serial is None else format(serial, "x")
 
 
 @dataclass(frozen=True, slots=True)

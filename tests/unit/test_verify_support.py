@@ -76,7 +76,9 @@ class World:
         args.update(kw)
         return der(make_end_entity(kind, **args))
 
-    def crl(self, which: str, revoked=(), *, key=None, this_update=None, next_update=None) -> bytes:
+    def crl(
+        self, which: str, revoked=(), *, key=None, this_update=None, next_update=None, number=7
+    ) -> bytes:
         this_update = this_update or self.now - timedelta(hours=1)
         crl = make_crl(
             self.ca(which),
@@ -84,7 +86,7 @@ class World:
             [Revocation(s, this_update) for s in revoked],
             this_update=this_update,
             next_update=next_update or this_update + timedelta(days=1),
-            number=7,
+            number=number,
         )
         return crl.public_bytes(serialization.Encoding.DER)
 

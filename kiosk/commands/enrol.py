@@ -1,0 +1,144 @@
+"""`kiosk enrol --provider ID --account REF`: link the card in the reader to an account.
+
+Asks the signature password, shows the basic 4 info read from the signature certificate for
+the person to confirm, asks the authentication PIN, has the card sign the application with
+both keys, verifies it locally and stores the link. Each secret goes to the card once.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from kiosk.commands.verify import add_card_options
+
+if TYPE_CHECKING:
+    from kiosk.commands.verify import Clock, LocalContext
+    from kiosk.jpki.session import JpkiSession
+    from kiosk.pki.profile import BasicFourInfo
+    from kiosk.verify.verdict import EnrolmentVerdict
+
+SEX_LABELS = {"male": "男 / male", "female": "女 / female", "unknown": "不明 / unknown"}
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `enrol` command."""
+    parser = subparsers.add_parser(
+        "enrol", help="link the card in the reader to a provider's account (once per customer)"
+    )
+    parser.add_argument("--provider", required=True, help="provider id")
+    parser.add_argument("--account", required=True, help="the provider's account reference")
+    add_card_options(parser)
+    parser.set_defaults(func=run)
+
+
+def show_four_info(person: BasicFourInfo) -> str:
+    """The 4 info as shown to the person for confirmation (terminal only, never logged)."""
+    return (
+        f"  氏名 / name:        {person.name}\n"
+        f"  住所 / address:     {person.address}\n"
+        f"  生年月日 / born:    {person.birth_date.isoformat()}\n"
+        f"  性別 / sex:         {SEX_LABELS[person.sex]}"
+    )
+
+
+def enrol(
+    session: JpkiSession,
+    local: LocalContext,
+    account_ref: str,
+    password: str,
+    confirm: Callable[[BasicFourInfo], bool],
+    ask_pin: Callable[[], str],
+    clock: Clock,
+) -> EnrolmentVerdict | None:
+    """Read and confirm the 4 info, sign with both keys, verify, store the link and audit.
+
+    Returns None when the person does not confirm the 4 info (nothing is signed then)."""
+    from cryptography import x509
+
+    from kiosk.jpki.operations import authenticate, read_sign_certificate
+    from kiosk.pki.profile import parse_basic_four
+    from kiosk.verify.enrolment import EnrolmentApplication, application_document
+    from kiosk.verify.proof import UserProof, signed_message
+
+    provider, terminal = local.provider_id, local.terminal_id
+    sign_certificate = read_sign_certificate(session, password)
+    person = parse_basic_four(x509.load_der_x509_certificate(sign_certificate))
+    if not confirm(person):
+        return None
+    nonce = local.challenges.issue(provider, terminal, clock()).nonce
+    document = application_document(provider, terminal, account_ref, person, nonce)
+    sign_signature = session.sign_sha256("sign", document)
+    signed = authenticate(session, ask_pin(), signed_message(provider, terminal, nonce))
+    application = EnrolmentApplication(
+        provider,
+        terminal,
+        account_ref,
+        person,
+        nonce,
+        sign_certificate,
+        sign_signature,
+        UserProof(provider, terminal, nonce, signed.certificate_der, signed.signature),
+    )
+    now = clock()
+    verdict = local.verifier.verify_enrolment(application, now)
+    local.audit.append(
+        at=now,
+        provider_id=provider,
+        terminal_id=terminal,
+        action="enrol",
+        ok=verdict.ok,
+        reason=verdict.reason.value,
+        issuer_key_id=verdict.auth_issuer_key_id,
+        serial=verdict.auth_serial,
+    )
+    if verdict.ok:
+        assert verdict.auth_serial is not None and verdict.auth_issuer_key_id is not None
+        assert verdict.sign_serial is not None and verdict.sign_issuer_key_id is not None
+        if local.links.provider(provider) is None:
+            local.links.add_provider(provider, provider, now)
+        local.links.create(
+            provider_id=provider,
+            account_ref=account_ref,
+            auth_issuer_key_id=verdict.auth_issuer_key_id,
+            auth_serial=verdict.auth_serial,
+            sign_issuer_key_id=verdict.sign_issuer_key_id,
+            sign_serial=verdict.sign_serial,
+            at=now,
+        )
+    return verdict
+
+
+def run(args: argparse.Namespace) -> int:
+    """Ask the secrets on the terminal, enrol, print the verdict as JSON."""
+    from dataclasses import replace
+
+    from kiosk import config
+    from kiosk.commands.verify import LocalContext, open_card, print_json, read_secret, utc_now
+    from kiosk.jpki.session import JpkiSession
+
+    cfg = config.load(args.config)
+    local = replace(LocalContext.from_config(cfg), provider_id=args.provider)
+
+    def confirm(person: BasicFourInfo) -> bool:
+        print("署名用電子証明書の基本4情報 / the basic 4 info on the signature certificate:")
+        print(show_four_info(person))
+        return input("これはあなたですか / Is this you? [y/N] ").strip().lower() in ("y", "yes")
+
+    def ask_pin() -> str:
+        return read_secret("利用者証明用暗証番号 / authentication PIN (4 digits): ")
+
+    try:
+        password = read_secret("署名用パスワード / signature password (6-16 characters): ")
+        with open_card(args.reader or cfg.reader) as connection:
+            verdict = enrol(
+                JpkiSession(connection), local, args.account, password, confirm, ask_pin, utc_now
+            )
+    finally:
+        local.db.dispose()
+    if verdict is None:
+        print("not confirmed: nothing was signed or stored")
+        return 1
+    print_json(verdict.to_json())
+    return 0 if verdict.ok else 1

@@ -1,0 +1,178 @@
+"""`kiosk verify-card`: one user proof against the card in the reader, verified locally.
+
+The PIN is read from the terminal (or one line of stdin with --pin-stdin), sent to the card
+once, and forgotten; the verdict is printed as JSON (exit 0 when verified, 1 when refused).
+Also the local verification context `kiosk enrol` shares: trust anchors, the store's
+challenges, CRLs, links and audit log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from kiosk.card.connection import CardConnection
+    from kiosk.config import Config
+    from kiosk.jpki.session import JpkiSession
+    from kiosk.store.audit import AuditLog
+    from kiosk.store.engine import Database
+    from kiosk.store.links import LinkRepository
+    from kiosk.verify.challenge import ChallengeService
+    from kiosk.verify.verdict import Verdict
+    from kiosk.verify.verifier import Verifier
+
+Clock = Callable[[], datetime]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `verify-card` command."""
+    parser = subparsers.add_parser(
+        "verify-card", help="prove who holds the card in the reader (local verification, JSON)"
+    )
+    add_card_options(parser)
+    parser.add_argument(
+        "--pin-stdin", action="store_true", help="read the PIN as one line of standard input"
+    )
+    parser.set_defaults(func=run)
+
+
+def add_card_options(parser: argparse.ArgumentParser) -> None:
+    """The options every card command shares: --reader and --config."""
+    parser.add_argument("--reader", default=None, help="PC/SC reader (default: config, else any)")
+    parser.add_argument("--config", default=None, help="configuration file (TOML)")
+
+
+def utc_now() -> datetime:
+    """The wall clock, in UTC (read at the edge only)."""
+    return datetime.now(UTC)
+
+
+def read_secret(prompt: str, from_stdin: bool = False) -> str:
+    """A PIN or password from the terminal without echo, or one line of stdin; never logged."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return getpass.getpass(prompt)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalContext:
+    """What local verification needs, built from the configuration over the store."""
+
+    provider_id: str
+    terminal_id: str
+    verifier: Verifier
+    challenges: ChallengeService
+    links: LinkRepository
+    audit: AuditLog
+    db: Database
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> LocalContext:
+        """Open the store (migrated to the latest schema) and load the trust anchors."""
+        from kiosk.store.audit import AuditLog
+        from kiosk.store.challenges import SqlChallengeStore
+        from kiosk.store.engine import Database
+        from kiosk.store.links import LinkRepository
+        from kiosk.store.revocation import SqlRevocationIndex
+        from kiosk.verify.challenge import ChallengeService
+        from kiosk.verify.trust import TrustStore
+        from kiosk.verify.verifier import Verifier
+
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(cfg.effective_database_url)
+        db.upgrade()
+        challenges = ChallengeService(SqlChallengeStore(db), ttl_s=cfg.challenge_ttl_s)
+        verifier = Verifier(
+            TrustStore.from_dir(cfg.trust_dir),
+            SqlRevocationIndex(db),
+            challenges,
+            crl_grace_s=cfg.crl_grace_s,
+        )
+        return cls(
+            cfg.provider_id,
+            cfg.terminal_id,
+            verifier,
+            challenges,
+            LinkRepository(db),
+            AuditLog(db),
+            db,
+        )
+
+
+@contextmanager
+def open_card(reader: str) -> Iterator[CardConnection]:
+    """A PC/SC connection to the card in `reader` (empty: the first reader with a card)."""
+    from kiosk.card.pcsc import connect
+
+    connection = connect(reader or None)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def prove(session: JpkiSession, pin: str, local: LocalContext, clock: Clock) -> Verdict:
+    """Have the card answer a fresh challenge, verify the proof, check and audit the link."""
+    from kiosk.jpki.operations import authenticate
+    from kiosk.store.records import LinkStatus as StoredStatus
+    from kiosk.verify.proof import UserProof, signed_message
+    from kiosk.verify.verdict import CertRef, LinkStatus
+
+    provider, terminal = local.provider_id, local.terminal_id
+    challenge = local.challenges.issue(provider, terminal, clock())
+    signed = authenticate(session, pin, signed_message(provider, terminal, challenge.nonce))
+    proof = UserProof(provider, terminal, challenge.nonce, signed.certificate_der, signed.signature)
+    now = clock()
+    verdict = local.verifier.verify_user_proof(proof, now)
+    if verdict.ok and verdict.auth_serial is not None and verdict.issuer_key_id is not None:
+        link = local.links.find_by_auth(provider, verdict.issuer_key_id, verdict.auth_serial)
+        if link is not None:
+            status = local.verifier.check_link(
+                CertRef(link.sign_serial, link.sign_issuer_key_id), now
+            )
+            verdict = replace(verdict, link_status=status)
+            if status is LinkStatus.NEEDS_REENROLMENT and link.status is StoredStatus.ACTIVE:
+                local.links.set_status(link.link_id, StoredStatus.NEEDS_REENROLMENT, now)
+    local.audit.append(
+        at=now,
+        provider_id=provider,
+        terminal_id=terminal,
+        action="verify_card",
+        ok=verdict.ok,
+        reason=verdict.reason.value,
+        issuer_key_id=verdict.issuer_key_id,
+        serial=verdict.auth_serial,
+    )
+    return verdict
+
+
+def print_json(obj: dict[str, Any]) -> None:
+    """Print one JSON object on stdout."""
+    print(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read the PIN, run one proof on the card, print the verdict."""
+    from kiosk import config
+    from kiosk.jpki.session import JpkiSession
+
+    cfg = config.load(args.config)
+    local = LocalContext.from_config(cfg)
+    try:
+        pin = read_secret("利用者証明用暗証番号 / authentication PIN (4 digits): ", args.pin_stdin)
+        with open_card(args.reader or cfg.reader) as connection:
+            verdict = prove(JpkiSession(connection), pin, local, utc_now)
+    finally:
+        local.db.dispose()
+    print_json(verdict.to_json())
+    return 0 if verdict.ok else 1
