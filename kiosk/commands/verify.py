@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from kiosk.store.audit import AuditLog
     from kiosk.store.engine import Database
     from kiosk.store.links import LinkRepository
+    from kiosk.verify.certcheck import RevocationSource
     from kiosk.verify.challenge import ChallengeService
     from kiosk.verify.verdict import Verdict
     from kiosk.verify.verifier import Verifier
@@ -97,6 +98,7 @@ class LocalContext:
             SqlRevocationIndex(db),
             challenges,
             crl_grace_s=cfg.crl_grace_s,
+            sources=ocsp_sources(cfg),
         )
         return cls(
             cfg.provider_id,
@@ -107,6 +109,22 @@ class LocalContext:
             AuditLog(db),
             db,
         )
+
+
+def ocsp_sources(cfg: Config) -> dict[str, RevocationSource]:
+    """CAs whose revocation is asked of an OCSP responder instead of the CRL.
+
+    Configured as `[extra.ocsp]` with one `"<CA subjectKeyIdentifier hex>" = "<URL>"` each."""
+    from kiosk.config import ConfigError
+    from kiosk.verify.ocsp import OcspChecker, UrllibTransport
+
+    table = cfg.extra.get("ocsp", {})
+    if not isinstance(table, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in table.items()
+    ):
+        raise ConfigError("'extra.ocsp' must map CA key ids (hex) to responder URLs")
+    transport = UrllibTransport()
+    return {key_id.lower(): OcspChecker(url, transport) for key_id, url in table.items()}
 
 
 @contextmanager

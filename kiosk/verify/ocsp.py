@@ -10,6 +10,7 @@ no older than `max_age_s`). Anything else refuses. The HTTP exchange is a port
 from __future__ import annotations
 
 import os
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,6 +33,27 @@ NONCE_BYTES = 32
 class OcspTransport(Protocol):
     def post(self, url: str, request_der: bytes) -> bytes:
         """POST an application/ocsp-request and return the body; raise OSError on failure."""
+
+
+class UrllibTransport:
+    """OcspTransport over HTTP(S) with the standard library (the kiosk's only OCSP I/O)."""
+
+    def __init__(self, timeout_s: float = 10.0, max_bytes: int = 1 << 20) -> None:
+        self._timeout_s = timeout_s
+        self._max_bytes = max_bytes
+
+    def post(self, url: str, request_der: bytes) -> bytes:
+        """POST the request; OSError on network failure, a non-200 answer or an oversize body."""
+        if not url.startswith(("http://", "https://")):
+            raise OSError(f"not an HTTP URL: {url}")
+        request = urllib.request.Request(  # noqa: S310 - scheme checked above
+            url, request_der, {"Content-Type": "application/ocsp-request"}
+        )
+        with urllib.request.urlopen(request, timeout=self._timeout_s) as response:  # noqa: S310
+            body: bytes = response.read(self._max_bytes + 1)
+        if len(body) > self._max_bytes:
+            raise OSError("the OCSP response is too large")
+        return body
 
 
 @dataclass(frozen=True, slots=True)

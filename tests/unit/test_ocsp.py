@@ -244,3 +244,48 @@ def test_error_statuses_and_transport_failure(pki, world):
     assert refused(lambda: checker.check(responder.issuer, 1, world.now)) is (
         Reason.OCSP_UNAVAILABLE
     )
+
+
+def test_over_http_with_the_standard_library_transport(pki, world):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from kiosk.verify.ocsp import UrllibTransport
+
+    pki, card = pki
+    responder = for_test_pki(pki, "auth")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.path != "/ocsp":
+                self.send_error(404)
+                return
+            data = answer(body, responder, world.now)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/ocsp-response")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        checker = OcspChecker(f"{base}/ocsp", UrllibTransport(timeout_s=5))
+        checker.check(responder.issuer, serial_of(card.auth), world.now)  # good: no exception
+        missing = OcspChecker(f"{base}/nowhere", UrllibTransport(timeout_s=5))
+        assert refused(lambda: missing.check(responder.issuer, 1, world.now)) is (
+            Reason.OCSP_UNAVAILABLE
+        )
+        ftp = OcspChecker("ftp://127.0.0.1/ocsp", UrllibTransport())
+        assert refused(lambda: ftp.check(responder.issuer, 1, world.now)) is (
+            Reason.OCSP_UNAVAILABLE
+        )
+    finally:
+        server.shutdown()
+        server.server_close()

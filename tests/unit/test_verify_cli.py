@@ -150,3 +150,14 @@ def test_verify_card_command_prints_the_verdict(cfg, world, tmp_path, monkeypatc
     out = json.loads(capsys.readouterr().out)
     assert rc == 0 and out["ok"] is True and out["reason"] == "ok"
     assert "1234" not in json.dumps(out)
+
+
+def test_ocsp_sources_from_configuration(world, tmp_path):
+    key_id = world.key_id("auth")
+    cfg = config.from_mapping(
+        {"data_dir": str(tmp_path), "extra": {"ocsp": {key_id.upper(): "http://ocsp.test/"}}}
+    )
+    assert list(verify_command.ocsp_sources(cfg)) == [key_id]
+    bad = config.from_mapping({"data_dir": str(tmp_path), "extra": {"ocsp": ["x"]}})
+    with pytest.raises(config.ConfigError):
+        verify_command.ocsp_sources(bad)
