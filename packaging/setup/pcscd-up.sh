@@ -6,6 +6,10 @@ set -euo pipefail
 if pgrep -x pcscd >/dev/null; then
   exit 0
 fi
+# On a systemd desktop pcscd is socket-activated: the socket is there before the daemon.
+if command -v systemctl >/dev/null && systemctl is-active --quiet pcscd.socket 2>/dev/null; then
+  exit 0
+fi
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 # pcscd reads /etc/reader.conf.d (where vsmartcard-vpcd put its reader) only when it starts,
