@@ -79,7 +79,7 @@ class LocalContext:
 
     @classmethod
     def from_config(cls, cfg: Config) -> LocalContext:
-        """Open the store (migrated to the latest schema) and load the trust anchors."""
+        """Open the store (made by `kiosk db upgrade`) and load the trust anchors."""
         from kiosk.store.audit import AuditLog
         from kiosk.store.challenges import SqlChallengeStore
         from kiosk.store.engine import Database
@@ -89,9 +89,7 @@ class LocalContext:
         from kiosk.verify.trust import TrustStore
         from kiosk.verify.verifier import Verifier
 
-        cfg.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(cfg.effective_database_url)
-        db.upgrade()
         challenges = ChallengeService(SqlChallengeStore(db), ttl_s=cfg.challenge_ttl_s)
         verifier = Verifier(
             TrustStore.from_dir(cfg.trust_dir),
@@ -129,14 +127,12 @@ def ocsp_sources(cfg: Config) -> dict[str, RevocationSource]:
 
 @contextmanager
 def open_card(reader: str) -> Iterator[CardConnection]:
-    """A PC/SC connection to the card in `reader` (empty: the first reader with a card)."""
+    """Exclusive PC/SC access to the card in `reader` (empty: the first reader with a card);
+    the card is reset on the way out, so no verified PIN outlives the command."""
     from kiosk.card.pcsc import connect
 
-    connection = connect(reader or None)
-    try:
+    with connect(reader or None) as connection, connection.transaction():
         yield connection
-    finally:
-        connection.close()
 
 
 def prove(session: JpkiSession, pin: str, local: LocalContext, clock: Clock) -> Verdict:

@@ -20,6 +20,7 @@ from kiosk.jpki.session import JpkiSession
 from kiosk.pki.profile import DEFAULT_PERSON
 from kiosk.simcard.applet import VirtualCard
 from kiosk.store.crlimport import check_crl
+from kiosk.store.engine import Database
 from kiosk.store.records import LinkStatus as StoredStatus
 from kiosk.store.revocation import SqlRevocationIndex
 from kiosk.verify.verdict import LinkStatus, Reason
@@ -29,7 +30,7 @@ pytest_plugins = ["test_verify_support"]
 
 @pytest.fixture
 def cfg(world, tmp_path):
-    return config.from_mapping(
+    cfg = config.from_mapping(
         {
             "data_dir": str(tmp_path),
             "trust_dir": str(world.pki.trust_dir),
@@ -37,6 +38,10 @@ def cfg(world, tmp_path):
             "terminal_id": "kiosk-1",
         }
     )
+    db = Database(cfg.effective_database_url)
+    db.upgrade()
+    db.dispose()
+    return cfg
 
 
 def import_crls(local, world, sign_revoked=(), number=1):
