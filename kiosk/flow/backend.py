@@ -108,6 +108,7 @@ class LinkEntry:
     account_ref: str
     linked_at: datetime
     sign: CertRef
+    needs_reenrolment: bool = False  # e.g. the signature certificate was revoked
 
 
 class LinkDirectory(Protocol):
@@ -117,7 +118,7 @@ class LinkDirectory(Protocol):
     def add(
         self, provider_id: str, account_ref: str, auth: CertRef, sign: CertRef, now: datetime
     ) -> LinkEntry:
-        """Record a new link."""
+        """Record a link (a new one, or the account's existing one bound to new certificates)."""
 
 
 class AuditLog(Protocol):
@@ -205,6 +206,7 @@ class _Signer:
 
     certificate: bytes
     person: BasicFourInfo
+    previous: LinkEntry | None  # a link to renew keeps its account
 
 
 class CardBackend:
@@ -287,10 +289,12 @@ class CardBackend:
         if not verdict.ok:
             raise Refused(verdict.reason, verdict.message)
         not_after = x509.load_der_x509_certificate(certificate).not_valid_after_utc
-        stale = verdict.link_status is LinkStatus.NEEDS_REENROLMENT
+        stale = entry is not None and (
+            entry.needs_reenrolment or verdict.link_status is LinkStatus.NEEDS_REENROLMENT
+        )
         link = None if entry is None or stale else Link(entry.account_ref, entry.linked_at)
         subject = x509.load_der_x509_certificate(certificate).subject.rfc4514_string()
-        return Authenticated(subject, not_after, link, stale)
+        return Authenticated(subject, not_after, link, stale, evidence=entry)
 
     def read_signer(self, password: str, authenticated: Authenticated) -> EnrolmentCandidate:
         """VERIFY the signature password once and read the 4 info from the sign certificate."""
@@ -303,7 +307,10 @@ class CardBackend:
                 person = parse_basic_four(x509.load_der_x509_certificate(certificate))
             except (ProfileError, ValueError) as e:
                 raise FlowProblem.of(ProblemCode.BAD_CERTIFICATE) from e
-            return EnrolmentCandidate(_four_info(person), _Signer(certificate, person))
+            previous = authenticated.evidence
+            assert previous is None or isinstance(previous, LinkEntry)
+            signer = _Signer(certificate, person, previous)
+            return EnrolmentCandidate(_four_info(person), signer)
 
         return self._guard(read)
 
@@ -315,7 +322,8 @@ class CardBackend:
         signer = candidate.evidence
         assert isinstance(signer, _Signer)
         session = self._card()
-        account_ref = self._account_ref()
+        previous = signer.previous
+        account_ref = self._account_ref() if previous is None else previous.account_ref
         challenge = self._challenges.issue(provider_id, self._terminal_id, self._clock())
         nonce = challenge.nonce
         document = application_document(
@@ -349,11 +357,11 @@ class CardBackend:
 
     def run_service(self, context: ServiceContext) -> ServiceResult:
         """Run the chosen service and audit that it ran."""
-        return self._run(context, f"service:{context.service_id}")
+        return self._run(context, f"service.{context.service_id}")
 
     def run_assisted(self, context: ServiceContext, insurer: str, member: str) -> ServiceResult:
         """Run the service on a staff visual check, audited as staff-assisted."""
-        return self._run(context, f"staff_assisted:{context.service_id}")
+        return self._run(context, f"staff_assisted.{context.service_id}")
 
     def _run(self, context: ServiceContext, action: str) -> ServiceResult:
         service = self._services[context.service_id]

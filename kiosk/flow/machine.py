@@ -252,6 +252,8 @@ class StartWork:
 
     work_id: int
     kind: Work
+    service_id: str = ""
+    provider_id: str = ""
     secret: str = field(default="", repr=False)  # the PIN or password, for this one call
     context: ServiceContext | None = None
     candidate: EnrolmentCandidate | None = None
@@ -447,7 +449,10 @@ class Flow:
         work_id = state.work_id + 1
         screen = Screen.READING if kind is Work.READ_CARD else Screen.WORKING
         moved = self.go(state, screen, now, work=kind, work_id=work_id, problem=None)
-        return Transition(moved, (StartWork(work_id, kind, **params),))  # type: ignore[arg-type]
+        start = StartWork(  # type: ignore[arg-type]
+            work_id, kind, state.service_id, state.provider_id, **params
+        )
+        return Transition(moved, (start,))
 
     def error(self, state: FlowState, problem: Problem, now: float) -> Transition:
         """Show the error screen for `problem`."""

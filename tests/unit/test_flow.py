@@ -319,6 +319,7 @@ def test_identity_happy_path():
     assert work.kind is Work.RUN_SERVICE
     assert work.context.link == LINK and work.context.subject == "SUBJ1"
     assert work.context.service_id == "identity" and not work.context.assisted
+    assert (work.service_id, work.provider_id) == ("identity", "clinic")
     d.finish_work(IDENTITY.run(work.context))
     assert d.screen is Screen.RESULT and d.state.result.ok
     assert PlaySound(Sound.DONE) in d.effects

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -90,7 +91,7 @@ def test_first_visit_enrols_then_the_link_is_found(world):
         ("authenticate", True),
         ("enrol", True),
         ("authenticate", True),
-        ("service:identity", True),
+        ("service.identity", True),
     ]
     assert "1234" not in repr(audit.records) and "太郎" not in repr(audit.records)
 
@@ -212,3 +213,18 @@ def test_every_verify_reason_has_a_problem():
 def test_unexpected_errors_are_internal_and_logged(caplog):
     assert problem_for(ZeroDivisionError()).code is ProblemCode.INTERNAL
     assert "ZeroDivisionError" in caplog.text
+
+
+def test_a_link_needing_reenrolment_is_renewed_for_the_same_account(world):
+    backend, *_ = world
+    links = backend._links
+    backend.read_card()
+    auth = backend.authenticate("1234", "identity", "clinic")
+    first = backend.enrol(backend.read_signer("ABC123", auth), "clinic")
+    key = next(iter(links._links))
+    links._links[key] = replace(links._links[key], account_ref="K-OLD", needs_reenrolment=True)
+    backend.read_card()
+    stale = backend.authenticate("1234", "identity", "clinic")
+    assert stale.link is None and stale.needs_reenrolment
+    renewed = backend.enrol(backend.read_signer("ABC123", stale), "clinic")
+    assert renewed.account_ref == "K-OLD" and first.account_ref == "K-TEST"

@@ -1,0 +1,193 @@
+"""Every fixed string of the screens, in ja / en / やさしい日本語 (see kiosk.flow.i18n)."""
+
+from __future__ import annotations
+
+from kiosk.flow.i18n import Text
+
+T = Text
+
+TEXTS: dict[str, Text] = {
+    # frame
+    "lang.ja": T("日本語", "日本語", "日本語"),
+    "lang.en": T("English", "English", "English"),
+    "lang.easy": T("やさしい日本語", "やさしい日本語", "やさしい日本語"),
+    "contrast": T("見やすい表示", "High contrast", "みやすく する"),
+    "idle.countdown": T(
+        "操作がないため、あと{seconds}秒で最初の画面に戻ります",
+        "No activity: returning to the start in {seconds} s",
+        "あと {seconds}びょうで はじめの がめんに もどります",
+    ),
+    "button.back": T("戻る", "Back", "もどる"),
+    "button.cancel": T("中止", "Cancel", "やめる"),
+    "button.ok": T("確定", "OK", "けってい"),
+    "button.done": T("終了", "Finish", "おわる"),
+    "button.retry": T("もう一度", "Try again", "もういちど"),
+    "button.clear": T("訂正", "Clear", "けす"),
+    "button.delete": T("1文字消す", "Delete", "1つ けす"),
+    "button.call_staff": T("係員を呼ぶ", "Call staff", "かかりの ひとを よぶ"),
+    "staff.called": T(
+        "係員を呼びました。そのままお待ちください。",
+        "A member of staff is on the way. Please wait.",
+        "かかりの ひとを よびました。まって いて ください。",
+    ),
+    # attract
+    "attract.title": T(
+        "マイナンバーカードで手続き",
+        "Services with your My Number Card",
+        "マイナンバーカードで てつづき",
+    ),
+    "attract.touch": T(
+        "画面にタッチして始めてください",
+        "Touch the screen to start",
+        "がめんに さわって はじめて ください",
+    ),
+    # pickers
+    "services.title": T(
+        "手続きを選んでください", "Choose a service", "てつづきを えらんで ください"
+    ),
+    "providers.title": T(
+        "利用先を選んでください", "Choose where", "どこの てつづきか えらんで ください"
+    ),
+    # insert card
+    "insert.title": T(
+        "マイナンバーカードを置いてください",
+        "Please insert your My Number Card",
+        "マイナンバーカードを おいて ください",
+    ),
+    "insert.hint": T(
+        "カードの向きは絵のとおりです。手続きが終わるまで抜かないでください。",
+        "Face up, as shown. Leave it in until the end.",
+        "えの ように おいて ください。おわるまで ぬかないで ください。",
+    ),
+    "reader.no_service": T(
+        "カードサービス停止中", "Card service not running", "カードの しくみが とまって います"
+    ),
+    "reader.no_reader": T(
+        "カードリーダーがありません", "No card reader", "カードを よむ きかいが ありません"
+    ),
+    "reader.ready": T("カードリーダー準備完了", "Reader ready", "じゅんび できました"),
+    "reader.card": T("カードを確認しました", "Card detected", "カードが ありました"),
+    "reader.not_my_number": T(
+        "マイナンバーカードではありません",
+        "Not a My Number Card",
+        "マイナンバーカード では ありません",
+    ),
+    "reading.title": T("カードを確認しています", "Checking the card", "カードを しらべて います"),
+    # PIN
+    "pin.title": T(
+        "利用者証明用暗証番号(数字4桁)を入力してください",
+        "Enter your 4-digit PIN (user certificate)",
+        "あんしょうばんごう(すうじ 4つ)を いれて ください",
+    ),
+    "pin.retries": T("残り{retries}回", "{retries} tries left", "あと {retries}かい"),
+    "pin.last_try": T(
+        "あと1回間違えるとロックされます。分からない場合は係員にご相談ください。",
+        "One more wrong PIN locks the card. If you are unsure, ask a member of staff.",
+        "あと 1かい まちがえると つかえなく なります。"
+        "わからない ときは かかりの ひとに きいて ください。",
+    ),
+    "pin.shield": T(
+        "手元を隠して入力してください",
+        "Shield the keypad as you type",
+        "てで かくして いれて ください",
+    ),
+    "put_back.title": T(
+        "カードを戻してください", "Please put the card back", "カードを もどして ください"
+    ),
+    "put_back.text": T(
+        "あと{seconds}秒で手続きを中止します",
+        "The procedure stops in {seconds} s",
+        "あと {seconds}びょうで やめます",
+    ),
+    # password
+    "password.title": T(
+        "署名用電子証明書のパスワード(英大文字・数字6〜16文字)を入力してください",
+        "Enter the signature password (6–16 letters A–Z and digits)",
+        "しょめいよう の パスワード(えいご の おおもじと すうじ 6〜16もじ)を いれて ください",
+    ),
+    "password.why": T(
+        "初めてのご利用のため、登録を行います。",
+        "First visit: your card will be registered.",
+        "はじめて なので とうろく します。",
+    ),
+    # review / consent
+    "review.title": T(
+        "カードから読み取った内容を確認してください",
+        "Check the details read from your card",
+        "カードの なかみを たしかめて ください",
+    ),
+    "review.name": T("氏名", "Name", "なまえ"),
+    "review.address": T("住所", "Address", "じゅうしょ"),
+    "review.birth_date": T("生年月日", "Date of birth", "うまれた ひ"),
+    "review.sex": T("性別", "Sex", "せいべつ"),
+    "review.ok": T("内容は正しい", "These are correct", "ただしい"),
+    "sex.male": T("男性", "Male", "おとこ"),
+    "sex.female": T("女性", "Female", "おんな"),
+    "sex.unknown": T("不明", "Not stated", "わからない"),
+    "enrol_consent.title": T("登録への同意", "Consent to register", "とうろく しても いいですか"),
+    "enrol_consent.text": T(
+        "このカードの利用者証明用電子証明書を、この利用先のアカウントに登録します。"
+        "氏名・住所などの情報は保存しません。",
+        "The card's user certificate will be linked to your account here. "
+        "Your name, address and other details are not stored.",
+        "この カードを ここの アカウントに とうろく します。なまえや じゅうしょは のこしません。",
+    ),
+    "consent.agree": T("同意する", "I agree", "はい"),
+    "consent.decline": T("同意しない", "I do not agree", "いいえ"),
+    "service_consent.title": T(
+        "提供する情報を選んでください",
+        "Choose what may be shared",
+        "みせても いい ものを えらんで ください",
+    ),
+    "service_consent.required": T("(必須)", "(required)", "(ひつよう)"),
+    # working
+    "work.read_card": T("カードを確認しています", "Checking the card", "カードを しらべて います"),
+    "work.authenticate": T(
+        "本人確認をしています", "Checking your identity", "ほんにんか しらべて います"
+    ),
+    "work.read_signer": T(
+        "署名用電子証明書を読み取っています",
+        "Reading the signature certificate",
+        "カードを よんで います",
+    ),
+    "work.enrol": T("登録しています", "Registering", "とうろく して います"),
+    "work.run_service": T("手続きをしています", "Processing", "てつづき して います"),
+    "work.assisted": T("記録しています", "Recording", "きろく して います"),
+    "work.keep_card": T(
+        "カードを抜かないでください", "Do not remove the card", "カードを ぬかないで ください"
+    ),
+    # result / take card
+    "take_card.title": T(
+        "カードをお取りください", "Please take your card", "カードを とって ください"
+    ),
+    "take_card.text": T(
+        "お忘れ物にご注意ください", "Do not forget your card", "わすれないで ください"
+    ),
+    # staff
+    "staff.login": T("係員番号を入力してください", "Staff PIN", "かかりいんの ばんごう"),
+    "staff.menu": T("係員メニュー", "Staff menu", "かかりいん メニュー"),
+    "staff.exit": T("キオスクを終了", "Close the kiosk", "おわる"),
+    "staff.assist": T(
+        "係員による本人確認(暗証番号を使えない方)",
+        "Staff-assisted check (for people who cannot use a PIN)",
+        "かかりの ひとが たしかめる",
+    ),
+    "staff.reader": T(
+        "カードリーダー: {status}", "Card reader: {status}", "カードを よむ きかい: {status}"
+    ),
+    "staff.assist.title": T(
+        "目視で本人確認のうえ、保険者番号と記号・番号を入力してください",
+        "After checking the person's identity by sight, enter insurer and member numbers",
+        "めで たしかめてから ばんごうを いれて ください",
+    ),
+    "staff.insurer": T("保険者番号", "Insurer number", "ほけんしゃ ばんごう"),
+    "staff.member": T("記号・番号", "Member number", "きごう・ばんごう"),
+    "staff.confirm": T(
+        "本人確認済みとして記録", "Record as checked by staff", "たしかめた ことを きろく"
+    ),
+}
+
+
+def text(key: str) -> Text:
+    """The screen string with that key (every key used by the UI is here; a test checks)."""
+    return TEXTS[key]
