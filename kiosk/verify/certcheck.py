@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Protocol
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.hashes import SHA256
@@ -159,7 +159,10 @@ def _static_checks(der: bytes, purpose: KeyPurpose, trust: TrustStore) -> Checke
             Reason.WRONG_KEY_PURPOSE,
             f"This is not {_PURPOSE_NAMES[purpose]} certificate.",
         )
-    key = cert.public_key()
+    try:
+        key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm) as e:
+        raise Refused(Reason.WEAK_KEY, "The certificate's key type is not supported.") from e
     if not isinstance(key, rsa.RSAPublicKey) or key.key_size < MIN_RSA_BITS:
         raise Refused(Reason.WEAK_KEY, f"The certificate's key is not RSA of {MIN_RSA_BITS} bits.")
     return CheckedCertificate(cert, anchor, purpose, key)
@@ -172,7 +175,7 @@ def _issuing_anchor(cert: x509.Certificate, aki: str | None, trust: TrustStore) 
     for anchor in candidates:
         try:
             cert.verify_directly_issued_by(anchor.certificate)
-        except (InvalidSignature, ValueError, TypeError):
+        except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
             continue
         return anchor
     raise Refused(Reason.BAD_CHAIN, "The certificate is not signed by the trusted CA.")

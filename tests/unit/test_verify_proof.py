@@ -230,3 +230,24 @@ def test_worked_example_of_the_docs():
         "3031300d060960864801650304020105000420"
         "a78ff144b22e98ee7ebebfb565bbe6e385e852d3e2035e1149f97ba06c965df2"
     )
+
+
+def test_non_rsa_key_is_weak(verifier, challenge, world):
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    cert = world.odd_cert(subject_key=ec_key.public_key())
+    proof = make_proof(world, challenge, cert=cert)
+    assert reason(verifier, proof, world) is Reason.WEAK_KEY
+
+
+def test_tiny_cache_keeps_results_right(world, index, challenges):
+    verifier = Verifier(world.trust, index, challenges, cache_size=1)
+    expired = world.odd_cert(
+        not_after=world.now - timedelta(seconds=1), not_before=world.now - timedelta(days=9)
+    )
+    for _ in range(3):  # each call evicts the other certificate's entry
+        c = challenges.issue(PROVIDER, TERMINAL, world.now)
+        assert verifier.verify_user_proof(make_proof(world, c), world.now).ok
+        c = challenges.issue(PROVIDER, TERMINAL, world.now)
+        assert reason(verifier, make_proof(world, c, cert=expired), world) is Reason.EXPIRED
