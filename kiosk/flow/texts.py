@@ -101,14 +101,14 @@ TEXTS: dict[str, Text] = {
     ),
     # password
     "password.title": T(
-        "署名用電子証明書のパスワード(英大文字・数字6〜16文字)を入力してください",
-        "Enter the signature password (6–16 letters A–Z and digits)",
-        "しょめいよう の パスワード(えいご の おおもじと すうじ 6〜16もじ)を いれて ください",
+        "署名用電子証明書のパスワードを入力してください",
+        "Enter the password of your signature certificate",
+        "しょめいよう の パスワードを いれて ください",
     ),
     "password.why": T(
-        "初めてのご利用のため、登録を行います。",
-        "First visit: your card will be registered.",
-        "はじめて なので とうろく します。",
+        "初めてのご利用のため登録します。パスワードは英大文字と数字の6〜16文字です。",
+        "First visit: your card will be registered. The password is 6–16 letters A–Z and digits.",
+        "はじめて なので とうろく します。えいごの おおもじと すうじで 6〜16もじ です。",
     ),
     # review / consent
     "review.title": T(

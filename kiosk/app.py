@@ -1,0 +1,320 @@
+"""The composition root: the one place concrete adapters are built and wired.
+
+`run(cfg, windowed)` builds the PC/SC reader (kiosk.card.pcsc and its monitor), local
+verification over the store (trust anchors, CRLs imported from `crl_dir`, links, audit), the
+services, the flow and the window, and runs the Qt event loop. `build_window` is the part
+the tests and the screenshot tool share with it, given any reader and backend.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from kiosk.config import Config, ConfigError
+from kiosk.errors import KioskError
+from kiosk.flow.backend import CardBackend, LinkEntry
+from kiosk.flow.i18n import plain
+from kiosk.flow.machine import Flow, FlowConfig, Provider, ReaderStatus, ServiceInfo
+from kiosk.flow.ports import FlowBackend
+from kiosk.flow.reader import ReaderPort, StatusCallback
+from kiosk.services.base import Service
+from kiosk.services.identity import IdentityService
+from kiosk.verify.verdict import CertRef
+
+if TYPE_CHECKING:
+    from kiosk.card.connection import CardConnection
+    from kiosk.card.monitor import CardEvent
+    from kiosk.commands.verify import LocalContext
+    from kiosk.ui.controller import FlowController
+    from kiosk.ui.main_window import KioskWindow
+
+log = logging.getLogger(__name__)
+
+
+def available_services() -> dict[str, Service]:
+    """Every service this build can offer, by id."""
+    identity = IdentityService()
+    return {identity.id: identity}
+
+
+def flow_config(cfg: Config, services: Mapping[str, Service]) -> FlowConfig:
+    """The flow's settings: the configured services in order, the providers, the timers."""
+    unknown = [s for s in cfg.services if s not in services]
+    if unknown:
+        raise ConfigError(f"unknown service(s) in 'services': {', '.join(unknown)}")
+    infos = tuple(
+        ServiceInfo(s.id, s.title, s.description, s.needs_link, s.consent_items)
+        for s in (services[name] for name in cfg.services)
+    )
+    names = cfg.extra.get("providers", {cfg.provider_id: cfg.provider_id})
+    if not isinstance(names, Mapping) or not names:
+        raise ConfigError("'extra.providers' must map provider ids to display names")
+    providers = tuple(Provider(str(pid), plain(str(name))) for pid, name in names.items())
+    return FlowConfig(
+        services=infos,
+        providers=providers,
+        idle_timeout_s=float(cfg.idle_timeout_s),
+        staff_pin_sha256=cfg.staff_pin_sha256,
+        language=cfg.language,  # type: ignore[arg-type]
+    )
+
+
+def build_window(
+    cfg: Config,
+    reader: ReaderPort,
+    backend: FlowBackend,
+    *,
+    windowed: bool,
+    services: Mapping[str, Service] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    staff_hold_ms: int = 3000,
+) -> tuple[KioskWindow, FlowController]:
+    """The controller and window over a reader and a backend (a QApplication must exist)."""
+    from kiosk.ui.controller import FlowController
+    from kiosk.ui.main_window import KioskWindow
+    from kiosk.ui.sound import SoundPlayer
+
+    flow = Flow(flow_config(cfg, services or available_services()))
+    controller = FlowController(flow, backend, clock)
+    window = KioskWindow(
+        controller,
+        kiosk_mode=not windowed,
+        shuffle_pin_pad=cfg.shuffle_pin_pad,
+        high_contrast=cfg.theme == "high-contrast",
+        sound=SoundPlayer(enabled=cfg.sound),
+        staff_hold_ms=staff_hold_ms,
+    )
+    reader.watch(controller.reader_status)
+    return window, controller
+
+
+def utc_now() -> datetime:
+    """The wall clock, for certificates and challenges."""
+    return datetime.now(UTC)
+
+
+# --- adapters over the store ------------------------------------------------------------
+
+
+class StoreLinks:
+    """The flow's LinkDirectory over kiosk.store's LinkRepository."""
+
+    def __init__(self, local: LocalContext) -> None:
+        self._links = local.links
+
+    def find(self, provider_id: str, auth: CertRef) -> LinkEntry | None:
+        """The provider's link of that certificate (active or waiting for re-enrolment)."""
+        from kiosk.store.records import LinkStatus
+
+        record = self._links.find_by_auth(provider_id, auth.issuer_key_id, auth.serial)
+        if record is None or record.status is LinkStatus.REVOKED:
+            return None
+        sign = CertRef(record.sign_serial, record.sign_issuer_key_id)
+        stale = record.status is LinkStatus.NEEDS_REENROLMENT
+        return LinkEntry(record.account_ref, record.created_at, sign, stale)
+
+    def add(
+        self, provider_id: str, account_ref: str, auth: CertRef, sign: CertRef, now: datetime
+    ) -> LinkEntry:
+        """Create the link, or bind the account's existing link to these certificates."""
+        if self._links.provider(provider_id) is None:
+            self._links.add_provider(provider_id, provider_id, now)
+        ids = {
+            "auth_issuer_key_id": auth.issuer_key_id,
+            "auth_serial": auth.serial,
+            "sign_issuer_key_id": sign.issuer_key_id,
+            "sign_serial": sign.serial,
+            "at": now,
+        }
+        existing = self._links.find_by_account(provider_id, account_ref)
+        if existing is None:
+            record = self._links.create(provider_id=provider_id, account_ref=account_ref, **ids)
+        else:
+            record = self._links.reenrol(existing.link_id, **ids)
+        return LinkEntry(record.account_ref, record.created_at, sign)
+
+
+class StoreAudit:
+    """The flow's AuditLog over kiosk.store's audit table."""
+
+    def __init__(self, local: LocalContext) -> None:
+        self._audit = local.audit
+        self._terminal_id = local.terminal_id
+
+    def record(
+        self,
+        action: str,
+        ok: bool,
+        reason: str | None,
+        provider_id: str,
+        cert: CertRef | None,
+        at: datetime,
+    ) -> None:
+        """Append one event."""
+        self._audit.append(
+            at=at,
+            provider_id=provider_id,
+            terminal_id=self._terminal_id,
+            action=action,
+            ok=ok,
+            reason=reason,
+            issuer_key_id=None if cert is None else cert.issuer_key_id or None,
+            serial=None if cert is None else cert.serial,
+        )
+
+
+def import_crls(cfg: Config, local: LocalContext) -> None:
+    """Put the CRLs in `crl_dir` in force (the same as `kiosk crl import`); log refusals."""
+    from kiosk.store.crlimport import check_crl, crl_paths, open_crl
+    from kiosk.store.errors import StoreError
+    from kiosk.store.revocation import SqlRevocationIndex
+    from kiosk.verify.trust import TrustStore
+    from kiosk.verify.verdict import VerifyError
+
+    if not cfg.crl_dir.exists():
+        return
+    trust = TrustStore.from_dir(cfg.trust_dir)
+    index = SqlRevocationIndex(local.db)
+    for path in crl_paths(cfg.crl_dir):
+        try:
+            with open_crl(path) as buf:
+                index.replace(check_crl(buf, trust), utc_now())
+        except (StoreError, VerifyError) as e:
+            log.warning("CRL %s refused: %s", path.name, e)
+
+
+def local_backend(
+    cfg: Config, local: LocalContext, connect: Callable[[], CardConnection]
+) -> CardBackend:
+    """The FlowBackend with local verification over the store."""
+    return CardBackend(
+        connect,
+        local.verifier,
+        local.challenges,
+        StoreLinks(local),
+        StoreAudit(local),
+        available_services(),
+        cfg.terminal_id,
+        utc_now,
+    )
+
+
+# --- the PC/SC reader -------------------------------------------------------------------
+
+
+@dataclass
+class _Exclusive:
+    """A PC/SC connection held in a transaction (exclusive access) until closed."""
+
+    conn: object
+    transaction: object
+
+    def transmit(self, apdu: bytes) -> tuple[bytes, int]:
+        """Forward one command APDU."""
+        return self.conn.transmit(apdu)  # type: ignore[attr-defined,no-any-return]
+
+    def close(self) -> None:
+        """End the transaction, then disconnect (resetting the card)."""
+        try:
+            self.transaction.__exit__(None, None, None)  # type: ignore[attr-defined]
+        finally:
+            self.conn.close()  # type: ignore[attr-defined]
+
+
+class PcscReader:
+    """The ReaderPort over PC/SC: the configured reader (or any) and the card monitor."""
+
+    def __init__(self, name: str) -> None:
+        from kiosk.card.monitor import CardMonitor
+        from kiosk.card.pcsc import PcscWatcher
+
+        self._name = name
+        self._monitor = CardMonitor(PcscWatcher())
+        self._callbacks: list[StatusCallback] = []
+        self._lock = threading.Lock()
+
+    def connect(self) -> CardConnection:
+        """Connect to the card and hold it exclusively for the visit."""
+        from kiosk.card import pcsc
+
+        conn = pcsc.connect(self._name or None)
+        transaction = conn.transaction()
+        try:
+            transaction.__enter__()
+        except BaseException:
+            conn.close()
+            raise
+        return _Exclusive(conn, transaction)
+
+    def watch(self, callback: StatusCallback) -> None:
+        """Report the status now and on every monitor event."""
+        with self._lock:
+            self._callbacks.append(callback)
+        callback(self._status(self._snapshot_now()))
+        self._monitor.subscribe(self._on_event)
+        self._monitor.start()
+
+    def stop(self) -> None:
+        """Stop the monitor."""
+        self._monitor.stop()
+
+    def _snapshot_now(self) -> Mapping[str, bytes | None] | None:
+        from kiosk.card import pcsc
+        from kiosk.card.errors import PcscUnavailable
+
+        try:
+            return pcsc.reader_states()
+        except PcscUnavailable:
+            return None
+
+    def _status(self, snapshot: Mapping[str, bytes | None] | None) -> ReaderStatus:
+        if snapshot is None:
+            return ReaderStatus.NO_SERVICE
+        mine = {n: atr for n, atr in snapshot.items() if not self._name or n == self._name}
+        if not mine:
+            return ReaderStatus.NO_READER
+        return (
+            ReaderStatus.CARD if any(a is not None for a in mine.values()) else ReaderStatus.READY
+        )
+
+    def _on_event(self, event: CardEvent) -> None:
+        from kiosk.card.monitor import ReaderRemoved
+
+        snapshot: Mapping[str, bytes | None] | None = self._monitor.state()
+        if isinstance(event, ReaderRemoved) and not snapshot:
+            snapshot = self._snapshot_now()
+        status = self._status(snapshot)
+        with self._lock:
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            callback(status)
+
+
+def run(cfg: Config, *, windowed: bool) -> int:
+    """Run the kiosk until staff exit it (or the window closes in windowed mode)."""
+    from PySide6.QtWidgets import QApplication
+
+    from kiosk.commands.verify import LocalContext
+
+    if cfg.verification != "local":
+        raise KioskError("platform verification is not available in this build yet")
+    app = QApplication.instance() or QApplication([])
+    local = LocalContext.from_config(cfg)
+    reader = PcscReader(cfg.reader)
+    window, controller = build_window(
+        cfg, reader, local_backend(cfg, local, reader.connect), windowed=windowed
+    )
+    threading.Thread(target=import_crls, args=(cfg, local), name="crl-import", daemon=True).start()
+    window.show_kiosk()
+    try:
+        return app.exec()
+    finally:
+        reader.stop()
+        controller.stop()
+        local.db.dispose()

@@ -1,0 +1,70 @@
+"""What every page shares: the language of the moment, the event sink and a few builders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtSvgWidgets import QSvgWidget
+from PySide6.QtWidgets import QLabel, QPushButton, QWidget
+
+from kiosk.flow.i18n import Language
+from kiosk.flow.machine import Event, FlowState
+from kiosk.flow.texts import text
+from kiosk.ui.style import icon_path
+
+Send = Callable[[Event], None]
+
+
+class Page(QWidget):
+    """A screen: built once, `enter` on arrival, `render` on every state change or tick."""
+
+    def __init__(self, send: Send) -> None:
+        super().__init__()
+        self.send = send
+        self.language: Language = "ja"
+
+    def t(self, key: str, **fields: object) -> str:
+        """The screen string `key` in the current language."""
+        return text(key).format(self.language, **fields)
+
+    def enter(self, state: FlowState) -> None:
+        """The page is being shown for a new step (reset inputs here)."""
+
+    def render(self, state: FlowState, now: float) -> None:
+        """Show `state` (called on each change and each tick while visible)."""
+        self.language = state.language
+
+    def button(self, name: str, event: Event | None = None, role: str = "") -> QPushButton:
+        """A touch button named `name` that sends `event` when tapped."""
+        button = QPushButton()
+        button.setObjectName(name)
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        if role:
+            button.setProperty("role", role)
+        if event is not None:
+            button.clicked.connect(lambda _=False, e=event: self.send(e))
+        return button
+
+
+def label(name: str = "", wrap: bool = True, center: bool = True) -> QLabel:
+    """A label styled by object name (title, subtitle, problem, notice, value...)."""
+    widget = QLabel()
+    if name:
+        widget.setObjectName(name)
+    widget.setWordWrap(wrap)
+    if center:
+        widget.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    return widget
+
+
+def icon(name: str, size: int) -> QSvgWidget:
+    """An SVG icon from resources/icons at `size` pixels (square)."""
+    widget = QSvgWidget(icon_path(name))
+    widget.setFixedSize(size, size)
+    return widget
+
+
+def set_icon(widget: QSvgWidget, name: str) -> None:
+    """Swap the SVG shown by an icon widget."""
+    widget.load(icon_path(name))

@@ -1,0 +1,181 @@
+"""Runs the flow in the GUI: events in, states out, card work on a worker thread.
+
+The controller owns the only `FlowState`. Widgets call `send(event)`; the controller steps
+the pure flow, emits `state_changed`, and carries out the effects: card and verification
+work goes to `CardWorker` on its own QThread (results come back as queued signals), sounds
+to the sound player. Reader status from the monitor thread arrives through a signal too.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+
+from kiosk.flow.errors_catalogue import Problem, ProblemCode
+from kiosk.flow.machine import (
+    CardInserted,
+    CardRemoved,
+    CloseCard,
+    Event,
+    ExitApp,
+    Flow,
+    FlowState,
+    NotifyStaff,
+    PlaySound,
+    ReaderChanged,
+    ReaderStatus,
+    StartWork,
+    Tick,
+    Work,
+    WorkDone,
+    WorkFailed,
+)
+from kiosk.flow.ports import FlowBackend, FlowProblem
+
+log = logging.getLogger(__name__)
+
+
+class CardWorker(QObject):
+    """Calls the FlowBackend off the GUI thread, one job at a time, in order."""
+
+    done = Signal(int, object)
+    failed = Signal(int, object)
+
+    def __init__(self, backend: FlowBackend) -> None:
+        super().__init__()
+        self._backend = backend
+
+    @Slot(object)
+    def run(self, job: object) -> None:
+        """Carry out one StartWork (or CloseCard) and report the outcome."""
+        if isinstance(job, CloseCard):
+            self._backend.close_card()
+            return
+        assert isinstance(job, StartWork)
+        try:
+            value = self._call(job)
+        except FlowProblem as e:
+            self.failed.emit(job.work_id, e.problem)
+        except Exception:  # the worker's top level: never let the thread die
+            log.exception("card work %s failed unexpectedly", job.kind.value)
+            self.failed.emit(job.work_id, Problem(ProblemCode.INTERNAL))
+        else:
+            self.done.emit(job.work_id, value)
+
+    def _call(self, job: StartWork) -> object:
+        b = self._backend
+        match job.kind:
+            case Work.READ_CARD:
+                return b.read_card()
+            case Work.AUTHENTICATE:
+                assert job.context is None
+                return b.authenticate(job.secret, job.service_id, job.provider_id)
+            case Work.READ_SIGNER:
+                assert job.authenticated is not None
+                return b.read_signer(job.secret, job.authenticated)
+            case Work.ENROL:
+                assert job.candidate is not None
+                return b.enrol(job.candidate, job.provider_id)
+            case Work.RUN_SERVICE:
+                assert job.context is not None
+                return b.run_service(job.context)
+            case Work.ASSISTED:
+                assert job.context is not None and job.assist is not None
+                return b.run_assisted(job.context, *job.assist)
+        raise AssertionError(job.kind)
+
+
+class FlowController(QObject):
+    """The one owner of the flow state; the window renders what it emits."""
+
+    state_changed = Signal(object)
+    ticked = Signal(float)
+    sound = Signal(str)
+    staff_called = Signal()
+    exit_requested = Signal()
+    _job = Signal(object)
+    _reader = Signal(object)
+
+    def __init__(
+        self,
+        flow: Flow,
+        backend: FlowBackend,
+        clock: Callable[[], float] = time.monotonic,
+        tick_ms: int = 250,
+    ) -> None:
+        super().__init__()
+        self.flow = flow
+        self.clock = clock
+        self.state: FlowState = flow.initial()
+        self._thread = QThread()
+        self._thread.setObjectName("card-worker")
+        self._worker = CardWorker(backend)
+        self._worker.moveToThread(self._thread)
+        self._job.connect(self._worker.run)
+        self._worker.done.connect(self._on_done)
+        self._worker.failed.connect(self._on_failed)
+        self._reader.connect(self._on_reader)
+        self._thread.start()
+        self._timer = QTimer(self)
+        self._timer.setInterval(tick_ms)
+        self._timer.timeout.connect(self._on_tick)
+        self._timer.start()
+
+    def send(self, event: Event) -> None:
+        """Step the flow with `event` now and carry out what it asks for."""
+        transition = self.flow.step(self.state, event, self.clock())
+        changed = transition.state != self.state
+        self.state = transition.state
+        for effect in transition.effects:
+            self._carry_out(effect)
+        if changed:
+            self.state_changed.emit(self.state)
+
+    def reader_status(self, status: ReaderStatus) -> None:
+        """Thread-safe: report the reader's status (call from the monitor's thread)."""
+        self._reader.emit(status)
+
+    def stop(self) -> None:
+        """Stop the timer and the worker thread (waits for the running job)."""
+        self._timer.stop()
+        self._thread.quit()
+        self._thread.wait()
+
+    def _carry_out(self, effect: object) -> None:
+        match effect:
+            case StartWork() | CloseCard():
+                self._job.emit(effect)
+            case PlaySound():
+                self.sound.emit(effect.cue.value)
+            case NotifyStaff():
+                self.staff_called.emit()
+            case ExitApp():
+                self.exit_requested.emit()
+
+    @Slot(int, object)
+    def _on_done(self, work_id: int, value: object) -> None:
+        self.send(WorkDone(work_id, value))
+
+    @Slot(int, object)
+    def _on_failed(self, work_id: int, problem: object) -> None:
+        assert isinstance(problem, Problem)
+        self.send(WorkFailed(work_id, problem))
+
+    @Slot(object)
+    def _on_reader(self, status: object) -> None:
+        assert isinstance(status, ReaderStatus)
+        present = self.state.card_present
+        if status is ReaderStatus.CARD and not present:
+            self.send(CardInserted())
+        elif status is ReaderStatus.READY and present:
+            self.send(CardRemoved())
+        else:
+            self.send(ReaderChanged(status))
+
+    @Slot()
+    def _on_tick(self) -> None:
+        self.send(Tick())
+        self.ticked.emit(self.clock())

@@ -1,0 +1,168 @@
+"""On-screen keypads for secrets: the 4-digit PIN pad and the A–Z/0–9 password keyboard.
+
+What is typed shows only as ● (never the last character, not even briefly), keys do not
+animate when pressed (the stylesheet keeps :pressed identical), and the digit order can be
+shuffled each time the pad appears. The secret leaves the widget only through `submitted`,
+and the buffer is cleared at that moment and whenever the pad is shown or hidden.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+DIGITS = "1234567890"
+ALNUM = string.ascii_uppercase + string.digits
+
+
+class SecretPad(QWidget):
+    """A masked keypad; `submitted` carries the secret once, then it is forgotten."""
+
+    submitted = Signal(str)
+
+    def __init__(
+        self,
+        keys: str,
+        columns: int,
+        max_length: int,
+        shuffle: Callable[[list[str]], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self._keys = keys
+        self.columns = columns
+        self._max = max_length
+        self._shuffle = shuffle
+        self._typed: list[str] = []
+        self.mask = QLabel()
+        self.mask.setObjectName("mask")
+        self.mask.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._grid = QGridLayout()
+        self._grid.setSpacing(10)
+        self.key_buttons: dict[str, QPushButton] = {}
+        for key in keys:
+            button = QPushButton(key)
+            button.setObjectName(f"key-{key}")
+            button.setProperty("role", "key" if columns <= 3 else "keysmall")
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.clicked.connect(lambda _=False, k=key: self.press(k))
+            self.key_buttons[key] = button
+        self.clear_button = self._action("clear", "secondary", self.clear)
+        self.delete_button = self._action("delete", "secondary", self._delete)
+        self.ok_button = self._action("ok", "", self._submit)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.mask)
+        layout.addLayout(self._grid)
+        self._place(list(keys))
+        self._refresh()
+
+    def _action(self, name: str, role: str, slot: Callable[[], None]) -> QPushButton:
+        button = QPushButton()
+        button.setObjectName(name)
+        if role:
+            button.setProperty("role", role)
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        button.clicked.connect(slot)
+        return button
+
+    def _place(self, order: Sequence[str]) -> None:
+        cols = self.columns
+        rows = (len(order) + cols - 1) // cols
+        phone = cols == 3 and len(order) % cols == 1  # 1-9 then 0 between clear and delete
+        for index, key in enumerate(order):
+            row, col = divmod(index, cols)
+            self._grid.addWidget(
+                self.key_buttons[key], row, 1 if phone and row == rows - 1 else col
+            )
+        if phone:
+            self._grid.addWidget(self.clear_button, rows - 1, 0)
+            self._grid.addWidget(self.delete_button, rows - 1, 2)
+            self._grid.addWidget(self.ok_button, rows, 0, 1, cols)
+        else:
+            self._grid.addWidget(self.clear_button, rows, 0, 1, 2)
+            self._grid.addWidget(self.delete_button, rows, 2, 1, 2)
+            self._grid.addWidget(self.ok_button, rows, cols - 3, 1, 3)
+        for col in range(cols):
+            self._grid.setColumnStretch(col, 1)
+
+    def key_order(self) -> list[str]:
+        """The keys in their on-screen order (row by row)."""
+        found = []
+        for index in range(self._grid.count()):
+            widget = self._grid.itemAt(index).widget()
+            if widget in self.key_buttons.values():
+                found.append(widget.text())
+        return found
+
+    def reset(self) -> None:
+        """Forget what was typed and, when shuffling, deal the keys again."""
+        self.clear()
+        if self._shuffle is not None:
+            order = list(self._keys)
+            self._shuffle(order)
+            for button in self.key_buttons.values():
+                self._grid.removeWidget(button)
+            for button in (self.clear_button, self.delete_button, self.ok_button):
+                self._grid.removeWidget(button)
+            self._place(order)
+
+    def press(self, key: str) -> None:
+        """Type one key (ignored when the secret is already at its longest)."""
+        if len(self._typed) < self._max:
+            self._typed.append(key)
+        self._refresh()
+
+    def clear(self) -> None:
+        """Forget everything typed."""
+        self._typed.clear()
+        self._refresh()
+
+    @property
+    def length(self) -> int:
+        """How many characters are typed (the pad never exposes which)."""
+        return len(self._typed)
+
+    def _delete(self) -> None:
+        if self._typed:
+            self._typed.pop()
+        self._refresh()
+
+    def _submit(self) -> None:
+        secret = "".join(self._typed)
+        self.clear()
+        self.submitted.emit(secret)
+
+    def _refresh(self) -> None:
+        shown = "●" * len(self._typed)
+        self.mask.setText(shown or " ")
+
+    def set_labels(self, clear: str, delete: str, ok: str) -> None:
+        """Label the action keys in the current language."""
+        self.clear_button.setText(clear)
+        self.delete_button.setText(delete)
+        self.ok_button.setText(ok)
+
+    def hideEvent(self, event: object) -> None:  # noqa: N802 - Qt override
+        """Leaving the screen forgets the secret."""
+        self.clear()
+        super().hideEvent(event)  # type: ignore[arg-type]
+
+
+def pin_pad(shuffle: bool, rng: random.Random | None = None) -> SecretPad:
+    """The 4-digit PIN pad (3 columns), shuffled on each showing when asked."""
+    shuffler = (rng or random.SystemRandom()).shuffle if shuffle else None
+    return SecretPad(DIGITS, 3, 4, shuffler)
+
+
+def password_keyboard() -> SecretPad:
+    """The signature-password keyboard: A–Z and 0–9, up to 16 characters."""
+    return SecretPad(ALNUM, 9, 16)
+
+
+def staff_pad() -> SecretPad:
+    """The staff PIN pad: digits, up to 12."""
+    return SecretPad(DIGITS, 3, 12)

@@ -1,0 +1,285 @@
+"""The kiosk window: frameless and full screen, one page per flow screen, hardened.
+
+In kiosk mode the window takes the whole screen's geometry (a bare X server has no window
+manager to do it), ignores Esc / Alt+F4 / Alt+Tab and refuses to close unless staff asked
+through the staff menu. Every press anywhere counts as activity for the idle timeout.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QKeyEvent, QMouseEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QButtonGroup,
+    QHBoxLayout,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kiosk.flow.i18n import LANGUAGES, Language
+from kiosk.flow.machine import Event, FlowState, Screen, SetLanguage, StaffRequest, Touch
+from kiosk.flow.texts import text
+from kiosk.ui.attract_page import AttractPage
+from kiosk.ui.base_page import Page, label
+from kiosk.ui.card_page import InsertPage, PutBackPage, TakeCardPage
+from kiosk.ui.controller import FlowController
+from kiosk.ui.enrol_page import ConsentPage, ReviewPage
+from kiosk.ui.keypad_widget import password_keyboard, pin_pad, staff_pad
+from kiosk.ui.message_page import ProblemPage, ResultPage, WorkingPage
+from kiosk.ui.picker_page import providers_page, services_page
+from kiosk.ui.secret_page import PasswordPage, PinPage, StaffLoginPage
+from kiosk.ui.sound import SoundPlayer
+from kiosk.ui.staff_page import StaffAssistPage, StaffMenuPage
+from kiosk.ui.style import enforce_touch_size, theme, touch_px
+
+_LANGUAGE_KEYS = {"ja": "lang.ja", "en": "lang.en", "ja-easy": "lang.easy"}
+#: Key presses that would leave the kiosk (with Alt: F4, Tab; alone: Escape).
+_ESCAPES = {Qt.Key.Key_Escape, Qt.Key.Key_F4, Qt.Key.Key_Tab, Qt.Key.Key_Backtab}
+
+
+class StaffCorner(QWidget):
+    """An invisible corner; holding it down for `hold_ms` asks for staff mode."""
+
+    def __init__(self, parent: QWidget, on_hold: Callable[[], None], hold_ms: int) -> None:
+        super().__init__(parent)
+        self.setObjectName("staff-corner")
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(hold_ms)
+        self._timer.timeout.connect(on_hold)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        """Start timing the hold."""
+        self._timer.start()
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        """A short tap does nothing."""
+        self._timer.stop()
+        event.accept()
+
+
+class KioskWindow(QWidget):
+    """The main window: top bar (languages, contrast, idle countdown) over the pages."""
+
+    def __init__(
+        self,
+        controller: FlowController,
+        *,
+        kiosk_mode: bool = True,
+        shuffle_pin_pad: bool = False,
+        high_contrast: bool = False,
+        sound: SoundPlayer | None = None,
+        staff_hold_ms: int = 3000,
+    ) -> None:
+        super().__init__()
+        self.setObjectName("kiosk")
+        self.setWindowTitle("jpki-kiosk")
+        self.controller = controller
+        self.kiosk_mode = kiosk_mode
+        self.sound = sound or SoundPlayer(enabled=False)
+        self._allow_close = not kiosk_mode
+        self._screen: Screen | None = None
+        if kiosk_mode:
+            self.setWindowFlags(
+                Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint
+            )
+        self.high_contrast = high_contrast
+        self.setStyleSheet(theme("high-contrast" if high_contrast else "default"))
+
+        send = controller.send
+        flow = controller.flow
+        self.pages: dict[Screen, Page] = {}
+        working = WorkingPage(send)
+        problem = ProblemPage(send)
+        consent = ConsentPage(send, flow)
+        services = [(s.id, s.title, s.description) for s in flow.config.services]
+        providers = [(p.id, p.name) for p in flow.config.providers]
+        for screen, page in (
+            (Screen.ATTRACT, AttractPage(send)),
+            (Screen.SERVICES, services_page(send, services)),
+            (Screen.PROVIDERS, providers_page(send, providers)),
+            (Screen.INSERT_CARD, InsertPage(send)),
+            (Screen.READING, working),
+            (Screen.PIN, PinPage(send, pin_pad(shuffle_pin_pad))),
+            (Screen.PUT_BACK, PutBackPage(send)),
+            (Screen.WORKING, working),
+            (Screen.PASSWORD, PasswordPage(send, password_keyboard())),
+            (Screen.REVIEW, ReviewPage(send)),
+            (Screen.ENROL_CONSENT, consent),
+            (Screen.SERVICE_CONSENT, consent),
+            (Screen.RESULT, ResultPage(send)),
+            (Screen.TAKE_CARD, TakeCardPage(send)),
+            (Screen.ERROR, problem),
+            (Screen.BLOCKED, problem),
+            (Screen.STAFF_LOGIN, StaffLoginPage(send, staff_pad())),
+            (Screen.STAFF_MENU, StaffMenuPage(send)),
+            (Screen.STAFF_ASSIST, StaffAssistPage(send, flow)),
+        ):
+            self.pages[screen] = page
+        self.stack = QStackedWidget()
+        for page in dict.fromkeys(self.pages.values()):
+            self.stack.addWidget(page)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self._top_bar(send))
+        layout.addWidget(self.stack, 1)
+        self.staff_corner = StaffCorner(self, lambda: send(StaffRequest()), staff_hold_ms)
+
+        controller.state_changed.connect(self.render)
+        controller.ticked.connect(self.tick)
+        controller.sound.connect(self.sound.play)
+        controller.exit_requested.connect(self.staff_exit)
+        app = QApplication.instance()
+        assert app is not None
+        app.installEventFilter(self)
+        self.render(controller.state)
+
+    def _top_bar(self, send: Callable[[Event], None]) -> QWidget:
+        bar = QWidget()
+        bar.setObjectName("topbar")
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(24, 8, 16, 8)
+        self.brand = label("brand", center=False)
+        self.countdown = label("countdown")
+        row.addWidget(self.brand)
+        row.addStretch(1)
+        row.addWidget(self.countdown)
+        row.addStretch(1)
+        self.language_buttons: dict[Language, QPushButton] = {}
+        group = QButtonGroup(bar)
+        group.setExclusive(True)
+        for language in LANGUAGES:
+            button = QPushButton(text(_LANGUAGE_KEYS[language]).ja)
+            button.setObjectName(f"lang-{language}")
+            button.setProperty("role", "lang")
+            button.setCheckable(True)
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.clicked.connect(lambda _=False, lang=language: send(SetLanguage(lang)))
+            group.addButton(button)
+            row.addWidget(button)
+            self.language_buttons[language] = button
+        self.contrast = QPushButton()
+        self.contrast.setObjectName("contrast")
+        self.contrast.setProperty("role", "lang")
+        self.contrast.setCheckable(True)
+        self.contrast.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.contrast.clicked.connect(self.toggle_contrast)
+        row.addWidget(self.contrast)
+        return bar
+
+    # -- showing ---------------------------------------------------------------------
+
+    def show_kiosk(self) -> None:
+        """Show full screen on the primary screen (or as a normal window when windowed)."""
+        screen = self.screen() or QApplication.primaryScreen()
+        enforce_touch_size(self, touch_px(screen))
+        self._place_corner(screen)
+        if self.kiosk_mode:
+            self.setGeometry(screen.geometry())
+            self.showFullScreen()
+        else:
+            self.resize(1280, 800)
+            self.show()
+
+    def _place_corner(self, screen: object) -> None:
+        size = math.ceil(touch_px(screen) * 1.5)  # type: ignore[arg-type]
+        self.staff_corner.setGeometry(0, 0, size, size)
+        self.staff_corner.raise_()
+
+    def current_page(self) -> Page:
+        """The page on screen now."""
+        page = self.stack.currentWidget()
+        assert isinstance(page, Page)
+        return page
+
+    def render(self, state: FlowState) -> None:
+        """Switch to the state's page (entering it when the screen changed) and draw it."""
+        page = self.pages[state.screen]
+        if state.screen is not self._screen:
+            self._screen = state.screen
+            page.enter(state)
+            self.stack.setCurrentWidget(page)
+        self.brand.setText(text("attract.title").get(state.language))
+        for language, button in self.language_buttons.items():
+            button.setChecked(language == state.language)
+        self.contrast.setText(text("contrast").get(state.language))
+        self.contrast.setChecked(self.high_contrast)
+        self.tick(self.controller.clock())
+
+    def tick(self, now: float) -> None:
+        """Redraw what changes with time: the idle countdown and the page's own clocks."""
+        state = self.controller.state
+        deadline = state.idle_deadline
+        warn = self.controller.flow.config.idle_warning_s
+        left = None if deadline is None else deadline - now
+        showing = left is not None and left <= warn and state.screen is not Screen.TAKE_CARD
+        self.countdown.setVisible(showing)
+        if showing:
+            seconds = max(0, math.ceil(left or 0))
+            self.countdown.setText(text("idle.countdown").format(state.language, seconds=seconds))
+        self.pages[state.screen].render(state, now)
+
+    def toggle_contrast(self) -> None:
+        """Switch between the default and the high-contrast theme."""
+        self.high_contrast = not self.high_contrast
+        self.setStyleSheet(theme("high-contrast" if self.high_contrast else "default"))
+        self.contrast.setChecked(self.high_contrast)
+
+    # -- hardening -------------------------------------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        """Count presses as activity; in kiosk mode swallow the keys that would leave."""
+        kind = event.type()
+        if kind in (QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin):
+            if watched is self.windowHandle():
+                self.controller.send(Touch())
+        elif kind in (QEvent.Type.KeyPress, QEvent.Type.ShortcutOverride):
+            assert isinstance(event, QKeyEvent)
+            if self.kiosk_mode and self.is_escape(event):
+                event.accept()
+                return True
+            if kind is QEvent.Type.KeyPress and watched is self.windowHandle():
+                self.controller.send(Touch())
+        return False
+
+    @staticmethod
+    def is_escape(event: QKeyEvent) -> bool:
+        """Esc, Alt+F4, Alt+Tab (and any Alt/Meta chord) — keys that leave a kiosk."""
+        mods = event.modifiers()
+        chord = bool(mods & (Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.MetaModifier))
+        return (
+            event.key() == Qt.Key.Key_Escape
+            or (chord and event.key() in _ESCAPES)
+            or (event.key() in (Qt.Key.Key_Meta, Qt.Key.Key_Super_L, Qt.Key.Key_Super_R))
+        )
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        """Nothing typed on a keyboard does anything in kiosk mode."""
+        if self.kiosk_mode:
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        """Refuse to close in kiosk mode unless staff asked."""
+        if not self._allow_close:
+            event.ignore()
+            return
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+        event.accept()
+
+    def staff_exit(self) -> None:
+        """Staff asked to leave: close for real."""
+        self._allow_close = True
+        self.close()

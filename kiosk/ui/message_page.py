@@ -1,0 +1,155 @@
+"""Working (progress and cancel), the result of a service, and problems from the catalogue."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtSvgWidgets import QSvgWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QProgressBar, QVBoxLayout
+
+from kiosk.flow.errors_catalogue import entry
+from kiosk.flow.machine import CallStaff, Cancel, Done, FlowState, Retry, Screen, Work
+from kiosk.ui.base_page import Page, Send, icon, label, set_icon
+from kiosk.ui.card_page import repolish
+
+#: The steps of a visit, for the progress bar.
+_STEPS = {
+    Work.READ_CARD: 1,
+    Work.AUTHENTICATE: 2,
+    Work.READ_SIGNER: 3,
+    Work.ENROL: 4,
+    Work.RUN_SERVICE: 5,
+    Work.ASSISTED: 5,
+}
+
+
+class WorkingPage(Page):
+    """Card or service work in progress: what is happening, progress, keep the card in."""
+
+    def __init__(self, send: Send) -> None:
+        super().__init__(send)
+        self.title = label("title")
+        self.keep = label("notice")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, max(_STEPS.values()))
+        self.progress.setTextVisible(False)
+        self.cancel = self.button("cancel", Cancel(), "secondary")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(120, 60, 120, 40)
+        layout.addStretch(1)
+        layout.addWidget(self.title)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.keep)
+        layout.addStretch(1)
+        layout.addWidget(self.cancel, 0, Qt.AlignmentFlag.AlignRight)
+
+    def render(self, state: FlowState, now: float) -> None:
+        """The step in words and on the bar."""
+        super().render(state, now)
+        work = state.work or Work.READ_CARD
+        self.title.setText(self.t(f"work.{work.value}"))
+        self.progress.setValue(_STEPS[work])
+        self.keep.setVisible(work is not Work.ASSISTED)
+        self.keep.setText(self.t("work.keep_card"))
+        self.cancel.setText(self.t("button.cancel"))
+
+
+class ResultPage(Page):
+    """A service's result: icon, title, message and labelled rows, then Finish."""
+
+    def __init__(self, send: Send) -> None:
+        super().__init__(send)
+        self.icon: QSvgWidget = icon("ok", 140)
+        self.title = label("title")
+        self.message = label("subtitle")
+        self.grid = QGridLayout()
+        self.grid.setHorizontalSpacing(40)
+        self.grid.setVerticalSpacing(16)
+        self.rows: list[tuple[object, object]] = []
+        self.done = self.button("done", Done())
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(120, 40, 120, 40)
+        layout.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(self.title)
+        layout.addWidget(self.message)
+        layout.addLayout(self.grid)
+        layout.addStretch(1)
+        layout.addWidget(self.done, 0, Qt.AlignmentFlag.AlignRight)
+
+    def render(self, state: FlowState, now: float) -> None:
+        """The result in the current language (empty once the session is wiped)."""
+        super().render(state, now)
+        result = state.result
+        self.done.setText(self.t("button.done"))
+        for name, value in self.rows:
+            self.grid.removeWidget(name)  # type: ignore[arg-type]
+            self.grid.removeWidget(value)  # type: ignore[arg-type]
+            name.deleteLater()  # type: ignore[attr-defined]
+            value.deleteLater()  # type: ignore[attr-defined]
+        self.rows = []
+        if result is None:
+            self.title.setText("")
+            self.message.setText("")
+            return
+        set_icon(self.icon, "ok" if result.ok else "error")
+        self.setProperty("severity", "ok" if result.ok else "")
+        repolish(self)
+        self.title.setText(result.title.get(self.language))
+        self.message.setText(result.message.get(self.language))
+        self.message.setVisible(bool(result.message.get(self.language)))
+        for index, row in enumerate(result.rows):
+            name = label("subtitle", center=False)
+            name.setText(row.label.get(self.language))
+            value = label("value", center=False)
+            value.setText(row.value)
+            self.grid.addWidget(name, index, 0)
+            self.grid.addWidget(value, index, 1)
+            self.rows.append((name, value))
+
+
+class ProblemPage(Page):
+    """An error or the blocked screen, from the catalogue: what happened and what to do."""
+
+    def __init__(self, send: Send) -> None:
+        super().__init__(send)
+        self.icon: QSvgWidget = icon("error", 140)
+        self.title = label("title")
+        self.text = label("subtitle")
+        self.staff = label("notice")
+        self.retry = self.button("retry", Retry())
+        self.done = self.button("done", Done(), "secondary")
+        self.call_staff = self.button("call-staff", CallStaff(), "secondary")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(120, 40, 120, 40)
+        layout.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(self.title)
+        layout.addWidget(self.text)
+        layout.addWidget(self.staff)
+        layout.addStretch(1)
+        row = QHBoxLayout()
+        row.addWidget(self.call_staff)
+        row.addStretch(1)
+        row.addWidget(self.done)
+        row.addWidget(self.retry)
+        layout.addLayout(row)
+
+    def render(self, state: FlowState, now: float) -> None:
+        """The catalogue entry of the state's problem."""
+        super().render(state, now)
+        problem = state.problem
+        if problem is None:
+            return
+        found = entry(problem.code)
+        set_icon(self.icon, found.icon)
+        severity = "blocked" if state.screen is Screen.BLOCKED else ""
+        if self.property("severity") != severity:
+            self.setProperty("severity", severity)
+            repolish(self)
+        self.title.setText(found.title.get(self.language))
+        self.text.setText(found.text.format(self.language, retries=problem.retries_left))
+        self.retry.setVisible(found.retry and state.screen is Screen.ERROR)
+        self.retry.setText(self.t("button.retry"))
+        self.done.setText(self.t("button.done"))
+        self.call_staff.setText(self.t("button.call_staff"))
+        self.call_staff.setVisible(not state.staff_called)
+        self.staff.setVisible(state.staff_called)
+        self.staff.setText(self.t("staff.called"))

@@ -1,0 +1,61 @@
+"""The service picker and the provider choice: one large button per option."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout
+
+from kiosk.flow.i18n import Text
+from kiosk.flow.machine import Back, ChooseProvider, ChooseService, Event, FlowState
+from kiosk.ui.base_page import Page, Send, label
+
+
+class ChoicePage(Page):
+    """Options as big buttons (title and description), with Back."""
+
+    def __init__(
+        self, send: Send, title_key: str, options: list[tuple[str, Text, Text | None, Event]]
+    ) -> None:
+        super().__init__(send)
+        self.title_key = title_key
+        self.title = label("title")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(80, 30, 80, 40)
+        layout.setSpacing(24)
+        layout.addWidget(self.title)
+        self.options: list[tuple[Text, Text | None]] = []
+        self.option_buttons = []
+        for name, title, description, event in options:
+            button = self.button(name, event)
+            button.setMinimumHeight(140)
+            layout.addWidget(button)
+            self.options.append((title, description))
+            self.option_buttons.append(button)
+        layout.addStretch(1)
+        row = QHBoxLayout()
+        self.back = self.button("back", Back(), "secondary")
+        row.addWidget(self.back)
+        row.addStretch(1)
+        layout.addLayout(row)
+
+    def render(self, state: FlowState, now: float) -> None:
+        """Label the options in the current language."""
+        super().render(state, now)
+        self.title.setText(self.t(self.title_key))
+        for button, (title, description) in zip(self.option_buttons, self.options, strict=True):
+            lines = [title.get(self.language)]
+            if description is not None and description.get(self.language):
+                lines.append(description.get(self.language))
+            button.setText("\n".join(lines))
+        self.back.setText(self.t("button.back"))
+
+
+def services_page(send: Send, services: list[tuple[str, Text, Text]]) -> ChoicePage:
+    """The service picker."""
+    options = [(f"service-{i}", t, d, ChooseService(i)) for i, t, d in services]
+    return ChoicePage(send, "services.title", options)  # type: ignore[arg-type]
+
+
+def providers_page(send: Send, providers: list[tuple[str, Text]]) -> ChoicePage:
+    """The provider choice (shown when the kiosk serves several)."""
+    options = [(f"provider-{i}", name, None, ChooseProvider(i)) for i, name in providers]
+    return ChoicePage(send, "providers.title", options)  # type: ignore[arg-type]

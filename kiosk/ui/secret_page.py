@@ -1,0 +1,142 @@
+"""Screens that take a secret: the PIN, the signature password and the staff PIN."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout
+
+from kiosk.flow.errors_catalogue import Problem, entry
+from kiosk.flow.i18n import Language
+from kiosk.flow.machine import (
+    CallStaff,
+    Cancel,
+    FlowState,
+    SubmitPassword,
+    SubmitPin,
+    SubmitStaffPin,
+)
+from kiosk.ui.base_page import Page, Send, label
+from kiosk.ui.keypad_widget import SecretPad
+
+
+def problem_text(problem: Problem, language: Language) -> str:
+    """A problem's title and advice in one line (tries left filled in)."""
+    found = entry(problem.code)
+    advice = found.text.format(language, retries=problem.retries_left)
+    return f"{found.title.get(language)}  {advice}"
+
+
+class SecretPage(Page):
+    """Title, tries left, a notice, inline problems, the pad, and Cancel."""
+
+    def __init__(self, send: Send, pad: SecretPad, title_key: str) -> None:
+        super().__init__(send)
+        self.pad = pad
+        self.title_key = title_key
+        self.title = label("title")
+        self.retries = label("subtitle")
+        self.notice = label("notice")
+        self.problem = label("problem")
+        self.call_staff = self.button("call-staff", CallStaff(), "secondary")
+        self.cancel = self.button("cancel", Cancel(), "secondary")
+        if pad.columns <= 3:  # a small pad sits beside the texts
+            info = QVBoxLayout()
+            info.setSpacing(10)
+            for widget in (self.title, self.retries, self.notice, self.problem):
+                info.addWidget(widget)
+            info.addStretch(1)
+            row = QHBoxLayout()
+            row.addWidget(self.call_staff)
+            row.addStretch(1)
+            row.addWidget(self.cancel)
+            info.addLayout(row)
+            layout = QHBoxLayout(self)
+            layout.setContentsMargins(60, 24, 60, 24)
+            layout.setSpacing(40)
+            layout.addLayout(info, 1)
+            layout.addWidget(pad, 1)
+        else:  # a full keyboard goes below them, the buttons beside them
+            top = QHBoxLayout()
+            top.addWidget(self.title, 1)
+            top.addWidget(self.cancel)
+            middle = QHBoxLayout()
+            middle.addWidget(self.notice, 1)
+            middle.addWidget(self.retries)
+            middle.addWidget(self.call_staff)
+            column = QVBoxLayout(self)
+            column.setContentsMargins(40, 12, 40, 12)
+            column.setSpacing(8)
+            column.addLayout(top)
+            column.addLayout(middle)
+            column.addWidget(self.problem)
+            column.addWidget(pad, 1)
+
+    def enter(self, state: FlowState) -> None:
+        """A new entry: empty (and, for the PIN pad, re-shuffled) keys."""
+        self.pad.reset()
+
+    def render(self, state: FlowState, now: float) -> None:
+        """Texts, tries left, warnings and the last problem."""
+        super().render(state, now)
+        self.title.setText(self.t(self.title_key))
+        self.pad.set_labels(self.t("button.clear"), self.t("button.delete"), self.t("button.ok"))
+        self.cancel.setText(self.t("button.cancel"))
+        self.call_staff.setText(self.t("button.call_staff"))
+        problem = state.problem
+        self.problem.setVisible(problem is not None)
+        if problem is not None:
+            self.problem.setText(problem_text(problem, self.language))
+        self.render_notice(state)
+
+    def render_notice(self, state: FlowState) -> None:
+        """Tries left and the notice (none by default)."""
+        self.retries.hide()
+        self.notice.hide()
+        self.call_staff.hide()
+
+
+class PinPage(SecretPage):
+    """The PIN pad; tries left read from the card first; a warning at the last try."""
+
+    def __init__(self, send: Send, pad: SecretPad) -> None:
+        super().__init__(send, pad, "pin.title")
+        pad.submitted.connect(lambda pin: self.send(SubmitPin(pin)))
+
+    def render_notice(self, state: FlowState) -> None:
+        """Tries left; at one try left, the warning and the call-staff offer."""
+        retries = None if state.card is None else state.card.auth_retries
+        self.retries.setVisible(retries is not None)
+        self.retries.setText(self.t("pin.retries", retries=retries))
+        last = retries == 1
+        self.notice.setVisible(True)
+        if last:
+            self.notice.setText(self.t("pin.last_try"))
+        elif state.staff_called:
+            self.notice.setText(self.t("staff.called"))
+        else:
+            self.notice.setText(self.t("pin.shield"))
+        self.call_staff.setVisible(last and not state.staff_called)
+
+
+class PasswordPage(SecretPage):
+    """The signature-password keyboard (enrolment)."""
+
+    def __init__(self, send: Send, pad: SecretPad) -> None:
+        super().__init__(send, pad, "password.title")
+        pad.submitted.connect(lambda password: self.send(SubmitPassword(password)))
+
+    def render_notice(self, state: FlowState) -> None:
+        """Why a password is needed, and tries left."""
+        retries = None if state.card is None else state.card.sign_retries
+        self.retries.setVisible(retries is not None)
+        self.retries.setText(self.t("pin.retries", retries=retries))
+        self.notice.setVisible(True)
+        self.notice.setText(self.t("password.why"))
+        self.call_staff.setVisible(retries == 1 and not state.staff_called)
+
+
+class StaffLoginPage(SecretPage):
+    """The staff PIN."""
+
+    def __init__(self, send: Send, pad: SecretPad) -> None:
+        super().__init__(send, pad, "staff.login")
+        pad.submitted.connect(lambda pin: self.send(SubmitStaffPin(pin)))
