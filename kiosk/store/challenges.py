@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from kiosk.store.engine import Database
+from kiosk.store.errors import StoreError
 from kiosk.store.models import ChallengeRow
 from kiosk.verify.ports import IssuedChallenge, TakenChallenge
 
@@ -37,18 +39,21 @@ class SqlChallengeStore:
 
     def add(self, challenge: IssuedChallenge) -> None:
         """Store a newly issued challenge (committed before it is handed out)."""
-        with self._db.engine.begin() as conn:
-            conn.execute(
-                _ADD,
-                {
-                    "nonce": challenge.nonce,
-                    "provider_id": challenge.provider_id,
-                    "terminal_id": challenge.terminal_id,
-                    "issued_at": challenge.issued_at,
-                    "expires_at": challenge.expires_at,
-                    "used_at": None,
-                },
-            )
+        try:
+            with self._db.engine.begin() as conn:
+                conn.execute(
+                    _ADD,
+                    {
+                        "nonce": challenge.nonce,
+                        "provider_id": challenge.provider_id,
+                        "terminal_id": challenge.terminal_id,
+                        "issued_at": challenge.issued_at,
+                        "expires_at": challenge.expires_at,
+                        "used_at": None,
+                    },
+                )
+        except IntegrityError as e:
+            raise StoreError("this challenge was already issued") from e
 
     def take(self, nonce: bytes, used_at: datetime) -> TakenChallenge | None:
         """Mark the challenge used, atomically; None when the nonce was never issued."""

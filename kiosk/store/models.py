@@ -141,12 +141,15 @@ class CrlCurrentRow(Base):
 
 
 class RevokedSerialRow(Base):
-    """A revoked serial of one CRL generation (no foreign key: bulk loads stay fast)."""
+    """A revoked serial of one CRL generation (no foreign key: bulk loads stay fast).
+
+    On PostgreSQL the table is partitioned by generation; an import attaches a partition."""
 
     __tablename__ = "revoked_serials"
     __table_args__ = (
         PrimaryKeyConstraint("generation_id", "serial"),
-        {"sqlite_with_rowid": False},
+        # PostgreSQL keeps each generation in its own partition (dropped whole on replacement)
+        {"sqlite_with_rowid": False, "postgresql_partition_by": "LIST (generation_id)"},
     )
 
     generation_id: Mapped[int] = mapped_column(Integer)

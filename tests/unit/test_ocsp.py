@@ -28,8 +28,10 @@ pytest_plugins = ["test_verify_support"]
 def pki(tmp_path_factory, world):
     """A private PKI (this module revokes), issuing cards with the session card's keys."""
     pki = init_pki(tmp_path_factory.mktemp("ocsp") / "pki")
-    card = pki.issue_card(keys=(world.auth_key, world.sign_key))
-    pki.revoke(serial_of(pki.issue_card(keys=(world.auth_key, world.sign_key)).auth), "auth")
+    card = pki.issue_card(keys=(world.auth_key, world.sign_key), now=world.now)
+    pki.revoke(
+        serial_of(pki.issue_card(keys=(world.auth_key, world.sign_key), now=world.now).auth), "auth"
+    )
     return pki, card
 
 
@@ -272,7 +274,7 @@ def test_over_http_with_the_standard_library_transport(pki, world):
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"

@@ -251,3 +251,26 @@ def test_tiny_cache_keeps_results_right(world, index, challenges):
         assert verifier.verify_user_proof(make_proof(world, c), world.now).ok
         c = challenges.issue(PROVIDER, TERMINAL, world.now)
         assert reason(verifier, make_proof(world, c, cert=expired), world) is Reason.EXPIRED
+
+
+def test_crl_metadata_is_reread_within_the_ttl(world, challenges):
+    from dataclasses import replace as with_
+
+    from kiosk.verify.memory import MemoryRevocationIndex
+
+    index = MemoryRevocationIndex()
+    verifier = Verifier(world.trust, index, challenges, crl_info_ttl_s=5)
+
+    def verdict_at(seconds):
+        at = world.now + timedelta(seconds=seconds)
+        c = challenges.issue(PROVIDER, TERMINAL, at)
+        return verifier.verify_user_proof(make_proof(world, c), at).reason
+
+    assert verdict_at(0) is Reason.CRL_MISSING
+    crl = verify_crl_in(world.crl("auth"), world.trust, world.now)
+    index.import_crl(crl)
+    assert verdict_at(0) is Reason.OK  # "missing" was not remembered
+    stale = with_(crl.info, next_update=world.now - timedelta(hours=1))
+    index.replace_crl(stale, [])
+    assert verdict_at(4) is Reason.OK  # within the TTL the metadata read at 0 s is used
+    assert verdict_at(5) is Reason.CRL_STALE

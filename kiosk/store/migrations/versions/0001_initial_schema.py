@@ -71,7 +71,8 @@ def upgrade() -> None:
     sa.Column('revoked_at', sa.BigInteger(), nullable=False),
     sa.Column('reason', sa.SmallInteger(), nullable=True),
     sa.PrimaryKeyConstraint('generation_id', 'serial', name=op.f('pk_revoked_serials')),
-    sqlite_with_rowid=False
+    sqlite_with_rowid=False,
+    postgresql_partition_by='LIST (generation_id)'
     )
     op.create_table('crl_current',
     sa.Column('issuer_key_id', sa.String(length=128), nullable=False),
