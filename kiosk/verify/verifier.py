@@ -33,9 +33,15 @@ class Verifier:
         sources: Mapping[str, RevocationSource] | None = None,
         serial_service: SerialService | None = None,
         cache_size: int = 4096,
+        crl_info_ttl_s: float = 5.0,
     ) -> None:
         self._validator = CertificateValidator(
-            trust, revocation, crl_grace_s=crl_grace_s, sources=sources, cache_size=cache_size
+            trust,
+            revocation,
+            crl_grace_s=crl_grace_s,
+            sources=sources,
+            cache_size=cache_size,
+            crl_info_ttl_s=crl_info_ttl_s,
         )
         self._challenges = challenges
         self._serial_service = serial_service
