@@ -79,13 +79,6 @@ class CertificateValidator:
     def trust(self) -> TrustStore:
         return self._trust
 
-    def validate(self, der: bytes, purpose: KeyPurpose, now: datetime) -> CheckedCertificate:
-        """Every check for using the certificate now for `purpose`; Refused on the first failure."""
-        checked = self.static_checks(der, purpose)
-        check_validity(checked.certificate, now)
-        self.check_revocation(checked.anchor, checked.certificate.serial_number, now)
-        return checked
-
     def static_checks(self, der: bytes, purpose: KeyPurpose) -> CheckedCertificate:
         """Decode, chain, purpose and key checks (cached: they do not depend on the time)."""
         key = hashlib.sha256(der).digest() + purpose.encode()
