@@ -53,7 +53,7 @@ class AuditLog:
         _check("action", action, _CODE)
         _check("reason", reason, _CODE)
         _check("issuer_key_id", issuer_key_id, _KEY_ID)
-        with self._db.engine.begin() as conn:
+        with self._db.autocommit.connect() as conn:
             conn.execute(
                 _APPEND,
                 {
@@ -70,7 +70,7 @@ class AuditLog:
 
     def recent(self, limit: int = 100) -> list[AuditEvent]:
         """The latest events, newest first."""
-        with self._db.engine.connect() as conn:
+        with self._db.autocommit.connect() as conn:
             rows = conn.execute(select(_t).order_by(_t.c.event_id.desc()).limit(limit)).all()
         return [
             AuditEvent(

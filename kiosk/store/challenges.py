@@ -40,7 +40,7 @@ class SqlChallengeStore:
     def add(self, challenge: IssuedChallenge) -> None:
         """Store a newly issued challenge (committed before it is handed out)."""
         try:
-            with self._db.engine.begin() as conn:
+            with self._db.autocommit.connect() as conn:
                 conn.execute(
                     _ADD,
                     {
@@ -57,7 +57,9 @@ class SqlChallengeStore:
 
     def take(self, nonce: bytes, used_at: datetime) -> TakenChallenge | None:
         """Mark the challenge used, atomically; None when the nonce was never issued."""
-        with self._db.engine.begin() as conn:
+        # No transaction needed: the UPDATE is atomic on its own, and used_at, once set, never
+        # changes, so the SELECT after a lost race reads the winner's time.
+        with self._db.autocommit.connect() as conn:
             row = conn.execute(_TAKE, {"n": nonce, "used_at": used_at}).first()
             if row is not None:
                 return TakenChallenge(_challenge(row), None)

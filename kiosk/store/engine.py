@@ -35,8 +35,10 @@ def _sqlite_begin(conn: Connection) -> None:
     # pysqlite's own transaction handling is off (isolation_level=None), so we BEGIN here.
     # Writers that read first ask for BEGIN IMMEDIATE (`Database.writing`): they take the write
     # lock up front and queue on busy_timeout instead of failing on a stale read snapshot.
-    immediate = conn.get_execution_options().get("sqlite_immediate", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    options = conn.get_execution_options()
+    if options.get("isolation_level") == "AUTOCOMMIT":
+        return  # each statement is its own transaction
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlite_immediate") else "BEGIN")
 
 
 def normalise_url(url: str) -> str:
@@ -58,7 +60,9 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True)
+        # No pool_pre_ping: it costs a round trip per checkout; a connection the server
+        # dropped fails one operation (which fails closed) and is then replaced.
+        return create_engine(url, pool_recycle=3600)
     raise StoreError(f"unsupported database URL scheme: {parsed.drivername}")
 
 
@@ -69,6 +73,8 @@ class Database:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        #: The same pool without BEGIN/COMMIT round trips: for single atomic statements.
+        self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def dialect(self) -> str:

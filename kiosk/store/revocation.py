@@ -68,7 +68,7 @@ class SqlRevocationIndex:
 
     def crl_info(self, issuer_key_id: str) -> CrlInfo | None:
         """The CRL in force for that issuer, or None when none was imported."""
-        with self._db.engine.connect() as conn:
+        with self._db.autocommit.connect() as conn:
             row = conn.execute(_INFO, {"issuer": issuer_key_id}).first()
         if row is None:
             return None
@@ -77,7 +77,7 @@ class SqlRevocationIndex:
 
     def lookup(self, issuer_key_id: str, serial: int) -> RevokedEntry | None:
         """The revocation entry for that serial under that issuer, or None if not revoked."""
-        with self._db.engine.connect() as conn:
+        with self._db.autocommit.connect() as conn:
             row = conn.execute(
                 _LOOKUP, {"issuer": issuer_key_id, "serial": serial_to_bytes(serial)}
             ).first()
