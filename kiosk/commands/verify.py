@@ -79,7 +79,7 @@ class LocalContext:
 
     @classmethod
     def from_config(cls, cfg: Config) -> LocalContext:
-        """Open the store (made by `kiosk db upgrade`) and load the trust anchors."""
+        """Open the store (migrated to the latest schema) and load the trust anchors."""
         from kiosk.store.audit import AuditLog
         from kiosk.store.challenges import SqlChallengeStore
         from kiosk.store.engine import Database
@@ -89,7 +89,9 @@ class LocalContext:
         from kiosk.verify.trust import TrustStore
         from kiosk.verify.verifier import Verifier
 
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(cfg.effective_database_url)
+        db.upgrade()
         challenges = ChallengeService(SqlChallengeStore(db), ttl_s=cfg.challenge_ttl_s)
         verifier = Verifier(
             TrustStore.from_dir(cfg.trust_dir),

@@ -20,7 +20,6 @@ from kiosk.jpki.session import JpkiSession
 from kiosk.pki.profile import DEFAULT_PERSON
 from kiosk.simcard.applet import VirtualCard
 from kiosk.store.crlimport import check_crl
-from kiosk.store.engine import Database
 from kiosk.store.records import LinkStatus as StoredStatus
 from kiosk.store.revocation import SqlRevocationIndex
 from kiosk.verify.verdict import LinkStatus, Reason
@@ -30,7 +29,7 @@ pytest_plugins = ["test_verify_support"]
 
 @pytest.fixture
 def cfg(world, tmp_path):
-    cfg = config.from_mapping(
+    return config.from_mapping(
         {
             "data_dir": str(tmp_path),
             "trust_dir": str(world.pki.trust_dir),
@@ -38,10 +37,6 @@ def cfg(world, tmp_path):
             "terminal_id": "kiosk-1",
         }
     )
-    db = Database(cfg.effective_database_url)
-    db.upgrade()
-    db.dispose()
-    return cfg
 
 
 def import_crls(local, world, sign_revoked=(), number=1):
@@ -159,7 +154,7 @@ def test_verify_card_command_prints_the_verdict(cfg, world, tmp_path, monkeypatc
 
 def test_ocsp_sources_from_configuration(world, tmp_path):
     key_id = world.key_id("auth")
-    cfg = config.from_mapping(
+    return config.from_mapping(
         {"data_dir": str(tmp_path), "extra": {"ocsp": {key_id.upper(): "http://ocsp.test/"}}}
     )
     assert list(verify_command.ocsp_sources(cfg)) == [key_id]
