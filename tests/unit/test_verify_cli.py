@@ -154,7 +154,7 @@ def test_verify_card_command_prints_the_verdict(cfg, world, tmp_path, monkeypatc
 
 def test_ocsp_sources_from_configuration(world, tmp_path):
     key_id = world.key_id("auth")
-    return config.from_mapping(
+    cfg = config.from_mapping(
         {"data_dir": str(tmp_path), "extra": {"ocsp": {key_id.upper(): "http://ocsp.test/"}}}
     )
     assert list(verify_command.ocsp_sources(cfg)) == [key_id]
