@@ -433,13 +433,17 @@ class Flow:
             moved = replace(moved, countdown_deadline=None)
         return self._arm_idle(moved, now)
 
-    def wipe(self, state: FlowState) -> FlowState:
-        """Back to the attract screen: PIN, verdict, 4 info and result are dropped."""
-        return replace(self.initial(state.reader, state.card_present), work_id=state.work_id + 1)
+    def wipe(self, state: FlowState, keep_language: bool = False) -> FlowState:
+        """Back to the attract screen: PIN, verdict, 4 info and result are dropped.
+
+        `keep_language` while the same person is still in front of the kiosk (an error to
+        read, the card to take); an idle timeout starts the next visit in the default."""
+        wiped = replace(self.initial(state.reader, state.card_present), work_id=state.work_id + 1)
+        return replace(wiped, language=state.language) if keep_language else wiped
 
     def finish(self, state: FlowState, now: float) -> Transition:
         """End the visit: remind to take the card if it is still in, else the start."""
-        wiped = self.wipe(state)
+        wiped = self.wipe(state, keep_language=state.card_present)
         if state.card_present:
             return Transition(self.go(wiped, Screen.TAKE_CARD, now), (PlaySound(Sound.TAKE_CARD),))
         return Transition(wiped)
@@ -565,7 +569,7 @@ def _on_removed(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
     if s.screen is Screen.TAKE_CARD:
         return Transition(flow.wipe(moved))
     if s.screen in ABORT_ON_REMOVAL:
-        aborted = flow.wipe(moved)
+        aborted = flow.wipe(moved, keep_language=True)
         return flow.error(aborted, Problem(ProblemCode.CARD_REMOVED), now)
     return Transition(moved)
 
@@ -745,7 +749,7 @@ def _work_failed(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
         moved = flow.go(s, Screen.PASSWORD, now, card=card, problem=problem)
         return Transition(moved, (PlaySound(Sound.ERROR),))
     if problem.code is ProblemCode.CARD_REMOVED:
-        return flow.error(flow.wipe(s), problem, now)
+        return flow.error(flow.wipe(s, keep_language=True), problem, now)
     return flow.error(s, problem, now)
 
 
@@ -778,7 +782,9 @@ def _service_consent(flow: Flow, s: FlowState, e: object, now: float) -> Transit
 def _retry(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
     if s.problem is None or not entry(s.problem.code).retry or not s.service_id:
         return flow.finish(s, now)
-    keep = replace(flow.wipe(s), service_id=s.service_id, provider_id=s.provider_id)
+    keep = replace(
+        flow.wipe(s, keep_language=True), service_id=s.service_id, provider_id=s.provider_id
+    )
     return _insert_card(flow, keep, now)
 
 

@@ -31,6 +31,9 @@ class Page(QWidget):
     def enter(self, state: FlowState) -> None:
         """The page is being shown for a new step (reset inputs here)."""
 
+    def leave(self) -> None:
+        """The page is no longer shown: drop anything personal it displays."""
+
     def render(self, state: FlowState, now: float) -> None:
         """Show `state` (called on each change and each tick while visible)."""
         self.language = state.language

@@ -37,6 +37,11 @@ class ReviewPage(Page):
         row.addWidget(self.confirm)
         layout.addLayout(row)
 
+    def leave(self) -> None:
+        """Wipe the 4 info from the labels."""
+        for value in self.values.values():
+            value.clear()
+
     def render(self, state: FlowState, now: float) -> None:
         """The 4 info (wiped from the labels when the state no longer has them)."""
         super().render(state, now)

@@ -205,6 +205,8 @@ class KioskWindow(QWidget):
         """Switch to the state's page (entering it when the screen changed) and draw it."""
         page = self.pages[state.screen]
         if state.screen is not self._screen:
+            if self._screen is not None and self.pages[self._screen] is not page:
+                self.pages[self._screen].leave()
             self._screen = state.screen
             page.enter(state)
             self.stack.setCurrentWidget(page)

@@ -75,17 +75,26 @@ class ResultPage(Page):
         layout.addStretch(1)
         layout.addWidget(self.done, 0, Qt.AlignmentFlag.AlignRight)
 
-    def render(self, state: FlowState, now: float) -> None:
-        """The result in the current language (empty once the session is wiped)."""
-        super().render(state, now)
-        result = state.result
-        self.done.setText(self.t("button.done"))
+    def leave(self) -> None:
+        """Wipe the result from the screen."""
+        self._clear()
+        self.title.clear()
+        self.message.clear()
+
+    def _clear(self) -> None:
         for name, value in self.rows:
             self.grid.removeWidget(name)  # type: ignore[arg-type]
             self.grid.removeWidget(value)  # type: ignore[arg-type]
             name.deleteLater()  # type: ignore[attr-defined]
             value.deleteLater()  # type: ignore[attr-defined]
         self.rows = []
+
+    def render(self, state: FlowState, now: float) -> None:
+        """The result in the current language (empty once the session is wiped)."""
+        super().render(state, now)
+        result = state.result
+        self.done.setText(self.t("button.done"))
+        self._clear()
         if result is None:
             self.title.setText("")
             self.message.setText("")

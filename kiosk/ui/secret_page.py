@@ -107,13 +107,11 @@ class PinPage(SecretPage):
         self.retries.setVisible(retries is not None)
         self.retries.setText(self.t("pin.retries", retries=retries))
         last = retries == 1
+        lines = [self.t("pin.last_try" if last else "pin.shield")]
+        if state.staff_called:
+            lines.append(self.t("staff.called"))
         self.notice.setVisible(True)
-        if last:
-            self.notice.setText(self.t("pin.last_try"))
-        elif state.staff_called:
-            self.notice.setText(self.t("staff.called"))
-        else:
-            self.notice.setText(self.t("pin.shield"))
+        self.notice.setText("\n".join(lines))
         self.call_staff.setVisible(last and not state.staff_called)
 
 

@@ -696,3 +696,12 @@ def test_the_card_session_is_closed_when_the_visit_ends():
     assert CloseCard() in d.effects
     d = at_pin().send(Tick(), at=NOW + 60)
     assert d.screen is Screen.ATTRACT and CloseCard() in d.effects
+
+
+def test_the_language_stays_while_the_same_person_is_there():
+    d = at_pin().send(SetLanguage("en")).send(SubmitPin("1234")).send(CardRemoved())
+    assert d.screen is Screen.ERROR and d.state.language == "en"
+    d = at_pin().send(SetLanguage("en")).send(Cancel())
+    assert d.screen is Screen.TAKE_CARD and d.state.language == "en"
+    d.send(CardRemoved())
+    assert d.screen is Screen.ATTRACT and d.state.language == "ja"

@@ -1,0 +1,160 @@
+"""pytest-qt fixtures: the real kiosk window over the in-process virtual card.
+
+Everything is real except the reader (kiosk.flow.reader.InProcessReader, the same card
+applet the vpcd tests use) and the clock (a fake monotonic clock the tests move forward):
+JPKI session, local verification with the test PKI's CRLs, links and audit in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from dataclasses import dataclass  # noqa: E402
+
+import pytest  # noqa: E402
+from PySide6.QtCore import Qt, QtMsgType  # noqa: E402
+from PySide6.QtWidgets import QPushButton  # noqa: E402
+
+from kiosk.app import available_services, build_window, utc_now  # noqa: E402
+from kiosk.config import Config  # noqa: E402
+from kiosk.flow.backend import CardBackend, MemoryAudit, MemoryLinks  # noqa: E402
+from kiosk.flow.machine import Screen  # noqa: E402
+from kiosk.flow.reader import InProcessReader  # noqa: E402
+from kiosk.simcard.applet import VirtualCard  # noqa: E402
+from kiosk.verify.challenge import ChallengeService  # noqa: E402
+from kiosk.verify.crl import verify_crl_in  # noqa: E402
+from kiosk.verify.memory import MemoryChallengeStore, MemoryRevocationIndex  # noqa: E402
+from kiosk.verify.trust import TrustStore  # noqa: E402
+from kiosk.verify.verifier import Verifier  # noqa: E402
+
+STAFF_PIN = "2468"
+STAFF_PIN_SHA256 = hashlib.sha256(STAFF_PIN.encode()).hexdigest()
+#: Qt messages the offscreen platform always prints; anything else fails the test.
+_EXPECTED_QT = ("does not support propagateSizeHints",)
+
+
+class FakeClock:
+    """A monotonic clock that only moves when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture(scope="session")
+def trust(test_pki):
+    return TrustStore.from_dir(test_pki.trust_dir)
+
+
+@dataclass
+class Kiosk:
+    """The running kiosk and the handles a test drives it with."""
+
+    qtbot: object
+    window: object
+    controller: object
+    reader: InProcessReader
+    audit: MemoryAudit
+    clock: FakeClock
+    card_file: object
+
+    @property
+    def screen(self) -> Screen:
+        return self.controller.state.screen
+
+    def wait_screen(self, screen: Screen, timeout: int = 5000) -> None:
+        self.qtbot.waitUntil(lambda: self.screen is screen, timeout=timeout)
+        self.qtbot.waitUntil(lambda: self.window.current_page() is self.window.pages[screen])
+
+    def page(self):
+        return self.window.current_page()
+
+    def click(self, name: str) -> None:
+        button = self.page().findChild(QPushButton, name) or self.window.findChild(
+            QPushButton, name
+        )
+        assert button is not None, name
+        assert button.isVisible(), f"{name} is not visible on {self.screen}"
+        self.qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+    def type_secret(self, secret: str, submit: bool = True) -> None:
+        for key in secret:
+            self.click(f"key-{key}")
+        if submit:
+            self.click("ok")
+
+    def insert(self, card_file=None) -> VirtualCard:
+        card = VirtualCard(card_file or self.card_file)
+        self.reader.insert(card)
+        return card
+
+    def tick(self) -> None:
+        """Wait for the controller's next timer tick."""
+        with self.qtbot.waitSignal(self.controller.ticked, timeout=2000):
+            pass
+
+
+@pytest.fixture
+def make_kiosk(qtbot, test_pki, card_file, trust):
+    """Build a kiosk (kiosk mode, hardened) with the given configuration overrides."""
+    made = []
+
+    def make(**overrides) -> Kiosk:
+        index = MemoryRevocationIndex()
+        for which in ("auth", "sign"):
+            index.import_crl(verify_crl_in(test_pki.crl_der(which), trust, utc_now()))
+        challenges = ChallengeService(MemoryChallengeStore())
+        reader = InProcessReader()
+        audit = MemoryAudit()
+        backend = CardBackend(
+            reader.connect,
+            Verifier(trust, index, challenges),
+            challenges,
+            MemoryLinks(),
+            audit,
+            available_services(),
+            "kiosk-1",
+            utc_now,
+        )
+        settings = {"staff_pin_sha256": STAFF_PIN_SHA256, "sound": False, **overrides}
+        clock = FakeClock()
+        window, controller = build_window(
+            Config(**settings), reader, backend, windowed=False, clock=clock, staff_hold_ms=50
+        )
+        qtbot.addWidget(window)
+        window.show_kiosk()
+        qtbot.waitExposed(window)
+        kiosk = Kiosk(qtbot, window, controller, reader, audit, clock, card_file)
+        made.append(kiosk)
+        return kiosk
+
+    yield make
+    for kiosk in made:
+        kiosk.controller.stop()
+        kiosk.window.staff_exit()
+
+
+@pytest.fixture
+def kiosk(make_kiosk) -> Kiosk:
+    return make_kiosk()
+
+
+@pytest.fixture(autouse=True)
+def no_qt_warnings(qtlog):
+    """Qt warnings fail a UI test (except the offscreen platform's own)."""
+    yield
+    bad = [
+        r.message
+        for r in qtlog.records
+        if r.type in (QtMsgType.QtWarningMsg, QtMsgType.QtCriticalMsg)
+        and not any(e in r.message for e in _EXPECTED_QT)
+    ]
+    assert not bad, bad
