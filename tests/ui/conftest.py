@@ -107,7 +107,8 @@ def make_kiosk(qtbot, test_pki, card_file, trust):
     """Build a kiosk (kiosk mode, hardened) with the given configuration overrides."""
     made = []
 
-    def make(**overrides) -> Kiosk:
+    def make(extra_services=None, **overrides) -> Kiosk:
+        services = {**available_services(), **(extra_services or {})}
         index = MemoryRevocationIndex()
         for which in ("auth", "sign"):
             index.import_crl(verify_crl_in(test_pki.crl_der(which), trust, utc_now()))
@@ -120,14 +121,20 @@ def make_kiosk(qtbot, test_pki, card_file, trust):
             challenges,
             MemoryLinks(),
             audit,
-            available_services(),
+            services,
             "kiosk-1",
             utc_now,
         )
         settings = {"staff_pin_sha256": STAFF_PIN_SHA256, "sound": False, **overrides}
         clock = FakeClock()
         window, controller = build_window(
-            Config(**settings), reader, backend, windowed=False, clock=clock, staff_hold_ms=50
+            Config(**settings),
+            reader,
+            backend,
+            windowed=False,
+            services=services,
+            clock=clock,
+            staff_hold_ms=50,
         )
         qtbot.addWidget(window)
         window.show_kiosk()

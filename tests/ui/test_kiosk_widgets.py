@@ -1,0 +1,155 @@
+"""Widgets and pages one at a time: keypads, consent per item, reader status, translations."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QTranslator
+from PySide6.QtWidgets import QCheckBox, QLabel
+
+from kiosk.flow.i18n import Text, plain
+from kiosk.flow.machine import ReaderStatus, Screen
+from kiosk.flow.texts import TS_FILES, all_messages
+from kiosk.services.base import ConsentItem, ResultRow, ServiceContext, ServiceResult
+from kiosk.ui.keypad_widget import DIGITS, password_keyboard, pin_pad
+from kiosk.ui.style import RESOURCES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def texts(page) -> str:
+    return "\n".join(w.text() for w in page.findChildren(QLabel) if w.isVisible())
+
+
+def test_pin_pad_masks_and_forgets(qtbot):
+    pad = pin_pad(shuffle=False)
+    qtbot.addWidget(pad)
+    got = []
+    pad.submitted.connect(got.append)
+    for key in "12345":
+        pad.press(key)
+    assert pad.mask.text() == "●●●●" and pad.length == 4  # never longer than 4
+    pad.ok_button.click()
+    assert got == ["1234"] and pad.length == 0 and "1" not in pad.mask.text()
+
+
+def test_pin_pad_shuffles_on_each_showing(qtbot):
+    pad = pin_pad(shuffle=True, rng=random.Random(7))
+    qtbot.addWidget(pad)
+    orders = set()
+    for _ in range(5):
+        pad.reset()
+        order = pad.key_order()
+        assert sorted(order) == sorted(DIGITS)
+        orders.add(tuple(order))
+    assert len(orders) > 1
+
+
+def test_unshuffled_pad_is_a_phone_pad(qtbot):
+    pad = pin_pad(shuffle=False)
+    qtbot.addWidget(pad)
+    pad.reset()
+    assert pad.key_order() == list("1234567890")
+
+
+def test_keys_do_not_animate_when_pressed():
+    for theme in ("default", "high-contrast"):
+        qss = (RESOURCES / "themes" / f"{theme}.qss").read_text(encoding="utf-8")
+        for role in ("key", "keysmall"):
+            rule = f'QPushButton[role="{role}"], QPushButton[role="{role}"]:pressed'
+            assert rule in qss, (theme, role)
+        assert "Noto Sans CJK JP" in qss
+
+
+def test_password_keyboard_takes_16_letters_and_digits(qtbot):
+    pad = password_keyboard()
+    qtbot.addWidget(pad)
+    assert set(pad.key_buttons) == set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+    for key in "A1" * 10:
+        pad.press(key)
+    assert pad.length == 16
+
+
+@dataclass(frozen=True)
+class SharingService:
+    """A service that shares data item by item (the shape of the insurance check)."""
+
+    id: str = "sharing"
+    title: Text = Text("情報提供", "Data sharing")
+    description: Text = Text("同意した情報を提供します", "Shares what you agree to")
+    needs_link: bool = False
+    consent_items: tuple = (
+        ConsentItem("medication", Text("薬剤情報", "Medication history"), required=True),
+        ConsentItem("checkups", Text("特定健診情報", "Health check results")),
+    )
+
+    def run(self, context: ServiceContext) -> ServiceResult:
+        rows = tuple(ResultRow(plain(i), "✓") for i in sorted(context.consented))
+        return ServiceResult(True, Text("提供しました", "Shared"), plain(""), rows)
+
+
+@pytest.fixture
+def sharing_kiosk(make_kiosk):
+    return make_kiosk({"sharing": SharingService()}, services=("identity", "sharing"))
+
+
+def test_service_picker_and_consent_item_by_item(sharing_kiosk):
+    kiosk = sharing_kiosk
+    kiosk.click("start")
+    kiosk.wait_screen(Screen.SERVICES)
+    assert (
+        "情報提供" in kiosk.page().findChild(type(kiosk.window.contrast), "service-sharing").text()
+    )
+    kiosk.click("service-sharing")
+    kiosk.wait_screen(Screen.INSERT_CARD)
+    kiosk.insert()
+    kiosk.wait_screen(Screen.PIN)
+    kiosk.type_secret("1234")
+    kiosk.wait_screen(Screen.SERVICE_CONSENT)
+    boxes = {b.objectName(): b for b in kiosk.page().findChildren(QCheckBox)}
+    assert set(boxes) == {"consent-medication", "consent-checkups"}
+    assert not any(b.isChecked() for b in boxes.values())  # nothing is pre-ticked
+    assert "(必須)" in boxes["consent-medication"].text()
+    boxes["consent-medication"].setChecked(True)
+    kiosk.click("agree")
+    kiosk.wait_screen(Screen.RESULT)
+    assert [r.label.en for r in kiosk.controller.state.result.rows] == ["medication"]
+
+
+@pytest.mark.parametrize(
+    ("status", "shown"),
+    [
+        (ReaderStatus.NO_SERVICE, "カードサービス停止中"),
+        (ReaderStatus.NO_READER, "カードリーダーがありません"),
+        (ReaderStatus.READY, "カードリーダー準備完了"),
+    ],
+)
+def test_insert_screen_shows_the_live_reader_status(kiosk, status, shown):
+    kiosk.click("start")
+    kiosk.wait_screen(Screen.INSERT_CARD)
+    kiosk.controller.reader_status(status)
+    kiosk.qtbot.waitUntil(lambda: shown in texts(kiosk.page()))
+
+
+LRELEASE = shutil.which("pyside6-lrelease", path=str(ROOT / ".venv" / "bin"))
+
+
+@pytest.mark.skipif(LRELEASE is None, reason="pyside6-lrelease is not installed")
+@pytest.mark.parametrize("language", sorted(TS_FILES))
+def test_compiled_translations_match_the_catalogue(qapp, tmp_path, language):
+    qm = tmp_path / "kiosk.qm"
+    subprocess.run(
+        [LRELEASE, str(RESOURCES / "i18n" / TS_FILES[language]),
+         "-qm", str(qm)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    translator = QTranslator()
+    assert translator.load(str(qm))
+    for key, message in all_messages().items():
+        assert translator.translate("kiosk", message.ja, key) == message.get(language), key
