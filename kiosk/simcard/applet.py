@@ -7,9 +7,10 @@ card's behaviour is unknown ([L] in the notes) this module decides as follows.
 Command parsing (in this order):
 - Fewer than 4 bytes, or a body that is no ISO 7816-3 case (short or extended) → 67 00.
   Extended Lc/Le are accepted (the contact card takes an extended Le on READ BINARY).
-- CLA: 0x00-0x0F and 0x80-0x8F are first-interindustry / proprietary; 0x40-0x7F further
-  interindustry. A logical channel ≠ 0 → 68 81; secure messaging bits (0x04/0x08) → 68 82;
-  command chaining (0x10) → 68 84; any other CLA (0x20-0x3F, 0x90-0xFF) → 6E 00.
+- CLA: 0x00-0x0F and 0x80-0x8F are first-interindustry / proprietary. A logical channel
+  ≠ 0 (including every further-interindustry CLA 0x40-0x7F) → 68 81; secure messaging bits
+  (0x04/0x08) → 68 82; command chaining (0x10/0x90) → 68 84; any other CLA (0x20-0x3F,
+  0xA0-0xFF) → 6E 00.
 - INS: CLA 00 knows SELECT, READ BINARY, VERIFY, CHANGE REFERENCE DATA, GET CHALLENGE;
   CLA 80 knows only COMPUTE DIGITAL SIGNATURE. Anything else → 6D 00.
 - Then P1/P2 (6A 86), then the length of data/Le (67 00), then state (69 xx).
@@ -34,6 +35,8 @@ Files and selection:
   6-16 of A-Z0-9) else 6A 80; requires the PIN verified else 69 82; blocked → 69 84.
 - COMPUTE DIGITAL SIGNATURE: only P1=00 (01-05 → 6A 86); order of checks: key, security
   status (69 82), data length 1..k-11 (67 00), Le absent or ≥ 256 else 67 00.
+- Retry counters are non-volatile: each change reaches `on_change` before the answer is
+  returned; an exception from `on_change` propagates (the card's memory failed).
 - GET CHALLENGE (P1P2=0000, Le 1..256) answers Le random bytes from the injected source.
 - The card answers whether or not it was powered on: vpcd powers it before any APDU.
 """
@@ -298,8 +301,8 @@ class VirtualCard:
 
     @staticmethod
     def _check_class(cla: int) -> int | None:
-        if 0x40 <= cla <= 0x7F:
-            return SW_CHAINING_NOT_SUPPORTED if cla & 0x10 else SW_CHANNEL_NOT_SUPPORTED
+        if 0x40 <= cla <= 0x7F:  # further interindustry: channels 4-19
+            return SW_CHANNEL_NOT_SUPPORTED
         if cla & 0x70 == 0x10:
             return SW_CHAINING_NOT_SUPPORTED
         if cla & 0x70:

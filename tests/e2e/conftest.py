@@ -104,7 +104,13 @@ class InsertedCard:
                 pytest.fail(f"kiosk sim insert exited ({process.returncode}):\n{self.output()}")
             return card_present(self.context, self.reader)
 
-        wait_until(arrived, INSERT_TIMEOUT, f"the card in {self.reader} (vpcd port {self.port})")
+        wait_until(
+            arrived,
+            INSERT_TIMEOUT,
+            f"the card in {self.reader} (vpcd port {self.port}; pcscd must serve that port: "
+            "vpcd's driver keeps one context per slot, so a second vpcd reader.conf entry "
+            "in the same pcscd takes over the first one's ports)",
+        )
 
     def pull(self) -> None:
         """Stop the simulator (pulling the card out) and wait until the reader is empty."""
