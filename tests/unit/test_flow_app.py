@@ -1,0 +1,114 @@
+"""The composition root's adapters: flow settings, links and audit over the store, PC/SC."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from kiosk.app import PcscReader, flow_config, import_crls, local_backend
+from kiosk.commands.verify import LocalContext
+from kiosk.config import Config, ConfigError
+from kiosk.flow.machine import ReaderStatus
+from kiosk.flow.reader import InProcessReader
+from kiosk.services.identity import IdentityService
+from kiosk.simcard.applet import VirtualCard
+from kiosk.store.records import LinkStatus
+
+
+def test_flow_config_from_the_kiosk_config():
+    services = {"identity": IdentityService()}
+    cfg = Config(idle_timeout_s=45, language="en", extra={"providers": {"a": "A", "b": "B"}})
+    flow = flow_config(cfg, services)
+    assert [s.id for s in flow.services] == ["identity"] and flow.services[0].needs_link
+    assert [(p.id, p.name.en) for p in flow.providers] == [("a", "A"), ("b", "B")]
+    assert flow.idle_timeout_s == 45 and flow.language == "en"
+    assert [p.id for p in flow_config(Config(provider_id="x"), services).providers] == ["x"]
+    with pytest.raises(ConfigError, match="nope"):
+        flow_config(Config(services=("identity", "nope")), services)
+    with pytest.raises(ConfigError, match="providers"):
+        flow_config(Config(extra={"providers": {}}), services)
+
+
+@pytest.fixture
+def local(tmp_path, test_pki):
+    cfg = Config(
+        data_dir=tmp_path,
+        trust_dir=test_pki.trust_dir,
+        crl_dir=test_pki.crl_dir,
+        provider_id="clinic",
+        terminal_id="kiosk-1",
+    )
+    context = LocalContext.from_config(cfg)
+    import_crls(cfg, context)
+    yield cfg, context
+    context.db.dispose()
+
+
+def test_visits_over_the_store(local, card_file):
+    cfg, context = local
+    reader = InProcessReader()
+    reader.insert(VirtualCard(card_file))
+    backend = local_backend(cfg, context, reader.connect)
+
+    backend.read_card()
+    first = backend.authenticate("1234", "identity", "clinic")
+    assert first.link is None
+    link = backend.enrol(backend.read_signer("ABC123", first), "clinic")
+    backend.close_card()
+    record = context.links.find_by_account("clinic", link.account_ref)
+    assert record is not None and record.status is LinkStatus.ACTIVE
+
+    backend.read_card()
+    again = backend.authenticate("1234", "identity", "clinic")
+    assert again.link is not None and again.link.account_ref == link.account_ref
+
+    context.links.set_status(record.link_id, LinkStatus.NEEDS_REENROLMENT, record.created_at)
+    backend.read_card()
+    stale = backend.authenticate("1234", "identity", "clinic")
+    assert stale.link is None and stale.needs_reenrolment
+    renewed = backend.enrol(backend.read_signer("ABC123", stale), "clinic")
+    assert renewed.account_ref == link.account_ref
+    assert context.links.get(record.link_id).status is LinkStatus.ACTIVE
+
+    events = [(e.action, e.ok) for e in reversed(context.audit.recent())]
+    assert events == [
+        ("authenticate", True),
+        ("enrol", True),
+        ("authenticate", True),
+        ("authenticate", True),
+        ("enrol", True),
+    ]
+
+
+def test_missing_crls_fail_closed(tmp_path, test_pki, card_file):
+    cfg = Config(data_dir=tmp_path, trust_dir=test_pki.trust_dir, crl_dir=tmp_path / "none")
+    context = LocalContext.from_config(cfg)
+    import_crls(cfg, context)  # nothing to import
+    reader = InProcessReader()
+    reader.insert(VirtualCard(card_file))
+    backend = local_backend(cfg, context, reader.connect)
+    backend.read_card()
+    from kiosk.flow.errors_catalogue import ProblemCode
+    from kiosk.flow.ports import FlowProblem
+
+    with pytest.raises(FlowProblem) as e:
+        backend.authenticate("1234", "identity", cfg.provider_id)
+    assert e.value.problem.code is ProblemCode.REVOCATION_UNKNOWN
+    context.db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("name", "snapshot", "status"),
+    [
+        ("", None, ReaderStatus.NO_SERVICE),
+        ("", {}, ReaderStatus.NO_READER),
+        ("", {"R1": None, "R2": b"\x3b"}, ReaderStatus.CARD),
+        ("", {"R1": None}, ReaderStatus.READY),
+        ("R1", {"R1": None, "R2": b"\x3b"}, ReaderStatus.READY),
+        ("R3", {"R1": None}, ReaderStatus.NO_READER),
+    ],
+)
+def test_pcsc_reader_status(name, snapshot, status):
+    assert PcscReader(name)._status(snapshot) is status
+
