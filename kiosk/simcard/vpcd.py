@@ -111,6 +111,7 @@ class VpcdClient:
                 with sock:
                     self._serve(sock)
                 self._card.power_off()
+                self._wait(self._min_delay)  # no busy loop if vpcd keeps dropping us
         except _Stopped:
             pass
         finally:
