@@ -21,6 +21,7 @@ class Page(QWidget):
 
     def __init__(self, send: Send) -> None:
         super().__init__()
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)  # severity colours
         self.send = send
         self.language: Language = "ja"
 

@@ -13,7 +13,14 @@ import string
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 DIGITS = "1234567890"
 ALNUM = string.ascii_uppercase + string.digits
@@ -40,6 +47,7 @@ class SecretPad(QWidget):
         self.mask = QLabel()
         self.mask.setObjectName("mask")
         self.mask.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.mask.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self._grid = QGridLayout()
         self._grid.setSpacing(10)
         self.key_buttons: dict[str, QPushButton] = {}
@@ -57,6 +65,7 @@ class SecretPad(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.mask)
         layout.addLayout(self._grid)
+        layout.addStretch(1)
         self._place(list(keys))
         self._refresh()
 

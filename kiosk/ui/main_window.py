@@ -131,6 +131,9 @@ class KioskWindow(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self._top_bar(send))
+        self.countdown = label("countdown")
+        self.countdown.hide()
+        layout.addWidget(self.countdown)
         layout.addWidget(self.stack, 1)
         self.staff_corner = StaffCorner(self, lambda: send(StaffRequest()), staff_hold_ms)
 
@@ -149,10 +152,7 @@ class KioskWindow(QWidget):
         row = QHBoxLayout(bar)
         row.setContentsMargins(24, 8, 16, 8)
         self.brand = label("brand", center=False)
-        self.countdown = label("countdown")
         row.addWidget(self.brand)
-        row.addStretch(1)
-        row.addWidget(self.countdown)
         row.addStretch(1)
         self.language_buttons: dict[Language, QPushButton] = {}
         group = QButtonGroup(bar)

@@ -1,0 +1,362 @@
+"""Screenshots of every kiosk screen, in each language, from the real app on a virtual card.
+
+Run under Xvfb (a real X window, as on the kiosk):
+
+    xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python packaging/screenshots.py
+
+It builds the kiosk window exactly as `kiosk run` does (kiosk mode, full screen, the
+configured theme), with local verification against a TEST PKI and the card in an in-process
+reader instead of PC/SC, so it can also pull the card, block a PIN and hold the card busy.
+With `--config` it uses that configuration's trust anchors, CRLs and `card.json` (the
+`kiosk demo` card); without, it makes a throw-away TEST PKI and card. The card file is never
+written back. PNGs go to `<out>/<language>/NN-name.png`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+STAFF_PIN = "0000"  # noqa: S105 - the demo staff PIN
+
+
+class Clock:
+    """A monotonic clock the script can move forward (to show the idle countdown)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.offset
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", help="kiosk configuration (trust_dir, crl_dir, data_dir)")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    parser.add_argument("--languages", default="ja,en", help="comma-separated: ja,en,ja-easy")
+    args = parser.parse_args(argv)
+
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    languages = [lang.strip() for lang in args.languages.split(",") if lang.strip()]
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg, card_file = prepare(args.config, Path(tmp))
+        for language in languages:
+            out = Path(args.out) / language
+            out.mkdir(parents=True, exist_ok=True)
+            shots = Tour(app, cfg, card_file, language, out).run()
+            print(f"{language}: {len(shots)} screenshots in {out}")
+    return 0
+
+
+def prepare(config_path: str | None, tmp: Path):  # noqa: ANN201
+    """The kiosk configuration and the virtual card to use."""
+    from kiosk import config
+    from kiosk.pki.authority import init_pki
+    from kiosk.pki.cardfile import load_card
+
+    staff = hashlib.sha256(STAFF_PIN.encode()).hexdigest()
+    providers = {"demo-clinic": "みなと診療所", "demo-pharmacy": "みなと薬局"}
+    if config_path:
+        cfg = config.load(config_path)
+        card_path = cfg.data_dir / "card.json"
+        if card_path.exists():
+            extra = {**cfg.extra, "providers": providers}
+            return replace(cfg, staff_pin_sha256=staff, sound=False, extra=extra), load_card(
+                card_path
+            )
+    pki = init_pki(tmp / "pki")
+    cfg = config.Config(
+        data_dir=tmp,
+        trust_dir=pki.trust_dir,
+        crl_dir=pki.crl_dir,
+        staff_pin_sha256=staff,
+        sound=False,
+        extra={"providers": providers},
+    )
+    return cfg, pki.issue_card()
+
+
+class Tour:
+    """One walk through every screen in one language, saving a PNG at each stop."""
+
+    def __init__(self, app, cfg, card_file, language: str, out: Path) -> None:  # noqa: ANN001
+        from kiosk.app import available_services, build_window, utc_now
+        from kiosk.flow.backend import CardBackend, MemoryAudit, MemoryLinks
+        from kiosk.flow.reader import InProcessReader
+        from kiosk.verify.challenge import ChallengeService
+        from kiosk.verify.crl import verify_crl_in
+        from kiosk.verify.memory import MemoryChallengeStore, MemoryRevocationIndex
+        from kiosk.verify.trust import TrustStore
+        from kiosk.verify.verifier import Verifier
+
+        self.app = app
+        self.card_file = card_file
+        self.language = language
+        self.out = out
+        self.shots: list[Path] = []
+        trust = TrustStore.from_dir(cfg.trust_dir)
+        index = MemoryRevocationIndex()
+        for crl in sorted(cfg.crl_dir.glob("*")):
+            index.import_crl(verify_crl_in(crl.read_bytes(), trust, utc_now()))
+        challenges = ChallengeService(MemoryChallengeStore())
+        self.reader = InProcessReader()
+        backend = CardBackend(
+            self.reader.connect,
+            Verifier(trust, index, challenges),
+            challenges,
+            MemoryLinks(),
+            MemoryAudit(),
+            available_services(),
+            cfg.terminal_id,
+            utc_now,
+        )
+        self.clock = Clock()
+        self.window, self.controller = build_window(
+            cfg, self.reader, backend, windowed=False, clock=self.clock
+        )
+        self.window.show_kiosk()
+
+    # -- helpers -------------------------------------------------------------------
+
+    def wait(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"stuck on {self.controller.state.screen}")
+            self.app.processEvents()
+            time.sleep(0.005)
+
+    def at(self, screen: str) -> None:
+        self.wait(lambda: self.controller.state.screen.value == screen)
+
+    def send(self, event) -> None:  # noqa: ANN001
+        from kiosk.flow.machine import SetLanguage
+
+        self.controller.send(event)
+        if self.controller.state.language != self.language:
+            self.controller.send(SetLanguage(self.language))  # as the person would tap it
+
+    def press(self, keys: str) -> None:
+        page = self.window.current_page()
+        for key in keys:
+            page.pad.press(key)
+        page.pad.ok_button.click()
+
+    def shot(self, name: str) -> None:
+        from kiosk.flow.machine import SetLanguage
+
+        if self.controller.state.language != self.language:
+            self.controller.send(SetLanguage(self.language))
+        for _ in range(5):
+            self.app.processEvents()
+            time.sleep(0.01)
+        screen = self.window.screen()
+        if os.environ.get("QT_QPA_PLATFORM", "").startswith("offscreen"):
+            pixmap = self.window.grab()
+        else:
+            pixmap = screen.grabWindow(0)
+        path = self.out / f"{len(self.shots) + 1:02d}-{name}.png"
+        pixmap.save(str(path))
+        self.shots.append(path)
+
+    def insert(self, card=None):  # noqa: ANN001, ANN201
+        from kiosk.simcard.applet import VirtualCard
+
+        card = card or VirtualCard(self.card_file)
+        self.reader.insert(card)
+        return card
+
+    # -- the tour ------------------------------------------------------------------
+
+    def run(self) -> list[Path]:
+        from kiosk.flow.machine import (
+            CardRemoved,
+            ChooseProvider,
+            ConfirmInfo,
+            Consent,
+            Done,
+            StaffAssist,
+            StaffRequest,
+            Start,
+            SubmitAssist,
+            Touch,
+        )
+
+        c = self.controller
+        self.at("attract")
+        self.shot("attract")
+        self.send(Start())
+        self.at("providers")
+        self.shot("provider-choice")
+        self.send(ChooseProvider(c.flow.config.providers[0].id))
+        self.at("insert_card")
+        self.shot("insert-card")
+        self.reader.insert(ForeignCard())
+        self.wait(lambda: c.state.reader.value == "not_my_number")
+        self.shot("not-a-my-number-card")
+        self.reader.pull()
+
+        card = GatedCard(self.card_file)
+        self.insert(card)
+        self.at("pin")
+        self.shot("pin")
+        self.clock.offset += c.flow.config.idle_timeout_s - 8
+        self.wait(lambda: self.window.countdown.isVisible())
+        self.shot("idle-countdown")
+        self.send(Touch())
+        self.press("9999")
+        self.wait(lambda: c.state.problem is not None and c.state.screen.value == "pin")
+        self.shot("pin-wrong")
+        self.reader.pull()
+        self.at("put_back")
+        self.shot("put-card-back")
+        self.insert(card)
+        self.at("pin")
+        card.arm()
+        self.press("1234")
+        self.wait(card.signing.is_set)
+        self.at("working")
+        self.shot("working")
+        card.release()
+        self.at("password")
+        self.shot("signature-password")
+        self.press("ABC123")
+        self.at("review")
+        self.shot("review-4-info")
+        self.send(ConfirmInfo())
+        self.at("enrol_consent")
+        self.shot("consent")
+        self.send(Consent())
+        self.at("result")
+        self.shot("result-identity")
+        self.send(Done())
+        self.at("take_card")
+        self.shot("take-your-card")
+        self.reader.pull()
+        self.at("attract")
+
+        self.send(Start())
+        self.send(ChooseProvider(c.flow.config.providers[0].id))
+        card = GatedCard(self.card_file)
+        self.insert(card)
+        self.at("pin")
+        card.arm()
+        self.press("1234")
+        self.wait(card.signing.is_set)
+        self.send(CardRemoved())
+        self.reader.pull()
+        card.release()
+        self.at("error")
+        self.shot("error-card-removed")
+        self.send(Done())
+        self.at("attract")
+
+        self.send(Start())
+        self.send(ChooseProvider(c.flow.config.providers[0].id))
+        self.insert(GatedCard(self.card_file.with_retries(auth=1)))
+        self.at("pin")
+        self.shot("pin-last-try")
+        self.press("9999")
+        self.at("blocked")
+        self.shot("blocked")
+        self.send(Done())
+        self.reader.pull()
+        self.at("attract")
+
+        self.send(StaffRequest())
+        self.at("staff_login")
+        self.shot("staff-login")
+        self.press(STAFF_PIN)
+        self.at("staff_menu")
+        self.shot("staff-menu")
+        self.send(StaffAssist())
+        self.at("staff_assist")
+        page = self.window.current_page()
+        page.insurer.setText("06123456")
+        page.member.setText("12-345")
+        self.shot("staff-assisted-check")
+        self.send(SubmitAssist("06123456", "12-345"))
+        self.at("result")
+        self.shot("result-staff-assisted")
+        self.send(Done())
+        self.at("attract")
+
+        self.window.toggle_contrast()
+        self.shot("high-contrast-attract")
+        self.send(Start())
+        self.send(ChooseProvider(c.flow.config.providers[0].id))
+        self.insert()
+        self.at("pin")
+        self.shot("high-contrast-pin")
+        self.window.toggle_contrast()
+        self.controller.stop()
+        self.window.staff_exit()
+        return self.shots
+
+
+class GatedCard:
+    """The virtual card, able to hold still just before signing (to show the working screen)."""
+
+    def __init__(self, card_file) -> None:  # noqa: ANN001
+        from kiosk.simcard.applet import VirtualCard
+
+        self._card = VirtualCard(card_file)
+        self.atr = self._card.atr
+        self.signing = threading.Event()
+        self._go = threading.Event()
+        self._go.set()
+
+    def arm(self) -> None:
+        self.signing.clear()
+        self._go.clear()
+
+    def release(self) -> None:
+        self._go.set()
+
+    def power_on(self) -> None:
+        self._card.power_on()
+
+    def power_off(self) -> None:
+        self._card.power_off()
+
+    def reset(self) -> None:
+        self._card.reset()
+
+    def transmit(self, apdu: bytes) -> bytes:
+        if apdu[:2] == b"\x80\x2a":
+            self.signing.set()
+            self._go.wait(30)
+        return self._card.transmit(apdu)
+
+
+class ForeignCard:
+    """A card without the JPKI application."""
+
+    atr = bytes.fromhex("3b8f8001")
+
+    def power_on(self) -> None: ...
+
+    def power_off(self) -> None: ...
+
+    def reset(self) -> None: ...
+
+    def transmit(self, apdu: bytes) -> bytes:
+        return bytes.fromhex("6a82")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
