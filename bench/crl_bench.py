@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import random
 import resource
 import statistics
@@ -159,9 +158,9 @@ def write_crl(
 def child_import(db_url: str, crl: Path, trust: Path) -> None:
     """In the child: import one CRL and print its seconds and peak RSS."""
     from kiosk.store.crlimport import check_crl, open_crl
-    from kiosk.verify.trust import TrustStore
     from kiosk.store.engine import Database
     from kiosk.store.revocation import SqlRevocationIndex
+    from kiosk.verify.trust import TrustStore
 
     db = Database(db_url)
     started = time.perf_counter()
@@ -260,7 +259,7 @@ def main() -> None:
             sys.path.insert(0, str(ROOT / "tests"))
             from postgres_fixtures import postgres_server
 
-            with postgres_server(work / "pg") as url:
+            with postgres_server() as url:
                 bench_db("postgres", url, crls, work / "trust", issuer, samples)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from kiosk.store.engine import Database
 from kiosk.store.errors import AuditFieldRefused
@@ -21,7 +21,10 @@ _CODE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 _KEY_ID = re.compile(r"[0-9a-f]{2,128}")
 _t = AuditRow.__table__
-_APPEND = insert(_t)
+_APPEND = (
+    "INSERT INTO audit_log (at, provider_id, terminal_id, action, ok, reason, issuer_key_id, "
+    "serial) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 def _check(field: str, value: str | None, pattern: re.Pattern[str]) -> None:
@@ -53,19 +56,20 @@ class AuditLog:
         _check("action", action, _CODE)
         _check("reason", reason, _CODE)
         _check("issuer_key_id", issuer_key_id, _KEY_ID)
-        with self._db.autocommit.connect() as conn:
-            conn.execute(
-                _APPEND,
-                {
-                    "at": at,
-                    "provider_id": provider_id,
-                    "terminal_id": terminal_id,
-                    "action": action,
-                    "ok": ok,
-                    "reason": reason,
-                    "issuer_key_id": issuer_key_id,
-                    "serial": None if serial is None else serial_to_bytes(serial),
-                },
+        db = self._db
+        with db.cursor() as cursor:
+            cursor.execute(
+                db.sql(_APPEND),
+                (
+                    db.bind_time(at),
+                    provider_id,
+                    terminal_id,
+                    action,
+                    ok,
+                    reason,
+                    issuer_key_id,
+                    None if serial is None else serial_to_bytes(serial),
+                ),
             )
 
     def recent(self, limit: int = 100) -> list[AuditEvent]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,20 +22,30 @@ from kiosk.store.records import (
 
 _links = LinkRow.__table__
 _providers = ProviderRow.__table__
+_NAMES = (
+    "link_id", "provider_id", "account_ref", "auth_issuer_key_id", "auth_serial",
+    "sign_issuer_key_id", "sign_serial", "status", "created_at", "updated_at",
+)  # fmt: skip
+_COLUMNS = [_links.c[name] for name in _NAMES]
+_BY_AUTH = (
+    f"SELECT {', '.join(_NAMES)} FROM links "  # noqa: S608 - fixed column names
+    "WHERE provider_id = ? AND auth_issuer_key_id = ? AND auth_serial = ?"
+)
 
 
-def _link(row: Any) -> LinkRecord:
+def _link(row: Sequence[Any], read_time: Callable[[Any], datetime]) -> LinkRecord:
+    """A LinkRecord from a row in `_NAMES` order."""
     return LinkRecord(
-        link_id=row.link_id,
-        provider_id=row.provider_id,
-        account_ref=row.account_ref,
-        auth_issuer_key_id=row.auth_issuer_key_id,
-        auth_serial=serial_from_bytes(row.auth_serial),
-        sign_issuer_key_id=row.sign_issuer_key_id,
-        sign_serial=serial_from_bytes(row.sign_serial),
-        status=LinkStatus(row.status),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        link_id=row[0],
+        provider_id=row[1],
+        account_ref=row[2],
+        auth_issuer_key_id=row[3],
+        auth_serial=serial_from_bytes(row[4]),
+        sign_issuer_key_id=row[5],
+        sign_serial=serial_from_bytes(row[6]),
+        status=LinkStatus(row[7]),
+        created_at=read_time(row[8]),
+        updated_at=read_time(row[9]),
     )
 
 
@@ -90,20 +101,20 @@ class LinkRepository:
         }
         try:
             with self._db.writing() as conn:
-                row = conn.execute(_links.insert().values(values).returning(_links)).one()
+                row = conn.execute(_links.insert().values(values).returning(*_COLUMNS)).one()
         except IntegrityError as e:
             if self.provider(provider_id) is None:
                 raise StoreError(f"unknown provider: {provider_id}") from e
             raise LinkExists("this account or this card is already linked") from e
-        return _link(row)
+        return _link(row, self._db.read_time)
 
     def get(self, link_id: int) -> LinkRecord:
         """The link with that id; UnknownLink if there is none."""
         with self._db.autocommit.connect() as conn:
-            row = conn.execute(select(_links).where(_links.c.link_id == link_id)).first()
+            row = conn.execute(select(*_COLUMNS).where(_links.c.link_id == link_id)).first()
         if row is None:
             raise UnknownLink(f"no link {link_id}")
-        return _link(row)
+        return _link(row, self._db.read_time)
 
     def find_by_account(self, provider_id: str, account_ref: str) -> LinkRecord | None:
         """The link of a provider's account, or None."""
@@ -112,23 +123,23 @@ class LinkRepository:
         )
 
     def find_by_auth(self, provider_id: str, issuer_key_id: str, serial: int) -> LinkRecord | None:
-        """The provider's link for an authentication certificate, or None."""
-        return self._find(
-            (_links.c.provider_id == provider_id)
-            & (_links.c.auth_issuer_key_id == issuer_key_id)
-            & (_links.c.auth_serial == serial_to_bytes(serial))
-        )
+        """The provider's link for an authentication certificate, or None (hot path: driver)."""
+        db = self._db
+        with db.cursor() as cursor:
+            cursor.execute(db.sql(_BY_AUTH), (provider_id, issuer_key_id, serial_to_bytes(serial)))
+            row = cursor.fetchone()
+        return None if row is None else _link(row, db.read_time)
 
     def find_by_sign(self, issuer_key_id: str, serial: int) -> list[LinkRecord]:
         """Every link (any provider) bound to a signature certificate."""
         with self._db.autocommit.connect() as conn:
             rows = conn.execute(
-                select(_links).where(
+                select(*_COLUMNS).where(
                     (_links.c.sign_issuer_key_id == issuer_key_id)
                     & (_links.c.sign_serial == serial_to_bytes(serial))
                 )
             ).all()
-        return [_link(r) for r in rows]
+        return [_link(r, self._db.read_time) for r in rows]
 
     def set_status(self, link_id: int, status: LinkStatus, at: datetime) -> LinkRecord:
         """Change a link's status."""
@@ -137,11 +148,11 @@ class LinkRepository:
                 update(_links)
                 .where(_links.c.link_id == link_id)
                 .values(status=status.value, updated_at=at)
-                .returning(_links)
+                .returning(*_COLUMNS)
             ).first()
         if row is None:
             raise UnknownLink(f"no link {link_id}")
-        return _link(row)
+        return _link(row, self._db.read_time)
 
     def flag_sign_revoked(self, issuer_key_id: str, serial: int, at: datetime) -> list[LinkRecord]:
         """Move active links bound to a revoked signature certificate to needs re-enrolment."""
@@ -154,9 +165,9 @@ class LinkRepository:
                     & (_links.c.status == LinkStatus.ACTIVE.value)
                 )
                 .values(status=LinkStatus.NEEDS_REENROLMENT.value, updated_at=at)
-                .returning(_links)
+                .returning(*_COLUMNS)
             ).all()
-        return [_link(r) for r in rows]
+        return [_link(r, self._db.read_time) for r in rows]
 
     def reenrol(
         self,
@@ -182,15 +193,15 @@ class LinkRepository:
                         status=LinkStatus.ACTIVE.value,
                         updated_at=at,
                     )
-                    .returning(_links)
+                    .returning(*_COLUMNS)
                 ).first()
         except IntegrityError as e:
             raise LinkExists("this card is already linked to another account") from e
         if row is None:
             raise UnknownLink(f"no link {link_id}")
-        return _link(row)
+        return _link(row, self._db.read_time)
 
     def _find(self, condition: Any) -> LinkRecord | None:
         with self._db.autocommit.connect() as conn:
-            row = conn.execute(select(_links).where(condition)).first()
-        return None if row is None else _link(row)
+            row = conn.execute(select(*_COLUMNS).where(condition)).first()
+        return None if row is None else _link(row, self._db.read_time)

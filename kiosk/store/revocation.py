@@ -49,9 +49,8 @@ _cur = CrlCurrentRow.__table__
 _rev = RevokedSerialRow.__table__
 
 _LOOKUP = (
-    select(_rev.c.revoked_at, _rev.c.reason)
-    .select_from(_cur.join(_rev, _rev.c.generation_id == _cur.c.generation_id))
-    .where(_cur.c.issuer_key_id == bindparam("issuer"), _rev.c.serial == bindparam("serial"))
+    "SELECT r.revoked_at, r.reason FROM crl_current c JOIN revoked_serials r "
+    "ON r.generation_id = c.generation_id WHERE c.issuer_key_id = ? AND r.serial = ?"
 )
 _INFO = (
     select(_gen.c.this_update, _gen.c.next_update, _gen.c.crl_number, _gen.c.entries)
@@ -65,6 +64,7 @@ class SqlRevocationIndex:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._lookup = db.sql(_LOOKUP)
 
     def crl_info(self, issuer_key_id: str) -> CrlInfo | None:
         """The CRL in force for that issuer, or None when none was imported."""
@@ -77,14 +77,12 @@ class SqlRevocationIndex:
 
     def lookup(self, issuer_key_id: str, serial: int) -> RevokedEntry | None:
         """The revocation entry for that serial under that issuer, or None if not revoked."""
-        with self._db.autocommit.connect() as conn:
-            row = conn.execute(
-                _LOOKUP, {"issuer": issuer_key_id, "serial": serial_to_bytes(serial)}
-            ).first()
+        with self._db.cursor() as cursor:
+            cursor.execute(self._lookup, (issuer_key_id, serial_to_bytes(serial)))
+            row = cursor.fetchone()
         if row is None:
             return None
-        revoked_at = datetime.fromtimestamp(row.revoked_at, UTC)
-        return RevokedEntry(serial, revoked_at, REASON_NAMES.get(row.reason))
+        return RevokedEntry(serial, datetime.fromtimestamp(row[0], UTC), REASON_NAMES.get(row[1]))
 
     def replace(self, crl: CheckedCrl, imported_at: datetime) -> CrlImportResult:
         """Put a checked CRL in force for its issuer, atomically; refuse an older one."""

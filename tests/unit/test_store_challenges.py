@@ -10,6 +10,8 @@ import pytest
 from kiosk.store.challenges import SqlChallengeStore
 from kiosk.store.engine import Database
 from kiosk.store.errors import StoreError
+from kiosk.store.links import LinkRepository
+from kiosk.store.revocation import SqlRevocationIndex
 from kiosk.verify.ports import IssuedChallenge
 
 AT = datetime(2026, 4, 1, 10, 0, tzinfo=UTC)
@@ -87,3 +89,22 @@ def test_concurrent_takers_exactly_one_wins(db):
         t.join(60)
     assert errors == []
     assert [sorted(r) for r in results] == [[False] * (takers - 1) + [True]] * rounds
+
+
+def test_writes_after_reads_on_a_pooled_connection_are_committed(store_url):
+    db = Database(store_url)
+    store = SqlChallengeStore(db)
+    for n in range(3):  # reads through Core, writes through the driver, same pool
+        SqlRevocationIndex(db).crl_info("00")
+        LinkRepository(db).provider("nobody")
+        store.add(challenge(n))
+        store.take(challenge(n).nonce, AT)
+    db.dispose()
+    other = Database(store_url)
+    try:
+        assert [
+            SqlChallengeStore(other).take(challenge(n).nonce, AT).previously_used_at
+            for n in range(3)
+        ] == [AT] * 3
+    finally:
+        other.dispose()
