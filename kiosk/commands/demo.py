@@ -23,6 +23,7 @@ DEMO_SIGN_PASSWORD = "ABC123"  # noqa: S105 - the documented test card's passwor
 DEMO_STAFF_PIN = "0000"  # noqa: S105 - demo only
 DEMO_READER = "Virtual PCD 00 00"
 DEMO_PORT = 35963
+PACKAGING = Path(__file__).resolve().parents[2] / "packaging"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -105,13 +106,15 @@ def run_demo(args: argparse.Namespace) -> int:
                 from kiosk.errors import KioskError
 
                 raise KioskError("no display and no xvfb-run: install xvfb (make demo does)")
-            cmd = [
-                "xvfb-run", "-a", "-s", "-screen 0 1280x800x24",
-                sys.executable, "packaging/screenshots.py",
-                "--config", str(config_path), "--out", str(out), "--languages", "ja,en",
-            ]  # fmt: skip
+            xvfb = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", sys.executable]
             print("no display: running the kiosk window under Xvfb and saving screenshots")
-            rc = subprocess.call(cmd)
+            # The real window over PC/SC with the inserted card, then a tour of every screen.
+            rc = subprocess.call(
+                [*xvfb, str(PACKAGING / "window_shot.py"), "--config", str(config_path), "--out", str(out)]
+            )
+            rc = rc or subprocess.call(
+                [*xvfb, str(PACKAGING / "screenshots.py"), "--config", str(config_path), "--out", str(out)]
+            )
             print(f"screenshots written to {out.resolve()}/")
             return rc
         print(f"kiosk window: PIN {DEMO_PIN}; staff PIN {DEMO_STAFF_PIN}")

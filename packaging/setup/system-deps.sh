@@ -11,7 +11,7 @@ PACKAGES=(
   # Qt (PySide6) runtime for offscreen tests, and a CJK font so Japanese renders
   libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0 fonts-noto-cjk
   # real windows under Xvfb (demo without a display, screenshots)
-  xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0
+  xvfb xauth xdotool libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0
   libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0 libxcb-randr0 libxcb-xfixes0 libxcb-sync1
   libxcb-shm0 libxcb-render0 libx11-xcb1
   # PostgreSQL server for the store tests (a throwaway cluster is started by the tests)
