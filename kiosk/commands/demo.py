@@ -109,12 +109,9 @@ def run_demo(args: argparse.Namespace) -> int:
             xvfb = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", sys.executable]
             print("no display: running the kiosk window under Xvfb and saving screenshots")
             # The real window over PC/SC with the inserted card, then a tour of every screen.
-            rc = subprocess.call(
-                [*xvfb, str(PACKAGING / "window_shot.py"), "--config", str(config_path), "--out", str(out)]
-            )
-            rc = rc or subprocess.call(
-                [*xvfb, str(PACKAGING / "screenshots.py"), "--config", str(config_path), "--out", str(out)]
-            )
+            opts = ["--config", str(config_path), "--out", str(out)]
+            rc = subprocess.call([*xvfb, str(PACKAGING / "window_shot.py"), *opts])
+            rc = rc or subprocess.call([*xvfb, str(PACKAGING / "screenshots.py"), *opts])
             print(f"screenshots written to {out.resolve()}/")
             return rc
         print(f"kiosk window: PIN {DEMO_PIN}; staff PIN {DEMO_STAFF_PIN}")
