@@ -21,9 +21,9 @@ from kiosk.errors import KioskError
 from kiosk.flow.backend import CardBackend, LinkEntry
 from kiosk.flow.i18n import plain
 from kiosk.flow.machine import Flow, FlowConfig, Provider, ReaderStatus, ServiceInfo
-from kiosk.flow.ports import FlowBackend
+from kiosk.flow.ports import Authenticated, CardStatus, EnrolmentCandidate, FlowBackend
 from kiosk.flow.reader import ReaderPort, StatusCallback
-from kiosk.services.base import Service
+from kiosk.services.base import Link, Service, ServiceContext, ServiceResult
 from kiosk.services.identity import IdentityService
 from kiosk.verify.verdict import CertRef
 
@@ -296,25 +296,106 @@ class PcscReader:
             callback(status)
 
 
-def run(cfg: Config, *, windowed: bool) -> int:
-    """Run the kiosk until staff exit it (or the window closes in windowed mode)."""
-    from PySide6.QtWidgets import QApplication
+class DeferredBackend:
+    """A FlowBackend built on first need (or by `prepare`), so the window shows at once.
 
-    from kiosk.commands.verify import LocalContext
+    Opening and migrating the store and loading the anchors takes longer than drawing the
+    attract screen; `start` builds it on a thread while the screen is already up, and card
+    work (on the worker thread) waits for it."""
 
+    def __init__(self, build: Callable[[], CardBackend]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._backend: CardBackend | None = None
+
+    def prepare(self) -> CardBackend:
+        """Build the backend if it is not built yet."""
+        with self._lock:
+            if self._backend is None:
+                self._backend = self._build()
+            return self._backend
+
+    def _prepare_in_background(self) -> None:
+        try:
+            self.prepare()
+        except Exception:  # reported again to the person when card work needs it
+            log.exception("the kiosk backend could not be prepared")
+
+    def read_card(self) -> CardStatus:
+        """See FlowBackend."""
+        return self.prepare().read_card()
+
+    def authenticate(self, pin: str, service_id: str, provider_id: str) -> Authenticated:
+        """See FlowBackend."""
+        return self.prepare().authenticate(pin, service_id, provider_id)
+
+    def read_signer(self, password: str, authenticated: Authenticated) -> EnrolmentCandidate:
+        """See FlowBackend."""
+        return self.prepare().read_signer(password, authenticated)
+
+    def enrol(self, candidate: EnrolmentCandidate, provider_id: str) -> Link:
+        """See FlowBackend."""
+        return self.prepare().enrol(candidate, provider_id)
+
+    def run_service(self, context: ServiceContext) -> ServiceResult:
+        """See FlowBackend."""
+        return self.prepare().run_service(context)
+
+    def run_assisted(self, context: ServiceContext, insurer: str, member: str) -> ServiceResult:
+        """See FlowBackend."""
+        return self.prepare().run_assisted(context, insurer, member)
+
+    def close_card(self) -> None:
+        """See FlowBackend (nothing to close before the backend exists)."""
+        if self._backend is not None:
+            self._backend.close_card()
+
+
+@dataclass
+class Kiosk:
+    """A started kiosk: what `run` tears down at the end."""
+
+    window: KioskWindow
+    controller: FlowController
+    reader: ReaderPort
+    closers: list[Callable[[], None]]
+
+    def stop(self) -> None:
+        """Stop the reader, the worker and the store."""
+        self.reader.stop()
+        self.controller.stop()
+        for close in self.closers:
+            close()
+
+
+def start(cfg: Config, *, windowed: bool, reader: ReaderPort) -> Kiosk:
+    """Show the kiosk at once; open the store, anchors and CRLs behind the attract screen."""
     if cfg.verification != "local":
         raise KioskError("platform verification is not available in this build yet")
-    app = QApplication.instance() or QApplication([])
-    local = LocalContext.from_config(cfg)
-    reader = PcscReader(cfg.reader)
-    window, controller = build_window(
-        cfg, reader, local_backend(cfg, local, reader.connect), windowed=windowed
-    )
-    threading.Thread(target=import_crls, args=(cfg, local), name="crl-import", daemon=True).start()
+    closers: list[Callable[[], None]] = []
+
+    def build() -> CardBackend:
+        from kiosk.commands.verify import LocalContext
+
+        local = LocalContext.from_config(cfg)
+        closers.append(local.db.dispose)
+        import_crls(cfg, local)
+        return local_backend(cfg, local, reader.connect)
+
+    backend = DeferredBackend(build)
+    window, controller = build_window(cfg, reader, backend, windowed=windowed)
     window.show_kiosk()
+    threading.Thread(target=backend._prepare_in_background, name="prepare", daemon=True).start()
+    return Kiosk(window, controller, reader, closers)
+
+
+def run(cfg: Config, *, windowed: bool) -> int:
+    """Run the kiosk on the PC/SC reader until staff exit it (or the window closes)."""
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    kiosk = start(cfg, windowed=windowed, reader=PcscReader(cfg.reader))
     try:
         return app.exec()
     finally:
-        reader.stop()
-        controller.stop()
-        local.db.dispose()
+        kiosk.stop()

@@ -112,3 +112,22 @@ def test_missing_crls_fail_closed(tmp_path, test_pki, card_file):
 def test_pcsc_reader_status(name, snapshot, status):
     assert PcscReader(name)._status(snapshot) is status
 
+
+
+def test_deferred_backend_builds_once_on_first_need(local, card_file):
+    from kiosk.app import DeferredBackend
+
+    cfg, context = local
+    reader = InProcessReader()
+    reader.insert(VirtualCard(card_file))
+    built = []
+
+    def build():
+        built.append(1)
+        return local_backend(cfg, context, reader.connect)
+
+    backend = DeferredBackend(build)
+    backend.close_card()  # nothing to close yet, nothing built
+    assert built == []
+    assert backend.read_card().auth_retries == 3
+    assert backend.prepare() is backend.prepare() and built == [1]
