@@ -54,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         result = args.func(args)
     except KioskError as e:
@@ -61,6 +63,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # the top level: a clear line, never a traceback (unless -v)
+        logging.getLogger("kiosk").debug("unexpected error", exc_info=True)
+        print(
+            f"kiosk: unexpected error ({type(e).__name__}); run with -v for details",
+            file=sys.stderr,
+        )
+        return 70
     return int(result or 0)
 
 
