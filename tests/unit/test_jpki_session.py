@@ -7,6 +7,7 @@ import math
 
 import pytest
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.hashes import SHA256
 
@@ -186,7 +187,7 @@ def test_sign_key_signature_and_lowercase_password(reader: Reader) -> None:
     proof = sign_with_sign_key(reader.session, password, b"enrol")
     assert proof.certificate_der == reader.card_file.sign.certificate
     _verifies(proof.certificate_der, proof.signature, b"enrol")
-    with pytest.raises(Exception):  # noqa: B017 - the two keys differ
+    with pytest.raises(InvalidSignature):  # the two keys differ
         _verifies(reader.card_file.auth.certificate, proof.signature, b"enrol")
 
 
