@@ -118,6 +118,7 @@ class CardMonitor:
     def start(self) -> None:
         """Start watching on a daemon thread; the first events describe what is there now."""
         if self._thread is None:
+            self._stopping.clear()
             self._thread = threading.Thread(target=self._run, name="card-monitor", daemon=True)
             self._thread.start()
 
