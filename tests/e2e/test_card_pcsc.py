@@ -62,6 +62,17 @@ def test_status_command(inserted_card, reader_name, capsys) -> None:
     assert "Signature password: 5 tries left" in out
 
 
+def test_read_cert_command(inserted_card, reader_name, card_file, tmp_path, monkeypatch) -> None:
+    auth, sign = tmp_path / "auth.pem", tmp_path / "sign.der"
+    assert main(["card", "read-cert", "--reader", reader_name, "--pem", "--out", str(auth)]) == 0
+    pem = x509.load_pem_x509_certificate(auth.read_bytes())
+    assert pem == x509.load_der_x509_certificate(card_file.auth.certificate)
+    monkeypatch.setattr("getpass.getpass", lambda prompt: card_file.sign.pin.lower())
+    argv = ["card", "read-cert", "--reader", reader_name, "--which", "sign", "--out", str(sign)]
+    assert main(argv) == 0
+    assert sign.read_bytes() == card_file.sign.certificate
+
+
 def test_wrong_pin_then_block_persists_after_reinsertion(
     inserted_card, reader_name, card_path
 ) -> None:
