@@ -4,7 +4,10 @@ APDU forms (see ../shared/jpki-card.md §1.2): SELECT by AID and by FID, READ BI
 15-bit offset, and the short-EF-identifier forms SOL and MBE use on real cards — READ BINARY
 P1=80|SFI for the token label, VERIFY P2=80|SFI for the PIN IEFs, COMPUTE DIGITAL SIGNATURE
 P2=80|SFI for the key EFs — which spare a SELECT each and keep an authentication session
-within 12 APDUs.
+within 12 APDUs. Those forms rest on fewer sources than SELECT + command, so a card that
+refuses one (6A86, 6A82, 6D00, …) is served the SELECT form from then on, in the same
+session; the first short-form command of a session (the label read) carries no PIN, so no
+try is spent finding out.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ _PIN_FORMAT = {"auth": re.compile(r"[0-9]{4}"), "sign": re.compile(r"[A-Z0-9]{6,
 #: Status words to a SELECT of the JPKI AID that mean "no such application here".
 _NO_APPLICATION = frozenset({0x6A82, 0x6D00, 0x6E00})
 _BLOCKED = frozenset({0x6983, 0x6984})
+#: Status words from a card that does not take a short-EF-identifier form.
+_NO_SHORT_FORM = frozenset({0x6A81, 0x6A82, 0x6A86, 0x6B00, 0x6D00, 0x6E00})
 #: Largest certificate READ BINARY reaches with a 15-bit offset.
 _MAX_EF_SIZE = 0x7FFF
 
@@ -84,6 +89,7 @@ class JpkiSession:
 
     def __init__(self, connection: CardConnection):
         self._conn = connection
+        self._short_forms = True
 
     def select_ap(self) -> None:
         """Select the JPKI application; NotAJpkiCard when the card has none."""
@@ -96,7 +102,7 @@ class JpkiSession:
 
     def token_label(self, allowed: frozenset[str] | None = frozenset({PHYSICAL_CARD_LABEL})) -> str:
         """The token label; UnsupportedToken unless it is in `allowed` (None accepts any)."""
-        raw = send_apdu(self._conn, 0x00, 0xB0, _sfi(Ef.TOKEN_INFO), 0x00, le=TOKEN_LABEL_LENGTH)
+        raw = self._to_ef(Ef.TOKEN_INFO, 0x00, 0xB0, p1p2=(0x00, 0x00), le=TOKEN_LABEL_LENGTH)
         try:
             label = raw[:TOKEN_LABEL_LENGTH].decode("ascii").rstrip(" \x00")
         except UnicodeDecodeError as e:
@@ -127,7 +133,7 @@ class JpkiSession:
         session; the counter is then at its maximum, since a correct entry resets it.
         """
         try:
-            send_apdu(self._conn, 0x00, 0x20, 0x00, _sfi(PIN_EF[which]))
+            self._to_ef(PIN_EF[which], 0x00, 0x20, p1p2=(0x00, 0x80))
         except ApduError as e:
             if e.sw >> 4 == 0x63C:
                 return e.sw & 0x0F
@@ -140,7 +146,7 @@ class JpkiSession:
         """VERIFY the PIN once (format checked first); PinIncorrect / PinBlocked on refusal."""
         data = encode_pin(which, pin)
         try:
-            send_apdu(self._conn, 0x00, 0x20, 0x00, _sfi(PIN_EF[which]), data)
+            self._to_ef(PIN_EF[which], 0x00, 0x20, p1p2=(0x00, 0x80), data=data)
         except ApduError as e:
             if e.sw == 0x63C0 or e.sw in _BLOCKED:
                 raise PinBlocked(which) from e
@@ -153,7 +159,9 @@ class JpkiSession:
         if not 1 <= len(digest_info) <= MAX_SIGN_INPUT:
             raise ValueError(f"the data to sign must be 1..{MAX_SIGN_INPUT} bytes")
         try:
-            return send_apdu(self._conn, 0x80, 0x2A, 0x00, _sfi(KEY_EF[which]), digest_info, 256)
+            return self._to_ef(
+                KEY_EF[which], 0x80, 0x2A, p1p2=(0x00, 0x80), data=digest_info, le=256
+            )
         except ApduError as e:
             if e.sw == 0x6982:
                 raise SecurityStatusNotSatisfied() from e
@@ -162,6 +170,29 @@ class JpkiSession:
     def sign_sha256(self, which: Which, message: bytes) -> bytes:
         """Sign `message` with SHA-256 (RSASSA-PKCS1-v1_5) using the key `which`."""
         return self.sign(which, sha256_digest_info(message))
+
+    def _to_ef(
+        self,
+        ef: Ef,
+        cla: int,
+        ins: int,
+        *,
+        p1p2: tuple[int, int],
+        data: bytes = b"",
+        le: int | None = None,
+    ) -> bytes:
+        """Send a command to `ef`: short-EF-identifier form if the card takes it, else
+        SELECT + the command with `p1p2` (READ BINARY names the EF in P1, others in P2)."""
+        if self._short_forms:
+            p1, p2 = (_sfi(ef), 0x00) if ins == 0xB0 else (p1p2[0], _sfi(ef))
+            try:
+                return send_apdu(self._conn, cla, ins, p1, p2, data, le)
+            except ApduError as e:
+                if e.sw not in _NO_SHORT_FORM:
+                    raise
+                self._short_forms = False
+        self._select_ef(ef)
+        return send_apdu(self._conn, cla, ins, *p1p2, data, le)
 
     def _select_ef(self, ef: Ef) -> None:
         send_apdu(self._conn, 0x00, 0xA4, 0x02, 0x0C, ef.to_bytes(2, "big"))
