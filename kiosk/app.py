@@ -341,9 +341,9 @@ class DeferredBackend:
         """See FlowBackend."""
         return self.prepare().run_service(context)
 
-    def run_assisted(self, context: ServiceContext, insurer: str, member: str) -> ServiceResult:
+    def run_assisted(self, context: ServiceContext) -> ServiceResult:
         """See FlowBackend."""
-        return self.prepare().run_assisted(context, insurer, member)
+        return self.prepare().run_assisted(context)
 
     def close_card(self) -> None:
         """See FlowBackend (nothing to close before the backend exists)."""

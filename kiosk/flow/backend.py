@@ -359,7 +359,7 @@ class CardBackend:
         """Run the chosen service and audit that it ran."""
         return self._run(context, f"service.{context.service_id}")
 
-    def run_assisted(self, context: ServiceContext, insurer: str, member: str) -> ServiceResult:
+    def run_assisted(self, context: ServiceContext) -> ServiceResult:
         """Run the service on a staff visual check, audited as staff-assisted."""
         return self._run(context, f"staff_assisted.{context.service_id}")
 

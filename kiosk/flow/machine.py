@@ -258,7 +258,6 @@ class StartWork:
     context: ServiceContext | None = None
     candidate: EnrolmentCandidate | None = None
     authenticated: Authenticated | None = None
-    assist: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,8 +463,8 @@ class Flow:
         moved = self.go(state, screen, now, problem=problem, work=None)
         return Transition(moved, (PlaySound(Sound.ERROR),))
 
-    def context(self, state: FlowState, assisted: bool = False) -> ServiceContext:
-        """The service context of the current visit."""
+    def context(self, state: FlowState, insurer: str = "", member: str = "") -> ServiceContext:
+        """The service context of the current visit (assisted when staff gave the numbers)."""
         auth = state.authenticated
         return ServiceContext(
             service_id=state.service_id,
@@ -475,7 +474,9 @@ class Flow:
             cert_not_after=None if auth is None else auth.not_after,
             link=state.link,
             consented=state.consented,
-            assisted=assisted,
+            assisted=bool(insurer),
+            insurer=insurer,
+            member=member,
         )
 
 
@@ -812,8 +813,7 @@ def _submit_assist(flow: Flow, s: FlowState, e: object, now: float) -> Transitio
     insurer, member = e.insurer.strip(), e.member.strip()
     if not INSURER_RE.fullmatch(insurer) or not member:
         return Transition(replace(s, problem=Problem(ProblemCode.ASSIST_FORMAT)))
-    context = flow.context(s, assisted=True)
-    return flow.work(s, Work.ASSISTED, now, context=context, assist=(insurer, member))
+    return flow.work(s, Work.ASSISTED, now, context=flow.context(s, insurer, member))
 
 
 def _staff_choose_service(flow: Flow, s: FlowState, e: object, now: float) -> Transition:

@@ -85,7 +85,7 @@ class FlowBackend(Protocol):
     def run_service(self, context: ServiceContext) -> ServiceResult:
         """Run the chosen service for the verified person."""
 
-    def run_assisted(self, context: ServiceContext, insurer: str, member: str) -> ServiceResult:
+    def run_assisted(self, context: ServiceContext) -> ServiceResult:
         """Run the service on a staff visual check (audited as staff-assisted)."""
 
     def close_card(self) -> None:

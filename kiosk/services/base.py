@@ -43,7 +43,9 @@ class ServiceContext:
     cert_not_after: datetime | None
     link: Link | None
     consented: frozenset[str] = frozenset()
-    assisted: bool = False
+    assisted: bool = False  # staff checked the person by sight (no card proof)
+    insurer: str = ""  # on an assisted visit: the insurer number staff entered
+    member: str = ""  # and the member number (記号・番号)
 
 
 @dataclass(frozen=True, slots=True)

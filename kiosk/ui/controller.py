@@ -83,8 +83,8 @@ class CardWorker(QObject):
                 assert job.context is not None
                 return b.run_service(job.context)
             case Work.ASSISTED:
-                assert job.context is not None and job.assist is not None
-                return b.run_assisted(job.context, *job.assist)
+                assert job.context is not None and job.context.assisted
+                return b.run_assisted(job.context)
         raise AssertionError(job.kind)
 
 

@@ -1,8 +1,8 @@
-"""Sound cues: QtMultimedia when the PySide6 build has it, else `aplay`, else the system beep.
+"""Sound cues: the WAV files through ALSA's `aplay` when present, else the system beep.
 
-PySide6-Essentials ships no QtMultimedia; a kiosk image with ALSA's `aplay` still plays the
-WAV cues, and a bare machine falls back to QApplication.beep() (the screens carry every cue
-visually too, so a silent kiosk loses nothing but the sound).
+PySide6-Essentials (what the kiosk installs) ships no QtMultimedia, so the cues are played by
+`aplay` in the background; a machine without it falls back to QApplication.beep(). Every cue
+is also on screen (take-your-card, warnings), so a silent kiosk loses nothing but the sound.
 """
 
 from __future__ import annotations

@@ -646,7 +646,8 @@ def test_staff_assisted_path():
     assert d.effects == ()
     d.send(SubmitAssist(" 06123456 ", "12-34 "))
     work = d.work()
-    assert work.kind is Work.ASSISTED and work.assist == ("06123456", "12-34")
+    assert work.kind is Work.ASSISTED
+    assert (work.context.insurer, work.context.member) == ("06123456", "12-34")
     assert work.context.assisted and work.context.subject == ""
     d.finish_work(IDENTITY.run(work.context))
     assert d.screen is Screen.RESULT and d.state.result.assisted

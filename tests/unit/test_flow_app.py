@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from kiosk.app import PcscReader, flow_config, import_crls, local_backend
@@ -113,7 +111,6 @@ def test_pcsc_reader_status(name, snapshot, status):
     assert PcscReader(name)._status(snapshot) is status
 
 
-
 def test_deferred_backend_builds_once_on_first_need(local, card_file):
     from kiosk.app import DeferredBackend
 
@@ -131,3 +128,20 @@ def test_deferred_backend_builds_once_on_first_need(local, card_file):
     assert built == []
     assert backend.read_card().auth_retries == 3
     assert backend.prepare() is backend.prepare() and built == [1]
+
+
+def test_kiosk_run_command_line():
+    from kiosk.cli import build_parser
+
+    args = build_parser().parse_args(["run", "--config", "k.toml", "--windowed"])
+    assert (args.command, args.config, args.windowed) == ("run", "k.toml", True)
+    assert build_parser().parse_args(["run"]).windowed is False
+
+
+def test_platform_verification_is_refused_clearly():
+    from kiosk.app import start
+    from kiosk.errors import KioskError
+
+    cfg = Config(verification="platform", platform_url="https://platform.invalid")
+    with pytest.raises(KioskError, match="platform verification"):
+        start(cfg, windowed=True, reader=InProcessReader())
