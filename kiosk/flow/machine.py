@@ -440,6 +440,15 @@ class Flow:
         wiped = replace(self.initial(state.reader, state.card_present), work_id=state.work_id + 1)
         return replace(wiped, language=state.language) if keep_language else wiped
 
+    def abort(self, state: FlowState, now: float) -> Transition:
+        """The card went during the work: wipe the session, say so; Retry starts over."""
+        kept = replace(
+            self.wipe(state, keep_language=True),
+            service_id=state.service_id,
+            provider_id=state.provider_id,
+        )
+        return self.error(kept, Problem(ProblemCode.CARD_REMOVED), now)
+
     def finish(self, state: FlowState, now: float) -> Transition:
         """End the visit: remind to take the card if it is still in, else the start."""
         wiped = self.wipe(state, keep_language=state.card_present)
@@ -570,8 +579,7 @@ def _on_removed(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
     if s.screen is Screen.TAKE_CARD:
         return Transition(flow.wipe(moved))
     if s.screen in ABORT_ON_REMOVAL:
-        aborted = flow.wipe(moved, keep_language=True)
-        return flow.error(aborted, Problem(ProblemCode.CARD_REMOVED), now)
+        return flow.abort(moved, now)
     return Transition(moved)
 
 
@@ -750,7 +758,7 @@ def _work_failed(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
         moved = flow.go(s, Screen.PASSWORD, now, card=card, problem=problem)
         return Transition(moved, (PlaySound(Sound.ERROR),))
     if problem.code is ProblemCode.CARD_REMOVED:
-        return flow.error(flow.wipe(s, keep_language=True), problem, now)
+        return flow.abort(s, now)
     return flow.error(s, problem, now)
 
 

@@ -506,11 +506,13 @@ def test_card_pulled_during_signing_aborts_and_ignores_the_late_result():
     stale = d.state.work_id
     d.send(CardRemoved())
     assert d.screen is Screen.ERROR and d.state.problem.code is ProblemCode.CARD_REMOVED
-    assert d.state.service_id == "" and d.state.card is None
+    assert d.state.card is None and d.state.authenticated is None
     d.send(WorkDone(stale, AUTH_LINKED))
     assert d.screen is Screen.ERROR and d.state.authenticated is None
     d.send(Retry())
-    assert d.screen is Screen.ATTRACT
+    assert d.screen is Screen.INSERT_CARD and d.state.service_id == "identity"
+    d.send(CardInserted())
+    assert d.screen is Screen.READING
 
 
 @pytest.mark.parametrize("where", ["password", "review", "consent"])
@@ -528,7 +530,11 @@ def test_card_pulled_during_enrolment_aborts_and_wipes(where):
 def test_card_removed_reported_by_the_work_aborts():
     d = at_pin().send(SubmitPin("1234"))
     d.fail_work(ProblemCode.CARD_REMOVED)
-    assert d.screen is Screen.ERROR and d.state.service_id == ""
+    assert d.screen is Screen.ERROR and d.state.card is None
+    d.send(Done())  # the monitor has not said the card is out yet
+    assert d.screen is Screen.TAKE_CARD
+    d.send(CardRemoved())
+    assert d.screen is Screen.ATTRACT and d.state.service_id == ""
 
 
 def test_cancel_during_work_ignores_the_late_result():
