@@ -151,6 +151,7 @@ class FlowController(QObject):
             case PlaySound():
                 self.sound.emit(effect.cue.value)
             case NotifyStaff():
+                log.info("a customer asked for a member of staff")
                 self.staff_called.emit()
             case ExitApp():
                 self.exit_requested.emit()

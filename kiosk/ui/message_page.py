@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtSvgWidgets import QSvgWidget
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QProgressBar, QVBoxLayout
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout
 
 from kiosk.flow.errors_catalogue import entry
 from kiosk.flow.machine import CallStaff, Cancel, Done, FlowState, Retry, Screen, Work
+from kiosk.services.base import ServiceResult
 from kiosk.ui.base_page import Page, Send, icon, label, set_icon
 from kiosk.ui.card_page import repolish
 
@@ -64,7 +65,8 @@ class ResultPage(Page):
         self.grid = QGridLayout()
         self.grid.setHorizontalSpacing(40)
         self.grid.setVerticalSpacing(16)
-        self.rows: list[tuple[object, object]] = []
+        self.rows: list[tuple[QLabel, QLabel]] = []
+        self._shown: tuple[ServiceResult | None, str] = (None, "")
         self.done = self.button("done", Done())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(120, 40, 120, 40)
@@ -77,27 +79,26 @@ class ResultPage(Page):
 
     def leave(self) -> None:
         """Wipe the result from the screen."""
-        self._clear()
-        self.title.clear()
-        self.message.clear()
-
-    def _clear(self) -> None:
-        for name, value in self.rows:
-            self.grid.removeWidget(name)  # type: ignore[arg-type]
-            self.grid.removeWidget(value)  # type: ignore[arg-type]
-            name.deleteLater()  # type: ignore[attr-defined]
-            value.deleteLater()  # type: ignore[attr-defined]
-        self.rows = []
+        self._show(None)
 
     def render(self, state: FlowState, now: float) -> None:
-        """The result in the current language (empty once the session is wiped)."""
+        """The result in the current language (drawn again only when it or that changes)."""
         super().render(state, now)
-        result = state.result
         self.done.setText(self.t("button.done"))
-        self._clear()
+        if (state.result, self.language) != self._shown:
+            self._show(state.result)
+
+    def _show(self, result: ServiceResult | None) -> None:
+        self._shown = (result, self.language)
+        for name, value in self.rows:
+            self.grid.removeWidget(name)
+            self.grid.removeWidget(value)
+            name.deleteLater()
+            value.deleteLater()
+        self.rows = []
+        self.title.clear()
+        self.message.clear()
         if result is None:
-            self.title.setText("")
-            self.message.setText("")
             return
         set_icon(self.icon, "ok" if result.ok else "error")
         self.setProperty("severity", "ok" if result.ok else "")

@@ -306,3 +306,18 @@ def test_high_contrast_toggle(kiosk):
     kiosk.click("contrast")
     assert kiosk.window.high_contrast and kiosk.window.styleSheet() != before
     assert "#ffff00" in kiosk.window.styleSheet()
+
+
+def test_result_screen_is_steady_between_ticks_and_follows_the_language(kiosk):
+    start_to_pin(kiosk)
+    kiosk.type_secret("1234")
+    kiosk.wait_screen(Screen.PASSWORD)
+    enrol(kiosk)
+    page = kiosk.page()
+    first = page.rows[0][1]
+    kiosk.tick()
+    kiosk.tick()
+    assert page.rows[0][1] is first
+    kiosk.click("lang-en")
+    kiosk.qtbot.waitUntil(lambda: "Identity confirmed" in texts(page))
+    assert "Account" in texts(page) and page.rows[0][1].text() == first.text()
