@@ -90,11 +90,10 @@ class ResultPage(Page):
 
     def _show(self, result: ServiceResult | None) -> None:
         self._shown = (result, self.language)
-        for name, value in self.rows:
-            self.grid.removeWidget(name)
-            self.grid.removeWidget(value)
-            name.deleteLater()
-            value.deleteLater()
+        for widget in (w for row in self.rows for w in row):
+            self.grid.removeWidget(widget)
+            widget.hide()
+            widget.deleteLater()
         self.rows = []
         self.title.clear()
         self.message.clear()
