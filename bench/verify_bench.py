@@ -1,6 +1,6 @@
 """User-proof benchmark: proofs verified per second on one core, end to end through the store.
 
-Run: .venv/bin/python bench/verify_bench.py [--proofs 3000] [--cards 200] [--db sqlite|postgres|both]
+Run: .venv/bin/python bench/verify_bench.py [--proofs 3000] [--cards 200] [--db sqlite|postgres]
 
 Each proof goes: issue a challenge (stored) -> take it -> chain (cached), validity, signature,
 CRL lookup of the auth certificate -> find the link -> CRL lookup of its signature certificate
@@ -125,26 +125,27 @@ def run(db_url: str, work: Path, cards: int, proofs: int) -> float:
     started = time.perf_counter()
     for proof in signed:
         now = datetime.now(UTC)
-        challenges.issue(PROVIDER, TERMINAL, now)
-        verdict = verifier.verify_user_proof(proof, now)
-        reason = verdict.reason.value
-        if verdict.ok:
-            link = links.find_by_auth(PROVIDER, verdict.issuer_key_id, verdict.auth_serial)
-            status = verifier.check_link(CertRef(link.sign_serial, link.sign_issuer_key_id), now)
-            reason = status.value
-        else:
-            failures += 1
-            first_failure = first_failure or verdict.reason.value
-        audit.append(
-            at=now,
-            provider_id=PROVIDER,
-            terminal_id=TERMINAL,
-            action="user_proof",
-            ok=verdict.ok,
-            reason=reason,
-            issuer_key_id=verdict.issuer_key_id,
-            serial=verdict.auth_serial,
-        )
+        challenges.issue(PROVIDER, TERMINAL, now)  # commit 1: durable before it is handed out
+        with db.unit():  # commit 2: the challenge is used up and the verdict audited together
+            verdict = verifier.verify_user_proof(proof, now)
+            reason = verdict.reason.value
+            if verdict.ok:
+                link = links.find_by_auth(PROVIDER, verdict.issuer_key_id, verdict.auth_serial)
+                sign = CertRef(link.sign_serial, link.sign_issuer_key_id)
+                reason = verifier.check_link(sign, now).value
+            else:
+                failures += 1
+                first_failure = first_failure or verdict.reason.value
+            audit.append(
+                at=now,
+                provider_id=PROVIDER,
+                terminal_id=TERMINAL,
+                action="user_proof",
+                ok=verdict.ok,
+                reason=reason,
+                issuer_key_id=verdict.issuer_key_id,
+                serial=verdict.auth_serial,
+            )
     elapsed = time.perf_counter() - started
     db.dispose()
     if failures:

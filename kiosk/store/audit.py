@@ -37,6 +37,7 @@ class AuditLog:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._append = db.sql(_APPEND)
 
     def append(
         self,
@@ -57,20 +58,19 @@ class AuditLog:
         _check("reason", reason, _CODE)
         _check("issuer_key_id", issuer_key_id, _KEY_ID)
         db = self._db
-        with db.cursor() as cursor:
-            cursor.execute(
-                db.sql(_APPEND),
-                (
-                    db.bind_time(at),
-                    provider_id,
-                    terminal_id,
-                    action,
-                    ok,
-                    reason,
-                    issuer_key_id,
-                    None if serial is None else serial_to_bytes(serial),
-                ),
-            )
+        db.one(
+            self._append,
+            (
+                db.bind_time(at),
+                provider_id,
+                terminal_id,
+                action,
+                ok,
+                reason,
+                issuer_key_id,
+                None if serial is None else serial_to_bytes(serial),
+            ),
+        )
 
     def recent(self, limit: int = 100) -> list[AuditEvent]:
         """The latest events, newest first."""

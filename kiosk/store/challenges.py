@@ -33,22 +33,22 @@ class SqlChallengeStore:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._add, self._take, self._get = db.sql(_ADD), db.sql(_TAKE), db.sql(_GET)
 
     def add(self, challenge: IssuedChallenge) -> None:
         """Store a newly issued challenge (committed before it is handed out)."""
         db = self._db
         try:
-            with db.cursor() as cursor:
-                cursor.execute(
-                    db.sql(_ADD),
-                    (
-                        challenge.nonce,
-                        challenge.provider_id,
-                        challenge.terminal_id,
-                        db.bind_time(challenge.issued_at),
-                        db.bind_time(challenge.expires_at),
-                    ),
-                )
+            db.one(
+                self._add,
+                (
+                    challenge.nonce,
+                    challenge.provider_id,
+                    challenge.terminal_id,
+                    db.bind_time(challenge.issued_at),
+                    db.bind_time(challenge.expires_at),
+                ),
+            )
         except db.integrity_error as e:
             raise StoreError("this challenge was already issued") from e
 
@@ -57,16 +57,13 @@ class SqlChallengeStore:
         # No transaction needed: the UPDATE is atomic on its own, and used_at, once set, never
         # changes, so the SELECT after a lost race reads the winner's time.
         db = self._db
-        with db.cursor() as cursor:
-            cursor.execute(db.sql(_TAKE), (db.bind_time(used_at), nonce))
-            row = cursor.fetchone()
-            previous = None
+        row = db.one(self._take, (db.bind_time(used_at), nonce))
+        previous = None
+        if row is None:
+            row = db.one(self._get, (nonce,))
             if row is None:
-                cursor.execute(db.sql(_GET), (nonce,))
-                row = cursor.fetchone()
-                if row is None:
-                    return None
-                previous = db.read_time(row[4])
+                return None
+            previous = db.read_time(row[4])
         provider_id, terminal_id, issued_at, expires_at = row[:4]
         challenge = IssuedChallenge(
             nonce, provider_id, terminal_id, db.read_time(issued_at), db.read_time(expires_at)

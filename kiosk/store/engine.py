@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from kiosk.store.errors import StoreError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-
-#: How SQLAlchemy's SQLite DATETIME stores a time (`cursor()` users write the same text).
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
 #: Milliseconds a SQLite writer waits for another writer's lock before failing.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -78,8 +76,12 @@ class Database:
         self.engine = make_engine(self.url)
         self._postgres = self.engine.dialect.name == "postgresql"
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        #: The driver's IntegrityError, raised through `cursor()` on a duplicate key.
-        self.integrity_error: type[Exception] = self.engine.dialect.loaded_dbapi.IntegrityError
+        self._dbapi = self.engine.dialect.loaded_dbapi
+        #: The driver's IntegrityError, raised by `one()` on a duplicate key.
+        self.integrity_error: type[Exception] = self._dbapi.IntegrityError
+        self._local = threading.local()
+        self._drivers: list[Any] = []
+        self._drivers_lock = threading.Lock()
         #: The same pool without BEGIN/COMMIT round trips: for single atomic statements.
         #: (Not isolation_level=AUTOCOMMIT on SQLite: resetting it after use would turn
         #: pysqlite's implicit transactions back on for the next user of the connection.)
@@ -100,6 +102,8 @@ class Database:
     @contextmanager
     def writing(self) -> Iterator[Connection]:
         """A connection in one write transaction (on SQLite, holding the write lock from BEGIN)."""
+        if getattr(self._local, "in_unit", False):
+            raise StoreError("a SQLAlchemy write inside a unit() would wait for the unit's lock")
         with self.engine.connect() as conn:
             conn.execution_options(sqlite_immediate=True)
             with conn.begin():
@@ -111,30 +115,73 @@ class Database:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
-    @contextmanager
-    def cursor(self) -> Iterator[Any]:
-        """A DBAPI cursor in autocommit mode, for the per-proof hot path.
+    def one(self, statement: str, params: Sequence[Any]) -> Any:
+        """Run one statement on the hot path; its first row (a tuple) or None.
 
-        SQLAlchemy Core costs about 80 µs a statement here, the driver about 10; the few
-        statements every user proof runs (challenge add/take, CRL lookup, link, audit) use
-        this with `sql()` text and `bind_time`/`read_time`."""
-        fairy = self.engine.raw_connection()
-        driver = fairy.driver_connection
+        SQLAlchemy Core costs about 80 µs a statement here, the driver about 4: the statements
+        every user proof runs (challenge add/take, CRL lookup, link, audit) come here, as
+        `sql()` text with `bind_time`/`read_time`. Each runs alone, committed at once, on a
+        driver connection that belongs to the calling thread (taken out of the pool once)."""
+        driver = self._driver()
         try:
-            if self._postgres:
-                driver.autocommit = True  # type: ignore[union-attr]
-            cursor = driver.cursor()  # type: ignore[union-attr]
+            cursor = driver.execute(statement, params)
             try:
-                yield cursor
+                return cursor.fetchone() if cursor.description is not None else None
             finally:
                 cursor.close()
-        finally:
-            if self._postgres:
-                driver.autocommit = False  # type: ignore[union-attr]
-            fairy.close()
+        except (self._dbapi.OperationalError, self._dbapi.InterfaceError):
+            self._local.driver = None  # broken or busy: the next call starts afresh
+            self._close_driver(driver)
+            raise
+
+    @contextmanager
+    def unit(self) -> Iterator[None]:
+        """Make this thread's `one()` calls in the block one transaction, committed once.
+
+        For work that belongs together, such as redeeming a challenge and auditing the
+        verdict: both are durable at the end, or neither. On SQLite the unit holds the write
+        lock from its start, so the block must not write through SQLAlchemy (`writing()`
+        refuses to) and should be short."""
+        if getattr(self._local, "in_unit", False):
+            yield  # nested: part of the outer unit
+            return
+        driver = self._driver()
+        driver.execute("BEGIN" if self._postgres else "BEGIN IMMEDIATE").close()
+        self._local.in_unit = True
+        try:
+            yield
+        except BaseException:
+            self._local.in_unit = False
+            with suppress(Exception):
+                driver.execute("ROLLBACK").close()
+            raise
+        self._local.in_unit = False
+        driver.execute("COMMIT").close()
+
+    def _driver(self) -> Any:
+        driver = getattr(self._local, "driver", None)
+        return self._own_driver() if driver is None else driver
+
+    def _own_driver(self) -> Any:
+        fairy = self.engine.raw_connection()
+        driver = fairy.driver_connection
+        fairy.detach()  # ours now: the pool neither counts nor resets it
+        if self._postgres:
+            driver.autocommit = True  # type: ignore[union-attr]
+        with self._drivers_lock:
+            self._drivers.append(driver)
+        self._local.driver = driver
+        return driver
+
+    def _close_driver(self, driver: Any) -> None:
+        with self._drivers_lock:
+            if driver in self._drivers:
+                self._drivers.remove(driver)
+        with suppress(Exception):
+            driver.close()
 
     def sql(self, text: str) -> str:
-        """Statement text for `cursor()`: written with `?` placeholders, as the driver wants."""
+        """Statement text for `one()`: written with `?` placeholders, as the driver wants."""
         return text.replace("?", "%s") if self._postgres else text
 
     def bind_time(self, value: datetime) -> Any:
@@ -142,10 +189,12 @@ class Database:
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the store; pass a UTC-aware one")
         value = value.astimezone(UTC)
-        return value if self._postgres else value.strftime(_SQLITE_TIME)
+        return (
+            value if self._postgres else value.replace(tzinfo=None).isoformat(" ", "microseconds")
+        )
 
     def read_time(self, value: Any) -> datetime:
-        """A stored time read through `cursor()`, as a UTC-aware datetime."""
+        """A stored time read through `one()`, as a UTC-aware datetime."""
         if isinstance(value, str):
             value = datetime.fromisoformat(value)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -162,7 +211,13 @@ class Database:
             raise StoreError(f"database migration failed: {e.__class__.__name__}") from e
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection and every thread's hot-path connection."""
+        with self._drivers_lock:
+            drivers, self._drivers = self._drivers, []
+        for driver in drivers:
+            with suppress(Exception):
+                driver.close()
+        self._local = threading.local()
         self.engine.dispose()
 
 

@@ -54,6 +54,7 @@ class LinkRepository:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._by_auth = db.sql(_BY_AUTH)
 
     def add_provider(self, provider_id: str, name: str, at: datetime) -> Provider:
         """Register a provider (idempotent: an existing one is returned unchanged)."""
@@ -125,9 +126,7 @@ class LinkRepository:
     def find_by_auth(self, provider_id: str, issuer_key_id: str, serial: int) -> LinkRecord | None:
         """The provider's link for an authentication certificate, or None (hot path: driver)."""
         db = self._db
-        with db.cursor() as cursor:
-            cursor.execute(db.sql(_BY_AUTH), (provider_id, issuer_key_id, serial_to_bytes(serial)))
-            row = cursor.fetchone()
+        row = db.one(self._by_auth, (provider_id, issuer_key_id, serial_to_bytes(serial)))
         return None if row is None else _link(row, db.read_time)
 
     def find_by_sign(self, issuer_key_id: str, serial: int) -> list[LinkRecord]:

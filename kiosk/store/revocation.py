@@ -77,9 +77,7 @@ class SqlRevocationIndex:
 
     def lookup(self, issuer_key_id: str, serial: int) -> RevokedEntry | None:
         """The revocation entry for that serial under that issuer, or None if not revoked."""
-        with self._db.cursor() as cursor:
-            cursor.execute(self._lookup, (issuer_key_id, serial_to_bytes(serial)))
-            row = cursor.fetchone()
+        row = self._db.one(self._lookup, (issuer_key_id, serial_to_bytes(serial)))
         if row is None:
             return None
         return RevokedEntry(serial, datetime.fromtimestamp(row[0], UTC), REASON_NAMES.get(row[1]))

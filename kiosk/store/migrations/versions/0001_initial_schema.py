@@ -31,9 +31,6 @@ def upgrade() -> None:
     sa.Column('serial', sa.LargeBinary(length=21), nullable=True),
     sa.PrimaryKeyConstraint('event_id', name=op.f('pk_audit_log'))
     )
-    with op.batch_alter_table('audit_log', schema=None) as batch_op:
-        batch_op.create_index('ix_audit_log_at', ['at'], unique=False)
-
     op.create_table('challenges',
     sa.Column('nonce', sa.LargeBinary(length=32), nullable=False),
     sa.Column('provider_id', sa.String(length=64), nullable=False),
@@ -41,10 +38,9 @@ def upgrade() -> None:
     sa.Column('issued_at', UtcDateTime(), nullable=False),
     sa.Column('expires_at', UtcDateTime(), nullable=False),
     sa.Column('used_at', UtcDateTime(), nullable=True),
-    sa.PrimaryKeyConstraint('nonce', name=op.f('pk_challenges'))
+    sa.PrimaryKeyConstraint('nonce', name=op.f('pk_challenges')),
+    sqlite_with_rowid=False
     )
-    with op.batch_alter_table('challenges', schema=None) as batch_op:
-        batch_op.create_index('ix_challenges_expires_at', ['expires_at'], unique=False)
 
     op.create_table('crl_generations',
     sa.Column('generation_id', sa.Integer(), autoincrement=True, nullable=False),
@@ -139,11 +135,5 @@ def downgrade() -> None:
         batch_op.drop_index('ix_crl_generations_issuer')
 
     op.drop_table('crl_generations')
-    with op.batch_alter_table('challenges', schema=None) as batch_op:
-        batch_op.drop_index('ix_challenges_expires_at')
-
     op.drop_table('challenges')
-    with op.batch_alter_table('audit_log', schema=None) as batch_op:
-        batch_op.drop_index('ix_audit_log_at')
-
     op.drop_table('audit_log')
