@@ -318,7 +318,8 @@ def test_result_screen_is_steady_between_ticks_and_follows_the_language(kiosk):
     kiosk.tick()
     kiosk.tick()
     assert page.rows[0][1] is first
+    account = first.text()
     kiosk.click("lang-en")
     kiosk.qtbot.waitUntil(lambda: "Account" in texts(page))
     assert "Identity confirmed" in texts(page) and "利用者番号" not in texts(page)
-    assert page.rows[0][1].text() == first.text()
+    assert page.rows[0][1].text() == account
