@@ -6,8 +6,9 @@ set -euo pipefail
 PACKAGES=(
   # build pyscard from source, venv
   gcc libc6-dev python3-dev python3-venv swig libpcsclite-dev make
-  # the PC/SC stack: daemon, virtual reader driver (vpcd), OpenSC's clients (benchmarks, e2e)
-  pcscd vsmartcard-vpcd opensc
+  # the PC/SC stack: daemon, virtual reader driver (vpcd), OpenSC's clients (benchmarks, e2e);
+  # procps for pgrep in pcscd-up.sh (not in a minimal Debian)
+  pcscd vsmartcard-vpcd opensc procps
   # Qt (PySide6) runtime for offscreen tests, and a CJK font so Japanese renders
   libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0 fonts-noto-cjk
   # real windows under Xvfb (demo without a display, screenshots)
