@@ -112,6 +112,8 @@ class ResultPage(Page):
             value.setText(row.value)
             self.grid.addWidget(name, index, 0)
             self.grid.addWidget(value, index, 1)
+            name.show()  # at once, not at the layout's next pass
+            value.show()
             self.rows.append((name, value))
 
 
