@@ -97,6 +97,7 @@ class ConsentPage(Page):
                 box = QCheckBox()
                 box.setObjectName(f"consent-{item.id}")
                 self.items_layout.addWidget(box)
+                box.show()
                 self.checks[item.id] = box
 
     def render(self, state: FlowState, now: float) -> None:
