@@ -1,6 +1,6 @@
 """User-proof benchmark: proofs verified per second on one core, end to end through the store.
 
-Run: .venv/bin/python bench/verify_bench.py [--proofs 3000] [--cards 200] [--db sqlite|postgres]
+Run: .venv/bin/python bench/verify_bench.py [--proofs 2000] [--rounds 3] [--db sqlite|postgres]
 
 Each proof goes: issue a challenge (stored) -> take it -> chain (cached), validity, signature,
 CRL lookup of the auth certificate -> find the link -> CRL lookup of its signature certificate
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -33,7 +34,7 @@ from kiosk.store.engine import Database
 from kiosk.store.links import LinkRepository
 from kiosk.store.revocation import SqlRevocationIndex
 from kiosk.verify.challenge import ChallengeService
-from kiosk.verify.proof import UserProof, proof_digest_info
+from kiosk.verify.proof import UserProof, signed_message
 from kiosk.verify.trust import TrustStore
 from kiosk.verify.verdict import CertRef
 from kiosk.verify.verifier import Verifier
@@ -42,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROVIDER, TERMINAL = "bench-clinic", "kiosk-1"
 
 
-def raw_verify_rate(seconds: float = 2.0) -> float:
+def raw_verify_rate(seconds: float = 1.0) -> float:
     """RSA-2048 PKCS#1 v1.5 / SHA-256 verifications per second, `cryptography` in a loop."""
     key = generate_key(2048)
     message = os.urandom(64)
@@ -99,68 +100,56 @@ def prepare(db_url: str, work: Path, cards: int, proofs: int):
     signed = []
     for i, nonce in enumerate(nonces):
         card = deck.cards[i % cards]
-        digest_info = proof_digest_info(PROVIDER, TERMINAL, nonce)
-        # the card signs a ready DigestInfo: raw PKCS#1 v1.5 type 1 padding over it
-        signature = _sign_digest_info(deck.auth_key, digest_info)
+        # what the card computes: PKCS#1 v1.5 over the DigestInfo of SHA-256(message)
+        message = signed_message(PROVIDER, TERMINAL, nonce)
+        signature = deck.auth_key.sign(message, padding.PKCS1v15(), hashes.SHA256())
         signed.append(UserProof(PROVIDER, TERMINAL, nonce, card.auth.certificate, signature))
     return db, trust, index, links, nonces, signed
 
 
-def _sign_digest_info(key, digest_info: bytes) -> bytes:
-    size = key.key_size // 8
-    block = b"\x00\x01" + b"\xff" * (size - 3 - len(digest_info)) + b"\x00" + digest_info
-    n = key.private_numbers().public_numbers.n
-    d = key.private_numbers().d
-    return pow(int.from_bytes(block, "big"), d, n).to_bytes(size, "big")
-
-
-def run(db_url: str, work: Path, cards: int, proofs: int) -> float:
-    """Proofs per second through the whole path."""
-    db, trust, index, links, nonces, signed = prepare(db_url, work, cards, proofs)
+def run(db_url: str, work: Path, cards: int, proofs: int, rounds: int) -> list[float]:
+    """Proofs per second through the whole path, one figure per round of `proofs`."""
+    db, trust, index, links, nonces, signed = prepare(db_url, work, cards, proofs * rounds)
     feed = iter(nonces)
     challenges = ChallengeService(SqlChallengeStore(db), random=lambda n: next(feed))
     verifier = Verifier(trust, index, challenges)
     audit = AuditLog(db)
-    failures, first_failure = 0, None
-    started = time.perf_counter()
-    for proof in signed:
-        now = datetime.now(UTC)
-        challenges.issue(PROVIDER, TERMINAL, now)  # commit 1: durable before it is handed out
-        with db.unit():  # commit 2: the challenge is used up and the verdict audited together
-            verdict = verifier.verify_user_proof(proof, now)
-            reason = verdict.reason.value
-            if verdict.ok:
+    rates = []
+    for start in range(0, len(signed), proofs):
+        started = time.perf_counter()
+        for proof in signed[start : start + proofs]:
+            now = datetime.now(UTC)
+            challenges.issue(PROVIDER, TERMINAL, now)  # commit 1: durable before handed out
+            with db.unit():  # commit 2: the challenge is used up and the verdict audited
+                verdict = verifier.verify_user_proof(proof, now)
+                if not verdict.ok:
+                    raise SystemExit(f"a proof was refused ({verdict.reason}); bench is broken")
                 link = links.find_by_auth(PROVIDER, verdict.issuer_key_id, verdict.auth_serial)
                 sign = CertRef(link.sign_serial, link.sign_issuer_key_id)
-                reason = verifier.check_link(sign, now).value
-            else:
-                failures += 1
-                first_failure = first_failure or verdict.reason.value
-            audit.append(
-                at=now,
-                provider_id=PROVIDER,
-                terminal_id=TERMINAL,
-                action="user_proof",
-                ok=verdict.ok,
-                reason=reason,
-                issuer_key_id=verdict.issuer_key_id,
-                serial=verdict.auth_serial,
-            )
-    elapsed = time.perf_counter() - started
+                audit.append(
+                    at=now,
+                    provider_id=PROVIDER,
+                    terminal_id=TERMINAL,
+                    action="user_proof",
+                    ok=True,
+                    reason=verifier.check_link(sign, now).value,
+                    issuer_key_id=verdict.issuer_key_id,
+                    serial=verdict.auth_serial,
+                )
+        rates.append(proofs / (time.perf_counter() - started))
     db.dispose()
-    if failures:
-        raise SystemExit(f"{failures} proofs were refused ({first_failure}); the bench is broken")
-    return proofs / elapsed
+    return rates
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--proofs", type=int, default=3000)
+    parser.add_argument("--proofs", type=int, default=2000, help="proofs per round")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--cards", type=int, default=200)
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="sqlite")
     args = parser.parse_args()
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    raw = raw_verify_rate()
+    raw = max(raw_verify_rate() for _ in range(3))
     print(f"raw RSA-2048 PKCS#1 v1.5 verify: {raw:,.0f}/s (one core)", flush=True)
     with tempfile.TemporaryDirectory(prefix="verify-bench-") as tmp:
         work = Path(tmp)
@@ -175,13 +164,14 @@ def main() -> None:
         for name, url_of, server in targets:
             sub = work / name
             if server is None:
-                rate = run(url_of(), sub, args.cards, args.proofs)
+                rates = run(url_of(), sub, args.cards, args.proofs, args.rounds)
             else:
                 with server() as url:
-                    rate = run(url, sub, args.cards, args.proofs)
+                    rates = run(url, sub, args.cards, args.proofs, args.rounds)
+            best, median = max(rates), statistics.median(rates)
             print(
-                f"{name:8} user proofs end to end: {rate:,.0f}/s = {rate / raw:.1%} of raw "
-                f"(target >= 25 %)",
+                f"{name:8} user proofs end to end: best {best:,.0f}/s = {best / raw:.1%} of raw, "
+                f"median {median:,.0f}/s = {median / raw:.1%} (target >= 25 %)",
                 flush=True,
             )
 

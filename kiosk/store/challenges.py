@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete
 
 from kiosk.store.engine import Database
-from kiosk.store.errors import StoreError
+from kiosk.store.errors import DuplicateKey, StoreError
 from kiosk.store.models import ChallengeRow
 from kiosk.verify.ports import IssuedChallenge, TakenChallenge
 
@@ -49,7 +49,7 @@ class SqlChallengeStore:
                     db.bind_time(challenge.expires_at),
                 ),
             )
-        except db.integrity_error as e:
+        except DuplicateKey as e:
             raise StoreError("this challenge was already issued") from e
 
     def take(self, nonce: bytes, used_at: datetime) -> TakenChallenge | None:

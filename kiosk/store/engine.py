@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from kiosk.store.errors import StoreError
+from kiosk.store.errors import DuplicateKey, StoreError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -77,8 +77,6 @@ class Database:
         self._postgres = self.engine.dialect.name == "postgresql"
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._dbapi = self.engine.dialect.loaded_dbapi
-        #: The driver's IntegrityError, raised by `one()` on a duplicate key.
-        self.integrity_error: type[Exception] = self._dbapi.IntegrityError
         self._local = threading.local()
         self._drivers: list[Any] = []
         self._drivers_lock = threading.Lock()
@@ -88,10 +86,6 @@ class Database:
         self.autocommit = self.engine.execution_options(
             **({"isolation_level": "AUTOCOMMIT"} if self._postgres else {"sqlite_autocommit": True})
         )
-
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -129,10 +123,14 @@ class Database:
                 return cursor.fetchone() if cursor.description is not None else None
             finally:
                 cursor.close()
-        except (self._dbapi.OperationalError, self._dbapi.InterfaceError):
+        except self._dbapi.IntegrityError as e:
+            raise DuplicateKey("the row exists already") from e
+        except (self._dbapi.OperationalError, self._dbapi.InterfaceError) as e:
             self._local.driver = None  # broken or busy: the next call starts afresh
             self._close_driver(driver)
-            raise
+            raise StoreError(f"the database is unavailable ({e.__class__.__name__})") from e
+        except self._dbapi.Error as e:
+            raise StoreError(f"database error ({e.__class__.__name__})") from e
 
     @contextmanager
     def unit(self) -> Iterator[None]:

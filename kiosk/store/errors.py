@@ -11,6 +11,12 @@ class StoreError(KioskError):
     code = "store"
 
 
+class DuplicateKey(StoreError):
+    """A row with that key exists already."""
+
+    code = "duplicate"
+
+
 class LinkExists(StoreError):
     """A link for that provider and account (or that authentication certificate) exists."""
 

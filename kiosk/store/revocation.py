@@ -14,11 +14,12 @@ from typing import Any
 
 from cryptography import x509
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from kiosk.store.crlimport import CheckedCrl
-from kiosk.store.crlstream import Entry, iter_entries
+from kiosk.store.crlstream import CrlFormatError, Entry, iter_entries
 from kiosk.store.engine import Database
-from kiosk.store.errors import CrlOutdated
+from kiosk.store.errors import CrlMalformed, CrlOutdated
 from kiosk.store.models import CrlCurrentRow, CrlGenerationRow, RevokedSerialRow
 from kiosk.store.records import CrlImportResult, serial_to_bytes
 from kiosk.verify.ports import CrlInfo, RevokedEntry
@@ -85,6 +86,14 @@ class SqlRevocationIndex:
     def replace(self, crl: CheckedCrl, imported_at: datetime) -> CrlImportResult:
         """Put a checked CRL in force for its issuer, atomically; refuse an older one."""
         started = time.perf_counter()
+        try:
+            return self._replace(crl, imported_at, started)
+        except CrlFormatError as e:
+            raise CrlMalformed("the CRL's entries are malformed") from e
+        except (IntegrityError, self._db.engine.dialect.loaded_dbapi.IntegrityError) as e:
+            raise CrlMalformed("the CRL lists a serial twice") from e
+
+    def _replace(self, crl: CheckedCrl, imported_at: datetime, started: float) -> CrlImportResult:
         with self._db.writing() as conn:
             if conn.dialect.name == "postgresql":
                 # one import at a time: a second waits here instead of racing the flip

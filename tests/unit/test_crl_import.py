@@ -249,3 +249,12 @@ def test_cli_imports_a_directory_and_refuses_a_bad_file(test_pki, tmp_path, caps
     assert "zz-bad.crl: refused" in out and out.count("already in force") == 2
     index = SqlRevocationIndex(Database(url))
     assert index.lookup(key_id(test_pki, "sign"), 32) is not None
+
+
+def test_a_crl_listing_a_serial_twice_changes_nothing(test_pki, trust, index):
+    auth = key_id(test_pki, "auth")
+    index.replace(check_crl(crl_der(test_pki, [1], number=1), trust), NOW)
+    with pytest.raises(CrlMalformed, match="twice"):
+        index.replace(check_crl(crl_der(test_pki, [7, 8, 7], number=2), trust), NOW)
+    assert index.crl_info(auth).crl_number == 1
+    assert (index.lookup(auth, 1) is not None, index.lookup(auth, 8)) == (True, None)
