@@ -20,7 +20,8 @@ setup: system-deps $(STAMP) $(QM)
 system-deps:
 	@packaging/setup/system-deps.sh
 
-$(STAMP): pyproject.toml
+# The Debian packages come first (pyscard builds with gcc, swig, libpcsclite-dev), also under -j.
+$(STAMP): pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
@@ -29,7 +30,7 @@ $(STAMP): pyproject.toml
 resources/i18n/%.qm: resources/i18n/%.ts $(STAMP)
 	$(BIN)/pyside6-lrelease -silent $< -qm $@
 
-pcscd:
+pcscd: system-deps
 	@packaging/setup/pcscd-up.sh
 
 lint: $(STAMP)
