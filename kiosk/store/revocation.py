@@ -1,8 +1,9 @@
 """Revoked serials per issuer: lookups for the verifier, and the atomic CRL replacement.
 
-An import writes the new CRL's entries under a fresh generation id, flips `crl_current` to it
-and deletes the old generation, all in one transaction: a reader sees the old CRL or the new
-one, never a mix. SQLite loads through the driver's `executemany`, PostgreSQL through `COPY`.
+An import writes the new CRL's entries under a fresh generation id and flips `crl_current` to
+it: a reader sees the old CRL or the new one, never a mix. PostgreSQL does it in one
+transaction (`COPY` into a new partition, attached; the old partition dropped); SQLite in
+short transactions so the kiosk's other writes go on meanwhile (see `sqlitecrl`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from kiosk.store.engine import Database
 from kiosk.store.errors import CrlMalformed, CrlOutdated
 from kiosk.store.models import CrlCurrentRow, CrlGenerationRow, RevokedSerialRow
 from kiosk.store.records import CrlImportResult, serial_to_bytes
+from kiosk.store.sqlitecrl import SqliteCrlLoader
 from kiosk.verify.ports import CrlInfo, RevokedEntry
 
 #: RFC 5280 CRLReason codes, named as cryptography's `x509.ReasonFlags` members.
@@ -37,9 +39,6 @@ REASON_NAMES = {
     9: x509.ReasonFlags.privilege_withdrawn.name,
     10: x509.ReasonFlags.aa_compromise.name,
 }
-
-#: Page cache of the connection that imports a CRL (KiB); the default is 2,000.
-_SQLITE_IMPORT_CACHE_KIB = 65_536
 
 #: Memory PostgreSQL may use to sort a new CRL's primary-key index (server side).
 _PG_INDEX_MEMORY = "256MB"
@@ -87,35 +86,51 @@ class SqlRevocationIndex:
         """Put a checked CRL in force for its issuer, atomically; refuse an older one."""
         started = time.perf_counter()
         try:
-            return self._replace(crl, imported_at, started)
+            if self._db.engine.dialect.name == "postgresql":
+                entries = self._replace_postgres(crl, imported_at)
+            else:
+                entries = self._replace_sqlite(crl, imported_at)
         except CrlFormatError as e:
             raise CrlMalformed("the CRL's entries are malformed") from e
         except (IntegrityError, self._db.engine.dialect.loaded_dbapi.IntegrityError) as e:
             raise CrlMalformed("the CRL lists a serial twice") from e
+        replaced = entries is not None
+        if entries is None:
+            info = self.crl_info(crl.issuer_key_id)
+            entries = 0 if info is None else info.entries
+        return CrlImportResult(
+            crl.issuer_key_id, crl.crl_number, entries, replaced, time.perf_counter() - started
+        )
 
-    def _replace(self, crl: CheckedCrl, imported_at: datetime, started: float) -> CrlImportResult:
+    def _replace_sqlite(self, crl: CheckedCrl, imported_at: datetime) -> int | None:
+        fairy = self._db.engine.raw_connection()
+        try:
+            loader = SqliteCrlLoader(fairy.driver_connection, self._db.bind_time)
+            current = loader.current(crl.issuer_key_id)
+            if current is not None and _is_same_or_older(
+                crl, current[1], self._db.read_time(current[2])
+            ):
+                return None
+            batches = iter_entries(crl.buf, crl.layout.entries_start, crl.layout.entries_end)
+            return loader.load(crl, batches, imported_at, None if current is None else current[0])
+        finally:
+            fairy.close()
+
+    def _replace_postgres(self, crl: CheckedCrl, imported_at: datetime) -> int | None:
+        # One transaction: PostgreSQL readers keep seeing the old CRL (MVCC), and the other
+        # tables stay writable while it runs.
         with self._db.writing() as conn:
-            if conn.dialect.name == "postgresql":
-                # one import at a time: a second waits here instead of racing the flip
-                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4712)")
+            # one import at a time: a second waits here instead of racing the flip
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4712)")
             current = conn.execute(
                 select(_gen)
                 .join(_cur, _cur.c.generation_id == _gen.c.generation_id)
                 .where(_cur.c.issuer_key_id == crl.issuer_key_id)
             ).first()
-            if current is not None and not _newer(crl, current):
-                if _same(crl, current):
-                    return CrlImportResult(
-                        crl.issuer_key_id,
-                        crl.crl_number,
-                        current.entries,
-                        False,
-                        time.perf_counter() - started,
-                    )
-                raise CrlOutdated(
-                    f"the CRL (number {crl.crl_number}, {crl.this_update:%Y-%m-%d %H:%M}Z) is "
-                    "older than the one in force"
-                )
+            if current is not None and _is_same_or_older(
+                crl, current.crl_number, current.this_update
+            ):
+                return None
             generation = conn.execute(
                 insert(_gen)
                 .values(
@@ -129,10 +144,7 @@ class SqlRevocationIndex:
                 .returning(_gen.c.generation_id)
             ).scalar_one()
             batches = iter_entries(crl.buf, crl.layout.entries_start, crl.layout.entries_end)
-            if conn.dialect.name == "postgresql":
-                entries = _load_postgres(conn, generation, batches)
-            else:
-                entries = _insert_sqlite(conn, generation, batches)
+            entries = _load_postgres(conn, generation, batches)
             conn.execute(
                 update(_gen).where(_gen.c.generation_id == generation).values(entries=entries)
             )
@@ -146,51 +158,28 @@ class SqlRevocationIndex:
                     .where(_cur.c.issuer_key_id == crl.issuer_key_id)
                     .values(generation_id=generation)
                 )
-                if conn.dialect.name == "postgresql":
-                    _drop_postgres(conn, current.generation_id)
-                else:
-                    conn.execute(delete(_rev).where(_rev.c.generation_id == current.generation_id))
+                conn.exec_driver_sql(
+                    f"DROP TABLE IF EXISTS revoked_serials_g{int(current.generation_id)}"
+                )
                 conn.execute(delete(_gen).where(_gen.c.generation_id == current.generation_id))
-        return CrlImportResult(
-            crl.issuer_key_id, crl.crl_number, entries, True, time.perf_counter() - started
-        )
+        return entries
 
 
-def _newer(crl: CheckedCrl, current: Any) -> bool:
-    if crl.crl_number is not None and current.crl_number is not None:
-        return crl.crl_number > int(current.crl_number)
-    return crl.this_update > current.this_update
-
-
-def _same(crl: CheckedCrl, current: Any) -> bool:
-    number = None if current.crl_number is None else int(current.crl_number)
-    return crl.crl_number == number and crl.this_update == current.this_update
-
-
-def _insert_sqlite(conn: Connection, generation: int, batches: Iterable[list[Entry]]) -> int:
-    # Random serials inserted straight into the primary-key B-tree thrash its cache; appending
-    # them to an unindexed temporary table and inserting that sorted is several times faster.
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    cursor.execute("PRAGMA threads=2")  # lets the sorter use a helper thread
-    cursor.execute(f"PRAGMA cache_size=-{_SQLITE_IMPORT_CACHE_KIB}")
-    cursor.execute(
-        "CREATE TEMP TABLE crl_staging (serial BLOB, revoked_at INTEGER, reason INTEGER)"
+def _is_same_or_older(crl: CheckedCrl, number: Any, this_update: datetime) -> bool:
+    """True when the CRL in force is this one (a no-op); raise CrlOutdated when it is newer."""
+    current_number = None if number is None else int(number)
+    if crl.crl_number is not None and current_number is not None:
+        newer = crl.crl_number > current_number
+    else:
+        newer = crl.this_update > this_update
+    if newer:
+        return False
+    if crl.crl_number == current_number and crl.this_update == this_update:
+        return True
+    raise CrlOutdated(
+        f"the CRL (number {crl.crl_number}, {crl.this_update:%Y-%m-%d %H:%M}Z) is "
+        "older than the one in force"
     )
-    count = 0
-    try:
-        for batch in batches:
-            cursor.executemany("INSERT INTO crl_staging VALUES (?, ?, ?)", batch)
-            count += len(batch)
-        cursor.execute(
-            "INSERT INTO revoked_serials (generation_id, serial, revoked_at, reason) "
-            "SELECT ?, serial, revoked_at, reason FROM crl_staging ORDER BY serial",
-            (generation,),
-        )
-    finally:
-        cursor.execute("DROP TABLE temp.crl_staging")
-        cursor.execute("PRAGMA cache_size=-2000")
-        cursor.close()
-    return count
 
 
 def _load_postgres(conn: Connection, generation: int, batches: Iterable[list[Entry]]) -> int:
@@ -226,7 +215,3 @@ def _load_postgres(conn: Connection, generation: int, batches: Iterable[list[Ent
     cursor.execute(f"ANALYZE {table}")
     cursor.close()
     return count
-
-
-def _drop_postgres(conn: Connection, generation: int) -> None:
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS revoked_serials_g{int(generation)}")

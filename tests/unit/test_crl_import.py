@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from cryptography.x509.oid import NameOID
 from kiosk.cli import main as kiosk_main
 from kiosk.pki.authority import Revocation, make_ca, make_crl
 from kiosk.store import revocation as revocation_module
+from kiosk.store.challenges import SqlChallengeStore
 from kiosk.store.crlimport import check_crl, crl_paths, fetch_url, open_crl
 from kiosk.store.crlstream import iter_entries
 from kiosk.store.engine import Database
@@ -24,6 +26,7 @@ from kiosk.store.errors import (
     CrlSignatureInvalid,
 )
 from kiosk.store.revocation import SqlRevocationIndex
+from kiosk.verify.ports import IssuedChallenge
 from kiosk.verify.trust import TrustStore
 
 NOW = datetime(2026, 4, 1, 9, 30, tzinfo=UTC)
@@ -201,7 +204,7 @@ def test_http_url_source(test_pki, trust, tmp_path):
         server.server_close()
 
 
-def test_a_reader_during_an_import_sees_the_old_crl(test_pki, trust, index, monkeypatch):
+def test_a_reader_during_an_import_sees_the_old_crl(test_pki, trust, db, index, monkeypatch):
     auth = key_id(test_pki, "auth")
     index.replace(check_crl(crl_der(test_pki, [1, 2], number=1), trust), NOW)
     new = check_crl(crl_der(test_pki, list(range(100, 110)), number=2), trust)
@@ -217,6 +220,7 @@ def test_a_reader_during_an_import_sees_the_old_crl(test_pki, trust, index, monk
     monkeypatch.setattr(revocation_module, "iter_entries", paused)
     importer = threading.Thread(target=index.replace, args=(new, NOW))
     importer.start()
+    other = Database(db.url)
     try:
         assert halfway.wait(30)
         seen = (
@@ -224,9 +228,15 @@ def test_a_reader_during_an_import_sees_the_old_crl(test_pki, trust, index, monk
             index.lookup(auth, 100) is not None,
             index.crl_info(auth).crl_number,
         )
+        started = time.monotonic()
+        SqlChallengeStore(other).add(  # the kiosk's own writes go on meanwhile
+            IssuedChallenge(bytes(32), "p", "t", NOW, NOW + timedelta(seconds=60))
+        )
+        assert time.monotonic() - started < 5  # not queued behind the import
     finally:
         resume.set()
         importer.join(30)
+        other.dispose()
     assert seen == (True, False, 1)
     assert (index.lookup(auth, 1), index.crl_info(auth).entries) == (None, 10)
     assert index.lookup(auth, 109) is not None
@@ -258,3 +268,52 @@ def test_a_crl_listing_a_serial_twice_changes_nothing(test_pki, trust, index):
         index.replace(check_crl(crl_der(test_pki, [7, 8, 7], number=2), trust), NOW)
     assert index.crl_info(auth).crl_number == 1
     assert (index.lookup(auth, 1) is not None, index.lookup(auth, 8)) == (True, None)
+
+
+def test_sqlite_import_commits_in_chunks_yet_readers_see_the_old_crl(
+    test_pki, trust, tmp_path, monkeypatch
+):
+    from kiosk.store import sqlitecrl
+
+    url = f"sqlite:///{tmp_path / 'k.sqlite3'}"
+    db = Database(url)
+    db.upgrade()
+    index = SqlRevocationIndex(db)
+    auth = key_id(test_pki, "auth")
+    index.replace(check_crl(crl_der(test_pki, [1, 2], number=1), trust), NOW)
+    monkeypatch.setattr(sqlitecrl, "CHUNK_ROWS", 3)  # 10 entries: 4 write transactions
+    before_flip, resume = threading.Event(), threading.Event()
+    flip = sqlitecrl.SqliteCrlLoader._flip
+
+    def paused_flip(self, *args):
+        before_flip.set()
+        assert resume.wait(30)
+        return flip(self, *args)
+
+    monkeypatch.setattr(sqlitecrl.SqliteCrlLoader, "_flip", paused_flip)
+    new = check_crl(crl_der(test_pki, list(range(100, 110)), number=2), trust)
+    importer = threading.Thread(target=index.replace, args=(new, NOW))
+    importer.start()
+    other = Database(url)
+    try:
+        assert before_flip.wait(30)
+        with db.reading() as conn:  # the new entries are committed…
+            rows = conn.exec_driver_sql("SELECT count(*) FROM revoked_serials").scalar()
+        seen = (
+            rows,
+            index.lookup(auth, 1) is not None,
+            index.lookup(auth, 105),
+            index.crl_info(auth).crl_number,
+        )  # …but not in force
+        SqlChallengeStore(other).add(  # and the kiosk's own writes are not held up
+            IssuedChallenge(bytes(32), "p", "t", NOW, NOW + timedelta(seconds=60))
+        )
+    finally:
+        resume.set()
+        importer.join(30)
+        other.dispose()
+    assert seen == (12, True, None, 1)
+    assert index.lookup(auth, 1) is None and index.lookup(auth, 105) is not None
+    with db.reading() as conn:  # the replaced generation is gone
+        assert conn.exec_driver_sql("SELECT count(*) FROM revoked_serials").scalar() == 10
+    db.dispose()
