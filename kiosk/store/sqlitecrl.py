@@ -153,14 +153,19 @@ class SqliteCrlLoader:
             self._delete_generation(generation)
 
     def _delete_generation(self, generation: int) -> None:
-        while True:
+        while True:  # a key range at a time: contiguous in the B-tree
             with self._transaction():
-                deleted = self._c.execute(
-                    "DELETE FROM revoked_serials WHERE generation_id = ? AND serial IN "
-                    "(SELECT serial FROM revoked_serials WHERE generation_id = ? LIMIT ?)",
-                    (generation, generation, CHUNK_ROWS),
-                ).rowcount
-            if deleted == 0:
+                last = self._c.execute(
+                    "SELECT max(serial) FROM (SELECT serial FROM revoked_serials "
+                    "WHERE generation_id = ? ORDER BY serial LIMIT ?)",
+                    (generation, CHUNK_ROWS),
+                ).fetchone()[0]
+                if last is not None:
+                    self._c.execute(
+                        "DELETE FROM revoked_serials WHERE generation_id = ? AND serial <= ?",
+                        (generation, last),
+                    )
+            if last is None:
                 break
         with self._transaction():
             self._c.execute(
