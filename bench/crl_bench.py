@@ -115,7 +115,9 @@ def write_crl(
             0x30,
             tlv(0x30, bytes.fromhex("0603551d23") + tlv(0x04, tlv(0x30, tlv(0x80, ski))))
             + tlv(
-                0x30, bytes.fromhex("0603551d14") + tlv(0x04, tlv(0x02, number.to_bytes(number.bit_length() // 8 + 1, "big")))
+                0x30,
+                bytes.fromhex("0603551d14")
+                + tlv(0x04, tlv(0x02, number.to_bytes(number.bit_length() // 8 + 1, "big"))),
             ),
         ),
     )
