@@ -6,8 +6,10 @@ set -euo pipefail
 if pgrep -x pcscd >/dev/null; then
   exit 0
 fi
-# On a systemd desktop pcscd is socket-activated: the socket is there before the daemon.
+# On a systemd machine pcscd is socket-activated: the socket is there before the daemon, and
+# vpcd's port (where `kiosk demo` inserts its card) opens only once a PC/SC client wakes it.
 if command -v systemctl >/dev/null && systemctl is-active --quiet pcscd.socket 2>/dev/null; then
+  opensc-tool --list-readers >/dev/null 2>&1 || true
   exit 0
 fi
 SUDO=""
