@@ -17,7 +17,10 @@ Send = Callable[[Event], None]
 
 
 class Page(QWidget):
-    """A screen: built once, `enter` on arrival, `render` on every state change or tick."""
+    """A screen: built once, `enter` on arrival, `render` on every state change."""
+
+    #: True for a page that shows a clock: it is rendered on every tick too.
+    ticking = False
 
     def __init__(self, send: Send) -> None:
         super().__init__()
@@ -36,7 +39,7 @@ class Page(QWidget):
         """The page is no longer shown: drop anything personal it displays."""
 
     def render(self, state: FlowState, now: float) -> None:
-        """Show `state` (called on each change and each tick while visible)."""
+        """Show `state` (on each change; on each tick too when `ticking`)."""
         self.language = state.language
 
     def button(self, name: str, event: Event | None = None, role: str = "") -> QPushButton:

@@ -72,6 +72,8 @@ class InsertPage(Page):
 class PutBackPage(Page):
     """The card was pulled while the PIN pad showed: put it back before the countdown ends."""
 
+    ticking = True
+
     def __init__(self, send: Send) -> None:
         super().__init__(send)
         self.title = label("title")

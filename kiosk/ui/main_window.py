@@ -133,6 +133,7 @@ class KioskWindow(QWidget):
         layout.addWidget(self._top_bar(send))
         self.countdown = label("countdown")
         self.countdown.hide()
+        self._countdown_text = ""
         layout.addWidget(self.countdown)
         layout.addWidget(self.stack, 1)
         self.staff_corner = StaffCorner(self, lambda: send(StaffRequest()), staff_hold_ms)
@@ -215,20 +216,30 @@ class KioskWindow(QWidget):
             button.setChecked(language == state.language)
         self.contrast.setText(text("contrast").get(state.language))
         self.contrast.setChecked(self.high_contrast)
-        self.tick(self.controller.clock())
+        now = self.controller.clock()
+        page.render(state, now)
+        self._show_countdown(state, now)
 
     def tick(self, now: float) -> None:
-        """Redraw what changes with time: the idle countdown and the page's own clocks."""
+        """Redraw what changes with time: the idle countdown and a page's own clock."""
         state = self.controller.state
+        self._show_countdown(state, now)
+        page = self.pages[state.screen]
+        if page.ticking:
+            page.render(state, now)
+
+    def _show_countdown(self, state: FlowState, now: float) -> None:
         deadline = state.idle_deadline
         warn = self.controller.flow.config.idle_warning_s
         left = None if deadline is None else deadline - now
-        showing = left is not None and left <= warn and state.screen is not Screen.TAKE_CARD
-        self.countdown.setVisible(showing)
-        if showing:
-            seconds = max(0, math.ceil(left or 0))
-            self.countdown.setText(text("idle.countdown").format(state.language, seconds=seconds))
-        self.pages[state.screen].render(state, now)
+        shown = ""
+        if left is not None and left <= warn and state.screen is not Screen.TAKE_CARD:
+            seconds = max(0, math.ceil(left))
+            shown = text("idle.countdown").format(state.language, seconds=seconds)
+        if shown != self._countdown_text:  # touch Qt only when something changes
+            self._countdown_text = shown
+            self.countdown.setText(shown)
+            self.countdown.setVisible(bool(shown))
 
     def toggle_contrast(self) -> None:
         """Switch between the default and the high-contrast theme."""
