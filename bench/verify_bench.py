@@ -2,10 +2,12 @@
 
 Run: .venv/bin/python bench/verify_bench.py [--proofs 2000] [--rounds 3] [--db sqlite|postgres]
 
-Each proof goes: issue a challenge (stored) -> take it -> chain (cached), validity, signature,
-CRL lookup of the auth certificate -> find the link -> CRL lookup of its signature certificate
--> append the audit entry. The card's signatures are made before the timed loop (the nonces
-come from an injected random source), since signing is the card's work, not the verifier's.
+Each proof goes: issue a challenge (stateless: an HMAC token, nothing stored) -> in one
+transaction: check the token and record its use, chain (cached), validity, signature, CRL lookup
+of the auth certificate, find the link, CRL lookup of its signature certificate, append the audit
+entry -> commit. The card's signatures are made before the timed loop (the tokens are issued
+then from an injected random source and issued again, identically, in the loop), since signing is
+the card's work, not the verifier's.
 The raw RSA-2048 PKCS#1 v1.5 verify rate of `cryptography` is measured in the same run.
 The process is pinned to one CPU (PostgreSQL's server process runs on another).
 """
@@ -34,6 +36,7 @@ from kiosk.store.engine import Database
 from kiosk.store.links import LinkRepository
 from kiosk.store.revocation import SqlRevocationIndex
 from kiosk.verify.challenge import ChallengeService
+from kiosk.verify.memory import MemoryChallengeStore
 from kiosk.verify.proof import UserProof, signed_message
 from kiosk.verify.trust import TrustStore
 from kiosk.verify.verdict import CertRef
@@ -41,6 +44,7 @@ from kiosk.verify.verifier import Verifier
 
 ROOT = Path(__file__).resolve().parents[1]
 PROVIDER, TERMINAL = "bench-clinic", "kiosk-1"
+TTL_S = 3600  # the tokens are issued before the cards sign them, minutes before the loop
 
 
 def raw_verify_rate(seconds: float = 1.0) -> float:
@@ -66,7 +70,7 @@ class Cards:
         self.auth_key = load_pem_private_key(self.cards[0].auth.private_key_pem, None)
 
 
-def prepare(db_url: str, work: Path, cards: int, proofs: int):
+def prepare(db_url: str, work: Path, cards: int, proofs: int, challenges: ChallengeService):
     pki = init_pki(work / "pki")
     deck = Cards(pki, cards)
     db = Database(db_url)
@@ -96,22 +100,27 @@ def prepare(db_url: str, work: Path, cards: int, proofs: int):
             sign_serial=sign.serial_number,
             at=now,
         )
-    nonces = [os.urandom(32) for _ in range(proofs)]
     signed = []
-    for i, nonce in enumerate(nonces):
+    for i in range(proofs):
+        nonce = challenges.issue(PROVIDER, TERMINAL, now).nonce
         card = deck.cards[i % cards]
         # what the card computes: PKCS#1 v1.5 over the DigestInfo of SHA-256(message)
         message = signed_message(PROVIDER, TERMINAL, nonce)
         signature = deck.auth_key.sign(message, padding.PKCS1v15(), hashes.SHA256())
         signed.append(UserProof(PROVIDER, TERMINAL, nonce, card.auth.certificate, signature))
-    return db, trust, index, links, nonces, signed
+    return db, trust, index, links, now, signed
 
 
 def run(db_url: str, work: Path, cards: int, proofs: int, rounds: int) -> list[float]:
     """Proofs per second through the whole path, one figure per round of `proofs`."""
-    db, trust, index, links, nonces, signed = prepare(db_url, work, cards, proofs * rounds)
-    feed = iter(nonces)
-    challenges = ChallengeService(SqlChallengeStore(db), random=lambda n: next(feed))
+    key, randoms = os.urandom(32), [os.urandom(32) for _ in range(proofs * rounds)]
+    feed = iter(randoms)
+    signer = ChallengeService(MemoryChallengeStore(), TTL_S, lambda n: next(feed), [key])
+    db, trust, index, links, issued_at, signed = prepare(
+        db_url, work, cards, proofs * rounds, signer
+    )
+    feed = iter(randoms)  # the loop issues the very same tokens again
+    challenges = ChallengeService(SqlChallengeStore(db), TTL_S, lambda n: next(feed), [key])
     verifier = Verifier(trust, index, challenges)
     audit = AuditLog(db)
     rates = []
@@ -119,8 +128,9 @@ def run(db_url: str, work: Path, cards: int, proofs: int, rounds: int) -> list[f
         started = time.perf_counter()
         for proof in signed[start : start + proofs]:
             now = datetime.now(UTC)
-            challenges.issue(PROVIDER, TERMINAL, now)  # commit 1: durable before handed out
-            with db.unit():  # commit 2: the challenge is used up and the verdict audited
+            if challenges.issue(PROVIDER, TERMINAL, issued_at).nonce != proof.nonce:
+                raise SystemExit("the loop issued another token; bench is broken")
+            with db.unit():  # one commit: the challenge's use and the verdict's audit entry
                 verdict = verifier.verify_user_proof(proof, now)
                 if not verdict.ok:
                     raise SystemExit(f"a proof was refused ({verdict.reason}); bench is broken")

@@ -13,9 +13,10 @@ import getpass
 import json
 import sys
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -92,7 +93,9 @@ class LocalContext:
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(cfg.effective_database_url)
         db.upgrade()
-        challenges = ChallengeService(SqlChallengeStore(db), ttl_s=cfg.challenge_ttl_s)
+        challenges = ChallengeService(
+            SqlChallengeStore(db), ttl_s=cfg.challenge_ttl_s, keys=challenge_keys(cfg)
+        )
         verifier = Verifier(
             TrustStore.from_dir(cfg.trust_dir),
             SqlRevocationIndex(db),
@@ -109,6 +112,53 @@ class LocalContext:
             AuditLog(db),
             db,
         )
+
+
+def challenge_keys(cfg: Config) -> list[bytes]:
+    """The challenge HMAC keys, the signing one first.
+
+    Configured as `[extra] challenge_keys = ["<64 hex digits>", …]` (workers that share a
+    database share these; to rotate, put a new key first and drop the old one after a ttl);
+    else one key in `<data_dir>/challenge.key`, made on first use."""
+    from kiosk.config import ConfigError
+    from kiosk.verify.challenge import KEY_BYTES
+
+    configured = cfg.extra.get("challenge_keys")
+    if configured is None:
+        return [key_file(cfg.data_dir / "challenge.key")]
+    try:
+        keys = [bytes.fromhex(k) for k in configured]
+    except (TypeError, ValueError) as e:
+        raise ConfigError("'extra.challenge_keys' must be a list of hex strings") from e
+    if not keys or any(len(k) != KEY_BYTES for k in keys):
+        raise ConfigError(f"'extra.challenge_keys' must hold keys of {KEY_BYTES} bytes")
+    return keys
+
+
+def key_file(path: Path) -> bytes:
+    """The 32-byte key in `path`, made (mode 0600, atomically) if it does not exist yet."""
+    import os
+    import tempfile
+
+    from kiosk.config import ConfigError
+    from kiosk.verify.challenge import KEY_BYTES
+
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".challenge-key-")  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(os.urandom(KEY_BYTES))
+                f.flush()
+                os.fsync(f.fileno())
+            with suppress(FileExistsError):  # another worker made it first: use theirs
+                os.link(tmp, path)
+        finally:
+            os.unlink(tmp)
+    key = path.read_bytes()
+    if len(key) != KEY_BYTES:
+        raise ConfigError(f"{path} must hold exactly {KEY_BYTES} bytes")
+    return key
 
 
 def ocsp_sources(cfg: Config) -> dict[str, RevocationSource]:
@@ -149,7 +199,18 @@ def prove(session: JpkiSession, pin: str, local: LocalContext, clock: Clock) -> 
     signed = authenticate(session, pin, signed_message(provider, terminal, challenge.nonce))
     proof = UserProof(provider, terminal, challenge.nonce, signed.certificate_der, signed.signature)
     now = clock()
-    verdict = local.verifier.verify_user_proof(proof, now)
+    with local.db.unit():  # the challenge's use and the audit entry commit together
+        verdict = local.verifier.verify_user_proof(proof, now)
+        local.audit.append(
+            at=now,
+            provider_id=provider,
+            terminal_id=terminal,
+            action="verify_card",
+            ok=verdict.ok,
+            reason=verdict.reason.value,
+            issuer_key_id=verdict.issuer_key_id,
+            serial=verdict.auth_serial,
+        )
     if verdict.ok and verdict.auth_serial is not None and verdict.issuer_key_id is not None:
         link = local.links.find_by_auth(provider, verdict.issuer_key_id, verdict.auth_serial)
         if link is not None:
@@ -159,16 +220,6 @@ def prove(session: JpkiSession, pin: str, local: LocalContext, clock: Clock) -> 
             verdict = replace(verdict, link_status=status)
             if status is LinkStatus.NEEDS_REENROLMENT and link.status is StoredStatus.ACTIVE:
                 local.links.set_status(link.link_id, StoredStatus.NEEDS_REENROLMENT, now)
-    local.audit.append(
-        at=now,
-        provider_id=provider,
-        terminal_id=terminal,
-        action="verify_card",
-        ok=verdict.ok,
-        reason=verdict.reason.value,
-        issuer_key_id=verdict.issuer_key_id,
-        serial=verdict.auth_serial,
-    )
     return verdict
 
 

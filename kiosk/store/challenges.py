@@ -1,76 +1,43 @@
-"""Challenges: stored before they are handed out, taken once, atomically."""
+"""Challenge uses: one row per redeemed challenge, inserted once, atomically."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
-
 from kiosk.store.engine import Database
-from kiosk.store.errors import DuplicateKey, StoreError
-from kiosk.store.models import ChallengeRow
-from kiosk.verify.ports import IssuedChallenge, TakenChallenge
 
-_t = ChallengeRow.__table__
-_ADD = (
-    "INSERT INTO challenges (nonce, provider_id, terminal_id, issued_at, expires_at) "
-    "VALUES (?, ?, ?, ?, ?)"
+# ON CONFLICT DO NOTHING … RETURNING: a row back means first use. Of two concurrent callers
+# exactly one inserts (PostgreSQL makes the second wait for the first's commit, then conflict;
+# SQLite runs writers one by one); the loser then reads the winner's time.
+_RECORD = (
+    "INSERT INTO challenge_uses (expires_at, challenge_id, used_at) VALUES (?, ?, ?) "
+    "ON CONFLICT DO NOTHING RETURNING 1"
 )
-# UPDATE … WHERE used_at IS NULL … RETURNING: of two concurrent takers exactly one gets the row
-# (PostgreSQL re-checks the condition after the first commits; SQLite runs writers one by one).
-_TAKE = (
-    "UPDATE challenges SET used_at = ? WHERE nonce = ? AND used_at IS NULL "
-    "RETURNING provider_id, terminal_id, issued_at, expires_at"
-)
-_GET = (
-    "SELECT provider_id, terminal_id, issued_at, expires_at, used_at FROM challenges "
-    "WHERE nonce = ?"
-)
+_USED_AT = "SELECT used_at FROM challenge_uses WHERE expires_at = ? AND challenge_id = ?"
+_PURGE = "DELETE FROM challenge_uses WHERE expires_at < ?"
 
 
 class SqlChallengeStore:
-    """The verifier's `ChallengeStore` over the store."""
+    """The verifier's `ChallengeStore` over the store (in the caller's `Database.unit()`)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._add, self._take, self._get = db.sql(_ADD), db.sql(_TAKE), db.sql(_GET)
+        self._record, self._used_at = db.sql(_RECORD), db.sql(_USED_AT)
+        self._purge = db.sql(_PURGE)
 
-    def add(self, challenge: IssuedChallenge) -> None:
-        """Store a newly issued challenge (committed before it is handed out)."""
+    def record_use(
+        self, challenge_id: bytes, used_at: datetime, expires_at: datetime
+    ) -> datetime | None:
+        """Record the use; the earlier use's time on a replay (None: first use)."""
         db = self._db
-        try:
-            db.one(
-                self._add,
-                (
-                    challenge.nonce,
-                    challenge.provider_id,
-                    challenge.terminal_id,
-                    db.bind_time(challenge.issued_at),
-                    db.bind_time(challenge.expires_at),
-                ),
-            )
-        except DuplicateKey as e:
-            raise StoreError("this challenge was already issued") from e
-
-    def take(self, nonce: bytes, used_at: datetime) -> TakenChallenge | None:
-        """Mark the challenge used, atomically; None when the nonce was never issued."""
-        # No transaction needed: the UPDATE is atomic on its own, and used_at, once set, never
-        # changes, so the SELECT after a lost race reads the winner's time.
-        db = self._db
-        row = db.one(self._take, (db.bind_time(used_at), nonce))
-        previous = None
-        if row is None:
-            row = db.one(self._get, (nonce,))
-            if row is None:
-                return None
-            previous = db.read_time(row[4])
-        provider_id, terminal_id, issued_at, expires_at = row[:4]
-        challenge = IssuedChallenge(
-            nonce, provider_id, terminal_id, db.read_time(issued_at), db.read_time(expires_at)
-        )
-        return TakenChallenge(challenge, previous)
+        expiry = db.bind_time(expires_at)
+        if db.one(self._record, (expiry, challenge_id, db.bind_time(used_at))) is not None:
+            return None
+        row = db.one(self._used_at, (expiry, challenge_id))
+        # No row: purged in between, which only happens once it expired; still a second use.
+        return used_at if row is None else db.read_time(row[0])
 
     def purge(self, expired_before: datetime) -> int:
-        """Delete challenges that expired before the given time; return how many."""
-        with self._db.engine.begin() as conn:
-            return conn.execute(delete(_t).where(_t.c.expires_at < expired_before)).rowcount
+        """Forget uses of challenges that expired before that time; return how many."""
+        db = self._db
+        return db.count(self._purge, (db.bind_time(expired_before),))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +41,14 @@ def _sqlite_begin(conn: Connection) -> None:
     if options.get("sqlite_autocommit"):
         return  # each statement is its own transaction
     conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlite_immediate") else "BEGIN")
+
+
+def _first_row(cursor: Any) -> Any:
+    return cursor.fetchone() if cursor.description is not None else None
+
+
+def _row_count(cursor: Any) -> int:
+    return int(cursor.rowcount)
 
 
 def normalise_url(url: str) -> str:
@@ -113,14 +121,21 @@ class Database:
         """Run one statement on the hot path; its first row (a tuple) or None.
 
         SQLAlchemy Core costs about 80 µs a statement here, the driver about 4: the statements
-        every user proof runs (challenge add/take, CRL lookup, link, audit) come here, as
+        every user proof runs (challenge use, CRL lookup, link, audit) come here, as
         `sql()` text with `bind_time`/`read_time`. Each runs alone, committed at once, on a
         driver connection that belongs to the calling thread (taken out of the pool once)."""
+        return self._run(statement, params, _first_row)
+
+    def count(self, statement: str, params: Sequence[Any]) -> int:
+        """Run one statement on the hot path, as `one()` does; how many rows it changed."""
+        return int(self._run(statement, params, _row_count))
+
+    def _run(self, statement: str, params: Sequence[Any], result: Callable[[Any], Any]) -> Any:
         driver = self._driver()
         try:
             cursor = driver.execute(statement, params)
             try:
-                return cursor.fetchone() if cursor.description is not None else None
+                return result(cursor)
             finally:
                 cursor.close()
         except self._dbapi.IntegrityError as e:

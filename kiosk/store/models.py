@@ -102,18 +102,20 @@ class LinkRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
-class ChallengeRow(Base):
-    __tablename__ = "challenges"
-    # Every user proof writes here twice: one B-tree (the nonce) keeps each commit to a page.
-    # purge() scans the table instead of keeping an expires_at index on every insert.
-    __table_args__ = {"sqlite_with_rowid": False}
+class ChallengeUseRow(Base):
+    """A redeemed challenge (issuing stores nothing: challenges are self-authenticating)."""
 
-    nonce: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
-    provider_id: Mapped[str] = mapped_column(String(CODE_LENGTH))
-    terminal_id: Mapped[str] = mapped_column(String(CODE_LENGTH))
-    issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    __tablename__ = "challenge_uses"
+    # One B-tree keyed by (expires_at, id): a token's expiry is part of it, so a replay hits the
+    # same key; inserts land near the end, and purge() deletes a range at the start.
+    __table_args__ = (
+        PrimaryKeyConstraint("expires_at", "challenge_id"),
+        {"sqlite_with_rowid": False},
+    )
+
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    challenge_id: Mapped[bytes] = mapped_column(LargeBinary(32))
+    used_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class CrlGenerationRow(Base):

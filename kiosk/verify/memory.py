@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from kiosk.verify.crl import VerifiedCrl
-from kiosk.verify.ports import CrlInfo, IssuedChallenge, RevokedEntry, TakenChallenge
+from kiosk.verify.ports import CrlInfo, RevokedEntry
 from kiosk.verify.trust import subject_key_id
 from kiosk.verify.verdict import CertRef
 
@@ -18,29 +18,30 @@ if TYPE_CHECKING:
 
 
 class MemoryChallengeStore:
-    """A ChallengeStore in a dict; take() is atomic under a lock."""
+    """A ChallengeStore in a dict; record_use() is atomic under a lock."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._items: dict[bytes, tuple[IssuedChallenge, datetime | None]] = {}
+        self._uses: dict[bytes, tuple[datetime, datetime]] = {}  # id -> (used_at, expires_at)
 
-    def add(self, challenge: IssuedChallenge) -> None:
-        """Store a newly issued challenge."""
+    def record_use(
+        self, challenge_id: bytes, used_at: datetime, expires_at: datetime
+    ) -> datetime | None:
+        """Record the use; the earlier use's time if there was one (None: first use)."""
         with self._lock:
-            if challenge.nonce in self._items:
-                raise ValueError("duplicate challenge nonce")
-            self._items[challenge.nonce] = (challenge, None)
-
-    def take(self, nonce: bytes, used_at: datetime) -> TakenChallenge | None:
-        """Mark the challenge used and say when it was used before (None: first use)."""
-        with self._lock:
-            item = self._items.get(nonce)
-            if item is None:
+            earlier = self._uses.get(challenge_id)
+            if earlier is None:
+                self._uses[challenge_id] = (used_at, expires_at)
                 return None
-            challenge, previously = item
-            if previously is None:
-                self._items[nonce] = (challenge, used_at)
-            return TakenChallenge(challenge, previously)
+        return earlier[0]
+
+    def purge(self, expired_before: datetime) -> int:
+        """Forget uses of challenges that expired before that time; return how many."""
+        with self._lock:
+            old = [k for k, (_, expires_at) in self._uses.items() if expires_at < expired_before]
+            for k in old:
+                del self._uses[k]
+        return len(old)
 
 
 class MemoryRevocationIndex:

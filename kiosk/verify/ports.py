@@ -16,27 +16,24 @@ from typing import Protocol
 class IssuedChallenge:
     """A challenge handed to one provider's terminal; single use, valid until expires_at."""
 
-    nonce: bytes  # 32 random bytes
+    nonce: bytes  # the whole self-authenticating token (docs/proof-format.md §1)
     provider_id: str
     terminal_id: str
     issued_at: datetime  # timezone-aware UTC
     expires_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class TakenChallenge:
-    """The stored challenge, and when it had been used before this take (None: first use)."""
-
-    challenge: IssuedChallenge
-    previously_used_at: datetime | None
-
-
 class ChallengeStore(Protocol):
-    def add(self, challenge: IssuedChallenge) -> None:
-        """Store a newly issued challenge (durably, before it is handed out)."""
+    def record_use(
+        self, challenge_id: bytes, used_at: datetime, expires_at: datetime
+    ) -> datetime | None:
+        """Record a challenge's use, atomically; the earlier use's time if it was used before.
 
-    def take(self, nonce: bytes, used_at: datetime) -> TakenChallenge | None:
-        """Mark the challenge used, atomically; None when the nonce was never issued."""
+        Durable with the caller's transaction (the audit entry); of two concurrent callers for
+        one challenge exactly one gets None."""
+
+    def purge(self, expired_before: datetime) -> int:
+        """Forget uses of challenges that expired before that time; return how many."""
 
 
 @dataclass(frozen=True, slots=True)

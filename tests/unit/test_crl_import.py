@@ -26,7 +26,6 @@ from kiosk.store.errors import (
     CrlSignatureInvalid,
 )
 from kiosk.store.revocation import SqlRevocationIndex
-from kiosk.verify.ports import IssuedChallenge
 from kiosk.verify.trust import TrustStore
 
 NOW = datetime(2026, 4, 1, 9, 30, tzinfo=UTC)
@@ -229,8 +228,8 @@ def test_a_reader_during_an_import_sees_the_old_crl(test_pki, trust, db, index, 
             index.crl_info(auth).crl_number,
         )
         started = time.monotonic()
-        SqlChallengeStore(other).add(  # the kiosk's own writes go on meanwhile
-            IssuedChallenge(bytes(32), "p", "t", NOW, NOW + timedelta(seconds=60))
+        SqlChallengeStore(other).record_use(  # the kiosk's own writes go on meanwhile
+            bytes(32), NOW, NOW + timedelta(seconds=60)
         )
         assert time.monotonic() - started < 5  # not queued behind the import
     finally:
@@ -305,8 +304,8 @@ def test_sqlite_import_commits_in_chunks_yet_readers_see_the_old_crl(
             index.lookup(auth, 105),
             index.crl_info(auth).crl_number,
         )  # …but not in force
-        SqlChallengeStore(other).add(  # and the kiosk's own writes are not held up
-            IssuedChallenge(bytes(32), "p", "t", NOW, NOW + timedelta(seconds=60))
+        SqlChallengeStore(other).record_use(  # and the kiosk's own writes are not held up
+            bytes(32), NOW, NOW + timedelta(seconds=60)
         )
     finally:
         resume.set()

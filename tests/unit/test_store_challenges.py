@@ -1,4 +1,4 @@
-"""The challenge store: single use, atomically, even with concurrent takers."""
+"""The challenge-use store: single use, atomically, even with concurrent redeemers."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from kiosk.store.audit import AuditLog
 from kiosk.store.challenges import SqlChallengeStore
 from kiosk.store.engine import Database
-from kiosk.store.errors import StoreError
 from kiosk.store.links import LinkRepository
 from kiosk.store.revocation import SqlRevocationIndex
-from kiosk.verify.ports import IssuedChallenge
+from kiosk.verify.challenge import ChallengeService
+from kiosk.verify.verdict import Reason, Refused
 
 AT = datetime(2026, 4, 1, 10, 0, tzinfo=UTC)
+KEY = bytes(range(32))
 
 
 @pytest.fixture
@@ -24,71 +26,81 @@ def db(store_url):
     database.dispose()
 
 
-def challenge(n: int, ttl=120) -> IssuedChallenge:
-    return IssuedChallenge(
-        bytes([n]) * 32, "demo-clinic", "kiosk-1", AT, AT + timedelta(seconds=ttl)
+def cid(n: int) -> bytes:
+    return bytes([n]) * 32
+
+
+def expiry(ttl: int = 120) -> datetime:
+    return AT + timedelta(seconds=ttl)
+
+
+def test_record_once_then_report_the_first_use(db):
+    store = SqlChallengeStore(db)
+    assert store.record_use(cid(1), AT + timedelta(seconds=5), expiry()) is None
+    assert store.record_use(cid(1), AT + timedelta(seconds=9), expiry()) == AT + timedelta(
+        seconds=5
     )
+    assert store.record_use(cid(2), AT + timedelta(seconds=9), expiry()) is None
 
 
-def test_take_once_then_report_the_first_use(db):
+def test_purge_removes_only_expired_uses(db):
     store = SqlChallengeStore(db)
-    issued = challenge(1)
-    store.add(issued)
-    first = store.take(issued.nonce, AT + timedelta(seconds=5))
-    assert first.challenge == issued and first.previously_used_at is None
-    second = store.take(issued.nonce, AT + timedelta(seconds=9))
-    assert second.challenge == issued
-    assert second.previously_used_at == AT + timedelta(seconds=5)
-
-
-def test_unknown_nonce(db):
-    store = SqlChallengeStore(db)
-    store.add(challenge(1))
-    assert store.take(bytes([2]) * 32, AT) is None
-
-
-def test_a_nonce_is_issued_once(db):
-    store = SqlChallengeStore(db)
-    store.add(challenge(1))
-    with pytest.raises(StoreError, match="already issued"):
-        store.add(challenge(1))
-
-
-def test_purge_removes_only_expired_challenges(db):
-    store = SqlChallengeStore(db)
-    store.add(challenge(1, ttl=60))
-    store.add(challenge(2, ttl=600))
+    store.record_use(cid(1), AT, expiry(60))
+    store.record_use(cid(2), AT, expiry(600))
     assert store.purge(AT + timedelta(seconds=300)) == 1
-    assert store.take(challenge(1).nonce, AT) is None
-    assert store.take(challenge(2).nonce, AT) is not None
+    assert store.record_use(cid(1), AT, expiry(60)) is None  # forgotten
+    assert store.record_use(cid(2), AT, expiry(600)) == AT
 
 
-def test_concurrent_takers_exactly_one_wins(db):
-    store = SqlChallengeStore(db)
-    rounds, takers = 10, 4
-    for n in range(rounds):
-        store.add(challenge(n))
-    results: list[list[bool]] = [[] for _ in range(rounds)]
-    barrier = threading.Barrier(takers)
+def redeem_concurrently(db: Database, nonce: bytes, redeemers: int) -> list[str]:
+    """Each thread redeems `nonce` in its own unit with an audit entry; their outcomes."""
+    service = ChallengeService(SqlChallengeStore(db), keys=[KEY])
+    audit = AuditLog(db)
+    barrier = threading.Barrier(redeemers)
+    outcomes: list[str] = []
     errors: list[BaseException] = []
 
-    def take_all() -> None:
+    def redeem() -> None:
         try:
-            for n in range(rounds):
-                barrier.wait(30)
-                taken = store.take(challenge(n).nonce, AT + timedelta(seconds=1))
-                results[n].append(taken.previously_used_at is None)
+            barrier.wait(30)
+            with db.unit():
+                try:
+                    service.redeem(nonce, "demo-clinic", "kiosk-1", AT)
+                    outcome = "ok"
+                except Refused as e:
+                    outcome = e.reason.value
+                audit.append(
+                    at=AT, provider_id="demo-clinic", terminal_id="kiosk-1", action="t", ok=True
+                )
+            outcomes.append(outcome)
         except BaseException as e:  # reported below
             errors.append(e)
             barrier.abort()
 
-    threads = [threading.Thread(target=take_all) for _ in range(takers)]
+    threads = [threading.Thread(target=redeem) for _ in range(redeemers)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(60)
     assert errors == []
-    assert [sorted(r) for r in results] == [[False] * (takers - 1) + [True]] * rounds
+    return outcomes
+
+
+def test_concurrent_redeems_exactly_one_wins(db):
+    issuer = ChallengeService(SqlChallengeStore(db), keys=[KEY])
+    for _ in range(5):
+        nonce = issuer.issue("demo-clinic", "kiosk-1", AT).nonce
+        outcomes = redeem_concurrently(db, nonce, 4)
+        assert sorted(outcomes) == [Reason.CHALLENGE_REPLAYED.value] * 3 + ["ok"]
+    assert len(AuditLog(db).recent()) == 20
+
+
+def test_a_use_in_a_failed_unit_is_not_recorded(db):
+    store = SqlChallengeStore(db)
+    with pytest.raises(RuntimeError), db.unit():
+        assert store.record_use(cid(1), AT, expiry()) is None
+        raise RuntimeError("verification crashed")
+    assert store.record_use(cid(1), AT, expiry()) is None
 
 
 def test_writes_after_reads_on_a_pooled_connection_are_committed(store_url):
@@ -97,14 +109,12 @@ def test_writes_after_reads_on_a_pooled_connection_are_committed(store_url):
     for n in range(3):  # reads through Core, writes through the driver, same pool
         SqlRevocationIndex(db).crl_info("00")
         LinkRepository(db).provider("nobody")
-        store.add(challenge(n))
-        store.take(challenge(n).nonce, AT)
+        store.record_use(cid(n), AT, expiry())
     db.dispose()
     other = Database(store_url)
     try:
-        assert [
-            SqlChallengeStore(other).take(challenge(n).nonce, AT).previously_used_at
-            for n in range(3)
-        ] == [AT] * 3
+        assert [SqlChallengeStore(other).record_use(cid(n), AT, expiry()) for n in range(3)] == [
+            AT
+        ] * 3
     finally:
         other.dispose()

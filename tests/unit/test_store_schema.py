@@ -14,7 +14,7 @@ from kiosk.store.models import Base
 TABLES = {
     "providers",
     "links",
-    "challenges",
+    "challenge_uses",
     "crl_generations",
     "crl_current",
     "revoked_serials",

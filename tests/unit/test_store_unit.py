@@ -11,18 +11,15 @@ from kiosk.store.audit import AuditLog
 from kiosk.store.challenges import SqlChallengeStore
 from kiosk.store.engine import Database
 from kiosk.store.errors import StoreError
-from kiosk.verify.ports import IssuedChallenge
 
 AT = datetime(2026, 4, 1, 10, 0, tzinfo=UTC)
 NONCE = bytes(range(32))
+EXPIRES = AT + timedelta(seconds=120)
 
 
 @pytest.fixture
 def db(store_url):
     database = Database(store_url)
-    SqlChallengeStore(database).add(
-        IssuedChallenge(NONCE, "p", "t", AT, AT + timedelta(seconds=120))
-    )
     yield database
     database.dispose()
 
@@ -38,8 +35,8 @@ def seen_from_another_thread(db):
     def look():
         other = Database(db.url)
         try:
-            taken = SqlChallengeStore(other).take(NONCE, AT)  # also uses it up, if unused
-            out.append((taken.previously_used_at is not None, len(AuditLog(other).recent())))
+            earlier = SqlChallengeStore(other).record_use(NONCE, AT, EXPIRES)  # records it, if new
+            out.append((earlier is not None, len(AuditLog(other).recent())))
         finally:
             other.dispose()
 
@@ -51,7 +48,7 @@ def seen_from_another_thread(db):
 
 def test_a_unit_commits_at_its_end(db):
     with db.unit():
-        assert SqlChallengeStore(db).take(NONCE, AT).previously_used_at is None
+        assert SqlChallengeStore(db).record_use(NONCE, AT, EXPIRES) is None
         audit(db)
         with db.unit():  # nested units join the outer one
             audit(db)
@@ -60,11 +57,11 @@ def test_a_unit_commits_at_its_end(db):
 
 def test_a_failed_unit_leaves_nothing(db):
     with pytest.raises(RuntimeError), db.unit():
-        SqlChallengeStore(db).take(NONCE, AT)
+        SqlChallengeStore(db).record_use(NONCE, AT, EXPIRES)
         audit(db)
         raise RuntimeError("verification crashed")
     assert len(AuditLog(db).recent()) == 0
-    assert SqlChallengeStore(db).take(NONCE, AT).previously_used_at is None
+    assert SqlChallengeStore(db).record_use(NONCE, AT, EXPIRES) is None
 
 
 def test_sqlalchemy_writes_are_refused_inside_a_unit(db):

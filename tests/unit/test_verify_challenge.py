@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import os
+import stat
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kiosk.verify.challenge import ChallengeService
+from kiosk.commands.verify import challenge_keys, key_file
+from kiosk.config import Config, ConfigError
+from kiosk.verify.challenge import NONCE_BYTES, TOKEN_BYTES, ChallengeService
 from kiosk.verify.memory import MemoryChallengeStore
 from kiosk.verify.verdict import Reason, Refused
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+KEY, OLD_KEY = bytes(range(32)), bytes(range(100, 132))
 
 
 def counter_random():
@@ -22,42 +27,102 @@ def counter_random():
 
 
 @pytest.fixture
-def service() -> ChallengeService:
-    return ChallengeService(MemoryChallengeStore(), ttl_s=120, random=counter_random())
+def store() -> MemoryChallengeStore:
+    return MemoryChallengeStore()
 
 
-def refusal(fn) -> Reason:
+@pytest.fixture
+def service(store) -> ChallengeService:
+    return ChallengeService(store, ttl_s=120, random=counter_random(), keys=[KEY])
+
+
+def refusal(service, nonce, provider="clinic", terminal="kiosk-1", at=T0) -> Reason:
     with pytest.raises(Refused) as e:
-        fn()
+        service.redeem(nonce, provider, terminal, at)
     return e.value.reason
 
 
-def test_issue_makes_32_byte_nonce_bound_to_terminal(service):
+def test_issue_makes_a_token_around_32_random_bytes_bound_to_terminal(service):
     c = service.issue("clinic", "kiosk-1", T0)
-    assert len(c.nonce) == 32
+    assert len(c.nonce) == TOKEN_BYTES
+    assert c.nonce[1 : 1 + NONCE_BYTES] == (1).to_bytes(NONCE_BYTES, "big")
     assert (c.provider_id, c.terminal_id) == ("clinic", "kiosk-1")
     assert c.expires_at - c.issued_at == timedelta(seconds=120)
     assert service.issue("clinic", "kiosk-1", T0).nonce != c.nonce
 
 
+def test_issuing_stores_nothing(service, store):
+    service.issue("clinic", "kiosk-1", T0)
+    assert store.purge(T0 + timedelta(days=1)) == 0
+
+
 def test_redeem_once_then_replayed(service):
     c = service.issue("clinic", "kiosk-1", T0)
     assert service.redeem(c.nonce, "clinic", "kiosk-1", T0 + timedelta(seconds=5)) == c
-    reason = refusal(lambda: service.redeem(c.nonce, "clinic", "kiosk-1", T0))
-    assert reason is Reason.CHALLENGE_REPLAYED
+    assert refusal(service, c.nonce, at=T0 + timedelta(seconds=6)) is Reason.CHALLENGE_REPLAYED
 
 
-def test_unknown(service):
-    reason = refusal(lambda: service.redeem(bytes(32), "clinic", "kiosk-1", T0))
-    assert reason is Reason.CHALLENGE_UNKNOWN
+def test_another_service_with_the_same_key_sees_the_replay(store):
+    """Workers that share the key and the store share the single use."""
+    c = ChallengeService(store, keys=[KEY]).issue("clinic", "kiosk-1", T0)
+    ChallengeService(store, keys=[KEY]).redeem(c.nonce, "clinic", "kiosk-1", T0)
+    other = ChallengeService(store, keys=[KEY])
+    assert refusal(other, c.nonce) is Reason.CHALLENGE_REPLAYED
+
+
+def tampered(token: bytes, at: int) -> bytes:
+    return token[:at] + bytes([token[at] ^ 1]) + token[at + 1 :]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda c: os.urandom(TOKEN_BYTES), id="random bytes"),
+        pytest.param(lambda c: bytes(32), id="32 zero bytes"),
+        pytest.param(lambda c: c[:-1], id="truncated"),
+        pytest.param(lambda c: c + b"\x00", id="too long"),
+        pytest.param(lambda c: tampered(c, len(c) - 20), id="issued tag tampered"),
+        pytest.param(lambda c: tampered(c, 5), id="random bytes tampered"),
+        pytest.param(lambda c: tampered(c, 36), id="expiry tampered"),
+        pytest.param(lambda c: bytes([2]) + c[1:], id="wrong version"),
+    ],
+)
+def test_unknown(service, make):
+    c = service.issue("clinic", "kiosk-1", T0)
+    assert refusal(service, make(c.nonce)) is Reason.CHALLENGE_UNKNOWN
+    service.redeem(c.nonce, "clinic", "kiosk-1", T0)  # the genuine one is still good
+
+
+def test_made_under_another_key_is_unknown(store):
+    c = ChallengeService(store, keys=[OLD_KEY]).issue("clinic", "kiosk-1", T0)
+    assert refusal(ChallengeService(store, keys=[KEY]), c.nonce) is Reason.CHALLENGE_UNKNOWN
+
+
+def test_rotation_signs_with_the_first_key_and_accepts_the_others(store):
+    old = ChallengeService(store, keys=[OLD_KEY]).issue("clinic", "kiosk-1", T0)
+    rotated = ChallengeService(store, keys=[KEY, OLD_KEY])
+    rotated.redeem(old.nonce, "clinic", "kiosk-1", T0)
+    new = rotated.issue("clinic", "kiosk-1", T0)
+    ChallengeService(store, keys=[KEY]).redeem(new.nonce, "clinic", "kiosk-1", T0)
+    assert refusal(ChallengeService(store, keys=[OLD_KEY]), new.nonce) is (Reason.CHALLENGE_UNKNOWN)
+
+
+def test_bound_tag_tampered_is_foreign(service):
+    c = service.issue("clinic", "kiosk-1", T0)
+    assert refusal(service, tampered(c.nonce, len(c.nonce) - 1)) is Reason.CHALLENGE_FOREIGN
 
 
 def test_expired_at_ttl(service):
     c = service.issue("clinic", "kiosk-1", T0)
     late = T0 + timedelta(seconds=120)
-    assert refusal(lambda: service.redeem(c.nonce, "clinic", "kiosk-1", late)) is (
-        Reason.CHALLENGE_EXPIRED
-    )
+    assert refusal(service, c.nonce, at=late) is Reason.CHALLENGE_EXPIRED
+
+
+def test_a_used_challenge_past_its_expiry_is_expired(service):
+    c = service.issue("clinic", "kiosk-1", T0)
+    service.redeem(c.nonce, "clinic", "kiosk-1", T0)
+    late = T0 + timedelta(seconds=121)
+    assert refusal(service, c.nonce, at=late) is Reason.CHALLENGE_EXPIRED
 
 
 def test_just_before_expiry_is_accepted(service):
@@ -65,17 +130,69 @@ def test_just_before_expiry_is_accepted(service):
     service.redeem(c.nonce, "clinic", "kiosk-1", T0 + timedelta(seconds=119))
 
 
-@pytest.mark.parametrize(("provider", "terminal"), [("shop", "kiosk-1"), ("clinic", "kiosk-2")])
+@pytest.mark.parametrize(
+    ("provider", "terminal"),
+    [("shop", "kiosk-1"), ("clinic", "kiosk-2"), ("clinic\x00kiosk-1", ""), ("clinickiosk-1", "")],
+)
 def test_foreign_provider_or_terminal(service, provider, terminal):
     c = service.issue("clinic", "kiosk-1", T0)
-    reason = refusal(lambda: service.redeem(c.nonce, provider, terminal, T0))
-    assert reason is Reason.CHALLENGE_FOREIGN
-    # the attempt used it up: the rightful terminal cannot use it afterwards
-    reason = refusal(lambda: service.redeem(c.nonce, "clinic", "kiosk-1", T0))
-    assert reason is Reason.CHALLENGE_REPLAYED
+    assert refusal(service, c.nonce, provider, terminal) is Reason.CHALLENGE_FOREIGN
+    # the foreign attempt did not spoil it for the terminal it was issued to
+    service.redeem(c.nonce, "clinic", "kiosk-1", T0)
+
+
+def test_purge_every_nth_redeem_forgets_uses_expired_a_ttl_ago(store):
+    service = ChallengeService(store, ttl_s=60, keys=[KEY], purge_every=3)
+    first = service.issue("clinic", "kiosk-1", T0)
+    service.redeem(first.nonce, "clinic", "kiosk-1", T0)
+    later = T0 + timedelta(seconds=121)  # first expired at T0+60, a ttl ago is T0+61
+    for _ in range(2):  # the 3rd redeem purges
+        c = service.issue("clinic", "kiosk-1", later)
+        service.redeem(c.nonce, "clinic", "kiosk-1", later)
+    assert store.purge(later) == 0  # already gone: only the two fresh uses remain
+    assert store.purge(later + timedelta(seconds=61)) == 2
+
+
+def test_purge_keeps_uses_within_a_ttl_of_expiry(service, store):
+    c = service.issue("clinic", "kiosk-1", T0)
+    service.redeem(c.nonce, "clinic", "kiosk-1", T0)
+    assert service.purge(c.expires_at + timedelta(seconds=119)) == 0
+    assert service.purge(c.expires_at + timedelta(seconds=121)) == 1
 
 
 def test_short_random_is_refused():
-    service = ChallengeService(MemoryChallengeStore(), random=lambda n: b"x")
+    service = ChallengeService(MemoryChallengeStore(), random=lambda n: b"x", keys=[KEY])
     with pytest.raises(ValueError):
         service.issue("clinic", "kiosk-1", T0)
+
+
+def test_short_keys_are_refused():
+    with pytest.raises(ValueError):
+        ChallengeService(MemoryChallengeStore(), keys=[b"short"])
+    with pytest.raises(ValueError):
+        ChallengeService(MemoryChallengeStore(), keys=[])
+
+
+def test_key_file_is_made_0600_once_and_reused(tmp_path):
+    path = tmp_path / "data" / "challenge.key"
+    key = key_file(path)
+    assert len(key) == 32
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert key_file(path) == key
+    assert [p.name for p in path.parent.iterdir()] == ["challenge.key"]
+
+
+def test_key_file_of_the_wrong_size_is_refused(tmp_path):
+    path = tmp_path / "challenge.key"
+    path.write_bytes(b"x" * 31)
+    with pytest.raises(ConfigError):
+        key_file(path)
+
+
+def test_challenge_keys_from_configuration_or_the_data_dir(tmp_path):
+    keys = challenge_keys(Config(data_dir=tmp_path, extra={"challenge_keys": [KEY.hex()]}))
+    assert keys == [KEY]
+    assert challenge_keys(Config(data_dir=tmp_path)) == [(tmp_path / "challenge.key").read_bytes()]
+    for bad in (["zz"], [KEY.hex()[:-2]], [], "00" * 32):
+        with pytest.raises(ConfigError):
+            challenge_keys(Config(data_dir=tmp_path, extra={"challenge_keys": bad}))

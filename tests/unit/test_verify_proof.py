@@ -225,10 +225,32 @@ def test_link_status_in_verdict(world, challenges, index):
 
 
 def test_worked_example_of_the_docs():
-    nonce = bytes(range(32))
+    import hashlib
+    from datetime import UTC, datetime
+
+    from kiosk.pki.profile import DEFAULT_PERSON
+    from kiosk.verify.challenge import ChallengeService
+    from kiosk.verify.enrolment import application_document
+    from kiosk.verify.memory import MemoryChallengeStore
+
+    r = bytes(range(32))
+    service = ChallengeService(MemoryChallengeStore(), keys=[r], random=lambda n: r)
+    nonce = service.issue("demo-clinic", "kiosk-1", datetime(2026, 1, 5, 9, tzinfo=UTC)).nonce
+    assert nonce == bytes.fromhex(
+        "01" + r.hex() + "000647a04fd59200"
+        "6fe518f908510fe82c2a6b6a207d3f55"
+        "c261816331f4ceeef114de686587071a"
+    )
+    assert hashlib.sha256(nonce).hexdigest() == (
+        "e734a1a25d531f3c6ac79b528c39ad375fce9da76c259ae43911393971ee0bef"
+    )
     assert proof_digest_info("demo-clinic", "kiosk-1", nonce).hex() == (
         "3031300d060960864801650304020105000420"
-        "a78ff144b22e98ee7ebebfb565bbe6e385e852d3e2035e1149f97ba06c965df2"
+        "e8d1d23f6efcbeb5cfd41a90a2e7ccc028ba85b2fa7b6e4602be94f90817bc55"
+    )
+    document = application_document("demo-clinic", "kiosk-1", "patient-42", DEFAULT_PERSON, nonce)
+    assert hashlib.sha256(document).hexdigest() == (
+        "8a4acdee60a8b937462e6eb3b2800c622378ff0f9ddef31290d540a6a0be11e0"
     )
 
 
