@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import selectors
 import shutil
 import subprocess
 import sys
@@ -77,13 +78,15 @@ def insert_card(card_path: Path, port: int) -> subprocess.Popen[str]:
     )
     assert sim.stdout is not None
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        line = sim.stdout.readline()
-        if "card inserted" in line:
-            print(line.strip())
-            return sim
-        if not line and sim.poll() is not None:
-            break
+    with selectors.DefaultSelector() as sel:
+        sel.register(sim.stdout, selectors.EVENT_READ)
+        while (left := deadline - time.monotonic()) > 0 and sim.poll() is None:
+            if not sel.select(timeout=left):
+                continue
+            line = sim.stdout.readline()
+            if "card inserted" in line:
+                print(line.strip())
+                return sim
     sim.terminate()
     from kiosk.errors import KioskError
 
