@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from kiosk.store.engine import Database
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 # ON CONFLICT DO NOTHING … RETURNING: a row back means first use. Of two concurrent callers
 # exactly one inserts (PostgreSQL makes the second wait for the first's commit, then conflict;
@@ -30,14 +33,20 @@ class SqlChallengeStore:
     ) -> datetime | None:
         """Record the use; the earlier use's time on a replay (None: first use)."""
         db = self._db
-        expiry = db.bind_time(expires_at)
-        if db.one(self._record, (expiry, challenge_id, db.bind_time(used_at))) is not None:
+        expiry = _micros(expires_at)
+        if db.one(self._record, (expiry, challenge_id, _micros(used_at))) is not None:
             return None
         row = db.one(self._used_at, (expiry, challenge_id))
         # No row: purged in between, which only happens once it expired; still a second use.
-        return used_at if row is None else db.read_time(row[0])
+        return used_at if row is None else _EPOCH + row[0] * _MICROSECOND
 
     def purge(self, expired_before: datetime) -> int:
         """Forget uses of challenges that expired before that time; return how many."""
-        db = self._db
-        return db.count(self._purge, (db.bind_time(expired_before),))
+        return self._db.count(self._purge, (_micros(expired_before),))
+
+
+def _micros(at: datetime) -> int:
+    """Microseconds since the Unix epoch, as the table stores times."""
+    if at.tzinfo is None:
+        raise ValueError("naive datetime given to the store; pass a UTC-aware one")
+    return (at - _EPOCH) // _MICROSECOND

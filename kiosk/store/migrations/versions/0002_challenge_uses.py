@@ -21,9 +21,9 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "challenge_uses",
-        sa.Column("expires_at", UtcDateTime(), nullable=False),
+        sa.Column("expires_at", sa.BigInteger(), nullable=False),
         sa.Column("challenge_id", sa.LargeBinary(length=32), nullable=False),
-        sa.Column("used_at", UtcDateTime(), nullable=False),
+        sa.Column("used_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("expires_at", "challenge_id", name=op.f("pk_challenge_uses")),
         sqlite_with_rowid=False,
     )
