@@ -300,8 +300,9 @@ class DeferredBackend:
     """A FlowBackend built on first need (or by `prepare`), so the window shows at once.
 
     Opening and migrating the store and loading the anchors takes longer than drawing the
-    attract screen; `start` builds it on a thread while the screen is already up, and card
-    work (on the worker thread) waits for it."""
+    attract screen; `start` builds it on the GUI thread just after the screen is up (not on
+    another thread: PySide6's import hook is not safe against imports from two threads at
+    once, and opening the store imports much of SQLAlchemy and Alembic)."""
 
     def __init__(self, build: Callable[[], CardBackend]) -> None:
         self._build = build
@@ -315,10 +316,11 @@ class DeferredBackend:
                 self._backend = self._build()
             return self._backend
 
-    def _prepare_in_background(self) -> None:
+    def prepare_logged(self) -> None:
+        """Build the backend now; a failure is logged (card work reports it again)."""
         try:
             self.prepare()
-        except Exception:  # reported again to the person when card work needs it
+        except Exception:  # the top level of a timer callback
             log.exception("the kiosk backend could not be prepared")
 
     def read_card(self) -> CardStatus:
@@ -368,6 +370,10 @@ class Kiosk:
             close()
 
 
+#: How long after showing the window the store is opened (the first frame is drawn by then).
+PREPARE_DELAY_MS = 100
+
+
 def start(cfg: Config, *, windowed: bool, reader: ReaderPort) -> Kiosk:
     """Show the kiosk at once; open the store, anchors and CRLs behind the attract screen."""
     if cfg.verification != "local":
@@ -385,7 +391,9 @@ def start(cfg: Config, *, windowed: bool, reader: ReaderPort) -> Kiosk:
     backend = DeferredBackend(build)
     window, controller = build_window(cfg, reader, backend, windowed=windowed)
     window.show_kiosk()
-    threading.Thread(target=backend._prepare_in_background, name="prepare", daemon=True).start()
+    from PySide6.QtCore import QTimer
+
+    QTimer.singleShot(PREPARE_DELAY_MS, backend.prepare_logged)
     return Kiosk(window, controller, reader, closers)
 
 
