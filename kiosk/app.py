@@ -300,9 +300,9 @@ class DeferredBackend:
     """A FlowBackend built on first need (or by `prepare`), so the window shows at once.
 
     Opening and migrating the store and loading the anchors takes longer than drawing the
-    attract screen; `start` builds it on the GUI thread just after the screen is up (not on
-    another thread: PySide6's import hook is not safe against imports from two threads at
-    once, and opening the store imports much of SQLAlchemy and Alembic)."""
+    attract screen; `start` builds it on the GUI thread once the first frame is drawn, when
+    nobody can be using the kiosk yet (card work on the worker thread would wait on the
+    lock, and builds it there only if it came first)."""
 
     def __init__(self, build: Callable[[], CardBackend]) -> None:
         self._build = build
