@@ -323,3 +323,22 @@ def test_result_screen_is_steady_between_ticks_and_follows_the_language(kiosk):
     kiosk.qtbot.waitUntil(lambda: "Account" in texts(page))
     assert "Identity confirmed" in texts(page) and "利用者番号" not in texts(page)
     assert page.rows[0][1].text() == account
+
+
+def test_a_press_anywhere_counts_as_activity(kiosk):
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+
+    start_to_pin(kiosk)
+    kiosk.clock.advance(30)
+    before = kiosk.controller.state.idle_deadline
+    press = QMouseEvent(
+        QEvent.Type.MouseButtonPress,
+        QPointF(5, 5),
+        QPointF(5, 5),
+        Qt.MouseButton.LeftButton,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    assert kiosk.window.eventFilter(kiosk.window.windowHandle(), press) is False  # not eaten
+    assert kiosk.controller.state.idle_deadline == before + 30
