@@ -10,6 +10,7 @@ records the *use* (keyed by the random bytes), so a second use is `challenge_rep
 
 from __future__ import annotations
 
+import functools
 import hmac
 import itertools
 import os
@@ -27,18 +28,21 @@ _EXPIRY_BYTES = 8  # microseconds since the Unix epoch, big-endian
 _BODY = 1 + NONCE_BYTES + _EXPIRY_BYTES
 TOKEN_BYTES = _BODY + 2 * TAG_BYTES
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 _ISSUED, _BOUND = b"jpki-kiosk/challenge-issued\x00", b"jpki-kiosk/challenge-bound\x00"
 
 
-def _field(text: str) -> bytes:
-    raw = text.encode("utf-8")
-    return len(raw).to_bytes(4, "big") + raw
+@functools.lru_cache(maxsize=256)
+def _origin(provider_id: str, terminal_id: str) -> bytes:
+    """Provider and terminal as the bound tag covers them: each a 4-byte length and UTF-8."""
+    fields = [text.encode("utf-8") for text in (provider_id, terminal_id)]
+    return b"".join(len(raw).to_bytes(4, "big") + raw for raw in fields)
 
 
-def _tags(key: bytes, body: bytes, provider_id: str, terminal_id: str) -> tuple[bytes, bytes]:
-    issued = hmac.digest(key, _ISSUED + body, "sha256")[:TAG_BYTES]
-    bound_msg = _BOUND + body + _field(provider_id) + _field(terminal_id)
-    return issued, hmac.digest(key, bound_msg, "sha256")[:TAG_BYTES]
+def _tag(mac: hmac.HMAC, message: bytes) -> bytes:
+    mac = mac.copy()  # the key and the tag's label are absorbed already
+    mac.update(message)
+    return mac.digest()[:TAG_BYTES]
 
 
 class ChallengeService:
@@ -65,7 +69,9 @@ class ChallengeService:
         self._store = store
         self._ttl = timedelta(seconds=ttl_s)
         self._random = random
-        self._keys = keys
+        self._macs = [
+            (hmac.new(key, _ISSUED, "sha256"), hmac.new(key, _BOUND, "sha256")) for key in keys
+        ]
         self._purge_every = purge_every
         self._redeemed = itertools.count(1)
 
@@ -75,10 +81,15 @@ class ChallengeService:
         if len(nonce) != NONCE_BYTES:
             raise ValueError("the random source returned the wrong number of bytes")
         expires_at = now + self._ttl
-        micros = (expires_at - _EPOCH) // timedelta(microseconds=1)
+        micros = (expires_at - _EPOCH) // _MICROSECOND
         body = bytes([VERSION]) + nonce + micros.to_bytes(_EXPIRY_BYTES, "big")
-        issued, bound = _tags(self._keys[0], body, provider_id, terminal_id)
-        return IssuedChallenge(body + issued + bound, provider_id, terminal_id, now, expires_at)
+        issued_mac, bound_mac = self._macs[0]
+        token = (
+            body
+            + _tag(issued_mac, body)
+            + _tag(bound_mac, body + _origin(provider_id, terminal_id))
+        )
+        return IssuedChallenge(token, provider_id, terminal_id, now, expires_at)
 
     def redeem(
         self, nonce: bytes, provider_id: str, terminal_id: str, now: datetime
@@ -92,18 +103,18 @@ class ChallengeService:
         if len(nonce) != TOKEN_BYTES or nonce[0] != VERSION:
             raise Refused(Reason.CHALLENGE_UNKNOWN, "This challenge was never issued.")
         issued_tag, bound_tag = nonce[_BODY : _BODY + TAG_BYTES], nonce[_BODY + TAG_BYTES :]
-        for key in self._keys:
-            issued, bound = _tags(key, body, provider_id, terminal_id)
-            if hmac.compare_digest(issued, issued_tag):
-                break
-        else:
+        macs = next(
+            (m for m in self._macs if hmac.compare_digest(_tag(m[0], body), issued_tag)), None
+        )
+        if macs is None:
             raise Refused(Reason.CHALLENGE_UNKNOWN, "This challenge was never issued.")
+        bound = _tag(macs[1], body + _origin(provider_id, terminal_id))
         if not hmac.compare_digest(bound, bound_tag):
             raise Refused(
                 Reason.CHALLENGE_FOREIGN, "This challenge was issued to another terminal."
             )
         micros = int.from_bytes(body[1 + NONCE_BYTES :], "big")
-        expires_at = _EPOCH + timedelta(microseconds=micros)
+        expires_at = _EPOCH + micros * _MICROSECOND
         if now >= expires_at:
             raise Refused(Reason.CHALLENGE_EXPIRED, "This challenge has expired.")
         if next(self._redeemed) % self._purge_every == 0:
