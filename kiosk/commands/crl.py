@@ -34,8 +34,11 @@ def import_command(args: argparse.Namespace) -> int:
     from kiosk.verify.verdict import VerifyError
 
     cfg = config.load(args.config)
+    if not args.url:
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(args.url or cfg.effective_database_url)
     try:
+        db.upgrade()  # a fresh store gets its schema first, as `kiosk run` does
         trust = TrustStore.from_dir(args.trust or cfg.trust_dir)
         index = SqlRevocationIndex(db)
         failures = 0

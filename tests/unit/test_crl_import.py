@@ -316,3 +316,16 @@ def test_sqlite_import_commits_in_chunks_yet_readers_see_the_old_crl(
     with db.reading() as conn:  # the replaced generation is gone
         assert conn.exec_driver_sql("SELECT count(*) FROM revoked_serials").scalar() == 10
     db.dispose()
+
+
+def test_cli_import_into_a_fresh_store_creates_its_schema(test_pki, tmp_path, capsys):
+    config = tmp_path / "kiosk.toml"
+    data = tmp_path / "new-data-dir"
+    config.write_text(f'data_dir = "{data}"\ntrust_dir = "{test_pki.trust_dir}"\n')
+    crls = tmp_path / "crls"
+    crls.mkdir()
+    (crls / "auth.crl").write_bytes(crl_der(test_pki, [41], number=1))
+    assert kiosk_main(["crl", "import", str(crls), "--config", str(config)]) == 0
+    assert ": imported:" in capsys.readouterr().out
+    index = SqlRevocationIndex(Database(f"sqlite:///{data / 'kiosk.sqlite3'}"))
+    assert index.lookup(key_id(test_pki, "auth"), 41) is not None
