@@ -10,7 +10,6 @@ records the *use* (keyed by the random bytes), so a second use is `challenge_rep
 
 from __future__ import annotations
 
-import functools
 import hmac
 import itertools
 import os
@@ -32,7 +31,6 @@ _MICROSECOND = timedelta(microseconds=1)
 _ISSUED, _BOUND = b"jpki-kiosk/challenge-issued\x00", b"jpki-kiosk/challenge-bound\x00"
 
 
-@functools.lru_cache(maxsize=256)
 def _origin(provider_id: str, terminal_id: str) -> bytes:
     """Provider and terminal as the bound tag covers them: each a 4-byte length and UTF-8."""
     fields = [text.encode("utf-8") for text in (provider_id, terminal_id)]
