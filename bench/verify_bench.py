@@ -134,7 +134,7 @@ def run(db_url: str, work: Path, cards: int, proofs: int, rounds: int) -> list[f
                 verdict = verifier.verify_user_proof(proof, now)
                 if not verdict.ok:
                     raise SystemExit(f"a proof was refused ({verdict.reason}); bench is broken")
-                link = links.find_by_auth(PROVIDER, verdict.issuer_key_id, verdict.auth_serial)
+                link = links.linked_sign(PROVIDER, verdict.issuer_key_id, verdict.auth_serial)
                 sign = CertRef(link.sign_serial, link.sign_issuer_key_id)
                 audit.append(
                     at=now,

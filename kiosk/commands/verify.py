@@ -212,7 +212,7 @@ def prove(session: JpkiSession, pin: str, local: LocalContext, clock: Clock) -> 
             serial=verdict.auth_serial,
         )
     if verdict.ok and verdict.auth_serial is not None and verdict.issuer_key_id is not None:
-        link = local.links.find_by_auth(provider, verdict.issuer_key_id, verdict.auth_serial)
+        link = local.links.linked_sign(provider, verdict.issuer_key_id, verdict.auth_serial)
         if link is not None:
             status = local.verifier.check_link(
                 CertRef(link.sign_serial, link.sign_issuer_key_id), now
