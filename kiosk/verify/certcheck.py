@@ -1,13 +1,12 @@
 """Certificate checks: chain to a pinned anchor, purpose, key strength, validity, revocation.
 
 The time-independent part (decode, chain, purpose, key) is cached per certificate (bounded
-LRU keyed by the SHA-256 of the DER), so a returning card costs one dictionary lookup; the
-validity period and revocation are checked on every call.
+LRU keyed by purpose and DER), so a returning card costs one dictionary lookup; the validity
+period and revocation are checked on every call.
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -28,6 +27,7 @@ from kiosk.verify.trust import KeyPurpose, TrustAnchor, TrustStore, authority_ke
 from kiosk.verify.verdict import CertRef, LinkStatus, Reason, Refused
 
 MIN_RSA_BITS = 2048
+_PKCS1V15, _SHA256 = PKCS1v15(), SHA256()
 _PURPOSE_NAMES = {KeyPurpose.AUTH: "an authentication", KeyPurpose.SIGN: "a signature"}
 
 
@@ -39,10 +39,13 @@ class CheckedCertificate:
     anchor: TrustAnchor
     purpose: KeyPurpose
     public_key: rsa.RSAPublicKey
+    ref: CertRef
+    not_before: datetime
+    not_after: datetime
 
-    @property
-    def ref(self) -> CertRef:
-        return CertRef(self.certificate.serial_number, self.anchor.key_id)
+    def check_validity(self, now: datetime) -> None:
+        """Raise Refused when `now` is outside the certificate's validity period."""
+        _check_period(self.not_before, self.not_after, now)
 
 
 class RevocationSource(Protocol):
@@ -71,7 +74,9 @@ class CertificateValidator:
         self._crl_info_ttl = timedelta(seconds=crl_info_ttl_s)
         self._crl_infos: dict[str, tuple[CrlInfo, datetime]] = {}
         self._sources = dict(sources or {})
-        self._cache: OrderedDict[bytes, CheckedCertificate | Refused] = OrderedDict()
+        self._cache: OrderedDict[tuple[KeyPurpose, bytes], CheckedCertificate | Refused] = (
+            OrderedDict()
+        )
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
@@ -81,7 +86,7 @@ class CertificateValidator:
 
     def static_checks(self, der: bytes, purpose: KeyPurpose) -> CheckedCertificate:
         """Decode, chain, purpose and key checks (cached: they do not depend on the time)."""
-        key = hashlib.sha256(der).digest() + purpose.encode()
+        key = (purpose, der)
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
@@ -141,16 +146,20 @@ class CertificateValidator:
 
 def check_validity(cert: x509.Certificate, now: datetime) -> None:
     """Raise Refused when `now` is outside the certificate's validity period."""
-    if now < cert.not_valid_before_utc:
+    _check_period(cert.not_valid_before_utc, cert.not_valid_after_utc, now)
+
+
+def _check_period(not_before: datetime, not_after: datetime, now: datetime) -> None:
+    if now < not_before:
         raise Refused(Reason.NOT_YET_VALID, "This certificate is not valid yet.")
-    if now > cert.not_valid_after_utc:
+    if now > not_after:
         raise Refused(Reason.EXPIRED, "This certificate has expired.")
 
 
 def verify_signature(key: rsa.RSAPublicKey, signature: bytes, message: bytes) -> None:
     """Check an RSASSA-PKCS1-v1_5 / SHA-256 signature over `message`, or raise Refused."""
     try:
-        key.verify(signature, message, PKCS1v15(), SHA256())
+        key.verify(signature, message, _PKCS1V15, _SHA256)
     except InvalidSignature as e:
         raise Refused(Reason.BAD_SIGNATURE, "The card's signature does not verify.") from e
 
@@ -174,7 +183,10 @@ def _static_checks(der: bytes, purpose: KeyPurpose, trust: TrustStore) -> Checke
         raise Refused(Reason.WEAK_KEY, "The certificate's key type is not supported.") from e
     if not isinstance(key, rsa.RSAPublicKey) or key.key_size < MIN_RSA_BITS:
         raise Refused(Reason.WEAK_KEY, f"The certificate's key is not RSA of {MIN_RSA_BITS} bits.")
-    return CheckedCertificate(cert, anchor, purpose, key)
+    ref = CertRef(cert.serial_number, anchor.key_id)
+    return CheckedCertificate(
+        cert, anchor, purpose, key, ref, cert.not_valid_before_utc, cert.not_valid_after_utc
+    )
 
 
 def _issuing_anchor(cert: x509.Certificate, aki: str | None, trust: TrustStore) -> TrustAnchor:

@@ -33,8 +33,8 @@ _ISSUED, _BOUND = b"jpki-kiosk/challenge-issued\x00", b"jpki-kiosk/challenge-bou
 
 def _origin(provider_id: str, terminal_id: str) -> bytes:
     """Provider and terminal as the bound tag covers them: each a 4-byte length and UTF-8."""
-    fields = [text.encode("utf-8") for text in (provider_id, terminal_id)]
-    return b"".join(len(raw).to_bytes(4, "big") + raw for raw in fields)
+    provider, terminal = provider_id.encode("utf-8"), terminal_id.encode("utf-8")
+    return len(provider).to_bytes(4, "big") + provider + len(terminal).to_bytes(4, "big") + terminal
 
 
 def _tag(mac: hmac.HMAC, message: bytes) -> bytes:

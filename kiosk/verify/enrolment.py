@@ -19,7 +19,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kiosk.pki.profile import SEX_CODES, BasicFourInfo, ProfileError, parse_basic_four
-from kiosk.verify.certcheck import check_validity, verify_signature
+from kiosk.verify.certcheck import verify_signature
 from kiosk.verify.proof import UserProof
 from kiosk.verify.trust import KeyPurpose
 from kiosk.verify.verdict import CertRef, EnrolmentVerdict, Reason, Refused
@@ -162,7 +162,7 @@ def check_enrolment(
         challenges.redeem(app.nonce, app.provider_id, app.terminal_id, now)
         checked_sign = validator.static_checks(app.sign_certificate, KeyPurpose.SIGN)
         sign = checked_sign.ref
-        check_validity(checked_sign.certificate, now)
+        checked_sign.check_validity(now)
         verify_signature(checked_sign.public_key, app.sign_signature, app.document())
         try:
             certified = parse_basic_four(checked_sign.certificate)
@@ -200,7 +200,7 @@ def _auth_part(
     checked = validator.static_checks(proof.certificate, KeyPurpose.AUTH)
     if checked.public_key.public_numbers() == sign_key.public_numbers():
         raise Refused(Reason.NOT_SAME_SESSION, "Both certificates carry the same key.")
-    check_validity(checked.certificate, now)
+    checked.check_validity(now)
     verify_signature(checked.public_key, proof.signature, proof.message())
     validator.check_revocation(checked.anchor, checked.certificate.serial_number, now)
     return checked.ref

@@ -9,7 +9,6 @@ from kiosk.verify.certcheck import (
     CertificateValidator,
     CheckedCertificate,
     RevocationSource,
-    check_validity,
     verify_signature,
 )
 from kiosk.verify.challenge import ChallengeService
@@ -55,9 +54,9 @@ class Verifier:
             self._challenges.redeem(proof.nonce, proof.provider_id, proof.terminal_id, now)
             message = proof.message()
             checked = self._validator.static_checks(proof.certificate, KeyPurpose.AUTH)
-            check_validity(checked.certificate, now)
+            checked.check_validity(now)
             verify_signature(checked.public_key, proof.signature, message)
-            self._validator.check_revocation(checked.anchor, checked.certificate.serial_number, now)
+            self._validator.check_revocation(checked.anchor, checked.ref.serial, now)
         except Refused as e:
             ref = None if checked is None else checked.ref
             return Verdict(
