@@ -12,6 +12,7 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -223,8 +224,12 @@ class CardBackend:
         terminal_id: str,
         clock: Callable[[], datetime],
         account_ref: Callable[[], str] = new_account_ref,
+        unit: Callable[[], AbstractContextManager[object]] = nullcontext,
     ) -> None:
         self._connect = connect
+        #: Wraps a verification and its audit entry: one commit for the challenge's use and
+        #: the audit row (the store's `Database.unit`); card I/O stays outside it.
+        self._unit = unit
         self._verifier = verifier
         self._challenges = challenges
         self._links = links
@@ -284,8 +289,11 @@ class CardBackend:
         entry = self._links.find(provider_id, ref)
         now = self._clock()
         linked_sign = None if entry is None else entry.sign
-        verdict = self._verifier.verify_user_proof(proof, now, linked_sign)
-        self._audit.record("authenticate", verdict.ok, verdict.reason.value, provider_id, ref, now)
+        with self._unit():
+            verdict = self._verifier.verify_user_proof(proof, now, linked_sign)
+            self._audit.record(
+                "authenticate", verdict.ok, verdict.reason.value, provider_id, ref, now
+            )
         if not verdict.ok:
             raise Refused(verdict.reason, verdict.message)
         not_after = x509.load_der_x509_certificate(certificate).not_valid_after_utc
@@ -345,9 +353,10 @@ class CardBackend:
             UserProof(provider_id, self._terminal_id, nonce, auth_certificate, auth_signature),
         )
         now = self._clock()
-        verdict = self._verifier.verify_enrolment(application, now)
         auth = cert_ref(auth_certificate)
-        self._audit.record("enrol", verdict.ok, verdict.reason.value, provider_id, auth, now)
+        with self._unit():
+            verdict = self._verifier.verify_enrolment(application, now)
+            self._audit.record("enrol", verdict.ok, verdict.reason.value, provider_id, auth, now)
         if not verdict.ok:
             raise Refused(verdict.reason, verdict.message)
         assert verdict.sign_serial is not None and verdict.sign_issuer_key_id is not None

@@ -228,3 +228,22 @@ def test_a_link_needing_reenrolment_is_renewed_for_the_same_account(world):
     assert stale.link is None and stale.needs_reenrolment
     renewed = backend.enrol(backend.read_signer("ABC123", stale), "clinic")
     assert renewed.account_ref == "K-OLD" and first.account_ref == "K-TEST"
+
+
+def test_each_verification_and_its_audit_entry_share_one_unit(world):
+    backend, _, _, audit = world
+    events: list[str] = []
+
+    class Unit:
+        def __enter__(self):
+            events.append(f"enter:{len(audit.records)}")
+
+        def __exit__(self, *exc):
+            events.append(f"exit:{len(audit.records)}")
+
+    backend._unit = Unit  # what app.local_backend passes: the store's Database.unit
+    backend.read_card()
+    first = backend.authenticate("1234", "identity", "clinic")
+    backend.enrol(backend.read_signer("ABC123", first), "clinic")
+    # The authenticate and enrol audit rows are each written inside their unit.
+    assert events == ["enter:0", "exit:1", "enter:1", "exit:2"]
