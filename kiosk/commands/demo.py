@@ -95,6 +95,8 @@ def insert_card(card_path: Path, port: int) -> subprocess.Popen[str]:
 
 def run_demo(args: argparse.Namespace) -> int:
     """Prepare, insert the card, run the kiosk window (or screenshots without a display)."""
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)  # keep order with the children's output
     root = Path(args.dir)
     root.mkdir(parents=True, exist_ok=True)
     card_path, config_path = prepare(root, args.reader)
