@@ -202,7 +202,6 @@ def local_backend(
         available_services(),
         cfg.terminal_id,
         utc_now,
-        unit=local.db.unit,
     )
 
 

@@ -99,7 +99,7 @@ class Tour:
         from kiosk.flow.reader import InProcessReader
         from kiosk.verify.challenge import ChallengeService
         from kiosk.verify.crl import verify_crl_in
-        from kiosk.verify.memory import MemoryChallengeStore, MemoryRevocationIndex
+        from kiosk.verify.memory import MemoryVerificationStore
         from kiosk.verify.trust import TrustStore
         from kiosk.verify.verifier import Verifier
 
@@ -109,10 +109,10 @@ class Tour:
         self.out = out
         self.shots: list[Path] = []
         trust = TrustStore.from_dir(cfg.trust_dir)
-        index = MemoryRevocationIndex()
+        index = MemoryVerificationStore()
         for crl in sorted(cfg.crl_dir.glob("*")):
             index.import_crl(verify_crl_in(crl.read_bytes(), trust, utc_now()))
-        challenges = ChallengeService(MemoryChallengeStore())
+        challenges = ChallengeService()
         self.reader = InProcessReader()
         backend = CardBackend(
             self.reader.connect,

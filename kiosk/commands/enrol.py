@@ -82,18 +82,7 @@ def enrol(
         UserProof(provider, terminal, nonce, signed.certificate_der, signed.signature),
     )
     now = clock()
-    with local.db.unit():  # the challenge's use and the audit entry commit together
-        verdict = local.verifier.verify_enrolment(application, now)
-        local.audit.append(
-            at=now,
-            provider_id=provider,
-            terminal_id=terminal,
-            action="enrol",
-            ok=verdict.ok,
-            reason=verdict.reason.value,
-            issuer_key_id=verdict.auth_issuer_key_id,
-            serial=verdict.auth_serial,
-        )
+    verdict = local.verifier.verify_enrolment(application, now)  # and records it
     if verdict.ok:
         assert verdict.auth_serial is not None and verdict.auth_issuer_key_id is not None
         assert verdict.sign_serial is not None and verdict.sign_issuer_key_id is not None

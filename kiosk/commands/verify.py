@@ -14,7 +14,7 @@ import json
 import sys
 from collections.abc import Callable
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,10 +82,9 @@ class LocalContext:
     def from_config(cls, cfg: Config) -> LocalContext:
         """Open the store (migrated to the latest schema) and load the trust anchors."""
         from kiosk.store.audit import AuditLog
-        from kiosk.store.challenges import SqlChallengeStore
         from kiosk.store.engine import Database
         from kiosk.store.links import LinkRepository
-        from kiosk.store.revocation import SqlRevocationIndex
+        from kiosk.store.verification import SqlVerificationStore
         from kiosk.verify.challenge import ChallengeService
         from kiosk.verify.trust import TrustStore
         from kiosk.verify.verifier import Verifier
@@ -93,12 +92,10 @@ class LocalContext:
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(cfg.effective_database_url)
         db.upgrade()
-        challenges = ChallengeService(
-            SqlChallengeStore(db), ttl_s=cfg.challenge_ttl_s, keys=challenge_keys(cfg)
-        )
+        challenges = ChallengeService(ttl_s=cfg.challenge_ttl_s, keys=challenge_keys(cfg))
         verifier = Verifier(
             TrustStore.from_dir(cfg.trust_dir),
-            SqlRevocationIndex(db),
+            SqlVerificationStore(db),
             challenges,
             crl_grace_s=cfg.crl_grace_s,
             sources=ocsp_sources(cfg),
@@ -188,39 +185,16 @@ def open_card(reader: str) -> Iterator[CardConnection]:
 
 
 def prove(session: JpkiSession, pin: str, local: LocalContext, clock: Clock) -> Verdict:
-    """Have the card answer a fresh challenge, verify the proof, check and audit the link."""
+    """Have the card answer a fresh challenge and verify the proof (the verifier records the
+    verdict and flags the link when its signature certificate was revoked)."""
     from kiosk.jpki.operations import authenticate
-    from kiosk.store.records import LinkStatus as StoredStatus
     from kiosk.verify.proof import UserProof, signed_message
-    from kiosk.verify.verdict import CertRef, LinkStatus
 
     provider, terminal = local.provider_id, local.terminal_id
     challenge = local.challenges.issue(provider, terminal, clock())
     signed = authenticate(session, pin, signed_message(provider, terminal, challenge.nonce))
     proof = UserProof(provider, terminal, challenge.nonce, signed.certificate_der, signed.signature)
-    now = clock()
-    with local.db.unit():  # the challenge's use and the audit entry commit together
-        verdict = local.verifier.verify_user_proof(proof, now)
-        local.audit.append(
-            at=now,
-            provider_id=provider,
-            terminal_id=terminal,
-            action="verify_card",
-            ok=verdict.ok,
-            reason=verdict.reason.value,
-            issuer_key_id=verdict.issuer_key_id,
-            serial=verdict.auth_serial,
-        )
-    if verdict.ok and verdict.auth_serial is not None and verdict.issuer_key_id is not None:
-        link = local.links.linked_sign(provider, verdict.issuer_key_id, verdict.auth_serial)
-        if link is not None:
-            status = local.verifier.check_link(
-                CertRef(link.sign_serial, link.sign_issuer_key_id), now
-            )
-            verdict = replace(verdict, link_status=status)
-            if status is LinkStatus.NEEDS_REENROLMENT and link.status is StoredStatus.ACTIVE:
-                local.links.set_status(link.link_id, StoredStatus.NEEDS_REENROLMENT, now)
-    return verdict
+    return local.verifier.verify_user_proof(proof, clock(), action="verify_card")
 
 
 def print_json(obj: dict[str, Any]) -> None:

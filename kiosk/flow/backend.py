@@ -12,7 +12,6 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -224,12 +223,8 @@ class CardBackend:
         terminal_id: str,
         clock: Callable[[], datetime],
         account_ref: Callable[[], str] = new_account_ref,
-        unit: Callable[[], AbstractContextManager[object]] = nullcontext,
     ) -> None:
         self._connect = connect
-        #: Wraps a verification and its audit entry: one commit for the challenge's use and
-        #: the audit row (the store's `Database.unit`); card I/O stays outside it.
-        self._unit = unit
         self._verifier = verifier
         self._challenges = challenges
         self._links = links
@@ -285,15 +280,8 @@ class CardBackend:
         message = signed_message(provider_id, self._terminal_id, challenge.nonce)
         signature = session.sign_sha256("auth", message)
         proof = UserProof(provider_id, self._terminal_id, challenge.nonce, certificate, signature)
-        ref = cert_ref(certificate)
-        entry = self._links.find(provider_id, ref)
-        now = self._clock()
-        linked_sign = None if entry is None else entry.sign
-        with self._unit():
-            verdict = self._verifier.verify_user_proof(proof, now, linked_sign)
-            self._audit.record(
-                "authenticate", verdict.ok, verdict.reason.value, provider_id, ref, now
-            )
+        entry = self._links.find(provider_id, cert_ref(certificate))
+        verdict = self._verifier.verify_user_proof(proof, self._clock())  # and records it
         if not verdict.ok:
             raise Refused(verdict.reason, verdict.message)
         not_after = x509.load_der_x509_certificate(certificate).not_valid_after_utc
@@ -353,14 +341,12 @@ class CardBackend:
             UserProof(provider_id, self._terminal_id, nonce, auth_certificate, auth_signature),
         )
         now = self._clock()
-        auth = cert_ref(auth_certificate)
-        with self._unit():
-            verdict = self._verifier.verify_enrolment(application, now)
-            self._audit.record("enrol", verdict.ok, verdict.reason.value, provider_id, auth, now)
+        verdict = self._verifier.verify_enrolment(application, now)  # and records it
         if not verdict.ok:
             raise Refused(verdict.reason, verdict.message)
         assert verdict.sign_serial is not None and verdict.sign_issuer_key_id is not None
         sign = CertRef(verdict.sign_serial, verdict.sign_issuer_key_id)
+        auth = cert_ref(auth_certificate)
         entry = self._links.add(provider_id, account_ref, auth, sign, now)
         return Link(entry.account_ref, entry.linked_at)
 

@@ -21,7 +21,7 @@ _CODE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 _KEY_ID = re.compile(r"[0-9a-f]{2,128}")
 _t = AuditRow.__table__
-_APPEND = (
+APPEND = (
     "INSERT INTO audit_log (at, provider_id, terminal_id, action, ok, reason, issuer_key_id, "
     "serial) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
@@ -37,7 +37,7 @@ class AuditLog:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._append = db.sql(_APPEND)
+        self._append = db.sql(APPEND)
 
     def append(
         self,

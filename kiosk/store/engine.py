@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,14 +41,6 @@ def _sqlite_begin(conn: Connection) -> None:
     if options.get("sqlite_autocommit"):
         return  # each statement is its own transaction
     conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlite_immediate") else "BEGIN")
-
-
-def _first_row(cursor: Any) -> Any:
-    return cursor.fetchone() if cursor.description is not None else None
-
-
-def _row_count(cursor: Any) -> int:
-    return int(cursor.rowcount)
 
 
 def normalise_url(url: str) -> str:
@@ -121,31 +113,43 @@ class Database:
         """Run one statement on the hot path; its first row (a tuple) or None.
 
         SQLAlchemy Core costs about 80 µs a statement here, the driver about 4: the statements
-        every user proof runs (challenge use, CRL lookup, link, audit) come here, as
-        `sql()` text with `bind_time`/`read_time`. Each runs alone, committed at once, on a
-        driver connection that belongs to the calling thread (taken out of the pool once)."""
-        return self._run(statement, params, _first_row)
+        every user proof runs (its context read and its verdict) come here, as `sql()` text
+        with `bind_time`/`read_time`. Each runs alone, committed at once (or in the thread's
+        `unit()`), on a driver connection and cursor that belong to the calling thread (taken
+        out of the pool once). Only statements that yield at most one row may come here: the
+        row is fetched, so the statement is done and holds no snapshot afterwards."""
+        cursor = self._cursor()
+        try:
+            cursor.execute(statement, params)
+            return cursor.fetchone() if cursor.description is not None else None
+        except self._dbapi.Error as e:
+            raise self._failed(e) from e
 
     def count(self, statement: str, params: Sequence[Any]) -> int:
         """Run one statement on the hot path, as `one()` does; how many rows it changed."""
-        return int(self._run(statement, params, _row_count))
-
-    def _run(self, statement: str, params: Sequence[Any], result: Callable[[Any], Any]) -> Any:
-        driver = self._driver()
+        cursor = self._cursor()
         try:
-            cursor = driver.execute(statement, params)
-            try:
-                return result(cursor)
-            finally:
-                cursor.close()
-        except self._dbapi.IntegrityError as e:
-            raise DuplicateKey("the row exists already") from e
-        except (self._dbapi.OperationalError, self._dbapi.InterfaceError) as e:
-            self._local.driver = None  # broken or busy: the next call starts afresh
-            self._close_driver(driver)
-            raise StoreError(f"the database is unavailable ({e.__class__.__name__})") from e
+            cursor.execute(statement, params)
         except self._dbapi.Error as e:
-            raise StoreError(f"database error ({e.__class__.__name__})") from e
+            raise self._failed(e) from e
+        return int(cursor.rowcount)
+
+    def _failed(self, e: Exception) -> StoreError:
+        """The store's error for a driver error; a broken connection is dropped."""
+        if isinstance(e, self._dbapi.IntegrityError):
+            return DuplicateKey("the row exists already")
+        if isinstance(e, self._dbapi.OperationalError | self._dbapi.InterfaceError):
+            driver = self._local.driver
+            self._local.driver = self._local.cursor = None  # the next call starts afresh
+            self._close_driver(driver)
+            return StoreError(f"the database is unavailable ({e.__class__.__name__})")
+        return StoreError(f"database error ({e.__class__.__name__})")
+
+    def _cursor(self) -> Any:
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._local.cursor = self._driver().cursor()
+        return cursor
 
     def unit(self) -> _Unit:
         """Make this thread's `one()` calls in the block one transaction, committed once.

@@ -102,14 +102,17 @@ class LinkRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
-class ChallengeUseRow(Base):
-    """A redeemed challenge (issuing stores nothing: challenges are self-authenticating)."""
+class VerificationRow(Base):
+    """Append-only, like the audit log: one row per verdict that used up a challenge.
 
-    __tablename__ = "challenge_uses"
-    # One B-tree keyed by (expires_at, id): a token's expiry is part of it, so a replay hits the
-    # same key; inserts land near the end, and purge() deletes a range at the start. Times are
-    # microseconds since the Unix epoch (UTC): every user proof writes a row, and an integer
-    # key is cheaper to write than a text time.
+    The primary key is the challenge (its expiry and random bytes), so a challenge answers
+    one recorded verdict and a second use is a key conflict; the verdict and the use of its
+    challenge are one row, durable together. Times are microseconds since the Unix epoch
+    (UTC): every user proof writes a row, and an integer is cheaper to write than a text time.
+    """
+
+    __tablename__ = "verifications"
+    # One B-tree keyed by (expires_at, challenge_id): inserts land near its end.
     __table_args__ = (
         PrimaryKeyConstraint("expires_at", "challenge_id"),
         {"sqlite_with_rowid": False},
@@ -117,7 +120,15 @@ class ChallengeUseRow(Base):
 
     expires_at: Mapped[int] = mapped_column(BigInteger())
     challenge_id: Mapped[bytes] = mapped_column(LargeBinary(32))
-    used_at: Mapped[int] = mapped_column(BigInteger())
+    at: Mapped[int] = mapped_column(BigInteger())
+    provider_id: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    terminal_id: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    action: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    issuer_key_id: Mapped[str | None] = mapped_column(String(KEY_ID_LENGTH), nullable=True)
+    serial: Mapped[bytes | None] = mapped_column(LargeBinary(SERIAL_LENGTH), nullable=True)
+    link_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class CrlGenerationRow(Base):

@@ -1,14 +1,13 @@
 """Certificate checks: chain to a pinned anchor, purpose, key strength, validity, revocation.
 
-The time-independent part (decode, chain, purpose, key) is cached per certificate (bounded
-LRU keyed by purpose and DER), so a returning card costs one dictionary lookup; the validity
-period and revocation are checked on every call.
+The time-independent part (decode, chain, purpose, key) is cached per certificate (bounded,
+keyed by purpose and DER, oldest out first), so a returning card costs one dictionary lookup;
+the validity period and revocation are checked on every call.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +21,7 @@ from cryptography.hazmat.primitives.hashes import SHA256
 
 from kiosk.pki.profile import classify
 from kiosk.verify.crl import check_fresh
-from kiosk.verify.ports import CrlInfo, RevocationIndex
+from kiosk.verify.ports import CrlInfo, CrlState, LinkState, RevocationIndex
 from kiosk.verify.trust import KeyPurpose, TrustAnchor, TrustStore, authority_key_id
 from kiosk.verify.verdict import CertRef, LinkStatus, Reason, Refused
 
@@ -71,12 +70,13 @@ class CertificateValidator:
         self._trust = trust
         self._revocation = revocation
         self._grace_s = crl_grace_s
+        self._grace = timedelta(seconds=crl_grace_s)
         self._crl_info_ttl = timedelta(seconds=crl_info_ttl_s)
         self._crl_infos: dict[str, tuple[CrlInfo, datetime]] = {}
         self._sources = dict(sources or {})
-        self._cache: OrderedDict[tuple[KeyPurpose, bytes], CheckedCertificate | Refused] = (
-            OrderedDict()
-        )
+        self._cache: dict[KeyPurpose, dict[bytes, CheckedCertificate | Refused]] = {
+            purpose: {} for purpose in KeyPurpose
+        }
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
@@ -85,21 +85,21 @@ class CertificateValidator:
         return self._trust
 
     def static_checks(self, der: bytes, purpose: KeyPurpose) -> CheckedCertificate:
-        """Decode, chain, purpose and key checks (cached: they do not depend on the time)."""
-        key = (purpose, der)
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None:
-                self._cache.move_to_end(key)
+        """Decode, chain, purpose and key checks (cached: they do not depend on the time).
+
+        The cache holds `cache_size` certificates per purpose; when full, the oldest entry
+        goes (a hit reads one dictionary, without a lock: dict reads are atomic)."""
+        cache = self._cache[purpose]
+        hit = cache.get(der)
         if hit is None:
             try:
                 hit = _static_checks(der, purpose, self._trust)
             except Refused as e:
                 hit = e
             with self._lock:
-                self._cache[key] = hit
-                if len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
+                if len(cache) >= self._cache_size:
+                    cache.pop(next(iter(cache)), None)
+                cache[der] = hit
         if isinstance(hit, Refused):
             raise Refused(hit.reason, str(hit))
         return hit
@@ -117,6 +117,35 @@ class CertificateValidator:
         if self._revocation.lookup(anchor.key_id, serial) is not None:
             raise Refused(Reason.REVOKED, "This certificate has been revoked.")
 
+    def check_crl_state(
+        self, anchor: TrustAnchor, serial: int, state: CrlState | None, now: datetime
+    ) -> None:
+        """`check_revocation` with the CRL's state already read (`VerificationStore`)."""
+        source = self._sources.get(anchor.key_id)
+        if source is not None:
+            source.check(anchor.certificate, serial, now)
+            return
+        if state is None:
+            raise Refused(Reason.CRL_MISSING, "No revocation list is loaded for this CA.")
+        next_update = state.next_update
+        if next_update is None or now > next_update + self._grace:
+            check_fresh(next_update, now, self._grace_s)  # raises, saying why
+        if state.revoked:
+            raise Refused(Reason.REVOKED, "This certificate has been revoked.")
+
+    def linked_status(self, link: LinkState, now: datetime) -> LinkStatus:
+        """Whether a link's signature certificate still stands, from the state read with it."""
+        anchor = self._trust.by_key_id(link.sign_issuer_key_id)
+        if anchor is None:
+            return LinkStatus.UNCHECKED
+        try:
+            self.check_crl_state(anchor, link.sign_serial, link.sign_crl, now)
+        except Refused as e:
+            if e.reason is Reason.REVOKED:
+                return LinkStatus.NEEDS_REENROLMENT
+            return LinkStatus.UNCHECKED
+        return LinkStatus.ACTIVE
+
     def _crl_info(self, issuer_key_id: str, now: datetime) -> CrlInfo | None:
         """The CRL metadata, re-read from the index at most every crl_info_ttl_s.
 
@@ -129,19 +158,6 @@ class CertificateValidator:
         if info is not None:
             self._crl_infos[issuer_key_id] = (info, now)
         return info
-
-    def link_status(self, sign: CertRef, now: datetime) -> LinkStatus:
-        """Whether a linked signature certificate still stands (revoked: re-enrolment needed)."""
-        anchor = self._trust.by_key_id(sign.issuer_key_id)
-        if anchor is None:
-            return LinkStatus.UNCHECKED
-        try:
-            self.check_revocation(anchor, sign.serial, now)
-        except Refused as e:
-            if e.reason is Reason.REVOKED:
-                return LinkStatus.NEEDS_REENROLMENT
-            return LinkStatus.UNCHECKED
-        return LinkStatus.ACTIVE
 
 
 def check_validity(cert: x509.Certificate, now: datetime) -> None:

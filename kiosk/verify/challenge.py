@@ -4,19 +4,21 @@ A challenge is `version ‖ 32 random bytes ‖ expiry ‖ issued tag ‖ bound 
 docs/proof-format.md §1). Both tags are HMAC-SHA-256 under the service's key, cut to 16 bytes:
 the issued tag covers version, random bytes and expiry (so a token we did not make is
 `challenge_unknown`); the bound tag also covers the provider and terminal it was issued to (so a
-token of ours presented elsewhere is `challenge_foreign`). Issuing stores nothing; redeeming
-records the *use* (keyed by the random bytes), so a second use is `challenge_replayed`.
+token of ours presented elsewhere is `challenge_foreign`). Issuing stores nothing; `check`
+stores nothing either and hands back a `ChallengeClaim`: the verifier records its verdict with
+it (`VerificationStore.record`, keyed by expiry and random bytes), so a challenge is used up by
+exactly one recorded verdict and a second use is `challenge_replayed`.
 """
 
 from __future__ import annotations
 
 import hmac
-import itertools
 import os
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from kiosk.verify.ports import ChallengeStore, IssuedChallenge
+from kiosk.verify.ports import ChallengeClaim, IssuedChallenge
 from kiosk.verify.verdict import Reason, Refused
 
 NONCE_BYTES = 32  # the random part of a challenge
@@ -28,6 +30,7 @@ _BODY = 1 + NONCE_BYTES + _EXPIRY_BYTES
 TOKEN_BYTES = _BODY + 2 * TAG_BYTES
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+_ORIGINS_KEPT = 4096  # (provider, terminal) pairs whose encoding is remembered
 _ISSUED, _BOUND = b"jpki-kiosk/challenge-issued\x00", b"jpki-kiosk/challenge-bound\x00"
 
 
@@ -37,6 +40,10 @@ def _origin(provider_id: str, terminal_id: str) -> bytes:
     return len(provider).to_bytes(4, "big") + provider + len(terminal).to_bytes(4, "big") + terminal
 
 
+#: What a provider or terminal id may look like (they are recorded with every verdict).
+IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+
+
 def _tag(mac: hmac.HMAC, message: bytes) -> bytes:
     mac = mac.copy()  # the key and the tag's label are absorbed already
     mac.update(message)
@@ -44,37 +51,51 @@ def _tag(mac: hmac.HMAC, message: bytes) -> bytes:
 
 
 class ChallengeService:
-    """Issues challenges and redeems each one at most once, for the terminal that asked."""
+    """Issues challenges and checks them for the terminal that asked (stateless)."""
 
     def __init__(
         self,
-        store: ChallengeStore,
         ttl_s: int = 120,
         random: Callable[[int], bytes] = os.urandom,
         keys: Sequence[bytes] | None = None,
-        purge_every: int = 1000,
     ) -> None:
         """`keys`: HMAC keys, the first signs, all are accepted (rotation); None: one made
-        from `random`, good for this process only. Every `purge_every` redeems, uses of
-        challenges that expired more than a ttl ago are forgotten."""
+        from `random`, good for this process only."""
         if ttl_s <= 0:
             raise ValueError("ttl_s must be positive")
-        if purge_every <= 0:
-            raise ValueError("purge_every must be positive")
         keys = [random(KEY_BYTES)] if keys is None else list(keys)
         if not keys or any(len(k) < KEY_BYTES for k in keys):
             raise ValueError(f"challenge keys must be at least {KEY_BYTES} bytes")
-        self._store = store
         self._ttl = timedelta(seconds=ttl_s)
         self._random = random
         self._macs = [
             (hmac.new(key, _ISSUED, "sha256"), hmac.new(key, _BOUND, "sha256")) for key in keys
         ]
-        self._purge_every = purge_every
-        self._redeemed = itertools.count(1)
+        self._origins: dict[tuple[str, str], bytes] = {}
+
+    def _origin(self, provider_id: str, terminal_id: str) -> bytes:
+        """The ids' encoding, remembered for the ids this service issues to (bounded)."""
+        if len(self._origins) >= _ORIGINS_KEPT:
+            self._origins.clear()
+        origin = self._origins[(provider_id, terminal_id)] = _origin(provider_id, terminal_id)
+        return origin
+
+    @property
+    def ttl(self) -> timedelta:
+        return self._ttl
 
     def issue(self, provider_id: str, terminal_id: str, now: datetime) -> IssuedChallenge:
-        """Make a fresh challenge for that provider's terminal (nothing is stored)."""
+        """Make a fresh challenge for that provider's terminal (nothing is stored).
+
+        The ids must be identifiers (ValueError otherwise): a verdict records them."""
+        origin = self._origins.get((provider_id, terminal_id))
+        if origin is None:
+            if (
+                IDENTIFIER.fullmatch(provider_id) is None
+                or IDENTIFIER.fullmatch(terminal_id) is None
+            ):
+                raise ValueError("provider and terminal ids must be short identifiers")
+            origin = self._origin(provider_id, terminal_id)
         nonce = self._random(NONCE_BYTES)
         if len(nonce) != NONCE_BYTES:
             raise ValueError("the random source returned the wrong number of bytes")
@@ -82,48 +103,39 @@ class ChallengeService:
         micros = (expires_at - _EPOCH) // _MICROSECOND
         body = bytes([VERSION]) + nonce + micros.to_bytes(_EXPIRY_BYTES, "big")
         issued_mac, bound_mac = self._macs[0]
-        token = (
-            body
-            + _tag(issued_mac, body)
-            + _tag(bound_mac, body + _origin(provider_id, terminal_id))
-        )
+        token = body + _tag(issued_mac, body) + _tag(bound_mac, body + origin)
         return IssuedChallenge(token, provider_id, terminal_id, now, expires_at)
 
-    def redeem(
+    def check(
         self, nonce: bytes, provider_id: str, terminal_id: str, now: datetime
-    ) -> IssuedChallenge:
-        """Use up the challenge, or raise Refused (unknown, foreign, expired or replayed).
+    ) -> ChallengeClaim:
+        """The claim on a challenge that is ours, for this terminal and not expired; else
+        raise Refused (unknown, foreign or expired, checked in that order).
 
-        Checked in that order; only a challenge that is ours, for this terminal and not
-        expired is recorded as used (so a foreign attempt does not spoil it for its terminal).
-        `issued_at` of the result is its expiry minus this service's ttl."""
+        Whether it was used before is the store's answer when the verdict is recorded, so a
+        foreign or expired attempt never spoils a challenge for its own terminal."""
         body = nonce[:_BODY]
         if len(nonce) != TOKEN_BYTES or nonce[0] != VERSION:
             raise Refused(Reason.CHALLENGE_UNKNOWN, "This challenge was never issued.")
         issued_tag, bound_tag = nonce[_BODY : _BODY + TAG_BYTES], nonce[_BODY + TAG_BYTES :]
-        macs = next(
-            (m for m in self._macs if hmac.compare_digest(_tag(m[0], body), issued_tag)), None
-        )
-        if macs is None:
+        for issued_mac, bound_mac in self._macs:  # noqa: B007 (bound_mac is used below)
+            if hmac.compare_digest(_tag(issued_mac, body), issued_tag):
+                break
+        else:
             raise Refused(Reason.CHALLENGE_UNKNOWN, "This challenge was never issued.")
-        bound = _tag(macs[1], body + _origin(provider_id, terminal_id))
-        if not hmac.compare_digest(bound, bound_tag):
+        origin = self._origins.get((provider_id, terminal_id))
+        if origin is None:
+            origin = _origin(provider_id, terminal_id)  # not remembered: it may be anything
+        if not hmac.compare_digest(_tag(bound_mac, body + origin), bound_tag):
             raise Refused(
                 Reason.CHALLENGE_FOREIGN, "This challenge was issued to another terminal."
             )
         micros = int.from_bytes(body[1 + NONCE_BYTES :], "big")
-        expires_at = _EPOCH + micros * _MICROSECOND
-        if now >= expires_at:
+        if (now - _EPOCH) // _MICROSECOND >= micros:
             raise Refused(Reason.CHALLENGE_EXPIRED, "This challenge has expired.")
-        if next(self._redeemed) % self._purge_every == 0:
-            self.purge(now)
-        if self._store.record_use(body[1 : 1 + NONCE_BYTES], now, expires_at) is not None:
-            raise Refused(Reason.CHALLENGE_REPLAYED, "This challenge has already been used.")
-        return IssuedChallenge(nonce, provider_id, terminal_id, expires_at - self._ttl, expires_at)
+        return ChallengeClaim(body[1 : 1 + NONCE_BYTES], micros)
 
-    def purge(self, now: datetime) -> int:
-        """Forget uses of challenges that expired more than a ttl before `now`; how many.
 
-        An expired challenge is refused before its use is looked up, so forgetting is safe;
-        the ttl of slack covers clocks of several workers that disagree by less than that."""
-        return self._store.purge(now - self._ttl)
+def expiry_of(claim: ChallengeClaim) -> datetime:
+    """A claim's expiry as a UTC datetime."""
+    return _EPOCH + claim.expires_us * _MICROSECOND

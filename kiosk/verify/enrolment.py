@@ -26,7 +26,6 @@ from kiosk.verify.verdict import CertRef, EnrolmentVerdict, Reason, Refused
 
 if TYPE_CHECKING:
     from kiosk.verify.certcheck import CertificateValidator
-    from kiosk.verify.challenge import ChallengeService
 
 APPLICATION_FORMAT = "jpki-kiosk/enrolment-1"
 
@@ -152,14 +151,13 @@ def check_enrolment(
     app: EnrolmentApplication,
     now: datetime,
     validator: CertificateValidator,
-    challenges: ChallengeService,
     serial_service: SerialService | None,
 ) -> EnrolmentVerdict:
-    """Run every enrolment check in order; the first failure decides the verdict."""
+    """Run every enrolment check after the challenge's, in order; the first failure decides
+    the verdict (the verifier checks the challenge first and records the verdict)."""
     sign: CertRef | None = None
     auth: CertRef | None = None
     try:
-        challenges.redeem(app.nonce, app.provider_id, app.terminal_id, now)
         checked_sign = validator.static_checks(app.sign_certificate, KeyPurpose.SIGN)
         sign = checked_sign.ref
         checked_sign.check_validity(now)

@@ -4,44 +4,24 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from kiosk.verify.crl import VerifiedCrl
-from kiosk.verify.ports import CrlInfo, RevokedEntry
+from kiosk.verify.ports import (
+    CrlInfo,
+    CrlState,
+    LedgerEntry,
+    LinkState,
+    ProofContext,
+    RevokedEntry,
+)
 from kiosk.verify.trust import subject_key_id
 from kiosk.verify.verdict import CertRef
 
 if TYPE_CHECKING:
     from kiosk.pki.authority import TestPki
-
-
-class MemoryChallengeStore:
-    """A ChallengeStore in a dict; record_use() is atomic under a lock."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._uses: dict[bytes, tuple[datetime, datetime]] = {}  # id -> (used_at, expires_at)
-
-    def record_use(
-        self, challenge_id: bytes, used_at: datetime, expires_at: datetime
-    ) -> datetime | None:
-        """Record the use; the earlier use's time if there was one (None: first use)."""
-        with self._lock:
-            earlier = self._uses.get(challenge_id)
-            if earlier is None:
-                self._uses[challenge_id] = (used_at, expires_at)
-                return None
-        return earlier[0]
-
-    def purge(self, expired_before: datetime) -> int:
-        """Forget uses of challenges that expired before that time; return how many."""
-        with self._lock:
-            old = [k for k, (_, expires_at) in self._uses.items() if expires_at < expired_before]
-            for k in old:
-                del self._uses[k]
-        return len(old)
 
 
 class MemoryRevocationIndex:
@@ -68,6 +48,82 @@ class MemoryRevocationIndex:
         """The revocation entry for that serial, or None."""
         found = self._crls.get(issuer_key_id)
         return None if found is None else found[1].get(serial)
+
+
+class MemoryVerificationStore(MemoryRevocationIndex):
+    """A VerificationStore in dicts: CRLs, links added with `add_link`, and the ledger
+    (`entries`); record() is atomic under a lock."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._links: dict[tuple[str, str, int], _MemoryLink] = {}
+        self._used: set[tuple[int, bytes]] = set()
+        self.entries: list[LedgerEntry] = []
+
+    def add_link(
+        self,
+        provider_id: str,
+        account_ref: str,
+        auth: CertRef,
+        sign: CertRef,
+        status: str = "active",
+    ) -> int:
+        """Link an account to a card's certificates; the link's id."""
+        link_id = len(self._links) + 1
+        key = (provider_id, auth.issuer_key_id, auth.serial)
+        self._links[key] = _MemoryLink(link_id, account_ref, status, sign)
+        return link_id
+
+    def link_status(self, link_id: int) -> str | None:
+        """The status of the link with that id, or None."""
+        return next((k.status for k in self._links.values() if k.link_id == link_id), None)
+
+    def proof_context(self, provider_id: str, issuer_key_id: str, serial: int) -> ProofContext:
+        """The auth CRL's state for the serial, and the provider's link with its sign CRL's."""
+        link = self._links.get((provider_id, issuer_key_id, serial))
+        state = None
+        if link is not None and link.status != "revoked":
+            sign = link.sign
+            state = LinkState(
+                link.link_id,
+                link.account_ref,
+                link.status,
+                sign.issuer_key_id,
+                sign.serial,
+                self._crl_state(sign.issuer_key_id, sign.serial),
+            )
+        return ProofContext(self._crl_state(issuer_key_id, serial), state)
+
+    def _crl_state(self, issuer_key_id: str, serial: int) -> CrlState | None:
+        info = self.crl_info(issuer_key_id)
+        if info is None:
+            return None
+        return CrlState(info.next_update, self.lookup(issuer_key_id, serial) is not None)
+
+    def record(self, entry: LedgerEntry) -> bool:
+        """Keep the entry; False (nothing kept) when its challenge was used before."""
+        with self._lock:
+            claim = entry.challenge
+            if claim is not None:
+                key = (claim.expires_us, claim.challenge_id)
+                if key in self._used:
+                    return False
+                self._used.add(key)
+            if entry.flag_link:
+                for link in self._links.values():
+                    if link.link_id == entry.link_id and link.status == "active":
+                        link.status = "needs_reenrolment"
+            self.entries.append(entry)
+        return True
+
+
+@dataclass
+class _MemoryLink:
+    link_id: int
+    account_ref: str
+    status: str
+    sign: CertRef
 
 
 class MemorySerialService:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -28,10 +29,15 @@ def _id_bytes(value: str, what: str) -> bytes:
     return value.encode("utf-8")
 
 
+@functools.lru_cache(maxsize=1024)
+def _origin_digest(provider_id: str, terminal_id: str) -> bytes:
+    origin = _id_bytes(provider_id, "provider id") + b"\x00" + _id_bytes(terminal_id, "terminal id")
+    return hashlib.sha256(origin).digest()
+
+
 def signed_message(provider_id: str, terminal_id: str, nonce: bytes) -> bytes:
     """The 64-byte message M a user proof signs (it binds the nonce to provider and terminal)."""
-    origin = _id_bytes(provider_id, "provider id") + b"\x00" + _id_bytes(terminal_id, "terminal id")
-    return hashlib.sha256(origin).digest() + hashlib.sha256(nonce).digest()
+    return _origin_digest(provider_id, terminal_id) + hashlib.sha256(nonce).digest()
 
 
 def sha256_digest_info(message: bytes) -> bytes:

@@ -75,7 +75,8 @@ class Verdict:
     time: datetime
     auth_serial: int | None = None
     issuer_key_id: str | None = None  # hex SKI of the authentication CA
-    link_status: LinkStatus | None = None  # set when a linked signature cert was checked
+    link_status: LinkStatus | None = None  # set when the certificate is linked at the provider
+    account_ref: str | None = None  # the provider's account linked to the certificate, if any
 
     def to_json(self) -> dict[str, Any]:
         """The verdict as a JSON object (serial in hex, time in ISO 8601)."""
@@ -87,6 +88,7 @@ class Verdict:
             "auth_serial": _hex(self.auth_serial),
             "issuer_key_id": self.issuer_key_id,
             "link_status": None if self.link_status is None else self.link_status.value,
+            "account_ref": self.account_ref,
         }
 
 

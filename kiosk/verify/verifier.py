@@ -1,9 +1,17 @@
-"""The verifier: user proofs (電子利用者証明), enrolments and link checks, failing closed."""
+"""The verifier: user proofs (電子利用者証明) and enrolments, failing closed, each verdict recorded.
+
+Every verdict goes to the `VerificationStore` before it is returned, together with the use of
+its challenge: a verdict and the use of its challenge are one record, so a challenge answers
+exactly one recorded verdict (a second presentation is `challenge_replayed`) and no verdict
+is handed out that the ledger does not hold.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
+from typing import TypeVar
 
 from kiosk.verify.certcheck import (
     CertificateValidator,
@@ -11,12 +19,41 @@ from kiosk.verify.certcheck import (
     RevocationSource,
     verify_signature,
 )
-from kiosk.verify.challenge import ChallengeService
+from kiosk.verify.challenge import IDENTIFIER, ChallengeService
 from kiosk.verify.enrolment import EnrolmentApplication, SerialService, check_enrolment
-from kiosk.verify.ports import RevocationIndex
+from kiosk.verify.ports import ChallengeClaim, LedgerEntry, VerificationStore
 from kiosk.verify.proof import UserProof
 from kiosk.verify.trust import KeyPurpose, TrustStore
-from kiosk.verify.verdict import CertRef, EnrolmentVerdict, LinkStatus, Reason, Refused, Verdict
+from kiosk.verify.verdict import EnrolmentVerdict, LinkStatus, Reason, Refused, Verdict
+
+#: Recorded in place of an id that is not an identifier (the verdict is `malformed`).
+INVALID_ID = "invalid"
+_NEEDS_REENROLMENT = LinkStatus.NEEDS_REENROLMENT.value
+_REPLAYED = "This challenge has already been used."
+V = TypeVar("V", Verdict, EnrolmentVerdict)
+
+
+_IDS_KEPT = 4096  # (provider, terminal) pairs remembered as well-formed
+
+
+class _WellFormedIds:
+    """Which (provider, terminal) pairs are identifiers, remembered (bounded)."""
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[str, str]] = set()
+
+    def refusal(self, provider_id: str, terminal_id: str) -> Refused | None:
+        pair = (provider_id, terminal_id)
+        if pair in self._seen:
+            return None
+        if IDENTIFIER.fullmatch(provider_id) is None or IDENTIFIER.fullmatch(terminal_id) is None:
+            return Refused(
+                Reason.MALFORMED, "The provider and terminal ids must be short identifiers."
+            )
+        if len(self._seen) >= _IDS_KEPT:
+            self._seen.clear()
+        self._seen.add(pair)
+        return None
 
 
 class Verifier:
@@ -25,7 +62,7 @@ class Verifier:
     def __init__(
         self,
         trust: TrustStore,
-        revocation: RevocationIndex,
+        store: VerificationStore,
         challenges: ChallengeService,
         *,
         crl_grace_s: int = 0,
@@ -36,30 +73,44 @@ class Verifier:
     ) -> None:
         self._validator = CertificateValidator(
             trust,
-            revocation,
+            store,
             crl_grace_s=crl_grace_s,
             sources=sources,
             cache_size=cache_size,
             crl_info_ttl_s=crl_info_ttl_s,
         )
+        self._store = store
         self._challenges = challenges
         self._serial_service = serial_service
+        self._ids = _WellFormedIds()
 
     def verify_user_proof(
-        self, proof: UserProof, now: datetime, linked_sign: CertRef | None = None
+        self, proof: UserProof, now: datetime, action: str = "user_proof"
     ) -> Verdict:
-        """Check one proof; with `linked_sign`, also check that link's signature certificate."""
+        """Check one proof, record the verdict (using its challenge up) and return it.
+
+        An accepted verdict names the provider's link of the certificate, if any: its account
+        and whether its signature certificate still stands. A revoked one (the 4 info
+        changed) flags the link for re-enrolment in the same write as the verdict."""
+        provider, terminal = proof.provider_id, proof.terminal_id
+        claim: ChallengeClaim | None = None
         checked: CheckedCertificate | None = None
+        link_id, flag = None, False
         try:
-            self._challenges.redeem(proof.nonce, proof.provider_id, proof.terminal_id, now)
-            message = proof.message()
+            refused = self._ids.refusal(provider, terminal)
+            if refused is not None:
+                provider = terminal = INVALID_ID
+                raise refused
+            claim = self._challenges.check(proof.nonce, provider, terminal, now)
             checked = self._validator.static_checks(proof.certificate, KeyPurpose.AUTH)
             checked.check_validity(now)
-            verify_signature(checked.public_key, proof.signature, message)
-            self._validator.check_revocation(checked.anchor, checked.ref.serial, now)
+            verify_signature(checked.public_key, proof.signature, proof.message())
+            ref = checked.ref
+            context = self._store.proof_context(provider, ref.issuer_key_id, ref.serial)
+            self._validator.check_crl_state(checked.anchor, ref.serial, context.auth_crl, now)
         except Refused as e:
             ref = None if checked is None else checked.ref
-            return Verdict(
+            verdict = Verdict(
                 False,
                 e.reason,
                 str(e),
@@ -67,20 +118,75 @@ class Verifier:
                 None if ref is None else ref.serial,
                 None if ref is None else ref.issuer_key_id,
             )
-        link: LinkStatus | None = None
-        if linked_sign is not None:
-            link = self._validator.link_status(linked_sign, now)
-        ref = checked.ref
-        return Verdict(True, Reason.OK, "Verified.", now, ref.serial, ref.issuer_key_id, link)
+        else:
+            link = context.link
+            status = account = None
+            if link is not None:
+                link_id, account = link.link_id, link.account_ref
+                if link.status == _NEEDS_REENROLMENT:
+                    status = LinkStatus.NEEDS_REENROLMENT
+                else:
+                    status = self._validator.linked_status(link, now)
+                    flag = status is LinkStatus.NEEDS_REENROLMENT
+            verdict = Verdict(
+                True, Reason.OK, "Verified.", now, ref.serial, ref.issuer_key_id, status, account
+            )
+        entry = LedgerEntry(
+            now,
+            provider,
+            terminal,
+            action,
+            verdict.ok,
+            verdict.reason.value,
+            verdict.issuer_key_id,
+            verdict.auth_serial,
+            claim,
+            link_id,
+            flag,
+        )
+        if self._store.record(entry):
+            return verdict
+        return self._replayed(entry, verdict)
 
     def verify_enrolment(
         self, application: EnrolmentApplication, now: datetime
     ) -> EnrolmentVerdict:
-        """Check an enrolment application (both keys, one session, the 4 info as typed)."""
-        return check_enrolment(
-            application, now, self._validator, self._challenges, self._serial_service
+        """Check an enrolment application (both keys, one session, the 4 info as typed) and
+        record the verdict (using its challenge up)."""
+        provider, terminal = application.provider_id, application.terminal_id
+        claim: ChallengeClaim | None = None
+        try:
+            refused = self._ids.refusal(provider, terminal)
+            if refused is not None:
+                provider = terminal = INVALID_ID
+                raise refused
+            claim = self._challenges.check(application.nonce, provider, terminal, now)
+        except Refused as e:
+            verdict = EnrolmentVerdict(False, e.reason, str(e), now)
+        else:
+            verdict = check_enrolment(application, now, self._validator, self._serial_service)
+        entry = LedgerEntry(
+            now,
+            provider,
+            terminal,
+            "enrol",
+            verdict.ok,
+            verdict.reason.value,
+            verdict.auth_issuer_key_id,
+            verdict.auth_serial,
+            claim,
         )
+        if self._store.record(entry):
+            return verdict
+        return self._replayed(entry, verdict)
 
-    def check_link(self, sign: CertRef, now: datetime) -> LinkStatus:
-        """Whether a link's signature certificate still stands (revoked: re-enrolment needed)."""
-        return self._validator.link_status(sign, now)
+    def _replayed(self, entry: LedgerEntry, verdict: V) -> V:
+        """The challenge was used before: record and return that refusal instead."""
+        reason = Reason.CHALLENGE_REPLAYED
+        self._store.record(
+            entry._replace(ok=False, reason=reason.value, challenge=None, flag_link=False)
+        )
+        refused = replace(verdict, ok=False, reason=reason, message=_REPLAYED)
+        if isinstance(refused, Verdict):
+            return replace(refused, link_status=None, account_ref=None)
+        return refused

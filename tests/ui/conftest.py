@@ -26,7 +26,7 @@ from kiosk.flow.reader import InProcessReader  # noqa: E402
 from kiosk.simcard.applet import VirtualCard  # noqa: E402
 from kiosk.verify.challenge import ChallengeService  # noqa: E402
 from kiosk.verify.crl import verify_crl_in  # noqa: E402
-from kiosk.verify.memory import MemoryChallengeStore, MemoryRevocationIndex  # noqa: E402
+from kiosk.verify.memory import MemoryVerificationStore  # noqa: E402
 from kiosk.verify.trust import TrustStore  # noqa: E402
 from kiosk.verify.verifier import Verifier  # noqa: E402
 
@@ -109,10 +109,10 @@ def make_kiosk(qtbot, test_pki, card_file, trust):
 
     def make(extra_services=None, **overrides) -> Kiosk:
         services = {**available_services(), **(extra_services or {})}
-        index = MemoryRevocationIndex()
+        index = MemoryVerificationStore()
         for which in ("auth", "sign"):
             index.import_crl(verify_crl_in(test_pki.crl_der(which), trust, utc_now()))
-        challenges = ChallengeService(MemoryChallengeStore())
+        challenges = ChallengeService()
         reader = InProcessReader()
         audit = MemoryAudit()
         backend = CardBackend(

@@ -25,7 +25,7 @@ from kiosk.services.identity import IdentityService
 from kiosk.simcard.applet import VirtualCard
 from kiosk.verify.challenge import ChallengeService
 from kiosk.verify.crl import verify_crl_in
-from kiosk.verify.memory import MemoryChallengeStore, MemoryRevocationIndex
+from kiosk.verify.memory import MemoryVerificationStore
 from kiosk.verify.trust import TrustStore
 from kiosk.verify.verdict import Reason, Refused
 from kiosk.verify.verifier import Verifier
@@ -42,10 +42,10 @@ def trust(test_pki):
 
 @pytest.fixture
 def world(test_pki, card_file, trust):
-    index = MemoryRevocationIndex()
+    index = MemoryVerificationStore()
     for which in ("auth", "sign"):
         index.import_crl(verify_crl_in(test_pki.crl_der(which), trust, now()))
-    challenges = ChallengeService(MemoryChallengeStore())
+    challenges = ChallengeService()
     reader = InProcessReader()
     card = VirtualCard(card_file)
     reader.insert(card)

@@ -14,7 +14,7 @@ from test_verify_support import PROVIDER, TERMINAL, make_proof
 
 from kiosk.pki.authority import init_pki, make_ca
 from kiosk.verify.challenge import ChallengeService
-from kiosk.verify.memory import MemoryChallengeStore, MemoryRevocationIndex
+from kiosk.verify.memory import MemoryVerificationStore
 from kiosk.verify.ocsp import OcspChecker, build_request, check_response
 from kiosk.verify.ocsp_responder import OcspResponder, answer, for_test_pki
 from kiosk.verify.trust import TrustStore
@@ -84,9 +84,9 @@ def test_verifier_uses_ocsp_for_that_ca(pki, world):
     auth_ca = pki.ca_certificate("auth")
     transport = Loopback(for_test_pki(pki, "auth"), world.now)
     sources = {trust_key(trust, "auth"): OcspChecker("http://ocsp.test/", transport)}
-    challenges = ChallengeService(MemoryChallengeStore())
+    challenges = ChallengeService()
     # no CRL at all: OCSP alone decides for the auth CA
-    verifier = Verifier(trust, MemoryRevocationIndex(), challenges, sources=sources)
+    verifier = Verifier(trust, MemoryVerificationStore(), challenges, sources=sources)
     good = make_proof(
         world, challenges.issue(PROVIDER, TERMINAL, world.now), cert=card.auth.certificate
     )

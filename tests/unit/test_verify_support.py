@@ -17,7 +17,7 @@ from kiosk.pki.cardfile import CardFile
 from kiosk.verify.challenge import ChallengeService
 from kiosk.verify.crl import verify_crl_in
 from kiosk.verify.enrolment import EnrolmentApplication
-from kiosk.verify.memory import MemoryChallengeStore, MemoryRevocationIndex
+from kiosk.verify.memory import MemoryVerificationStore
 from kiosk.verify.ports import IssuedChallenge
 from kiosk.verify.proof import UserProof, signed_message
 from kiosk.verify.trust import TrustStore, subject_key_id
@@ -128,8 +128,8 @@ def world(test_pki: TestPki, card_file: CardFile) -> World:
 
 
 @pytest.fixture
-def index(world: World) -> MemoryRevocationIndex:
-    index = MemoryRevocationIndex()
+def index(world: World) -> MemoryVerificationStore:
+    index = MemoryVerificationStore()
     for which in ("auth", "sign"):
         index.import_crl(verify_crl_in(world.crl(which), world.trust, world.now))
     return index
@@ -137,11 +137,11 @@ def index(world: World) -> MemoryRevocationIndex:
 
 @pytest.fixture
 def challenges() -> ChallengeService:
-    return ChallengeService(MemoryChallengeStore())
+    return ChallengeService()
 
 
 @pytest.fixture
-def verifier(world: World, index: MemoryRevocationIndex, challenges: ChallengeService) -> Verifier:
+def verifier(world: World, index: MemoryVerificationStore, challenges: ChallengeService) -> Verifier:
     return Verifier(world.trust, index, challenges)
 
 
