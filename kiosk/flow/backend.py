@@ -281,7 +281,7 @@ class CardBackend:
         signature = session.sign_sha256("auth", message)
         proof = UserProof(provider_id, self._terminal_id, challenge.nonce, certificate, signature)
         entry = self._links.find(provider_id, cert_ref(certificate))
-        verdict = self._verifier.verify_user_proof(proof, self._clock())  # and records it
+        verdict = self._verifier.verify_user_proof(proof, self._clock(), action="authenticate")
         if not verdict.ok:
             raise Refused(verdict.reason, verdict.message)
         not_after = x509.load_der_x509_certificate(certificate).not_valid_after_utc

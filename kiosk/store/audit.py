@@ -8,19 +8,22 @@ issuer key id and serial. The database refuses UPDATE and DELETE on the table (t
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from kiosk.store.engine import Database
 from kiosk.store.errors import AuditFieldRefused
-from kiosk.store.models import AuditRow
+from kiosk.store.models import AuditRow, VerificationRow
 from kiosk.store.records import AuditEvent, serial_from_bytes, serial_to_bytes
 
 _CODE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 _KEY_ID = re.compile(r"[0-9a-f]{2,128}")
 _t = AuditRow.__table__
+_v = VerificationRow.__table__
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 APPEND = (
     "INSERT INTO audit_log (at, provider_id, terminal_id, action, ok, reason, issuer_key_id, "
     "serial) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -73,10 +76,12 @@ class AuditLog:
         )
 
     def recent(self, limit: int = 100) -> list[AuditEvent]:
-        """The latest events, newest first."""
+        """The latest events, newest first: the audit log's and the recorded verdicts that
+        used a challenge (the verifications table) together."""
         with self._db.autocommit.connect() as conn:
             rows = conn.execute(select(_t).order_by(_t.c.event_id.desc()).limit(limit)).all()
-        return [
+            verdicts = conn.execute(select(_v).order_by(_v.c.at.desc()).limit(limit)).all()
+        events = [
             AuditEvent(
                 r.event_id,
                 r.at,
@@ -89,4 +94,20 @@ class AuditLog:
                 None if r.serial is None else serial_from_bytes(r.serial),
             )
             for r in rows
+        ] + [
+            AuditEvent(
+                None,
+                _EPOCH + v.at * _MICROSECOND,
+                v.provider_id,
+                v.terminal_id,
+                v.action,
+                v.ok,
+                v.reason,
+                v.issuer_key_id,
+                None if v.serial is None else serial_from_bytes(v.serial),
+            )
+            for v in verdicts
         ]
+        # newest first; at one instant, the audit log's later entries after a verdict
+        events.sort(key=lambda e: (e.at, e.event_id is not None, e.event_id or 0), reverse=True)
+        return events[:limit]

@@ -68,9 +68,12 @@ class LinkedSign:
 
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
-    """One audit entry: who (provider, terminal), what, when, and the verdict's reason code."""
+    """One audit entry: who (provider, terminal), what, when, and the verdict's reason code.
 
-    event_id: int
+    `event_id` numbers the audit log's own entries; a verdict that used a challenge up is kept
+    in the verifications table and has none."""
+
+    event_id: int | None
     at: datetime
     provider_id: str
     terminal_id: str

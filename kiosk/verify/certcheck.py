@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.hashes import SHA256
 
 from kiosk.pki.profile import classify
 from kiosk.verify.crl import check_fresh
-from kiosk.verify.ports import CrlInfo, CrlState, LinkState, RevocationIndex
+from kiosk.verify.ports import CrlState, LinkState, RevocationIndex
 from kiosk.verify.trust import KeyPurpose, TrustAnchor, TrustStore, authority_key_id
 from kiosk.verify.verdict import CertRef, LinkStatus, Reason, Refused
 
@@ -65,14 +65,11 @@ class CertificateValidator:
         crl_grace_s: int = 0,
         sources: Mapping[str, RevocationSource] | None = None,
         cache_size: int = 4096,
-        crl_info_ttl_s: float = 5.0,
     ) -> None:
         self._trust = trust
         self._revocation = revocation
         self._grace_s = crl_grace_s
         self._grace = timedelta(seconds=crl_grace_s)
-        self._crl_info_ttl = timedelta(seconds=crl_info_ttl_s)
-        self._crl_infos: dict[str, tuple[CrlInfo, datetime]] = {}
         self._sources = dict(sources or {})
         self._cache: dict[KeyPurpose, dict[bytes, CheckedCertificate | Refused]] = {
             purpose: {} for purpose in KeyPurpose
@@ -110,7 +107,7 @@ class CertificateValidator:
         if source is not None:
             source.check(anchor.certificate, serial, now)
             return
-        info = self._crl_info(anchor.key_id, now)
+        info = self._revocation.crl_info(anchor.key_id)
         if info is None:
             raise Refused(Reason.CRL_MISSING, "No revocation list is loaded for this CA.")
         check_fresh(info.next_update, now, self._grace_s)
@@ -145,19 +142,6 @@ class CertificateValidator:
                 return LinkStatus.NEEDS_REENROLMENT
             return LinkStatus.UNCHECKED
         return LinkStatus.ACTIVE
-
-    def _crl_info(self, issuer_key_id: str, now: datetime) -> CrlInfo | None:
-        """The CRL metadata, re-read from the index at most every crl_info_ttl_s.
-
-        Only a found CRL is remembered (a newly imported one is used at once), and freshness
-        is judged on every call, so the cache can only delay a newer CRL by the TTL."""
-        cached = self._crl_infos.get(issuer_key_id)
-        if cached is not None and timedelta(0) <= now - cached[1] < self._crl_info_ttl:
-            return cached[0]
-        info = self._revocation.crl_info(issuer_key_id)
-        if info is not None:
-            self._crl_infos[issuer_key_id] = (info, now)
-        return info
 
 
 def check_validity(cert: x509.Certificate, now: datetime) -> None:

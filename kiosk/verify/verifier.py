@@ -69,7 +69,6 @@ class Verifier:
         sources: Mapping[str, RevocationSource] | None = None,
         serial_service: SerialService | None = None,
         cache_size: int = 4096,
-        crl_info_ttl_s: float = 5.0,
     ) -> None:
         self._validator = CertificateValidator(
             trust,
@@ -77,7 +76,6 @@ class Verifier:
             crl_grace_s=crl_grace_s,
             sources=sources,
             cache_size=cache_size,
-            crl_info_ttl_s=crl_info_ttl_s,
         )
         self._store = store
         self._challenges = challenges

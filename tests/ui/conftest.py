@@ -65,6 +65,7 @@ class Kiosk:
     audit: MemoryAudit
     clock: FakeClock
     card_file: object
+    verdicts: MemoryVerificationStore | None = None  # what the verifier recorded
 
     @property
     def screen(self) -> Screen:
@@ -139,7 +140,7 @@ def make_kiosk(qtbot, test_pki, card_file, trust):
         qtbot.addWidget(window)
         window.show_kiosk()
         qtbot.waitExposed(window)
-        kiosk = Kiosk(qtbot, window, controller, reader, audit, clock, card_file)
+        kiosk = Kiosk(qtbot, window, controller, reader, audit, clock, card_file, index)
         made.append(kiosk)
         return kiosk
 

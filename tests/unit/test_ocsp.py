@@ -104,8 +104,17 @@ def test_verifier_uses_ocsp_for_that_ca(pki, world):
     assert verifier.verify_user_proof(unknown, world.now).reason is Reason.OCSP_UNKNOWN
 
     # the sign CA still uses its (missing) CRL, so a link cannot be checked
-    sign = CertRef(serial_of(card.sign), trust_key(trust, "sign"))
-    assert verifier.check_link(sign, world.now) is LinkStatus.UNCHECKED
+    store = MemoryVerificationStore()
+    auth = CertRef(serial_of(card.auth), trust_key(trust, "auth"))
+    store.add_link(
+        PROVIDER, "patient-42", auth, CertRef(serial_of(card.sign), trust_key(trust, "sign"))
+    )
+    verifier = Verifier(trust, store, challenges, sources=sources)
+    linked = make_proof(
+        world, challenges.issue(PROVIDER, TERMINAL, world.now), cert=card.auth.certificate
+    )
+    verdict = verifier.verify_user_proof(linked, world.now)
+    assert verdict.ok and verdict.link_status is LinkStatus.UNCHECKED
 
 
 def trust_key(trust, which):

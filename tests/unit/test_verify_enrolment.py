@@ -16,7 +16,7 @@ from kiosk.verify.enrolment import (
     four_info_matches,
     normalise_text,
 )
-from kiosk.verify.memory import MemoryRevocationIndex, MemorySerialService
+from kiosk.verify.memory import MemorySerialService, MemoryVerificationStore
 from kiosk.verify.verdict import CertRef, Reason
 from kiosk.verify.verifier import Verifier
 
@@ -184,7 +184,7 @@ def test_revoked_auth_cert(world, challenges, index):
 
 
 def test_sign_crl_missing(world, challenges):
-    verifier = Verifier(world.trust, MemoryRevocationIndex(), challenges)
+    verifier = Verifier(world.trust, MemoryVerificationStore(), challenges)
     assert verdict_reason(verifier, application(world, challenges), world) is Reason.CRL_MISSING
 
 

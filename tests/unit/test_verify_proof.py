@@ -35,10 +35,22 @@ def test_signed_message_binds_provider_terminal_and_nonce():
     )
 
 
-def test_nul_in_ids_is_malformed(verifier, challenges, world):
-    c = challenges.issue("a\x00b", TERMINAL, world.now)
-    proof = UserProof("a\x00b", TERMINAL, c.nonce, world.auth_cert, b"\x00" * 256)
+@pytest.mark.parametrize("provider", ["a\x00b", "", "Yamada Taro", "x" * 65, "-clinic"])
+def test_ids_that_are_not_identifiers_are_malformed_and_recorded_as_invalid(
+    verifier, challenges, world, index, provider
+):
+    with pytest.raises(ValueError, match="identifiers"):
+        challenges.issue(provider, TERMINAL, world.now)
+    c = challenges.issue(PROVIDER, TERMINAL, world.now)
+    proof = UserProof(provider, TERMINAL, c.nonce, world.auth_cert, b"\x00" * 256)
     assert verifier.verify_user_proof(proof, world.now).reason is Reason.MALFORMED
+    entry = index.entries[-1]
+    assert (entry.provider_id, entry.terminal_id, entry.reason) == (
+        "invalid",
+        "invalid",
+        "malformed",
+    )
+    assert entry.challenge is None  # the challenge is not used up by a malformed proof
 
 
 def test_happy_path(verifier, challenge, world):
@@ -131,9 +143,9 @@ def test_revoked(world, challenges, challenge, index):
 
 
 def test_crl_missing(world, challenges, challenge):
-    from kiosk.verify.memory import MemoryRevocationIndex
+    from kiosk.verify.memory import MemoryVerificationStore
 
-    verifier = Verifier(world.trust, MemoryRevocationIndex(), challenges)
+    verifier = Verifier(world.trust, MemoryVerificationStore(), challenges)
     assert reason(verifier, make_proof(world, challenge), world) is Reason.CRL_MISSING
 
 
@@ -148,10 +160,41 @@ def test_crl_stale_past_grace(world, challenges, index):
     assert lenient.verify_user_proof(make_proof(world, c), late).ok
 
 
-def test_replayed_challenge(verifier, challenge, world):
+def test_replayed_challenge(verifier, challenge, world, index):
     proof = make_proof(world, challenge)
     assert verifier.verify_user_proof(proof, world.now).ok
     assert reason(verifier, proof, world) is Reason.CHALLENGE_REPLAYED
+    first, second = index.entries[-2:]
+    assert (first.ok, first.reason, first.challenge is not None) == (True, "ok", True)
+    assert (second.ok, second.reason, second.challenge) == (False, "challenge_replayed", None)
+
+
+def test_a_refused_proof_uses_its_challenge_up(verifier, challenge, world):
+    proof = make_proof(world, challenge)
+    bad = replace(proof, signature=proof.signature[:-1] + bytes([proof.signature[-1] ^ 1]))
+    assert reason(verifier, bad, world) is Reason.BAD_SIGNATURE
+    assert reason(verifier, proof, world) is Reason.CHALLENGE_REPLAYED
+
+
+def test_a_foreign_attempt_does_not_spoil_the_challenge(verifier, challenge, world):
+    assert reason(verifier, make_proof(world, challenge, terminal="kiosk-2"), world) is (
+        Reason.CHALLENGE_FOREIGN
+    )
+    assert verifier.verify_user_proof(make_proof(world, challenge), world.now).ok
+
+
+def test_every_verdict_is_recorded_with_codes_only(verifier, challenge, world, index):
+    verdict = verifier.verify_user_proof(make_proof(world, challenge), world.now)
+    (entry,) = index.entries
+    assert entry.at == world.now and entry.action == "user_proof"
+    assert (entry.provider_id, entry.terminal_id) == (PROVIDER, TERMINAL)
+    assert (entry.ok, entry.reason) == (True, "ok")
+    assert (entry.issuer_key_id, entry.serial) == (verdict.issuer_key_id, verdict.auth_serial)
+    # what a record can hold at all: codes, ids and certificate references, no free text
+    assert entry._fields == (
+        "at", "provider_id", "terminal_id", "action", "ok", "reason", "issuer_key_id", "serial",
+        "challenge", "link_id", "flag_link",
+    )  # fmt: skip
 
 
 def test_expired_challenge(verifier, challenge, world):
@@ -210,18 +253,61 @@ def test_cached_results_are_repeated(verifier, challenges, world):
 
 
 def test_link_status_in_verdict(world, challenges, index):
+    auth = CertRef(
+        x509.load_der_x509_certificate(world.auth_cert).serial_number, world.key_id("auth")
+    )
     sign_serial = x509.load_der_x509_certificate(world.sign_cert).serial_number
     sign = CertRef(sign_serial, world.key_id("sign"))
     verifier = Verifier(world.trust, index, challenges)
     c = challenges.issue(PROVIDER, TERMINAL, world.now)
-    verdict = verifier.verify_user_proof(make_proof(world, c), world.now, linked_sign=sign)
-    assert verdict.ok and verdict.link_status is LinkStatus.ACTIVE
+    verdict = verifier.verify_user_proof(make_proof(world, c), world.now)
+    assert verdict.ok and (verdict.link_status, verdict.account_ref) == (None, None)
 
+    link_id = index.add_link(PROVIDER, "patient-42", auth, sign)
+    c = challenges.issue(PROVIDER, TERMINAL, world.now)
+    verdict = verifier.verify_user_proof(make_proof(world, c), world.now)
+    assert verdict.ok and verdict.link_status is LinkStatus.ACTIVE
+    assert verdict.account_ref == "patient-42"
+    assert verdict.to_json()["account_ref"] == "patient-42"
+
+    c = challenges.issue("other-clinic", TERMINAL, world.now)  # the link is this provider's
+    verdict = verifier.verify_user_proof(make_proof(world, c, provider="other-clinic"), world.now)
+    assert verdict.ok and (verdict.link_status, verdict.account_ref) == (None, None)
+
+    # the signature certificate is revoked (moved house): the link is flagged with the verdict
     index.import_crl(verify_crl_in(world.crl("sign", [sign_serial]), world.trust, world.now))
     c = challenges.issue(PROVIDER, TERMINAL, world.now)
-    verdict = verifier.verify_user_proof(make_proof(world, c), world.now, linked_sign=sign)
+    verdict = verifier.verify_user_proof(make_proof(world, c), world.now)
     assert verdict.ok and verdict.link_status is LinkStatus.NEEDS_REENROLMENT
-    assert verifier.check_link(sign, world.now + timedelta(days=3)) is LinkStatus.UNCHECKED
+    assert index.link_status(link_id) == "needs_reenrolment"
+    entry = index.entries[-1]
+    assert (entry.link_id, entry.flag_link) == (link_id, True)
+
+    # once flagged it stays so, even when the signature CRL cannot be checked
+    late = world.now + timedelta(days=3)
+    c = challenges.issue(PROVIDER, TERMINAL, late)
+    stale = Verifier(world.trust, index, challenges, crl_grace_s=10 * 86400)
+    verdict = stale.verify_user_proof(make_proof(world, c), late)
+    assert verdict.link_status is LinkStatus.NEEDS_REENROLMENT and not index.entries[-1].flag_link
+
+
+def test_unchecked_link_when_the_sign_crl_is_stale_or_missing(world, challenges):
+    from kiosk.verify.memory import MemoryVerificationStore
+
+    auth = CertRef(
+        x509.load_der_x509_certificate(world.auth_cert).serial_number, world.key_id("auth")
+    )
+    sign = CertRef(
+        x509.load_der_x509_certificate(world.sign_cert).serial_number, world.key_id("sign")
+    )
+    store = MemoryVerificationStore()
+    store.import_crl(verify_crl_in(world.crl("auth"), world.trust, world.now))
+    link_id = store.add_link(PROVIDER, "patient-42", auth, sign)
+    verifier = Verifier(world.trust, store, challenges)
+    c = challenges.issue(PROVIDER, TERMINAL, world.now)
+    verdict = verifier.verify_user_proof(make_proof(world, c), world.now)
+    assert verdict.ok and verdict.link_status is LinkStatus.UNCHECKED  # no sign CRL
+    assert store.link_status(link_id) == "active"
 
 
 def test_worked_example_of_the_docs():
@@ -231,10 +317,9 @@ def test_worked_example_of_the_docs():
     from kiosk.pki.profile import DEFAULT_PERSON
     from kiosk.verify.challenge import ChallengeService
     from kiosk.verify.enrolment import application_document
-    from kiosk.verify.memory import MemoryChallengeStore
 
     r = bytes(range(32))
-    service = ChallengeService(MemoryChallengeStore(), keys=[r], random=lambda n: r)
+    service = ChallengeService(keys=[r], random=lambda n: r)
     nonce = service.issue("demo-clinic", "kiosk-1", datetime(2026, 1, 5, 9, tzinfo=UTC)).nonce
     assert nonce == bytes.fromhex(
         "01" + r.hex() + "000647a04fd59200"
@@ -275,13 +360,13 @@ def test_tiny_cache_keeps_results_right(world, index, challenges):
         assert reason(verifier, make_proof(world, c, cert=expired), world) is Reason.EXPIRED
 
 
-def test_crl_metadata_is_reread_within_the_ttl(world, challenges):
+def test_crl_state_is_read_with_every_proof(world, challenges):
     from dataclasses import replace as with_
 
-    from kiosk.verify.memory import MemoryRevocationIndex
+    from kiosk.verify.memory import MemoryVerificationStore
 
-    index = MemoryRevocationIndex()
-    verifier = Verifier(world.trust, index, challenges, crl_info_ttl_s=5)
+    index = MemoryVerificationStore()
+    verifier = Verifier(world.trust, index, challenges)
 
     def verdict_at(seconds):
         at = world.now + timedelta(seconds=seconds)
@@ -291,8 +376,7 @@ def test_crl_metadata_is_reread_within_the_ttl(world, challenges):
     assert verdict_at(0) is Reason.CRL_MISSING
     crl = verify_crl_in(world.crl("auth"), world.trust, world.now)
     index.import_crl(crl)
-    assert verdict_at(0) is Reason.OK  # "missing" was not remembered
+    assert verdict_at(0) is Reason.OK
     stale = with_(crl.info, next_update=world.now - timedelta(hours=1))
     index.replace_crl(stale, [])
-    assert verdict_at(4) is Reason.OK  # within the TTL the metadata read at 0 s is used
-    assert verdict_at(5) is Reason.CRL_STALE
+    assert verdict_at(1) is Reason.CRL_STALE  # at once: nothing about the CRL is cached
