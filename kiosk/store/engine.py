@@ -20,6 +20,10 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 #: Milliseconds a SQLite writer waits for another writer's lock before failing.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: WAL pages after which a commit checkpoints (SQLite's default is 1,000).
+SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000
+#: Bytes the WAL file is cut back to after a checkpoint restarts it.
+SQLITE_JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -29,6 +33,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    # Every user proof commits a row. A checkpoint copies the pages the WAL changed back into
+    # the database and syncs it; the pages every commit touches (the end of `verifications`)
+    # are copied once per checkpoint, so checkpointing every 10,000 pages (40 MB of WAL)
+    # instead of SQLite's 1,000 costs a commit about 5 µs less (bench/RESULTS.md).
+    cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT_PAGES}")
+    cursor.execute(f"PRAGMA journal_size_limit={SQLITE_JOURNAL_SIZE_LIMIT}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

@@ -1,7 +1,8 @@
 """Challenges: stateless, self-authenticating tokens, single use, bound to one terminal.
 
 A challenge is `version ‖ 32 random bytes ‖ expiry ‖ issued tag ‖ bound tag` (73 bytes, see
-docs/proof-format.md §1). Both tags are HMAC-SHA-256 under the service's key, cut to 16 bytes:
+docs/proof-format.md §1). Both tags are 16-byte keyed BLAKE2s (RFC 7693's MAC mode) under the
+service's 32-byte key, each with its own personalisation:
 the issued tag covers version, random bytes and expiry (so a token we did not make is
 `challenge_unknown`); the bound tag also covers the provider and terminal it was issued to (so a
 token of ours presented elsewhere is `challenge_foreign`). Issuing stores nothing; `check`
@@ -12,18 +13,20 @@ exactly one recorded verdict and a second use is `challenge_replayed`.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from kiosk.verify.ports import ChallengeClaim, IssuedChallenge
 from kiosk.verify.verdict import Reason, Refused
 
 NONCE_BYTES = 32  # the random part of a challenge
 KEY_BYTES = 32
-VERSION = 1
+VERSION = 2  # 1 had HMAC-SHA-256 tags
 TAG_BYTES = 16
 _EXPIRY_BYTES = 8  # microseconds since the Unix epoch, big-endian
 _BODY = 1 + NONCE_BYTES + _EXPIRY_BYTES
@@ -31,7 +34,8 @@ TOKEN_BYTES = _BODY + 2 * TAG_BYTES
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _ORIGINS_KEPT = 4096  # (provider, terminal) pairs whose encoding is remembered
-_ISSUED, _BOUND = b"jpki-kiosk/challenge-issued\x00", b"jpki-kiosk/challenge-bound\x00"
+#: BLAKE2s personalisations (8 bytes) of the two tags, so neither can stand for the other.
+_ISSUED, _BOUND = b"jk-issue", b"jk-bound"
 
 
 def _origin(provider_id: str, terminal_id: str) -> bytes:
@@ -44,10 +48,15 @@ def _origin(provider_id: str, terminal_id: str) -> bytes:
 IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
 
-def _tag(mac: hmac.HMAC, message: bytes) -> bytes:
-    mac = mac.copy()  # the key and the tag's label are absorbed already
+def _mac(key: bytes, person: bytes) -> Any:
+    return hashlib.blake2s(key=key, digest_size=TAG_BYTES, person=person)
+
+
+def _tag(mac: Any, message: bytes) -> bytes:
+    """A 16-byte keyed BLAKE2s tag (RFC 7693 keyed mode, a MAC), from a prepared state."""
+    mac = mac.copy()  # the key and the personalisation are absorbed already
     mac.update(message)
-    return mac.digest()[:TAG_BYTES]
+    return mac.digest()  # type: ignore[no-any-return]
 
 
 class ChallengeService:
@@ -64,13 +73,11 @@ class ChallengeService:
         if ttl_s <= 0:
             raise ValueError("ttl_s must be positive")
         keys = [random(KEY_BYTES)] if keys is None else list(keys)
-        if not keys or any(len(k) < KEY_BYTES for k in keys):
-            raise ValueError(f"challenge keys must be at least {KEY_BYTES} bytes")
+        if not keys or any(len(k) != KEY_BYTES for k in keys):
+            raise ValueError(f"challenge keys must be {KEY_BYTES} bytes")
         self._ttl = timedelta(seconds=ttl_s)
         self._random = random
-        self._macs = [
-            (hmac.new(key, _ISSUED, "sha256"), hmac.new(key, _BOUND, "sha256")) for key in keys
-        ]
+        self._macs = [(_mac(key, _ISSUED), _mac(key, _BOUND)) for key in keys]
         self._origins: dict[tuple[str, str], bytes] = {}
 
     def _origin(self, provider_id: str, terminal_id: str) -> bytes:

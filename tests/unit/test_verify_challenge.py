@@ -83,7 +83,8 @@ def tampered(token: bytes, at: int) -> bytes:
         pytest.param(lambda c: tampered(c, len(c) - 20), id="issued tag tampered"),
         pytest.param(lambda c: tampered(c, 5), id="random bytes tampered"),
         pytest.param(lambda c: tampered(c, 36), id="expiry tampered"),
-        pytest.param(lambda c: bytes([2]) + c[1:], id="wrong version"),
+        pytest.param(lambda c: bytes([1]) + c[1:], id="old version (HMAC tags)"),
+        pytest.param(lambda c: bytes([3]) + c[1:], id="unknown version"),
     ],
 )
 def test_unknown(service, make):

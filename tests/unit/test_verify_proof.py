@@ -322,20 +322,20 @@ def test_worked_example_of_the_docs():
     service = ChallengeService(keys=[r], random=lambda n: r)
     nonce = service.issue("demo-clinic", "kiosk-1", datetime(2026, 1, 5, 9, tzinfo=UTC)).nonce
     assert nonce == bytes.fromhex(
-        "01" + r.hex() + "000647a04fd59200"
-        "6fe518f908510fe82c2a6b6a207d3f55"
-        "c261816331f4ceeef114de686587071a"
+        "02" + r.hex() + "000647a04fd59200"
+        "e4a6335c46b5f10b45962dbab9745abf"
+        "4b0c09af65087ea774e5b935572f0ae3"
     )
     assert hashlib.sha256(nonce).hexdigest() == (
-        "e734a1a25d531f3c6ac79b528c39ad375fce9da76c259ae43911393971ee0bef"
+        "b9454a9a0eb0946dfb139f16fe13610ecc83ef42a2a716b909e5b4400e4844e0"
     )
     assert proof_digest_info("demo-clinic", "kiosk-1", nonce).hex() == (
         "3031300d060960864801650304020105000420"
-        "e8d1d23f6efcbeb5cfd41a90a2e7ccc028ba85b2fa7b6e4602be94f90817bc55"
+        "563a6096b60fd0210ca7b8266d866955a5c6438e91318823e52f2cc066f101a9"
     )
     document = application_document("demo-clinic", "kiosk-1", "patient-42", DEFAULT_PERSON, nonce)
     assert hashlib.sha256(document).hexdigest() == (
-        "8a4acdee60a8b937462e6eb3b2800c622378ff0f9ddef31290d540a6a0be11e0"
+        "0d14bd6995d60a30302979176e7e641dde60749b38fcfdbb0d1e02bd16208fb0"
     )
 
 
