@@ -141,7 +141,9 @@ def challenges() -> ChallengeService:
 
 
 @pytest.fixture
-def verifier(world: World, index: MemoryVerificationStore, challenges: ChallengeService) -> Verifier:
+def verifier(
+    world: World, index: MemoryVerificationStore, challenges: ChallengeService
+) -> Verifier:
     return Verifier(world.trust, index, challenges)
 
 
