@@ -1,6 +1,6 @@
 """User-proof benchmark: proofs verified per second on one core, end to end through the store.
 
-Run: .venv/bin/python bench/verify_bench.py [--proofs 2000] [--rounds 3] [--db sqlite|postgres]
+Run: .venv/bin/python bench/verify_bench.py [--proofs 5000] [--rounds 6] [--db sqlite|postgres|both]
 
 Each proof goes: issue a challenge (stateless: an HMAC token, nothing stored) -> check the token
 (tags, expiry), chain/purpose/key (cached), validity, signature -> one read (the auth CRL's state
@@ -8,7 +8,11 @@ for the serial, the link, its signature CRL's state) -> one durable write (the v
 its challenge: a replay would be a key conflict). The card's signatures are made before the
 timed loop (the tokens are issued then from an injected random source and issued again,
 identically, in the loop), since signing is the card's work, not the verifier's.
-The raw RSA-2048 PKCS#1 v1.5 verify rate of `cryptography` is measured in the same run.
+The raw RSA-2048 PKCS#1 v1.5 verify rate of `cryptography` is measured in the same run. A
+warm-up round of `--proofs` comes first (every card's certificate checks are cached then, and
+SQLite's WAL file grows to its working size); its rate is printed, not counted. The headline
+figure is all the measured rounds' proofs over all their time, checkpoints included (SQLite
+checkpoints every 10,000 WAL pages, about every 6,000 proofs).
 The process is pinned to one CPU (PostgreSQL's server process runs on another).
 """
 
@@ -110,11 +114,11 @@ def prepare(db_url: str, work: Path, cards: int, proofs: int, challenges: Challe
 
 def run(db_url: str, work: Path, cards: int, proofs: int, rounds: int) -> list[float]:
     """Proofs per second through the whole path, one figure per round of `proofs`."""
-    key, randoms = os.urandom(32), [os.urandom(32) for _ in range(proofs * rounds)]
+    key, randoms = os.urandom(32), [os.urandom(32) for _ in range(proofs * (rounds + 1))]
     feed = iter(randoms)
     signer = ChallengeService(TTL_S, lambda n: next(feed), [key])
     db, trust, index, issued_at, signed = prepare(
-        db_url, work, cards, proofs * rounds, signer
+        db_url, work, cards, proofs * (rounds + 1), signer
     )
     feed = iter(randoms)  # the loop issues the very same tokens again
     challenges = ChallengeService(TTL_S, lambda n: next(feed), [key])
@@ -135,8 +139,8 @@ def run(db_url: str, work: Path, cards: int, proofs: int, rounds: int) -> list[f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--proofs", type=int, default=2000, help="proofs per round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--proofs", type=int, default=5000, help="proofs per round")
+    parser.add_argument("--rounds", type=int, default=6, help="measured rounds")
     parser.add_argument("--cards", type=int, default=200)
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="sqlite")
     args = parser.parse_args()
@@ -160,10 +164,13 @@ def main() -> None:
             else:
                 with server() as url:
                     rates = run(url, sub, args.cards, args.proofs, args.rounds)
+            warm_up, rates = rates[0], rates[1:]
+            overall = len(rates) / sum(1 / r for r in rates)  # all proofs over all the time
             best, median = max(rates), statistics.median(rates)
             print(
-                f"{name:8} user proofs end to end: best {best:,.0f}/s = {best / raw:.1%} of raw, "
-                f"median {median:,.0f}/s = {median / raw:.1%} (target >= 25 %)",
+                f"{name:8} user proofs end to end: {overall:,.0f}/s = {overall / raw:.1%} of raw "
+                f"(target >= 25 %); {len(rates)} rounds of {args.proofs}: best {best:,.0f}/s, "
+                f"median {median:,.0f}/s; warm-up round {warm_up:,.0f}/s",
                 flush=True,
             )
 

@@ -64,18 +64,30 @@ class SqlVerificationStore(SqlRevocationIndex):
         self._flag, self._audit = db.sql(_FLAG_LINK), db.sql(AUDIT_APPEND)
         #: (provider, terminal, action, reason) combinations already found well-formed.
         self._checked: set[tuple[str, str, str, str]] = set()
+        self._times: dict[object, datetime] = {}
 
     def proof_context(self, provider_id: str, issuer_key_id: str, serial: int) -> ProofContext:
         """The auth CRL's state for the serial, and the provider's link with its sign CRL's."""
         db = self._db
         octets = serial_to_bytes(serial)
         row = db.one(self._context, (octets, issuer_key_id, provider_id, issuer_key_id, octets))
-        auth = None if row[0] is None else CrlState(_time(db, row[1]), row[2] is not None)
+        auth = None if row[0] is None else CrlState(self._time(row[1]), row[2] is not None)
         if row[3] is None:
             return ProofContext(auth, None)
-        sign = None if row[8] is None else CrlState(_time(db, row[9]), row[10] is not None)
+        sign = None if row[8] is None else CrlState(self._time(row[9]), row[10] is not None)
         link = LinkState(row[3], row[4], row[5], row[6], serial_from_bytes(row[7]), sign)
         return ProofContext(auth, link)
+
+    def _time(self, value: object) -> datetime | None:
+        """A CRL's nextUpdate as stored, parsed once (every proof reads the same few)."""
+        if value is None:
+            return None
+        parsed = self._times.get(value)
+        if parsed is None:
+            if len(self._times) >= _CHECKED_KEPT:
+                self._times.clear()
+            parsed = self._times[value] = self._db.read_time(value)
+        return parsed
 
     def record(self, entry: LedgerEntry) -> bool:
         """Record the verdict; False (nothing written) when its challenge was used before."""
@@ -125,8 +137,6 @@ class SqlVerificationStore(SqlRevocationIndex):
         return True
 
 
-def _time(db: Database, value: object) -> datetime | None:
-    return None if value is None else db.read_time(value)
 
 
 def _check(entry: LedgerEntry) -> None:
