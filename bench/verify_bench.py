@@ -24,7 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
@@ -46,6 +46,11 @@ from kiosk.verify.verifier import Verifier
 ROOT = Path(__file__).resolve().parents[1]
 PROVIDER, TERMINAL = "bench-clinic", "kiosk-1"
 TTL_S = 3600  # the tokens are issued before the cards sign them, minutes before the loop
+
+
+def issue_time(start: datetime, i: int) -> datetime:
+    """When challenge i is issued: each at its own microsecond, as a real clock does."""
+    return start + timedelta(microseconds=i)
 
 
 def raw_verify_rate(seconds: float = 1.0) -> float:
@@ -103,7 +108,7 @@ def prepare(db_url: str, work: Path, cards: int, proofs: int, challenges: Challe
         )
     signed = []
     for i in range(proofs):
-        nonce = challenges.issue(PROVIDER, TERMINAL, now).nonce
+        nonce = challenges.issue(PROVIDER, TERMINAL, issue_time(now, i)).nonce
         card = deck.cards[i % cards]
         # what the card computes: PKCS#1 v1.5 over the DigestInfo of SHA-256(message)
         message = signed_message(PROVIDER, TERMINAL, nonce)
@@ -126,8 +131,8 @@ def run(db_url: str, work: Path, cards: int, proofs: int, rounds: int) -> list[f
     rates = []
     for start in range(0, len(signed), proofs):
         started = time.perf_counter()
-        for proof in signed[start : start + proofs]:
-            if challenges.issue(PROVIDER, TERMINAL, issued_at).nonce != proof.nonce:
+        for i, proof in enumerate(signed[start : start + proofs], start):
+            if challenges.issue(PROVIDER, TERMINAL, issue_time(issued_at, i)).nonce != proof.nonce:
                 raise SystemExit("the loop issued another token; bench is broken")
             verdict = verifier.verify_user_proof(proof, datetime.now(UTC))  # and records it
             if not verdict.ok or verdict.link_status is not LinkStatus.ACTIVE:

@@ -105,20 +105,20 @@ class LinkRow(Base):
 class VerificationRow(Base):
     """Append-only, like the audit log: one row per verdict that used up a challenge.
 
-    The primary key is the challenge (its expiry and random bytes), so a challenge answers
-    one recorded verdict and a second use is a key conflict; the verdict and the use of its
-    challenge are one row, durable together. Times are microseconds since the Unix epoch
-    (UTC): every user proof writes a row, and an integer is cheaper to write than a text time.
+    The key is made from the challenge (`verification_key`: its expiry in µs shifted left 11
+    bits, or'ed with the top 11 bits of its random part), so a challenge answers one recorded
+    verdict and a second use finds its key taken by the same `challenge_id`. Two different
+    challenges that share a key (same µs of expiry and 11 bits) are rare; the second one goes
+    to the next free key (`SqlVerificationStore.record`). The key is the table's rowid on
+    SQLite: rows are appended in key order (about the order of time), one B-tree, and a
+    commit usually changes one page. Times are µs since the Unix epoch (UTC).
     """
 
     __tablename__ = "verifications"
-    # One B-tree keyed by (expires_at, challenge_id): inserts land near its end.
-    __table_args__ = (
-        PrimaryKeyConstraint("expires_at", "challenge_id"),
-        {"sqlite_with_rowid": False},
-    )
 
-    expires_at: Mapped[int] = mapped_column(BigInteger())
+    verification_key: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
     challenge_id: Mapped[bytes] = mapped_column(LargeBinary(32))
     at: Mapped[int] = mapped_column(BigInteger())
     provider_id: Mapped[str] = mapped_column(String(CODE_LENGTH))

@@ -3,7 +3,8 @@
 A user proof costs the store two statements, each its own transaction: one read (the
 authentication CRL's state for the serial, the provider's link of the certificate, and that
 link's signature CRL state, joined in one query, so they come from one snapshot) and one
-write (the verdict, keyed by its challenge: a replay is a key conflict and writes nothing).
+write (the verdict, keyed by its challenge: a replay meets its own challenge under the key
+and writes nothing).
 Only the rare verdict that flags a link (its signature certificate was revoked) takes an
 explicit transaction, for the row and the link's status together. Verdicts without a
 challenge (the token was unknown, foreign, expired or replayed) go to the audit log.
@@ -16,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 
 from kiosk.store.audit import APPEND as AUDIT_APPEND
 from kiosk.store.engine import Database
-from kiosk.store.errors import AuditFieldRefused
+from kiosk.store.errors import AuditFieldRefused, StoreError
 from kiosk.store.records import serial_from_bytes, serial_to_bytes
 from kiosk.store.revocation import SqlRevocationIndex
-from kiosk.verify.ports import CrlState, LedgerEntry, LinkState, ProofContext
+from kiosk.verify.ports import ChallengeClaim, CrlState, LedgerEntry, LinkState, ProofContext
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -45,10 +46,13 @@ _CONTEXT = (
     "LEFT JOIN crl_generations gs ON gs.generation_id = cs.generation_id"
 )
 _RECORD = (
-    "INSERT INTO verifications (expires_at, challenge_id, at, provider_id, terminal_id, "
+    "INSERT INTO verifications (verification_key, challenge_id, at, provider_id, terminal_id, "
     "action, ok, reason, issuer_key_id, serial, link_id) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
+_HOLDER = "SELECT challenge_id FROM verifications WHERE verification_key = ?"
+#: Keys tried after a challenge's own one is taken by another challenge (see `_key`).
+_PROBES = 64
 _FLAG_LINK = (
     "UPDATE links SET status = 'needs_reenrolment', updated_at = ? "
     "WHERE link_id = ? AND status = 'active'"
@@ -62,6 +66,7 @@ class SqlVerificationStore(SqlRevocationIndex):
         super().__init__(db)
         self._context, self._record = db.sql(_CONTEXT), db.sql(_RECORD)
         self._flag, self._audit = db.sql(_FLAG_LINK), db.sql(AUDIT_APPEND)
+        self._holder = db.sql(_HOLDER)
         #: (provider, terminal, action, reason) combinations already found well-formed.
         self._checked: set[tuple[str, str, str, str]] = set()
         self._times: dict[object, datetime] = {}
@@ -115,8 +120,8 @@ class SqlVerificationStore(SqlRevocationIndex):
                 ),
             )
             return True
-        row = (
-            claim.expires_us,
+        row = [
+            _key(claim),
             claim.challenge_id,
             (entry.at - _EPOCH) // _MICROSECOND,
             entry.provider_id,
@@ -127,16 +132,39 @@ class SqlVerificationStore(SqlRevocationIndex):
             entry.issuer_key_id,
             serial,
             entry.link_id,
-        )
+        ]
         if not entry.flag_link:
-            return db.count(self._record, row) == 1
+            return self._insert(row)
         with db.unit():  # the verdict and the link's new status, together
-            if db.count(self._record, row) != 1:
+            if not self._insert(row):
                 return False
             db.count(self._flag, (db.bind_time(entry.at), entry.link_id))
         return True
 
+    def _insert(self, row: list[object]) -> bool:
+        """Insert the row under its challenge's key, or the next free one when another
+        challenge holds that key; False when the challenge itself holds one (a replay)."""
+        db = self._db
+        if db.count(self._record, row) == 1:
+            return True
+        key, challenge_id = row[0], row[1]
+        for probe in range(1, _PROBES + 1):
+            holder = db.one(self._holder, (row[0],))
+            if holder is not None and bytes(holder[0]) == challenge_id:
+                return False
+            row[0] = key + probe  # type: ignore[operator]
+            if db.count(self._record, row) == 1:
+                return True
+        raise StoreError("no free verification key near the challenge's own")
 
+
+def _key(claim: ChallengeClaim) -> int:
+    """The challenge's verification key: expiry (µs, < 2^52, so until 2112) shifted left 11
+    bits, or'ed with the top 11 bits of its random part. Keys grow with time, so rows are
+    appended; a replay meets its own challenge_id under the key (or one of the next few)."""
+    if not 0 <= claim.expires_us < 1 << 52:
+        raise StoreError("challenge expiry out of range")
+    return claim.expires_us << 11 | int.from_bytes(claim.challenge_id[:2], "big") >> 5
 
 
 def _check(entry: LedgerEntry) -> None:

@@ -1,4 +1,4 @@
-"""verifications: a verdict and the use of its challenge in one append-only row
+"""verifications: a verdict and the use of its challenge in one append-only row, keyed by the challenge
 
 Revision ID: 0003
 Revises: 0002
@@ -19,7 +19,12 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "verifications",
-        sa.Column("expires_at", sa.BigInteger(), nullable=False),
+        sa.Column(
+            "verification_key",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
         sa.Column("challenge_id", sa.LargeBinary(length=32), nullable=False),
         sa.Column("at", sa.BigInteger(), nullable=False),
         sa.Column("provider_id", sa.String(length=64), nullable=False),
@@ -30,8 +35,7 @@ def upgrade() -> None:
         sa.Column("issuer_key_id", sa.String(length=128), nullable=True),
         sa.Column("serial", sa.LargeBinary(length=21), nullable=True),
         sa.Column("link_id", sa.Integer(), nullable=True),
-        sa.PrimaryKeyConstraint("expires_at", "challenge_id", name=op.f("pk_verifications")),
-        sqlite_with_rowid=False,
+        sa.PrimaryKeyConstraint("verification_key", name=op.f("pk_verifications")),
     )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
@@ -65,9 +69,9 @@ def downgrade() -> None:
         sa.PrimaryKeyConstraint("expires_at", "challenge_id", name=op.f("pk_challenge_uses")),
         sqlite_with_rowid=False,
     )
-    op.execute(
+    op.execute(  # the key holds the expiry (µs) in its upper bits
         "INSERT INTO challenge_uses (expires_at, challenge_id, used_at) "
-        "SELECT expires_at, challenge_id, at FROM verifications"
+        "SELECT verification_key / 2048, challenge_id, at FROM verifications"
     )
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER verifications_no_truncate ON verifications")
