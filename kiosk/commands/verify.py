@@ -112,7 +112,8 @@ class LocalContext:
 
 
 def challenge_keys(cfg: Config) -> list[bytes]:
-    """The challenge HMAC keys, the signing one first.
+    """The challenge keys (32 bytes each, for the tokens' keyed BLAKE2s tags), the signing
+    one first.
 
     Configured as `[extra] challenge_keys = ["<64 hex digits>", …]` (workers that share a
     database share these; to rotate, put a new key first and drop the old one after a ttl);

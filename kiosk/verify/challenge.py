@@ -68,7 +68,7 @@ class ChallengeService:
         random: Callable[[int], bytes] = os.urandom,
         keys: Sequence[bytes] | None = None,
     ) -> None:
-        """`keys`: HMAC keys, the first signs, all are accepted (rotation); None: one made
+        """`keys`: 32-byte MAC keys, the first signs, all are accepted (rotation); None: one made
         from `random`, good for this process only."""
         if ttl_s <= 0:
             raise ValueError("ttl_s must be positive")
