@@ -15,7 +15,6 @@ from cryptography.x509.oid import NameOID
 from kiosk.cli import main as kiosk_main
 from kiosk.pki.authority import Revocation, make_ca, make_crl
 from kiosk.store import revocation as revocation_module
-from kiosk.store.challenges import SqlChallengeStore
 from kiosk.store.crlimport import check_crl, crl_paths, fetch_url, open_crl
 from kiosk.store.crlstream import iter_entries
 from kiosk.store.engine import Database
@@ -26,6 +25,8 @@ from kiosk.store.errors import (
     CrlSignatureInvalid,
 )
 from kiosk.store.revocation import SqlRevocationIndex
+from kiosk.store.verification import SqlVerificationStore
+from kiosk.verify.ports import ChallengeClaim, LedgerEntry
 from kiosk.verify.trust import TrustStore
 
 NOW = datetime(2026, 4, 1, 9, 30, tzinfo=UTC)
@@ -60,6 +61,15 @@ def crl_der(
         number=number,
     )
     return crl.public_bytes(serialization.Encoding.DER)
+
+
+def verdict(n: int) -> LedgerEntry:
+    """A verdict the kiosk records (its own write), using up challenge n."""
+    expires_us = (NOW + timedelta(seconds=60) - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(
+        microseconds=1
+    )
+    claim = ChallengeClaim(bytes([n]) * 32, expires_us)
+    return LedgerEntry(NOW, "demo-clinic", "kiosk-1", "user_proof", True, "ok", challenge=claim)
 
 
 def key_id(pki, which):
@@ -227,16 +237,16 @@ def test_a_reader_during_an_import_sees_the_old_crl(test_pki, trust, db, index, 
             index.lookup(auth, 100) is not None,
             index.crl_info(auth).crl_number,
         )
+        kiosk = SqlVerificationStore(other)  # the kiosk's proof reads see the old CRL too
+        read = tuple(kiosk.proof_context("demo-clinic", auth, s).auth_crl.revoked for s in (1, 100))
         started = time.monotonic()
-        SqlChallengeStore(other).record_use(  # the kiosk's own writes go on meanwhile
-            bytes(32), NOW, NOW + timedelta(seconds=60)
-        )
+        assert kiosk.record(verdict(1))  # and its own writes go on
         assert time.monotonic() - started < 5  # not queued behind the import
     finally:
         resume.set()
         importer.join(30)
         other.dispose()
-    assert seen == (True, False, 1)
+    assert (seen, read) == ((True, False, 1), (True, False))
     assert (index.lookup(auth, 1), index.crl_info(auth).entries) == (None, 10)
     assert index.lookup(auth, 109) is not None
 
@@ -304,14 +314,16 @@ def test_sqlite_import_commits_in_chunks_yet_readers_see_the_old_crl(
             index.lookup(auth, 105),
             index.crl_info(auth).crl_number,
         )  # …but not in force
-        SqlChallengeStore(other).record_use(  # and the kiosk's own writes are not held up
-            bytes(32), NOW, NOW + timedelta(seconds=60)
-        )
+        kiosk = SqlVerificationStore(other)  # not for the kiosk's proof reads either
+        read = tuple(kiosk.proof_context("demo-clinic", auth, s).auth_crl.revoked for s in (1, 105))
+        started = time.monotonic()
+        assert kiosk.record(verdict(1))  # and the kiosk's own writes…
+        assert time.monotonic() - started < 5  # …are not held up
     finally:
         resume.set()
         importer.join(30)
         other.dispose()
-    assert seen == (12, True, None, 1)
+    assert (seen, read) == ((12, True, None, 1), (True, False))
     assert index.lookup(auth, 1) is None and index.lookup(auth, 105) is not None
     with db.reading() as conn:  # the replaced generation is gone
         assert conn.exec_driver_sql("SELECT count(*) FROM revoked_serials").scalar() == 10

@@ -1,20 +1,27 @@
-"""Migrations: upgrade from empty on both databases; the models and the migrations agree."""
+"""Migrations: upgrade from empty on both databases; the models and the migrations agree;
+0003 (verifications) goes down and up again."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
+from sqlalchemy.exc import DBAPIError
 
-from kiosk.store.engine import Database, make_engine, normalise_url
+from kiosk.store.engine import Database, alembic_config, make_engine, normalise_url
 from kiosk.store.errors import StoreError
 from kiosk.store.models import Base
+from kiosk.store.verification import SqlVerificationStore
+from kiosk.verify.ports import ChallengeClaim, LedgerEntry
 
 TABLES = {
     "providers",
     "links",
-    "challenge_uses",
+    "verifications",
     "crl_generations",
     "crl_current",
     "revoked_serials",
@@ -41,6 +48,62 @@ def test_upgrade_from_empty_creates_every_table_and_matches_the_models(empty_url
                 MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
             )
         assert diff == []
+    finally:
+        db.dispose()
+
+
+def tables(db: Database) -> set[str]:
+    with db.engine.connect() as conn:
+        return set(inspect(conn).get_table_names())
+
+
+def schema_diff(db: Database) -> list:
+    with db.engine.connect() as conn:
+        return compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+        )
+
+
+def test_0003_goes_down_keeping_the_uses_and_up_again(empty_url):
+    expires_us = 1_775_037_720_000_000
+    at = datetime(2026, 4, 1, 10, 0, 0, 250, tzinfo=UTC)
+    at_us = 1_775_037_600_000_250
+    # three challenges, two sharing a key (the second is put under the next key)
+    claims = [ChallengeClaim(prefix + bytes([n]) * 30, expires_us + n) for n, prefix in
+              enumerate((b"\x00\x01", b"\x12\x34", b"\x12\x35"))]  # fmt: skip
+    claims[2] = claims[2]._replace(expires_us=claims[1].expires_us)
+    db = Database(empty_url)
+    try:
+        db.upgrade("0002")
+        assert "challenge_uses" in tables(db) and "verifications" not in tables(db)
+        db.upgrade()
+        assert "verifications" in tables(db) and "challenge_uses" not in tables(db)
+        store = SqlVerificationStore(db)
+        for c in claims:
+            entry = LedgerEntry(at, "demo-clinic", "kiosk-1", "user_proof", True, "ok", None,
+                                None, c)  # fmt: skip
+            assert store.record(entry)
+        db.dispose()
+        with db.engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0002")
+        assert "challenge_uses" in tables(db) and "verifications" not in tables(db)
+        with db.engine.connect() as conn:
+            uses = conn.exec_driver_sql(
+                "SELECT expires_at, challenge_id, used_at FROM challenge_uses"
+            ).all()
+        assert sorted((e, bytes(c), u) for e, c, u in uses) == sorted(
+            (c.expires_us, c.challenge_id, at_us) for c in claims
+        )
+        db.upgrade()  # and up again (on PostgreSQL: the trigger function was dropped too)
+        assert "verifications" in tables(db) and "challenge_uses" not in tables(db)
+        assert schema_diff(db) == []
+        again = Database(empty_url)
+        try:
+            assert SqlVerificationStore(again).record(entry)
+            with pytest.raises(DBAPIError, match="append-only"), again.engine.begin() as conn:
+                conn.exec_driver_sql("DELETE FROM verifications")
+        finally:
+            again.dispose()
     finally:
         db.dispose()
 

@@ -8,13 +8,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kiosk.store.audit import AuditLog
-from kiosk.store.challenges import SqlChallengeStore
 from kiosk.store.engine import Database
 from kiosk.store.errors import StoreError
+from kiosk.store.verification import SqlVerificationStore
+from kiosk.verify.ports import ChallengeClaim, LedgerEntry
 
 AT = datetime(2026, 4, 1, 10, 0, tzinfo=UTC)
-NONCE = bytes(range(32))
-EXPIRES = AT + timedelta(seconds=120)
+EXPIRES_US = (AT + timedelta(seconds=120) - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(
+    microseconds=1
+)
+VERDICT = LedgerEntry(
+    AT, "p", "t", "user_proof", True, "ok", challenge=ChallengeClaim(bytes(range(32)), EXPIRES_US)
+)
 
 
 @pytest.fixture
@@ -28,6 +33,11 @@ def audit(db):
     AuditLog(db).append(at=AT, provider_id="p", terminal_id="t", action="user_proof", ok=True)
 
 
+def audit_entries(db):
+    """The audit log's own entries (recent() also lists the recorded verdicts)."""
+    return [e for e in AuditLog(db).recent() if e.event_id is not None]
+
+
 def seen_from_another_thread(db):
     """(challenge used?, audit entries) as another connection sees them now."""
     out = []
@@ -35,8 +45,9 @@ def seen_from_another_thread(db):
     def look():
         other = Database(db.url)
         try:
-            earlier = SqlChallengeStore(other).record_use(NONCE, AT, EXPIRES)  # records it, if new
-            out.append((earlier is not None, len(AuditLog(other).recent())))
+            entries = len(audit_entries(other))
+            used = not SqlVerificationStore(other).record(VERDICT)  # records it, if new
+            out.append((used, entries))
         finally:
             other.dispose()
 
@@ -48,7 +59,7 @@ def seen_from_another_thread(db):
 
 def test_a_unit_commits_at_its_end(db):
     with db.unit():
-        assert SqlChallengeStore(db).record_use(NONCE, AT, EXPIRES) is None
+        assert SqlVerificationStore(db).record(VERDICT) is True
         audit(db)
         with db.unit():  # nested units join the outer one
             audit(db)
@@ -57,11 +68,11 @@ def test_a_unit_commits_at_its_end(db):
 
 def test_a_failed_unit_leaves_nothing(db):
     with pytest.raises(RuntimeError), db.unit():
-        SqlChallengeStore(db).record_use(NONCE, AT, EXPIRES)
+        assert SqlVerificationStore(db).record(VERDICT) is True
         audit(db)
         raise RuntimeError("verification crashed")
-    assert len(AuditLog(db).recent()) == 0
-    assert SqlChallengeStore(db).record_use(NONCE, AT, EXPIRES) is None
+    assert len(AuditLog(db).recent()) == 0  # neither the audit entry nor the verdict
+    assert seen_from_another_thread(db) == (False, 0)
 
 
 def test_sqlalchemy_writes_are_refused_inside_a_unit(db):
