@@ -26,6 +26,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 _CODE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
+_KEY_ID = re.compile(r"[0-9a-f]{2,128}")
 _CHECKED_KEPT = 4096
 
 # Placeholders in text order: auth serial, auth issuer, provider, auth issuer, auth serial.
@@ -51,7 +52,7 @@ _RECORD = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
 _HOLDER = "SELECT challenge_id FROM verifications WHERE verification_key = ?"
-#: Keys tried after a challenge's own one is taken by another challenge (see `_key`).
+#: Keys tried, from the challenge's own on, while other challenges hold them (see `_key`).
 _PROBES = 64
 _FLAG_LINK = (
     "UPDATE links SET status = 'needs_reenrolment', updated_at = ? "
@@ -68,7 +69,7 @@ class SqlVerificationStore(SqlRevocationIndex):
         self._flag, self._audit = db.sql(_FLAG_LINK), db.sql(AUDIT_APPEND)
         self._holder = db.sql(_HOLDER)
         #: (provider, terminal, action, reason) combinations already found well-formed.
-        self._checked: set[tuple[str, str, str, str]] = set()
+        self._checked: set[tuple[str, str, str, str, str | None]] = set()
         self._times: dict[object, datetime] = {}
 
     def proof_context(self, provider_id: str, issuer_key_id: str, serial: int) -> ProofContext:
@@ -96,7 +97,13 @@ class SqlVerificationStore(SqlRevocationIndex):
 
     def record(self, entry: LedgerEntry) -> bool:
         """Record the verdict; False (nothing written) when its challenge was used before."""
-        fields = (entry.provider_id, entry.terminal_id, entry.action, entry.reason)
+        fields = (
+            entry.provider_id,
+            entry.terminal_id,
+            entry.action,
+            entry.reason,
+            entry.issuer_key_id,
+        )
         if fields not in self._checked:
             _check(entry)
             if len(self._checked) >= _CHECKED_KEPT:
@@ -145,16 +152,14 @@ class SqlVerificationStore(SqlRevocationIndex):
         """Insert the row under its challenge's key, or the next free one when another
         challenge holds that key; False when the challenge itself holds one (a replay)."""
         db = self._db
-        if db.count(self._record, row) == 1:
-            return True
         key, challenge_id = row[0], row[1]
-        for probe in range(1, _PROBES + 1):
-            holder = db.one(self._holder, (row[0],))
-            if holder is not None and bytes(holder[0]) == challenge_id:
-                return False
+        for probe in range(_PROBES):
             row[0] = key + probe  # type: ignore[operator]
             if db.count(self._record, row) == 1:
                 return True
+            holder = db.one(self._holder, (row[0],))
+            if holder is not None and bytes(holder[0]) == challenge_id:
+                return False
         raise StoreError("no free verification key near the challenge's own")
 
 
@@ -174,5 +179,6 @@ def _check(entry: LedgerEntry) -> None:
         or _IDENTIFIER.fullmatch(entry.terminal_id) is None
         or _CODE.fullmatch(entry.action) is None
         or _CODE.fullmatch(entry.reason) is None
+        or (entry.issuer_key_id is not None and _KEY_ID.fullmatch(entry.issuer_key_id) is None)
     ):
         raise AuditFieldRefused("a verification record's ids and codes must be short codes")

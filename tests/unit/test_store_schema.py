@@ -68,10 +68,13 @@ def test_0003_goes_down_keeping_the_uses_and_up_again(empty_url):
     expires_us = 1_775_037_720_000_000
     at = datetime(2026, 4, 1, 10, 0, 0, 250, tzinfo=UTC)
     at_us = 1_775_037_600_000_250
-    # three challenges, two sharing a key (the second is put under the next key)
-    claims = [ChallengeClaim(prefix + bytes([n]) * 30, expires_us + n) for n, prefix in
-              enumerate((b"\x00\x01", b"\x12\x34", b"\x12\x35"))]  # fmt: skip
+    # challenges sharing a key (each next one is put under the next key), also where the
+    # next key carries into the expiry bits (11 key bits all ones)
+    prefixes = (b"\x00\x01", b"\x12\x34", b"\x12\x35", b"\xff\xff", b"\xff\xfe")
+    claims = [ChallengeClaim(prefix + bytes([n]) * 30, expires_us + n)
+              for n, prefix in enumerate(prefixes)]  # fmt: skip
     claims[2] = claims[2]._replace(expires_us=claims[1].expires_us)
+    claims[4] = claims[4]._replace(expires_us=claims[3].expires_us)
     db = Database(empty_url)
     try:
         db.upgrade("0002")

@@ -82,3 +82,15 @@ def test_expiry_beyond_the_key_range_is_refused(db):
     with pytest.raises(StoreError, match="out of range"):
         store.record(entry(claim(b"\x00\x00", 1, expires_us=1 << 52)))
     assert keys(db) == []
+
+
+def test_a_replay_is_caught_at_the_last_key_tried(db):
+    from kiosk.store.verification import _PROBES
+
+    store = SqlVerificationStore(db)
+    crowd = [claim(b"\x00\x00", n) for n in range(_PROBES)]  # fill every key tried
+    assert all(store.record(entry(c)) for c in crowd)
+    assert not store.record(entry(crowd[-1]))  # held by itself at the last key
+    with pytest.raises(StoreError, match="no free"):  # one more cannot be placed: fail closed
+        store.record(entry(claim(b"\x00\x00", _PROBES)))
+    assert len(keys(db)) == _PROBES

@@ -69,10 +69,22 @@ def downgrade() -> None:
         sa.PrimaryKeyConstraint("expires_at", "challenge_id", name=op.f("pk_challenge_uses")),
         sqlite_with_rowid=False,
     )
-    op.execute(  # the key holds the expiry (µs) in its upper bits
-        "INSERT INTO challenge_uses (expires_at, challenge_id, used_at) "
-        "SELECT verification_key / 2048, challenge_id, at FROM verifications"
-    )
+    # The key is expiry << 11 | the top 11 bits of the challenge, plus a small offset when
+    # other challenges held the key first (< 64, see kiosk.store.verification).
+    bind = op.get_bind()
+    uses = [
+        {"e": (key - (int.from_bytes(bytes(cid)[:2], "big") >> 5)) >> 11, "c": bytes(cid), "u": at}
+        for key, cid, at in bind.execute(
+            sa.text("SELECT verification_key, challenge_id, at FROM verifications")
+        )
+    ]
+    if uses:
+        bind.execute(
+            sa.text(
+                "INSERT INTO challenge_uses (expires_at, challenge_id, used_at) VALUES (:e, :c, :u)"
+            ),
+            uses,
+        )
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER verifications_no_truncate ON verifications")
         op.execute("DROP TRIGGER verifications_append_only ON verifications")
