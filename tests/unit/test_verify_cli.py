@@ -106,7 +106,8 @@ def test_enrol_then_prove_then_sign_cert_revoked(local, session, world):
     assert (link.auth_serial, link.sign_serial) == (verdict.auth_serial, verdict.sign_serial)
     assert local.audit.recent(1)[0].action == "enrol"
 
-    assert prove(session, "1234", local, fixed(world)).link_status is LinkStatus.ACTIVE
+    linked = prove(session, "1234", local, fixed(world))
+    assert (linked.link_status, linked.account_ref) == (LinkStatus.ACTIVE, "patient-42")
 
     # the holder moved: the signature certificate is revoked, the next proof flags the link
     import_crls(local, world, sign_revoked=[verdict.sign_serial], number=2)
