@@ -24,7 +24,7 @@ _t = AuditRow.__table__
 _v = VerificationRow.__table__
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-APPEND = (
+_APPEND = (
     "INSERT INTO audit_log (at, provider_id, terminal_id, action, ok, reason, issuer_key_id, "
     "serial) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
@@ -35,12 +35,28 @@ def _check(field: str, value: str | None, pattern: re.Pattern[str]) -> None:
         raise AuditFieldRefused(f"audit field '{field}' must be a short code")
 
 
+def check_fields(
+    provider_id: str,
+    terminal_id: str,
+    action: str,
+    reason: str | None,
+    issuer_key_id: str | None,
+) -> None:
+    """Raise AuditFieldRefused unless ids are identifiers, action and reason short lower-case
+    codes and the issuer key id hex: nothing else (no PIN, no 4 info) can be recorded."""
+    _check("provider_id", provider_id, _IDENTIFIER)
+    _check("terminal_id", terminal_id, _IDENTIFIER)
+    _check("action", action, _CODE)
+    _check("reason", reason, _CODE)
+    _check("issuer_key_id", issuer_key_id, _KEY_ID)
+
+
 class AuditLog:
     """Append and read audit events."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._append = db.sql(APPEND)
+        self._append = db.sql(_APPEND)
 
     def append(
         self,
@@ -55,11 +71,7 @@ class AuditLog:
         serial: int | None = None,
     ) -> None:
         """Record one event (committed before returning)."""
-        _check("provider_id", provider_id, _IDENTIFIER)
-        _check("terminal_id", terminal_id, _IDENTIFIER)
-        _check("action", action, _CODE)
-        _check("reason", reason, _CODE)
-        _check("issuer_key_id", issuer_key_id, _KEY_ID)
+        check_fields(provider_id, terminal_id, action, reason, issuer_key_id)
         db = self._db
         db.one(
             self._append,

@@ -12,21 +12,17 @@ challenge (the token was unknown, foreign, expired or replayed) go to the audit 
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 
-from kiosk.store.audit import APPEND as AUDIT_APPEND
+from kiosk.store.audit import AuditLog, check_fields
 from kiosk.store.engine import Database
-from kiosk.store.errors import AuditFieldRefused, StoreError
+from kiosk.store.errors import StoreError
 from kiosk.store.records import serial_from_bytes, serial_to_bytes
 from kiosk.store.revocation import SqlRevocationIndex
 from kiosk.verify.ports import ChallengeClaim, CrlState, LedgerEntry, LinkState, ProofContext
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
-_CODE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
-_KEY_ID = re.compile(r"[0-9a-f]{2,128}")
 _CHECKED_KEPT = 4096
 
 # Placeholders in text order: auth serial, auth issuer, provider, auth issuer, auth serial.
@@ -66,7 +62,7 @@ class SqlVerificationStore(SqlRevocationIndex):
     def __init__(self, db: Database) -> None:
         super().__init__(db)
         self._context, self._record = db.sql(_CONTEXT), db.sql(_RECORD)
-        self._flag, self._audit = db.sql(_FLAG_LINK), db.sql(AUDIT_APPEND)
+        self._flag, self._audit = db.sql(_FLAG_LINK), AuditLog(db)
         self._holder = db.sql(_HOLDER)
         #: (provider, terminal, action, reason) combinations already found well-formed.
         self._checked: set[tuple[str, str, str, str, str | None]] = set()
@@ -105,28 +101,25 @@ class SqlVerificationStore(SqlRevocationIndex):
             entry.issuer_key_id,
         )
         if fields not in self._checked:
-            _check(entry)
+            check_fields(*fields)
             if len(self._checked) >= _CHECKED_KEPT:
                 self._checked.clear()
             self._checked.add(fields)
         db = self._db
         claim = entry.challenge
-        serial = None if entry.serial is None else serial_to_bytes(entry.serial)
         if claim is None:
-            db.one(
-                self._audit,
-                (
-                    db.bind_time(entry.at),
-                    entry.provider_id,
-                    entry.terminal_id,
-                    entry.action,
-                    entry.ok,
-                    entry.reason,
-                    entry.issuer_key_id,
-                    serial,
-                ),
+            self._audit.append(
+                at=entry.at,
+                provider_id=entry.provider_id,
+                terminal_id=entry.terminal_id,
+                action=entry.action,
+                ok=entry.ok,
+                reason=entry.reason,
+                issuer_key_id=entry.issuer_key_id,
+                serial=entry.serial,
             )
             return True
+        serial = None if entry.serial is None else serial_to_bytes(entry.serial)
         row = [
             _key(claim),
             claim.challenge_id,
@@ -170,15 +163,3 @@ def _key(claim: ChallengeClaim) -> int:
     if not 0 <= claim.expires_us < 1 << 52:
         raise StoreError("challenge expiry out of range")
     return claim.expires_us << 11 | int.from_bytes(claim.challenge_id[:2], "big") >> 5
-
-
-def _check(entry: LedgerEntry) -> None:
-    """Codes and identifiers only: nothing else (no PIN, no 4 info) can be written."""
-    if (
-        _IDENTIFIER.fullmatch(entry.provider_id) is None
-        or _IDENTIFIER.fullmatch(entry.terminal_id) is None
-        or _CODE.fullmatch(entry.action) is None
-        or _CODE.fullmatch(entry.reason) is None
-        or (entry.issuer_key_id is not None and _KEY_ID.fullmatch(entry.issuer_key_id) is None)
-    ):
-        raise AuditFieldRefused("a verification record's ids and codes must be short codes")
