@@ -91,6 +91,24 @@ class Verdict:
             "account_ref": self.account_ref,
         }
 
+    @classmethod
+    def from_json(cls, obj: Any) -> Verdict:
+        """Parse to_json()'s output; anything else raises ValueError."""
+        try:
+            status = obj["link_status"]
+            return cls(
+                ok=_bool(obj["ok"]),
+                reason=Reason(obj["reason"]),
+                message=_str(obj["message"]),
+                time=_time(obj["time"]),
+                auth_serial=_serial(obj["auth_serial"]),
+                issuer_key_id=_opt_str(obj["issuer_key_id"]),
+                link_status=None if status is None else LinkStatus(status),
+                account_ref=_opt_str(obj["account_ref"]),
+            )
+        except (KeyError, TypeError) as e:
+            raise ValueError("not a verdict") from e
+
 
 @dataclass(frozen=True, slots=True)
 class EnrolmentVerdict:
@@ -118,9 +136,53 @@ class EnrolmentVerdict:
             "auth_issuer_key_id": self.auth_issuer_key_id,
         }
 
+    @classmethod
+    def from_json(cls, obj: Any) -> EnrolmentVerdict:
+        """Parse to_json()'s output; anything else raises ValueError."""
+        try:
+            return cls(
+                ok=_bool(obj["ok"]),
+                reason=Reason(obj["reason"]),
+                message=_str(obj["message"]),
+                time=_time(obj["time"]),
+                sign_serial=_serial(obj["sign_serial"]),
+                sign_issuer_key_id=_opt_str(obj["sign_issuer_key_id"]),
+                auth_serial=_serial(obj["auth_serial"]),
+                auth_issuer_key_id=_opt_str(obj["auth_issuer_key_id"]),
+            )
+        except (KeyError, TypeError) as e:
+            raise ValueError("not an enrolment verdict") from e
+
 
 def _hex(serial: int | None) -> str | None:
     return None if serial is None else format(serial, "x")
+
+
+def _serial(value: Any) -> int | None:
+    return None if value is None else int(_str(value), 16)
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("expected a string")
+    return value
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else _str(value)
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("expected true or false")
+    return value
+
+
+def _time(value: Any) -> datetime:
+    parsed = datetime.fromisoformat(_str(value))
+    if parsed.tzinfo is None:
+        raise ValueError("a time without its zone")
+    return parsed
 
 
 @dataclass(frozen=True, slots=True)

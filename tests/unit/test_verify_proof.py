@@ -380,3 +380,19 @@ def test_crl_state_is_read_with_every_proof(world, challenges):
     stale = with_(crl.info, next_update=world.now - timedelta(hours=1))
     index.replace_crl(stale, [])
     assert verdict_at(1) is Reason.CRL_STALE  # at once: nothing about the CRL is cached
+
+
+def test_verdicts_round_trip_through_json(verifier, challenge, world):
+    from kiosk.verify.verdict import EnrolmentVerdict, Verdict
+
+    verdict = verifier.verify_user_proof(make_proof(world, challenge), world.now)
+    assert Verdict.from_json(verdict.to_json()) == verdict
+    refused = Verdict(False, Reason.REVOKED, "This certificate has been revoked.", world.now)
+    assert Verdict.from_json(refused.to_json()) == refused
+    enrolled = EnrolmentVerdict(True, Reason.OK, "Enrolled.", world.now, 5, "ab", 7, "cd")
+    assert EnrolmentVerdict.from_json(enrolled.to_json()) == enrolled
+    for bad in ({}, [], {**verdict.to_json(), "reason": "nope"}, {**verdict.to_json(), "ok": 1},
+                {**verdict.to_json(), "time": "2026-01-01T00:00:00"},
+                {**verdict.to_json(), "auth_serial": "xyz"}):  # fmt: skip
+        with pytest.raises(ValueError):
+            Verdict.from_json(bad)
