@@ -1,0 +1,254 @@
+"""The kiosk's side of the common platform (docs/platform-api.md): httpx over the v1 API.
+
+`PlatformClient` hands back the same types as local verification (`IssuedChallenge`,
+`Verdict`, `EnrolmentVerdict`), so it can stand in for `ChallengeService.issue` and the
+`Verifier`. The platform's clock decides: the `now` (and `action`) arguments are accepted for
+that reason and not sent.
+
+Failures come in two kinds:
+
+- `PlatformUnavailable`: a connection failure, a timeout, a 5xx, or an answer that is not the
+  expected JSON (the kiosk shows "the verification service cannot be reached");
+- `PlatformRefused`: a 4xx; `.error` is the API's error code (`unauthorized`, `malformed`...),
+  `.status` the HTTP status.
+
+No call is ever retried (a proof is single use; a challenge is cheap to ask for again by the
+caller). The bearer token is never put in an exception message or a log line.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from kiosk.errors import KioskError
+from kiosk.verify.ports import IssuedChallenge
+from kiosk.verify.verdict import EnrolmentVerdict, Verdict
+
+if TYPE_CHECKING:
+    from kiosk.verify.enrolment import EnrolmentApplication
+    from kiosk.verify.proof import UserProof
+
+log = logging.getLogger(__name__)
+
+#: A bearer token is one header value: printable ASCII without spaces (RFC 6750 b64token-ish).
+_TOKEN = re.compile(r"[\x21-\x7e]+")
+
+#: The contract's error codes by status, for a 4xx whose body does not name one.
+_CODES_BY_STATUS = {
+    400: "malformed",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+}
+
+#: How much of the platform's own message an exception keeps.
+_MESSAGE_CHARS = 200
+
+
+class PlatformUnavailable(KioskError):
+    """The platform could not be reached or did not answer as the API says (retry later)."""
+
+    code = "platform_unreachable"
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        #: The HTTP status when the platform did answer (a 5xx, or a 2xx that did not parse).
+        self.status = status
+
+
+class PlatformRefused(KioskError):
+    """The platform refused the request (a 4xx): `.error` is the API's code, `.status` HTTP's."""
+
+    code = "platform_refused"
+
+    def __init__(self, error: str, status: int = 400, message: str = "") -> None:
+        text = f"the verification service refused the request ({error})"
+        super().__init__(f"{text}: {message}" if message else text)
+        self.error = error
+        self.status = status
+
+
+class PlatformClient:
+    """Calls the platform's v1 endpoints with the provider's bearer token."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout_s: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not base_url:
+            raise ValueError("the platform URL is empty")
+        if not isinstance(token, str) or _TOKEN.fullmatch(token) is None:
+            # never echo the value: it is a secret
+            raise ValueError("the platform token must be printable ASCII without spaces")
+        self._token = token
+        self._client = httpx.Client(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=httpx.Timeout(timeout_s),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"PlatformClient({str(self._client.base_url)!r})"
+
+    def __enter__(self) -> PlatformClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    # -- the endpoints -------------------------------------------------------------------
+
+    def issue(self, provider_id: str, terminal_id: str, now: datetime) -> IssuedChallenge:
+        """A fresh challenge for that provider's terminal (`now` is not sent: the platform's
+        clock decides)."""
+        body = self._call(
+            "POST", "/v1/challenges", {"provider_id": provider_id, "terminal_id": terminal_id}
+        )
+        try:
+            challenge = _challenge(body)
+        except (KeyError, TypeError, ValueError, binascii.Error) as e:
+            raise self._bad_answer("/v1/challenges") from e
+        if (challenge.provider_id, challenge.terminal_id) != (provider_id, terminal_id):
+            raise self._bad_answer("/v1/challenges")  # a challenge for someone else
+        return challenge
+
+    def verify_user_proof(
+        self, proof: UserProof, now: datetime, action: str = "user_proof"
+    ) -> Verdict:
+        """The platform's verdict on a user proof (`now` and `action` are not sent: the
+        platform uses its own clock and records its own action)."""
+        body = self._call("POST", "/v1/proofs", proof.to_json())
+        try:
+            return Verdict.from_json(body)
+        except ValueError as e:
+            raise self._bad_answer("/v1/proofs") from e
+
+    def verify_enrolment(
+        self, application: EnrolmentApplication, now: datetime
+    ) -> EnrolmentVerdict:
+        """The platform's verdict on an enrolment application (when ok, the platform has
+        linked the account to the two certificates)."""
+        body = self._call("POST", "/v1/enrolments", application.to_json())
+        try:
+            return EnrolmentVerdict.from_json(body)
+        except ValueError as e:
+            raise self._bad_answer("/v1/enrolments") from e
+
+    def health(self) -> bool:
+        """True when the platform answers `GET /v1/health` with `{"status": "ok"}`; never
+        raises."""
+        try:
+            return self._call("GET", "/v1/health", None) == {"status": "ok"}
+        except (PlatformUnavailable, PlatformRefused):
+            return False
+
+    # -- the plumbing --------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, payload: dict[str, Any] | None) -> Any:
+        """One request, never retried; the decoded JSON of a 2xx answer."""
+        try:
+            response = self._client.request(method, path, json=payload)
+        except httpx.TimeoutException as e:
+            log.warning("platform %s %s: timed out", method, path)
+            raise PlatformUnavailable(
+                "the verification service cannot be reached (timed out)"
+            ) from e
+        except httpx.HTTPError as e:
+            log.warning("platform %s %s: %s", method, path, type(e).__name__)
+            raise PlatformUnavailable(
+                f"the verification service cannot be reached ({type(e).__name__})"
+            ) from e
+        status = response.status_code
+        log.debug("platform %s %s: %d", method, path, status)
+        if 400 <= status < 500:
+            error, message = _error_body(response)
+            code = self._scrub(error)[:64] if error else _CODES_BY_STATUS.get(status, "refused")
+            raise PlatformRefused(code, status, self._scrub(message))
+        if not 200 <= status < 300:
+            log.warning("platform %s %s: status %d", method, path, status)
+            raise PlatformUnavailable(
+                f"the verification service cannot be reached (status {status})", status=status
+            )
+        try:
+            return response.json()
+        except ValueError as e:  # not JSON, or not UTF-8
+            raise self._bad_answer(path, status) from e
+
+    def _bad_answer(self, path: str, status: int | None = 200) -> PlatformUnavailable:
+        log.warning("platform %s: the answer is not the API's JSON", path)
+        return PlatformUnavailable(
+            "the verification service gave an answer that is not the expected JSON",
+            status=status,
+        )
+
+    def _scrub(self, message: str) -> str:
+        """The platform's message, short, and never carrying the token."""
+        return message.replace(self._token, "<token>")[:_MESSAGE_CHARS]
+
+
+def _error_body(response: httpx.Response) -> tuple[str | None, str]:
+    """The API error object's code and message, or (None, "") when the body is not one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None, ""
+    if not isinstance(body, dict):
+        return None, ""
+    error, message = body.get("error"), body.get("message")
+    return (
+        error if isinstance(error, str) and error else None,
+        message if isinstance(message, str) else "",
+    )
+
+
+def _challenge(obj: Any) -> IssuedChallenge:
+    """Parse the `POST /v1/challenges` answer (KeyError, TypeError or ValueError otherwise)."""
+    if not isinstance(obj, dict):
+        raise TypeError("not an object")
+    provider_id, terminal_id = obj["provider_id"], obj["terminal_id"]
+    if not isinstance(provider_id, str) or not isinstance(terminal_id, str):
+        raise TypeError("ids must be strings")
+    nonce = obj["nonce"]
+    if not isinstance(nonce, str):
+        raise TypeError("the nonce must be a string")
+    issued_at, expires_at = _time(obj["issued_at"]), _time(obj["expires_at"])
+    if expires_at <= issued_at:
+        raise ValueError("the challenge expires before it is issued")
+    raw = base64.b64decode(nonce, validate=True)
+    if not raw:
+        raise ValueError("an empty nonce")
+    return IssuedChallenge(
+        nonce=raw,
+        provider_id=provider_id,
+        terminal_id=terminal_id,
+        issued_at=issued_at,
+        expires_at=expires_at,
+    )
+
+
+def _time(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError("a time must be a string")
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError("a time without its zone")
+    return parsed
