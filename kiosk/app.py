@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from kiosk.config import Config, ConfigError
-from kiosk.errors import KioskError
 from kiosk.flow.backend import CardBackend, LinkEntry
 from kiosk.flow.i18n import plain
 from kiosk.flow.machine import Flow, FlowConfig, Provider, ReaderStatus, ServiceInfo
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
     from kiosk.card.connection import CardConnection
     from kiosk.card.monitor import CardEvent
     from kiosk.commands.verify import LocalContext
+    from kiosk.store.audit import AuditLog
     from kiosk.ui.controller import FlowController
     from kiosk.ui.main_window import KioskWindow
 
@@ -108,17 +108,6 @@ class StoreLinks:
     def __init__(self, local: LocalContext) -> None:
         self._links = local.links
 
-    def find(self, provider_id: str, auth: CertRef) -> LinkEntry | None:
-        """The provider's link of that certificate (active or waiting for re-enrolment)."""
-        from kiosk.store.records import LinkStatus
-
-        record = self._links.find_by_auth(provider_id, auth.issuer_key_id, auth.serial)
-        if record is None or record.status is LinkStatus.REVOKED:
-            return None
-        sign = CertRef(record.sign_serial, record.sign_issuer_key_id)
-        stale = record.status is LinkStatus.NEEDS_REENROLMENT
-        return LinkEntry(record.account_ref, record.created_at, sign, stale)
-
     def add(
         self, provider_id: str, account_ref: str, auth: CertRef, sign: CertRef, now: datetime
     ) -> LinkEntry:
@@ -137,15 +126,26 @@ class StoreLinks:
             record = self._links.create(provider_id=provider_id, account_ref=account_ref, **ids)
         else:
             record = self._links.reenrol(existing.link_id, **ids)
-        return LinkEntry(record.account_ref, record.created_at, sign)
+        return LinkEntry(record.account_ref, record.created_at)
+
+
+class PlatformLinks:
+    """The flow's LinkDirectory when the platform verifies: it links on an enrolment it
+    accepts (docs/platform-api.md), so there is nothing left to store here."""
+
+    def add(
+        self, provider_id: str, account_ref: str, auth: CertRef, sign: CertRef, now: datetime
+    ) -> LinkEntry:
+        """The link the platform made with its enrolment verdict."""
+        return LinkEntry(account_ref, now)
 
 
 class StoreAudit:
     """The flow's AuditLog over kiosk.store's audit table."""
 
-    def __init__(self, local: LocalContext) -> None:
-        self._audit = local.audit
-        self._terminal_id = local.terminal_id
+    def __init__(self, audit: AuditLog, terminal_id: str) -> None:
+        self._audit = audit
+        self._terminal_id = terminal_id
 
     def record(
         self,
@@ -198,7 +198,34 @@ def local_backend(
         local.verifier,
         local.challenges,
         StoreLinks(local),
-        StoreAudit(local),
+        StoreAudit(local.audit, local.terminal_id),
+        available_services(),
+        cfg.terminal_id,
+        utc_now,
+    )
+
+
+def platform_backend(
+    cfg: Config, connect: Callable[[], CardConnection], closers: list[Callable[[], None]]
+) -> CardBackend:
+    """The FlowBackend when an authorised platform verifies: challenges, verdicts and links
+    are the platform's (its client); the kiosk's own store keeps only its audit of services."""
+    from kiosk.platform.client import PlatformClient
+    from kiosk.store.audit import AuditLog
+    from kiosk.store.engine import Database
+
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(cfg.effective_database_url)
+    db.upgrade()
+    closers.append(db.dispose)
+    client = PlatformClient(cfg.platform_url, cfg.platform_token)
+    closers.append(client.close)
+    return CardBackend(
+        connect,
+        client,
+        client,
+        PlatformLinks(),
+        StoreAudit(AuditLog(db), cfg.terminal_id),
         available_services(),
         cfg.terminal_id,
         utc_now,
@@ -375,12 +402,13 @@ PREPARE_DELAY_MS = 100
 
 
 def start(cfg: Config, *, windowed: bool, reader: ReaderPort) -> Kiosk:
-    """Show the kiosk at once; open the store, anchors and CRLs behind the attract screen."""
-    if cfg.verification != "local":
-        raise KioskError("platform verification is not available in this build yet")
+    """Show the kiosk at once; open the store, anchors and CRLs (or the platform client)
+    behind the attract screen."""
     closers: list[Callable[[], None]] = []
 
     def build() -> CardBackend:
+        if cfg.verification == "platform":
+            return platform_backend(cfg, reader.connect, closers)
         from kiosk.commands.verify import LocalContext
 
         local = LocalContext.from_config(cfg)

@@ -118,7 +118,7 @@ class Tour:
             self.reader.connect,
             Verifier(trust, index, challenges),
             challenges,
-            MemoryLinks(),
+            MemoryLinks(index),
             MemoryAudit(),
             available_services(),
             cfg.terminal_id,

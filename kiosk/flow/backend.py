@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +19,7 @@ from cryptography import x509
 
 from kiosk.card.connection import CardConnection
 from kiosk.card.errors import CardError, CardRemoved, NoCard, PcscUnavailable, ReaderUnavailable
+from kiosk.errors import KioskError
 from kiosk.flow.errors_catalogue import Problem, ProblemCode
 from kiosk.flow.ports import Authenticated, CardStatus, EnrolmentCandidate, FlowProblem, FourInfo
 from kiosk.jpki.errors import (
@@ -33,12 +33,19 @@ from kiosk.jpki.errors import (
 from kiosk.jpki.session import JpkiSession
 from kiosk.pki.profile import BasicFourInfo, ProfileError, parse_basic_four
 from kiosk.services.base import Link, Service, ServiceContext, ServiceResult
-from kiosk.verify.challenge import ChallengeService
 from kiosk.verify.enrolment import EnrolmentApplication, application_document
+from kiosk.verify.memory import MemoryVerificationStore
+from kiosk.verify.ports import IssuedChallenge
 from kiosk.verify.proof import UserProof, signed_message
 from kiosk.verify.trust import authority_key_id
-from kiosk.verify.verdict import CertRef, LinkStatus, Reason, Refused
-from kiosk.verify.verifier import Verifier
+from kiosk.verify.verdict import (
+    CertRef,
+    EnrolmentVerdict,
+    LinkStatus,
+    Reason,
+    Refused,
+    Verdict,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -97,28 +104,49 @@ def problem_for(error: BaseException) -> Problem:
             return Problem(ProblemCode.CARD_ERROR)
         case Refused():
             return Problem(REASON_PROBLEMS.get(error.reason, ProblemCode.BAD_CERTIFICATE))
+        case KioskError(code="platform_unreachable" | "platform_refused"):
+            # the verification service is down, or refused this kiosk (misconfigured token):
+            # either way the person cannot be verified here now
+            log.warning("verification platform: %s", error.code)
+            return Problem(ProblemCode.PLATFORM_UNREACHABLE)
     log.error("unexpected error in card work: %s", type(error).__name__, exc_info=error)
     return Problem(ProblemCode.INTERNAL)
 
 
 @dataclass(frozen=True, slots=True)
 class LinkEntry:
-    """A stored link: the account and the signature certificate it was made with."""
+    """A link as the verifier reported it with a verdict (or as enrolment made it)."""
 
     account_ref: str
     linked_at: datetime
-    sign: CertRef
     needs_reenrolment: bool = False  # e.g. the signature certificate was revoked
 
 
 class LinkDirectory(Protocol):
-    def find(self, provider_id: str, auth: CertRef) -> LinkEntry | None:
-        """The active link of that authentication certificate at the provider, if any."""
+    """Where enrolment puts a link. Links are found by the verifier: its verdict names the
+    certificate's link at the provider (`Verdict.account_ref`, `linked_at`, `link_status`)."""
 
     def add(
         self, provider_id: str, account_ref: str, auth: CertRef, sign: CertRef, now: datetime
     ) -> LinkEntry:
         """Record a link (a new one, or the account's existing one bound to new certificates)."""
+
+
+class ProofVerifier(Protocol):
+    """Local verification (`kiosk.verify.Verifier`) or the platform's (its client)."""
+
+    def verify_user_proof(self, proof: UserProof, now: datetime, action: str = ...) -> Verdict:
+        """Verify one proof; the verdict is recorded (locally or at the platform)."""
+
+    def verify_enrolment(
+        self, application: EnrolmentApplication, now: datetime
+    ) -> EnrolmentVerdict:
+        """Verify one enrolment application; the verdict is recorded."""
+
+
+class ChallengeIssuer(Protocol):
+    def issue(self, provider_id: str, terminal_id: str, now: datetime) -> IssuedChallenge:
+        """A fresh challenge for that provider's terminal."""
 
 
 class AuditLog(Protocol):
@@ -135,25 +163,17 @@ class AuditLog(Protocol):
 
 
 class MemoryLinks:
-    """A LinkDirectory in a dict (tests and the demo)."""
+    """A LinkDirectory over the verifier's in-memory store (tests and the demo)."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._links: dict[tuple[str, CertRef], LinkEntry] = {}
-
-    def find(self, provider_id: str, auth: CertRef) -> LinkEntry | None:
-        """The link of that certificate at the provider, if any."""
-        with self._lock:
-            return self._links.get((provider_id, auth))
+    def __init__(self, store: MemoryVerificationStore) -> None:
+        self._store = store
 
     def add(
         self, provider_id: str, account_ref: str, auth: CertRef, sign: CertRef, now: datetime
     ) -> LinkEntry:
-        """Record a new link (replacing an older one of the same certificate)."""
-        entry = LinkEntry(account_ref, now, sign)
-        with self._lock:
-            self._links[(provider_id, auth)] = entry
-        return entry
+        """Record the link (the account's existing one moves to these certificates)."""
+        link_id = self._store.add_link(provider_id, account_ref, auth, sign, at=now)
+        return LinkEntry(account_ref, self._store.linked_at(link_id) or now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,8 +235,8 @@ class CardBackend:
     def __init__(
         self,
         connect: Callable[[], CardConnection],
-        verifier: Verifier,
-        challenges: ChallengeService,
+        verifier: ProofVerifier,
+        challenges: ChallengeIssuer,
         links: LinkDirectory,
         audit: AuditLog,
         services: Mapping[str, Service],
@@ -280,16 +300,17 @@ class CardBackend:
         message = signed_message(provider_id, self._terminal_id, challenge.nonce)
         signature = session.sign_sha256("auth", message)
         proof = UserProof(provider_id, self._terminal_id, challenge.nonce, certificate, signature)
-        entry = self._links.find(provider_id, cert_ref(certificate))
         verdict = self._verifier.verify_user_proof(proof, self._clock(), action="authenticate")
         if not verdict.ok:
             raise Refused(verdict.reason, verdict.message)
-        not_after = x509.load_der_x509_certificate(certificate).not_valid_after_utc
-        stale = entry is not None and (
-            entry.needs_reenrolment or verdict.link_status is LinkStatus.NEEDS_REENROLMENT
-        )
+        entry = None
+        if verdict.account_ref is not None and verdict.linked_at is not None:
+            stale = verdict.link_status is LinkStatus.NEEDS_REENROLMENT
+            entry = LinkEntry(verdict.account_ref, verdict.linked_at, stale)
+        stale = entry is not None and entry.needs_reenrolment
         link = None if entry is None or stale else Link(entry.account_ref, entry.linked_at)
-        subject = x509.load_der_x509_certificate(certificate).subject.rfc4514_string()
+        cert = x509.load_der_x509_certificate(certificate)
+        subject, not_after = cert.subject.rfc4514_string(), cert.not_valid_after_utc
         return Authenticated(subject, not_after, link, stale, evidence=entry)
 
     def read_signer(self, password: str, authenticated: Authenticated) -> EnrolmentCandidate:

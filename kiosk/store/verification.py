@@ -30,7 +30,7 @@ _CONTEXT = (
     "SELECT ca.generation_id, ga.next_update, "
     "(SELECT 1 FROM revoked_serials r "
     " WHERE r.generation_id = ca.generation_id AND r.serial = ?), "
-    "l.link_id, l.account_ref, l.status, l.sign_issuer_key_id, l.sign_serial, "
+    "l.link_id, l.account_ref, l.status, l.sign_issuer_key_id, l.sign_serial, l.created_at, "
     "cs.generation_id, gs.next_update, "
     "(SELECT 1 FROM revoked_serials r "
     " WHERE r.generation_id = cs.generation_id AND r.serial = l.sign_serial) "
@@ -76,8 +76,9 @@ class SqlVerificationStore(SqlRevocationIndex):
         auth = None if row[0] is None else CrlState(self._time(row[1]), row[2] is not None)
         if row[3] is None:
             return ProofContext(auth, None)
-        sign = None if row[8] is None else CrlState(self._time(row[9]), row[10] is not None)
-        link = LinkState(row[3], row[4], row[5], row[6], serial_from_bytes(row[7]), sign)
+        sign = None if row[9] is None else CrlState(self._time(row[10]), row[11] is not None)
+        linked_at = self._db.read_time(row[8])
+        link = LinkState(row[3], row[4], row[5], row[6], serial_from_bytes(row[7]), sign, linked_at)
         return ProofContext(auth, link)
 
     def _time(self, value: object) -> datetime | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from kiosk.verify.crl import VerifiedCrl
@@ -50,6 +50,9 @@ class MemoryRevocationIndex:
         return None if found is None else found[1].get(serial)
 
 
+_LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 class MemoryVerificationStore(MemoryRevocationIndex):
     """A VerificationStore in dicts: CRLs, links added with `add_link`, and the ledger
     (`entries`); record() is atomic under a lock."""
@@ -68,12 +71,25 @@ class MemoryVerificationStore(MemoryRevocationIndex):
         auth: CertRef,
         sign: CertRef,
         status: str = "active",
+        at: datetime = _LONG_AGO,
     ) -> int:
-        """Link an account to a card's certificates; the link's id."""
-        link_id = len(self._links) + 1
-        key = (provider_id, auth.issuer_key_id, auth.serial)
-        self._links[key] = _MemoryLink(link_id, account_ref, status, sign)
+        """Link an account to a card's certificates, or move the provider's link of that
+        account to them (re-enrolment: active again, linked since the first time); its id."""
+        with self._lock:
+            for key, link in list(self._links.items()):
+                if key[0] == provider_id and link.account_ref == account_ref:
+                    del self._links[key]
+                    link.sign, link.status = sign, status
+                    self._links[(provider_id, auth.issuer_key_id, auth.serial)] = link
+                    return link.link_id
+            link_id = len(self._links) + 1
+            key = (provider_id, auth.issuer_key_id, auth.serial)
+            self._links[key] = _MemoryLink(link_id, account_ref, status, sign, at)
         return link_id
+
+    def linked_at(self, link_id: int) -> datetime | None:
+        """Since when the link with that id exists, or None."""
+        return next((k.linked_at for k in self._links.values() if k.link_id == link_id), None)
 
     def link_status(self, link_id: int) -> str | None:
         """The status of the link with that id, or None."""
@@ -92,6 +108,7 @@ class MemoryVerificationStore(MemoryRevocationIndex):
                 sign.issuer_key_id,
                 sign.serial,
                 self._crl_state(sign.issuer_key_id, sign.serial),
+                link.linked_at,
             )
         return ProofContext(self._crl_state(issuer_key_id, serial), state)
 
@@ -124,6 +141,7 @@ class _MemoryLink:
     account_ref: str
     status: str
     sign: CertRef
+    linked_at: datetime
 
 
 class MemorySerialService:

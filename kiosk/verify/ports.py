@@ -76,6 +76,7 @@ class LinkState(NamedTuple):
     sign_issuer_key_id: str
     sign_serial: int
     sign_crl: CrlState | None  # None: no CRL imported for the signature CA
+    linked_at: datetime  # when the account was first linked at the provider
 
 
 class ProofContext(NamedTuple):

@@ -77,6 +77,7 @@ class Verdict:
     issuer_key_id: str | None = None  # hex SKI of the authentication CA
     link_status: LinkStatus | None = None  # set when the certificate is linked at the provider
     account_ref: str | None = None  # the provider's account linked to the certificate, if any
+    linked_at: datetime | None = None  # since when that account is linked
 
     def to_json(self) -> dict[str, Any]:
         """The verdict as a JSON object (serial in hex, time in ISO 8601)."""
@@ -89,6 +90,7 @@ class Verdict:
             "issuer_key_id": self.issuer_key_id,
             "link_status": None if self.link_status is None else self.link_status.value,
             "account_ref": self.account_ref,
+            "linked_at": None if self.linked_at is None else self.linked_at.isoformat(),
         }
 
     @classmethod
@@ -105,6 +107,7 @@ class Verdict:
                 issuer_key_id=_opt_str(obj["issuer_key_id"]),
                 link_status=None if status is None else LinkStatus(status),
                 account_ref=_opt_str(obj["account_ref"]),
+                linked_at=None if obj["linked_at"] is None else _time(obj["linked_at"]),
             )
         except (KeyError, TypeError) as e:
             raise ValueError("not a verdict") from e

@@ -118,16 +118,24 @@ class Verifier:
             )
         else:
             link = context.link
-            status = account = None
+            status = account = linked_at = None
             if link is not None:
-                link_id, account = link.link_id, link.account_ref
+                link_id, account, linked_at = link.link_id, link.account_ref, link.linked_at
                 if link.status == _NEEDS_REENROLMENT:
                     status = LinkStatus.NEEDS_REENROLMENT
                 else:
                     status = self._validator.linked_status(link, now)
                     flag = status is LinkStatus.NEEDS_REENROLMENT
             verdict = Verdict(
-                True, Reason.OK, "Verified.", now, ref.serial, ref.issuer_key_id, status, account
+                True,
+                Reason.OK,
+                "Verified.",
+                now,
+                ref.serial,
+                ref.issuer_key_id,
+                status,
+                account,
+                linked_at,
             )
         entry = LedgerEntry(
             now,
@@ -186,5 +194,5 @@ class Verifier:
         )
         refused = replace(verdict, ok=False, reason=reason, message=_REPLAYED)
         if isinstance(refused, Verdict):
-            return replace(refused, link_status=None, account_ref=None)
+            return replace(refused, link_status=None, account_ref=None, linked_at=None)
         return refused

@@ -120,7 +120,7 @@ def make_kiosk(qtbot, test_pki, card_file, trust):
             reader.connect,
             Verifier(trust, index, challenges),
             challenges,
-            MemoryLinks(),
+            MemoryLinks(index),
             audit,
             services,
             "kiosk-1",

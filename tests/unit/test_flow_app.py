@@ -136,12 +136,3 @@ def test_kiosk_run_command_line():
     args = build_parser().parse_args(["run", "--config", "k.toml", "--windowed"])
     assert (args.command, args.config, args.windowed) == ("run", "k.toml", True)
     assert build_parser().parse_args(["run"]).windowed is False
-
-
-def test_platform_verification_is_refused_clearly():
-    from kiosk.app import start
-    from kiosk.errors import KioskError
-
-    cfg = Config(verification="platform", platform_url="https://platform.invalid")
-    with pytest.raises(KioskError, match="platform verification"):
-        start(cfg, windowed=True, reader=InProcessReader())

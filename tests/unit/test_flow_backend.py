@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -58,7 +57,7 @@ def world(test_pki, card_file, trust):
         reader.connect,
         Verifier(trust, index, challenges),
         challenges,
-        MemoryLinks(),
+        MemoryLinks(index),
         audit,
         {"identity": IdentityService()},
         "kiosk-1",
@@ -231,12 +230,14 @@ def test_unexpected_errors_are_internal_and_logged(caplog):
 
 def test_a_link_needing_reenrolment_is_renewed_for_the_same_account(world):
     backend, *_ = world
-    links = backend._links
+    store = backend._verifier._store
     backend.read_card()
     auth = backend.authenticate("1234", "identity", "clinic")
     first = backend.enrol(backend.read_signer("ABC123", auth), "clinic")
-    key = next(iter(links._links))
-    links._links[key] = replace(links._links[key], account_ref="K-OLD", needs_reenrolment=True)
+    # the card's certificates are now linked to an older account waiting for re-enrolment
+    (key,) = store._links
+    link = store._links[key]
+    link.account_ref, link.status = "K-OLD", "needs_reenrolment"
     backend.read_card()
     stale = backend.authenticate("1234", "identity", "clinic")
     assert stale.link is None and stale.needs_reenrolment

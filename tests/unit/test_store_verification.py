@@ -373,7 +373,7 @@ def test_context_carries_the_providers_link_of_the_auth_certificate(store, links
     mine = link(links, test_pki, auth=BIG, sign=BIG - 1)
     theirs = link(links, test_pki, auth=6, sign=10, provider="other-clinic", account="x-9")
     assert store.proof_context(PROVIDER, auth, BIG) == ProofContext(
-        None, LinkState(mine.link_id, "acct-1", "active", sign, BIG - 1, None)
+        None, LinkState(mine.link_id, "acct-1", "active", sign, BIG - 1, None, mine.created_at)
     )
     assert store.proof_context(PROVIDER, auth, 6).link is None  # the other provider's link
     assert store.proof_context("other-clinic", auth, 6).link.link_id == theirs.link_id

@@ -263,11 +263,12 @@ def test_link_status_in_verdict(world, challenges, index):
     verdict = verifier.verify_user_proof(make_proof(world, c), world.now)
     assert verdict.ok and (verdict.link_status, verdict.account_ref) == (None, None)
 
-    link_id = index.add_link(PROVIDER, "patient-42", auth, sign)
+    since = world.now - timedelta(days=30)
+    link_id = index.add_link(PROVIDER, "patient-42", auth, sign, at=since)
     c = challenges.issue(PROVIDER, TERMINAL, world.now)
     verdict = verifier.verify_user_proof(make_proof(world, c), world.now)
     assert verdict.ok and verdict.link_status is LinkStatus.ACTIVE
-    assert verdict.account_ref == "patient-42"
+    assert (verdict.account_ref, verdict.linked_at) == ("patient-42", since)
     assert verdict.to_json()["account_ref"] == "patient-42"
 
     c = challenges.issue("other-clinic", TERMINAL, world.now)  # the link is this provider's
