@@ -1,0 +1,555 @@
+"""The platform's HTTP service (FastAPI): challenges, user proofs and enrolments for providers.
+
+The contract is docs/platform-api.md. Every caller but a health check presents a bearer token
+whose SHA-256 the configuration names for one provider; the token speaks for that provider
+only. Proofs and applications go to the same `Verifier` as local mode (it records every
+verdict with its challenge's use); an accepted enrolment links the account at the provider.
+
+Every error is `{"error": code, "message": text}`, never a traceback; a request's outcome is
+logged as endpoint, provider, status and reason code, never its body (an enrolment
+application carries the 4 info as typed).
+
+The endpoints are plain functions, so FastAPI runs them in its threadpool; the store's
+`Database` keeps one driver connection per thread, which suits that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import traceback
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kiosk.store.errors import LinkExists, StoreError
+from kiosk.verify.challenge import IDENTIFIER
+from kiosk.verify.enrolment import EnrolmentApplication
+from kiosk.verify.proof import UserProof
+from kiosk.verify.verdict import CertRef, Refused
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from kiosk.config import Config
+    from kiosk.verify.challenge import ChallengeService
+    from kiosk.verify.verifier import Verifier
+
+log = logging.getLogger(__name__)
+
+#: The largest request body accepted (bytes).
+MAX_BODY = 64 * 1024
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+_OUTCOME = "jpki.outcome"  # the scope key the handlers note provider and reason under
+
+Clock = Callable[[], datetime]
+
+
+class Links(Protocol):
+    """Where an accepted enrolment is linked (kiosk.app.StoreLinks.add's semantics)."""
+
+    def add(
+        self, provider_id: str, account_ref: str, auth: CertRef, sign: CertRef, now: datetime
+    ) -> object:
+        """Create the account's link to these certificates, or move its existing link."""
+
+
+# --- request and response bodies (the OpenAPI schema) -----------------------------------
+
+_ID = Field(pattern=IDENTIFIER.pattern.join("^$"), description="an identifier")
+_B64 = "standard base64"
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ChallengeRequest(_Body):
+    """Ask for a challenge for one of the provider's terminals."""
+
+    provider_id: str = _ID
+    terminal_id: str = _ID
+
+
+class ChallengeResponse(BaseModel):
+    """A fresh challenge: the card signs proof_digest_info(provider_id, terminal_id, nonce)."""
+
+    nonce: str = Field(description=f"the 73-byte token, {_B64}")
+    provider_id: str
+    terminal_id: str
+    issued_at: str = Field(description="ISO 8601, UTC, microseconds")
+    expires_at: str = Field(description="ISO 8601, UTC, microseconds")
+
+
+class UserProofRequest(_Body):
+    """A user proof (docs/proof-format.md §1), `UserProof.to_json()`."""
+
+    provider_id: str
+    terminal_id: str
+    nonce: str = Field(description=_B64)
+    certificate: str = Field(description=f"DER of the authentication certificate, {_B64}")
+    signature: str = Field(description=f"PKCS#1 v1.5 / SHA-256 signature, {_B64}")
+
+
+class FourInfo(_Body):
+    """The basic 4 info as typed (checked against the signature certificate, never recorded)."""
+
+    name: str
+    address: str
+    birth_date: str = Field(description="ISO 8601 date")
+    sex: Literal["male", "female", "unknown"]
+
+
+class EnrolmentDocument(_Body):
+    """The document the signature key signed (canonical JSON, docs/proof-format.md §2)."""
+
+    format: Literal["jpki-kiosk/enrolment-1"]
+    provider_id: str
+    terminal_id: str
+    account_ref: str = Field(min_length=1, max_length=128)
+    four_info: FourInfo
+    nonce: str = Field(description=_B64)
+
+
+class EnrolmentRequest(_Body):
+    """An enrolment application, `EnrolmentApplication.to_json()`."""
+
+    document: EnrolmentDocument
+    sign_certificate: str = Field(description=f"DER of the signature certificate, {_B64}")
+    sign_signature: str = Field(description=f"over the canonical document, {_B64}")
+    auth_proof: UserProofRequest | None = None
+
+
+class VerdictResponse(BaseModel):
+    """A user proof's verdict, `Verdict.to_json()`."""
+
+    ok: bool
+    reason: str
+    message: str
+    time: str
+    auth_serial: str | None = Field(description="hex")
+    issuer_key_id: str | None
+    link_status: str | None
+    account_ref: str | None
+
+
+class EnrolmentVerdictResponse(BaseModel):
+    """An enrolment's verdict, `EnrolmentVerdict.to_json()`."""
+
+    ok: bool
+    reason: str
+    message: str
+    time: str
+    sign_serial: str | None = Field(description="hex")
+    sign_issuer_key_id: str | None
+    auth_serial: str | None = Field(description="hex")
+    auth_issuer_key_id: str | None
+
+
+class ErrorResponse(BaseModel):
+    """Every error."""
+
+    error: str
+    message: str
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status, error code and a message safe to show."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = dict(headers or {})
+
+
+def _error(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": code, "message": message}, status_code=status, headers=dict(headers or {})
+    )
+
+
+def _note(request: Request, **fields: str) -> None:
+    """Note the provider or the reason code for the request's log line."""
+    request.scope.setdefault(_OUTCOME, {}).update(fields)
+
+
+_UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": code}
+    for status, code in (
+        (400, "malformed"),
+        (401, "unauthorized"),
+        (403, "forbidden"),
+        (413, "too_large"),
+        (503, "unavailable"),
+        (500, "internal"),
+    )
+}
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+def _field_problem(errors: list[Any]) -> str:
+    """Which field was wrong, in plain words (never the value: it may be 4 info)."""
+    if not errors:
+        return "The request body is malformed."
+    first = errors[0]
+    kind = str(first.get("type", ""))
+    if kind == "json_invalid":
+        return "The request body is not valid JSON."
+    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    if not loc and isinstance(first.get("input"), bytes):  # not sent as application/json
+        return "The request body must be JSON (Content-Type: application/json)."
+    if not loc:
+        return "The request body must be a JSON object."
+    where = ".".join(loc)
+    if kind == "missing":
+        return f"'{where}' is missing."
+    return f"'{where}' has the wrong type or form."
+
+
+# --- authentication ----------------------------------------------------------------------
+
+_bearer = HTTPBearer(auto_error=False, description="the provider's bearer token")
+
+
+class _Tokens:
+    """Provider ids by the SHA-256 of their tokens, compared in constant time."""
+
+    def __init__(self, tokens: Mapping[str, str]) -> None:
+        self._digests = [(bytes.fromhex(h), provider) for provider, h in tokens.items()]
+
+    def provider(self, authorization: str | None) -> str:
+        """The provider the header's bearer token belongs to; else ApiError 401."""
+        scheme, _, token = (authorization or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise ApiError(401, "unauthorized", "A bearer token is required.", _UNAUTHORIZED)
+        digest = hashlib.sha256(token.encode("utf-8")).digest()
+        found = None
+        for expected, provider in self._digests:  # every one, so timing says nothing
+            if hmac.compare_digest(digest, expected):
+                found = provider
+        if found is None:
+            raise ApiError(401, "unauthorized", "The bearer token is not known.", _UNAUTHORIZED)
+        return found
+
+
+def _authenticated_route(tokens: _Tokens) -> type[APIRoute]:
+    """A route class that checks the bearer token before the body is read or parsed."""
+
+    class AuthenticatedRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+            handler = super().get_route_handler()
+
+            async def authenticated(request: Request) -> Response:
+                provider = tokens.provider(request.headers.get("authorization"))
+                _note(request, provider=provider)
+                return await handler(request)
+
+            return authenticated
+
+    return AuthenticatedRoute
+
+
+def _caller(
+    request: Request,
+    _credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
+) -> str:
+    """The provider the (already checked) token speaks for."""
+    return str(request.scope[_OUTCOME]["provider"])
+
+
+def _same_provider(caller: str, named: str) -> None:
+    if not hmac.compare_digest(caller.encode("utf-8"), named.encode("utf-8")):
+        raise ApiError(403, "forbidden", "The body names another provider than the token's.")
+
+
+# --- the outermost layer: body limit, unexpected errors, the log line --------------------
+
+
+class _Edge:
+    """Refuses bodies over MAX_BODY (by Content-Length and as read), turns an unexpected
+    exception into a 500 without a traceback, and logs each request's outcome."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        outcome: dict[str, str] = {}
+        scope[_OUTCOME] = outcome
+        status = [0]
+
+        async def noting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            body = await self._read_body(scope, receive)
+            if body is None:
+                outcome["reason"] = "too_large"
+                await _error(413, "too_large", f"The body is over {MAX_BODY} bytes.")(
+                    scope, receive, noting_send
+                )
+            else:
+                await self.app(scope, _replay(body, receive), noting_send)
+        except Exception as e:  # anything the handlers did not answer
+            outcome["reason"] = "internal"
+            where = traceback.extract_tb(e.__traceback__)[-1:]
+            place = f"{where[0].filename}:{where[0].lineno}" if where else "?"
+            log.error("unexpected %s at %s", type(e).__name__, place)
+            if status[0] == 0:
+                await _error(500, "internal", "An internal error occurred.")(
+                    scope, receive, noting_send
+                )
+        finally:
+            log.info(
+                "%s %s provider=%s status=%s reason=%s",
+                scope.get("method", "?"),
+                str(scope.get("path", "?"))[:100],
+                outcome.get("provider", "-"),
+                status[0] or "-",
+                outcome.get("reason", "-"),
+            )
+
+    @staticmethod
+    async def _read_body(scope: Scope, receive: Receive) -> bytes | None:
+        """The whole body, or None when it is over MAX_BODY."""
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    if int(value) > MAX_BODY:
+                        return None
+                except ValueError:
+                    pass
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break  # the client went away; the app sees an empty body
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
+
+
+# --- the app -----------------------------------------------------------------------------
+
+
+def create_app(
+    *,
+    verifier: Verifier,
+    challenges: ChallengeService,
+    links: Links,
+    tokens: Mapping[str, str],
+    clock: Clock,
+) -> FastAPI:
+    """The platform API over these services; `tokens` maps provider id -> SHA-256 hex of its
+    bearer token; `clock()` is an aware UTC datetime."""
+    known = _Tokens(tokens)
+    app = FastAPI(
+        title="jpki-kiosk platform",
+        version="1",
+        description="Verifies JPKI user proofs and enrolment applications for providers "
+        "(docs/platform-api.md).",
+        docs_url=None,
+        redoc_url=None,
+    )
+    v1 = APIRouter(route_class=_authenticated_route(known), responses=_ERRORS)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        _note(request, reason=exc.code)
+        return _error(exc.status, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        _note(request, reason="malformed")
+        return _error(400, "malformed", _field_problem(list(exc.errors())))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "internal" if exc.status_code >= 500 else "error")
+        message = {
+            "not_found": "No such endpoint.",
+            "method_not_allowed": "This endpoint does not take that method.",
+        }.get(code, "The request could not be served.")
+        _note(request, reason=code)
+        return _error(exc.status_code, code, message, exc.headers)
+
+    @app.exception_handler(LinkExists)
+    async def link_exists(request: Request, exc: LinkExists) -> JSONResponse:
+        # not in the contract's table: the card is linked to another account at the provider
+        _note(request, reason=exc.code)
+        return _error(409, exc.code, "This card is already linked to another account.")
+
+    @app.exception_handler(StoreError)
+    async def unavailable(request: Request, exc: StoreError) -> JSONResponse:
+        _note(request, reason="unavailable")
+        log.warning("store error: %s", exc.code)
+        return _error(503, "unavailable", "The store cannot be reached; try again.")
+
+    @app.exception_handler(Refused)
+    async def malformed(request: Request, exc: Refused) -> JSONResponse:
+        _note(request, reason="malformed")
+        return _error(400, "malformed", str(exc))
+
+    @app.get("/v1/health", response_model=HealthResponse, tags=["health"])
+    def health() -> dict[str, str]:
+        """No token needed (for load balancers)."""
+        return {"status": "ok"}
+
+    @v1.post("/v1/challenges", status_code=201, response_model=ChallengeResponse)
+    def issue(
+        body: ChallengeRequest, request: Request, caller: str = Depends(_caller)
+    ) -> JSONResponse:
+        """A fresh challenge for one of the provider's terminals."""
+        _same_provider(caller, body.provider_id)
+        try:
+            issued = challenges.issue(body.provider_id, body.terminal_id, clock())
+        except ValueError as e:
+            raise ApiError(400, "malformed", "The ids must be short identifiers.") from e
+        _note(request, reason="issued")
+        return JSONResponse(
+            {
+                "nonce": _b64(issued.nonce),
+                "provider_id": issued.provider_id,
+                "terminal_id": issued.terminal_id,
+                "issued_at": _time(issued.issued_at),
+                "expires_at": _time(issued.expires_at),
+            },
+            status_code=201,
+        )
+
+    @v1.post("/v1/proofs", response_model=VerdictResponse)
+    def proof(
+        body: UserProofRequest, request: Request, caller: str = Depends(_caller)
+    ) -> JSONResponse:
+        """Verify a user proof; a refusal is a verdict with ok false, not an HTTP error."""
+        _same_provider(caller, body.provider_id)
+        parsed = UserProof.from_json(body.model_dump())  # Refused(malformed): bad base64
+        verdict = verifier.verify_user_proof(parsed, clock(), action="platform_proof")
+        _note(request, reason=verdict.reason.value)
+        return JSONResponse(verdict.to_json())
+
+    @v1.post(
+        "/v1/enrolments",
+        response_model=EnrolmentVerdictResponse,
+        responses={409: {"model": ErrorResponse, "description": "link_exists"}},
+    )
+    def enrol(
+        body: EnrolmentRequest, request: Request, caller: str = Depends(_caller)
+    ) -> JSONResponse:
+        """Verify an enrolment application; when ok, link the account to both certificates."""
+        _same_provider(caller, body.document.provider_id)
+        application = EnrolmentApplication.from_json(body.model_dump())
+        now = clock()
+        verdict = verifier.verify_enrolment(application, now)
+        if verdict.ok:
+            assert verdict.auth_serial is not None and verdict.sign_serial is not None
+            links.add(
+                application.provider_id,
+                application.account_ref,
+                CertRef(verdict.auth_serial, verdict.auth_issuer_key_id or ""),
+                CertRef(verdict.sign_serial, verdict.sign_issuer_key_id or ""),
+                now,
+            )
+        _note(request, reason=verdict.reason.value)
+        return JSONResponse(verdict.to_json())
+
+    app.include_router(v1)
+    app.add_middleware(_Edge)
+    return app
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode("ascii")
+
+
+def _time(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+# --- from the configuration --------------------------------------------------------------
+
+
+def platform_tokens(cfg: Config) -> dict[str, str]:
+    """`[extra.platform_tokens]`: provider id -> SHA-256 hex of its bearer token."""
+    from kiosk.config import ConfigError
+
+    table = cfg.extra.get("platform_tokens")
+    if not isinstance(table, Mapping) or not table:
+        raise ConfigError(
+            "'extra.platform_tokens' must map provider ids to the SHA-256 hex of their tokens"
+        )
+    tokens: dict[str, str] = {}
+    for provider, digest in table.items():
+        if not isinstance(provider, str) or IDENTIFIER.fullmatch(provider) is None:
+            raise ConfigError("'extra.platform_tokens': provider ids must be short identifiers")
+        if not isinstance(digest, str) or _SHA256_HEX.fullmatch(digest) is None:
+            raise ConfigError(
+                f"'extra.platform_tokens.{provider}' must be 64 hex digits (a SHA-256)"
+            )
+        tokens[provider] = digest.lower()
+    return tokens
+
+
+def app_from_config(cfg: Config) -> FastAPI:
+    """The platform over the configured store: CRLs of crl_dir imported, tokens from
+    `[extra.platform_tokens]`, links over the store, the wall clock."""
+    from kiosk.app import StoreLinks, import_crls
+    from kiosk.commands.verify import LocalContext
+
+    tokens = platform_tokens(cfg)  # before the store is opened: a bad table fails fast
+    local = LocalContext.from_config(cfg)
+    import_crls(cfg, local)
+    return create_app(
+        verifier=local.verifier,
+        challenges=local.challenges,
+        links=StoreLinks(local),
+        tokens=tokens,
+        clock=lambda: datetime.now(UTC),
+    )
