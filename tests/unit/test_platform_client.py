@@ -58,6 +58,7 @@ VERDICT = Verdict(
     issuer_key_id="3fb8",
     link_status=LinkStatus.ACTIVE,
     account_ref="K-1234",
+    linked_at=datetime(2026, 4, 1, 10, 0, tzinfo=UTC),
 )
 ENROLMENT_VERDICT = EnrolmentVerdict(True, Reason.OK, "Enrolled.", NOW, 0x51, "aa", 0x52, "bb")
 
