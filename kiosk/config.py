@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from kiosk.errors import KioskError
 
@@ -113,11 +114,27 @@ def _coerce(name: str, value: Any) -> Any:
     return value
 
 
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def _check_platform(url: str, token: str) -> None:
+    if not url:
+        raise ConfigError("'platform_url' is required when verification = \"platform\"")
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("https", "http") or not parsed.hostname:
+        raise ConfigError("'platform_url' must be an https:// URL")
+    if parsed.scheme == "http" and parsed.hostname not in _LOOPBACK:
+        # the bearer token and the card's proofs must not cross a network in clear text
+        raise ConfigError("'platform_url' must use https:// (plain http only to this machine)")
+    if not token:
+        raise ConfigError("'platform_token' is required when verification = \"platform\"")
+
+
 def _validate(cfg: Config) -> Config:
     if cfg.verification not in ("local", "platform"):
         raise ConfigError('\'verification\' must be "local" or "platform"')
-    if cfg.verification == "platform" and not cfg.platform_url:
-        raise ConfigError("'platform_url' is required when verification = \"platform\"")
+    if cfg.verification == "platform":
+        _check_platform(cfg.platform_url, cfg.platform_token)
     if cfg.language not in ("ja", "ja-easy", "en"):
         raise ConfigError('\'language\' must be "ja", "ja-easy" or "en"')
     if cfg.theme not in ("default", "high-contrast"):

@@ -28,6 +28,14 @@ def test_sqlite_is_the_default_store(tmp_path):
     assert cfg.effective_database_url == f"sqlite:///{tmp_path / 'kiosk.sqlite3'}"
 
 
+def test_platform_over_https_or_to_this_machine():
+    for url in ("https://platform.example/jpki", "http://127.0.0.1:8700", "http://localhost:8700"):
+        cfg = config.from_mapping(
+            {"verification": "platform", "platform_url": url, "platform_token": "t"}
+        )
+        assert cfg.platform_url == url
+
+
 @pytest.mark.parametrize(
     ("values", "words"),
     [
@@ -36,6 +44,18 @@ def test_sqlite_is_the_default_store(tmp_path):
         ({"idle_timeout_s": -1}, "'idle_timeout_s' must be a whole number"),
         ({"sound": "loud"}, "'sound' must be true or false"),
         ({"verification": "platform"}, "'platform_url' is required"),
+        (
+            {"verification": "platform", "platform_url": "https://p.example"},
+            "'platform_token' is required",
+        ),
+        (
+            {"verification": "platform", "platform_url": "http://p.example", "platform_token": "t"},
+            "'platform_url' must use https://",
+        ),
+        (
+            {"verification": "platform", "platform_url": "ftp://p", "platform_token": "t"},
+            "'platform_url' must be an https:// URL",
+        ),
         ({"verification": "remote"}, "'verification' must be"),
         ({"language": "fr"}, "'language' must be"),
         ({"services": [1, 2]}, "'services' must be a list"),
