@@ -15,6 +15,7 @@ The endpoints are plain functions, so FastAPI runs them in its threadpool; the s
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import logging
@@ -36,7 +37,7 @@ from kiosk.store.errors import LinkExists, StoreError
 from kiosk.verify.challenge import IDENTIFIER
 from kiosk.verify.enrolment import EnrolmentApplication
 from kiosk.verify.proof import UserProof
-from kiosk.verify.verdict import CertRef, Refused
+from kiosk.verify.verdict import CertRef, EnrolmentVerdict, Refused
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -330,7 +331,7 @@ class _Edge:
             log.info(
                 "%s %s provider=%s status=%s reason=%s",
                 scope.get("method", "?"),
-                str(scope.get("path", "?"))[:100],
+                _printable(str(scope.get("path", "?"))),
                 outcome.get("provider", "-"),
                 status[0] or "-",
                 outcome.get("reason", "-"),
@@ -359,6 +360,11 @@ class _Edge:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
+
+
+def _printable(text: str, limit: int = 100) -> str:
+    """A path for the log: printable ASCII only (no forged lines), cut short."""
+    return "".join(c if " " < c < "\x7f" else "?" for c in text[:limit])
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -469,7 +475,7 @@ def create_app(
         """Verify a user proof; a refusal is a verdict with ok false, not an HTTP error."""
         _same_provider(caller, body.provider_id)
         parsed = UserProof.from_json(body.model_dump())  # Refused(malformed): bad base64
-        verdict = verifier.verify_user_proof(parsed, clock(), action="platform_proof")
+        verdict = verifier.verify_user_proof(parsed, clock())
         _note(request, reason=verdict.reason.value)
         return JSONResponse(verdict.to_json())
 
@@ -486,15 +492,9 @@ def create_app(
         application = EnrolmentApplication.from_json(body.model_dump())
         now = clock()
         verdict = verifier.verify_enrolment(application, now)
-        if verdict.ok:
-            assert verdict.auth_serial is not None and verdict.sign_serial is not None
-            links.add(
-                application.provider_id,
-                application.account_ref,
-                CertRef(verdict.auth_serial, verdict.auth_issuer_key_id or ""),
-                CertRef(verdict.sign_serial, verdict.sign_issuer_key_id or ""),
-                now,
-            )
+        auth, sign = _refs(verdict)
+        if verdict.ok and auth is not None and sign is not None:
+            links.add(application.provider_id, application.account_ref, auth, sign, now)
         _note(request, reason=verdict.reason.value)
         return JSONResponse(verdict.to_json())
 
@@ -503,9 +503,17 @@ def create_app(
     return app
 
 
-def _b64(data: bytes) -> str:
-    import base64
+def _refs(verdict: EnrolmentVerdict) -> tuple[CertRef | None, CertRef | None]:
+    """The verdict's authentication and signature certificates (an accepted one names both)."""
+    auth = sign = None
+    if verdict.auth_serial is not None and verdict.auth_issuer_key_id is not None:
+        auth = CertRef(verdict.auth_serial, verdict.auth_issuer_key_id)
+    if verdict.sign_serial is not None and verdict.sign_issuer_key_id is not None:
+        sign = CertRef(verdict.sign_serial, verdict.sign_issuer_key_id)
+    return auth, sign
 
+
+def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
