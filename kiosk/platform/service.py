@@ -140,8 +140,9 @@ class VerdictResponse(BaseModel):
     time: str
     auth_serial: str | None = Field(description="hex")
     issuer_key_id: str | None
-    link_status: str | None
+    link_status: str | None = Field(description="active, needs_reenrolment or unchecked")
     account_ref: str | None
+    linked_at: str | None = Field(description="since when the account is linked, ISO 8601")
 
 
 class EnrolmentVerdictResponse(BaseModel):

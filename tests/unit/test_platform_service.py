@@ -206,6 +206,7 @@ class TestOnBothStores:
         linked = post_proof(client, proof_json(world, issue(client)))
         assert linked.ok
         assert (linked.link_status, linked.account_ref) == (LinkStatus.ACTIVE, "patient-42")
+        assert linked.linked_at == link.created_at
 
 
 # --- refusals are verdicts -----------------------------------------------------------------
@@ -549,7 +550,23 @@ def test_openapi_documents_the_endpoints_and_bodies(client):
     assert set(request_schema("/v1/proofs")["required"]) == set(UserProof.__dataclass_fields__)
     enrolment = request_schema("/v1/enrolments")
     assert {"document", "sign_certificate", "sign_signature"} <= set(enrolment["required"])
-    assert "201" in paths["/v1/challenges"]["post"]["responses"]
+
+    def response_schema(path, status="200"):
+        content = paths[path]["post"]["responses"][status]["content"]["application/json"]
+        return schemas[content["schema"]["$ref"].rsplit("/", 1)[1]]
+
+    verdict = Verdict(True, Reason.OK, "", datetime.now())
+    assert set(response_schema("/v1/proofs")["properties"]) == set(verdict.to_json())
+    enrolled = EnrolmentVerdict(True, Reason.OK, "", datetime.now())
+    assert set(response_schema("/v1/enrolments")["properties"]) == set(enrolled.to_json())
+    assert set(response_schema("/v1/challenges", "201")["properties"]) == {
+        "nonce",
+        "provider_id",
+        "terminal_id",
+        "issued_at",
+        "expires_at",
+    }
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     for status in ("400", "401", "403", "413", "503", "500"):
         assert status in paths["/v1/proofs"]["post"]["responses"]
 
