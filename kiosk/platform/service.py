@@ -240,6 +240,8 @@ class _Tokens:
 
     def __init__(self, tokens: Mapping[str, str]) -> None:
         self._digests = [(bytes.fromhex(h), provider) for provider, h in tokens.items()]
+        if len({d for d, _ in self._digests}) != len(self._digests):
+            raise ValueError("each provider needs its own token")  # it would speak for both
 
     def provider(self, authorization: str | None) -> str:
         """The provider the header's bearer token belongs to; else ApiError 401."""
@@ -543,6 +545,8 @@ def platform_tokens(cfg: Config) -> dict[str, str]:
                 f"'extra.platform_tokens.{provider}' must be 64 hex digits (a SHA-256)"
             )
         tokens[provider] = digest.lower()
+    if len(set(tokens.values())) != len(tokens):
+        raise ConfigError("'extra.platform_tokens': each provider needs its own token")
     return tokens
 
 

@@ -596,6 +596,7 @@ def test_app_from_config_imports_crls_and_verifies(world, tmp_path):
         {"platform_tokens": {PROVIDER: "g" * 64}},
         {"platform_tokens": {PROVIDER: 12}},
         {"platform_tokens": {"not an id": sha256_hex(TOKEN)}},
+        {"platform_tokens": {PROVIDER: sha256_hex(TOKEN), OTHER: sha256_hex(TOKEN).upper()}},
     ],
 )
 def test_malformed_token_table_is_a_config_error(world, tmp_path, extra):
