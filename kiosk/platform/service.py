@@ -21,7 +21,8 @@ import hmac
 import logging
 import re
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -550,6 +551,19 @@ def platform_tokens(cfg: Config) -> dict[str, str]:
     return tokens
 
 
+def _closing(close: Callable[[], None]) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """A lifespan that calls `close` when the server stops."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            close()
+
+    return lifespan
+
+
 def app_from_config(cfg: Config) -> FastAPI:
     """The platform over the configured store: CRLs of crl_dir imported, tokens from
     `[extra.platform_tokens]`, links over the store, the wall clock."""
@@ -559,10 +573,12 @@ def app_from_config(cfg: Config) -> FastAPI:
     tokens = platform_tokens(cfg)  # before the store is opened: a bad table fails fast
     local = LocalContext.from_config(cfg)
     import_crls(cfg, local)
-    return create_app(
+    app = create_app(
         verifier=local.verifier,
         challenges=local.challenges,
         links=StoreLinks(local),
         tokens=tokens,
         clock=lambda: datetime.now(UTC),
     )
+    app.router.lifespan_context = _closing(local.db.dispose)  # the store closes with the server
+    return app

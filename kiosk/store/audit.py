@@ -90,7 +90,7 @@ class AuditLog:
     def recent(self, limit: int = 100) -> list[AuditEvent]:
         """The latest events, newest first: the audit log's and the recorded verdicts that
         used a challenge (the verifications table) together."""
-        with self._db.autocommit.connect() as conn:
+        with self._db.autocommitted() as conn:
             rows = conn.execute(select(_t).order_by(_t.c.event_id.desc()).limit(limit)).all()
             verdicts = conn.execute(select(_v).order_by(_v.c.at.desc()).limit(limit)).all()
         events = [

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kiosk.store.errors import DuplicateKey, StoreError
@@ -51,6 +51,16 @@ def _sqlite_begin(conn: Connection) -> None:
     if options.get("sqlite_autocommit"):
         return  # each statement is its own transaction
     conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlite_immediate") else "BEGIN")
+
+
+@contextmanager
+def _unavailable_as_store_error() -> Iterator[None]:
+    """A lost or refused connection is the store's `StoreError` (the caller fails closed and
+    may try again); other SQLAlchemy errors (e.g. IntegrityError) pass as they are."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as e:
+        raise StoreError(f"the database is unavailable ({e.__class__.__name__})") from e
 
 
 def normalise_url(url: str) -> str:
@@ -100,7 +110,7 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error."""
-        with self.sessions.begin() as session:
+        with _unavailable_as_store_error(), self.sessions.begin() as session:
             yield session
 
     @contextmanager
@@ -108,15 +118,21 @@ class Database:
         """A connection in one write transaction (on SQLite, holding the write lock from BEGIN)."""
         if getattr(self._local, "in_unit", False):
             raise StoreError("a SQLAlchemy write inside a unit() would wait for the unit's lock")
-        with self.engine.connect() as conn:
+        with _unavailable_as_store_error(), self.engine.connect() as conn:
             conn.execution_options(sqlite_immediate=True)
             with conn.begin():
                 yield conn
 
     @contextmanager
+    def autocommitted(self) -> Iterator[Connection]:
+        """A connection whose statements each commit at once (`autocommit`): single reads."""
+        with _unavailable_as_store_error(), self.autocommit.connect() as conn:
+            yield conn
+
+    @contextmanager
     def reading(self) -> Iterator[Connection]:
         """A connection in one transaction that sees one consistent snapshot."""
-        with self.engine.connect() as conn, conn.begin():
+        with _unavailable_as_store_error(), self.engine.connect() as conn, conn.begin():
             yield conn
 
     def one(self, statement: str, params: Sequence[Any]) -> Any:
@@ -172,7 +188,12 @@ class Database:
 
     def _driver(self) -> Any:
         driver = getattr(self._local, "driver", None)
-        return self._own_driver() if driver is None else driver
+        if driver is not None:
+            return driver
+        try:
+            return self._own_driver()
+        except (SQLAlchemyError, self._dbapi.Error) as e:
+            raise StoreError(f"the database is unavailable ({e.__class__.__name__})") from e
 
     def _own_driver(self) -> Any:
         fairy = self.engine.raw_connection()

@@ -76,7 +76,7 @@ class LinkRepository:
 
     def provider(self, provider_id: str) -> Provider | None:
         """The provider with that id, or None."""
-        with self._db.autocommit.connect() as conn:
+        with self._db.autocommitted() as conn:
             row = conn.execute(
                 select(_providers).where(_providers.c.provider_id == provider_id)
             ).first()
@@ -116,7 +116,7 @@ class LinkRepository:
 
     def get(self, link_id: int) -> LinkRecord:
         """The link with that id; UnknownLink if there is none."""
-        with self._db.autocommit.connect() as conn:
+        with self._db.autocommitted() as conn:
             row = conn.execute(select(*_COLUMNS).where(_links.c.link_id == link_id)).first()
         if row is None:
             raise UnknownLink(f"no link {link_id}")
@@ -145,7 +145,7 @@ class LinkRepository:
 
     def find_by_sign(self, issuer_key_id: str, serial: int) -> list[LinkRecord]:
         """Every link (any provider) bound to a signature certificate."""
-        with self._db.autocommit.connect() as conn:
+        with self._db.autocommitted() as conn:
             rows = conn.execute(
                 select(*_COLUMNS).where(
                     (_links.c.sign_issuer_key_id == issuer_key_id)
@@ -215,6 +215,6 @@ class LinkRepository:
         return _link(row, self._db.read_time)
 
     def _find(self, condition: Any) -> LinkRecord | None:
-        with self._db.autocommit.connect() as conn:
+        with self._db.autocommitted() as conn:
             row = conn.execute(select(*_COLUMNS).where(condition)).first()
         return None if row is None else _link(row, self._db.read_time)

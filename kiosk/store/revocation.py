@@ -68,7 +68,7 @@ class SqlRevocationIndex:
 
     def crl_info(self, issuer_key_id: str) -> CrlInfo | None:
         """The CRL in force for that issuer, or None when none was imported."""
-        with self._db.autocommit.connect() as conn:
+        with self._db.autocommitted() as conn:
             row = conn.execute(_INFO, {"issuer": issuer_key_id}).first()
         if row is None:
             return None

@@ -456,12 +456,6 @@ def test_failing_verification_store_is_503(local, world):
     assert_error(r, 503, "unavailable")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kiosk.store.engine.Database.one/count open the thread's driver connection "
-    "(_cursor) outside their try: a refused connection leaks as the driver's "
-    "OperationalError instead of StoreError, so the platform answers 500, not 503",
-)
 def test_unreachable_database_is_503(local, world):
     # a real verification store over a PostgreSQL address nobody listens on
     gone = Database("postgresql://kiosk@127.0.0.1:9/nowhere")
@@ -574,16 +568,20 @@ def test_openapi_documents_the_endpoints_and_bodies(client):
 # --- from the configuration ----------------------------------------------------------------
 
 
-def test_app_from_config_imports_crls_and_verifies(world, tmp_path):
+def test_app_from_config_imports_crls_and_verifies(world, tmp_path, monkeypatch):
     crl_dir = tmp_path / "crl"
     crl_dir.mkdir()
     for which in ("auth", "sign"):
         (crl_dir / f"{which}.crl").write_bytes(world.crl(which))
     cfg = settings(world, tmp_path, extra={"platform_tokens": TOKENS})
+    disposed = []
+    monkeypatch.setattr(Database, "dispose", lambda db: disposed.append(db.url))
     with TestClient(app_from_config(cfg)) as client:
         challenge = issue(client)
         verdict = post_proof(client, proof_json(world, challenge))
+        assert disposed == []
     assert (verdict.ok, verdict.reason) == (True, Reason.OK)  # CRLs were put in force
+    assert disposed == [cfg.effective_database_url]  # the store closes with the server
 
 
 @pytest.mark.parametrize(
