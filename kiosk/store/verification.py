@@ -77,12 +77,14 @@ class SqlVerificationStore(SqlRevocationIndex):
         if row[3] is None:
             return ProofContext(auth, None)
         sign = None if row[9] is None else CrlState(self._time(row[10]), row[11] is not None)
-        linked_at = self._db.read_time(row[8])
+        linked_at = self._time(row[8])
+        assert linked_at is not None  # links.created_at is NOT NULL
         link = LinkState(row[3], row[4], row[5], row[6], serial_from_bytes(row[7]), sign, linked_at)
         return ProofContext(auth, link)
 
     def _time(self, value: object) -> datetime | None:
-        """A CRL's nextUpdate as stored, parsed once (every proof reads the same few)."""
+        """A stored time (a CRL's nextUpdate, a link's creation), parsed once: proofs read
+        the same ones again and again."""
         if value is None:
             return None
         parsed = self._times.get(value)
