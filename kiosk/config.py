@@ -117,24 +117,30 @@ def _coerce(name: str, value: Any) -> Any:
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
-def _check_platform(url: str, token: str) -> None:
+def check_platform(url: str, token: str, where: str = "platform") -> None:
+    """Raise ConfigError unless `url` is https (plain http only to this machine) and a token
+    is given: the token and the cards' proofs never cross a network in clear text."""
+    url_key, token_key = (
+        ("platform_url", "platform_token")
+        if where == "platform"
+        else (f"{where}.url", f"{where}.token")
+    )
     if not url:
-        raise ConfigError("'platform_url' is required when verification = \"platform\"")
+        raise ConfigError(f"'{url_key}' is required")
     parsed = urlsplit(url)
     if parsed.scheme not in ("https", "http") or not parsed.hostname:
-        raise ConfigError("'platform_url' must be an https:// URL")
+        raise ConfigError(f"'{url_key}' must be an https:// URL")
     if parsed.scheme == "http" and parsed.hostname not in _LOOPBACK:
-        # the bearer token and the card's proofs must not cross a network in clear text
-        raise ConfigError("'platform_url' must use https:// (plain http only to this machine)")
+        raise ConfigError(f"'{url_key}' must use https:// (plain http only to this machine)")
     if not token:
-        raise ConfigError("'platform_token' is required when verification = \"platform\"")
+        raise ConfigError(f"'{token_key}' is required")
 
 
 def _validate(cfg: Config) -> Config:
     if cfg.verification not in ("local", "platform"):
         raise ConfigError('\'verification\' must be "local" or "platform"')
     if cfg.verification == "platform":
-        _check_platform(cfg.platform_url, cfg.platform_token)
+        check_platform(cfg.platform_url, cfg.platform_token)
     if cfg.language not in ("ja", "ja-easy", "en"):
         raise ConfigError('\'language\' must be "ja", "ja-easy" or "en"')
     if cfg.theme not in ("default", "high-contrast"):

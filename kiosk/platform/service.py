@@ -21,8 +21,8 @@ import hmac
 import logging
 import re
 import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -34,11 +34,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kiosk.platform.client import PlatformClient, PlatformRefused, PlatformUnavailable
 from kiosk.store.errors import LinkExists, StoreError
 from kiosk.verify.challenge import IDENTIFIER
 from kiosk.verify.enrolment import EnrolmentApplication
+from kiosk.verify.ports import IssuedChallenge
 from kiosk.verify.proof import UserProof
-from kiosk.verify.verdict import CertRef, EnrolmentVerdict, Refused
+from kiosk.verify.verdict import CertRef, EnrolmentVerdict, Refused, Verdict
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -394,10 +396,16 @@ def create_app(
     links: Links,
     tokens: Mapping[str, str],
     clock: Clock,
+    peers: Mapping[str, Peer] | None = None,
 ) -> FastAPI:
     """The platform API over these services; `tokens` maps provider id -> SHA-256 hex of its
-    bearer token; `clock()` is an aware UTC datetime."""
+    bearer token; `clock()` is an aware UTC datetime. `peers` maps a provider id to another
+    platform (its client) that verifies for that provider: this platform relays the provider's
+    challenges, proofs and enrolments to it and answers with its verdicts (the peer records
+    them and keeps the links) — e.g. a medical platform reusing a financial platform's
+    verification."""
     known = _Tokens(tokens)
+    relayed = dict(peers or {})
     app = FastAPI(
         title="jpki-kiosk platform",
         version="1",
@@ -456,8 +464,13 @@ def create_app(
     ) -> JSONResponse:
         """A fresh challenge for one of the provider's terminals."""
         _same_provider(caller, body.provider_id)
+        peer = relayed.get(body.provider_id)
         try:
-            issued = challenges.issue(body.provider_id, body.terminal_id, clock())
+            if peer is None:
+                issued = challenges.issue(body.provider_id, body.terminal_id, clock())
+            else:
+                with _relaying():
+                    issued = peer.issue(body.provider_id, body.terminal_id, clock())
         except ValueError as e:
             raise ApiError(400, "malformed", "The ids must be short identifiers.") from e
         _note(request, reason="issued")
@@ -479,7 +492,12 @@ def create_app(
         """Verify a user proof; a refusal is a verdict with ok false, not an HTTP error."""
         _same_provider(caller, body.provider_id)
         parsed = UserProof.from_json(body.model_dump())  # Refused(malformed): bad base64
-        verdict = verifier.verify_user_proof(parsed, clock())
+        peer = relayed.get(parsed.provider_id)
+        if peer is None:
+            verdict = verifier.verify_user_proof(parsed, clock())
+        else:
+            with _relaying():
+                verdict = peer.verify_user_proof(parsed, clock())
         _note(request, reason=verdict.reason.value)
         return JSONResponse(verdict.to_json())
 
@@ -495,6 +513,12 @@ def create_app(
         _same_provider(caller, body.document.provider_id)
         application = EnrolmentApplication.from_json(body.model_dump())
         now = clock()
+        peer = relayed.get(application.provider_id)
+        if peer is not None:
+            with _relaying():  # the peer verifies, records and links
+                verdict = peer.verify_enrolment(application, now)
+            _note(request, reason=verdict.reason.value)
+            return JSONResponse(verdict.to_json())
         verdict = verifier.verify_enrolment(application, now)
         auth, sign = _refs(verdict)
         if verdict.ok and auth is not None and sign is not None:
@@ -505,6 +529,35 @@ def create_app(
     app.include_router(v1)
     app.add_middleware(_Edge)
     return app
+
+
+class Peer(Protocol):
+    """Another platform that verifies for a provider (`kiosk.platform.client.PlatformClient`)."""
+
+    def issue(self, provider_id: str, terminal_id: str, now: datetime) -> IssuedChallenge: ...
+
+    def verify_user_proof(self, proof: UserProof, now: datetime) -> Verdict: ...
+
+    def verify_enrolment(
+        self, application: EnrolmentApplication, now: datetime
+    ) -> EnrolmentVerdict: ...
+
+
+@contextmanager
+def _relaying() -> Iterator[None]:
+    """A peer platform's failure as this platform's answer: unreachable -> 503 (may be
+    retried); a malformed request -> 400 as if refused here; any other refusal -> 502 (the
+    platforms' arrangement is broken: e.g. this platform's token at the peer is wrong)."""
+    try:
+        yield
+    except PlatformUnavailable as e:
+        log.warning("peer platform unavailable")
+        raise ApiError(503, "unavailable", "The verification service cannot be reached.") from e
+    except PlatformRefused as e:
+        if e.error == "malformed":
+            raise ApiError(400, "malformed", "The request is malformed.") from e
+        log.warning("peer platform refused: %s", e.error)
+        raise ApiError(502, "peer_refused", "The verifying platform refused the request.") from e
 
 
 def _refs(verdict: EnrolmentVerdict) -> tuple[CertRef | None, CertRef | None]:
@@ -551,15 +604,44 @@ def platform_tokens(cfg: Config) -> dict[str, str]:
     return tokens
 
 
-def _closing(close: Callable[[], None]) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """A lifespan that calls `close` when the server stops."""
+def platform_peers(cfg: Config) -> dict[str, PlatformClient]:
+    """`[extra.platform_peers.<provider>]` with `url` and `token`: another platform verifies for
+    that provider (this platform's token there); none configured: an empty mapping."""
+    from kiosk.config import ConfigError, check_platform
+
+    table = cfg.extra.get("platform_peers", {})
+    if not isinstance(table, Mapping):
+        raise ConfigError("'extra.platform_peers' must map provider ids to {url, token} tables")
+    peers: dict[str, PlatformClient] = {}
+    for provider, peer in table.items():
+        where = f"extra.platform_peers.{provider}"
+        if not isinstance(provider, str) or IDENTIFIER.fullmatch(provider) is None:
+            raise ConfigError("'extra.platform_peers': provider ids must be short identifiers")
+        if not isinstance(peer, Mapping) or set(peer) != {"url", "token"}:
+            raise ConfigError(f"'{where}' must have exactly 'url' and 'token'")
+        url, token = peer["url"], peer["token"]
+        if not isinstance(url, str) or not isinstance(token, str):
+            raise ConfigError(f"'{where}': 'url' and 'token' must be strings")
+        check_platform(url, token, where)
+        try:
+            peers[provider] = PlatformClient(url, token)
+        except ValueError as e:
+            raise ConfigError(f"'{where}.token' must be printable, without spaces") from e
+    return peers
+
+
+def _closing(
+    *closers: Callable[[], None],
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """A lifespan that calls each of `closers` when the server stops."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
-            close()
+            for close in closers:
+                close()
 
     return lifespan
 
@@ -571,6 +653,7 @@ def app_from_config(cfg: Config) -> FastAPI:
     from kiosk.commands.verify import LocalContext
 
     tokens = platform_tokens(cfg)  # before the store is opened: a bad table fails fast
+    peers = platform_peers(cfg)
     local = LocalContext.from_config(cfg)
     import_crls(cfg, local)
     app = create_app(
@@ -579,6 +662,8 @@ def app_from_config(cfg: Config) -> FastAPI:
         links=StoreLinks(local),
         tokens=tokens,
         clock=lambda: datetime.now(UTC),
+        peers=peers,
     )
-    app.router.lifespan_context = _closing(local.db.dispose)  # the store closes with the server
+    closers = [local.db.dispose, *(peer.close for peer in peers.values())]
+    app.router.lifespan_context = _closing(*closers)  # the store closes with the server
     return app

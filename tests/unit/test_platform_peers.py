@@ -1,0 +1,160 @@
+"""A platform that relays a provider to another platform (a medical platform reusing a
+financial platform's verification): the peer is a real platform over TCP, the front one is
+served in process; the front never verifies that provider itself."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from test_platform_http import TOKEN
+from test_verify_support import PROVIDER, TERMINAL, make_proof, sign
+
+from kiosk import config
+from kiosk.config import ConfigError
+from kiosk.pki.profile import DEFAULT_PERSON
+from kiosk.platform.client import PlatformClient
+from kiosk.platform.service import create_app, platform_peers
+from kiosk.verify.enrolment import EnrolmentApplication, application_document
+from kiosk.verify.ports import IssuedChallenge
+from kiosk.verify.verdict import EnrolmentVerdict, LinkStatus, Reason, Verdict
+
+pytest_plugins = ["test_verify_support", "test_platform_http"]
+
+FRONT_TOKEN = secrets.token_urlsafe(32)  # the clinic's kiosks' token at the front platform
+FRONT_AUTH = {"Authorization": f"Bearer {FRONT_TOKEN}"}
+
+
+class Untouchable:
+    """The front platform's own verifier and challenges: never used for a relayed provider."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"the front platform used its own {name} for a relayed provider")
+
+
+@pytest.fixture
+def front(platform):
+    peer = PlatformClient(platform.url, TOKEN, timeout_s=5)  # the front's token at the peer
+    app = create_app(
+        verifier=Untouchable(),
+        challenges=Untouchable(),
+        links=Untouchable(),
+        tokens={PROVIDER: hashlib.sha256(FRONT_TOKEN.encode()).hexdigest()},
+        clock=lambda: datetime.now(UTC),
+        peers={PROVIDER: peer},
+    )
+    with TestClient(app) as client:
+        yield client
+    peer.close()
+
+
+def challenge(front: TestClient) -> IssuedChallenge:
+    r = front.post(
+        "/v1/challenges",
+        json={"provider_id": PROVIDER, "terminal_id": TERMINAL},
+        headers=FRONT_AUTH,
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    return IssuedChallenge(
+        base64.b64decode(body["nonce"]),
+        body["provider_id"],
+        body["terminal_id"],
+        datetime.fromisoformat(body["issued_at"]),
+        datetime.fromisoformat(body["expires_at"]),
+    )
+
+
+def post_proof(front: TestClient, body: dict) -> dict:
+    r = front.post("/v1/proofs", json=body, headers=FRONT_AUTH)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_proofs_are_verified_and_recorded_by_the_peer(front, world):
+    proof = make_proof(world, challenge(front))
+    first = front.post("/v1/proofs", json=proof.to_json(), headers=FRONT_AUTH)
+    assert first.status_code == 200
+    assert Verdict.from_json(first.json()).reason is Reason.OK
+    # the peer's ledger knows the challenge was used: a replay through the front is refused
+    again = Verdict.from_json(
+        front.post("/v1/proofs", json=proof.to_json(), headers=FRONT_AUTH).json()
+    )
+    assert again.reason is Reason.CHALLENGE_REPLAYED
+
+
+def test_enrolment_is_linked_at_the_peer(front, world):
+    c = challenge(front)
+    document = application_document(PROVIDER, TERMINAL, "patient-7", DEFAULT_PERSON, c.nonce)
+    application = EnrolmentApplication(
+        PROVIDER,
+        TERMINAL,
+        "patient-7",
+        DEFAULT_PERSON,
+        c.nonce,
+        world.sign_cert,
+        sign(world.sign_key, document),
+        make_proof(world, c),
+    )
+    r = front.post("/v1/enrolments", json=application.to_json(), headers=FRONT_AUTH)
+    assert EnrolmentVerdict.from_json(r.json()).ok, r.text
+    verdict = Verdict.from_json(
+        front.post(
+            "/v1/proofs", json=make_proof(world, challenge(front)).to_json(), headers=FRONT_AUTH
+        ).json()
+    )
+    assert (verdict.account_ref, verdict.link_status) == ("patient-7", LinkStatus.ACTIVE)
+
+
+def test_the_peer_down_is_503(front, platform, world):
+    proof = make_proof(world, challenge(front))
+    platform.stop()
+    r = front.post("/v1/proofs", json=proof.to_json(), headers=FRONT_AUTH)
+    assert (r.status_code, r.json()["error"]) == (503, "unavailable")
+
+
+def test_a_wrong_token_at_the_peer_is_502(platform, world):
+    peer = PlatformClient(platform.url, "not-the-token", timeout_s=5)
+    app = create_app(
+        verifier=Untouchable(),
+        challenges=Untouchable(),
+        links=Untouchable(),
+        tokens={PROVIDER: hashlib.sha256(FRONT_TOKEN.encode()).hexdigest()},
+        clock=lambda: datetime.now(UTC),
+        peers={PROVIDER: peer},
+    )
+    with TestClient(app) as client:
+        r = client.post(
+            "/v1/challenges",
+            json={"provider_id": PROVIDER, "terminal_id": TERMINAL},
+            headers=FRONT_AUTH,
+        )
+    peer.close()
+    assert (r.status_code, r.json()["error"]) == (502, "peer_refused")
+    assert "not-the-token" not in r.text
+
+
+@pytest.mark.parametrize(
+    ("peers", "words"),
+    [
+        ("https://x", "must map provider ids"),
+        ({"not an id": {"url": "https://x", "token": "t"}}, "short identifiers"),
+        ({PROVIDER: {"url": "https://x"}}, "exactly 'url' and 'token'"),
+        ({PROVIDER: {"url": "http://bank.example", "token": "t"}}, "must use https://"),
+        ({PROVIDER: {"url": "https://bank.example", "token": ""}}, "token' is required"),
+        ({PROVIDER: {"url": "https://bank.example", "token": "a b"}}, "printable"),
+    ],
+)
+def test_peer_configuration_is_checked(peers, words):
+    cfg = config.from_mapping({"extra": {"platform_peers": peers}})
+    with pytest.raises(ConfigError, match=None) as e:
+        platform_peers(cfg)
+    assert words in str(e.value)
+
+
+def test_no_peers_configured():
+    assert platform_peers(config.from_mapping({})) == {}
