@@ -1,0 +1,407 @@
+"""The service 資格確認 (online qualification check): is the person's health insurance valid today?
+
+The person verifies with the card (or staff check them by sight); the service asks the
+eligibility directory (オンライン資格確認 at the clinic's side) for their coverage as of today
+in Japan and shows what the reception needs: the insurer number (保険者番号), the member
+symbol and number (記号・番号, masked but for the last characters), the co-payment ratio
+(負担割合), the date the coverage is valid until, and the status (有効 / 資格喪失 / 確認できません).
+
+Sharing past medication information (薬剤情報) and specific health checkup results
+(特定健診情報) with the clinic is asked item by item; only the items agreed are passed to the
+directory, and the result names only what was agreed and shared. A staff-assisted visit
+(no card proof, no consent asked) looks the person up by the numbers staff entered and
+shares nothing.
+
+Result values are language-neutral (numbers, dates, masked numbers); everything said in
+words is a `Text`, so the result screen can switch language.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Protocol
+
+from kiosk.errors import KioskError
+from kiosk.flow.i18n import Text
+from kiosk.services.base import ConsentItem, ResultRow, ServiceContext, ServiceResult
+
+log = logging.getLogger(__name__)
+
+#: Japan Standard Time: "today" at a clinic in Japan (no daylight saving).
+JST = timezone(timedelta(hours=9), "JST")
+
+MEDICATION = "medication"  # 薬剤情報
+CHECKUPS = "checkups"  # 特定健診情報
+SHARABLE = (MEDICATION, CHECKUPS)
+
+
+class InsuranceUnavailable(KioskError):
+    """The eligibility directory cannot be reached (network, maintenance, timeout)."""
+
+    code = "insurance_unavailable"
+
+
+class Coverage(StrEnum):
+    """The status of a person's coverage on the day asked."""
+
+    VALID = "valid"  # 有効
+    LOST = "lost"  # 資格喪失 (on `lost_on`)
+    UNKNOWN = "unknown"  # 確認できません (no record of this person)
+
+
+@dataclass(frozen=True, slots=True)
+class Eligibility:
+    """The directory's answer for one person on one day."""
+
+    status: Coverage
+    insurer: str = ""  # 保険者番号
+    member: str = ""  # 記号・番号 (never shown unmasked)
+    copay_tenths: int | None = None  # 負担割合: 1, 2 or 3 (割)
+    valid_until: date | None = None
+    lost_on: date | None = None  # 資格喪失日 (the first day without coverage)
+    shared: frozenset[str] = frozenset()  # the items the directory shared with the clinic
+
+
+class EligibilityDirectory(Protocol):
+    """The port to the qualification check system."""
+
+    def check(
+        self, provider_id: str, account_ref: str, as_of: date, share: frozenset[str] = ...
+    ) -> Eligibility:
+        """The coverage of the person behind the clinic's account `account_ref` on `as_of`;
+        `share` are the items the person agreed to share with that clinic (shared only
+        when the coverage is valid; `Eligibility.shared` says what was).
+        Raises InsuranceUnavailable when the directory cannot be reached."""
+        ...
+
+    def check_by_member(self, insurer: str, member: str, as_of: date) -> Eligibility:
+        """The coverage of insurer/member on `as_of` (staff-assisted visits: shares nothing).
+        Raises InsuranceUnavailable when the directory cannot be reached."""
+        ...
+
+
+def japan_today() -> date:
+    """Today's date in Japan (a UTC date would be yesterday's before 09:00 JST)."""
+    return datetime.now(JST).date()
+
+
+def mask_member(member: str) -> str:
+    """記号・番号 with every letter or digit but the last 2–3 replaced by ●.
+
+    Separators (・, -, spaces) stay so the shape can be read; at least half of the
+    characters are always masked, so a short number never shows most of itself.
+    """
+    count = sum(1 for c in member if c.isalnum())
+    visible = min(3, count // 2)
+    out, seen = [], 0
+    for c in member:
+        if c.isalnum():
+            seen += 1
+            out.append(c if seen > count - visible else "●")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+# --- texts -------------------------------------------------------------------------------
+
+_NAMES = {
+    MEDICATION: Text("薬剤情報", "medication records", "くすりの じょうほう"),
+    CHECKUPS: Text("特定健診情報", "health checkup results", "けんしんの けっか"),
+}
+_LABEL_INSURER = Text("保険者番号", "Insurer number", "ほけんしゃ ばんごう")
+_LABEL_MEMBER = Text("記号・番号", "Member symbol and number", "きごう・ばんごう")
+_LABEL_COPAY = Text("負担割合", "Co-payment", "まどぐで はらう わりあい")
+_LABEL_VALID_UNTIL = Text("有効期限", "Valid until", "つかえる きげん")
+_LABEL_LOST_ON = Text("資格喪失日", "Coverage lost on", "つかえなく なった ひ")
+_ASK_RECEPTION = Text(
+    "受付にお申し出ください。",
+    "Please ask at reception.",
+    "うけつけで はなして ください。",
+)
+
+
+def _shared_message(shared: Iterable[str]) -> Text:
+    names = [_NAMES[i] for i in SHARABLE if i in set(shared)]
+    if not names:
+        return Text(
+            "薬剤情報・特定健診情報は医療機関に提供していません。",
+            "No medication records or health checkup results were shared with the clinic.",
+            "くすりや けんしんの じょうほうは びょういんに みせて いません。",
+        )
+    return Text(
+        "・".join(n.ja for n in names) + "を医療機関に提供しました。",
+        "Shared with the clinic: " + ", ".join(n.en for n in names) + ".",
+        "・".join(n.easy for n in names) + "を びょういんに みせました。",
+    )
+
+
+def _copay(tenths: int) -> str:
+    return f"{tenths}割 ({tenths * 10}%)"
+
+
+UNAVAILABLE_RESULT = ServiceResult(
+    ok=False,
+    title=Text(
+        "資格確認システムにつながりません",
+        "The insurance check system cannot be reached",
+        "いま ほけんの かくにんが できません",
+    ),
+    message=Text(
+        "しばらくしてからもう一度お試しいただくか、受付にお申し出ください。",
+        "Please try again in a moment, or ask at reception.",
+        "すこし まって もう いちど するか うけつけで はなして ください。",
+    ),
+)
+
+
+# --- the service -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InsuranceService:
+    """資格確認: the person's health insurance checked for today, with optional sharing."""
+
+    directory: EligibilityDirectory
+    today: Callable[[], date] = japan_today
+    id: str = "insurance"
+    title: Text = Text("健康保険の資格確認", "Health insurance check", "ほけんの かくにん")
+    description: Text = Text(
+        "健康保険が今日使えるかを確認します（オンライン資格確認）",
+        "Check that your health insurance is valid today",
+        "きょう けんこう ほけんが つかえるか たしかめます",
+    )
+    needs_link: bool = True  # the account links the card to the clinic's patient record
+    consent_items: tuple[ConsentItem, ...] = (
+        ConsentItem(
+            MEDICATION,
+            Text(
+                "過去のお薬の情報（薬剤情報）をこの医療機関に提供する",
+                "Share your past medication records with this clinic",
+                "まえに もらった くすりの じょうほうを この びょういんに みせる",
+            ),
+        ),
+        ConsentItem(
+            CHECKUPS,
+            Text(
+                "特定健診の結果（特定健診情報）をこの医療機関に提供する",
+                "Share your specific health checkup results with this clinic",
+                "けんこう しんだんの けっかを この びょういんに みせる",
+            ),
+        ),
+    )
+
+    def run(self, context: ServiceContext) -> ServiceResult:
+        """Ask the directory about today's coverage and say what the reception needs."""
+        as_of = self.today()
+        offered = {item.id for item in self.consent_items}
+        try:
+            if context.assisted:
+                # no card proof and no consent asked: look up by the numbers, share nothing
+                found = self.directory.check_by_member(context.insurer, context.member, as_of)
+                agreed: frozenset[str] = frozenset()
+            else:
+                if context.link is None:
+                    raise ValueError("the insurance check needs a linked account")
+                agreed = frozenset(context.consented & offered)
+                found = self.directory.check(
+                    context.provider_id, context.link.account_ref, as_of, share=agreed
+                )
+        except InsuranceUnavailable as e:
+            log.warning("insurance check for %s: %s", context.provider_id, e.code)
+            return replace(UNAVAILABLE_RESULT, assisted=context.assisted)
+        log.info("insurance check for %s: %s", context.provider_id, found.status.value)
+        return _result(found, agreed, context.assisted)
+
+
+def _result(found: Eligibility, agreed: frozenset[str], assisted: bool) -> ServiceResult:
+    if found.status is Coverage.VALID:
+        rows = [
+            ResultRow(_LABEL_INSURER, found.insurer),
+            ResultRow(_LABEL_MEMBER, mask_member(found.member)),
+        ]
+        if found.copay_tenths is not None:
+            rows.append(ResultRow(_LABEL_COPAY, _copay(found.copay_tenths)))
+        if found.valid_until is not None:
+            rows.append(ResultRow(_LABEL_VALID_UNTIL, found.valid_until.isoformat()))
+        return ServiceResult(
+            ok=True,
+            title=Text("資格確認：有効", "Coverage: valid", "ほけんが つかえます"),
+            # only what the person agreed to (whatever else the directory may report)
+            message=_shared_message(found.shared & agreed),
+            rows=tuple(rows),
+            assisted=assisted,
+        )
+    if found.status is Coverage.LOST:
+        lost = "" if found.lost_on is None else found.lost_on.isoformat()
+        rows = [
+            ResultRow(_LABEL_INSURER, found.insurer),
+            ResultRow(_LABEL_MEMBER, mask_member(found.member)),
+        ]
+        if lost:
+            rows.append(ResultRow(_LABEL_LOST_ON, lost))
+        return ServiceResult(
+            ok=False,
+            title=Text(
+                "資格確認：資格喪失",
+                "Coverage: lost",
+                "この ほけんは もう つかえません",
+            ),
+            message=Text(
+                "この保険の資格はなくなっています。新しい保険証か資格確認書を受付にお見せください。",
+                "This insurance no longer covers you. Please show your new insurance "
+                "certificate at reception.",
+                "この ほけんは もう つかえません。あたらしい ほけんしょうを "
+                "うけつけで みせて ください。",
+            ),
+            rows=tuple(rows),
+            assisted=assisted,
+        )
+    return ServiceResult(
+        ok=False,
+        title=Text(
+            "資格確認：確認できません",
+            "Coverage: could not be confirmed",
+            "ほけんが たしかめられません",
+        ),
+        message=_ASK_RECEPTION,
+        assisted=assisted,
+    )
+
+
+# --- TEST adapter --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InsuranceRecord:
+    """TEST: one person's coverage as the test directory holds it (fake numbers only)."""
+
+    insurer: str
+    member: str
+    copay_tenths: int = 3
+    valid_until: date | None = None
+    lost_on: date | None = None
+
+    def on(self, as_of: date) -> Eligibility:
+        """The coverage on `as_of`: lost from `lost_on`, or from the day after `valid_until`."""
+        lost_on = self.lost_on
+        if self.valid_until is not None and as_of > self.valid_until:
+            ended = self.valid_until + timedelta(days=1)
+            lost_on = ended if lost_on is None else min(lost_on, ended)
+        if lost_on is not None and as_of >= lost_on:
+            return Eligibility(Coverage.LOST, self.insurer, self.member, lost_on=lost_on)
+        return Eligibility(
+            Coverage.VALID, self.insurer, self.member, self.copay_tenths, self.valid_until
+        )
+
+
+def _fiscal_year_end(as_of: date) -> date:
+    return date(as_of.year if as_of.month <= 3 else as_of.year + 1, 3, 31)
+
+
+def derived_record(account_ref: str, as_of: date) -> InsuranceRecord:
+    """TEST: the record any account reference has, derived from it (same ref, same record).
+
+    The numbers are obviously fake: insurer numbers start with 0000 (no such 法別番号 or
+    prefecture) and member numbers with TEST.
+    """
+    digest = int.from_bytes(hashlib.sha256(account_ref.encode()).digest()[:8], "big")
+    insurer = f"0000{digest % 10_000:04d}"
+    member = f"TEST・{(digest // 10_000) % 1_000_000:06d}"
+    copay = (3, 3, 3, 2, 1)[(digest // 10**10) % 5]
+    return InsuranceRecord(insurer, member, copay, _fiscal_year_end(as_of))
+
+
+def _member_key(insurer: str, member: str) -> tuple[str, str]:
+    """Numbers as staff may type them: full-width, lower case, other separators."""
+    norm = unicodedata.normalize("NFKC", member).upper()
+    return insurer.strip(), "".join(c for c in norm if c.isalnum())
+
+
+@dataclass(frozen=True, slots=True)
+class SharedWith:
+    """TEST: one sharing the directory did (which clinic, which account, which items)."""
+
+    provider_id: str
+    account_ref: str
+    items: frozenset[str]
+    on: date
+
+
+@dataclass
+class TestEligibilityDirectory:
+    """TEST adapter: an in-memory, deterministic eligibility directory (no real data).
+
+    `accounts`: explicit records by account reference (lost coverage and the like);
+    `unknown`: account references with no record; any other account reference has a
+    record derived from it (`derived_record`), so every enrolled demo account is covered.
+    `members`: the records staff can find by insurer and member number.
+    Set `reachable = False` to have every call raise InsuranceUnavailable.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    accounts: Mapping[str, InsuranceRecord] = field(default_factory=dict)
+    members: Iterable[InsuranceRecord] = ()
+    unknown: Iterable[str] = ()
+    reachable: bool = True
+    shared: list[SharedWith] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.accounts = dict(self.accounts)
+        self.members = tuple(self.members)
+        self.unknown = frozenset(self.unknown)
+
+    def _reach(self) -> None:
+        if not self.reachable:
+            raise InsuranceUnavailable("the eligibility directory cannot be reached")
+
+    def check(
+        self,
+        provider_id: str,
+        account_ref: str,
+        as_of: date,
+        share: frozenset[str] = frozenset(),
+    ) -> Eligibility:
+        """The account's record on `as_of`; the agreed items shared when it is valid."""
+        self._reach()
+        assert isinstance(self.unknown, frozenset)
+        if account_ref in self.unknown:
+            return Eligibility(Coverage.UNKNOWN)
+        record = self.accounts.get(account_ref) or derived_record(account_ref, as_of)
+        found = record.on(as_of)
+        items = frozenset(share) & frozenset(SHARABLE)
+        if found.status is not Coverage.VALID or not items:
+            return found
+        self.shared.append(SharedWith(provider_id, account_ref, items, as_of))
+        return replace(found, shared=items)
+
+    def check_by_member(self, insurer: str, member: str, as_of: date) -> Eligibility:
+        """The record with those numbers on `as_of` (separators and width ignored)."""
+        self._reach()
+        key = _member_key(insurer, member)
+        for record in self.members:
+            if _member_key(record.insurer, record.member) == key:
+                return record.on(as_of)
+        return Eligibility(Coverage.UNKNOWN)
+
+
+def demo_directory() -> TestEligibilityDirectory:
+    """TEST: the demo's directory; staff can try 00009901 with TEST-01 (valid) or TEST-02 (lost)."""
+    return TestEligibilityDirectory(
+        members=(
+            InsuranceRecord("00009901", "TEST-01", 3, date(2099, 3, 31)),
+            InsuranceRecord("00009901", "TEST-02", 3, lost_on=date(2025, 4, 1)),
+        )
+    )
+
+
+def demo_insurance_service() -> InsuranceService:
+    """The insurance check over its TEST directory (tests and the demo)."""
+    return InsuranceService(demo_directory())
