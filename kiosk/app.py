@@ -38,9 +38,15 @@ log = logging.getLogger(__name__)
 
 
 def available_services() -> dict[str, Service]:
-    """Every service this build can offer, by id."""
-    identity = IdentityService()
-    return {identity.id: identity}
+    """Every service this build can offer, by id (`services` in the configuration picks).
+
+    The insurance check and the login run over their TEST adapters (deterministic, obviously
+    fake data) until an operator connects the real eligibility system or login backend."""
+    from kiosk.services.insurance import demo_insurance_service
+    from kiosk.services.login import demo_login_service
+
+    services: list[Service] = [IdentityService(), demo_insurance_service(), demo_login_service()]
+    return {service.id: service for service in services}
 
 
 def flow_config(cfg: Config, services: Mapping[str, Service]) -> FlowConfig:
