@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from kiosk.config import Config, ConfigError
-from kiosk.flow.backend import CardBackend, LinkEntry
+from kiosk.flow.backend import CardBackend
 from kiosk.flow.i18n import plain
 from kiosk.flow.machine import Flow, FlowConfig, Provider, ReaderStatus, ServiceInfo
 from kiosk.flow.ports import Authenticated, CardStatus, EnrolmentCandidate, FlowBackend
@@ -108,44 +108,6 @@ def utc_now() -> datetime:
 # --- adapters over the store ------------------------------------------------------------
 
 
-class StoreLinks:
-    """The flow's LinkDirectory over kiosk.store's LinkRepository."""
-
-    def __init__(self, local: LocalContext) -> None:
-        self._links = local.links
-
-    def add(
-        self, provider_id: str, account_ref: str, auth: CertRef, sign: CertRef, now: datetime
-    ) -> LinkEntry:
-        """Create the link, or bind the account's existing link to these certificates."""
-        if self._links.provider(provider_id) is None:
-            self._links.add_provider(provider_id, provider_id, now)
-        ids = {
-            "auth_issuer_key_id": auth.issuer_key_id,
-            "auth_serial": auth.serial,
-            "sign_issuer_key_id": sign.issuer_key_id,
-            "sign_serial": sign.serial,
-            "at": now,
-        }
-        existing = self._links.find_by_account(provider_id, account_ref)
-        if existing is None:
-            record = self._links.create(provider_id=provider_id, account_ref=account_ref, **ids)
-        else:
-            record = self._links.reenrol(existing.link_id, **ids)
-        return LinkEntry(record.account_ref, record.created_at)
-
-
-class PlatformLinks:
-    """The flow's LinkDirectory when the platform verifies: it links on an enrolment it
-    accepts (docs/platform-api.md), so there is nothing left to store here."""
-
-    def add(
-        self, provider_id: str, account_ref: str, auth: CertRef, sign: CertRef, now: datetime
-    ) -> LinkEntry:
-        """The link the platform made with its enrolment verdict."""
-        return LinkEntry(account_ref, now)
-
-
 class StoreAudit:
     """The flow's AuditLog over kiosk.store's audit table."""
 
@@ -203,7 +165,6 @@ def local_backend(
         connect,
         local.verifier,
         local.challenges,
-        StoreLinks(local),
         StoreAudit(local.audit, local.terminal_id),
         available_services(),
         cfg.terminal_id,
@@ -215,7 +176,8 @@ def platform_backend(
     cfg: Config, connect: Callable[[], CardConnection], closers: list[Callable[[], None]]
 ) -> CardBackend:
     """The FlowBackend when an authorised platform verifies: challenges, verdicts and links
-    are the platform's (its client); the kiosk's own store keeps only its audit of services."""
+    are the platform's (its client; it links on an enrolment it accepts); the kiosk's own store
+    keeps only its audit of services."""
     from kiosk.platform.client import PlatformClient
     from kiosk.store.audit import AuditLog
     from kiosk.store.engine import Database
@@ -230,7 +192,6 @@ def platform_backend(
         connect,
         client,
         client,
-        PlatformLinks(),
         StoreAudit(AuditLog(db), cfg.terminal_id),
         available_services(),
         cfg.terminal_id,

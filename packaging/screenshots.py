@@ -95,7 +95,7 @@ class Tour:
 
     def __init__(self, app, cfg, card_file, language: str, out: Path) -> None:  # noqa: ANN001
         from kiosk.app import available_services, build_window, utc_now
-        from kiosk.flow.backend import CardBackend, MemoryAudit, MemoryLinks
+        from kiosk.flow.backend import CardBackend, MemoryAudit
         from kiosk.flow.reader import InProcessReader
         from kiosk.verify.challenge import ChallengeService
         from kiosk.verify.crl import verify_crl_in
@@ -118,7 +118,6 @@ class Tour:
             self.reader.connect,
             Verifier(trust, index, challenges),
             challenges,
-            MemoryLinks(index),
             MemoryAudit(),
             available_services(),
             cfg.terminal_id,

@@ -52,7 +52,8 @@ def enrol(
     ask_pin: Callable[[], str],
     clock: Clock,
 ) -> EnrolmentVerdict | None:
-    """Read and confirm the 4 info, sign with both keys, verify, store the link and audit.
+    """Read and confirm the 4 info, sign with both keys, verify (the verifier records the
+    verdict and, when accepted, the link, in one transaction).
 
     Returns None when the person does not confirm the 4 info (nothing is signed then)."""
     from cryptography import x509
@@ -83,20 +84,6 @@ def enrol(
     )
     now = clock()
     verdict = local.verifier.verify_enrolment(application, now)  # and records it
-    if verdict.ok:
-        assert verdict.auth_serial is not None and verdict.auth_issuer_key_id is not None
-        assert verdict.sign_serial is not None and verdict.sign_issuer_key_id is not None
-        if local.links.provider(provider) is None:
-            local.links.add_provider(provider, provider, now)
-        local.links.create(
-            provider_id=provider,
-            account_ref=account_ref,
-            auth_issuer_key_id=verdict.auth_issuer_key_id,
-            auth_serial=verdict.auth_serial,
-            sign_issuer_key_id=verdict.sign_issuer_key_id,
-            sign_serial=verdict.sign_serial,
-            at=now,
-        )
     return verdict
 
 

@@ -34,7 +34,6 @@ from kiosk.jpki.session import JpkiSession
 from kiosk.pki.profile import BasicFourInfo, ProfileError, parse_basic_four
 from kiosk.services.base import Link, Service, ServiceContext, ServiceResult
 from kiosk.verify.enrolment import EnrolmentApplication, application_document
-from kiosk.verify.memory import MemoryVerificationStore
 from kiosk.verify.ports import IssuedChallenge
 from kiosk.verify.proof import UserProof, signed_message
 from kiosk.verify.trust import authority_key_id
@@ -76,6 +75,7 @@ REASON_PROBLEMS: dict[Reason, ProblemCode] = {
     Reason.FOUR_INFO_MISMATCH: ProblemCode.ENROLMENT_MISMATCH,
     Reason.NOT_SAME_SESSION: ProblemCode.ENROLMENT_MISMATCH,
     Reason.SERIAL_UNAVAILABLE: ProblemCode.ENROLMENT_MISMATCH,
+    Reason.LINK_EXISTS: ProblemCode.LINK_EXISTS,
 }
 
 
@@ -115,21 +115,11 @@ def problem_for(error: BaseException) -> Problem:
 
 @dataclass(frozen=True, slots=True)
 class LinkEntry:
-    """A link as the verifier reported it with a verdict (or as enrolment made it)."""
+    """A link as the verifier reported it with a verdict."""
 
     account_ref: str
     linked_at: datetime
     needs_reenrolment: bool = False  # e.g. the signature certificate was revoked
-
-
-class LinkDirectory(Protocol):
-    """Where enrolment puts a link. Links are found by the verifier: its verdict names the
-    certificate's link at the provider (`Verdict.account_ref`, `linked_at`, `link_status`)."""
-
-    def add(
-        self, provider_id: str, account_ref: str, auth: CertRef, sign: CertRef, now: datetime
-    ) -> LinkEntry:
-        """Record a link (a new one, or the account's existing one bound to new certificates)."""
 
 
 class ProofVerifier(Protocol):
@@ -141,7 +131,8 @@ class ProofVerifier(Protocol):
     def verify_enrolment(
         self, application: EnrolmentApplication, now: datetime
     ) -> EnrolmentVerdict:
-        """Verify one enrolment application; the verdict is recorded."""
+        """Verify one enrolment application; the verdict is recorded, and when it is accepted,
+        the account's link with it (locally or at the platform)."""
 
 
 class ChallengeIssuer(Protocol):
@@ -160,20 +151,6 @@ class AuditLog(Protocol):
         at: datetime,
     ) -> None:
         """Append one audit event (never a PIN, never the 4 info)."""
-
-
-class MemoryLinks:
-    """A LinkDirectory over the verifier's in-memory store (tests and the demo)."""
-
-    def __init__(self, store: MemoryVerificationStore) -> None:
-        self._store = store
-
-    def add(
-        self, provider_id: str, account_ref: str, auth: CertRef, sign: CertRef, now: datetime
-    ) -> LinkEntry:
-        """Record the link (the account's existing one moves to these certificates)."""
-        link_id = self._store.add_link(provider_id, account_ref, auth, sign, at=now)
-        return LinkEntry(account_ref, self._store.linked_at(link_id) or now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +214,6 @@ class CardBackend:
         connect: Callable[[], CardConnection],
         verifier: ProofVerifier,
         challenges: ChallengeIssuer,
-        links: LinkDirectory,
         audit: AuditLog,
         services: Mapping[str, Service],
         terminal_id: str,
@@ -247,7 +223,6 @@ class CardBackend:
         self._connect = connect
         self._verifier = verifier
         self._challenges = challenges
-        self._links = links
         self._audit = audit
         self._services = dict(services)
         self._terminal_id = terminal_id
@@ -365,11 +340,8 @@ class CardBackend:
         verdict = self._verifier.verify_enrolment(application, now)  # and records it
         if not verdict.ok:
             raise Refused(verdict.reason, verdict.message)
-        assert verdict.sign_serial is not None and verdict.sign_issuer_key_id is not None
-        sign = CertRef(verdict.sign_serial, verdict.sign_issuer_key_id)
-        auth = cert_ref(auth_certificate)
-        entry = self._links.add(provider_id, account_ref, auth, sign, now)
-        return Link(entry.account_ref, entry.linked_at)
+        # the verifier recorded the verdict and the link it made, in one transaction
+        return Link(account_ref, now)
 
     def run_service(self, context: ServiceContext) -> ServiceResult:
         """Run the chosen service and audit that it ran."""

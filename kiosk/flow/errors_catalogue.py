@@ -37,6 +37,7 @@ class ProblemCode(StrEnum):
     REVOCATION_UNKNOWN = "revocation_unknown"
     NEEDS_REENROLMENT = "needs_reenrolment"
     ENROLMENT_MISMATCH = "enrolment_mismatch"
+    LINK_EXISTS = "link_exists"
     PLATFORM_UNREACHABLE = "platform_unreachable"
     SERVICE_FAILED = "service_failed"
     STAFF_PIN_WRONG = "staff_pin_wrong"
@@ -337,6 +338,18 @@ CATALOGUE: dict[ProblemCode, Entry] = {
             "2つの電子証明書が同じカードのものと確認できませんでした。係員をお呼びください。",
             "The two certificates could not be matched to one card. Please ask a member of staff.",
             "とうろく できません。かかりの ひとを よんで ください。",
+        ),
+        "error",
+        False,
+    ),
+    ProblemCode.LINK_EXISTS: Entry(
+        Text("登録できませんでした", "Registration failed", "とうろく できません でした"),
+        Text(
+            "このカードはすでに別の利用者番号で登録されています。係員をお呼びください。",
+            "This card is already registered to another account here. "
+            "Please ask a member of staff.",
+            "この カードは もう べつの ばんごうで とうろく されています。"
+            "かかりの ひとを よんで ください。",
         ),
         "error",
         False,

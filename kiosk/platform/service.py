@@ -35,12 +35,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kiosk.platform.client import PlatformClient, PlatformRefused, PlatformUnavailable
-from kiosk.store.errors import LinkExists, StoreError
+from kiosk.store.errors import StoreError
 from kiosk.verify.challenge import IDENTIFIER
 from kiosk.verify.enrolment import EnrolmentApplication
 from kiosk.verify.ports import IssuedChallenge
 from kiosk.verify.proof import UserProof
-from kiosk.verify.verdict import CertRef, EnrolmentVerdict, Refused, Verdict
+from kiosk.verify.verdict import EnrolmentVerdict, Refused, Verdict
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -57,15 +57,6 @@ _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 _OUTCOME = "jpki.outcome"  # the scope key the handlers note provider and reason under
 
 Clock = Callable[[], datetime]
-
-
-class Links(Protocol):
-    """Where an accepted enrolment is linked (kiosk.app.StoreLinks.add's semantics)."""
-
-    def add(
-        self, provider_id: str, account_ref: str, auth: CertRef, sign: CertRef, now: datetime
-    ) -> object:
-        """Create the account's link to these certificates, or move its existing link."""
 
 
 # --- request and response bodies (the OpenAPI schema) -----------------------------------
@@ -393,7 +384,6 @@ def create_app(
     *,
     verifier: Verifier,
     challenges: ChallengeService,
-    links: Links,
     tokens: Mapping[str, str],
     clock: Clock,
     peers: Mapping[str, Peer] | None = None,
@@ -435,12 +425,6 @@ def create_app(
         }.get(code, "The request could not be served.")
         _note(request, reason=code)
         return _error(exc.status_code, code, message, exc.headers)
-
-    @app.exception_handler(LinkExists)
-    async def link_exists(request: Request, exc: LinkExists) -> JSONResponse:
-        # not in the contract's table: the card is linked to another account at the provider
-        _note(request, reason=exc.code)
-        return _error(409, exc.code, "This card is already linked to another account.")
 
     @app.exception_handler(StoreError)
     async def unavailable(request: Request, exc: StoreError) -> JSONResponse:
@@ -501,15 +485,13 @@ def create_app(
         _note(request, reason=verdict.reason.value)
         return JSONResponse(verdict.to_json())
 
-    @v1.post(
-        "/v1/enrolments",
-        response_model=EnrolmentVerdictResponse,
-        responses={409: {"model": ErrorResponse, "description": "link_exists"}},
-    )
+    @v1.post("/v1/enrolments", response_model=EnrolmentVerdictResponse)
     def enrol(
         body: EnrolmentRequest, request: Request, caller: str = Depends(_caller)
     ) -> JSONResponse:
-        """Verify an enrolment application; when ok, link the account to both certificates."""
+        """Verify an enrolment application; when ok, the account is linked to both certificates
+        (in the transaction that records the verdict); a card linked to another account here
+        is the verdict `link_exists`."""
         _same_provider(caller, body.document.provider_id)
         application = EnrolmentApplication.from_json(body.model_dump())
         now = clock()
@@ -519,10 +501,7 @@ def create_app(
                 verdict = peer.verify_enrolment(application, now)
             _note(request, reason=verdict.reason.value)
             return JSONResponse(verdict.to_json())
-        verdict = verifier.verify_enrolment(application, now)
-        auth, sign = _refs(verdict)
-        if verdict.ok and auth is not None and sign is not None:
-            links.add(application.provider_id, application.account_ref, auth, sign, now)
+        verdict = verifier.verify_enrolment(application, now)  # records it and its link
         _note(request, reason=verdict.reason.value)
         return JSONResponse(verdict.to_json())
 
@@ -558,16 +537,6 @@ def _relaying() -> Iterator[None]:
             raise ApiError(400, "malformed", "The request is malformed.") from e
         log.warning("peer platform refused: %s", e.error)
         raise ApiError(502, "peer_refused", "The verifying platform refused the request.") from e
-
-
-def _refs(verdict: EnrolmentVerdict) -> tuple[CertRef | None, CertRef | None]:
-    """The verdict's authentication and signature certificates (an accepted one names both)."""
-    auth = sign = None
-    if verdict.auth_serial is not None and verdict.auth_issuer_key_id is not None:
-        auth = CertRef(verdict.auth_serial, verdict.auth_issuer_key_id)
-    if verdict.sign_serial is not None and verdict.sign_issuer_key_id is not None:
-        sign = CertRef(verdict.sign_serial, verdict.sign_issuer_key_id)
-    return auth, sign
 
 
 def _b64(data: bytes) -> str:
@@ -649,7 +618,7 @@ def _closing(
 def app_from_config(cfg: Config) -> FastAPI:
     """The platform over the configured store: CRLs of crl_dir imported, tokens from
     `[extra.platform_tokens]`, links over the store, the wall clock."""
-    from kiosk.app import StoreLinks, import_crls
+    from kiosk.app import import_crls
     from kiosk.commands.verify import LocalContext
 
     tokens = platform_tokens(cfg)  # before the store is opened: a bad table fails fast
@@ -659,7 +628,6 @@ def app_from_config(cfg: Config) -> FastAPI:
     app = create_app(
         verifier=local.verifier,
         challenges=local.challenges,
-        links=StoreLinks(local),
         tokens=tokens,
         clock=lambda: datetime.now(UTC),
         peers=peers,

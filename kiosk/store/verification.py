@@ -16,10 +16,18 @@ from datetime import UTC, datetime, timedelta
 
 from kiosk.store.audit import AuditLog, check_fields
 from kiosk.store.engine import Database
-from kiosk.store.errors import StoreError
+from kiosk.store.errors import DuplicateKey, StoreError
 from kiosk.store.records import serial_from_bytes, serial_to_bytes
 from kiosk.store.revocation import SqlRevocationIndex
-from kiosk.verify.ports import ChallengeClaim, CrlState, LedgerEntry, LinkState, ProofContext
+from kiosk.verify.ports import (
+    ChallengeClaim,
+    CrlState,
+    LedgerEntry,
+    LinkState,
+    LinkTaken,
+    NewLink,
+    ProofContext,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -48,6 +56,20 @@ _RECORD = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
 _HOLDER = "SELECT challenge_id FROM verifications WHERE verification_key = ?"
+# An accepted enrolment's link, in the transaction of its verdict (see `_link`).
+_PROVIDER = (
+    "INSERT INTO providers (provider_id, name, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+)
+_ACCOUNT = "SELECT link_id FROM links WHERE provider_id = ? AND account_ref = ?"
+_MOVE = (
+    "UPDATE links SET auth_issuer_key_id = ?, auth_serial = ?, sign_issuer_key_id = ?, "
+    "sign_serial = ?, status = 'active', updated_at = ? WHERE link_id = ?"
+)
+_NEW = (
+    "INSERT INTO links (provider_id, account_ref, auth_issuer_key_id, auth_serial, "
+    "sign_issuer_key_id, sign_serial, status, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?)"
+)
 #: Keys tried, from the challenge's own on, while other challenges hold them (see `_key`).
 _PROBES = 64
 _FLAG_LINK = (
@@ -64,6 +86,8 @@ class SqlVerificationStore(SqlRevocationIndex):
         self._context, self._record = db.sql(_CONTEXT), db.sql(_RECORD)
         self._flag, self._audit = db.sql(_FLAG_LINK), AuditLog(db)
         self._holder = db.sql(_HOLDER)
+        self._provider, self._account = db.sql(_PROVIDER), db.sql(_ACCOUNT)
+        self._move, self._new = db.sql(_MOVE), db.sql(_NEW)
         #: (provider, terminal, action, reason) combinations already found well-formed.
         self._checked: set[tuple[str, str, str, str, str | None]] = set()
         self._times: dict[object, datetime] = {}
@@ -136,13 +160,38 @@ class SqlVerificationStore(SqlRevocationIndex):
             serial,
             entry.link_id,
         ]
-        if not entry.flag_link:
+        if not entry.flag_link and entry.link_to is None:
             return self._insert(row)
-        with db.unit():  # the verdict and the link's new status, together
+        with db.unit():  # the verdict and the link it makes or flags, together
             if not self._insert(row):
                 return False
-            db.count(self._flag, (db.bind_time(entry.at), entry.link_id))
+            if entry.flag_link:
+                db.count(self._flag, (db.bind_time(entry.at), entry.link_id))
+            if entry.link_to is not None:
+                self._link(entry.provider_id, entry.link_to, entry.at)
         return True
+
+    def _link(self, provider_id: str, link: NewLink, at: datetime) -> None:
+        """Make the link, or move the account's link to these certificates (re-enrolment);
+        LinkTaken when the card is linked to another account here (the unit rolls back)."""
+        db = self._db
+        when = db.bind_time(at)
+        auth, sign = link.auth, link.sign
+        certs = (
+            auth.issuer_key_id,
+            serial_to_bytes(auth.serial),
+            sign.issuer_key_id,
+            serial_to_bytes(sign.serial),
+        )
+        db.count(self._provider, (provider_id, provider_id, when))
+        existing = db.one(self._account, (provider_id, link.account_ref))
+        try:
+            if existing is None:
+                db.count(self._new, (provider_id, link.account_ref, *certs, when, when))
+            else:
+                db.count(self._move, (*certs, when, existing[0]))
+        except DuplicateKey as e:  # uq_links_auth: this card, another account
+            raise LinkTaken("This card is already linked to another account here.") from e
 
     def _insert(self, row: list[object]) -> bool:
         """Insert the row under its challenge's key, or the next free one when another

@@ -14,6 +14,7 @@ from kiosk.verify.ports import (
     CrlState,
     LedgerEntry,
     LinkState,
+    LinkTaken,
     ProofContext,
     RevokedEntry,
 )
@@ -122,16 +123,25 @@ class MemoryVerificationStore(MemoryRevocationIndex):
         """Keep the entry; False (nothing kept) when its challenge was used before."""
         with self._lock:
             claim = entry.challenge
-            if claim is not None:
-                key = (claim.expires_us, claim.challenge_id)
-                if key in self._used:
-                    return False
+            key = None if claim is None else (claim.expires_us, claim.challenge_id)
+            if key in self._used:
+                return False
+            link = entry.link_to
+            if link is not None:
+                held = self._links.get(
+                    (entry.provider_id, link.auth.issuer_key_id, link.auth.serial)
+                )
+                if held is not None and held.account_ref != link.account_ref:
+                    raise LinkTaken("This card is already linked to another account here.")
+            if key is not None:
                 self._used.add(key)
             if entry.flag_link:
-                for link in self._links.values():
-                    if link.link_id == entry.link_id and link.status == "active":
-                        link.status = "needs_reenrolment"
+                for stored in self._links.values():
+                    if stored.link_id == entry.link_id and stored.status == "active":
+                        stored.status = "needs_reenrolment"
             self.entries.append(entry)
+        if link is not None:
+            self.add_link(entry.provider_id, link.account_ref, link.auth, link.sign, at=entry.at)
         return True
 
 

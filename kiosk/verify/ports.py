@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
+from kiosk.verify.verdict import CertRef, VerifyError
+
 
 class IssuedChallenge(NamedTuple):
     """A challenge handed to one provider's terminal; single use, valid until expires_at."""
@@ -86,10 +88,26 @@ class ProofContext(NamedTuple):
     link: LinkState | None
 
 
+class NewLink(NamedTuple):
+    """The link an accepted enrolment makes: the account at the provider, bound to the card's
+    two certificates (a new link, or the account's link moved to a new card)."""
+
+    account_ref: str
+    auth: CertRef
+    sign: CertRef
+
+
+class LinkTaken(VerifyError):
+    """The card's authentication certificate is linked to another account at the provider."""
+
+    code = "link_exists"
+
+
 class LedgerEntry(NamedTuple):
     """One verdict as it is recorded: codes and certificate references only (no PIN, no
     4 info). With a `challenge`, recording it uses the challenge up; with `flag_link`, the
-    link `link_id` is set to needs-re-enrolment in the same write."""
+    link `link_id` is set to needs-re-enrolment in the same write; with `link_to`, that link
+    is made in the same transaction (or LinkTaken is raised and nothing is written)."""
 
     at: datetime
     provider_id: str
@@ -102,6 +120,7 @@ class LedgerEntry(NamedTuple):
     challenge: ChallengeClaim | None = None
     link_id: int | None = None
     flag_link: bool = False
+    link_to: NewLink | None = None
 
 
 class VerificationStore(RevocationIndex, Protocol):

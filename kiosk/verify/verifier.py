@@ -21,16 +21,34 @@ from kiosk.verify.certcheck import (
 )
 from kiosk.verify.challenge import IDENTIFIER, ChallengeService
 from kiosk.verify.enrolment import EnrolmentApplication, SerialService, check_enrolment
-from kiosk.verify.ports import ChallengeClaim, LedgerEntry, VerificationStore
+from kiosk.verify.ports import ChallengeClaim, LedgerEntry, LinkTaken, NewLink, VerificationStore
 from kiosk.verify.proof import UserProof
 from kiosk.verify.trust import KeyPurpose, TrustStore
-from kiosk.verify.verdict import EnrolmentVerdict, LinkStatus, Reason, Refused, Verdict
+from kiosk.verify.verdict import (
+    CertRef,
+    EnrolmentVerdict,
+    LinkStatus,
+    Reason,
+    Refused,
+    Verdict,
+)
 
 #: Recorded in place of an id that is not an identifier (the verdict is `malformed`).
 INVALID_ID = "invalid"
 _NEEDS_REENROLMENT = LinkStatus.NEEDS_REENROLMENT.value
 _REPLAYED = "This challenge has already been used."
 V = TypeVar("V", Verdict, EnrolmentVerdict)
+
+
+def _new_link(application: EnrolmentApplication, verdict: EnrolmentVerdict) -> NewLink | None:
+    """The link an accepted enrolment makes (recorded with its verdict), else None."""
+    if not verdict.ok:
+        return None
+    auth = (verdict.auth_serial, verdict.auth_issuer_key_id)
+    sign = (verdict.sign_serial, verdict.sign_issuer_key_id)
+    if None in auth or None in sign:
+        raise ValueError("an accepted enrolment names both certificates")
+    return NewLink(application.account_ref, CertRef(*auth), CertRef(*sign))  # type: ignore[arg-type]
 
 
 _IDS_KEPT = 4096  # (provider, terminal) pairs remembered as well-formed
@@ -181,8 +199,15 @@ class Verifier:
             verdict.auth_issuer_key_id,
             verdict.auth_serial,
             claim,
+            link_to=_new_link(application, verdict),
         )
-        if self._store.record(entry):
+        try:
+            recorded = self._store.record(entry)
+        except LinkTaken as e:  # nothing was written: refuse, using the challenge up
+            verdict = replace(verdict, ok=False, reason=Reason.LINK_EXISTS, message=str(e))
+            entry = entry._replace(ok=False, reason=verdict.reason.value, link_to=None)
+            recorded = self._store.record(entry)
+        if recorded:
             return verdict
         return self._replayed(entry, verdict)
 
@@ -190,7 +215,9 @@ class Verifier:
         """The challenge was used before: record and return that refusal instead."""
         reason = Reason.CHALLENGE_REPLAYED
         self._store.record(
-            entry._replace(ok=False, reason=reason.value, challenge=None, flag_link=False)
+            entry._replace(
+                ok=False, reason=reason.value, challenge=None, flag_link=False, link_to=None
+            )
         )
         refused = replace(verdict, ok=False, reason=reason, message=_REPLAYED)
         if isinstance(refused, Verdict):

@@ -249,6 +249,16 @@
         <translation>Something went wrong</translation>
     </message>
     <message>
+        <source>このカードはすでに別の利用者番号で登録されています。係員をお呼びください。</source>
+        <comment>problem.link_exists.text</comment>
+        <translation>This card is already registered to another account here. Please ask a member of staff.</translation>
+    </message>
+    <message>
+        <source>登録できませんでした</source>
+        <comment>problem.link_exists.title</comment>
+        <translation>Registration failed</translation>
+    </message>
+    <message>
         <source>カードが更新されたため、もう一度登録が必要です。署名用パスワードをご用意ください。</source>
         <comment>problem.needs_reenrolment.text</comment>
         <translation>Your card or certificate was renewed, so the link must be registered again. You will need the signature password.</translation>

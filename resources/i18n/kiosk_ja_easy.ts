@@ -249,6 +249,16 @@
         <translation>うまく いきません でした</translation>
     </message>
     <message>
+        <source>このカードはすでに別の利用者番号で登録されています。係員をお呼びください。</source>
+        <comment>problem.link_exists.text</comment>
+        <translation>この カードは もう べつの ばんごうで とうろく されています。かかりの ひとを よんで ください。</translation>
+    </message>
+    <message>
+        <source>登録できませんでした</source>
+        <comment>problem.link_exists.title</comment>
+        <translation>とうろく できません でした</translation>
+    </message>
+    <message>
         <source>カードが更新されたため、もう一度登録が必要です。署名用パスワードをご用意ください。</source>
         <comment>problem.needs_reenrolment.text</comment>
         <translation>カードが あたらしく なりました。もういちど とうろく します。パスワードを よういして ください。</translation>

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QPushButton  # noqa: E402
 
 from kiosk.app import available_services, build_window, utc_now  # noqa: E402
 from kiosk.config import Config  # noqa: E402
-from kiosk.flow.backend import CardBackend, MemoryAudit, MemoryLinks  # noqa: E402
+from kiosk.flow.backend import CardBackend, MemoryAudit  # noqa: E402
 from kiosk.flow.machine import Screen  # noqa: E402
 from kiosk.flow.reader import InProcessReader  # noqa: E402
 from kiosk.simcard.applet import VirtualCard  # noqa: E402
@@ -120,7 +120,6 @@ def make_kiosk(qtbot, test_pki, card_file, trust):
             reader.connect,
             Verifier(trust, index, challenges),
             challenges,
-            MemoryLinks(index),
             audit,
             services,
             "kiosk-1",

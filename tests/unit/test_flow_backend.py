@@ -14,7 +14,6 @@ from kiosk.flow.backend import (
     REASON_PROBLEMS,
     CardBackend,
     MemoryAudit,
-    MemoryLinks,
     problem_for,
 )
 from kiosk.flow.errors_catalogue import ProblemCode
@@ -29,8 +28,8 @@ from kiosk.simcard.applet import VirtualCard
 from kiosk.verify.challenge import ChallengeService
 from kiosk.verify.crl import verify_crl_in
 from kiosk.verify.memory import MemoryVerificationStore
-from kiosk.verify.trust import TrustStore
-from kiosk.verify.verdict import Reason, Refused
+from kiosk.verify.trust import TrustStore, authority_key_id
+from kiosk.verify.verdict import CertRef, Reason, Refused
 from kiosk.verify.verifier import Verifier
 
 
@@ -57,7 +56,6 @@ def world(test_pki, card_file, trust):
         reader.connect,
         Verifier(trust, index, challenges),
         challenges,
-        MemoryLinks(index),
         audit,
         {"identity": IdentityService()},
         "kiosk-1",
@@ -266,3 +264,28 @@ def test_a_refused_verification_is_recorded_before_the_person_is_told(world, tes
     assert [(x.action, x.ok, x.reason) for x in store.entries] == [
         ("authenticate", False, "revoked")
     ]
+
+
+def test_a_card_linked_to_another_account_cannot_enrol_again(world, card_file):
+    backend, *_ = world
+    store = backend._verifier._store
+    auth = x509.load_der_x509_certificate(card_file.auth.certificate)
+    sign = x509.load_der_x509_certificate(card_file.sign.certificate)
+    issuer = authority_key_id(auth.extensions)
+    sign_issuer = authority_key_id(sign.extensions)
+    # the provider closed the card's link to another account: no link is found for it, but the
+    # card may not be linked to a second account (staff must sort it out)
+    store.add_link(
+        "clinic",
+        "K-OTHER",
+        CertRef(auth.serial_number, issuer),
+        CertRef(sign.serial_number, sign_issuer),
+        status="revoked",
+    )
+    backend.read_card()
+    first = backend.authenticate("1234", "identity", "clinic")
+    assert first.link is None
+    with pytest.raises(FlowProblem) as e:
+        backend.enrol(backend.read_signer("ABC123", first), "clinic")
+    assert e.value.problem.code is ProblemCode.LINK_EXISTS
+    assert store.entries[-1].reason == "link_exists" and store.entries[-1].challenge is not None

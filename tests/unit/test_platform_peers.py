@@ -42,7 +42,6 @@ def front(platform):
     app = create_app(
         verifier=Untouchable(),
         challenges=Untouchable(),
-        links=Untouchable(),
         tokens={PROVIDER: hashlib.sha256(FRONT_TOKEN.encode()).hexdigest()},
         clock=lambda: datetime.now(UTC),
         peers={PROVIDER: peer},
@@ -122,7 +121,6 @@ def test_a_wrong_token_at_the_peer_is_502(platform, world):
     app = create_app(
         verifier=Untouchable(),
         challenges=Untouchable(),
-        links=Untouchable(),
         tokens={PROVIDER: hashlib.sha256(FRONT_TOKEN.encode()).hexdigest()},
         clock=lambda: datetime.now(UTC),
         peers={PROVIDER: peer},

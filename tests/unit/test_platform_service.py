@@ -19,7 +19,6 @@ from fastapi.testclient import TestClient
 from test_verify_support import make_proof, sign
 
 from kiosk import config
-from kiosk.app import StoreLinks
 from kiosk.card.inprocess import InProcessConnection
 from kiosk.commands.verify import LocalContext
 from kiosk.config import ConfigError
@@ -90,11 +89,10 @@ def any_store(world, tmp_path, store_url):
     local.db.dispose()
 
 
-def client_for(local, world, *, verifier=None, links=None) -> TestClient:
+def client_for(local, world, *, verifier=None) -> TestClient:
     app = create_app(
         verifier=verifier or local.verifier,
         challenges=local.challenges,
-        links=links or StoreLinks(local),
         tokens=TOKENS,
         clock=lambda: world.now,
     )
@@ -242,8 +240,11 @@ def test_re_enrolment_moves_the_link_and_another_account_conflicts(client, local
     r = client.post(
         "/v1/enrolments", json=application(world, issue(client), "patient-43"), headers=AUTH
     )
-    assert_error(r, 409, "link_exists")
+    assert r.status_code == 200  # a verdict: the card is linked to another account here
+    verdict = EnrolmentVerdict.from_json(r.json())
+    assert (verdict.ok, verdict.reason) == (False, Reason.LINK_EXISTS)
     assert local.links.find_by_account(PROVIDER, "patient-43") is None
+    assert local.links.find_by_account(PROVIDER, "patient-42") is not None
 
 
 # --- errors --------------------------------------------------------------------------------
@@ -468,13 +469,21 @@ def test_unreachable_database_is_503(local, world):
     assert_error(r, 503, "unavailable")
 
 
-class FailingLinks:
-    def add(self, *args, **kwargs):
+class FailingEnrolments:
+    """The verifier of `local`, whose store fails when an enrolment is recorded."""
+
+    def __init__(self, verifier) -> None:
+        self._verifier = verifier
+
+    def verify_user_proof(self, proof, now, action="user_proof"):
+        return self._verifier.verify_user_proof(proof, now, action)
+
+    def verify_enrolment(self, application, now):
         raise StoreError("the database is unavailable (OperationalError)")
 
 
-def test_link_store_failure_is_503(local, world):
-    client = client_for(local, world, links=FailingLinks())
+def test_store_failure_while_enrolling_is_503(local, world):
+    client = client_for(local, world, verifier=FailingEnrolments(local.verifier))
     r = client.post("/v1/enrolments", json=application(world, issue(client)), headers=AUTH)
     assert_error(r, 503, "unavailable")
 

@@ -235,7 +235,6 @@ def test_an_unexpected_failure_reaches_the_flow_as_service_failed():
         connect=None,
         verifier=None,
         challenges=None,
-        links=None,
         audit=audit,
         services={"insurance": service(Broken())},
         terminal_id="kiosk-1",
@@ -250,7 +249,6 @@ def test_an_unexpected_failure_reaches_the_flow_as_service_failed():
 def test_a_lost_coverage_is_audited_as_not_ok_through_the_backend():
     audit = MemoryAudit()
     backend = CardBackend(
-        None,
         None,
         None,
         None,

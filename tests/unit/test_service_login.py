@@ -220,7 +220,6 @@ def test_other_port_failures_reach_the_flow_as_service_failed():
         connect=None,  # type: ignore[arg-type]
         verifier=None,  # type: ignore[arg-type]
         challenges=None,  # type: ignore[arg-type]
-        links=None,  # type: ignore[arg-type]
         audit=audit,
         services={"login": LoginService(port, Clock())},
         terminal_id="kiosk-1",
@@ -239,7 +238,6 @@ def test_the_backend_audits_an_unreachable_login_as_not_ok(sessions):
         connect=None,  # type: ignore[arg-type]
         verifier=None,  # type: ignore[arg-type]
         challenges=None,  # type: ignore[arg-type]
-        links=None,  # type: ignore[arg-type]
         audit=audit,
         services={"login": LoginService(sessions, Clock())},
         terminal_id="kiosk-1",

@@ -232,3 +232,60 @@ def test_serial_service_pairs_each_card(world):
         serial(world.auth_cert), world.key_id("auth")
     )
     assert service.auth_serial_for(CertRef(1, world.key_id("sign")), world.now) is None
+
+
+# --- the link an accepted enrolment makes, recorded with its verdict ----------------------
+
+
+def test_an_accepted_enrolment_is_recorded_with_its_link(verifier, challenges, world, index):
+    app = application(world, challenges)
+    verdict = verifier.verify_enrolment(app, world.now)
+    assert verdict.ok
+    (entry,) = index.entries
+    assert entry.link_to is not None and entry.link_to.account_ref == "patient-42"
+    proof = make_proof(world, challenges.issue(PROVIDER, TERMINAL, world.now))
+    linked = verifier.verify_user_proof(proof, world.now)
+    assert (linked.account_ref, linked.linked_at) == ("patient-42", world.now)
+
+
+def test_a_refused_enrolment_links_nothing(verifier, challenges, world, index):
+    app = application(world, challenges, four_info=replace(DEFAULT_PERSON, name="試験　花子"))
+    assert verdict_reason(verifier, app, world) is Reason.FOUR_INFO_MISMATCH
+    assert index.entries[-1].link_to is None
+    proof = make_proof(world, challenges.issue(PROVIDER, TERMINAL, world.now))
+    assert verifier.verify_user_proof(proof, world.now).account_ref is None
+
+
+def test_a_card_linked_to_another_account_here_is_refused(verifier, challenges, world, index):
+    assert verifier.verify_enrolment(application(world, challenges), world.now).ok
+    other = application_for(world, challenges, "patient-43")
+    verdict = verifier.verify_enrolment(other, world.now)
+    assert (verdict.ok, verdict.reason) == (False, Reason.LINK_EXISTS)
+    assert index.entries[-1].challenge is not None  # the challenge is used up
+    assert verdict_reason(verifier, other, world) is Reason.CHALLENGE_REPLAYED
+    proof = make_proof(world, challenges.issue(PROVIDER, TERMINAL, world.now))
+    assert verifier.verify_user_proof(proof, world.now).account_ref == "patient-42"
+
+
+def test_re_enrolment_of_the_same_account_moves_its_link(verifier, challenges, world, index):
+    assert verifier.verify_enrolment(application(world, challenges), world.now).ok
+    later = world.now + timedelta(hours=1)
+    assert verifier.verify_enrolment(application(world, challenges, now=later), later).ok
+    proof = make_proof(world, challenges.issue(PROVIDER, TERMINAL, later))
+    linked = verifier.verify_user_proof(proof, later)
+    assert (linked.account_ref, linked.linked_at) == ("patient-42", world.now)  # since the first
+
+
+def application_for(world, challenges, account_ref: str) -> EnrolmentApplication:
+    c = challenges.issue(PROVIDER, TERMINAL, world.now)
+    doc = application_document(PROVIDER, TERMINAL, account_ref, DEFAULT_PERSON, c.nonce)
+    return EnrolmentApplication(
+        PROVIDER,
+        TERMINAL,
+        account_ref,
+        DEFAULT_PERSON,
+        c.nonce,
+        world.sign_cert,
+        sign(world.sign_key, doc),
+        make_proof(world, c),
+    )

@@ -193,7 +193,7 @@ def test_every_verdict_is_recorded_with_codes_only(verifier, challenge, world, i
     # what a record can hold at all: codes, ids and certificate references, no free text
     assert entry._fields == (
         "at", "provider_id", "terminal_id", "action", "ok", "reason", "issuer_key_id", "serial",
-        "challenge", "link_id", "flag_link",
+        "challenge", "link_id", "flag_link", "link_to",
     )  # fmt: skip
 
 
