@@ -44,6 +44,7 @@ screenshots: setup pcscd
 bench: setup pcscd
 	$(BIN)/python bench/card_bench.py
 	$(BIN)/python bench/verify_bench.py
+	$(BIN)/python bench/platform_bench.py
 	$(BIN)/python bench/crl_bench.py
 	$(BIN)/python bench/gui_bench.py
 
