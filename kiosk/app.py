@@ -29,7 +29,7 @@ from kiosk.verify.verdict import CertRef
 if TYPE_CHECKING:
     from kiosk.card.connection import CardConnection
     from kiosk.card.monitor import CardEvent
-    from kiosk.commands.verify import LocalContext
+    from kiosk.local import LocalContext
     from kiosk.store.audit import AuditLog
     from kiosk.ui.controller import FlowController
     from kiosk.ui.main_window import KioskWindow
@@ -376,7 +376,7 @@ def start(cfg: Config, *, windowed: bool, reader: ReaderPort) -> Kiosk:
     def build() -> CardBackend:
         if cfg.verification == "platform":
             return platform_backend(cfg, reader.connect, closers)
-        from kiosk.commands.verify import LocalContext
+        from kiosk.local import LocalContext
 
         local = LocalContext.from_config(cfg)
         closers.append(local.db.dispose)

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 from kiosk.commands.verify import add_card_options
 
 if TYPE_CHECKING:
-    from kiosk.commands.verify import Clock, LocalContext
+    from kiosk.commands.verify import Clock
     from kiosk.jpki.session import JpkiSession
+    from kiosk.local import LocalContext
     from kiosk.pki.profile import BasicFourInfo
     from kiosk.verify.verdict import EnrolmentVerdict
 
@@ -92,8 +93,9 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from kiosk import config
-    from kiosk.commands.verify import LocalContext, open_card, print_json, read_secret, utc_now
+    from kiosk.commands.verify import open_card, print_json, read_secret, utc_now
     from kiosk.jpki.session import JpkiSession
+    from kiosk.local import LocalContext
 
     cfg = config.load(args.config)
     local = replace(LocalContext.from_config(cfg), provider_id=args.provider)

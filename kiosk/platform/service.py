@@ -619,7 +619,7 @@ def app_from_config(cfg: Config) -> FastAPI:
     """The platform over the configured store: CRLs of crl_dir imported, tokens from
     `[extra.platform_tokens]`, links over the store, the wall clock."""
     from kiosk.app import import_crls
-    from kiosk.commands.verify import LocalContext
+    from kiosk.local import LocalContext
 
     tokens = platform_tokens(cfg)  # before the store is opened: a bad table fails fast
     peers = platform_peers(cfg)

@@ -17,7 +17,7 @@ from test_verify_support import PROVIDER, TERMINAL, make_proof, sign
 
 from kiosk import config
 from kiosk.app import import_crls
-from kiosk.commands.verify import LocalContext
+from kiosk.local import LocalContext
 from kiosk.pki.profile import DEFAULT_PERSON
 from kiosk.platform.client import PlatformClient, PlatformRefused, PlatformUnavailable
 from kiosk.verify.enrolment import EnrolmentApplication, application_document

@@ -20,10 +20,10 @@ from test_verify_support import make_proof, sign
 
 from kiosk import config
 from kiosk.card.inprocess import InProcessConnection
-from kiosk.commands.verify import LocalContext
 from kiosk.config import ConfigError
 from kiosk.jpki.operations import authenticate
 from kiosk.jpki.session import JpkiSession
+from kiosk.local import LocalContext
 from kiosk.pki.profile import DEFAULT_PERSON
 from kiosk.platform.service import MAX_BODY, app_from_config, create_app
 from kiosk.simcard.applet import VirtualCard

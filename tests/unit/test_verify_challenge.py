@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kiosk.commands.verify import challenge_keys, key_file
 from kiosk.config import Config, ConfigError
+from kiosk.local import challenge_keys, key_file
 from kiosk.verify.challenge import NONCE_BYTES, TOKEN_BYTES, ChallengeService, expiry_of
 from kiosk.verify.verdict import Reason, Refused
 

@@ -11,12 +11,14 @@ import pytest
 from cryptography import x509
 
 from kiosk import cli, config
+from kiosk import local as local_context
 from kiosk.card.inprocess import InProcessConnection
 from kiosk.commands import verify as verify_command
 from kiosk.commands.enrol import enrol, show_four_info
-from kiosk.commands.verify import LocalContext, prove
+from kiosk.commands.verify import prove
 from kiosk.jpki.errors import PinIncorrect
 from kiosk.jpki.session import JpkiSession
+from kiosk.local import LocalContext
 from kiosk.pki.profile import DEFAULT_PERSON
 from kiosk.simcard.applet import VirtualCard
 from kiosk.store.crlimport import check_crl
@@ -158,7 +160,7 @@ def test_ocsp_sources_from_configuration(world, tmp_path):
     cfg = config.from_mapping(
         {"data_dir": str(tmp_path), "extra": {"ocsp": {key_id.upper(): "http://ocsp.test/"}}}
     )
-    assert list(verify_command.ocsp_sources(cfg)) == [key_id]
+    assert list(local_context.ocsp_sources(cfg)) == [key_id]
     bad = config.from_mapping({"data_dir": str(tmp_path), "extra": {"ocsp": ["x"]}})
     with pytest.raises(config.ConfigError):
-        verify_command.ocsp_sources(bad)
+        local_context.ocsp_sources(bad)
