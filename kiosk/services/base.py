@@ -33,6 +33,18 @@ class ConsentItem:
 
 
 @dataclass(frozen=True, slots=True)
+class ServicePreview:
+    """What a service shows before it asks consent (e.g. the amount to pay), made by its
+    `prepare` once the person is verified. `reference` names exactly what was shown (e.g. the
+    payment request and its amount): `run` gets it back in the context and must act on that
+    and nothing else."""
+
+    title: Text
+    rows: tuple[ResultRow, ...] = ()
+    reference: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceContext:
     """Everything a service may use: who (verified), where, and what they agreed to share."""
 
@@ -46,6 +58,7 @@ class ServiceContext:
     assisted: bool = False  # staff checked the person by sight (no card proof)
     insurer: str = ""  # on an assisted visit: the insurer number staff entered
     member: str = ""  # and the member number (記号・番号)
+    preview: ServicePreview | None = None  # what the person saw before consenting, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,3 +105,16 @@ class Service(Protocol):
     def run(self, context: ServiceContext) -> ServiceResult:
         """Do the service's work for a verified (or staff-checked) person."""
         ...
+
+
+class PreparedService(Service, Protocol):
+    """A service that shows something before consent: `prepare` runs after verification
+    (and enrolment); a `ServicePreview` is shown with the consent items, a `ServiceResult`
+    ends the visit there (e.g. "nothing to pay: please ask at the counter")."""
+
+    def prepare(self, context: ServiceContext) -> ServicePreview | ServiceResult: ...
+
+
+def prepares(service: Service) -> bool:
+    """Whether the service shows a preview before consent."""
+    return callable(getattr(service, "prepare", None))
