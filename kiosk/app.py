@@ -22,7 +22,14 @@ from kiosk.flow.i18n import plain
 from kiosk.flow.machine import Flow, FlowConfig, Provider, ReaderStatus, ServiceInfo
 from kiosk.flow.ports import Authenticated, CardStatus, EnrolmentCandidate, FlowBackend
 from kiosk.flow.reader import ReaderPort, StatusCallback
-from kiosk.services.base import Link, Service, ServiceContext, ServiceResult
+from kiosk.services.base import (
+    Link,
+    Service,
+    ServiceContext,
+    ServicePreview,
+    ServiceResult,
+    prepares,
+)
 from kiosk.services.identity import IdentityService
 from kiosk.verify.verdict import CertRef
 
@@ -55,7 +62,7 @@ def flow_config(cfg: Config, services: Mapping[str, Service]) -> FlowConfig:
     if unknown:
         raise ConfigError(f"unknown service(s) in 'services': {', '.join(unknown)}")
     infos = tuple(
-        ServiceInfo(s.id, s.title, s.description, s.needs_link, s.consent_items)
+        ServiceInfo(s.id, s.title, s.description, s.needs_link, s.consent_items, prepares(s))
         for s in (services[name] for name in cfg.services)
     )
     names = cfg.extra.get("providers", {cfg.provider_id: cfg.provider_id})
@@ -332,6 +339,10 @@ class DeferredBackend:
     def enrol(self, candidate: EnrolmentCandidate, provider_id: str) -> Link:
         """See FlowBackend."""
         return self.prepare().enrol(candidate, provider_id)
+
+    def prepare_service(self, context: ServiceContext) -> ServicePreview | ServiceResult:
+        """See FlowBackend."""
+        return self.prepare().prepare_service(context)
 
     def run_service(self, context: ServiceContext) -> ServiceResult:
         """See FlowBackend."""

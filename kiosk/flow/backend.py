@@ -32,7 +32,7 @@ from kiosk.jpki.errors import (
 )
 from kiosk.jpki.session import JpkiSession
 from kiosk.pki.profile import BasicFourInfo, ProfileError, parse_basic_four
-from kiosk.services.base import Link, Service, ServiceContext, ServiceResult
+from kiosk.services.base import Link, Service, ServiceContext, ServicePreview, ServiceResult
 from kiosk.verify.enrolment import EnrolmentApplication, application_document
 from kiosk.verify.ports import IssuedChallenge
 from kiosk.verify.proof import UserProof, signed_message
@@ -342,6 +342,21 @@ class CardBackend:
             raise Refused(verdict.reason, verdict.message)
         # the verifier recorded the verdict and the link it made, in one transaction
         return Link(account_ref, now)
+
+    def prepare_service(self, context: ServiceContext) -> ServicePreview | ServiceResult:
+        """The chosen service's preview before consent (e.g. the amount to pay)."""
+        service = self._services[context.service_id]
+        prepare = getattr(service, "prepare", None)
+        if prepare is None:
+            raise FlowProblem.of(ProblemCode.INTERNAL)  # the flow asks only services that do
+        try:
+            preview = prepare(context)
+        except Exception as e:
+            log.error("service %s could not prepare: %s", context.service_id, type(e).__name__)
+            raise FlowProblem.of(ProblemCode.SERVICE_FAILED) from e
+        if not isinstance(preview, ServicePreview | ServiceResult):
+            raise FlowProblem.of(ProblemCode.SERVICE_FAILED)
+        return preview
 
     def run_service(self, context: ServiceContext) -> ServiceResult:
         """Run the chosen service and audit that it ran."""

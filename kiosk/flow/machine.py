@@ -19,7 +19,7 @@ from enum import StrEnum
 from kiosk.flow.errors_catalogue import Problem, ProblemCode, entry
 from kiosk.flow.i18n import Language, Text
 from kiosk.flow.ports import Authenticated, CardStatus, EnrolmentCandidate
-from kiosk.services.base import ConsentItem, Link, ServiceContext, ServiceResult
+from kiosk.services.base import ConsentItem, Link, ServiceContext, ServicePreview, ServiceResult
 
 
 class Screen(StrEnum):
@@ -53,6 +53,7 @@ class Work(StrEnum):
     AUTHENTICATE = "authenticate"
     READ_SIGNER = "read_signer"
     ENROL = "enrol"
+    PREPARE = "prepare"  # a service's preview before consent (e.g. the amount to pay)
     RUN_SERVICE = "run_service"
     ASSISTED = "assisted"
 
@@ -294,6 +295,7 @@ class ServiceInfo:
     description: Text
     needs_link: bool
     consent_items: tuple[ConsentItem, ...] = ()
+    prepares: bool = False  # shows a preview (its `prepare`) before consent
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +335,7 @@ class FlowState:
     candidate: EnrolmentCandidate | None = None
     link: Link | None = None
     consented: frozenset[str] = frozenset()
+    preview: ServicePreview | None = None  # what the service showed before consent
     result: ServiceResult | None = None
     problem: Problem | None = None  # the error screen's, or an inline message
     work: Work | None = None
@@ -486,6 +489,7 @@ class Flow:
             assisted=bool(insurer),
             insurer=insurer,
             member=member,
+            preview=state.preview,
         )
 
 
@@ -716,6 +720,12 @@ def _work_done(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
     if kind is Work.ENROL:
         assert isinstance(value, Link)
         return _after_link(flow, replace(s, link=value, candidate=None), now)
+    if kind is Work.PREPARE:
+        if isinstance(value, ServiceResult):  # nothing to consent to: the visit ends here
+            cue = Sound.DONE if value.ok else Sound.ERROR
+            return Transition(flow.go(s, Screen.RESULT, now, result=value), (PlaySound(cue),))
+        assert isinstance(value, ServicePreview)
+        return _consent_or_run(flow, replace(s, preview=value), now)
     if kind in (Work.RUN_SERVICE, Work.ASSISTED):
         assert isinstance(value, ServiceResult)
         cue = Sound.DONE if value.ok else Sound.ERROR
@@ -733,6 +743,12 @@ def _ask_password(flow: Flow, s: FlowState, now: float, notice: Problem | None) 
 
 
 def _after_link(flow: Flow, s: FlowState, now: float) -> Transition:
+    if flow.service(s.service_id).prepares:
+        return flow.work(s, Work.PREPARE, now, context=flow.context(s))
+    return _consent_or_run(flow, s, now)
+
+
+def _consent_or_run(flow: Flow, s: FlowState, now: float) -> Transition:
     if flow.service(s.service_id).consent_items:
         return Transition(flow.go(s, Screen.SERVICE_CONSENT, now))
     return flow.work(s, Work.RUN_SERVICE, now, context=flow.context(s))

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from kiosk.errors import KioskError
 from kiosk.flow.errors_catalogue import Problem, ProblemCode
-from kiosk.services.base import Link, ServiceContext, ServiceResult
+from kiosk.services.base import Link, ServiceContext, ServicePreview, ServiceResult
 
 
 class FlowProblem(KioskError):
@@ -81,6 +81,9 @@ class FlowBackend(Protocol):
 
     def enrol(self, candidate: EnrolmentCandidate, provider_id: str) -> Link:
         """Record the link between the user certificate and the provider's account."""
+
+    def prepare_service(self, context: ServiceContext) -> ServicePreview | ServiceResult:
+        """The service's preview before consent (or a result that ends the visit)."""
 
     def run_service(self, context: ServiceContext) -> ServiceResult:
         """Run the chosen service for the verified person."""

@@ -153,6 +153,7 @@ TEXTS: dict[str, Text] = {
         "カードを よんで います",
     ),
     "work.enrol": T("登録しています", "Registering", "とうろく して います"),
+    "work.prepare": T("内容を確認しています", "Getting the details", "ないようを しらべて います"),
     "work.run_service": T("手続きをしています", "Processing", "てつづき して います"),
     "work.assisted": T("記録しています", "Recording", "きろく して います"),
     "work.keep_card": T(

@@ -79,6 +79,9 @@ class CardWorker(QObject):
             case Work.ENROL:
                 assert job.candidate is not None
                 return b.enrol(job.candidate, job.provider_id)
+            case Work.PREPARE:
+                assert job.context is not None
+                return b.prepare_service(job.context)
             case Work.RUN_SERVICE:
                 assert job.context is not None
                 return b.run_service(job.context)

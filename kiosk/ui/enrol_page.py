@@ -105,7 +105,14 @@ class ConsentPage(Page):
         super().render(state, now)
         if state.screen is Screen.SERVICE_CONSENT:
             self.title.setText(self.t("service_consent.title"))
-            self.text.hide()
+            preview = state.preview
+            if preview is None:
+                self.text.hide()
+            else:  # what the service will act on (e.g. the amount), before the person agrees
+                lines = [preview.title.get(self.language)]
+                lines += [f"{r.label.get(self.language)}: {r.value}" for r in preview.rows]
+                self.text.setText("\n".join(lines))
+                self.text.show()
             for item in self.flow.service(state.service_id).consent_items:
                 suffix = self.t("service_consent.required") if item.required else ""
                 self.checks[item.id].setText(item.label.get(self.language) + suffix)

@@ -18,6 +18,7 @@ _STEPS = {
     Work.AUTHENTICATE: 2,
     Work.READ_SIGNER: 3,
     Work.ENROL: 4,
+    Work.PREPARE: 5,
     Work.RUN_SERVICE: 5,
     Work.ASSISTED: 5,
 }

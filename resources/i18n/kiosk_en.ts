@@ -614,6 +614,11 @@
         <translation>Do not remove the card</translation>
     </message>
     <message>
+        <source>内容を確認しています</source>
+        <comment>work.prepare</comment>
+        <translation>Getting the details</translation>
+    </message>
+    <message>
         <source>カードを確認しています</source>
         <comment>work.read_card</comment>
         <translation>Checking the card</translation>

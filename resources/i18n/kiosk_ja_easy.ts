@@ -614,6 +614,11 @@
         <translation>カードを ぬかないで ください</translation>
     </message>
     <message>
+        <source>内容を確認しています</source>
+        <comment>work.prepare</comment>
+        <translation>ないようを しらべて います</translation>
+    </message>
+    <message>
         <source>カードを確認しています</source>
         <comment>work.read_card</comment>
         <translation>カードを しらべて います</translation>

@@ -52,7 +52,7 @@ from kiosk.flow.machine import (
     WorkFailed,
 )
 from kiosk.flow.ports import Authenticated, CardStatus, EnrolmentCandidate, FourInfo
-from kiosk.services.base import ConsentItem, Link, ServiceResult
+from kiosk.services.base import ConsentItem, Link, ResultRow, ServicePreview, ServiceResult
 from kiosk.services.identity import IdentityService
 
 STAFF_PIN_SHA256 = "03ac674216f3e15c761ee1a5e255f067953623c8b388b4459e13f978d7c846f4"  # "1234"
@@ -712,3 +712,58 @@ def test_the_language_stays_while_the_same_person_is_there():
     assert d.screen is Screen.TAKE_CARD and d.state.language == "en"
     d.send(CardRemoved())
     assert d.screen is Screen.ATTRACT and d.state.language == "ja"
+
+
+# --- a service that shows a preview before consent (e.g. the amount to pay) ---------------
+
+PAYING = ServiceInfo(
+    "paying",
+    Text("支払い", "Payment"),
+    Text("", ""),
+    needs_link=True,
+    consent_items=(ConsentItem("pay", Text("支払う", "Pay"), required=True),),
+    prepares=True,
+)
+PREVIEW = ServicePreview(
+    Text("お支払い", "Payment"), (ResultRow(Text("金額", "Amount"), "¥1,280"),), "req-7:1280"
+)
+
+
+def paying_after_auth() -> Driver:
+    d = at_pin(make_flow(services=(PAYING,))).send(SubmitPin("1234"))
+    return d.finish_work(AUTH_LINKED)
+
+
+def test_a_preparing_service_shows_its_preview_then_acts_on_exactly_that():
+    d = paying_after_auth()
+    assert d.screen is Screen.WORKING and d.work().kind is Work.PREPARE
+    assert d.work().context.link == LINK and d.work().context.preview is None
+    d.finish_work(PREVIEW)
+    assert d.screen is Screen.SERVICE_CONSENT and d.state.preview == PREVIEW
+    d.send(Consent(frozenset({"pay"})))
+    run = d.work()
+    assert run.kind is Work.RUN_SERVICE and run.context.preview == PREVIEW
+    assert run.context.consented == frozenset({"pay"})
+    d.finish_work(RESULT).send(Done())
+    assert d.state.preview is None  # gone with the visit
+
+
+def test_a_preview_that_ends_the_visit_shows_its_result():
+    nothing = ServiceResult(False, Text("お支払いはありません", "Nothing to pay"), Text("", ""))
+    d = paying_after_auth().finish_work(nothing)
+    assert d.screen is Screen.RESULT and d.state.result == nothing
+    assert PlaySound(Sound.ERROR) in d.effects
+
+
+def test_a_failed_preview_is_an_error_and_declining_it_pays_nothing():
+    d = paying_after_auth().fail_work(ProblemCode.SERVICE_FAILED)
+    assert d.screen is Screen.ERROR
+    d = paying_after_auth().finish_work(PREVIEW).send(Decline())
+    assert d.screen is Screen.TAKE_CARD and d.state.preview is None
+
+
+def test_a_preparing_service_without_consent_items_runs_after_the_preview():
+    quiet = replace(PAYING, consent_items=())
+    d = at_pin(make_flow(services=(quiet,))).send(SubmitPin("1234")).finish_work(AUTH_LINKED)
+    d.finish_work(PREVIEW)
+    assert d.work().kind is Work.RUN_SERVICE and d.work().context.preview == PREVIEW

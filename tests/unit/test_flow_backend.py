@@ -17,12 +17,13 @@ from kiosk.flow.backend import (
     problem_for,
 )
 from kiosk.flow.errors_catalogue import ProblemCode
+from kiosk.flow.i18n import Text
 from kiosk.flow.machine import ReaderStatus
 from kiosk.flow.ports import FlowProblem
 from kiosk.flow.reader import InProcessReader
 from kiosk.jpki.errors import NotAJpkiCard, PinBlocked, PinFormatError, PinIncorrect
 from kiosk.pki.authority import Revocation, make_crl
-from kiosk.services.base import ServiceContext
+from kiosk.services.base import ServiceContext, ServicePreview, ServiceResult
 from kiosk.services.identity import IdentityService
 from kiosk.simcard.applet import VirtualCard
 from kiosk.verify.challenge import ChallengeService
@@ -289,3 +290,50 @@ def test_a_card_linked_to_another_account_cannot_enrol_again(world, card_file):
         backend.enrol(backend.read_signer("ABC123", first), "clinic")
     assert e.value.problem.code is ProblemCode.LINK_EXISTS
     assert store.entries[-1].reason == "link_exists" and store.entries[-1].challenge is not None
+
+
+class Previewing:
+    """A service with a preview; `prepared` is what its prepare returns or raises."""
+
+    id, needs_link, consent_items = "previewing", False, ()
+
+    def __init__(self, prepared) -> None:
+        self.prepared = prepared
+
+    def prepare(self, context):
+        if isinstance(self.prepared, Exception):
+            raise self.prepared
+        return self.prepared
+
+    def run(self, context):
+        raise AssertionError("not run here")
+
+
+def previewing_backend(prepared) -> CardBackend:
+    services = {"previewing": Previewing(prepared), "identity": IdentityService()}
+    return CardBackend(None, None, None, MemoryAudit(), services, "kiosk-1", now)
+
+
+def preview_context(service_id="previewing") -> ServiceContext:
+    return ServiceContext(service_id, "clinic", "ja", "S", None, None)
+
+
+def test_prepare_service_hands_back_the_services_preview_or_result():
+    preview = ServicePreview(Text("お支払い", "To pay"), (), "order-7:1280")
+    assert previewing_backend(preview).prepare_service(preview_context()) == preview
+    nothing = ServiceResult(False, Text("なし", "Nothing to pay"), Text("", ""))
+    assert previewing_backend(nothing).prepare_service(preview_context()) == nothing
+
+
+@pytest.mark.parametrize(
+    ("prepared", "service_id", "code"),
+    [
+        (RuntimeError("down"), "previewing", ProblemCode.SERVICE_FAILED),
+        ("not a preview", "previewing", ProblemCode.SERVICE_FAILED),
+        (None, "identity", ProblemCode.INTERNAL),  # the flow asks only services that prepare
+    ],
+)
+def test_prepare_service_failures_are_problems(prepared, service_id, code):
+    with pytest.raises(FlowProblem) as e:
+        previewing_backend(prepared).prepare_service(preview_context(service_id))
+    assert e.value.problem.code is code
