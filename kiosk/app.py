@@ -44,15 +44,25 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def available_services() -> dict[str, Service]:
+def available_services(
+    terminal_id: str = "kiosk-1", provider_id: str = "demo-clinic"
+) -> dict[str, Service]:
     """Every service this build can offer, by id (`services` in the configuration picks).
 
-    The insurance check and the login run over their TEST adapters (deterministic, obviously
-    fake data) until an operator connects the real eligibility system or login backend."""
+    The insurance check, the login and the payment run over their TEST adapters
+    (deterministic, obviously fake data; the payment rings up one TEST purchase for this
+    terminal) until an operator connects the real eligibility system, login backend or
+    payment gateway."""
     from kiosk.services.insurance import demo_insurance_service
     from kiosk.services.login import demo_login_service
+    from kiosk.services.payment import demo_payment_service
 
-    services: list[Service] = [IdentityService(), demo_insurance_service(), demo_login_service()]
+    services: list[Service] = [
+        IdentityService(),
+        demo_insurance_service(),
+        demo_login_service(),
+        demo_payment_service(terminal_id, provider_id),
+    ]
     return {service.id: service for service in services}
 
 
@@ -93,7 +103,8 @@ def build_window(
     from kiosk.ui.main_window import KioskWindow
     from kiosk.ui.sound import SoundPlayer
 
-    flow = Flow(flow_config(cfg, services or available_services()))
+    services = services or available_services(cfg.terminal_id, cfg.provider_id)
+    flow = Flow(flow_config(cfg, services))
     controller = FlowController(flow, backend, clock)
     window = KioskWindow(
         controller,
@@ -173,7 +184,7 @@ def local_backend(
         local.verifier,
         local.challenges,
         StoreAudit(local.audit, local.terminal_id),
-        available_services(),
+        available_services(cfg.terminal_id, cfg.provider_id),
         cfg.terminal_id,
         utc_now,
     )
@@ -200,7 +211,7 @@ def platform_backend(
         client,
         client,
         StoreAudit(AuditLog(db), cfg.terminal_id),
-        available_services(),
+        available_services(cfg.terminal_id, cfg.provider_id),
         cfg.terminal_id,
         utc_now,
     )
