@@ -767,3 +767,13 @@ def test_a_preparing_service_without_consent_items_runs_after_the_preview():
     d = at_pin(make_flow(services=(quiet,))).send(SubmitPin("1234")).finish_work(AUTH_LINKED)
     d.finish_work(PREVIEW)
     assert d.work().kind is Work.RUN_SERVICE and d.work().context.preview == PREVIEW
+
+
+def test_card_pulled_while_the_preview_shows_pays_nothing():
+    d = paying_after_auth().finish_work(PREVIEW).send(CardRemoved())
+    assert not [e for e in d.effects if isinstance(e, StartWork)]
+    assert d.state.preview is None and d.state.authenticated is None
+    late = paying_after_auth()
+    work_id = late.state.work_id
+    late.send(CardRemoved()).send(WorkDone(work_id, PREVIEW))  # the preview comes too late
+    assert late.state.preview is None and late.screen is not Screen.SERVICE_CONSENT
