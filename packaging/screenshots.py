@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             out = Path(args.out) / language
             out.mkdir(parents=True, exist_ok=True)
             shots = Tour(app, cfg, card_file, language, out).run()
+            shots += ServicesTour(app, cfg, card_file, language, out, len(shots) + 1).run()
             print(f"{language}: {len(shots)} screenshots in {out}")
     return 0
 
@@ -93,7 +94,9 @@ def prepare(config_path: str | None, tmp: Path):  # noqa: ANN201
 class Tour:
     """One walk through every screen in one language, saving a PNG at each stop."""
 
-    def __init__(self, app, cfg, card_file, language: str, out: Path) -> None:  # noqa: ANN001
+    def __init__(  # noqa: ANN001
+        self, app, cfg, card_file, language: str, out: Path, first: int = 1
+    ) -> None:
         from kiosk.app import available_services, build_window, utc_now
         from kiosk.flow.backend import CardBackend, MemoryAudit
         from kiosk.flow.reader import InProcessReader
@@ -107,6 +110,7 @@ class Tour:
         self.card_file = card_file
         self.language = language
         self.out = out
+        self.first = first  # the number of this tour's first picture
         self.shots: list[Path] = []
         trust = TrustStore.from_dir(cfg.trust_dir)
         index = MemoryVerificationStore()
@@ -119,7 +123,7 @@ class Tour:
             Verifier(trust, index, challenges),
             challenges,
             MemoryAudit(),
-            available_services(),
+            available_services(cfg.terminal_id, cfg.provider_id),
             cfg.terminal_id,
             utc_now,
         )
@@ -168,7 +172,7 @@ class Tour:
             pixmap = self.window.grab()
         else:
             pixmap = screen.grabWindow(0)
-        path = self.out / f"{len(self.shots) + 1:02d}-{name}.png"
+        path = self.out / f"{self.first + len(self.shots):02d}-{name}.png"
         pixmap.save(str(path))
         self.shots.append(path)
 
@@ -302,6 +306,77 @@ class Tour:
         self.at("pin")
         self.shot("high-contrast-pin")
         self.window.toggle_contrast()
+        self.controller.stop()
+        self.window.staff_exit()
+        return self.shots
+
+
+class ServicesTour(Tour):
+    """The other services, offered together: the picker, the payment with its amount before
+    consent, the insurance check's consent and result, and a login code (TEST adapters)."""
+
+    SERVICES = ("identity", "insurance", "login", "payment")
+
+    def __init__(  # noqa: ANN001
+        self, app, cfg, card_file, language: str, out: Path, first: int = 1
+    ) -> None:
+        one_provider = {**cfg.extra, "providers": {cfg.provider_id: "みなと薬局"}}
+        cfg = replace(cfg, services=self.SERVICES, extra=one_provider)
+        super().__init__(app, cfg, card_file, language, out, first)
+
+    def visit(self, service_id: str) -> None:
+        from kiosk.flow.machine import ChooseService, Start
+
+        self.at("attract")
+        self.send(Start())
+        self.at("services")
+        if service_id == "payment":
+            self.shot("service-picker")
+        self.send(ChooseService(service_id))
+        self.at("insert_card")
+        self.insert()
+        self.at("pin")
+        self.press("1234")
+
+    def leave(self) -> None:
+        from kiosk.flow.machine import Done
+
+        self.send(Done())
+        self.at("take_card")
+        self.reader.pull()
+        self.at("attract")
+
+    def run(self) -> list[Path]:
+        from kiosk.flow.machine import ConfirmInfo, Consent
+
+        self.visit("payment")  # the first visit: the card is linked here first
+        self.at("password")
+        self.press("ABC123")
+        self.at("review")
+        self.send(ConfirmInfo())
+        self.at("enrol_consent")
+        self.send(Consent())
+        self.at("service_consent")
+        self.shot("payment-amount-before-consent")
+        self.send(Consent(frozenset({"pay"})))
+        self.at("result")
+        self.shot("payment-receipt")
+        self.leave()
+
+        self.visit("insurance")
+        self.at("service_consent")
+        self.shot("insurance-sharing-consent")
+        self.send(Consent(frozenset({"medication"})))
+        self.at("result")
+        self.shot("insurance-eligibility")
+        self.leave()
+
+        self.visit("login")
+        self.at("service_consent")
+        self.send(Consent(frozenset({"sign_in"})))
+        self.at("result")
+        self.shot("login-code")
+        self.leave()
         self.controller.stop()
         self.window.staff_exit()
         return self.shots
