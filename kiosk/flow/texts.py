@@ -142,6 +142,9 @@ TEXTS: dict[str, Text] = {
         "みせても いい ものを えらんで ください",
     ),
     "service_consent.required": T("(必須)", "(required)", "(ひつよう)"),
+    "service_consent.check_title": T(
+        "内容をご確認ください", "Please check the details", "ないようを たしかめて ください"
+    ),
     # working
     "work.read_card": T("カードを確認しています", "Checking the card", "カードを しらべて います"),
     "work.authenticate": T(

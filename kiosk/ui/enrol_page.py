@@ -104,8 +104,9 @@ class ConsentPage(Page):
         """Texts, and each item's label in the current language."""
         super().render(state, now)
         if state.screen is Screen.SERVICE_CONSENT:
-            self.title.setText(self.t("service_consent.title"))
             preview = state.preview
+            key = "service_consent.title" if preview is None else "service_consent.check_title"
+            self.title.setText(self.t(key))
             if preview is None:
                 self.text.hide()
             else:  # what the service will act on (e.g. the amount), before the person agrees

@@ -504,6 +504,11 @@
         <translation>Identity check</translation>
     </message>
     <message>
+        <source>内容をご確認ください</source>
+        <comment>service_consent.check_title</comment>
+        <translation>Please check the details</translation>
+    </message>
+    <message>
         <source>(必須)</source>
         <comment>service_consent.required</comment>
         <translation>(required)</translation>

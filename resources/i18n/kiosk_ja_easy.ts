@@ -504,6 +504,11 @@
         <translation>ほんにん かくにん</translation>
     </message>
     <message>
+        <source>内容をご確認ください</source>
+        <comment>service_consent.check_title</comment>
+        <translation>ないようを たしかめて ください</translation>
+    </message>
+    <message>
         <source>(必須)</source>
         <comment>service_consent.required</comment>
         <translation>(ひつよう)</translation>

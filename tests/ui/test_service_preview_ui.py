@@ -50,6 +50,7 @@ def test_the_amount_is_shown_before_consent_and_paid_as_shown(make_kiosk):
     kiosk.wait_screen(Screen.SERVICE_CONSENT)
     shown = texts(kiosk.page())
     assert "お支払い内容" in shown and "金額: ¥1,280" in shown
+    assert "内容をご確認ください" in shown  # a check of what will be done, not a sharing choice
     assert counter.ran == []  # nothing is paid before the person agrees
     kiosk.page().findChild(QCheckBox, "consent-pay").setChecked(True)
     kiosk.click("agree")
