@@ -167,6 +167,8 @@ class Tour:
         for _ in range(5):
             self.app.processEvents()
             time.sleep(0.01)
+        self.window.current_page().repaint()  # widgets added on entering (consent items)
+        self.app.processEvents()
         screen = self.window.screen()
         if os.environ.get("QT_QPA_PLATFORM", "").startswith("offscreen"):
             pixmap = self.window.grab()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QVBoxLayout
 
 from kiosk.flow.i18n import Text
 from kiosk.flow.machine import Back, ChooseProvider, ChooseService, Event, FlowState
 from kiosk.ui.base_page import Page, Send, label
+
+#: More options than this are laid out in two columns, so that the page fits a 1280×800 screen.
+ONE_COLUMN_MAX = 3
 
 
 class ChoicePage(Page):
@@ -24,12 +27,20 @@ class ChoicePage(Page):
         layout.addWidget(self.title)
         self.options: list[tuple[Text, Text | None]] = []
         self.option_buttons = []
-        for name, title, description, event in options:
+        grid = QGridLayout()
+        grid.setSpacing(24)
+        columns = 1 if len(options) <= ONE_COLUMN_MAX else 2
+        for column in range(columns):
+            grid.setColumnStretch(column, 1)
+        #: A half-width button has no room for a description (a button does not wrap text).
+        self.with_descriptions = columns == 1
+        for index, (name, title, description, event) in enumerate(options):
             button = self.button(name, event)
             button.setMinimumHeight(140)
-            layout.addWidget(button)
+            grid.addWidget(button, index // columns, index % columns)
             self.options.append((title, description))
             self.option_buttons.append(button)
+        layout.addLayout(grid)
         layout.addStretch(1)
         row = QHBoxLayout()
         self.back = self.button("back", Back(), "secondary")
@@ -43,7 +54,11 @@ class ChoicePage(Page):
         self.title.setText(self.t(self.title_key))
         for button, (title, description) in zip(self.option_buttons, self.options, strict=True):
             lines = [title.get(self.language)]
-            if description is not None and description.get(self.language):
+            if (
+                self.with_descriptions
+                and description is not None
+                and description.get(self.language)
+            ):
                 lines.append(description.get(self.language))
             button.setText("\n".join(lines))
         self.back.setText(self.t("button.back"))
