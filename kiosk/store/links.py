@@ -13,7 +13,6 @@ from kiosk.store.engine import Database
 from kiosk.store.errors import LinkExists, StoreError, UnknownLink
 from kiosk.store.models import LinkRow, ProviderRow
 from kiosk.store.records import (
-    LinkedSign,
     LinkRecord,
     LinkStatus,
     Provider,
@@ -30,10 +29,6 @@ _NAMES = (
 _COLUMNS = [_links.c[name] for name in _NAMES]
 _BY_AUTH = (
     f"SELECT {', '.join(_NAMES)} FROM links "  # noqa: S608 - fixed column names
-    "WHERE provider_id = ? AND auth_issuer_key_id = ? AND auth_serial = ?"
-)
-_SIGN_BY_AUTH = (
-    "SELECT link_id, status, sign_issuer_key_id, sign_serial FROM links "
     "WHERE provider_id = ? AND auth_issuer_key_id = ? AND auth_serial = ?"
 )
 
@@ -59,7 +54,7 @@ class LinkRepository:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._by_auth, self._sign_by_auth = db.sql(_BY_AUTH), db.sql(_SIGN_BY_AUTH)
+        self._by_auth = db.sql(_BY_AUTH)
 
     def add_provider(self, provider_id: str, name: str, at: datetime) -> Provider:
         """Register a provider (idempotent: an existing one is returned unchanged)."""
@@ -133,15 +128,6 @@ class LinkRepository:
         db = self._db
         row = db.one(self._by_auth, (provider_id, issuer_key_id, serial_to_bytes(serial)))
         return None if row is None else _link(row, db.read_time)
-
-    def linked_sign(self, provider_id: str, issuer_key_id: str, serial: int) -> LinkedSign | None:
-        """Only what a user proof needs of the provider's link for that certificate, or None."""
-        row = self._db.one(
-            self._sign_by_auth, (provider_id, issuer_key_id, serial_to_bytes(serial))
-        )
-        if row is None:
-            return None
-        return LinkedSign(row[0], LinkStatus(row[1]), row[2], serial_from_bytes(row[3]))
 
     def find_by_sign(self, issuer_key_id: str, serial: int) -> list[LinkRecord]:
         """Every link (any provider) bound to a signature certificate."""

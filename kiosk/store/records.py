@@ -57,16 +57,6 @@ class LinkRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class LinkedSign:
-    """What a user proof needs of its link: the id, the status, the signature certificate."""
-
-    link_id: int
-    status: LinkStatus
-    sign_issuer_key_id: str
-    sign_serial: int
-
-
-@dataclass(frozen=True, slots=True)
 class AuditEvent:
     """One audit entry: who (provider, terminal), what, when, and the verdict's reason code.
 

@@ -9,7 +9,7 @@ import pytest
 from kiosk.store.engine import Database
 from kiosk.store.errors import LinkExists, StoreError, UnknownLink
 from kiosk.store.links import LinkRepository
-from kiosk.store.records import LinkedSign, LinkStatus
+from kiosk.store.records import LinkStatus
 
 AT = datetime(2026, 4, 1, 10, 0, tzinfo=UTC)
 AUTH, SIGN = "a1" * 20, "b2" * 20
@@ -52,11 +52,6 @@ def test_create_and_find_a_link(links):
     assert links.find_by_auth("demo-clinic", AUTH, big) == link
     assert links.find_by_auth("demo-clinic", AUTH, big - 1) is None
     assert links.find_by_auth("demo-clinic", SIGN, big) is None
-    assert links.linked_sign("demo-clinic", AUTH, big) == LinkedSign(
-        link.link_id, LinkStatus.ACTIVE, SIGN, 0x2001
-    )
-    assert links.linked_sign("demo-clinic", AUTH, big - 1) is None
-    assert links.linked_sign("other-clinic", AUTH, big) is None
     assert links.find_by_sign(SIGN, 0x2001) == [link]
     with pytest.raises(UnknownLink):
         links.get(link.link_id + 100)
