@@ -7,13 +7,17 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 QM     := $(patsubst resources/i18n/%.ts,resources/i18n/%.qm,$(wildcard resources/i18n/*.ts))
 
-.PHONY: demo test setup system-deps pcscd lint unit screenshots bench clean
+.PHONY: demo test setup system-deps pcscd lint unit screenshots bench fuzz clean
 
 demo: setup pcscd
 	$(BIN)/kiosk demo
 
 test: setup pcscd lint
 	$(BIN)/python -m pytest
+
+# The fuzz harnesses of tests/fuzz with 100,000 random cases each (make test runs 10,000, fixed).
+fuzz: setup
+	JPKI_FUZZ_EXAMPLES=100000 JPKI_FUZZ_RANDOM=1 $(BIN)/python -m pytest -m fuzz tests/fuzz
 
 setup: system-deps $(STAMP) $(QM)
 
