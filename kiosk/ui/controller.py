@@ -137,6 +137,11 @@ class FlowController(QObject):
         if changed:
             self.state_changed.emit(self.state)
 
+    @property
+    def worker(self) -> CardWorker:
+        """The worker that runs card work (its `done`/`failed` signals report each job)."""
+        return self._worker
+
     def reader_status(self, status: ReaderStatus) -> None:
         """Thread-safe: report the reader's status (call from the monitor's thread)."""
         self._reader.emit(status)

@@ -89,7 +89,12 @@ class ConsentPage(Page):
         """Build one unticked box per item of the service (none for enrolment)."""
         self._screen, self._service = state.screen, state.service_id
         for box in self.checks.values():
+            # Out of the page now, not when the event loop next deletes it: until then a box
+            # left as a child would still be found by its name (and drawn), and a tick on it
+            # would be lost — the new visit's required box would read unticked.
             self.items_layout.removeWidget(box)
+            box.hide()
+            box.setParent(None)
             box.deleteLater()
         self.checks = {}
         if state.screen is Screen.SERVICE_CONSENT:

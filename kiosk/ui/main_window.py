@@ -64,6 +64,11 @@ class StaffCorner(QWidget):
         self._timer.stop()
         event.accept()
 
+    @property
+    def holding(self) -> bool:
+        """A press is being timed (released before `hold_ms`, it asks for nothing)."""
+        return self._timer.isActive()
+
 
 class KioskWindow(QWidget):
     """The main window: top bar (languages, contrast, idle countdown) over the pages."""

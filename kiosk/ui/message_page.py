@@ -92,8 +92,9 @@ class ResultPage(Page):
     def _show(self, result: ServiceResult | None) -> None:
         self._shown = (result, self.language)
         for widget in (w for row in self.rows for w in row):
-            self.grid.removeWidget(widget)
+            self.grid.removeWidget(widget)  # out of the page at once (see ConsentPage.enter)
             widget.hide()
+            widget.setParent(None)
             widget.deleteLater()
         self.rows = []
         self.title.clear()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton
 
 from kiosk.flow.errors_catalogue import ProblemCode
@@ -175,8 +175,13 @@ def test_card_pulled_during_signing_aborts_and_the_window_stays_live(kiosk, card
     kiosk.wait_screen(Screen.ERROR)
     assert kiosk.controller.state.problem.code is ProblemCode.CARD_REMOVED
     assert "The card was removed" in texts(kiosk.page())
+    late: list[int] = []  # the signing job's own answer, after the abort
+    kiosk.controller.worker.done.connect(lambda work_id, _: late.append(work_id))
+    kiosk.controller.worker.failed.connect(lambda work_id, _: late.append(work_id))
     card.go_on.set()
-    kiosk.qtbot.wait(100)  # let the late answer arrive: it must change nothing
+    kiosk.qtbot.waitUntil(lambda: bool(late))  # it arrived, and must change nothing:
+    QCoreApplication.processEvents()  # the controller's queued slot was posted before ours ran
+    assert late[0] < kiosk.controller.state.work_id
     assert kiosk.screen is Screen.ERROR and kiosk.controller.state.authenticated is None
     kiosk.click("done")
     kiosk.wait_screen(Screen.ATTRACT)
@@ -282,8 +287,10 @@ def test_staff_mode_assisted_check_and_exit(kiosk):
 
 def test_a_short_tap_in_the_corner_does_nothing(kiosk):
     corner = kiosk.window.staff_corner
-    kiosk.qtbot.mouseClick(corner, Qt.MouseButton.LeftButton)
-    kiosk.qtbot.wait(120)
+    kiosk.qtbot.mousePress(corner, Qt.MouseButton.LeftButton)
+    assert corner.holding
+    kiosk.qtbot.mouseRelease(corner, Qt.MouseButton.LeftButton)
+    assert not corner.holding  # nothing left to fire later
     assert kiosk.screen is Screen.ATTRACT
 
 
