@@ -46,6 +46,9 @@ class Config:
     platform_url: str = ""
     #: Bearer token the kiosk presents to the platform.
     platform_token: str = ""
+    #: Seconds the platform (`kiosk platform serve`) waits for a request's whole body before
+    #: answering 408 and closing the connection: a client trickling a body is cut off.
+    platform_body_timeout_s: int = 5
     #: This kiosk's identity towards the platform and in challenges.
     provider_id: str = "demo-clinic"
     terminal_id: str = "kiosk-1"
@@ -147,6 +150,8 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError('\'theme\' must be "default" or "high-contrast"')
     if cfg.challenge_ttl_s == 0:
         raise ConfigError("'challenge_ttl_s' must be at least 1")
+    if cfg.platform_body_timeout_s == 0:
+        raise ConfigError("'platform_body_timeout_s' must be at least 1")
     if cfg.staff_pin_sha256 and len(cfg.staff_pin_sha256) != 64:
         raise ConfigError("'staff_pin_sha256' must be 64 hex characters")
     return cfg

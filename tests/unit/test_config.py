@@ -28,6 +28,12 @@ def test_sqlite_is_the_default_store(tmp_path):
     assert cfg.effective_database_url == f"sqlite:///{tmp_path / 'kiosk.sqlite3'}"
 
 
+def test_the_platform_bounds_the_time_to_read_a_body():
+    assert config.Config().platform_body_timeout_s == 5  # a few seconds unless configured
+    cfg = config.load(None, env={"KIOSK_PLATFORM_BODY_TIMEOUT_S": "2"})
+    assert cfg.platform_body_timeout_s == 2
+
+
 def test_platform_over_https_or_to_this_machine():
     for url in ("https://platform.example/jpki", "http://127.0.0.1:8700", "http://localhost:8700"):
         cfg = config.from_mapping(
@@ -60,6 +66,8 @@ def test_platform_over_https_or_to_this_machine():
         ({"language": "fr"}, "'language' must be"),
         ({"services": [1, 2]}, "'services' must be a list"),
         ({"staff_pin_sha256": "abc"}, "'staff_pin_sha256' must be 64 hex"),
+        ({"platform_body_timeout_s": 0}, "'platform_body_timeout_s' must be at least 1"),
+        ({"platform_body_timeout_s": "soon"}, "'platform_body_timeout_s' must be a whole"),
     ],
 )
 def test_bad_values_are_refused_naming_the_key(values, words):
