@@ -1,0 +1,345 @@
+"""The law's data rules, checked end to end over the real card code and a real platform.
+
+公的個人認証法 §63 lets only a verifier (署名検証者 / 利用者証明検証者) keep a database of
+certificate serials. A kiosk in platform mode is not one: after an enrolment and a visit, its
+own store (every table, every column, and the database files' bytes), its log records and its
+audit hold neither the authentication nor the signature certificate's serial, in any form. The
+same scan of a kiosk that verifies locally (an authorised verifier) finds both serials where a
+verifier keeps them, so the scan is shown to find what it looks for.
+
+And whatever the mode, no log record and no audit row carries the PIN, the signature
+password or the basic 4 info typed on, or read from, the card.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from sqlalchemy import inspect, text
+from test_platform_http import PROVIDER, TOKEN
+
+from kiosk import config
+from kiosk.app import available_services, import_crls, local_backend, platform_backend
+from kiosk.card.connection import TRACE
+from kiosk.flow.backend import CardBackend
+from kiosk.flow.reader import InProcessReader
+from kiosk.local import LocalContext
+from kiosk.pki.profile import parse_basic_four
+from kiosk.services.base import ServiceContext, ServicePreview, ServiceResult
+from kiosk.simcard.applet import VirtualCard
+from kiosk.store.audit import AuditLog
+from kiosk.store.engine import Database
+from kiosk.store.records import serial_to_bytes
+
+pytest_plugins = ["test_verify_support", "test_platform_http"]
+
+PIN, PASSWORD = "1234", "ABC123"  # the test card's (see tests/pki_fixtures.py)
+SERVICES = ("identity", "insurance", "login", "payment")
+
+
+# --- what a serial looks like, written down ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Needle:
+    """One certificate serial in every form a program might write it."""
+
+    which: str
+    serial: int
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """Decimal, hex (either case, compared case-folded) and colon-separated hex."""
+        hex_ = format(self.serial, "x")
+        octets = bytes.fromhex(hex_.rjust(len(hex_) + len(hex_) % 2, "0"))
+        return (str(self.serial), hex_, octets.hex(":"), octets.hex(" "))
+
+    @property
+    def blobs(self) -> tuple[bytes, ...]:
+        """The DER INTEGER content octets (the store's form), the unsigned octets, and the
+        texts in ASCII."""
+        unsigned = self.serial.to_bytes((self.serial.bit_length() + 7) // 8, "big")
+        return (
+            serial_to_bytes(self.serial),
+            unsigned,
+            *(t.encode() for t in self.texts),
+            *(t.upper().encode() for t in self.texts[1:]),
+        )
+
+    def in_text(self, value: str) -> bool:
+        folded = value.casefold()
+        return any(t in folded for t in self.texts)
+
+    def in_bytes(self, value: bytes) -> bool:
+        return any(b in value for b in self.blobs)
+
+    def in_value(self, value: object) -> bool:
+        """Whether a stored value (any column type) holds this serial."""
+        if isinstance(value, bytes | bytearray | memoryview):
+            return self.in_bytes(bytes(value))
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value == self.serial or self.in_text(str(value))
+        return value is not None and self.in_text(str(value))
+
+
+def needles(world) -> tuple[Needle, Needle]:
+    """The test card's two serials."""
+    return tuple(  # type: ignore[return-value]
+        Needle(which, x509.load_der_x509_certificate(der).serial_number)
+        for which, der in (("auth", world.auth_cert), ("sign", world.sign_cert))
+    )
+
+
+def test_the_needles_find_what_they_look_for():
+    needle = Needle("auth", 0x00AB_CDEF_0123)
+    assert needle.in_value(f"serial {0xABCDEF0123} seen")
+    assert needle.in_value("ab:cd:ef:01:23") and needle.in_value("ABCDEF0123")
+    assert needle.in_value(b"\x00\xab\xcd\xef\x01\x23") and needle.in_value(b"x=ABCDEF0123")
+    assert needle.in_value(0xABCDEF0123)
+    assert not needle.in_value("abcdef") and not needle.in_value(None) and not needle.in_value(True)
+
+
+# --- where to look ---------------------------------------------------------------------------
+
+
+def stored_cells(url: str) -> Iterator[tuple[str, str, object]]:
+    """(table, column, value) for every cell of every table of the store."""
+    db = Database(url)
+    try:
+        with db.engine.connect() as conn:
+            for table in inspect(conn).get_table_names():
+                rows = conn.execute(text(f'SELECT * FROM "{table}"')).mappings().all()  # noqa: S608
+                for row in rows:
+                    for column, value in row.items():
+                        yield table, column, value
+    finally:
+        db.dispose()
+
+
+def found_in_store(url: str, needle: Needle) -> set[tuple[str, str]]:
+    """The (table, column) pairs holding the serial."""
+    return {(t, c) for t, c, v in stored_cells(url) if needle.in_value(v)}
+
+
+def found_in_files(directory: Path, needle: Needle) -> set[str]:
+    """The files under `directory` whose bytes hold the serial (the database, its WAL, keys):
+    also what a deleted row or a free page still holds."""
+    return {p.name for p in directory.rglob("*") if p.is_file() and needle.in_bytes(p.read_bytes())}
+
+
+def log_text(records: Iterable[logging.LogRecord]) -> list[str]:
+    """Each record as a handler would write it: message, arguments, traceback, stack."""
+    formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
+    lines = []
+    for record in records:
+        lines.append(formatter.format(record))
+        lines.append(repr(record.args))
+    return lines
+
+
+def all_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """Every record captured: while the fixtures ran the visits, and in the test."""
+    return [*caplog.get_records("setup"), *caplog.records]
+
+
+def kiosk_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """The records the kiosk logged: the card work runs on this thread; the platform (a
+    verifier, allowed to keep serials) answers on uvicorn's threads."""
+    me = threading.get_ident()
+    return [r for r in all_records(caplog) if r.thread == me]
+
+
+# --- the visits ------------------------------------------------------------------------------
+
+
+@dataclass
+class Shown:
+    """What the kiosk handed the screens during the visits."""
+
+    values: list[object] = dataclasses.field(default_factory=list)
+
+    def add(self, *values: object) -> None:
+        for value in values:
+            self.values.append(value)
+            self.values.append(repr(value))
+            if dataclasses.is_dataclass(value):
+                for f in dataclasses.fields(value):
+                    self.values.append(getattr(value, f.name))
+
+
+def enrol_then_visit(backend: CardBackend, shown: Shown) -> None:
+    """Enrol the card at the provider, then come back and use every service (agreeing to
+    everything it asks)."""
+    offered = available_services("kiosk-1", PROVIDER)
+    consents = {s: frozenset(i.id for i in offered[s].consent_items) for s in SERVICES}
+    backend.read_card()
+    first = backend.authenticate(PIN, "identity", PROVIDER)
+    assert first.link is None
+    candidate = backend.read_signer(PASSWORD, first)
+    link = backend.enrol(candidate, PROVIDER)
+    shown.add(first, candidate, candidate.four_info, link)
+    backend.close_card()
+
+    for service_id in SERVICES:
+        backend.read_card()
+        again = backend.authenticate(PIN, service_id, PROVIDER)
+        assert again.link is not None and again.link.account_ref == link.account_ref
+        shown.add(again, again.link)
+        context = ServiceContext(
+            service_id,
+            PROVIDER,
+            "ja",
+            again.subject,
+            again.not_after,
+            again.link,
+            consented=consents[service_id],
+        )
+        if service_id == "payment":
+            preview = backend.prepare_service(context)
+            assert isinstance(preview, ServicePreview)
+            shown.add(preview, *preview.rows)
+            context = dataclasses.replace(context, preview=preview)
+        result = backend.run_service(context)
+        assert isinstance(result, ServiceResult) and result.ok, (service_id, result)
+        shown.add(result, *result.rows)
+        backend.close_card()
+
+
+@pytest.fixture
+def reader(card_file) -> InProcessReader:
+    reader = InProcessReader()
+    reader.insert(VirtualCard(card_file))
+    return reader
+
+
+@pytest.fixture
+def platform_kiosk(platform, reader, tmp_path, caplog):
+    """A kiosk with verification = "platform" over a real platform, after one enrolment and
+    one visit per service; its data directory and store URL."""
+    cfg = config.from_mapping(
+        {
+            "data_dir": str(tmp_path / "kiosk"),
+            "verification": "platform",
+            "platform_url": platform.url,
+            "platform_token": TOKEN,
+            "provider_id": PROVIDER,
+            "services": list(SERVICES),
+        }
+    )
+    caplog.set_level(TRACE)
+    closers: list = []
+    backend = platform_backend(cfg, reader.connect, closers)
+    shown = Shown()
+    try:
+        enrol_then_visit(backend, shown)
+    finally:
+        backend.close_card()
+        for close in closers:
+            close()
+    return cfg, shown
+
+
+@pytest.fixture
+def local_kiosk(world, reader, tmp_path, caplog):
+    """A kiosk that verifies itself (an authorised verifier), after the same visits."""
+    crl_dir = tmp_path / "crl"
+    crl_dir.mkdir()
+    for which in ("auth", "sign"):
+        (crl_dir / f"{which}.crl").write_bytes(world.crl(which))
+    cfg = config.from_mapping(
+        {
+            "data_dir": str(tmp_path / "kiosk"),
+            "trust_dir": str(world.pki.trust_dir),
+            "crl_dir": str(crl_dir),
+            "provider_id": PROVIDER,
+            "services": list(SERVICES),
+        }
+    )
+    caplog.set_level(TRACE)
+    local = LocalContext.from_config(cfg)
+    shown = Shown()
+    try:
+        import_crls(cfg, local)
+        enrol_then_visit(local_backend(cfg, local, reader.connect), shown)
+    finally:
+        local.db.dispose()
+    return cfg, shown
+
+
+# --- §63: no serial in a platform-mode kiosk -------------------------------------------------
+
+
+def test_a_platform_mode_kiosk_keeps_no_certificate_serial(platform_kiosk, world, caplog):
+    cfg, shown = platform_kiosk
+    records = kiosk_records(caplog)
+    assert records, "the kiosk's log records were not captured"
+    lines = log_text(records)
+    audit = AuditLog(Database(cfg.effective_database_url)).recent(1000)
+    assert {e.action for e in audit} >= {f"service.{s}" for s in SERVICES}
+    for needle in needles(world):
+        assert found_in_store(cfg.effective_database_url, needle) == set(), needle.which
+        assert found_in_files(cfg.data_dir, needle) == set(), needle.which
+        assert [line for line in lines if needle.in_text(line)] == [], needle.which
+        assert [e for e in audit if e.serial == needle.serial or needle.in_value(repr(e))] == []
+        assert [v for v in shown.values if needle.in_value(v)] == [], needle.which
+
+
+def test_a_locally_verifying_kiosk_keeps_its_verifier_records(local_kiosk, world):
+    """The same scan over an authorised verifier's kiosk finds the serials where it keeps
+    them: the verdicts and the link (so the scan above can fail)."""
+    cfg, _shown = local_kiosk
+    auth, sign = needles(world)
+    assert found_in_store(cfg.effective_database_url, auth) >= {
+        ("verifications", "serial"),
+        ("links", "auth_serial"),
+    }
+    assert ("links", "sign_serial") in found_in_store(cfg.effective_database_url, sign)
+    assert "kiosk.sqlite3" in found_in_files(cfg.data_dir, auth) | {
+        name.removesuffix("-wal") for name in found_in_files(cfg.data_dir, auth)
+    }
+    audit = AuditLog(Database(cfg.effective_database_url)).recent(1000)
+    assert auth.serial in {e.serial for e in audit}
+
+
+# --- no PIN, no password, no 4 info in logs or audit ----------------------------------------
+
+
+def four_info(world) -> tuple[str, ...]:
+    """The basic 4 info as the card holds it, and as typed/printed forms of the birth date."""
+    person = parse_basic_four(x509.load_der_x509_certificate(world.sign_cert))
+    born = person.birth_date
+    return (
+        person.name,
+        person.address,
+        born.isoformat(),
+        born.strftime("%Y%m%d"),
+        f"{born.year}年{born.month}月{born.day}日",
+    )
+
+
+def test_logs_and_audit_carry_no_pin_password_or_four_info(local_kiosk, world, caplog):
+    cfg, shown = local_kiosk
+    assert shown.values, "the visits showed nothing"
+    lines = log_text(all_records(caplog))  # every thread: this kiosk runs no platform
+    assert any(r.levelno <= logging.DEBUG for r in all_records(caplog))
+    audit = [repr(e) for e in AuditLog(Database(cfg.effective_database_url)).recent(1000)]
+    assert len(audit) > len(SERVICES)
+    # as typed, and as the bytes of a VERIFY command would show them in hex
+    secrets = (*four_info(world), PASSWORD, PIN.encode().hex(), PASSWORD.encode().hex())
+    for secret in secrets:
+        assert [line for line in lines if secret in line] == [], secret
+        assert [row for row in audit if secret in row] == [], secret
+    # the 4-digit PIN: never as a word of its own (digits inside hex or times are not the PIN)
+    assert [line for line in lines if f" {PIN} " in f" {line} " or f"'{PIN}'" in line] == []
+    assert [row for row in audit if f"'{PIN}'" in row] == []
+    # nor in the store, in any column (the 4 info is in no table: the link keeps serials)
+    for table, column, value in stored_cells(cfg.effective_database_url):
+        if isinstance(value, str):
+            assert value != PIN and all(s not in value for s in secrets), (table, column)
