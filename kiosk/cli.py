@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "enrol",
     "platform",
     "db",
+    "audit",
 )
 
 

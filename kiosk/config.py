@@ -25,6 +25,18 @@ from kiosk.errors import KioskError
 
 Verification = Literal["local", "platform"]
 
+#: Days the audit log keeps a row by default: three years (and a day for a leap year). A clinic
+#: keeps the records of its insurance work for three years (保険医療機関及び保険医療養担当規則
+#: §9: 療養の給付の担当に関する帳簿及び書類その他の記録, three years from completion; 診療録
+#: five years, kept elsewhere), and the audit says who was checked in, when, and the verdict.
+AUDIT_RETENTION_DAYS = 3 * 365 + 1
+#: The shortest period accepted: a mistyped value never lets `kiosk audit purge` take the
+#: last quarter's rows; the database holds the same floor (migration 0004).
+AUDIT_RETENTION_MIN_DAYS = 90
+#: The longest: ten years covers any retention duty a clinic or shop has; a longer value is a
+#: typo (e.g. 36500) rather than a policy.
+AUDIT_RETENTION_MAX_DAYS = 3660
+
 
 class ConfigError(KioskError):
     """The configuration file or environment is wrong; the message names the key."""
@@ -74,6 +86,8 @@ class Config:
     staff_pin_sha256: str = ""
     #: Services offered on this kiosk, in picker order.
     services: tuple[str, ...] = ("identity",)
+    #: Days an audit row is kept; `kiosk audit purge` removes older ones (90 to 3660).
+    audit_retention_days: int = AUDIT_RETENTION_DAYS
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -152,6 +166,11 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError("'challenge_ttl_s' must be at least 1")
     if cfg.platform_body_timeout_s == 0:
         raise ConfigError("'platform_body_timeout_s' must be at least 1")
+    if not AUDIT_RETENTION_MIN_DAYS <= cfg.audit_retention_days <= AUDIT_RETENTION_MAX_DAYS:
+        raise ConfigError(
+            f"'audit_retention_days' must be between {AUDIT_RETENTION_MIN_DAYS} and "
+            f"{AUDIT_RETENTION_MAX_DAYS} days"
+        )
     if cfg.staff_pin_sha256 and len(cfg.staff_pin_sha256) != 64:
         raise ConfigError("'staff_pin_sha256' must be 64 hex characters")
     return cfg

@@ -2,7 +2,9 @@
 
 No column can carry a PIN or basic 4 info: actions and reasons must be short lower-case codes
 (`AuditFieldRefused` otherwise), ids must be identifiers, and certificates are referenced by
-issuer key id and serial. The database refuses UPDATE and DELETE on the table (triggers).
+issuer key id and serial. The database refuses UPDATE on the table, and DELETE except of rows
+older than the cutoff of a retention purge that has first appended its own row (`purge`;
+triggers, migration 0004).
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy.exc import DatabaseError
 
 from kiosk.store.engine import Database
-from kiosk.store.errors import AuditFieldRefused
+from kiosk.store.errors import AuditFieldRefused, StoreError
 from kiosk.store.models import AuditRow, VerificationRow
 from kiosk.store.records import AuditEvent, serial_from_bytes, serial_to_bytes
 
@@ -26,8 +29,12 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _APPEND = (
     "INSERT INTO audit_log (at, provider_id, terminal_id, action, ok, reason, issuer_key_id, "
-    "serial) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "serial, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+#: The action of a retention purge's own audit row.
+PURGE_ACTION = "audit.purge"
+#: No purge removes a row younger than this; the database holds the same floor (0004).
+PURGE_FLOOR_DAYS = 90
 
 
 def _check(field: str, value: str | None, pattern: re.Pattern[str]) -> None:
@@ -51,6 +58,13 @@ def check_fields(
     _check("issuer_key_id", issuer_key_id, _KEY_ID)
 
 
+def check_actor(actor: str | None) -> None:
+    """Raise AuditFieldRefused unless the actor is absent or an identifier (a staff id, an
+    operator's login): never a name typed as free text."""
+    if actor is not None and _IDENTIFIER.fullmatch(actor) is None:
+        raise AuditFieldRefused("audit field 'actor' must be an identifier (letters, digits, _.:-)")
+
+
 class AuditLog:
     """Append and read audit events."""
 
@@ -69,9 +83,11 @@ class AuditLog:
         reason: str | None = None,
         issuer_key_id: str | None = None,
         serial: int | None = None,
+        actor: str | None = None,
     ) -> None:
         """Record one event (committed before returning)."""
         check_fields(provider_id, terminal_id, action, reason, issuer_key_id)
+        check_actor(actor)
         db = self._db
         db.one(
             self._append,
@@ -84,8 +100,37 @@ class AuditLog:
                 reason,
                 issuer_key_id,
                 None if serial is None else serial_to_bytes(serial),
+                actor,
             ),
         )
+
+    def purge(
+        self,
+        *,
+        before: datetime,
+        at: datetime,
+        provider_id: str,
+        terminal_id: str,
+        actor: str,
+    ) -> int:
+        """Remove the audit rows older than `before`; how many were removed.
+
+        One transaction: the purge's own row is appended first (action `audit.purge`: who,
+        where, how many rows, the cutoff; nothing about anyone it removes), which is what lets
+        the database delete (migration 0004), then the rows go. A cutoff younger than
+        `PURGE_FLOOR_DAYS` before `at` is refused, before anything is written."""
+        check_fields(provider_id, terminal_id, PURGE_ACTION, None, None)
+        if not actor:
+            raise AuditFieldRefused("audit field 'actor' must name who purges")
+        check_actor(actor)
+        if before > at - timedelta(days=PURGE_FLOOR_DAYS):
+            raise StoreError(f"audit rows younger than {PURGE_FLOOR_DAYS} days are never removed")
+        try:
+            with self._db.writing() as conn:
+                return _purge(conn, before, at, provider_id, terminal_id, actor)
+        except DatabaseError as e:
+            # e.g. the database's clock is behind ours, so its floor keeps a row we would remove
+            raise StoreError(f"the database refused the purge ({e.__class__.__name__})") from e
 
     def recent(self, limit: int = 100) -> list[AuditEvent]:
         """The latest events, newest first: the audit log's and the recorded verdicts that
@@ -104,6 +149,9 @@ class AuditLog:
                 r.reason,
                 r.issuer_key_id,
                 None if r.serial is None else serial_from_bytes(r.serial),
+                r.actor,
+                r.affected_rows,
+                r.cutoff_at,
             )
             for r in rows
         ] + [
@@ -123,3 +171,37 @@ class AuditLog:
         # newest first; at one instant, the audit log's later entries after a verdict
         events.sort(key=lambda e: (e.at, e.event_id is not None, e.event_id or 0), reverse=True)
         return events[:limit]
+
+
+def _purge(
+    conn: Connection,
+    before: datetime,
+    at: datetime,
+    provider_id: str,
+    terminal_id: str,
+    actor: str,
+) -> int:
+    """Append the purge's row, then delete the rows older than `before` (in `conn`'s
+    transaction, which on SQLite holds the write lock from its start)."""
+    if conn.dialect.name == "postgresql":
+        # No append may land between the purge's row and the DELETE: the database allows the
+        # DELETE only while the purge's row is the latest, and the count must be exact.
+        conn.exec_driver_sql("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")
+    expired = conn.execute(select(func.count()).select_from(_t).where(_t.c.at < before))
+    count = int(expired.scalar_one())
+    conn.execute(
+        insert(_t).values(
+            at=at,
+            provider_id=provider_id,
+            terminal_id=terminal_id,
+            action=PURGE_ACTION,
+            ok=True,
+            actor=actor,
+            affected_rows=count,
+            cutoff_at=before,
+        )
+    )
+    removed = conn.execute(delete(_t).where(_t.c.at < before)).rowcount
+    if removed != count:
+        raise StoreError("the audit log changed during the purge; nothing was removed")
+    return count

@@ -176,9 +176,13 @@ class RevokedSerialRow(Base):
 
 
 class AuditRow(Base):
-    """Append-only: the migration adds triggers that refuse UPDATE and DELETE.
+    """Append-only: triggers refuse UPDATE, and DELETE except by the retention purge.
 
-    Only short codes and certificate references: no column can hold a PIN or basic 4 info.
+    Only short codes, identifiers and certificate references: no column can hold a PIN or
+    basic 4 info. A purge (`AuditLog.purge`) first appends its own row (action `audit.purge`,
+    who in `actor`, how many rows in `affected_rows`, the cutoff in `cutoff_at`); the database
+    lets a DELETE through only for rows older than the cutoff of the log's latest row when
+    that row is a purge, and never for a row younger than the floor (migration 0004).
     """
 
     __tablename__ = "audit_log"
@@ -195,3 +199,10 @@ class AuditRow(Base):
     reason: Mapped[str | None] = mapped_column(String(CODE_LENGTH), nullable=True)
     issuer_key_id: Mapped[str | None] = mapped_column(String(KEY_ID_LENGTH), nullable=True)
     serial: Mapped[bytes | None] = mapped_column(LargeBinary(SERIAL_LENGTH), nullable=True)
+    #: Who acted when it was not the card holder: a staff id or an operator's login (an
+    #: identifier, never a name typed as free text).
+    actor: Mapped[str | None] = mapped_column(String(CODE_LENGTH), nullable=True)
+    #: How many rows the action changed (a purge: how many audit rows it removed).
+    affected_rows: Mapped[int | None] = mapped_column(BigInteger(), nullable=True)
+    #: The time bound the action used (a purge: rows before it were removed).
+    cutoff_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

@@ -61,7 +61,9 @@ class AuditEvent:
     """One audit entry: who (provider, terminal), what, when, and the verdict's reason code.
 
     `event_id` numbers the audit log's own entries; a verdict that used a challenge up is kept
-    in the verifications table and has none."""
+    in the verifications table and has none. `actor`, `affected_rows` and `cutoff_at` say who
+    acted for the card holder (staff, an operator) and, for an action on many rows such as the
+    retention purge, how many rows and up to what time."""
 
     event_id: int | None
     at: datetime
@@ -72,6 +74,9 @@ class AuditEvent:
     reason: str | None
     issuer_key_id: str | None
     serial: int | None
+    actor: str | None = None
+    affected_rows: int | None = None
+    cutoff_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
