@@ -66,11 +66,16 @@ def check_actor(actor: str | None) -> None:
 
 
 class AuditLog:
-    """Append and read audit events."""
+    """Append and read audit events.
 
-    def __init__(self, db: Database) -> None:
+    `keeps_serials=False` is the log of a store that is not a verifier's (a kiosk in platform
+    mode): under 公的個人認証法 §63 only a verifier (署名検証者 / 利用者証明検証者) may keep a
+    database of certificate serials, so such a log refuses an event that names one."""
+
+    def __init__(self, db: Database, *, keeps_serials: bool = True) -> None:
         self._db = db
         self._append = db.sql(_APPEND)
+        self._keeps_serials = keeps_serials
 
     def append(
         self,
@@ -88,6 +93,10 @@ class AuditLog:
         """Record one event (committed before returning)."""
         check_fields(provider_id, terminal_id, action, reason, issuer_key_id)
         check_actor(actor)
+        if serial is not None and not self._keeps_serials:
+            raise AuditFieldRefused(
+                "this store is not a verifier's: it keeps no certificate serial"
+            )
         db = self._db
         db.one(
             self._append,

@@ -13,11 +13,13 @@ password or the basic 4 info typed on, or read from, the card.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -36,7 +38,9 @@ from kiosk.services.base import ServiceContext, ServicePreview, ServiceResult
 from kiosk.simcard.applet import VirtualCard
 from kiosk.store.audit import AuditLog
 from kiosk.store.engine import Database
+from kiosk.store.errors import AuditFieldRefused
 from kiosk.store.records import serial_to_bytes
+from kiosk.verify.verdict import CertRef
 
 pytest_plugins = ["test_verify_support", "test_platform_http"]
 
@@ -289,6 +293,50 @@ def test_a_platform_mode_kiosk_keeps_no_certificate_serial(platform_kiosk, world
         assert [line for line in lines if needle.in_text(line)] == [], needle.which
         assert [e for e in audit if e.serial == needle.serial or needle.in_value(repr(e))] == []
         assert [v for v in shown.values if needle.in_value(v)] == [], needle.which
+
+
+def test_an_audit_log_that_keeps_no_serials_refuses_one(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'kiosk.sqlite3'}")
+    try:
+        db.upgrade()
+        log = AuditLog(db, keeps_serials=False)
+        event = dict(at=datetime.now(UTC), provider_id=PROVIDER, terminal_id="kiosk-1", ok=True)
+        with pytest.raises(AuditFieldRefused, match="no certificate serial"):
+            log.append(action="user_proof", issuer_key_id="ab12", serial=0xABCDEF, **event)
+        log.append(action="service.identity", **event)
+        assert [(e.action, e.serial) for e in log.recent()] == [("service.identity", None)]
+    finally:
+        db.dispose()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="kiosk/app.py platform_backend builds AuditLog(db) without keeps_serials=False",
+)
+def test_a_platform_mode_kiosks_audit_cannot_take_a_serial(platform, reader, tmp_path):
+    """Nothing in the kiosk passes a certificate to its audit today; were something to, the
+    platform-mode kiosk's store must still keep no serial (refused, or dropped)."""
+    cfg = config.from_mapping(
+        {
+            "data_dir": str(tmp_path / "kiosk"),
+            "verification": "platform",
+            "platform_url": platform.url,
+            "platform_token": TOKEN,
+            "provider_id": PROVIDER,
+        }
+    )
+    closers: list = []
+    backend = platform_backend(cfg, reader.connect, closers)
+    try:
+        with contextlib.suppress(AuditFieldRefused):
+            backend._audit.record(
+                "service.identity", True, None, PROVIDER, CertRef(0xABCDEF, "ab12"),
+                datetime.now(UTC),
+            )  # fmt: skip
+        assert found_in_store(cfg.effective_database_url, Needle("auth", 0xABCDEF)) == set()
+    finally:
+        for close in closers:
+            close()
 
 
 def test_a_locally_verifying_kiosk_keeps_its_verifier_records(local_kiosk, world):

@@ -1,9 +1,9 @@
 """Migrations: upgrade from empty on both databases; the models and the migrations agree;
-0003 (verifications) goes down and up again."""
+0003 (verifications) and 0004 (audit retention) go down and up again."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
@@ -127,3 +127,42 @@ def test_urls_and_refusals():
     assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
     with pytest.raises(StoreError, match="unsupported"):
         make_engine("mysql://u@h/db")
+
+
+def test_0004_goes_down_to_a_wholly_append_only_log_and_up_again(empty_url):
+    """Down: the retention columns go, the purge's rows stay, and no DELETE passes any more
+    (0001's triggers); up: the columns and the purge's triggers are back and agree with the
+    models, and a purge works again."""
+    from kiosk.store.audit import AuditLog
+
+    now = datetime.now(UTC)
+    old, fresh = now - timedelta(days=800), now - timedelta(days=10)
+    db = Database(empty_url)
+    try:
+        db.upgrade()
+        log = AuditLog(db)
+        for at in (old, old, fresh):
+            log.append(at=at, provider_id="p", terminal_id="t", action="user_proof", ok=True)
+        purge = dict(at=now, provider_id="p", terminal_id="t", actor="ops")
+        assert log.purge(before=now - timedelta(days=365), **purge) == 2
+        db.dispose()
+        with db.engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0003")
+        with db.engine.connect() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("audit_log")}
+            actions = conn.exec_driver_sql("SELECT action FROM audit_log").scalars().all()
+        assert not columns & {"actor", "affected_rows", "cutoff_at"}
+        assert sorted(actions) == ["audit.purge", "user_proof"]
+        for statement in ("DELETE FROM audit_log", "UPDATE audit_log SET ok = NOT ok"):
+            with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
+                conn.exec_driver_sql(statement)
+
+        db.upgrade()
+        assert schema_diff(db) == []
+        log.append(at=old, provider_id="p", terminal_id="t", action="user_proof", ok=True)
+        assert log.purge(before=now - timedelta(days=365), **purge) == 1
+        assert [e.action for e in log.recent()] == ["audit.purge", "audit.purge", "user_proof"]
+        with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM audit_log")
+    finally:
+        db.dispose()
