@@ -5,6 +5,12 @@ whose SHA-256 the configuration names for one provider; the token speaks for tha
 only. Proofs and applications go to the same `Verifier` as local mode (it records every
 verdict with its challenge's use); an accepted enrolment links the account at the provider.
 
+Untrusted bytes are parsed at one boundary, in this order: the bearer token (before any byte
+of the body is read), the body (at most MAX_BODY bytes, within the configured time), strict
+JSON (UTF-8, no duplicate names, no NaN, no lone surrogates, bounded nesting and numbers), then
+the endpoint's model, which turns it into the verifier's types (base64 into bytes, dates into
+dates). Whatever fails there is `400 malformed` and nothing is verified or used up.
+
 Every error is `{"error": code, "message": text}`, never a traceback; a request's outcome is
 logged as endpoint, provider, status and reason code, never its body (an enrolment
 application carries the 4 info as typed).
@@ -18,22 +24,27 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import logging
+import math
 import re
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
+import anyio
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
+from kiosk.pki.profile import BasicFourInfo
 from kiosk.platform.client import PlatformClient, PlatformRefused, PlatformUnavailable
 from kiosk.store.errors import StoreError
 from kiosk.verify.challenge import IDENTIFIER
@@ -53,6 +64,12 @@ log = logging.getLogger(__name__)
 
 #: The largest request body accepted (bytes).
 MAX_BODY = 64 * 1024
+#: Seconds to wait for a request's whole body, unless configured (`platform_body_timeout_s`).
+BODY_TIMEOUT_S = 5.0
+#: How deep a body's JSON may nest (an enrolment application, the deepest, needs 3 levels).
+MAX_DEPTH = 32
+#: The most digits a number may have anywhere in a body (no field of the API is a number).
+MAX_DIGITS = 40
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 _OUTCOME = "jpki.outcome"  # the scope key the handlers note provider and reason under
 
@@ -63,6 +80,26 @@ Clock = Callable[[], datetime]
 
 _ID = Field(pattern=IDENTIFIER.pattern.join("^$"), description="an identifier")
 _B64 = "standard base64"
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+
+
+def _from_base64(value: object) -> bytes:
+    """Standard base64 with its padding, ASCII only, into bytes; else a validation error."""
+    if not isinstance(value, str) or _BASE64.fullmatch(value) is None:
+        raise ValueError("not standard base64")  # pydantic reports the field, not the value
+    return base64.b64decode(value, validate=True)
+
+
+def _from_iso_date(value: object) -> date:
+    if not isinstance(value, str):
+        raise ValueError("not an ISO 8601 date")
+    return date.fromisoformat(value)
+
+
+#: Bytes as standard base64 in the JSON (validated and decoded with the model).
+Base64Bytes = Annotated[bytes, PlainValidator(_from_base64, json_schema_input_type=str)]
+#: A date as an ISO 8601 string in the JSON.
+IsoDate = Annotated[date, PlainValidator(_from_iso_date, json_schema_input_type=str)]
 
 
 class _Body(BaseModel):
@@ -91,9 +128,14 @@ class UserProofRequest(_Body):
 
     provider_id: str
     terminal_id: str
-    nonce: str = Field(description=_B64)
-    certificate: str = Field(description=f"DER of the authentication certificate, {_B64}")
-    signature: str = Field(description=f"PKCS#1 v1.5 / SHA-256 signature, {_B64}")
+    nonce: Base64Bytes = Field(description=_B64)
+    certificate: Base64Bytes = Field(description=f"DER of the authentication certificate, {_B64}")
+    signature: Base64Bytes = Field(description=f"PKCS#1 v1.5 / SHA-256 signature, {_B64}")
+
+    def to_proof(self) -> UserProof:
+        return UserProof(
+            self.provider_id, self.terminal_id, self.nonce, self.certificate, self.signature
+        )
 
 
 class FourInfo(_Body):
@@ -101,8 +143,16 @@ class FourInfo(_Body):
 
     name: str
     address: str
-    birth_date: str = Field(description="ISO 8601 date")
+    birth_date: IsoDate = Field(description="ISO 8601 date")
     sex: Literal["male", "female", "unknown"]
+
+    @model_validator(mode="after")
+    def _fits_the_profile(self) -> FourInfo:
+        self.to_four_info()  # ProfileError (a ValueError): blank name, address too long
+        return self
+
+    def to_four_info(self) -> BasicFourInfo:
+        return BasicFourInfo(self.name, self.address, self.birth_date, self.sex)
 
 
 class EnrolmentDocument(_Body):
@@ -113,16 +163,29 @@ class EnrolmentDocument(_Body):
     terminal_id: str
     account_ref: str = Field(min_length=1, max_length=128)
     four_info: FourInfo
-    nonce: str = Field(description=_B64)
+    nonce: Base64Bytes = Field(description=_B64)
 
 
 class EnrolmentRequest(_Body):
     """An enrolment application, `EnrolmentApplication.to_json()`."""
 
     document: EnrolmentDocument
-    sign_certificate: str = Field(description=f"DER of the signature certificate, {_B64}")
-    sign_signature: str = Field(description=f"over the canonical document, {_B64}")
+    sign_certificate: Base64Bytes = Field(description=f"DER of the signature certificate, {_B64}")
+    sign_signature: Base64Bytes = Field(description=f"over the canonical document, {_B64}")
     auth_proof: UserProofRequest | None = None
+
+    def to_application(self) -> EnrolmentApplication:
+        doc = self.document
+        return EnrolmentApplication(
+            provider_id=doc.provider_id,
+            terminal_id=doc.terminal_id,
+            account_ref=doc.account_ref,
+            four_info=doc.four_info.to_four_info(),
+            nonce=doc.nonce,
+            sign_certificate=self.sign_certificate,
+            sign_signature=self.sign_signature,
+            auth_proof=None if self.auth_proof is None else self.auth_proof.to_proof(),
+        )
 
 
 class VerdictResponse(BaseModel):
@@ -197,12 +260,19 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (400, "malformed"),
         (401, "unauthorized"),
         (403, "forbidden"),
+        (408, "timeout"),
         (413, "too_large"),
         (503, "unavailable"),
         (500, "internal"),
     )
 }
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+_HTTP_CODES = {
+    400: "malformed",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "timeout",
+    413: "too_large",
+}
 
 
 def _field_problem(errors: list[Any]) -> str:
@@ -214,8 +284,6 @@ def _field_problem(errors: list[Any]) -> str:
     if kind == "json_invalid":
         return "The request body is not valid JSON."
     loc = [str(p) for p in first.get("loc", ()) if p != "body"]
-    if not loc and isinstance(first.get("input"), bytes):  # not sent as application/json
-        return "The request body must be JSON (Content-Type: application/json)."
     if not loc:
         return "The request body must be a JSON object."
     where = ".".join(loc)
@@ -253,21 +321,166 @@ class _Tokens:
         return found
 
 
-def _authenticated_route(tokens: _Tokens) -> type[APIRoute]:
-    """A route class that checks the bearer token before the body is read or parsed."""
+# --- the request boundary: the token, then the body read, decoded and checked, once -------
 
-    class AuthenticatedRoute(APIRoute):
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # json.loads pairs the rest into one character
+_DIGITS = re.compile("[0-9]{1,20}")
+
+
+def _malformed(message: str) -> ApiError:
+    return ApiError(400, "malformed", message)
+
+
+class _NotJson(ValueError):
+    """Why a body is not the strict JSON the API takes; the message names no value."""
+
+
+def _declared_length(request: Request) -> int | None:
+    declared = request.headers.get("content-length", "")
+    return int(declared) if _DIGITS.fullmatch(declared) else None
+
+
+async def _read_body(request: Request, timeout_s: float) -> bytes:
+    """The whole body within `timeout_s` (a client that trickles it is cut off: 408) and at
+    most MAX_BODY bytes, by Content-Length and as read (413)."""
+    too_large = ApiError(413, "too_large", f"The body is over {MAX_BODY} bytes.")
+    declared = _declared_length(request)
+    if declared is not None and declared > MAX_BODY:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        with anyio.fail_after(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise too_large
+                chunks.append(chunk)
+    except TimeoutError as e:
+        message = f"The request body did not arrive within {timeout_s:g} s."
+        raise ApiError(408, "timeout", message) from e
+    except ClientDisconnect as e:  # nobody will read the answer; the log line says why
+        raise _malformed("The request body ended early.") from e
+    return b"".join(chunks)
+
+
+def _is_utf8_json(content_type: str | None) -> bool:
+    """Content-Type application/json, with no charset or UTF-8 (RFC 8259 §8.1)."""
+    media, _, parameters = (content_type or "").partition(";")
+    if media.strip().lower() != "application/json":
+        return False
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in (
+            "utf-8",
+            "utf8",
+        ):
+            return False
+    return True
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose names are unique (a duplicate could mean one thing to the platform
+    and another to whatever checked the body before it)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _NotJson("The request body names a member twice.")
+    return obj
+
+
+def _constant(name: str) -> Any:
+    raise _NotJson("The request body has NaN or Infinity, which JSON does not.")
+
+
+def _integer(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise _NotJson("The request body has a number that is too long.")
+    return int(text)
+
+
+def _real(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotJson("The request body has a number that is too large.")
+    return value
+
+
+def _check_text_and_depth(value: Any) -> None:
+    """No lone surrogate in any name or string (it is not Unicode text: it cannot be encoded,
+    compared or stored) and no nesting deeper than MAX_DEPTH; iterative, so any shape is safe."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if _LONE_SURROGATE.search(item):
+                raise _malformed("The request body has a \\u escape that is not Unicode text.")
+        elif isinstance(item, dict | list):
+            if depth >= MAX_DEPTH:
+                raise _malformed("The request body nests too deeply.")
+            members = [*item, *item.values()] if isinstance(item, dict) else item
+            stack.extend((member, depth + 1) for member in members)
+
+
+def decode_json(body: bytes, content_type: str | None) -> Any:
+    """The body as strict JSON: UTF-8 without a byte-order mark, unique names, no NaN or
+    Infinity, numbers of at most MAX_DIGITS digits and finite, no lone surrogates, at most
+    MAX_DEPTH deep. Anything else is ApiError 400 malformed, with a message naming no value."""
+    if not _is_utf8_json(content_type):
+        raise _malformed("The request body must be JSON (Content-Type: application/json).")
+    try:
+        value = json.loads(
+            body.decode("utf-8"),
+            object_pairs_hook=_object,
+            parse_constant=_constant,
+            parse_int=_integer,
+            parse_float=_real,
+        )
+    except _NotJson as e:
+        raise _malformed(str(e)) from e
+    except UnicodeDecodeError as e:
+        raise _malformed("The request body is not UTF-8.") from e
+    except RecursionError as e:  # deeper than the decoder's stack goes
+        raise _malformed("The request body nests too deeply.") from e
+    except ValueError as e:  # json.JSONDecodeError
+        what = "is not valid JSON" if body.strip() else "is empty; it must be a JSON object"
+        raise _malformed(f"The request body {what}.") from e
+    _check_text_and_depth(value)
+    return value
+
+
+class _DecodedRequest(Request):
+    """The request with its body read and decoded at the boundary: FastAPI takes the decoded
+    value from here (its own reading and JSON decoding are never used) and validates it."""
+
+    def __init__(self, request: Request, body: bytes, value: Any) -> None:
+        super().__init__(request.scope, request.receive)
+        self._decoded = (body, value)
+
+    async def body(self) -> bytes:
+        return self._decoded[0]
+
+    async def json(self) -> Any:
+        return self._decoded[1]
+
+
+def _boundary_route(tokens: _Tokens, body_timeout_s: float) -> type[APIRoute]:
+    """A route class that checks the bearer token before any byte of the body is read (a
+    caller without a valid token is answered 401 at once), then reads and decodes the body."""
+
+    class BoundaryRoute(APIRoute):
         def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
             handler = super().get_route_handler()
 
-            async def authenticated(request: Request) -> Response:
+            async def guarded(request: Request) -> Response:
                 provider = tokens.provider(request.headers.get("authorization"))
                 _note(request, provider=provider)
-                return await handler(request)
+                body = await _read_body(request, body_timeout_s)
+                value = decode_json(body, request.headers.get("content-type"))
+                return await handler(_DecodedRequest(request, body, value))
 
-            return authenticated
+            return guarded
 
-    return AuthenticatedRoute
+    return BoundaryRoute
 
 
 def _caller(
@@ -283,12 +496,14 @@ def _same_provider(caller: str, named: str) -> None:
         raise ApiError(403, "forbidden", "The body names another provider than the token's.")
 
 
-# --- the outermost layer: body limit, unexpected errors, the log line --------------------
+# --- the outermost layer: unexpected errors, unread bodies, the log line ------------------
 
 
 class _Edge:
-    """Refuses bodies over MAX_BODY (by Content-Length and as read), turns an unexpected
-    exception into a 500 without a traceback, and logs each request's outcome."""
+    """Turns an unexpected exception into a 500 without a traceback, closes the connection
+    after an answer given before the request's body was read to its end (401, 408, 413, 404:
+    what is left of the body must not be read as the next request, nor kept waiting for), and
+    logs each request's outcome."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -300,21 +515,24 @@ class _Edge:
         outcome: dict[str, str] = {}
         scope[_OUTCOME] = outcome
         status = [0]
+        body_read = [not _has_body(scope)]
+
+        async def noting_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                body_read[0] = True
+            return message
 
         async def noting_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+                if not body_read[0]:
+                    headers = [*message.get("headers", ()), (b"connection", b"close")]
+                    message = {**message, "headers": headers}
             await send(message)
 
         try:
-            body = await self._read_body(scope, receive)
-            if body is None:
-                outcome["reason"] = "too_large"
-                await _error(413, "too_large", f"The body is over {MAX_BODY} bytes.")(
-                    scope, receive, noting_send
-                )
-            else:
-                await self.app(scope, _replay(body, receive), noting_send)
+            await self.app(scope, noting_receive, noting_send)
         except Exception as e:  # anything the handlers did not answer
             outcome["reason"] = "internal"
             where = traceback.extract_tb(e.__traceback__)[-1:]
@@ -322,7 +540,7 @@ class _Edge:
             log.error("unexpected %s at %s", type(e).__name__, place)
             if status[0] == 0:
                 await _error(500, "internal", "An internal error occurred.")(
-                    scope, receive, noting_send
+                    scope, noting_receive, noting_send
                 )
         finally:
             log.info(
@@ -334,47 +552,18 @@ class _Edge:
                 outcome.get("reason", "-"),
             )
 
-    @staticmethod
-    async def _read_body(scope: Scope, receive: Receive) -> bytes | None:
-        """The whole body, or None when it is over MAX_BODY."""
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    if int(value) > MAX_BODY:
-                        return None
-                except ValueError:
-                    pass
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break  # the client went away; the app sees an empty body
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_BODY:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
+
+def _has_body(scope: Scope) -> bool:
+    """Whether the request has a body (HTTP/1.1: a Content-Length other than 0, or chunks)."""
+    for name, value in scope.get("headers", ()):
+        if (name == b"content-length" and value.strip() != b"0") or name == b"transfer-encoding":
+            return True
+    return False
 
 
 def _printable(text: str, limit: int = 100) -> str:
     """A path for the log: printable ASCII only (no forged lines), cut short."""
     return "".join(c if " " < c < "\x7f" else "?" for c in text[:limit])
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replayed() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replayed
 
 
 # --- the app -----------------------------------------------------------------------------
@@ -387,13 +576,14 @@ def create_app(
     tokens: Mapping[str, str],
     clock: Clock,
     peers: Mapping[str, Peer] | None = None,
+    body_timeout_s: float = BODY_TIMEOUT_S,
 ) -> FastAPI:
     """The platform API over these services; `tokens` maps provider id -> SHA-256 hex of its
     bearer token; `clock()` is an aware UTC datetime. `peers` maps a provider id to another
     platform (its client) that verifies for that provider: this platform relays the provider's
     challenges, proofs and enrolments to it and answers with its verdicts (the peer records
     them and keeps the links) — e.g. a medical platform reusing a financial platform's
-    verification."""
+    verification. A request's body must arrive whole within `body_timeout_s` seconds."""
     known = _Tokens(tokens)
     relayed = dict(peers or {})
     app = FastAPI(
@@ -404,7 +594,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    v1 = APIRouter(route_class=_authenticated_route(known), responses=_ERRORS)
+    v1 = APIRouter(route_class=_boundary_route(known, body_timeout_s), responses=_ERRORS)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -475,7 +665,7 @@ def create_app(
     ) -> JSONResponse:
         """Verify a user proof; a refusal is a verdict with ok false, not an HTTP error."""
         _same_provider(caller, body.provider_id)
-        parsed = UserProof.from_json(body.model_dump())  # Refused(malformed): bad base64
+        parsed = body.to_proof()
         peer = relayed.get(parsed.provider_id)
         if peer is None:
             verdict = verifier.verify_user_proof(parsed, clock())
@@ -493,7 +683,7 @@ def create_app(
         (in the transaction that records the verdict); a card linked to another account here
         is the verdict `link_exists`."""
         _same_provider(caller, body.document.provider_id)
-        application = EnrolmentApplication.from_json(body.model_dump())
+        application = body.to_application()
         now = clock()
         peer = relayed.get(application.provider_id)
         if peer is not None:
@@ -631,6 +821,7 @@ def app_from_config(cfg: Config) -> FastAPI:
         tokens=tokens,
         clock=lambda: datetime.now(UTC),
         peers=peers,
+        body_timeout_s=cfg.platform_body_timeout_s,
     )
     closers = [local.db.dispose, *(peer.close for peer in peers.values())]
     app.router.lifespan_context = _closing(*closers)  # the store closes with the server

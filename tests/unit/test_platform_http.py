@@ -4,7 +4,9 @@ PKI's CRLs, and PlatformClient in front of it (issue, the card signs, verify, re
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
+import socket
 import threading
 import time
 from datetime import UTC, datetime
@@ -27,6 +29,7 @@ pytest_plugins = ["test_verify_support"]
 
 TOKEN = secrets.token_urlsafe(32)
 OTHER_TOKEN = secrets.token_urlsafe(32)  # a token the platform knows for another provider
+BODY_TIMEOUT_S = 1  # the platform's configured bound on reading a body (the default is longer)
 
 
 def sha256(token: str) -> str:
@@ -49,6 +52,7 @@ def platform_cfg(world, tmp_path):
             "trust_dir": str(world.pki.trust_dir),
             "crl_dir": str(crl_dir),
             "extra": {"platform_tokens": {PROVIDER: sha256(TOKEN), "other": sha256(OTHER_TOKEN)}},
+            "platform_body_timeout_s": BODY_TIMEOUT_S,
         }
     )
     local = LocalContext.from_config(cfg)  # the store, migrated, with the CRLs in force
@@ -184,3 +188,79 @@ def test_a_stopped_platform_is_unavailable(platform, client):
     with pytest.raises(PlatformUnavailable):
         client.issue(PROVIDER, TERMINAL, now())
     assert client.health() is False
+
+
+# --- slow and token-less bodies over a real socket ----------------------------------------------
+
+
+def exchange(url: str, sent: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send `sent` (a request head and perhaps part of its body) on a new TCP connection, send
+    nothing more, and read the answer until the platform closes the connection. The socket's
+    timeout only stops a hung test; it is far above the platform's body timeout."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(sent)
+        received = b""
+        while chunk := conn.recv(65536):  # b"" once the platform has closed the connection
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+def head(path: str, *fields: str) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json", *fields]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+PART = b'{"provider_id": "demo-clinic", "termin'  # a body that stops here
+
+
+@pytest.mark.parametrize("token", [None, "not-a-known-token"])
+@pytest.mark.parametrize("path", ["/v1/challenges", "/v1/proofs", "/v1/enrolments"])
+def test_a_request_without_a_valid_token_is_401_before_its_body_arrives(platform, token, path):
+    fields = ["Content-Length: 1000"] + ([f"Authorization: Bearer {token}"] if token else [])
+    status, headers, body = exchange(platform.url, head(path, *fields) + PART)
+    # 401, not 408: the answer did not wait for the body (which never comes)
+    assert status == 401
+    assert json.loads(body)["error"] == "unauthorized"
+    assert headers["connection"] == "close"  # the rest of the body is not read either
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [["Content-Length: 1000"], ["Transfer-Encoding: chunked"]],
+    ids=["content-length", "chunked"],
+)
+def test_a_body_trickled_with_a_token_is_cut_off_with_408(platform, framing):
+    part = PART if "Content-Length: 1000" in framing else b"%x\r\n%s\r\n" % (len(PART), PART)
+    status, headers, body = exchange(
+        platform.url, head("/v1/proofs", f"Authorization: Bearer {TOKEN}", *framing) + part
+    )
+    assert status == 408
+    assert json.loads(body) == {
+        "error": "timeout",
+        "message": f"The request body did not arrive within {BODY_TIMEOUT_S} s.",
+    }
+    assert headers["connection"] == "close"
+
+
+def test_a_body_declared_too_large_is_413_without_reading_it(platform):
+    status, headers, body = exchange(
+        platform.url,
+        head("/v1/proofs", f"Authorization: Bearer {TOKEN}", "Content-Length: 10000000") + PART,
+    )
+    assert (status, json.loads(body)["error"]) == (413, "too_large")
+    assert headers["connection"] == "close"
+
+
+def test_a_request_read_whole_keeps_its_connection(platform):
+    with httpx.Client(base_url=platform.url, timeout=30) as http:
+        for _ in range(2):  # the second request reuses the connection
+            r = http.post(
+                "/v1/challenges",
+                json={"provider_id": PROVIDER, "terminal_id": TERMINAL},
+                headers={"Authorization": f"Bearer {TOKEN}"},
+            )
+            assert r.status_code == 201 and "connection" not in r.headers
