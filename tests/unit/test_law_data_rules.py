@@ -339,6 +339,27 @@ def test_a_platform_mode_kiosks_audit_cannot_take_a_serial(platform, reader, tmp
             close()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="kiosk/local.py LocalContext.from_config does not refuse verification = platform",
+)
+def test_a_platform_mode_kiosk_does_not_verify_locally(world, tmp_path):
+    """`kiosk verify-card` and `kiosk enrol` verify through LocalContext, which records each
+    verdict's serial and the link's serials in the kiosk's own store: a platform-mode kiosk
+    must refuse them rather than become a database of serials."""
+    cfg = config.from_mapping(
+        {
+            "data_dir": str(tmp_path / "kiosk"),
+            "trust_dir": str(world.pki.trust_dir),
+            "verification": "platform",
+            "platform_url": "https://platform.example/",
+            "platform_token": TOKEN,
+        }
+    )
+    with pytest.raises(config.ConfigError):
+        LocalContext.from_config(cfg).db.dispose()
+
+
 def test_a_locally_verifying_kiosk_keeps_its_verifier_records(local_kiosk, world):
     """The same scan over an authorised verifier's kiosk finds the serials where it keeps
     them: the verdicts and the link (so the scan above can fail)."""
