@@ -8,7 +8,8 @@ same scan of a kiosk that verifies locally (an authorised verifier) finds both s
 verifier keeps them, so the scan is shown to find what it looks for.
 
 And whatever the mode, no log record and no audit row carries the PIN, the signature
-password or the basic 4 info typed on, or read from, the card.
+password or the basic 4 info typed on, or read from, the card; and the kiosk never selects the
+application that holds the card's My Number (個人番号).
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ from test_platform_http import PROVIDER, TOKEN
 
 from kiosk import config
 from kiosk.app import available_services, import_crls, local_backend, platform_backend
-from kiosk.card.connection import TRACE
+from kiosk.card.connection import TRACE, CardConnection
 from kiosk.flow.backend import CardBackend
 from kiosk.flow.reader import InProcessReader
+from kiosk.jpki.constants import AID as JPKI_AID
 from kiosk.local import LocalContext
 from kiosk.pki.profile import parse_basic_four
 from kiosk.services.base import ServiceContext, ServicePreview, ServiceResult
@@ -216,9 +218,31 @@ def enrol_then_visit(backend: CardBackend, shown: Shown) -> None:
         backend.close_card()
 
 
+class RecordingReader(InProcessReader):
+    """The in-process reader, keeping every command APDU sent to the card."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.commands: list[bytes] = []
+
+    def connect(self) -> CardConnection:
+        conn = super().connect()
+        commands = self.commands
+
+        class Recorded:
+            def transmit(self, apdu: bytes) -> tuple[bytes, int]:
+                commands.append(bytes(apdu))
+                return conn.transmit(apdu)
+
+            def close(self) -> None:
+                conn.close()
+
+        return Recorded()
+
+
 @pytest.fixture
-def reader(card_file) -> InProcessReader:
-    reader = InProcessReader()
+def reader(card_file) -> RecordingReader:
+    reader = RecordingReader()
     reader.insert(VirtualCard(card_file))
     return reader
 
@@ -412,3 +436,20 @@ def test_logs_and_audit_carry_no_pin_password_or_four_info(local_kiosk, world, c
     for table, column, value in stored_cells(cfg.effective_database_url):
         if isinstance(value, str):
             assert value != PIN and all(s not in value for s in secrets), (table, column)
+
+
+# --- the My Number (個人番号) is never read ---------------------------------------------------
+
+#: The AIDs of the card's other applications start so: 券面事項入力補助AP (D3 92 10 00 31 00
+#: 01 01 04 08), which holds the 個人番号 and the 4 info, and 券面事項確認AP (… 04 02).
+OTHER_APS = bytes.fromhex("D392100031")
+
+
+@pytest.mark.parametrize("kiosk", ["platform_kiosk", "local_kiosk"])
+def test_the_card_s_my_number_is_never_read(kiosk, reader, request):
+    request.getfixturevalue(kiosk)  # enrol, then visit every service
+    selects_by_name = [c for c in reader.commands if c[:3] == bytes.fromhex("00A404")]
+    assert selects_by_name, "no application was selected"
+    # every application selected is the JPKI one (lengths and P2 aside)
+    assert {c[5 : 5 + c[4]] for c in selects_by_name} == {JPKI_AID}
+    assert [c for c in reader.commands if OTHER_APS in c] == []
