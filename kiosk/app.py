@@ -156,23 +156,33 @@ class StoreAudit:
 
 
 def import_crls(cfg: Config, local: LocalContext) -> None:
-    """Put the CRLs in `crl_dir` in force (the same as `kiosk crl import`); log refusals."""
-    from kiosk.store.crlimport import check_crl, crl_paths, open_crl
-    from kiosk.store.errors import StoreError
+    """Put the CRLs in `crl_dir` in force (as `kiosk crl import` does). A bad file is logged
+    with the reason and skipped, the good ones are imported; a CA left with no CRL in force
+    is named, since its cards are refused (crl_missing) until one is imported."""
+    from functools import partial
+
+    from kiosk.store.crlimport import import_sources
     from kiosk.store.revocation import SqlRevocationIndex
+    from kiosk.verify.crl import check_crl
     from kiosk.verify.trust import TrustStore
-    from kiosk.verify.verdict import VerifyError
 
     if not cfg.crl_dir.exists():
         return
     trust = TrustStore.from_dir(cfg.trust_dir)
     index = SqlRevocationIndex(local.db)
-    for path in crl_paths(cfg.crl_dir):
-        try:
-            with open_crl(path) as buf:
-                index.replace(check_crl(buf, trust), utc_now())
-        except (StoreError, VerifyError) as e:
-            log.warning("CRL %s refused: %s", path.name, e)
+    now = utc_now()
+    check = partial(check_crl, trust=trust, now=now)
+    for outcome in import_sources([str(cfg.crl_dir)], check, index, now):
+        if outcome.result is None:
+            log.warning("CRL skipped: %s", outcome.line())
+    for anchor in trust:
+        if index.crl_info(anchor.key_id) is None:
+            log.warning(
+                "no CRL in force for the CA %s (%s): its cards are refused (crl_missing) "
+                "unless OCSP answers for it",
+                anchor.certificate.subject.rfc4514_string(),
+                anchor.key_id,
+            )
 
 
 def local_backend(

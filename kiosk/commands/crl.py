@@ -24,14 +24,16 @@ def register(subparsers: Any) -> None:
 
 
 def import_command(args: argparse.Namespace) -> int:
-    """Import every CRL named; print one line each; 2 when any was refused."""
+    """Import every CRL named; print one line each (a refused one with why); 2 when any was
+    refused. A refused file is skipped: the others are imported all the same."""
+    from functools import partial
+
     from kiosk import config
-    from kiosk.store.crlimport import check_crl, crl_paths, fetch_url, open_crl
+    from kiosk.store.crlimport import import_sources
     from kiosk.store.engine import Database
-    from kiosk.store.errors import StoreError
     from kiosk.store.revocation import SqlRevocationIndex
+    from kiosk.verify.crl import check_crl
     from kiosk.verify.trust import TrustStore
-    from kiosk.verify.verdict import VerifyError
 
     cfg = config.load(args.config)
     if not args.url:
@@ -40,29 +42,13 @@ def import_command(args: argparse.Namespace) -> int:
     try:
         db.upgrade()  # a fresh store gets its schema first, as `kiosk run` does
         trust = TrustStore.from_dir(args.trust or cfg.trust_dir)
-        index = SqlRevocationIndex(db)
+        now = _now()
+        check = partial(check_crl, trust=trust, now=now)
+        sources = args.sources or [str(cfg.crl_dir)]
         failures = 0
-        for source in args.sources or [str(cfg.crl_dir)]:
-            if source.startswith(("http://", "https://")):
-                jobs = [(source, None)]
-            else:
-                jobs = [(str(p), p) for p in crl_paths(Path(source))]
-            for name, path in jobs:
-                try:
-                    if path is None:
-                        result = index.replace(check_crl(fetch_url(name), trust), _now())
-                    else:
-                        with open_crl(path) as buf:
-                            result = index.replace(check_crl(buf, trust), _now())
-                except (StoreError, VerifyError) as e:
-                    failures += 1
-                    print(f"{name}: refused: {e}")
-                    continue
-                state = "imported" if result.replaced else "already in force"
-                print(
-                    f"{name}: {state}: issuer {result.issuer_key_id}, number {result.crl_number}, "
-                    f"{result.entries} entries, {result.seconds:.1f}s"
-                )
+        for outcome in import_sources(sources, check, SqlRevocationIndex(db), now):
+            failures += outcome.result is None
+            print(outcome.line())
     finally:
         db.dispose()
     return 2 if failures else 0

@@ -33,6 +33,7 @@ from kiosk.jpki.errors import (
 from kiosk.jpki.session import JpkiSession
 from kiosk.pki.profile import BasicFourInfo, ProfileError, parse_basic_four
 from kiosk.services.base import Link, Service, ServiceContext, ServicePreview, ServiceResult
+from kiosk.verify.der import load_certificate
 from kiosk.verify.enrolment import EnrolmentApplication, application_document
 from kiosk.verify.ports import IssuedChallenge
 from kiosk.verify.proof import UserProof, signed_message
@@ -295,9 +296,9 @@ class CardBackend:
             session = self._card()
             session.verify_pin("sign", password)
             certificate = session.read_certificate("sign")
-            try:
-                person = parse_basic_four(x509.load_der_x509_certificate(certificate))
-            except (ProfileError, ValueError) as e:
+            try:  # the card's bytes pass the DER boundary first, as every untrusted DER does
+                person = parse_basic_four(load_certificate(certificate).certificate)
+            except (Refused, ProfileError) as e:
                 raise FlowProblem.of(ProblemCode.BAD_CERTIFICATE) from e
             previous = authenticated.evidence
             assert previous is None or isinstance(previous, LinkEntry)

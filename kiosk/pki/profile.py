@@ -212,15 +212,19 @@ def basic_four_other_names(person: BasicFourInfo) -> list[x509.GeneralName]:
 
 
 def parse_basic_four(cert: x509.Certificate) -> BasicFourInfo:
-    """Read the basic 4 info from a signature certificate's subjectAltName, in any order."""
+    """Read the basic 4 info from a signature certificate's subjectAltName, in any order.
+
+    Anything wrong with the certificate is a ProfileError, whatever `cryptography` raises
+    while it decodes the extensions lazily (see kiosk.verify.der)."""
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        others = san.get_values_for_type(x509.OtherName)
     except x509.ExtensionNotFound as e:
         raise ProfileError("the certificate has no subjectAltName (not a signature cert)") from e
-    except ValueError as e:  # an extension that cryptography cannot parse
-        raise ProfileError(f"the certificate's extensions are malformed: {e}") from e
+    except Exception as e:  # an extension that cryptography cannot decode, whatever it raises
+        raise ProfileError("the certificate's extensions are malformed") from e
     found: dict[x509.ObjectIdentifier, str] = {}
-    for other in san.get_values_for_type(x509.OtherName):
+    for other in others:
         if not other.type_id.dotted_string.startswith("1.2.392.200149.8.5.5."):
             continue
         if other.type_id in found:
@@ -275,7 +279,7 @@ def classify(cert: x509.Certificate) -> Kind | None:
         policies = _policies(cert)
     except x509.ExtensionNotFound:
         return None
-    except ValueError:  # malformed or duplicated extensions
+    except Exception:  # malformed or duplicated extensions, whatever cryptography raises
         return None
     if not ku.digital_signature or ku.key_cert_sign or ku.crl_sign:
         return None

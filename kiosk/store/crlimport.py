@@ -1,74 +1,118 @@
-"""Reading CRLs from files, directories and HTTP, and checking them against trust anchors.
+"""Putting CRL files, directories and URLs in force: read the bytes, have the verifier check
+them, store them — one file at a time, so one bad file costs only itself.
 
-The signature is checked over the tbsCertList bytes sliced from the DER (hashed in place, not
-copied), the header is parsed from the entry-less skeleton (see `crlstream`), so a CRL of
-millions of entries is read once, as bytes, and its entries only ever as batches of tuples.
+Whether a CRL may be put in force is the verifier's decision (`kiosk.verify.crl.check_crl`,
+passed in as `check`); this module reads bytes and hands the checked CRL to the store. A DER
+file is mapped, not copied, so a CRL of millions of entries is read once, as bytes.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import mmap
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from kiosk.errors import KioskError
+from kiosk.store.errors import CrlImportError, CrlMalformed, StoreError
+from kiosk.store.records import CrlImportResult
+from kiosk.store.revocation import SqlRevocationIndex
+from kiosk.verify import crl as verify_crl
+from kiosk.verify.crl import CheckedCrl
+from kiosk.verify.trust import TrustStore
+from kiosk.verify.verdict import Refused, VerifyError
 
-from kiosk.store.crlstream import CrlFormatError, CrlLayout, read_layout
-from kiosk.store.errors import (
-    CrlImportError,
-    CrlIssuerUnknown,
-    CrlMalformed,
-    CrlSignatureInvalid,
-)
-from kiosk.verify.trust import TrustStore, authority_key_id
-
-_PEM_BEGIN = b"-----BEGIN X509 CRL-----"
-_PEM_END = b"-----END X509 CRL-----"
 _CRL_SUFFIXES = (".crl", ".der", ".pem")
 _URL_TIMEOUT_S = 120
-_HASHES = {
-    "sha1": hashlib.sha1,
-    "sha256": hashlib.sha256,
-    "sha384": hashlib.sha384,
-    "sha512": hashlib.sha512,
-}
+
+#: The verifier's check of one CRL's DER (kiosk.verify.crl.check_crl with anchors and time).
+CrlCheck = Callable[[bytes], CheckedCrl]
 
 
 @dataclass(frozen=True, slots=True)
-class CheckedCrl:
-    """A CRL whose signature verified with a trust anchor; `buf` holds its DER."""
+class CrlOutcome:
+    """What became of one CRL source: imported (`result`), or skipped and why (`refusal`)."""
 
-    buf: bytes
-    layout: CrlLayout
-    issuer_key_id: str  # hex of the signing CA's subjectKeyIdentifier
-    this_update: datetime
-    next_update: datetime | None
-    crl_number: int | None
+    source: str  # the file's name or the URL
+    result: CrlImportResult | None
+    refusal: str | None  # "<code>: <reason in plain words>" when it was skipped
+
+    def line(self) -> str:
+        """One line for the operator, naming the source."""
+        if self.result is None:
+            return f"{self.source}: refused: {self.refusal}"
+        r = self.result
+        state = "imported" if r.replaced else "already in force"
+        return (
+            f"{self.source}: {state}: issuer {r.issuer_key_id}, number {r.crl_number}, "
+            f"{r.entries} entries, {r.seconds:.1f}s"
+        )
+
+
+def import_sources(
+    sources: Iterable[str],
+    check: CrlCheck,
+    index: SqlRevocationIndex,
+    imported_at: datetime,
+) -> Iterator[CrlOutcome]:
+    """Import each CRL file (of each directory) or URL in turn; a refused one is reported and
+    skipped, and the others are imported all the same."""
+    for source in sources:
+        if source.startswith(("http://", "https://")):
+            yield _import_one(source, lambda url=source: _fetched(url), check, index, imported_at)
+            continue
+        try:
+            paths = crl_paths(Path(source))
+        except CrlImportError as e:
+            yield CrlOutcome(source, None, _why(e))
+            continue
+        for path in paths:
+            yield _import_one(str(path), lambda p=path: open_crl(p), check, index, imported_at)
+
+
+def _import_one(
+    name: str,
+    opened: Callable[[], AbstractContextManager[bytes]],
+    check: CrlCheck,
+    index: SqlRevocationIndex,
+    imported_at: datetime,
+) -> CrlOutcome:
+    try:
+        with opened() as buf:
+            return CrlOutcome(name, index.replace(check(buf), imported_at), None)
+    except (StoreError, VerifyError) as e:
+        return CrlOutcome(name, None, _why(e))
+    except OSError as e:
+        return CrlOutcome(name, None, f"unreadable: {e.strerror or e}")
+
+
+def _why(error: KioskError) -> str:
+    code = error.reason.value if isinstance(error, Refused) else error.code
+    return f"{code}: {error}"
+
+
+@contextmanager
+def _fetched(url: str) -> Iterator[bytes]:
+    yield fetch_url(url)
+
+
+def check_crl(buf: bytes, anchors: TrustStore, now: datetime | None = None) -> CheckedCrl:
+    """The verifier's check (`kiosk.verify.crl.check_crl`), at `now` or the wall clock.
+
+    Kept for callers that predate the move of the CRL policy into kiosk.verify; new code
+    calls kiosk.verify.crl.check_crl with the time."""
+    return verify_crl.check_crl(buf, anchors, now or datetime.now(UTC))
 
 
 def to_der(data: bytes) -> bytes:
     """The DER of a CRL given as DER or PEM."""
-    if data.lstrip()[:1] != b"-":
-        return data
-    begin = data.find(_PEM_BEGIN)
-    end = data.find(_PEM_END, begin)
-    if begin < 0 or end < 0:
-        raise CrlMalformed("the PEM file holds no X509 CRL")
     try:
-        return base64.b64decode(data[begin + len(_PEM_BEGIN) : end])  # skips line breaks
-    except binascii.Error as e:
-        raise CrlMalformed("the PEM CRL is malformed") from e
+        return verify_crl.crl_der(data)
+    except Refused as e:
+        raise CrlMalformed(str(e)) from e
 
 
 @contextmanager
@@ -103,73 +147,3 @@ def fetch_url(url: str) -> bytes:
             return to_der(response.read())
     except OSError as e:
         raise CrlImportError(f"cannot download the CRL from {url}: {e}") from e
-
-
-def check_crl(buf: bytes, anchors: TrustStore) -> CheckedCrl:
-    """Parse the header and verify the signature of a DER CRL against the trust anchors."""
-    try:
-        layout = read_layout(buf)
-        header = x509.load_der_x509_crl(layout.skeleton)
-        hash_algorithm = header.signature_hash_algorithm
-        extensions = header.extensions
-    except (CrlFormatError, ValueError) as e:
-        raise CrlMalformed("not a well-formed X.509 CRL") from e
-    _refuse_partial(extensions)
-    candidates = anchors.candidates(header.issuer, authority_key_id(extensions))
-    if not candidates:
-        raise CrlIssuerUnknown(
-            f"no trust anchor for the CRL issuer {header.issuer.rfc4514_string()}"
-        )
-    if hash_algorithm is None or hash_algorithm.name not in _HASHES:
-        raise CrlMalformed("unsupported CRL signature algorithm")
-    digest = _HASHES[hash_algorithm.name](memoryview(buf)[layout.tbs_start : layout.tbs_end])
-    for anchor in candidates:
-        if _signature_ok(anchor.certificate, layout.signature, digest.digest(), hash_algorithm):
-            try:
-                number = extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
-            except x509.ExtensionNotFound:
-                number = None
-            return CheckedCrl(
-                buf=buf,
-                layout=layout,
-                issuer_key_id=anchor.key_id,
-                this_update=header.last_update_utc,
-                next_update=header.next_update_utc,
-                crl_number=number,
-            )
-    raise CrlSignatureInvalid(
-        f"the CRL signature of {header.issuer.rfc4514_string()} does not verify"
-    )
-
-
-def _refuse_partial(extensions: x509.Extensions) -> None:
-    """Refuse delta and indirect CRLs: importing one would replace a full list with a part."""
-    for ext in extensions:
-        if isinstance(ext.value, x509.DeltaCRLIndicator):
-            raise CrlMalformed("delta CRLs are not supported; import the full CRL")
-        if isinstance(ext.value, x509.IssuingDistributionPoint) and (
-            ext.value.indirect_crl or ext.value.only_some_reasons
-        ):
-            raise CrlMalformed("indirect or partial-reason CRLs are not supported")
-
-
-def _signature_ok(
-    anchor: x509.Certificate, signature: bytes, digest: bytes, algorithm: hashes.HashAlgorithm
-) -> bool:
-    try:
-        usage = anchor.extensions.get_extension_for_class(x509.KeyUsage).value
-        if not usage.crl_sign:
-            return False
-    except x509.ExtensionNotFound:
-        pass
-    key = anchor.public_key()
-    try:
-        if isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, digest, padding.PKCS1v15(), Prehashed(algorithm))
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, digest, ec.ECDSA(Prehashed(algorithm)))
-        else:
-            return False
-    except InvalidSignature:
-        return False
-    return True

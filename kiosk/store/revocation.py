@@ -13,32 +13,17 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from cryptography import x509
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from kiosk.store.crlimport import CheckedCrl
-from kiosk.store.crlstream import CrlFormatError, Entry, iter_entries
 from kiosk.store.engine import Database
 from kiosk.store.errors import CrlMalformed, CrlOutdated
 from kiosk.store.models import CrlCurrentRow, CrlGenerationRow, RevokedSerialRow
 from kiosk.store.records import CrlImportResult, serial_to_bytes
 from kiosk.store.sqlitecrl import SqliteCrlLoader
+from kiosk.verify.crl import REASON_NAMES, CheckedCrl
+from kiosk.verify.crlstream import Entry
 from kiosk.verify.ports import CrlInfo, RevokedEntry
-
-#: RFC 5280 CRLReason codes, named as cryptography's `x509.ReasonFlags` members.
-REASON_NAMES = {
-    0: x509.ReasonFlags.unspecified.name,
-    1: x509.ReasonFlags.key_compromise.name,
-    2: x509.ReasonFlags.ca_compromise.name,
-    3: x509.ReasonFlags.affiliation_changed.name,
-    4: x509.ReasonFlags.superseded.name,
-    5: x509.ReasonFlags.cessation_of_operation.name,
-    6: x509.ReasonFlags.certificate_hold.name,
-    8: x509.ReasonFlags.remove_from_crl.name,
-    9: x509.ReasonFlags.privilege_withdrawn.name,
-    10: x509.ReasonFlags.aa_compromise.name,
-}
 
 #: Memory PostgreSQL may use to sort a new CRL's primary-key index (server side).
 _PG_INDEX_MEMORY = "256MB"
@@ -83,15 +68,17 @@ class SqlRevocationIndex:
         return RevokedEntry(serial, datetime.fromtimestamp(row[0], UTC), REASON_NAMES.get(row[1]))
 
     def replace(self, crl: CheckedCrl, imported_at: datetime) -> CrlImportResult:
-        """Put a checked CRL in force for its issuer, atomically; refuse an older one."""
+        """Put a checked CRL in force for its issuer, atomically; refuse an older one.
+
+        The CRL was checked by the verifier (`kiosk.verify.crl.check_crl`); its entries are
+        checked as they are read, and one that is malformed (Refused) leaves the CRL in force
+        as it was."""
         started = time.perf_counter()
         try:
             if self._db.engine.dialect.name == "postgresql":
                 entries = self._replace_postgres(crl, imported_at)
             else:
                 entries = self._replace_sqlite(crl, imported_at)
-        except CrlFormatError as e:
-            raise CrlMalformed("the CRL's entries are malformed") from e
         except (IntegrityError, self._db.engine.dialect.loaded_dbapi.IntegrityError) as e:
             raise CrlMalformed("the CRL lists a serial twice") from e
         replaced = entries is not None
@@ -111,8 +98,9 @@ class SqlRevocationIndex:
                 crl, current[1], self._db.read_time(current[2])
             ):
                 return None
-            batches = iter_entries(crl.buf, crl.layout.entries_start, crl.layout.entries_end)
-            return loader.load(crl, batches, imported_at, None if current is None else current[0])
+            return loader.load(
+                crl, crl.batches(), imported_at, None if current is None else current[0]
+            )
         finally:
             fairy.close()
 
@@ -143,8 +131,7 @@ class SqlRevocationIndex:
                 )
                 .returning(_gen.c.generation_id)
             ).scalar_one()
-            batches = iter_entries(crl.buf, crl.layout.entries_start, crl.layout.entries_end)
-            entries = _load_postgres(conn, generation, batches)
+            entries = _load_postgres(conn, generation, crl.batches())
             conn.execute(
                 update(_gen).where(_gen.c.generation_id == generation).values(entries=entries)
             )

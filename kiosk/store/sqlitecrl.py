@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from kiosk.store.crlimport import CheckedCrl
-from kiosk.store.crlstream import Entry
 from kiosk.store.errors import CrlImportError
+from kiosk.verify.crl import CheckedCrl
+from kiosk.verify.crlstream import Entry
 
 #: Page cache of the connection that imports a CRL (KiB); SQLite's default is 2,000.
 IMPORT_CACHE_KIB = 65_536

@@ -1,5 +1,9 @@
 """Certificate checks: chain to a pinned anchor, purpose, key strength, validity, revocation.
 
+The DER is decoded at the boundary (`der.load_certificate`: anything undecodable is
+`malformed`), then the RFC 5280 rules of `rules` apply (accepted signature hashes, no unknown
+critical extension, an extendedKeyUsage that allows the purpose).
+
 The time-independent part (decode, chain, purpose, key) is cached per certificate (bounded,
 keyed by purpose and DER, oldest out first), so a returning card costs one dictionary lookup;
 the validity period and revocation are checked on every call.
@@ -20,7 +24,9 @@ from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.hashes import SHA256
 
 from kiosk.pki.profile import classify
+from kiosk.verify import rules
 from kiosk.verify.crl import check_fresh
+from kiosk.verify.der import load_certificate
 from kiosk.verify.ports import CrlState, LinkState, RevocationIndex
 from kiosk.verify.trust import KeyPurpose, TrustAnchor, TrustStore, authority_key_id
 from kiosk.verify.verdict import CertRef, LinkStatus, Reason, Refused
@@ -165,25 +171,22 @@ def verify_signature(key: rsa.RSAPublicKey, signature: bytes, message: bytes) ->
 
 
 def _static_checks(der: bytes, purpose: KeyPurpose, trust: TrustStore) -> CheckedCertificate:
-    try:
-        cert = x509.load_der_x509_certificate(der)
-        aki = authority_key_id(cert.extensions)
-    except ValueError as e:
-        raise Refused(Reason.MALFORMED, "The certificate cannot be decoded.") from e
-    anchor = _issuing_anchor(cert, aki, trust)
+    decoded = load_certificate(der)  # the DER boundary: anything undecodable is malformed
+    cert = decoded.certificate
+    anchor = _issuing_anchor(cert, authority_key_id(cert.extensions), trust)
+    rules.check_leaf_extensions(cert, purpose)
     kind = classify(cert)
     if kind != purpose or anchor.purpose not in (None, purpose):
         raise Refused(
             Reason.WRONG_KEY_PURPOSE,
             f"This is not {_PURPOSE_NAMES[purpose]} certificate.",
         )
-    try:
-        key = cert.public_key()
-    except (ValueError, UnsupportedAlgorithm) as e:
-        raise Refused(Reason.WEAK_KEY, "The certificate's key type is not supported.") from e
+    key = decoded.public_key
+    if key is None:
+        raise Refused(Reason.WEAK_KEY, "The certificate's key type is not supported.")
     if not isinstance(key, rsa.RSAPublicKey) or key.key_size < MIN_RSA_BITS:
         raise Refused(Reason.WEAK_KEY, f"The certificate's key is not RSA of {MIN_RSA_BITS} bits.")
-    ref = CertRef(cert.serial_number, anchor.key_id)
+    ref = CertRef(decoded.serial, anchor.key_id)
     return CheckedCertificate(
         cert, anchor, purpose, key, ref, cert.not_valid_before_utc, cert.not_valid_after_utc
     )
@@ -193,6 +196,7 @@ def _issuing_anchor(cert: x509.Certificate, aki: str | None, trust: TrustStore) 
     candidates = trust.candidates(cert.issuer, aki)
     if not candidates:
         raise Refused(Reason.UNKNOWN_ISSUER, "The certificate's issuer is not trusted.")
+    rules.check_certificate_hash(cert)
     for anchor in candidates:
         try:
             cert.verify_directly_issued_by(anchor.certificate)

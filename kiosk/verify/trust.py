@@ -16,6 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import NameOID
 
+from kiosk.verify.der import touch_certificate
 from kiosk.verify.verdict import VerifyError
 
 #: File name endings read by TrustStore.from_dir.
@@ -132,7 +133,10 @@ def _load_certs(file: Path) -> list[x509.Certificate]:
             certs = x509.load_pem_x509_certificates(data)
         else:
             certs = [x509.load_der_x509_certificate(data)]
-    except ValueError as e:
+        for cert in certs:
+            touch_certificate(cert)
+            cert.public_key()
+    except Exception as e:  # any decoding failure, as at the DER boundary (kiosk.verify.der)
         raise TrustError(f"trust anchor {file} is not a certificate") from e
     for cert in certs:
         try:

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from kiosk.store.crlstream import CrlFormatError, iter_entries, read_layout
 from kiosk.store.records import serial_from_bytes, serial_to_bytes
+from kiosk.verify.crlstream import CrlFormatError, iter_entries, read_layout
 
 NAME = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Stream Test CA")])
 WHEN = datetime(2026, 1, 1, tzinfo=UTC)
@@ -109,11 +109,55 @@ def test_serial_codec_is_minimal_and_round_trips():
     assert len(serial_to_bytes((1 << 160) - 1)) == 21
 
 
-def test_a_non_minimal_serial_is_normalised():
-    # one entry: SEQUENCE { INTEGER 00 05 (non-minimal), UTCTime }
-    entry = b"\x30\x13\x02\x02\x00\x05\x17\x0d" + b"260101000000Z"
-    entries = entry
-    assert list(iter_entries(entries, 0, len(entries))) == [[(b"\x05", 1767225600, None)]]
+def test_a_plain_entry_is_read():
+    entry = b"\x30\x12\x02\x01\x05\x17\x0d" + b"260101000000Z"
+    assert list(iter_entries(entry, 0, len(entry))) == [[(b"\x05", 1767225600, None)]]
+
+
+def ext(oid: bytes, value: bytes, critical: bool = False) -> bytes:
+    """One Extension TLV (OID content octets, OCTET STRING content)."""
+    flag = b"\x01\x01\xff" if critical else b""
+    body = b"\x06" + bytes([len(oid)]) + oid + flag + b"\x04" + bytes([len(value)]) + value
+    return b"\x30" + bytes([len(body)]) + body
+
+
+def entry_with(*extensions: bytes) -> bytes:
+    exts = b"".join(extensions)
+    body = b"\x02\x01\x05\x17\x0d260101000000Z" + b"\x30" + bytes([len(exts)]) + exts
+    return b"\x30" + bytes([len(body)]) + body
+
+
+REASON, INVALIDITY = bytes.fromhex("551d15"), bytes.fromhex("551d18")
+ISSUER = bytes.fromhex("551d1d")
+
+
+def test_entry_extensions_that_are_understood():
+    reason = ext(REASON, b"\x0a\x01\x01")
+    invalidity = ext(INVALIDITY, b"\x18\x0f20251231235959Z")
+    unknown = ext(bytes.fromhex("2a0304"), b"\x05\x00")  # 1.2.3.4, not critical: ignored
+    entry = entry_with(reason, invalidity, unknown)
+    assert list(iter_entries(entry, 0, len(entry))) == [[(b"\x05", 1767225600, 1)]]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b"\x30\x13\x02\x02\x00\x05\x17\x0d260101000000Z",  # serial 00 05: not minimal
+        b"\x30\x81\x12\x02\x01\x05\x17\x0d260101000000Z",  # length 81 12: not minimal
+        b"\x30\x12\x02\x01\x05\x17\x0d261301000000Z",  # month 13
+        b"\x30\x12\x02\x01\x05\x17\x0d260230000000Z",  # 30 February
+        b"\x30\x12\x02\x01\x05\x17\x0d2601010000 0Z",  # a space in the seconds
+        b"\x30\x12\x02\x01\x05\x17\x0d260101000000+",  # no Z
+        entry_with(ext(REASON, b"\x0a\x01\x07")),  # reason 7 does not exist
+        entry_with(ext(REASON, b"\x0a\x01\x01"), ext(REASON, b"\x0a\x01\x01")),  # twice
+        entry_with(ext(bytes.fromhex("2a0304"), b"\x05\x00", critical=True)),  # unknown critical
+        entry_with(ext(ISSUER, b"\x30\x00")),  # an indirect CRL's entry
+        entry_with(ext(REASON, b"\x0a\x01\x01", critical=False) + b"\x00"),  # trailing byte
+    ],
+)
+def test_entries_cryptography_would_refuse_are_refused(bad):
+    with pytest.raises(CrlFormatError):
+        list(iter_entries(bad, 0, len(bad)))
 
 
 @pytest.mark.parametrize(

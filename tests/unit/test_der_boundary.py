@@ -1,0 +1,227 @@
+"""The DER boundary: certificates that `cryptography` loads and then rejects on access are
+typed refusals everywhere — recorded like any refusal — and RFC 5280's rules for card
+certificates (critical extensions, EKU, serials, signature hashes)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+import pytest
+from cryptography import x509
+from der_support import (
+    SHA1_RSA,
+    UNKNOWN_ALG,
+    cert_with,
+    extension,
+    oid,
+    tlv,
+)
+from test_verify_support import PROVIDER, TERMINAL, make_proof, sign
+
+from kiosk.flow.backend import CardBackend, MemoryAudit
+from kiosk.flow.errors_catalogue import ProblemCode
+from kiosk.flow.ports import FlowProblem
+from kiosk.flow.reader import InProcessReader
+from kiosk.pki.profile import DEFAULT_PERSON, ProfileError, parse_basic_four
+from kiosk.services.identity import IdentityService
+from kiosk.simcard.applet import VirtualCard
+from kiosk.verify.certcheck import CertificateValidator
+from kiosk.verify.challenge import ChallengeService
+from kiosk.verify.enrolment import EnrolmentApplication, application_document
+from kiosk.verify.trust import KeyPurpose, TrustError, TrustStore
+from kiosk.verify.verdict import Reason, Refused
+from kiosk.verify.verifier import Verifier
+
+pytest_plugins = ["test_verify_support"]
+
+SERVER_AUTH, CLIENT_AUTH = "1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"
+ANY_EKU, EMAIL = "2.5.29.37.0", "1.3.6.1.5.5.7.3.4"
+
+#: Certificates cryptography loads, then refuses when a field is read (or that RFC 5280
+#: forbids): each is `malformed`, whatever cryptography raises for it.
+UNDECODABLE = {
+    "duplicated extension": {"duplicate_extension": True},
+    "version 6 (no such X.509 version)": {"version": 5},
+    "subject UTF8String that is not UTF-8": {"subject_cn": (0x0C, b"\xff\xfe")},
+    "subject PrintableString with '@'": {"subject_cn": (0x13, b"a@b")},
+    "BMPString of odd length": {"subject_cn": (0x1E, b"\x00a\x00")},
+    "unknown signature algorithm": {"algorithm": UNKNOWN_ALG},
+    "negative serial": {"serial": -7},
+    "zero serial": {"serial": 0},
+}
+
+
+def eku(*purposes: str) -> bytes:
+    return extension("2.5.29.37", tlv(0x30, b"".join(oid(p) for p in purposes)))
+
+
+def hostile(world, kind: str, **changes) -> bytes:
+    """The card's certificate of that kind with one change, signed again by its real CA."""
+    base = world.auth_cert if kind == "auth" else world.sign_cert
+    return cert_with(base, world.pki.ca_key(kind), **changes)
+
+
+def refusal(fn) -> Reason:
+    with pytest.raises(Refused) as e:
+        fn()
+    return e.value.reason
+
+
+@pytest.fixture
+def validator(world, index) -> CertificateValidator:
+    return CertificateValidator(world.trust, index)
+
+
+@pytest.mark.parametrize("kind", ["auth", "sign"])
+@pytest.mark.parametrize("changes", UNDECODABLE.values(), ids=UNDECODABLE.keys())
+def test_undecodable_certificates_are_malformed(world, validator, kind, changes):
+    der = hostile(world, kind, **changes)
+    assert refusal(lambda: validator.static_checks(der, KeyPurpose(kind))) is Reason.MALFORMED
+
+
+@pytest.mark.parametrize("changes", UNDECODABLE.values(), ids=UNDECODABLE.keys())
+def test_a_proof_with_an_undecodable_certificate_is_a_recorded_refusal(
+    world, verifier, challenges, index, changes
+):
+    challenge = challenges.issue(PROVIDER, TERMINAL, world.now)
+    proof = make_proof(world, challenge, cert=hostile(world, "auth", **changes))
+    verdict = verifier.verify_user_proof(proof, world.now)
+    assert (verdict.ok, verdict.reason) == (False, Reason.MALFORMED)
+    recorded = index.entries[-1]
+    assert (recorded.ok, recorded.reason) == (False, "malformed")
+    assert recorded.challenge is not None  # the challenge is used up with the refusal
+    again = verifier.verify_user_proof(proof, world.now)
+    assert again.reason is Reason.CHALLENGE_REPLAYED
+
+
+def enrolment(world, challenges, sign_cert: bytes) -> EnrolmentApplication:
+    c = challenges.issue(PROVIDER, TERMINAL, world.now)
+    doc = application_document(PROVIDER, TERMINAL, "patient-42", DEFAULT_PERSON, c.nonce)
+    return EnrolmentApplication(
+        PROVIDER,
+        TERMINAL,
+        "patient-42",
+        DEFAULT_PERSON,
+        c.nonce,
+        sign_cert,
+        sign(world.sign_key, doc),
+        make_proof(world, c),
+    )
+
+
+@pytest.mark.parametrize("changes", UNDECODABLE.values(), ids=UNDECODABLE.keys())
+def test_an_enrolment_with_an_undecodable_sign_certificate_is_a_recorded_refusal(
+    world, verifier, challenges, index, changes
+):
+    application = enrolment(world, challenges, hostile(world, "sign", **changes))
+    verdict = verifier.verify_enrolment(application, world.now)
+    assert (verdict.ok, verdict.reason) == (False, Reason.MALFORMED)
+    recorded = index.entries[-1]
+    assert (recorded.action, recorded.reason, recorded.challenge is not None) == (
+        "enrol",
+        "malformed",
+        True,
+    )
+    assert verifier.verify_enrolment(application, world.now).reason is Reason.CHALLENGE_REPLAYED
+
+
+def test_the_4_info_of_a_certificate_with_a_duplicated_extension_is_a_profile_error(world):
+    cert = x509.load_der_x509_certificate(hostile(world, "sign", duplicate_extension=True))
+    with pytest.raises(ProfileError):
+        parse_basic_four(cert)
+
+
+def test_a_card_with_an_undecodable_sign_certificate_is_a_bad_certificate(world, card_file):
+    bad = hostile(world, "sign", duplicate_extension=True)
+    card = dataclasses.replace(card_file, sign=dataclasses.replace(card_file.sign, certificate=bad))
+    reader = InProcessReader()
+    reader.insert(VirtualCard(card))
+    challenges = ChallengeService()
+    from kiosk.verify.crl import verify_crl_in
+    from kiosk.verify.memory import MemoryVerificationStore
+
+    store = MemoryVerificationStore()
+    for which in ("auth", "sign"):
+        store.import_crl(verify_crl_in(world.crl(which), world.trust, world.now))
+    backend = CardBackend(
+        reader.connect,
+        Verifier(world.trust, store, challenges),
+        challenges,
+        MemoryAudit(),
+        {"identity": IdentityService()},
+        TERMINAL,
+        lambda: datetime.now(UTC),
+    )
+    backend.read_card()
+    authenticated = backend.authenticate("1234", "identity", PROVIDER)
+    with pytest.raises(FlowProblem) as e:
+        backend.read_signer("ABC123", authenticated)
+    assert e.value.problem.code is ProblemCode.BAD_CERTIFICATE
+    backend.close_card()
+
+
+def test_a_trust_anchor_that_does_not_decode_is_a_trust_error(world, tmp_path):
+    ca = world.ca("auth")
+    from cryptography.hazmat.primitives import serialization
+
+    der = ca.public_bytes(serialization.Encoding.DER)
+    (tmp_path / "ca.der").write_bytes(cert_with(der, world.pki.ca_key("auth"), version=5))
+    with pytest.raises(TrustError, match="not a certificate"):
+        TrustStore.from_dir(tmp_path)
+
+
+# --- RFC 5280 rules for card certificates ------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["auth", "sign"])
+def test_an_unknown_critical_extension_is_refused(world, validator, kind):
+    der = hostile(world, kind, add_extension=extension("1.2.3.4", b"\x05\x00", critical=True))
+    assert refusal(lambda: validator.static_checks(der, KeyPurpose(kind))) is Reason.MALFORMED
+
+
+@pytest.mark.parametrize("kind", ["auth", "sign"])
+def test_an_unknown_extension_that_is_not_critical_is_ignored(world, validator, kind):
+    der = hostile(world, kind, add_extension=extension("1.2.3.4", b"\x05\x00"))
+    assert validator.static_checks(der, KeyPurpose(kind)).purpose is KeyPurpose(kind)
+
+
+@pytest.mark.parametrize(
+    ("kind", "purposes"),
+    [("auth", [SERVER_AUTH]), ("sign", [SERVER_AUTH]), ("sign", [CLIENT_AUTH])],
+)
+def test_a_foreign_extended_key_usage_is_the_wrong_purpose(world, validator, kind, purposes):
+    der = hostile(world, kind, add_extension=eku(*purposes))
+    assert refusal(lambda: validator.static_checks(der, KeyPurpose(kind))) is (
+        Reason.WRONG_KEY_PURPOSE
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "purposes"),
+    [
+        ("auth", [CLIENT_AUTH]),
+        ("auth", [SERVER_AUTH, CLIENT_AUTH]),
+        ("auth", [ANY_EKU]),
+        ("sign", [EMAIL]),
+        ("sign", [ANY_EKU]),
+    ],
+)
+def test_an_extended_key_usage_that_allows_the_purpose_is_accepted(
+    world, validator, kind, purposes
+):
+    der = hostile(world, kind, add_extension=eku(*purposes))
+    assert validator.static_checks(der, KeyPurpose(kind)).purpose is KeyPurpose(kind)
+
+
+@pytest.mark.parametrize("kind", ["auth", "sign"])
+def test_a_certificate_signed_with_sha1_is_refused(world, validator, kind):
+    der = hostile(world, kind, algorithm=SHA1_RSA)
+    assert refusal(lambda: validator.static_checks(der, KeyPurpose(kind))) is Reason.BAD_CHAIN
+
+
+@pytest.mark.parametrize("kind", ["auth", "sign"])
+def test_the_test_cas_real_profile_passes(world, validator, kind):
+    der = world.auth_cert if kind == "auth" else world.sign_cert
+    checked = validator.static_checks(der, KeyPurpose(kind))
+    assert checked.ref.serial == x509.load_der_x509_certificate(der).serial_number > 0
