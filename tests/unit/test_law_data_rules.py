@@ -32,6 +32,8 @@ from kiosk import config
 from kiosk.app import available_services, import_crls, local_backend, platform_backend
 from kiosk.card.connection import TRACE, CardConnection
 from kiosk.flow.backend import CardBackend
+from kiosk.flow.errors_catalogue import ProblemCode
+from kiosk.flow.ports import FlowProblem
 from kiosk.flow.reader import InProcessReader
 from kiosk.jpki.constants import AID as JPKI_AID
 from kiosk.local import LocalContext
@@ -181,8 +183,8 @@ class Shown:
 
 
 def enrol_then_visit(backend: CardBackend, shown: Shown) -> None:
-    """Enrol the card at the provider, then come back and use every service (agreeing to
-    everything it asks)."""
+    """Enrol the card at the provider, come back and use every service (agreeing to
+    everything it asks), then try to enrol the card again for a new account (refused)."""
     offered = available_services("kiosk-1", PROVIDER)
     consents = {s: frozenset(i.id for i in offered[s].consent_items) for s in SERVICES}
     backend.read_card()
@@ -216,6 +218,15 @@ def enrol_then_visit(backend: CardBackend, shown: Shown) -> None:
         assert isinstance(result, ServiceResult) and result.ok, (service_id, result)
         shown.add(result, *result.rows)
         backend.close_card()
+
+    # refusals carry serials in their verdicts too: the card is linked to another account
+    backend.read_card()
+    backend.authenticate(PIN, "identity", PROVIDER)
+    with pytest.raises(FlowProblem) as refused:
+        backend.enrol(backend.read_signer(PASSWORD, first), PROVIDER)  # as if not linked
+    assert refused.value.problem.code is ProblemCode.LINK_EXISTS
+    shown.add(refused.value.problem, str(refused.value), repr(refused.value.__cause__))
+    backend.close_card()
 
 
 class RecordingReader(InProcessReader):
