@@ -29,6 +29,11 @@ def register(subparsers: Any) -> None:
     purge.set_defaults(func=purge_command)
 
 
+def utc_now() -> datetime:
+    """The wall clock, in UTC (read at the edge only)."""
+    return datetime.now(UTC)
+
+
 def purge_command(args: argparse.Namespace) -> int:
     """Purge the configured store; print how many rows went and the cutoff."""
     from kiosk import config
@@ -37,7 +42,7 @@ def purge_command(args: argparse.Namespace) -> int:
 
     cfg = config.load(args.config)
     actor = args.by or getpass.getuser()
-    now = datetime.now(UTC)
+    now = utc_now()
     cutoff = now - timedelta(days=cfg.audit_retention_days)
     if not cfg.database_url:
         cfg.data_dir.mkdir(parents=True, exist_ok=True)

@@ -181,7 +181,7 @@ def test_a_period_out_of_bounds_or_not_whole_is_refused(value):
 # --- the command -------------------------------------------------------------------------
 
 
-def test_kiosk_audit_purge_removes_expired_rows_and_says_so(tmp_path, capsys):
+def test_kiosk_audit_purge_removes_expired_rows_and_says_so(tmp_path, capsys, monkeypatch):
     cfg_file = tmp_path / "kiosk.toml"
     cfg_file.write_text(
         f'data_dir = "{tmp_path}"\naudit_retention_days = 365\n'
@@ -195,6 +195,7 @@ def test_kiosk_audit_purge_removes_expired_rows_and_says_so(tmp_path, capsys):
         for age in (800, 400, 10):
             append(log, t - age * DAY)
         db.dispose()
+        monkeypatch.setattr("kiosk.commands.audit.utc_now", lambda: t)
 
         assert cli.main(["audit", "purge", "--config", str(cfg_file), "--by", "ops-1"]) == 0
 
@@ -203,7 +204,8 @@ def test_kiosk_audit_purge_removes_expired_rows_and_says_so(tmp_path, capsys):
         purge = log.recent(1)[0]
         assert (purge.action, purge.actor, purge.affected_rows) == ("audit.purge", "ops-1", 2)
         assert (purge.provider_id, purge.terminal_id) == ("clinic", "kiosk-7")
-        assert abs(purge.cutoff_at - (t - 365 * DAY)) < timedelta(minutes=5)
+        assert (purge.at, purge.cutoff_at) == (t, t - 365 * DAY)
+        assert f"older than {t - 365 * DAY:%Y-%m-%d %H:%M:%S} UTC" in out
         assert [e.action for e in log.recent()] == ["audit.purge", "user_proof"]
     finally:
         db.dispose()
