@@ -186,3 +186,43 @@ def crl_with_extensions(
 
 def der_of(value: x509.Certificate | x509.CertificateRevocationList) -> bytes:
     return value.public_bytes(serialization.Encoding.DER)
+
+
+CRL_ALG, CRL_ISSUER, CRL_THIS_UPDATE = 1, 2, 3  # with the version INTEGER a v2 CRL has
+
+
+def crl_with(
+    der: bytes,
+    key: rsa.RSAPrivateKey,
+    *,
+    algorithm: bytes = SHA256_RSA,
+    version: int | None = None,
+    duplicate_extension: bool = False,
+    issuer_cn: tuple[int, bytes] | None = None,
+    entries: Sequence[bytes] | None = None,
+) -> bytes:
+    """A copy of a v2 CRL with one change, signed again by key (and with that algorithm)."""
+
+    def edit(fields: list[bytes]) -> list[bytes]:
+        fields = list(fields)
+        fields[CRL_ALG] = algorithm
+        if version is not None:
+            fields[0] = integer(version)
+        if issuer_cn is not None:
+            fields[CRL_ISSUER] = with_last_rdn_value(fields[CRL_ISSUER], *issuer_cn)
+        if duplicate_extension:
+            exts = children(content(fields[-1]))
+            fields[-1] = tlv(EXPLICIT_0, tlv(SEQUENCE, b"".join([*exts, exts[0]])))
+        if entries is not None:
+            revoked = [tlv(SEQUENCE, b"".join(entries))] if entries else []
+            # after version, signature, issuer, thisUpdate and nextUpdate
+            rest = fields[6:] if fields[5][0] == SEQUENCE else fields[5:]
+            fields = [*fields[:5], *revoked, *rest]
+        return fields
+
+    return resign(der, key, edit, algorithm)
+
+
+def crl_entry(serial: int, when: bytes = b"260101000000Z", extensions: bytes = b"") -> bytes:
+    """One revokedCertificates entry: serial, UTCTime, and extensions (a SEQUENCE TLV) if any."""
+    return tlv(SEQUENCE, integer(serial) + tlv(0x17, when) + extensions)
