@@ -86,3 +86,21 @@ class MalformedResponse(JpkiError):
     """The card's answer does not have the expected form."""
 
     code = "malformed_response"
+
+
+class PinUnconfirmed(JpkiError):
+    """The card answered the PIN with neither success nor a refusal the kiosk knows.
+
+    The PIN reached the card once and is never sent again for the same entry: the card may
+    have counted a try, so the person is asked to start over rather than have the kiosk guess.
+    """
+
+    code = "pin_unconfirmed"
+
+    def __init__(self, which: str, sw: int):
+        super().__init__(
+            f"The card gave no clear answer to the {_credential(which)} (status {sw:04X}); "
+            "it was not sent again."
+        )
+        self.which = which
+        self.sw = sw

@@ -8,6 +8,12 @@ within 12 APDUs. Those forms rest on fewer sources than SELECT + command, so a c
 refuses one (6A86, 6A82, 6D00, …) is served the SELECT form from then on, in the same
 session; the first short-form command of a session (the label read) carries no PIN, so no
 try is spent finding out.
+
+A PIN or password reaches the card at most once per `verify_pin`: its VERIFY is a secret APDU
+(sent once, no GET RESPONSE, no re-issue) and is never repeated in the SELECT form. A card
+that refuses the short form only there leaves the session on SELECT forms for the next entry,
+and this one ends with PinUnconfirmed, as does any answer that is neither 9000, 63Cx nor
+blocked: the card may have counted a try, so the kiosk must not guess.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from kiosk.jpki.errors import (
     PinBlocked,
     PinFormatError,
     PinIncorrect,
+    PinUnconfirmed,
     SecurityStatusNotSatisfied,
     UnsupportedToken,
 )
@@ -143,16 +150,20 @@ class JpkiSession:
         return MAX_TRIES[which]
 
     def verify_pin(self, which: Which, pin: str) -> None:
-        """VERIFY the PIN once (format checked first); PinIncorrect / PinBlocked on refusal."""
+        """VERIFY the PIN, sent to the card at most once (format checked first).
+
+        PinIncorrect / PinBlocked on a refusal; PinUnconfirmed on any other status word;
+        a transport error passes through. In every case the PIN was not sent again.
+        """
         data = encode_pin(which, pin)
         try:
-            self._to_ef(PIN_EF[which], 0x00, 0x20, p1p2=(0x00, 0x80), data=data)
+            self._to_ef(PIN_EF[which], 0x00, 0x20, p1p2=(0x00, 0x80), data=data, secret=True)
         except ApduError as e:
             if e.sw == 0x63C0 or e.sw in _BLOCKED:
                 raise PinBlocked(which) from e
             if e.sw >> 4 == 0x63C:
                 raise PinIncorrect(which, e.sw & 0x0F) from e
-            raise
+            raise PinUnconfirmed(which, e.sw) from e
 
     def sign(self, which: Which, digest_info: bytes) -> bytes:
         """RSASSA-PKCS1-v1_5 signature of a DER DigestInfo with the key `which`."""
@@ -180,19 +191,26 @@ class JpkiSession:
         p1p2: tuple[int, int],
         data: bytes = b"",
         le: int | None = None,
+        secret: bool = False,
     ) -> bytes:
         """Send a command to `ef`: short-EF-identifier form if the card takes it, else
-        SELECT + the command with `p1p2` (READ BINARY names the EF in P1, others in P2)."""
+        SELECT + the command with `p1p2` (READ BINARY names the EF in P1, others in P2).
+
+        A secret command refused in the short form is not repeated: the refusal is raised and
+        only later commands use the SELECT form.
+        """
         if self._short_forms:
             p1, p2 = (_sfi(ef), 0x00) if ins == 0xB0 else (p1p2[0], _sfi(ef))
             try:
-                return send_apdu(self._conn, cla, ins, p1, p2, data, le)
+                return send_apdu(self._conn, cla, ins, p1, p2, data, le, secret=secret)
             except ApduError as e:
                 if e.sw not in _NO_SHORT_FORM:
                     raise
                 self._short_forms = False
+                if secret:
+                    raise
         self._select_ef(ef)
-        return send_apdu(self._conn, cla, ins, *p1p2, data, le)
+        return send_apdu(self._conn, cla, ins, *p1p2, data, le, secret=secret)
 
     def _select_ef(self, ef: Ef) -> None:
         send_apdu(self._conn, 0x00, 0xA4, 0x02, 0x0C, ef.to_bytes(2, "big"))

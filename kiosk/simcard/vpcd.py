@@ -27,8 +27,8 @@ CTRL_ON = 0x01
 CTRL_RESET = 0x02
 CTRL_ATR = 0x04
 
-#: INS bytes whose command data is a PIN: VERIFY and CHANGE REFERENCE DATA.
-_SECRET_INS = (0x20, 0x24)
+#: INS bytes whose command data is a PIN: VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER.
+_SECRET_INS = (0x20, 0x24, 0x2C)
 
 
 class _Stopped(Exception):

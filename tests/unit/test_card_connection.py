@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from kiosk.card.connection import TRACE, Apdu, redact, send_apdu
+from kiosk.card.connection import TRACE, Apdu, redact, send, send_apdu
 from kiosk.card.errors import ApduError, CardError, CardRemoved
 from kiosk.card.inprocess import InProcessConnection
 
@@ -104,6 +104,37 @@ def test_send_apdu_stops_an_endless_get_response_chain() -> None:
     conn = ScriptedConnection([("00b0000000", "6101")] + [("00c0000001", "006101")] * 256)
     with pytest.raises(CardError, match="endless"):
         send_apdu(conn, 0x00, 0xB0, 0, 0, le=256)
+
+
+PIN_VERIFY = "002000980431323334"
+
+
+@pytest.mark.parametrize("sw", ["6c04", "6c00", "6104", "6100", "6a86", "63c2", "6f00"])
+def test_a_secret_command_is_sent_once_whatever_the_card_answers(sw: str) -> None:
+    conn = ScriptedConnection([(PIN_VERIFY, sw)])  # a second command would find no script
+    with pytest.raises(ApduError) as info:
+        send_apdu(conn, 0x00, 0x20, 0x00, 0x98, b"1234", secret=True)
+    assert info.value.sw == int(sw, 16)
+    assert conn.sent == [bytes.fromhex(PIN_VERIFY)]
+
+
+def test_a_secret_command_answered_9000_returns_its_data() -> None:
+    conn = ScriptedConnection([(PIN_VERIFY, "9000")])
+    assert send(conn, Apdu(0x00, 0x20, 0x00, 0x98, b"1234", secret=True)) == b""
+
+
+@pytest.mark.parametrize("ins", [0x20, 0x24, 0x2C])
+def test_secret_instructions_must_be_marked_secret(ins: int) -> None:
+    with pytest.raises(ValueError, match="secret"):
+        Apdu(0x00, ins, 0x00, 0x98, b"1234")
+    Apdu(0x00, ins, 0x00, 0x98)  # no data: nothing secret (the retry-counter query)
+    assert Apdu(0x00, ins, 0x00, 0x98, b"1234", secret=True).secret
+
+
+def test_the_repr_of_an_apdu_never_shows_its_data() -> None:
+    text = repr(Apdu(0x00, 0x20, 0x00, 0x98, b"1234", secret=True))
+    assert "1234" not in text and "31323334" not in text
+    assert "secret=True" in text
 
 
 def test_redact_hides_pin_data_but_not_other_commands() -> None:
