@@ -174,7 +174,7 @@ def _static_checks(der: bytes, purpose: KeyPurpose, trust: TrustStore) -> Checke
     decoded = load_certificate(der)  # the DER boundary: anything undecodable is malformed
     cert = decoded.certificate
     anchor = _issuing_anchor(cert, authority_key_id(cert.extensions), trust)
-    rules.check_leaf_extensions(cert, purpose)
+    rules.check_leaf(cert, purpose)
     kind = classify(cert)
     if kind != purpose or anchor.purpose not in (None, purpose):
         raise Refused(

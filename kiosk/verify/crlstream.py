@@ -20,6 +20,7 @@ _SEQUENCE = 0x30
 _INTEGER = 0x02
 _UTC_TIME = 0x17
 _GENERALIZED_TIME = 0x18
+_EXTENSIONS = 0xA0  # [0] EXPLICIT crlExtensions
 
 
 class CrlFormatError(ValueError):
@@ -107,6 +108,11 @@ def read_layout(buf: bytes) -> CrlLayout:
     if index < len(fields) and fields[index][0] == _SEQUENCE:
         _, entries_start, entries_end = _header(buf, fields[index][1], tbs_end)
         kept = fields[:index] + fields[index + 1 :]
+        index += 1
+    if index < len(fields) and fields[index][0] == _EXTENSIONS:
+        index += 1
+    if index != len(fields):  # the skeleton must be this CRL without its entries, nothing else
+        raise CrlFormatError("tbsCertList has fields out of place")
     tbs_skeleton = _tlv(_SEQUENCE, b"".join(bytes(buf[s:e]) for _, s, e in kept))
     skeleton = _tlv(_SEQUENCE, tbs_skeleton + bytes(buf[tbs_end:end]))
     return CrlLayout(tbs_start, tbs_end, entries_start, entries_end, signature, skeleton)

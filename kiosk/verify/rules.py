@@ -6,6 +6,7 @@ everywhere:
 
 - signatures (of certificates and CRLs) are RSA or ECDSA over SHA-256/384/512; SHA-1 and MD5
   are refused (RFC 9155 deprecates them; `cryptography` no longer writes them);
+- a card certificate is X.509 v3 (RFC 5280 §4.1.2.1: extensions appear only in v3);
 - a critical extension this verifier does not process makes the certificate or CRL unusable
   (RFC 5280 §4.2, §5.2);
 - a leaf's extendedKeyUsage, when present, must allow the key's JPKI purpose (§4.2.1.12);
@@ -76,8 +77,11 @@ def check_certificate_hash(cert: x509.Certificate) -> None:
         )
 
 
-def check_leaf_extensions(cert: x509.Certificate, purpose: KeyPurpose) -> None:
-    """Refuse unknown critical extensions (malformed) and a foreign EKU (wrong_key_purpose)."""
+def check_leaf(cert: x509.Certificate, purpose: KeyPurpose) -> None:
+    """Refuse anything but a v3 certificate and unknown critical extensions (malformed), and a
+    foreign EKU (wrong_key_purpose)."""
+    if cert.version is not x509.Version.v3:  # extensions, which the checks need, are v3 only
+        raise Refused(Reason.MALFORMED, "The certificate is not an X.509 v3 certificate.")
     for extension in cert.extensions:
         if extension.critical and extension.oid not in LEAF_CRITICAL:
             raise Refused(
