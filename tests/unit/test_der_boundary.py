@@ -225,3 +225,63 @@ def test_the_test_cas_real_profile_passes(world, validator, kind):
     der = world.auth_cert if kind == "auth" else world.sign_cert
     checked = validator.static_checks(der, KeyPurpose(kind))
     assert checked.ref.serial == x509.load_der_x509_certificate(der).serial_number > 0
+
+
+# --- the platform: an undecodable certificate is a refused verdict, never a 500 -------------
+
+
+def test_the_platform_answers_an_undecodable_certificate_with_a_recorded_refusal(world, tmp_path):
+    import base64
+    import hashlib
+    import secrets
+    from types import SimpleNamespace
+
+    from fastapi.testclient import TestClient
+
+    from kiosk import config
+    from kiosk.platform.service import app_from_config
+
+    crls = tmp_path / "crl"
+    crls.mkdir()
+    for which in ("auth", "sign"):
+        (crls / f"{which}.crl").write_bytes(world.crl(which))
+    token = secrets.token_urlsafe(32)
+    cfg = config.from_mapping(
+        {
+            "data_dir": str(tmp_path / "data"),
+            "trust_dir": str(world.pki.trust_dir),
+            "crl_dir": str(crls),
+            "extra": {"platform_tokens": {PROVIDER: hashlib.sha256(token.encode()).hexdigest()}},
+        }
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(app_from_config(cfg)) as http:
+
+        def challenge() -> SimpleNamespace:
+            body = {"provider_id": PROVIDER, "terminal_id": TERMINAL}
+            nonce = http.post("/v1/challenges", json=body, headers=headers).json()["nonce"]
+            return SimpleNamespace(
+                provider_id=PROVIDER, terminal_id=TERMINAL, nonce=base64.b64decode(nonce)
+            )
+
+        bad_auth = hostile(world, "auth", duplicate_extension=True)
+        proof = make_proof(world, challenge(), cert=bad_auth).to_json()
+        answers = [http.post("/v1/proofs", json=proof, headers=headers) for _ in range(2)]
+        assert [a.status_code for a in answers] == [200, 200]
+        assert [a.json()["reason"] for a in answers] == ["malformed", "challenge_replayed"]
+
+        c = challenge()
+        doc = application_document(PROVIDER, TERMINAL, "patient-42", DEFAULT_PERSON, c.nonce)
+        application = EnrolmentApplication(
+            PROVIDER,
+            TERMINAL,
+            "patient-42",
+            DEFAULT_PERSON,
+            c.nonce,
+            hostile(world, "sign", version=5),
+            sign(world.sign_key, doc),
+            make_proof(world, c),
+        ).to_json()
+        answers = [http.post("/v1/enrolments", json=application, headers=headers) for _ in range(2)]
+        assert [a.status_code for a in answers] == [200, 200]
+        assert [a.json()["reason"] for a in answers] == ["malformed", "challenge_replayed"]

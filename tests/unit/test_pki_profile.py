@@ -293,3 +293,13 @@ def test_bad_utf8string_lengths_are_refused(raw):
 def test_long_utf8string_lengths_decode():
     text = "住" * 200
     assert profile._read_utf8string(profile._utf8string(text), "value") == text
+
+
+def test_a_certificate_with_a_duplicated_extension_is_neither_classified_nor_read(ca, key):
+    from der_support import cert_with, der_of
+
+    der = cert_with(der_of(_sign_cert(ca, key)), key, duplicate_extension=True)
+    bad = x509.load_der_x509_certificate(der)  # loads: the extensions are parsed on access
+    assert profile.classify(bad) is None
+    with pytest.raises(ProfileError):
+        parse_basic_four(bad)
