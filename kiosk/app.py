@@ -20,8 +20,15 @@ from kiosk.config import Config, ConfigError
 from kiosk.flow.backend import CardBackend
 from kiosk.flow.i18n import plain
 from kiosk.flow.machine import Flow, FlowConfig, Provider, ReaderStatus, ServiceInfo
-from kiosk.flow.ports import Authenticated, CardStatus, EnrolmentCandidate, FlowBackend
+from kiosk.flow.ports import (
+    Authenticated,
+    CardStatus,
+    EnrolmentCandidate,
+    FlowBackend,
+    StaffPort,
+)
 from kiosk.flow.reader import ReaderPort, StatusCallback
+from kiosk.flow.staff import StaffAudit, StaffDesk
 from kiosk.services.base import (
     Link,
     Service,
@@ -83,7 +90,8 @@ def flow_config(cfg: Config, services: Mapping[str, Service]) -> FlowConfig:
         services=infos,
         providers=providers,
         idle_timeout_s=float(cfg.idle_timeout_s),
-        staff_pin_sha256=cfg.staff_pin_sha256,
+        staff_enabled=bool(cfg.staff),
+        staff_channel=bool(cfg.staff_call_url),
         language=cfg.language,  # type: ignore[arg-type]
     )
 
@@ -97,15 +105,17 @@ def build_window(
     services: Mapping[str, Service] | None = None,
     clock: Callable[[], float] = time.monotonic,
     staff_hold_ms: int = 3000,
+    staff: StaffPort | None = None,
 ) -> tuple[KioskWindow, FlowController]:
-    """The controller and window over a reader and a backend (a QApplication must exist)."""
+    """The controller and window over a reader, a backend and the staff desk (a QApplication
+    must exist; without a desk nobody signs in and nobody is called)."""
     from kiosk.ui.controller import FlowController
     from kiosk.ui.main_window import KioskWindow
     from kiosk.ui.sound import SoundPlayer
 
     services = services or available_services(cfg.terminal_id, cfg.provider_id)
     flow = Flow(flow_config(cfg, services))
-    controller = FlowController(flow, backend, clock)
+    controller = FlowController(flow, backend, clock, staff=staff)
     window = KioskWindow(
         controller,
         kiosk_mode=not windowed,
@@ -141,8 +151,10 @@ class StoreAudit:
         provider_id: str,
         cert: CertRef | None,
         at: datetime,
+        *,
+        actor: str | None = None,
     ) -> None:
-        """Append one event."""
+        """Append one event (`actor`: the staff number of who acted)."""
         self._audit.append(
             at=at,
             provider_id=provider_id,
@@ -152,7 +164,52 @@ class StoreAudit:
             reason=reason,
             issuer_key_id=None if cert is None else cert.issuer_key_id or None,
             serial=None if cert is None else cert.serial,
+            actor=actor,
         )
+
+
+def staff_desk(
+    cfg: Config,
+    audit: StaffAudit,
+    closers: list[Callable[[], None]],
+    *,
+    clock: Callable[[], float] = time.monotonic,
+) -> StaffDesk:
+    """The staff desk: the configured staff, their audit, and the channel to call them."""
+    channel = None
+    if cfg.staff_call_url:
+        from kiosk.flow.staffcall import WebhookChannel
+
+        webhook = WebhookChannel(
+            cfg.staff_call_url, cfg.terminal_id, utc_now, timeout_s=cfg.staff_call_timeout_s
+        )
+        closers.append(webhook.close)
+        channel = webhook
+    return StaffDesk(cfg.staff, audit, cfg.provider_id, utc_now, channel, clock=clock)
+
+
+class DeferredAudit:
+    """The staff desk's audit before the store is open: opens it (through the deferred
+    backend) on the first event, then appends there."""
+
+    def __init__(self, prepare: Callable[[], object], audits: list[StaffAudit]) -> None:
+        self._prepare = prepare
+        self._audits = audits
+
+    def record(
+        self,
+        action: str,
+        ok: bool,
+        reason: str | None,
+        provider_id: str,
+        cert: None,
+        at: datetime,
+        *,
+        actor: str | None = None,
+    ) -> None:
+        """Append one event to the store's audit (built with the backend)."""
+        self._prepare()
+        self._audits[0].record(action, ok, reason, provider_id, cert, at, actor=actor)
 
 
 def import_crls(cfg: Config, local: LocalContext) -> None:
@@ -186,14 +243,21 @@ def import_crls(cfg: Config, local: LocalContext) -> None:
 
 
 def local_backend(
-    cfg: Config, local: LocalContext, connect: Callable[[], CardConnection]
+    cfg: Config,
+    local: LocalContext,
+    connect: Callable[[], CardConnection],
+    audits: list[StaffAudit] | None = None,
 ) -> CardBackend:
-    """The FlowBackend with local verification over the store."""
+    """The FlowBackend with local verification over the store (its audit is appended to
+    `audits`, for the staff desk)."""
+    audit = StoreAudit(local.audit, local.terminal_id)
+    if audits is not None:
+        audits.append(audit)
     return CardBackend(
         connect,
         local.verifier,
         local.challenges,
-        StoreAudit(local.audit, local.terminal_id),
+        audit,
         available_services(cfg.terminal_id, cfg.provider_id),
         cfg.terminal_id,
         utc_now,
@@ -201,11 +265,14 @@ def local_backend(
 
 
 def platform_backend(
-    cfg: Config, connect: Callable[[], CardConnection], closers: list[Callable[[], None]]
+    cfg: Config,
+    connect: Callable[[], CardConnection],
+    closers: list[Callable[[], None]],
+    audits: list[StaffAudit] | None = None,
 ) -> CardBackend:
     """The FlowBackend when an authorised platform verifies: challenges, verdicts and links
     are the platform's (its client; it links on an enrolment it accepts); the kiosk's own store
-    keeps only its audit of services."""
+    keeps only its audit of services and staff (appended to `audits`, for the staff desk)."""
     from kiosk.platform.client import PlatformClient
     from kiosk.store.audit import AuditLog
     from kiosk.store.engine import Database
@@ -216,11 +283,14 @@ def platform_backend(
     closers.append(db.dispose)
     client = PlatformClient(cfg.platform_url, cfg.platform_token)
     closers.append(client.close)
+    audit = StoreAudit(AuditLog(db), cfg.terminal_id)
+    if audits is not None:
+        audits.append(audit)
     return CardBackend(
         connect,
         client,
         client,
-        StoreAudit(AuditLog(db), cfg.terminal_id),
+        audit,
         available_services(cfg.terminal_id, cfg.provider_id),
         cfg.terminal_id,
         utc_now,
@@ -369,9 +439,9 @@ class DeferredBackend:
         """See FlowBackend."""
         return self.prepare().run_service(context)
 
-    def run_assisted(self, context: ServiceContext) -> ServiceResult:
+    def run_assisted(self, context: ServiceContext, *, staff_id: str) -> ServiceResult:
         """See FlowBackend."""
-        return self.prepare().run_assisted(context)
+        return self.prepare().run_assisted(context, staff_id=staff_id)
 
     def close_card(self) -> None:
         """See FlowBackend (nothing to close before the backend exists)."""
@@ -404,19 +474,21 @@ def start(cfg: Config, *, windowed: bool, reader: ReaderPort) -> Kiosk:
     """Show the kiosk at once; open the store, anchors and CRLs (or the platform client)
     behind the attract screen."""
     closers: list[Callable[[], None]] = []
+    audits: list[StaffAudit] = []  # the store's audit, once the backend has opened it
 
     def build() -> CardBackend:
         if cfg.verification == "platform":
-            return platform_backend(cfg, reader.connect, closers)
+            return platform_backend(cfg, reader.connect, closers, audits)
         from kiosk.local import LocalContext
 
         local = LocalContext.from_config(cfg)
         closers.append(local.db.dispose)
         import_crls(cfg, local)
-        return local_backend(cfg, local, reader.connect)
+        return local_backend(cfg, local, reader.connect, audits)
 
     backend = DeferredBackend(build)
-    window, controller = build_window(cfg, reader, backend, windowed=windowed)
+    staff = staff_desk(cfg, DeferredAudit(backend.prepare, audits), closers)
+    window, controller = build_window(cfg, reader, backend, windowed=windowed, staff=staff)
     window.show_kiosk()
     from PySide6.QtCore import QTimer
 

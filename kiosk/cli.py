@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "platform",
     "db",
     "audit",
+    "staff",
 )
 
 

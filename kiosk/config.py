@@ -22,6 +22,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from kiosk.errors import KioskError
+from kiosk.flow.staff import STAFF_ID_RE, Credential, CredentialError, StaffMember
 
 Verification = Literal["local", "platform"]
 
@@ -82,8 +83,15 @@ class Config:
     theme: str = "default"
     sound: bool = True
     shuffle_pin_pad: bool = False
-    #: SHA-256 hex of the staff PIN (never the PIN itself); empty disables staff mode.
-    staff_pin_sha256: str = ""
+    #: The members of staff who may sign in (`[[staff]]` tables: staff number and scrypt
+    #: credential, made by `kiosk staff credential`); none disables staff mode.
+    staff: tuple[StaffMember, ...] = ()
+    #: Where "call staff" goes: an HTTP webhook at the counter (https; plain http only to this
+    #: machine); empty = the screen sends the person to the counter.
+    staff_call_url: str = ""
+    #: Seconds each phase of a staff call may take (connect, send, answer) before it counts
+    #: as not delivered.
+    staff_call_timeout_s: int = 3
     #: Services offered on this kiosk, in picker order.
     services: tuple[str, ...] = ("identity",)
     #: Days an audit row is kept; `kiosk audit purge` removes older ones (90 to 3660).
@@ -98,8 +106,45 @@ class Config:
 _FIELDS = {f.name: f for f in dataclasses.fields(Config)}
 
 
+#: Keys that are gone, with how to move on: refused rather than ignored.
+_RETIRED = {
+    "staff_pin_sha256": (
+        "'staff_pin_sha256' is no longer accepted: an unsalted SHA-256 of a short PIN is "
+        "reversed in seconds. Give each member of staff their own credential: run "
+        "`kiosk staff credential STAFF_NUMBER`, paste the [[staff]] table it prints into the "
+        "configuration, and remove 'staff_pin_sha256'"
+    ),
+}
+
+
+def _staff(value: Any) -> tuple[StaffMember, ...]:
+    """The `[[staff]]` tables: each a staff number (digits) and an scrypt credential."""
+    if not isinstance(value, list | tuple):
+        raise ConfigError("'staff' must be a list of [[staff]] tables")
+    members: list[StaffMember] = []
+    for index, item in enumerate(value):
+        where = f"'staff[{index}]'"
+        if not isinstance(item, Mapping) or set(item) != {"id", "credential"}:
+            raise ConfigError(f"{where} must have exactly 'id' and 'credential'")
+        staff_id, text = item["id"], item["credential"]
+        if not isinstance(staff_id, str) or not STAFF_ID_RE.fullmatch(staff_id):
+            raise ConfigError(f"{where}.id must be a staff number of 1 to 10 digits (a string)")
+        if any(m.staff_id == staff_id for m in members):
+            raise ConfigError(f"{where}.id {staff_id} appears twice")
+        if not isinstance(text, str):
+            raise ConfigError(f"{where}.credential must be a string")
+        try:
+            credential = Credential.parse(text)
+        except CredentialError as e:
+            raise ConfigError(f"{where}.credential: {e}") from e
+        members.append(StaffMember(staff_id, credential))
+    return tuple(members)
+
+
 def _coerce(name: str, value: Any) -> Any:
     default = _FIELDS[name].default
+    if name == "staff":
+        return _staff(value)
     if name == "extra":
         if not isinstance(value, Mapping):
             raise ConfigError(f"'{name}' must be a table")
@@ -144,13 +189,18 @@ def check_platform(url: str, token: str, where: str = "platform") -> None:
     )
     if not url:
         raise ConfigError(f"'{url_key}' is required")
-    parsed = urlsplit(url)
-    if parsed.scheme not in ("https", "http") or not parsed.hostname:
-        raise ConfigError(f"'{url_key}' must be an https:// URL")
-    if parsed.scheme == "http" and parsed.hostname not in _LOOPBACK:
-        raise ConfigError(f"'{url_key}' must use https:// (plain http only to this machine)")
+    check_url(url, url_key)
     if not token:
         raise ConfigError(f"'{token_key}' is required")
+
+
+def check_url(url: str, key: str) -> None:
+    """Raise ConfigError unless `url` is https (plain http only to this machine)."""
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("https", "http") or not parsed.hostname:
+        raise ConfigError(f"'{key}' must be an https:// URL")
+    if parsed.scheme == "http" and parsed.hostname not in _LOOPBACK:
+        raise ConfigError(f"'{key}' must use https:// (plain http only to this machine)")
 
 
 def _validate(cfg: Config) -> Config:
@@ -171,13 +221,17 @@ def _validate(cfg: Config) -> Config:
             f"'audit_retention_days' must be between {AUDIT_RETENTION_MIN_DAYS} and "
             f"{AUDIT_RETENTION_MAX_DAYS} days"
         )
-    if cfg.staff_pin_sha256 and len(cfg.staff_pin_sha256) != 64:
-        raise ConfigError("'staff_pin_sha256' must be 64 hex characters")
+    if cfg.staff_call_url:
+        check_url(cfg.staff_call_url, "staff_call_url")
+    if not 1 <= cfg.staff_call_timeout_s <= 30:
+        raise ConfigError("'staff_call_timeout_s' must be 1 to 30 seconds")
     return cfg
 
 
 def from_mapping(values: Mapping[str, Any]) -> Config:
     """Build a Config from a flat mapping, refusing unknown keys and wrong types."""
+    for key in sorted(set(values) & set(_RETIRED)):
+        raise ConfigError(_RETIRED[key])
     unknown = sorted(set(values) - set(_FIELDS))
     if unknown:
         raise ConfigError(f"unknown configuration key(s): {', '.join(unknown)}")
@@ -199,8 +253,10 @@ def load(
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"configuration {path} is not valid TOML: {e}") from e
     env = os.environ if env is None else env
-    for name in _FIELDS:
+    if "KIOSK_STAFF" in env:
+        raise ConfigError("'staff' is set in the configuration file only ([[staff]] tables)")
+    for name in [*_FIELDS, *_RETIRED]:
         key = f"KIOSK_{name.upper()}"
-        if key in env and name != "extra":
+        if key in env and name not in ("extra", "staff"):  # tables live in the file only
             values[name] = env[key]
     return from_mapping(values)

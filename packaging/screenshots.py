@@ -15,7 +15,6 @@ written back. PNGs go to `<out>/<language>/NN-name.png`.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 import tempfile
@@ -28,7 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-STAFF_PIN = "0000"  # noqa: S105 - the demo staff PIN
+STAFF_ID = "1"  # the demo's staff number
+STAFF_PIN = "000000"  # noqa: S105 - the demo staff PIN
 
 
 class Clock:
@@ -66,25 +66,24 @@ def main(argv: list[str] | None = None) -> int:
 def prepare(config_path: str | None, tmp: Path):  # noqa: ANN201
     """The kiosk configuration and the virtual card to use."""
     from kiosk import config
+    from kiosk.flow.staff import Credential, StaffMember
     from kiosk.pki.authority import init_pki
     from kiosk.pki.cardfile import load_card
 
-    staff = hashlib.sha256(STAFF_PIN.encode()).hexdigest()
+    staff = (StaffMember(STAFF_ID, Credential.make(STAFF_PIN)),)
     providers = {"demo-clinic": "みなと診療所", "demo-pharmacy": "みなと薬局"}
     if config_path:
         cfg = config.load(config_path)
         card_path = cfg.data_dir / "card.json"
         if card_path.exists():
             extra = {**cfg.extra, "providers": providers}
-            return replace(cfg, staff_pin_sha256=staff, sound=False, extra=extra), load_card(
-                card_path
-            )
+            return replace(cfg, staff=staff, sound=False, extra=extra), load_card(card_path)
     pki = init_pki(tmp / "pki")
     cfg = config.Config(
         data_dir=tmp,
         trust_dir=pki.trust_dir,
         crl_dir=pki.crl_dir,
-        staff_pin_sha256=staff,
+        staff=staff,
         sound=False,
         extra={"providers": providers},
     )
@@ -100,6 +99,7 @@ class Tour:
         from kiosk.app import available_services, build_window, utc_now
         from kiosk.flow.backend import CardBackend, MemoryAudit
         from kiosk.flow.reader import InProcessReader
+        from kiosk.flow.staff import StaffDesk
         from kiosk.verify.challenge import ChallengeService
         from kiosk.verify.crl import verify_crl_in
         from kiosk.verify.memory import MemoryVerificationStore
@@ -118,18 +118,20 @@ class Tour:
             index.import_crl(verify_crl_in(crl.read_bytes(), trust, utc_now()))
         challenges = ChallengeService()
         self.reader = InProcessReader()
+        audit = MemoryAudit()
         backend = CardBackend(
             self.reader.connect,
             Verifier(trust, index, challenges),
             challenges,
-            MemoryAudit(),
+            audit,
             available_services(cfg.terminal_id, cfg.provider_id),
             cfg.terminal_id,
             utc_now,
         )
         self.clock = Clock()
+        staff = StaffDesk(cfg.staff, audit, cfg.provider_id, utc_now)
         self.window, self.controller = build_window(
-            cfg, self.reader, backend, windowed=False, clock=self.clock
+            cfg, self.reader, backend, windowed=False, clock=self.clock, staff=staff
         )
         self.window.show_kiosk()
 
@@ -285,6 +287,8 @@ class Tour:
         self.send(StaffRequest())
         self.at("staff_login")
         self.shot("staff-login")
+        self.press(STAFF_ID)
+        self.wait(lambda: self.controller.state.staff_login_id == STAFF_ID)
         self.press(STAFF_PIN)
         self.at("staff_menu")
         self.shot("staff-menu")

@@ -10,7 +10,6 @@ screenshots of the screens are written to `var/demo/screenshots/`.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import selectors
 import shutil
@@ -21,7 +20,8 @@ from pathlib import Path
 
 DEMO_PIN = "1234"
 DEMO_SIGN_PASSWORD = "ABC123"  # noqa: S105 - the documented test card's password
-DEMO_STAFF_PIN = "0000"  # noqa: S105 - demo only
+DEMO_STAFF_ID = "1"
+DEMO_STAFF_PIN = "000000"  # noqa: S105 - demo only
 DEMO_READER = "Virtual PCD 00 00"
 DEMO_PORT = 35963
 PACKAGING = Path(__file__).resolve().parents[2] / "packaging"
@@ -62,11 +62,29 @@ def prepare(root: Path, reader: str) -> tuple[Path, Path]:
             f'crl_dir = "{pki.crl_dir}"\n'
             f'reader = "{reader}"\n'
             'provider_id = "demo-clinic"\n'
-            'terminal_id = "demo-kiosk"\n'
-            f'staff_pin_sha256 = "{hashlib.sha256(DEMO_STAFF_PIN.encode()).hexdigest()}"\n',
+            'terminal_id = "demo-kiosk"\n' + _demo_staff(),
             encoding="utf-8",
         )
+    else:
+        _migrate_staff(config_path)
     return card_path, config_path
+
+
+def _demo_staff() -> str:
+    """The demo's one member of staff (staff number 1), as a [[staff]] table."""
+    from kiosk.flow.staff import Credential
+
+    credential = Credential.make(DEMO_STAFF_PIN).encode()
+    return f'\n[[staff]]\nid = "{DEMO_STAFF_ID}"\ncredential = "{credential}"\n'
+
+
+def _migrate_staff(config_path: Path) -> None:
+    """A demo configuration written before staff credentials had the retired SHA-256 line,
+    which the kiosk now refuses: swap it for the demo's [[staff]] table."""
+    lines = config_path.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if not line.startswith("staff_pin_sha256")]
+    if len(kept) != len(lines):
+        config_path.write_text("".join(kept) + _demo_staff(), encoding="utf-8")
 
 
 def insert_card(card_path: Path, port: int) -> subprocess.Popen[str]:
@@ -119,7 +137,10 @@ def run_demo(args: argparse.Namespace) -> int:
             rc = rc or subprocess.call([*xvfb, str(PACKAGING / "screenshots.py"), *opts])
             print(f"screenshots written to {out.resolve()}/")
             return rc
-        print(f"kiosk window: PIN {DEMO_PIN}; staff PIN {DEMO_STAFF_PIN}")
+        print(
+            f"kiosk window: PIN {DEMO_PIN}; staff number {DEMO_STAFF_ID}, "
+            f"staff PIN {DEMO_STAFF_PIN}"
+        )
         return subprocess.call(
             [sys.executable, "-m", "kiosk.cli", "run", "--config", str(config_path), "--windowed"]
         )

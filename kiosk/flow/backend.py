@@ -150,8 +150,11 @@ class AuditLog(Protocol):
         provider_id: str,
         cert: CertRef | None,
         at: datetime,
+        *,
+        actor: str | None = None,
     ) -> None:
-        """Append one audit event (never a PIN, never the 4 info)."""
+        """Append one audit event (never a PIN, never the 4 info); `actor` is the staff
+        number of who acted, when a member of staff did."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +165,7 @@ class AuditRecord:
     provider_id: str
     cert: CertRef | None
     at: datetime
+    actor: str | None = None
 
 
 class MemoryAudit:
@@ -178,9 +182,11 @@ class MemoryAudit:
         provider_id: str,
         cert: CertRef | None,
         at: datetime,
+        *,
+        actor: str | None = None,
     ) -> None:
         """Append one event."""
-        self.records.append(AuditRecord(action, ok, reason, provider_id, cert, at))
+        self.records.append(AuditRecord(action, ok, reason, provider_id, cert, at, actor))
 
 
 def new_account_ref() -> str:
@@ -361,21 +367,25 @@ class CardBackend:
 
     def run_service(self, context: ServiceContext) -> ServiceResult:
         """Run the chosen service and audit that it ran."""
-        return self._run(context, f"service.{context.service_id}")
+        return self._run(context, f"service.{context.service_id}", None)
 
-    def run_assisted(self, context: ServiceContext) -> ServiceResult:
-        """Run the service on a staff visual check, audited as staff-assisted."""
-        return self._run(context, f"staff_assisted.{context.service_id}")
+    def run_assisted(self, context: ServiceContext, *, staff_id: str) -> ServiceResult:
+        """Run the service on a staff visual check, audited as staff-assisted with the staff
+        number of who checked (refused without one)."""
+        if not staff_id:
+            raise FlowProblem.of(ProblemCode.INTERNAL)
+        return self._run(context, f"staff_assisted.{context.service_id}", staff_id)
 
-    def _run(self, context: ServiceContext, action: str) -> ServiceResult:
+    def _run(self, context: ServiceContext, action: str, actor: str | None) -> ServiceResult:
         service = self._services[context.service_id]
+        provider_id = context.provider_id
         try:
             result = service.run(context)
         except Exception as e:
             log.error("service %s failed: %s", context.service_id, type(e).__name__, exc_info=e)
-            self._audit.record(action, False, None, context.provider_id, None, self._clock())
+            self._audit.record(action, False, None, provider_id, None, self._clock(), actor=actor)
             raise FlowProblem.of(ProblemCode.SERVICE_FAILED) from e
-        self._audit.record(action, result.ok, None, context.provider_id, None, self._clock())
+        self._audit.record(action, result.ok, None, provider_id, None, self._clock(), actor=actor)
         return result
 
     def close_card(self) -> None:

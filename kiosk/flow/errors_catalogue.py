@@ -41,16 +41,20 @@ class ProblemCode(StrEnum):
     PLATFORM_UNREACHABLE = "platform_unreachable"
     SERVICE_FAILED = "service_failed"
     STAFF_PIN_WRONG = "staff_pin_wrong"
+    STAFF_FORMAT = "staff_format"
+    STAFF_LOCKED = "staff_locked"
     ASSIST_FORMAT = "assist_format"
     INTERNAL = "internal"
 
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """What went wrong, with the data a screen needs (tries left); never a secret."""
+    """What went wrong, with the data a screen needs (tries left, seconds to wait); never a
+    secret."""
 
     code: ProblemCode
     retries_left: int | None = None
+    wait_s: int | None = None  # a lockout's seconds left when it was reported
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,10 +383,46 @@ CATALOGUE: dict[ProblemCode, Entry] = {
         True,
     ),
     ProblemCode.STAFF_PIN_WRONG: Entry(
-        Text("係員番号が違います", "Wrong staff PIN", "かかりいんの ばんごうが ちがいます"),
-        Text("もう一度入力してください。", "Please try again.", "もういちど いれて ください。"),
+        Text(
+            "係員番号または暗証番号が違います",
+            "Wrong staff number or PIN",
+            "かかりいんの ばんごうか あんしょうばんごうが ちがいます",
+        ),
+        Text(
+            "係員番号から入力し直してください。",
+            "Please enter your staff number again.",
+            "かかりいんの ばんごうから もういちど いれて ください。",
+        ),
         "warning",
         True,
+    ),
+    ProblemCode.STAFF_FORMAT: Entry(
+        Text(
+            "番号の桁数を確認してください",
+            "Please check the number of digits",
+            "ばんごうの けたを たしかめて ください",
+        ),
+        Text(
+            "係員番号は数字10桁まで、暗証番号は数字6〜12桁です。",
+            "The staff number is up to 10 digits; the PIN is 6 to 12 digits.",
+            "かかりいんの ばんごうは すうじ 10こ まで、あんしょうばんごうは 6〜12こ です。",
+        ),
+        "warning",
+        True,
+    ),
+    ProblemCode.STAFF_LOCKED: Entry(
+        Text(
+            "係員ログインを一時停止しています",
+            "Staff login is paused",
+            "かかりいんの ログインを しばらく とめて います",
+        ),
+        Text(
+            "間違いが続いたため、しばらく入力できません。",
+            "Too many wrong tries: please wait before trying again.",
+            "なんども まちがえたので、しばらく いれられません。",
+        ),
+        "warning",
+        False,
     ),
     ProblemCode.ASSIST_FORMAT: Entry(
         Text(

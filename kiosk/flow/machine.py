@@ -9,8 +9,7 @@ were started with, so a result that arrives after a cancel or a pulled card is i
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -18,7 +17,8 @@ from enum import StrEnum
 
 from kiosk.flow.errors_catalogue import Problem, ProblemCode, entry
 from kiosk.flow.i18n import Language, Text
-from kiosk.flow.ports import Authenticated, CardStatus, EnrolmentCandidate
+from kiosk.flow.ports import Authenticated, CallOutcome, CardStatus, EnrolmentCandidate
+from kiosk.flow.staff import STAFF_ID_RE, STAFF_PIN_RE
 from kiosk.services.base import ConsentItem, Link, ServiceContext, ServicePreview, ServiceResult
 
 
@@ -56,6 +56,31 @@ class Work(StrEnum):
     PREPARE = "prepare"  # a service's preview before consent (e.g. the amount to pay)
     RUN_SERVICE = "run_service"
     ASSISTED = "assisted"
+    STAFF_SIGN_IN = "staff_sign_in"  # check a staff credential (slow by design; staff worker)
+    STAFF_EXIT = "staff_exit"  # audit the exit before the kiosk closes (staff worker)
+
+
+#: Work the staff worker does (no card involved); the rest is card work.
+STAFF_WORK = frozenset({Work.STAFF_SIGN_IN, Work.STAFF_EXIT})
+
+
+class StaffCall(StrEnum):
+    """Where a customer's call for staff stands in this visit."""
+
+    NONE = "none"
+    CALLING = "calling"
+    DELIVERED = "delivered"  # the counter acknowledged it: staff are coming
+    NOT_DELIVERED = "not_delivered"  # it did not get through: go to the counter
+    NO_CHANNEL = "no_channel"  # nothing to call: go to the counter
+
+
+#: The line each call state shows (nothing before a call).
+STAFF_CALL_TEXT: dict[StaffCall, str] = {
+    StaffCall.CALLING: "staff.calling",
+    StaffCall.DELIVERED: "staff.called",
+    StaffCall.NOT_DELIVERED: "staff.not_delivered",
+    StaffCall.NO_CHANNEL: "staff.no_channel",
+}
 
 
 class ReaderStatus(StrEnum):
@@ -183,8 +208,23 @@ class StaffRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class SubmitStaffId:
+    """The staff number typed on the login pad (the first of the two entries)."""
+
+    staff_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class SubmitStaffPin:
     pin: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class StaffCallDone:
+    """The outcome of the call for staff started with `call_id`."""
+
+    call_id: int
+    outcome: CallOutcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +276,9 @@ Event = (
     | SetLanguage
     | CallStaff
     | StaffRequest
+    | SubmitStaffId
     | SubmitStaffPin
+    | StaffCallDone
     | StaffExit
     | StaffAssist
     | SubmitAssist
@@ -256,6 +298,7 @@ class StartWork:
     service_id: str = ""
     provider_id: str = ""
     secret: str = field(default="", repr=False)  # the PIN or password, for this one call
+    staff_id: str = ""  # the staff sign-in's number, or who signed in (exit, assisted)
     context: ServiceContext | None = None
     candidate: EnrolmentCandidate | None = None
     authenticated: Authenticated | None = None
@@ -273,7 +316,11 @@ class ExitApp:
 
 @dataclass(frozen=True, slots=True)
 class NotifyStaff:
-    """The person asked for help (the shell rings / shows it to staff)."""
+    """The person asked for help: call staff over the configured channel (off the GUI
+    thread) and report `StaffCallDone(call_id, outcome)`."""
+
+    call_id: int
+    reason: str  # a short code: the screen, or the problem shown (never personal data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +363,8 @@ class FlowConfig:
     idle_warning_s: float = 10.0  # the countdown shows for the last this-many seconds
     put_back_s: float = 30.0
     take_card_repeat_s: float = 10.0
-    staff_pin_sha256: str = ""
+    staff_enabled: bool = False  # at least one member of staff is configured
+    staff_channel: bool = False  # a channel to call staff is configured
     language: Language = "ja"
 
 
@@ -342,8 +390,23 @@ class FlowState:
     work_id: int = 0
     idle_deadline: float | None = None
     countdown_deadline: float | None = None  # put-the-card-back
-    staff: bool = False
-    staff_called: bool = False
+    staff_id: str = ""  # the member of staff signed in (staff mode), else empty
+    staff_login_id: str = ""  # the staff number typed; the PIN is asked next
+    staff_call: StaffCall = StaffCall.NONE
+    #: Kept across visits: the id of the latest call (a late outcome of an older one is
+    #: ignored) and the end of a staff-login lockout (the staff desk enforces it too).
+    staff_call_id: int = 0
+    staff_locked_until: float | None = None
+
+    @property
+    def staff(self) -> bool:
+        """In staff mode (a member of staff signed in)."""
+        return bool(self.staff_id)
+
+    @property
+    def staff_called(self) -> bool:
+        """A call for staff was made in this visit (the button is not offered again)."""
+        return self.staff_call is not StaffCall.NONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,7 +503,12 @@ class Flow:
 
         `keep_language` while the same person is still in front of the kiosk (an error to
         read, the card to take); an idle timeout starts the next visit in the default."""
-        wiped = replace(self.initial(state.reader, state.card_present), work_id=state.work_id + 1)
+        wiped = replace(
+            self.initial(state.reader, state.card_present),
+            work_id=state.work_id + 1,
+            staff_call_id=state.staff_call_id,
+            staff_locked_until=state.staff_locked_until,
+        )
         return replace(wiped, language=state.language) if keep_language else wiped
 
     def abort(self, state: FlowState, now: float) -> Transition:
@@ -509,6 +577,7 @@ _USER_EVENTS = (
     Consent,
     Decline,
     CallStaff,
+    SubmitStaffId,
     SubmitStaffPin,
     StaffAssist,
     SubmitAssist,
@@ -588,15 +657,33 @@ def _on_removed(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
 
 
 def _on_staff_request(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
-    if not flow.config.staff_pin_sha256 or s.screen in (Screen.WORKING, Screen.READING):
+    if not flow.config.staff_enabled or s.screen in (Screen.WORKING, Screen.READING):
         return Transition(s)
+    if s.screen is Screen.STAFF_LOGIN:
+        return Transition(s)  # already there (a sign-in may be under way)
     return Transition(flow.go(flow.wipe(s), Screen.STAFF_LOGIN, now))
 
 
 def _on_call_staff(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
     if s.staff_called:
         return Transition(s)
-    return Transition(replace(s, staff_called=True), (NotifyStaff(), PlaySound(Sound.ATTENTION)))
+    if not flow.config.staff_channel:  # nobody to call: say where to go at once
+        told = replace(s, staff_call=StaffCall.NO_CHANNEL)
+        return Transition(told, (PlaySound(Sound.ATTENTION),))
+    problem = s.problem if s.screen in (Screen.ERROR, Screen.BLOCKED) else None
+    reason = s.screen.value if problem is None else problem.code.value
+    call_id = s.staff_call_id + 1
+    calling = replace(s, staff_call=StaffCall.CALLING, staff_call_id=call_id)
+    return Transition(calling, (NotifyStaff(call_id, reason), PlaySound(Sound.ATTENTION)))
+
+
+def _on_call_done(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    assert isinstance(e, StaffCallDone)
+    if e.call_id != s.staff_call_id or s.staff_call is not StaffCall.CALLING:
+        return Transition(s)  # a call of an earlier visit: nothing to say to this person
+    outcome = StaffCall(e.outcome.value)
+    cue = () if outcome is StaffCall.DELIVERED else (PlaySound(Sound.ERROR),)
+    return Transition(replace(s, staff_call=outcome), cue)
 
 
 _COMMON: dict[type, Handler] = {
@@ -607,6 +694,7 @@ _COMMON: dict[type, Handler] = {
     CardInserted: _on_inserted,
     CardRemoved: _on_removed,
     StaffRequest: _on_staff_request,
+    StaffCallDone: _on_call_done,
 }
 
 # --- screen handlers -------------------------------------------------------------------
@@ -813,19 +901,99 @@ def _retry(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
     return _insert_card(flow, keep, now)
 
 
+def staff_wait_s(s: FlowState, now: float) -> int:
+    """Whole seconds left of a staff-login lockout at `now` (0 when the login is open)."""
+    if s.staff_locked_until is None:
+        return 0
+    return max(0, math.ceil(s.staff_locked_until - now))
+
+
+def _staff_work(s: FlowState, kind: Work, **params: object) -> Transition:
+    """Start staff work on the staff worker, staying on the screen (its input paused)."""
+    work_id = s.work_id + 1
+    moved = replace(s, work=kind, work_id=work_id, problem=None)
+    return Transition(moved, (StartWork(work_id, kind, **params),))  # type: ignore[arg-type]
+
+
+def _submit_staff_id(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    assert isinstance(e, SubmitStaffId)
+    if s.work is not None or s.staff_login_id:
+        return Transition(s)
+    if not STAFF_ID_RE.fullmatch(e.staff_id):
+        return Transition(replace(s, problem=Problem(ProblemCode.STAFF_FORMAT)))
+    return Transition(replace(s, staff_login_id=e.staff_id, problem=None))
+
+
 def _submit_staff_pin(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
     assert isinstance(e, SubmitStaffPin)
-    digest = hashlib.sha256(e.pin.encode()).hexdigest()
-    if hmac.compare_digest(digest, flow.config.staff_pin_sha256.lower()):
-        return Transition(flow.go(s, Screen.STAFF_MENU, now, staff=True, problem=None))
-    return Transition(replace(s, problem=Problem(ProblemCode.STAFF_PIN_WRONG)))
+    if s.work is not None or not s.staff_login_id:
+        return Transition(s)
+    wait = staff_wait_s(s, now)
+    if wait:  # the desk would refuse it too; no need to ask
+        locked = Problem(ProblemCode.STAFF_LOCKED, wait_s=wait)
+        return Transition(replace(s, staff_login_id="", problem=locked))
+    if not STAFF_PIN_RE.fullmatch(e.pin):
+        return Transition(replace(s, problem=Problem(ProblemCode.STAFF_FORMAT)))
+    return _staff_work(s, Work.STAFF_SIGN_IN, staff_id=s.staff_login_id, secret=e.pin)
+
+
+def _staff_back(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    if s.work is not None:
+        return Transition(s)
+    if s.staff_login_id:
+        return Transition(replace(s, staff_login_id="", problem=None))
+    return Transition(flow.wipe(s))
+
+
+def _staff_signed_in(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    assert isinstance(e, WorkDone)
+    if e.work_id != s.work_id or s.work is not Work.STAFF_SIGN_IN:
+        return Transition(s)
+    assert isinstance(e.value, str) and e.value
+    moved = flow.go(s, Screen.STAFF_MENU, now, staff_id=e.value, staff_login_id="", work=None)
+    return Transition(replace(moved, problem=None, staff_locked_until=None))
+
+
+def _staff_refused(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    assert isinstance(e, WorkFailed)
+    if e.work_id != s.work_id or s.work is not Work.STAFF_SIGN_IN:
+        return Transition(s)
+    problem = e.problem
+    until = s.staff_locked_until
+    if problem.code is ProblemCode.STAFF_LOCKED and problem.wait_s:
+        until = now + problem.wait_s
+    moved = replace(s, work=None, staff_login_id="", problem=problem, staff_locked_until=until)
+    return Transition(moved, (PlaySound(Sound.ERROR),))
 
 
 def _staff_exit(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
-    return Transition(s, (ExitApp(),))
+    if s.work is not None or not s.staff_id:
+        return Transition(s)
+    return _staff_work(s, Work.STAFF_EXIT, staff_id=s.staff_id)
+
+
+def _staff_exit_done(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    assert isinstance(e, WorkDone)
+    if e.work_id != s.work_id or s.work is not Work.STAFF_EXIT:
+        return Transition(s)
+    return Transition(replace(s, work=None), (ExitApp(),))  # audited: now close
+
+
+def _staff_exit_failed(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    assert isinstance(e, WorkFailed)
+    if e.work_id != s.work_id or s.work is not Work.STAFF_EXIT:
+        return Transition(s)
+    # an exit that cannot be audited does not happen (fail closed): say so on the menu
+    return Transition(replace(s, work=None, problem=e.problem), (PlaySound(Sound.ERROR),))
+
+
+def _staff_cancel(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    return Transition(flow.wipe(s))  # a late result of the work carries an old id: ignored
 
 
 def _staff_assist(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    if s.work is not None:
+        return Transition(s)  # the exit is being recorded
     service_id = s.service_id or flow.config.services[0].id
     provider_id = s.provider_id or flow.config.providers[0].id
     moved = flow.go(s, Screen.STAFF_ASSIST, now, service_id=service_id, provider_id=provider_id)
@@ -837,7 +1005,8 @@ def _submit_assist(flow: Flow, s: FlowState, e: object, now: float) -> Transitio
     insurer, member = e.insurer.strip(), e.member.strip()
     if not INSURER_RE.fullmatch(insurer) or not member:
         return Transition(replace(s, problem=Problem(ProblemCode.ASSIST_FORMAT)))
-    return flow.work(s, Work.ASSISTED, now, context=flow.context(s, insurer, member))
+    context = flow.context(s, insurer, member)
+    return flow.work(s, Work.ASSISTED, now, context=context, staff_id=s.staff_id)
 
 
 def _staff_choose_service(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
@@ -884,11 +1053,17 @@ TABLE: dict[tuple[Screen, type], Handler] = {
     (Screen.ERROR, CallStaff): _on_call_staff,
     (Screen.BLOCKED, Done): _finish,
     (Screen.BLOCKED, CallStaff): _on_call_staff,
+    (Screen.STAFF_LOGIN, SubmitStaffId): _submit_staff_id,
     (Screen.STAFF_LOGIN, SubmitStaffPin): _submit_staff_pin,
-    (Screen.STAFF_LOGIN, Cancel): _to_start,
+    (Screen.STAFF_LOGIN, WorkDone): _staff_signed_in,
+    (Screen.STAFF_LOGIN, WorkFailed): _staff_refused,
+    (Screen.STAFF_LOGIN, Back): _staff_back,
+    (Screen.STAFF_LOGIN, Cancel): _staff_cancel,
     (Screen.STAFF_MENU, StaffExit): _staff_exit,
     (Screen.STAFF_MENU, StaffAssist): _staff_assist,
-    (Screen.STAFF_MENU, Cancel): _to_start,
+    (Screen.STAFF_MENU, WorkDone): _staff_exit_done,
+    (Screen.STAFF_MENU, WorkFailed): _staff_exit_failed,
+    (Screen.STAFF_MENU, Cancel): _staff_cancel,
     (Screen.STAFF_ASSIST, ChooseService): _staff_choose_service,
     (Screen.STAFF_ASSIST, SubmitAssist): _submit_assist,
     (Screen.STAFF_ASSIST, Cancel): _to_start,

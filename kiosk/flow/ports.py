@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 
 from kiosk.errors import KioskError
@@ -88,8 +89,33 @@ class FlowBackend(Protocol):
     def run_service(self, context: ServiceContext) -> ServiceResult:
         """Run the chosen service for the verified person."""
 
-    def run_assisted(self, context: ServiceContext) -> ServiceResult:
-        """Run the service on a staff visual check (audited as staff-assisted)."""
+    def run_assisted(self, context: ServiceContext, *, staff_id: str) -> ServiceResult:
+        """Run the service on a staff visual check (audited as staff-assisted, with the
+        staff number of who checked)."""
 
     def close_card(self) -> None:
         """End the card session (reset the card); harmless when there is none."""
+
+
+class CallOutcome(StrEnum):
+    """What became of a customer's call for staff; the screen says staff are coming only
+    when it was delivered."""
+
+    DELIVERED = "delivered"  # the counter acknowledged it (HTTP 2xx)
+    NOT_DELIVERED = "not_delivered"  # refused, unreachable or too slow: go to the counter
+    NO_CHANNEL = "no_channel"  # no way to call staff is configured: go to the counter
+
+
+class StaffPort(Protocol):
+    """What the flow asks of staff: sign-in, exit and calls. Called off the GUI thread (the
+    credential check is slow by design); failures are raised as `FlowProblem`."""
+
+    def sign_in(self, staff_id: str, secret: str) -> str:
+        """Check the staff number and PIN; the staff number, or FlowProblem (wrong PIN, or
+        locked with the seconds left)."""
+
+    def record_exit(self, staff_id: str) -> None:
+        """Audit that this member of staff closes the kiosk (raises when it cannot)."""
+
+    def call(self, reason: str) -> CallOutcome:
+        """Call a member of staff to this kiosk for `reason` (a short code)."""

@@ -32,6 +32,21 @@ TEXTS: dict[str, Text] = {
         "A member of staff is on the way. Please wait.",
         "かかりの ひとを よびました。まって いて ください。",
     ),
+    "staff.calling": T(
+        "係員を呼んでいます…",
+        "Calling a member of staff…",
+        "かかりの ひとを よんで います…",
+    ),
+    "staff.not_delivered": T(
+        "係員を呼び出せませんでした。お手数ですが、受付までお越しください。",
+        "Staff could not be reached. Please go to the reception counter.",
+        "かかりの ひとを よべません でした。うけつけまで きて ください。",
+    ),
+    "staff.no_channel": T(
+        "お手数ですが、受付までお越しください。係員がご案内します。",
+        "Please go to the reception counter: a member of staff will help you there.",
+        "うけつけまで きて ください。かかりの ひとが てつだいます。",
+    ),
     # attract
     "attract.title": T(
         "マイナンバーカードで手続き",
@@ -170,7 +185,22 @@ TEXTS: dict[str, Text] = {
         "お忘れ物にご注意ください", "Do not forget your card", "わすれないで ください"
     ),
     # staff
-    "staff.login": T("係員番号を入力してください", "Staff PIN", "かかりいんの ばんごう"),
+    "staff.login": T(
+        "係員番号を入力してください",
+        "Enter your staff number",
+        "かかりいんの ばんごうを いれて ください",
+    ),
+    "staff.login.pin": T(
+        "係員番号 {staff_id}:暗証番号を入力してください",
+        "Staff number {staff_id}: enter your PIN",
+        "かかりいんの ばんごう {staff_id}:あんしょうばんごうを いれて ください",
+    ),
+    "staff.login.checking": T("確認しています…", "Checking…", "しらべて います…"),
+    "staff.locked": T(
+        "あと{seconds}秒お待ちください",
+        "Try again in {seconds} s",
+        "あと {seconds}びょう まって ください",
+    ),
     "staff.menu": T("係員メニュー", "Staff menu", "かかりいん メニュー"),
     "staff.exit": T("キオスクを終了", "Close the kiosk", "おわる"),
     "staff.assist": T(

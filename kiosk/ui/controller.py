@@ -2,8 +2,10 @@
 
 The controller owns the only `FlowState`. Widgets call `send(event)`; the controller steps
 the pure flow, emits `state_changed`, and carries out the effects: card and verification
-work goes to `CardWorker` on its own QThread (results come back as queued signals), sounds
-to the sound player. Reader status from the monitor thread arrives through a signal too.
+work goes to `CardWorker` on its own QThread (results come back as queued signals), staff
+work — checking a staff credential (slow by design), auditing an exit, calling staff over
+the network — to `StaffWorker` on another, so neither waits for the other; sounds go to the
+sound player. Reader status from the monitor thread arrives through a signal too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from kiosk.flow.errors_catalogue import Problem, ProblemCode
 from kiosk.flow.machine import (
+    STAFF_WORK,
     CardInserted,
     CardRemoved,
     CloseCard,
@@ -27,13 +30,15 @@ from kiosk.flow.machine import (
     PlaySound,
     ReaderChanged,
     ReaderStatus,
+    StaffCallDone,
     StartWork,
     Tick,
     Work,
     WorkDone,
     WorkFailed,
 )
-from kiosk.flow.ports import FlowBackend, FlowProblem
+from kiosk.flow.ports import CallOutcome, FlowBackend, FlowProblem, StaffPort
+from kiosk.flow.staff import NoStaff
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +92,48 @@ class CardWorker(QObject):
                 return b.run_service(job.context)
             case Work.ASSISTED:
                 assert job.context is not None and job.context.assisted
-                return b.run_assisted(job.context)
+                return b.run_assisted(job.context, staff_id=job.staff_id)
         raise AssertionError(job.kind)
+
+
+class StaffWorker(QObject):
+    """Calls the StaffPort off the GUI thread: sign-ins, the exit's audit, calls for staff."""
+
+    done = Signal(int, object)
+    failed = Signal(int, object)
+    called = Signal(int, object)
+
+    def __init__(self, staff: StaffPort) -> None:
+        super().__init__()
+        self._staff = staff
+
+    @Slot(object)
+    def run(self, job: object) -> None:
+        """Carry out one staff StartWork or NotifyStaff and report the outcome."""
+        if isinstance(job, NotifyStaff):
+            self.called.emit(job.call_id, self._call(job.reason))
+            return
+        assert isinstance(job, StartWork) and job.kind in STAFF_WORK
+        try:
+            if job.kind is Work.STAFF_SIGN_IN:
+                value: object = self._staff.sign_in(job.staff_id, job.secret)
+            else:
+                self._staff.record_exit(job.staff_id)
+                value = job.staff_id
+        except FlowProblem as e:
+            self.failed.emit(job.work_id, e.problem)
+        except Exception:  # the worker's top level: never let the thread die
+            log.exception("staff work %s failed unexpectedly", job.kind.value)
+            self.failed.emit(job.work_id, Problem(ProblemCode.INTERNAL))
+        else:
+            self.done.emit(job.work_id, value)
+
+    def _call(self, reason: str) -> CallOutcome:
+        try:
+            return self._staff.call(reason)
+        except Exception:  # a channel that raises has not delivered the call
+            log.exception("calling staff failed unexpectedly")
+            return CallOutcome.NOT_DELIVERED
 
 
 class FlowController(QObject):
@@ -100,6 +145,7 @@ class FlowController(QObject):
     staff_called = Signal()
     exit_requested = Signal()
     _job = Signal(object)
+    _staff_job = Signal(object)
     _reader = Signal(object)
 
     def __init__(
@@ -108,6 +154,7 @@ class FlowController(QObject):
         backend: FlowBackend,
         clock: Callable[[], float] = time.monotonic,
         tick_ms: int = 250,
+        staff: StaffPort | None = None,
     ) -> None:
         super().__init__()
         self.flow = flow
@@ -120,8 +167,17 @@ class FlowController(QObject):
         self._job.connect(self._worker.run)
         self._worker.done.connect(self._on_done)
         self._worker.failed.connect(self._on_failed)
+        self._staff_thread = QThread()
+        self._staff_thread.setObjectName("staff-worker")
+        self._staff_worker = StaffWorker(staff or NoStaff())
+        self._staff_worker.moveToThread(self._staff_thread)
+        self._staff_job.connect(self._staff_worker.run)
+        self._staff_worker.done.connect(self._on_done)
+        self._staff_worker.failed.connect(self._on_failed)
+        self._staff_worker.called.connect(self._on_called)
         self._reader.connect(self._on_reader)
         self._thread.start()
+        self._staff_thread.start()
         self._timer = QTimer(self)
         self._timer.setInterval(tick_ms)
         self._timer.timeout.connect(self._on_tick)
@@ -142,24 +198,34 @@ class FlowController(QObject):
         """The worker that runs card work (its `done`/`failed` signals report each job)."""
         return self._worker
 
+    @property
+    def staff_worker(self) -> StaffWorker:
+        """The worker that runs staff work (`done`/`failed` per job, `called` per call)."""
+        return self._staff_worker
+
     def reader_status(self, status: ReaderStatus) -> None:
         """Thread-safe: report the reader's status (call from the monitor's thread)."""
         self._reader.emit(status)
 
     def stop(self) -> None:
-        """Stop the timer and the worker thread (waits for the running job)."""
+        """Stop the timer and the worker threads (waits for the running jobs)."""
         self._timer.stop()
-        self._thread.quit()
-        self._thread.wait()
+        for thread in (self._thread, self._staff_thread):
+            thread.quit()
+        for thread in (self._thread, self._staff_thread):
+            thread.wait()
 
     def _carry_out(self, effect: object) -> None:
         match effect:
+            case StartWork() if effect.kind in STAFF_WORK:
+                self._staff_job.emit(effect)
             case StartWork() | CloseCard():
                 self._job.emit(effect)
             case PlaySound():
                 self.sound.emit(effect.cue.value)
             case NotifyStaff():
-                log.info("a customer asked for a member of staff")
+                log.info("a customer asked for a member of staff (%s)", effect.reason)
+                self._staff_job.emit(effect)
                 self.staff_called.emit()
             case ExitApp():
                 self.exit_requested.emit()
@@ -172,6 +238,11 @@ class FlowController(QObject):
     def _on_failed(self, work_id: int, problem: object) -> None:
         assert isinstance(problem, Problem)
         self.send(WorkFailed(work_id, problem))
+
+    @Slot(int, object)
+    def _on_called(self, call_id: int, outcome: object) -> None:
+        assert isinstance(outcome, CallOutcome)
+        self.send(StaffCallDone(call_id, outcome))
 
     @Slot(object)
     def _on_reader(self, status: object) -> None:

@@ -33,9 +33,9 @@ from kiosk.ui.enrol_page import ConsentPage, ReviewPage
 from kiosk.ui.keypad_widget import password_keyboard, pin_pad, staff_pad
 from kiosk.ui.message_page import ProblemPage, ResultPage, WorkingPage
 from kiosk.ui.picker_page import providers_page, services_page
-from kiosk.ui.secret_page import PasswordPage, PinPage, StaffLoginPage
+from kiosk.ui.secret_page import PasswordPage, PinPage
 from kiosk.ui.sound import SoundPlayer
-from kiosk.ui.staff_page import StaffAssistPage, StaffMenuPage
+from kiosk.ui.staff_page import StaffAssistPage, StaffLoginPage, StaffMenuPage
 from kiosk.ui.style import enforce_touch_size, theme, touch_px
 
 _LANGUAGE_KEYS = {"ja": "lang.ja", "en": "lang.en", "ja-easy": "lang.easy"}

@@ -7,7 +7,16 @@ from PySide6.QtSvgWidgets import QSvgWidget
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout
 
 from kiosk.flow.errors_catalogue import entry
-from kiosk.flow.machine import CallStaff, Cancel, Done, FlowState, Retry, Screen, Work
+from kiosk.flow.machine import (
+    STAFF_CALL_TEXT,
+    CallStaff,
+    Cancel,
+    Done,
+    FlowState,
+    Retry,
+    Screen,
+    Work,
+)
 from kiosk.services.base import ServiceResult
 from kiosk.ui.base_page import Page, Send, icon, label, set_icon
 from kiosk.ui.card_page import repolish
@@ -164,5 +173,6 @@ class ProblemPage(Page):
         self.done.setText(self.t("button.done"))
         self.call_staff.setText(self.t("button.call_staff"))
         self.call_staff.setVisible(not state.staff_called)
-        self.staff.setVisible(state.staff_called)
-        self.staff.setText(self.t("staff.called"))
+        self.staff.setVisible(state.staff_called)  # coming only when the call was delivered
+        if state.staff_called:
+            self.staff.setText(self.t(STAFF_CALL_TEXT[state.staff_call]))

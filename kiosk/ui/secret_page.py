@@ -1,4 +1,4 @@
-"""Screens that take a secret: the PIN, the signature password and the staff PIN."""
+"""Screens that take a secret: the PIN and the signature password (staff: staff_page)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout
 from kiosk.flow.errors_catalogue import Problem, entry
 from kiosk.flow.i18n import Language
 from kiosk.flow.machine import (
+    STAFF_CALL_TEXT,
     CallStaff,
     Cancel,
     FlowState,
     SubmitPassword,
     SubmitPin,
-    SubmitStaffPin,
 )
 from kiosk.ui.base_page import Page, Send, label
 from kiosk.ui.keypad_widget import SecretPad
@@ -108,8 +108,8 @@ class PinPage(SecretPage):
         self.retries.setText(self.t("pin.retries", retries=retries))
         last = retries == 1
         lines = [self.t("pin.last_try" if last else "pin.shield")]
-        if state.staff_called:
-            lines.append(self.t("staff.called"))
+        if state.staff_called:  # staff are coming only when the call was delivered
+            lines.append(self.t(STAFF_CALL_TEXT[state.staff_call]))
         self.notice.setVisible(True)
         self.notice.setText("\n".join(lines))
         self.call_staff.setVisible(last and not state.staff_called)
@@ -127,14 +127,9 @@ class PasswordPage(SecretPage):
         retries = None if state.card is None else state.card.sign_retries
         self.retries.setVisible(retries is not None)
         self.retries.setText(self.t("pin.retries", retries=retries))
+        lines = [self.t("password.why")]
+        if state.staff_called:
+            lines.append(self.t(STAFF_CALL_TEXT[state.staff_call]))
         self.notice.setVisible(True)
-        self.notice.setText(self.t("password.why"))
+        self.notice.setText("\n".join(lines))
         self.call_staff.setVisible(retries == 1 and not state.staff_called)
-
-
-class StaffLoginPage(SecretPage):
-    """The staff PIN."""
-
-    def __init__(self, send: Send, pad: SecretPad) -> None:
-        super().__init__(send, pad, "staff.login")
-        pad.submitted.connect(lambda pin: self.send(SubmitStaffPin(pin)))

@@ -1,10 +1,12 @@
-"""Staff mode: the menu (exit, reader status, assisted check) and the assisted-check form."""
+"""Staff mode: the login (staff number, then PIN), the menu (exit, reader status, assisted
+check) and the assisted-check form."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLineEdit, QVBoxLayout
 
 from kiosk.flow.machine import (
+    Back,
     Cancel,
     ChooseService,
     Flow,
@@ -12,9 +14,91 @@ from kiosk.flow.machine import (
     StaffAssist,
     StaffExit,
     SubmitAssist,
+    SubmitStaffId,
+    SubmitStaffPin,
+    Work,
+    staff_wait_s,
 )
 from kiosk.ui.base_page import Page, Send, label
+from kiosk.ui.keypad_widget import SecretPad
 from kiosk.ui.secret_page import problem_text
+
+
+class StaffLoginPage(Page):
+    """Two entries on one digit pad: the staff number, then the PIN (both masked).
+
+    A clinic's staff know their staff number (職員番号); the pad takes it first, then the
+    title names it and asks for the PIN. While the credential is checked the pad is off;
+    after too many wrong tries it stays off and the seconds to wait count down."""
+
+    ticking = True  # the lockout's countdown
+
+    def __init__(self, send: Send, pad: SecretPad) -> None:
+        super().__init__(send)
+        self.pad = pad
+        self._asking_pin = False
+        self.title = label("title")
+        self.notice = label("notice")
+        self.problem = label("problem")
+        self.back = self.button("back", Back(), "secondary")
+        self.cancel = self.button("cancel", Cancel(), "secondary")
+        pad.submitted.connect(self._submitted)
+        info = QVBoxLayout()
+        info.setSpacing(10)
+        for widget in (self.title, self.notice, self.problem):
+            info.addWidget(widget)
+        info.addStretch(1)
+        row = QHBoxLayout()
+        row.addWidget(self.back)
+        row.addStretch(1)
+        row.addWidget(self.cancel)
+        info.addLayout(row)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(60, 24, 60, 24)
+        layout.setSpacing(40)
+        layout.addLayout(info, 1)
+        layout.addWidget(pad, 1)
+
+    def enter(self, state: FlowState) -> None:
+        """A new login: nothing typed."""
+        self.pad.reset()
+
+    def render(self, state: FlowState, now: float) -> None:
+        """The step's title, checking / locked notice, the last problem; the pad on or off."""
+        super().render(state, now)
+        asking_pin = bool(state.staff_login_id)
+        if asking_pin != self._asking_pin:  # a new entry: nothing typed carries over
+            self._asking_pin = asking_pin
+            self.pad.clear()
+        if asking_pin:
+            self.title.setText(self.t("staff.login.pin", staff_id=state.staff_login_id))
+        else:
+            self.title.setText(self.t("staff.login"))
+        wait = staff_wait_s(state, now)
+        checking = state.work is Work.STAFF_SIGN_IN
+        lines = []
+        if checking:
+            lines.append(self.t("staff.login.checking"))
+        if wait:
+            lines.append(self.t("staff.locked", seconds=wait))
+        self.notice.setVisible(bool(lines))
+        self.notice.setText("\n".join(lines))
+        problem = state.problem
+        self.problem.setVisible(problem is not None)
+        if problem is not None:
+            self.problem.setText(problem_text(problem, self.language))
+        self.pad.setEnabled(not checking and not wait)
+        self.pad.set_labels(self.t("button.clear"), self.t("button.delete"), self.t("button.ok"))
+        self.back.setVisible(asking_pin)
+        self.back.setEnabled(not checking)
+        self.back.setText(self.t("button.back"))
+        self.cancel.setText(self.t("button.cancel"))
+
+    def _submitted(self, typed: str) -> None:
+        if self._asking_pin:
+            self.send(SubmitStaffPin(typed))
+        else:
+            self.send(SubmitStaffId(typed))
 
 
 class StaffMenuPage(Page):
@@ -27,6 +111,7 @@ class StaffMenuPage(Page):
         self.assist = self.button("staff-assist", StaffAssist())
         self.exit = self.button("staff-exit", StaffExit(), "danger")
         self.cancel = self.button("cancel", Cancel(), "secondary")
+        self.problem = label("problem")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(120, 40, 120, 40)
         layout.setSpacing(24)
@@ -34,6 +119,7 @@ class StaffMenuPage(Page):
         layout.addWidget(self.reader)
         layout.addWidget(self.assist)
         layout.addWidget(self.exit)
+        layout.addWidget(self.problem)
         layout.addStretch(1)
         layout.addWidget(self.cancel)
 
@@ -46,6 +132,13 @@ class StaffMenuPage(Page):
         self.assist.setText(self.t("staff.assist"))
         self.exit.setText(self.t("staff.exit"))
         self.cancel.setText(self.t("button.back"))
+        busy = state.work is not None  # the exit is being recorded
+        self.assist.setEnabled(not busy)
+        self.exit.setEnabled(not busy)
+        problem = state.problem
+        self.problem.setVisible(problem is not None)
+        if problem is not None:
+            self.problem.setText(problem_text(problem, self.language))
 
 
 class StaffAssistPage(Page):

@@ -399,14 +399,34 @@
         <translation>The service could not finish</translation>
     </message>
     <message>
-        <source>もう一度入力してください。</source>
-        <comment>problem.staff_pin_wrong.text</comment>
-        <translation>Please try again.</translation>
+        <source>係員番号は数字10桁まで、暗証番号は数字6〜12桁です。</source>
+        <comment>problem.staff_format.text</comment>
+        <translation>The staff number is up to 10 digits; the PIN is 6 to 12 digits.</translation>
     </message>
     <message>
-        <source>係員番号が違います</source>
+        <source>番号の桁数を確認してください</source>
+        <comment>problem.staff_format.title</comment>
+        <translation>Please check the number of digits</translation>
+    </message>
+    <message>
+        <source>間違いが続いたため、しばらく入力できません。</source>
+        <comment>problem.staff_locked.text</comment>
+        <translation>Too many wrong tries: please wait before trying again.</translation>
+    </message>
+    <message>
+        <source>係員ログインを一時停止しています</source>
+        <comment>problem.staff_locked.title</comment>
+        <translation>Staff login is paused</translation>
+    </message>
+    <message>
+        <source>係員番号から入力し直してください。</source>
+        <comment>problem.staff_pin_wrong.text</comment>
+        <translation>Please enter your staff number again.</translation>
+    </message>
+    <message>
+        <source>係員番号または暗証番号が違います</source>
         <comment>problem.staff_pin_wrong.title</comment>
-        <translation>Wrong staff PIN</translation>
+        <translation>Wrong staff number or PIN</translation>
     </message>
     <message>
         <source>発行元を確認できない電子証明書です。係員をお呼びください。</source>
@@ -554,6 +574,11 @@
         <translation>A member of staff is on the way. Please wait.</translation>
     </message>
     <message>
+        <source>係員を呼んでいます…</source>
+        <comment>staff.calling</comment>
+        <translation>Calling a member of staff…</translation>
+    </message>
+    <message>
         <source>本人確認済みとして記録</source>
         <comment>staff.confirm</comment>
         <translation>Record as checked by staff</translation>
@@ -569,9 +594,24 @@
         <translation>Insurer number</translation>
     </message>
     <message>
+        <source>あと{seconds}秒お待ちください</source>
+        <comment>staff.locked</comment>
+        <translation>Try again in {seconds} s</translation>
+    </message>
+    <message>
         <source>係員番号を入力してください</source>
         <comment>staff.login</comment>
-        <translation>Staff PIN</translation>
+        <translation>Enter your staff number</translation>
+    </message>
+    <message>
+        <source>確認しています…</source>
+        <comment>staff.login.checking</comment>
+        <translation>Checking…</translation>
+    </message>
+    <message>
+        <source>係員番号 {staff_id}:暗証番号を入力してください</source>
+        <comment>staff.login.pin</comment>
+        <translation>Staff number {staff_id}: enter your PIN</translation>
     </message>
     <message>
         <source>記号・番号</source>
@@ -582,6 +622,16 @@
         <source>係員メニュー</source>
         <comment>staff.menu</comment>
         <translation>Staff menu</translation>
+    </message>
+    <message>
+        <source>お手数ですが、受付までお越しください。係員がご案内します。</source>
+        <comment>staff.no_channel</comment>
+        <translation>Please go to the reception counter: a member of staff will help you there.</translation>
+    </message>
+    <message>
+        <source>係員を呼び出せませんでした。お手数ですが、受付までお越しください。</source>
+        <comment>staff.not_delivered</comment>
+        <translation>Staff could not be reached. Please go to the reception counter.</translation>
     </message>
     <message>
         <source>カードリーダー: {status}</source>

@@ -399,14 +399,34 @@
         <translation>てつづきが できません でした</translation>
     </message>
     <message>
-        <source>もう一度入力してください。</source>
-        <comment>problem.staff_pin_wrong.text</comment>
-        <translation>もういちど いれて ください。</translation>
+        <source>係員番号は数字10桁まで、暗証番号は数字6〜12桁です。</source>
+        <comment>problem.staff_format.text</comment>
+        <translation>かかりいんの ばんごうは すうじ 10こ まで、あんしょうばんごうは 6〜12こ です。</translation>
     </message>
     <message>
-        <source>係員番号が違います</source>
+        <source>番号の桁数を確認してください</source>
+        <comment>problem.staff_format.title</comment>
+        <translation>ばんごうの けたを たしかめて ください</translation>
+    </message>
+    <message>
+        <source>間違いが続いたため、しばらく入力できません。</source>
+        <comment>problem.staff_locked.text</comment>
+        <translation>なんども まちがえたので、しばらく いれられません。</translation>
+    </message>
+    <message>
+        <source>係員ログインを一時停止しています</source>
+        <comment>problem.staff_locked.title</comment>
+        <translation>かかりいんの ログインを しばらく とめて います</translation>
+    </message>
+    <message>
+        <source>係員番号から入力し直してください。</source>
+        <comment>problem.staff_pin_wrong.text</comment>
+        <translation>かかりいんの ばんごうから もういちど いれて ください。</translation>
+    </message>
+    <message>
+        <source>係員番号または暗証番号が違います</source>
         <comment>problem.staff_pin_wrong.title</comment>
-        <translation>かかりいんの ばんごうが ちがいます</translation>
+        <translation>かかりいんの ばんごうか あんしょうばんごうが ちがいます</translation>
     </message>
     <message>
         <source>発行元を確認できない電子証明書です。係員をお呼びください。</source>
@@ -554,6 +574,11 @@
         <translation>かかりの ひとを よびました。まって いて ください。</translation>
     </message>
     <message>
+        <source>係員を呼んでいます…</source>
+        <comment>staff.calling</comment>
+        <translation>かかりの ひとを よんで います…</translation>
+    </message>
+    <message>
         <source>本人確認済みとして記録</source>
         <comment>staff.confirm</comment>
         <translation>たしかめた ことを きろく</translation>
@@ -569,9 +594,24 @@
         <translation>ほけんしゃ ばんごう</translation>
     </message>
     <message>
+        <source>あと{seconds}秒お待ちください</source>
+        <comment>staff.locked</comment>
+        <translation>あと {seconds}びょう まって ください</translation>
+    </message>
+    <message>
         <source>係員番号を入力してください</source>
         <comment>staff.login</comment>
-        <translation>かかりいんの ばんごう</translation>
+        <translation>かかりいんの ばんごうを いれて ください</translation>
+    </message>
+    <message>
+        <source>確認しています…</source>
+        <comment>staff.login.checking</comment>
+        <translation>しらべて います…</translation>
+    </message>
+    <message>
+        <source>係員番号 {staff_id}:暗証番号を入力してください</source>
+        <comment>staff.login.pin</comment>
+        <translation>かかりいんの ばんごう {staff_id}:あんしょうばんごうを いれて ください</translation>
     </message>
     <message>
         <source>記号・番号</source>
@@ -582,6 +622,16 @@
         <source>係員メニュー</source>
         <comment>staff.menu</comment>
         <translation>かかりいん メニュー</translation>
+    </message>
+    <message>
+        <source>お手数ですが、受付までお越しください。係員がご案内します。</source>
+        <comment>staff.no_channel</comment>
+        <translation>うけつけまで きて ください。かかりの ひとが てつだいます。</translation>
+    </message>
+    <message>
+        <source>係員を呼び出せませんでした。お手数ですが、受付までお越しください。</source>
+        <comment>staff.not_delivered</comment>
+        <translation>かかりの ひとを よべません でした。うけつけまで きて ください。</translation>
     </message>
     <message>
         <source>カードリーダー: {status}</source>

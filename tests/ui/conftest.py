@@ -7,7 +7,6 @@ JPKI session, local verification with the test PKI's CRLs, links and audit in me
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -18,11 +17,12 @@ import pytest  # noqa: E402
 from PySide6.QtCore import Qt, QtMsgType  # noqa: E402
 from PySide6.QtWidgets import QPushButton  # noqa: E402
 
-from kiosk.app import available_services, build_window, utc_now  # noqa: E402
+from kiosk.app import available_services, build_window, staff_desk, utc_now  # noqa: E402
 from kiosk.config import Config  # noqa: E402
 from kiosk.flow.backend import CardBackend, MemoryAudit  # noqa: E402
 from kiosk.flow.machine import Screen  # noqa: E402
 from kiosk.flow.reader import InProcessReader  # noqa: E402
+from kiosk.flow.staff import Credential, StaffMember  # noqa: E402
 from kiosk.simcard.applet import VirtualCard  # noqa: E402
 from kiosk.verify.challenge import ChallengeService  # noqa: E402
 from kiosk.verify.crl import verify_crl_in  # noqa: E402
@@ -30,8 +30,9 @@ from kiosk.verify.memory import MemoryVerificationStore  # noqa: E402
 from kiosk.verify.trust import TrustStore  # noqa: E402
 from kiosk.verify.verifier import Verifier  # noqa: E402
 
-STAFF_PIN = "2468"
-STAFF_PIN_SHA256 = hashlib.sha256(STAFF_PIN.encode()).hexdigest()
+STAFF_ID, STAFF_PIN = "1021", "24681357"
+#: The cheapest scrypt parameters the kiosk accepts: a sign-in takes a fraction of a second.
+CHEAP_SCRYPT = {"n": 2**14, "r": 8, "p": 5}
 #: Qt messages the offscreen platform always prints; anything else fails the test.
 _EXPECTED_QT = ("does not support propagateSizeHints",)
 
@@ -52,6 +53,12 @@ class FakeClock:
 @pytest.fixture(scope="session")
 def trust(test_pki):
     return TrustStore.from_dir(test_pki.trust_dir)
+
+
+@pytest.fixture(scope="session")
+def staff_members() -> tuple[StaffMember, ...]:
+    """The configured staff: one member, staff number STAFF_ID with STAFF_PIN."""
+    return (StaffMember(STAFF_ID, Credential.make(STAFF_PIN, **CHEAP_SCRYPT)),)
 
 
 @dataclass
@@ -102,11 +109,32 @@ class Kiosk:
         with self.qtbot.waitSignal(self.controller.ticked, timeout=2000):
             pass
 
+    def open_staff_login(self) -> None:
+        """Hold the hidden corner until the staff login shows."""
+        corner = self.window.staff_corner
+        self.qtbot.mousePress(corner, Qt.MouseButton.LeftButton)
+        self.wait_screen(Screen.STAFF_LOGIN)
+        self.qtbot.mouseRelease(corner, Qt.MouseButton.LeftButton)
+
+    def staff_login(self, staff_id: str = STAFF_ID, pin: str = STAFF_PIN) -> None:
+        """Open the staff login, type the staff number, then the PIN, and wait for the menu."""
+        self.open_staff_login()
+        self.type_staff(staff_id, pin)
+        self.wait_screen(Screen.STAFF_MENU)
+
+    def type_staff(self, staff_id: str, pin: str) -> None:
+        """On the staff login: the staff number, then (once it is asked for) the PIN."""
+        self.type_secret(staff_id)
+        self.qtbot.waitUntil(lambda: self.controller.state.staff_login_id == staff_id)
+        self.type_secret(pin)
+
 
 @pytest.fixture
-def make_kiosk(qtbot, test_pki, card_file, trust):
-    """Build a kiosk (kiosk mode, hardened) with the given configuration overrides."""
+def make_kiosk(qtbot, test_pki, card_file, trust, staff_members):
+    """Build a kiosk (kiosk mode, hardened) with the given configuration overrides; its staff
+    desk is the real one (app.staff_desk) over the same audit and the test's clock."""
     made = []
+    closers: list = []
 
     def make(extra_services=None, **overrides) -> Kiosk:
         services = {**available_services(), **(extra_services or {})}
@@ -125,16 +153,18 @@ def make_kiosk(qtbot, test_pki, card_file, trust):
             "kiosk-1",
             utc_now,
         )
-        settings = {"staff_pin_sha256": STAFF_PIN_SHA256, "sound": False, **overrides}
+        settings = {"staff": staff_members, "sound": False, **overrides}
         clock = FakeClock()
+        cfg = Config(**settings)
         window, controller = build_window(
-            Config(**settings),
+            cfg,
             reader,
             backend,
             windowed=False,
             services=services,
             clock=clock,
             staff_hold_ms=50,
+            staff=staff_desk(cfg, audit, closers, clock=clock),
         )
         qtbot.addWidget(window)
         window.show_kiosk()
@@ -147,6 +177,8 @@ def make_kiosk(qtbot, test_pki, card_file, trust):
     for kiosk in made:
         kiosk.controller.stop()
         kiosk.window.staff_exit()
+    for close in closers:
+        close()
 
 
 @pytest.fixture

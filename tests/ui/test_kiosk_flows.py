@@ -12,7 +12,7 @@ from kiosk.flow.machine import Screen
 from kiosk.simcard.applet import VirtualCard
 from kiosk.ui.style import touch_px
 
-STAFF_PIN = "2468"  # the ui conftest configures its hash
+STAFF_ID, STAFF_PIN = "1021", "24681357"  # the member of staff the ui conftest configures
 
 
 class ForeignCard:
@@ -100,8 +100,9 @@ def test_the_block_with_the_last_try_warning(kiosk, card_file):
     card = start_to_pin(kiosk, card_file.with_retries(auth=1))
     page_text = texts(kiosk.page())
     assert "あと1回間違えるとロックされます" in page_text
-    kiosk.click("call-staff")
-    kiosk.qtbot.waitUntil(lambda: "係員を呼びました" in texts(kiosk.page()))
+    kiosk.click("call-staff")  # no channel is configured: nobody is said to be coming
+    kiosk.qtbot.waitUntil(lambda: "受付までお越しください" in texts(kiosk.page()))
+    assert "係員を呼びました" not in texts(kiosk.page())
     kiosk.type_secret("9999")
     kiosk.wait_screen(Screen.BLOCKED)
     blocked = texts(kiosk.page())
@@ -255,13 +256,10 @@ def test_not_a_my_number_card_is_named_on_the_insert_screen(kiosk):
 
 
 def test_staff_mode_assisted_check_and_exit(kiosk):
-    corner = kiosk.window.staff_corner
-    kiosk.qtbot.mousePress(corner, Qt.MouseButton.LeftButton)
-    kiosk.wait_screen(Screen.STAFF_LOGIN)
-    kiosk.qtbot.mouseRelease(corner, Qt.MouseButton.LeftButton)
-    kiosk.type_secret("1111")
-    kiosk.qtbot.waitUntil(lambda: "係員番号が違います" in texts(kiosk.page()))
-    kiosk.type_secret(STAFF_PIN)
+    kiosk.open_staff_login()
+    kiosk.type_staff(STAFF_ID, "11111111")
+    kiosk.qtbot.waitUntil(lambda: "係員番号または暗証番号が違います" in texts(kiosk.page()))
+    kiosk.type_staff(STAFF_ID, STAFF_PIN)
     kiosk.wait_screen(Screen.STAFF_MENU)
     assert "カードリーダー準備完了" in texts(kiosk.page())
     kiosk.click("staff-assist")
@@ -271,18 +269,27 @@ def test_staff_mode_assisted_check_and_exit(kiosk):
     kiosk.click("staff-confirm")
     kiosk.wait_screen(Screen.RESULT)
     assert "係員が本人確認しました" in texts(kiosk.page())
-    assert kiosk.audit.records[-1].action == "staff_assisted.identity"
+    assert (kiosk.audit.records[-1].action, kiosk.audit.records[-1].actor) == (
+        "staff_assisted.identity",
+        STAFF_ID,
+    )
     assert "06123456" not in repr(kiosk.audit.records)
     kiosk.click("done")
     kiosk.wait_screen(Screen.ATTRACT)
 
-    kiosk.qtbot.mousePress(corner, Qt.MouseButton.LeftButton)
-    kiosk.wait_screen(Screen.STAFF_LOGIN)
-    kiosk.qtbot.mouseRelease(corner, Qt.MouseButton.LeftButton)
-    kiosk.type_secret(STAFF_PIN)
-    kiosk.wait_screen(Screen.STAFF_MENU)
+    kiosk.staff_login()
     kiosk.click("staff-exit")
     kiosk.qtbot.waitUntil(lambda: not kiosk.window.isVisible())
+    assert [(r.action, r.ok, r.actor) for r in kiosk.audit.records if "login" in r.action] == [
+        ("staff.login", False, STAFF_ID),
+        ("staff.login", True, STAFF_ID),
+        ("staff.login", True, STAFF_ID),
+    ]
+    assert (kiosk.audit.records[-1].action, kiosk.audit.records[-1].actor) == (
+        "staff.exit",
+        STAFF_ID,
+    )
+    assert STAFF_PIN not in repr(kiosk.audit.records)
 
 
 def test_a_short_tap_in_the_corner_does_nothing(kiosk):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QLabel, QLineEdit
 
 from kiosk.flow.machine import Screen
@@ -13,8 +12,6 @@ from kiosk.services.insurance import (
     demo_insurance_service,
     mask_member,
 )
-
-STAFF_PIN = "2468"  # the ui conftest configures its hash
 
 
 def texts(page) -> str:
@@ -76,12 +73,7 @@ def test_insurance_check_enrols_asks_each_item_and_shows_the_coverage(make_kiosk
 def test_staff_assisted_insurance_check_by_the_numbers(make_kiosk):
     service = demo_insurance_service()
     kiosk = make_kiosk(extra_services={"insurance": service}, services=("identity", "insurance"))
-    corner = kiosk.window.staff_corner
-    kiosk.qtbot.mousePress(corner, Qt.MouseButton.LeftButton)
-    kiosk.wait_screen(Screen.STAFF_LOGIN)
-    kiosk.qtbot.mouseRelease(corner, Qt.MouseButton.LeftButton)
-    kiosk.type_secret(STAFF_PIN)
-    kiosk.wait_screen(Screen.STAFF_MENU)
+    kiosk.staff_login()
     kiosk.click("staff-assist")
     kiosk.wait_screen(Screen.STAFF_ASSIST)
     kiosk.click("service-insurance")
@@ -95,7 +87,7 @@ def test_staff_assisted_insurance_check_by_the_numbers(make_kiosk):
     assert "●●●T-02" in page and "TEST-02" not in page
     assert service.directory.shared == []
     record = kiosk.audit.records[-1]
-    assert (record.action, record.ok) == ("staff_assisted.insurance", False)
+    assert (record.action, record.ok, record.actor) == ("staff_assisted.insurance", False, "1021")
     assert "00009901" not in repr(kiosk.audit.records)
     kiosk.click("done")
     kiosk.wait_screen(Screen.ATTRACT)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kiosk import config
-from kiosk.commands.demo import DEMO_PIN, prepare
+from kiosk.commands.demo import DEMO_PIN, DEMO_STAFF_ID, DEMO_STAFF_PIN, prepare
 from kiosk.pki.cardfile import load_card
 
 
@@ -15,9 +15,21 @@ def test_prepare_makes_pki_card_and_config_once(tmp_path):
     assert cfg.verification == "local"
     assert cfg.reader == "Virtual PCD 00 00"
     assert sorted(p.name for p in cfg.trust_dir.iterdir()) == ["auth-ca.pem", "sign-ca.pem"]
-    assert cfg.staff_pin_sha256 and len(cfg.staff_pin_sha256) == 64
+    (staff,) = cfg.staff
+    assert staff.staff_id == DEMO_STAFF_ID and staff.credential.matches(DEMO_STAFF_PIN)
 
     # A second run keeps the card (and its retry counters) as it is.
     card_path.write_text(card_path.read_text().replace('"retries_left": 3', '"retries_left": 2'))
     again, _ = prepare(tmp_path, "Virtual PCD 00 00")
     assert load_card(again).auth.retries_left == 2
+
+
+def test_a_demo_configuration_with_the_retired_staff_hash_is_migrated(tmp_path):
+    _, config_path = prepare(tmp_path, "Virtual PCD 00 00")
+    text = config_path.read_text(encoding="utf-8")
+    head, _, _ = text.partition("\n[[staff]]")
+    config_path.write_text(head + '\nstaff_pin_sha256 = "' + "0" * 64 + '"\n', encoding="utf-8")
+    prepare(tmp_path, "Virtual PCD 00 00")
+    cfg = config.load(config_path, env={})  # no longer refused
+    assert [m.staff_id for m in cfg.staff] == [DEMO_STAFF_ID]
+    assert "staff_pin_sha256" not in config_path.read_text(encoding="utf-8")

@@ -44,6 +44,7 @@ from kiosk.flow.machine import (
     SubmitAssist,
     SubmitPassword,
     SubmitPin,
+    SubmitStaffId,
     SubmitStaffPin,
     Tick,
     Touch,
@@ -55,7 +56,7 @@ from kiosk.flow.ports import Authenticated, CardStatus, EnrolmentCandidate, Four
 from kiosk.services.base import ConsentItem, Link, ResultRow, ServicePreview, ServiceResult
 from kiosk.services.identity import IdentityService
 
-STAFF_PIN_SHA256 = "03ac674216f3e15c761ee1a5e255f067953623c8b388b4459e13f978d7c846f4"  # "1234"
+STAFF_ID, STAFF_PIN = "7", "246813"
 IDENTITY = IdentityService()
 IDENTITY_INFO = ServiceInfo(IDENTITY.id, IDENTITY.title, IDENTITY.description, True)
 SHARING = ServiceInfo(
@@ -299,8 +300,8 @@ def test_the_block(code, retries):
 
 
 def test_call_staff_notifies_once():
-    d = at_pin(retries=1).send(CallStaff())
-    assert NotifyStaff() in d.effects and d.state.staff_called
+    d = at_pin(make_flow(staff_channel=True), retries=1).send(CallStaff())
+    assert NotifyStaff(1, "pin") in d.effects and d.state.staff_called
     d.send(CallStaff())
     assert d.effects == ()
 
@@ -616,11 +617,17 @@ def test_card_events_off_the_card_screens_only_track_presence():
 # --- staff -------------------------------------------------------------------------------
 
 
-def staff_flow() -> Flow:
-    return make_flow(staff_pin_sha256=STAFF_PIN_SHA256)
+def staff_flow(**kw) -> Flow:
+    return make_flow(staff_enabled=True, **kw)
 
 
-def test_staff_mode_needs_a_configured_pin():
+def sign_in(d: Driver, staff_id: str = STAFF_ID) -> Driver:
+    """From anywhere: the hidden request, the staff number, the PIN, the desk says yes."""
+    d.send(StaffRequest()).send(SubmitStaffId(staff_id)).send(SubmitStaffPin(STAFF_PIN))
+    return d.finish_work(staff_id)
+
+
+def test_staff_mode_needs_configured_staff():
     d = Driver(make_flow()).send(StaffRequest())
     assert d.screen is Screen.ATTRACT
 
@@ -628,12 +635,16 @@ def test_staff_mode_needs_a_configured_pin():
 def test_staff_login_exit_and_wrong_pin():
     d = Driver(staff_flow()).send(Start()).send(StaffRequest())
     assert d.screen is Screen.STAFF_LOGIN and d.state.service_id == ""
-    d.send(SubmitStaffPin("9999"))
+    d.send(SubmitStaffId(STAFF_ID)).send(SubmitStaffPin("999999"))
+    assert d.work().kind is Work.STAFF_SIGN_IN
+    d.fail_work(ProblemCode.STAFF_PIN_WRONG)
     assert d.screen is Screen.STAFF_LOGIN
     assert d.state.problem.code is ProblemCode.STAFF_PIN_WRONG
-    d.send(SubmitStaffPin("1234"))
-    assert d.screen is Screen.STAFF_MENU and d.state.staff
+    sign_in(d)
+    assert d.screen is Screen.STAFF_MENU and d.state.staff and d.state.staff_id == STAFF_ID
     d.send(StaffExit())
+    assert d.work().kind is Work.STAFF_EXIT and d.work().staff_id == STAFF_ID
+    d.finish_work(STAFF_ID)
     assert d.effects == (ExitApp(),)
 
 
@@ -643,7 +654,7 @@ def test_staff_cannot_interrupt_card_work():
 
 
 def test_staff_assisted_path():
-    d = Driver(staff_flow()).send(StaffRequest()).send(SubmitStaffPin("1234"))
+    d = sign_in(Driver(staff_flow()))
     d.send(StaffAssist())
     assert d.screen is Screen.STAFF_ASSIST and d.state.service_id == "identity"
     d.send(SubmitAssist("1234", "12-34"))
@@ -652,7 +663,7 @@ def test_staff_assisted_path():
     assert d.effects == ()
     d.send(SubmitAssist(" 06123456 ", "12-34 "))
     work = d.work()
-    assert work.kind is Work.ASSISTED
+    assert work.kind is Work.ASSISTED and work.staff_id == STAFF_ID
     assert (work.context.insurer, work.context.member) == ("06123456", "12-34")
     assert work.context.assisted and work.context.subject == ""
     d.finish_work(IDENTITY.run(work.context))
@@ -660,13 +671,13 @@ def test_staff_assisted_path():
 
 
 def test_staff_menu_cancel_returns_to_attract():
-    d = Driver(staff_flow()).send(StaffRequest()).send(SubmitStaffPin("1234")).send(Cancel())
+    d = sign_in(Driver(staff_flow())).send(Cancel())
     assert d.screen is Screen.ATTRACT and not d.state.staff
 
 
 def test_staff_can_choose_the_service_for_assistance():
-    flow = make_flow(services=(IDENTITY_INFO, SHARING), staff_pin_sha256=STAFF_PIN_SHA256)
-    d = Driver(flow).send(StaffRequest()).send(SubmitStaffPin("1234")).send(StaffAssist())
+    flow = staff_flow(services=(IDENTITY_INFO, SHARING))
+    d = sign_in(Driver(flow)).send(StaffAssist())
     d.send(ChooseService("sharing"))
     assert d.state.service_id == "sharing"
 

@@ -464,10 +464,13 @@ def test_the_backend_refuses_a_staff_assisted_payment(service, gateway):
     gateway.ring_up(SHOP, TERMINAL, 1_280, "TEST-ORDER-42")
     audit = MemoryAudit()
     result = backend(service, audit).run_assisted(
-        context(subject="", link=None, consented=frozenset(), assisted=True, insurer="06123456")
+        context(subject="", link=None, consented=frozenset(), assisted=True, insurer="06123456"),
+        staff_id="1021",
     )
     assert not result.ok and result.assisted and gateway.receipts == []
-    assert [(r.action, r.ok) for r in audit.records] == [("staff_assisted.payment", False)]
+    assert [(r.action, r.ok, r.actor) for r in audit.records] == [
+        ("staff_assisted.payment", False, "1021")
+    ]
 
 
 def test_other_charge_failures_reach_the_flow_as_service_failed():
