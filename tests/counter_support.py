@@ -11,7 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Counter(ThreadingHTTPServer):
-    """The counter's endpoint: answers each POST with `status` (or never, when `hang`)."""
+    """The counter's endpoint: answers each POST with `status` (or never, when `hang`; with
+    the status and headers but a body that never comes, when `stall_body`)."""
 
     daemon_threads = True
 
@@ -19,6 +20,7 @@ class Counter(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.status = 200
         self.hang = False
+        self.stall_body = False
         self.release = threading.Event()
         self.bodies: list[dict[str, object]] = []
         self.content_types: list[str] = []
@@ -41,8 +43,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(self.server.status)
         if self.server.status in (301, 302, 307):
             self.send_header("Location", "http://127.0.0.1:1/elsewhere")
-        self.send_header("Content-Length", "0")
+        self.send_header("Content-Length", "100" if self.server.stall_body else "0")
         self.end_headers()
+        if self.server.stall_body:
+            self.wfile.flush()
+            self.server.release.wait(30)
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         """Quiet."""

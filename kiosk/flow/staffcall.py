@@ -24,8 +24,9 @@ class WebhookChannel:
     """A StaffChannel that POSTs the call as JSON to the counter's URL.
 
     The URL is https (plain http only to this machine; checked by kiosk.config). Each phase
-    of the request (connect, send, wait for the answer) is bounded by `timeout_s`, and
-    redirects are not followed: the call goes where it was configured or nowhere."""
+    of the request (connect, send, wait for the answer) is bounded by `timeout_s`; only the
+    status line and headers are awaited (a body, however slow, is never read), and redirects
+    are not followed: the call goes where it was configured or nowhere."""
 
     def __init__(
         self,
@@ -47,14 +48,15 @@ class WebhookChannel:
         """Send the call; DELIVERED only on a 2xx answer."""
         body = {"kiosk": self._kiosk_id, "reason": reason, "at": self._wall_clock().isoformat()}
         try:
-            answer = self._client.post(self._url, json=body)
+            with self._client.stream("POST", self._url, json=body) as answer:
+                status = answer.status_code  # closed without reading the body
         except httpx.HTTPError as e:  # timeouts, refused connections, TLS, protocol errors
             log.warning("staff call not delivered: %s", type(e).__name__)
             return CallOutcome.NOT_DELIVERED
-        if answer.is_success:
+        if 200 <= status < 300:
             log.info("staff call delivered (%s)", reason)
             return CallOutcome.DELIVERED
-        log.warning("staff call not delivered: the counter answered %d", answer.status_code)
+        log.warning("staff call not delivered: the counter answered %d", status)
         return CallOutcome.NOT_DELIVERED
 
     def close(self) -> None:

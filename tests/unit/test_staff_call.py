@@ -64,3 +64,10 @@ def test_no_answer_within_the_timeout_is_not_delivered(counter):
     assert hook.call("password") is CallOutcome.NOT_DELIVERED
     hook.close()
     assert counter.bodies == [{"kiosk": "kiosk-1", "reason": "password", "at": AT.isoformat()}]
+
+
+def test_the_answers_body_is_not_waited_for(counter):
+    counter.stall_body = True  # 200 and headers at once, then a body that never comes
+    hook = channel(counter.url, timeout_s=0.5)
+    assert hook.call("pin") is CallOutcome.DELIVERED
+    hook.close()

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import pytest
 
 from kiosk import cli
-from kiosk.app import StoreAudit
+from kiosk.app import DeferredAudit, StoreAudit, staff_desk
 from kiosk.commands.staff import read_pin
-from kiosk.config import ConfigError
+from kiosk.config import Config, ConfigError
 from kiosk.flow.backend import MemoryAudit
 from kiosk.flow.errors_catalogue import Problem, ProblemCode
 from kiosk.flow.ports import CallOutcome, FlowProblem
@@ -21,10 +21,12 @@ from kiosk.flow.staff import (
     LockoutPolicy,
     NoStaff,
     StaffDesk,
+    StaffGate,
     StaffMember,
 )
 from kiosk.store.audit import AuditLog
 from kiosk.store.engine import Database
+from tests.counter_support import serve_counter
 
 PIN, OTHER_PIN = "24681357", "13572468"
 WRONG = "99999999"
@@ -142,24 +144,31 @@ def test_an_unknown_staff_number_is_checked_as_slowly_and_never_recorded(staff):
     ]
 
 
-def test_three_wrong_pins_lock_the_login_doubling_and_capped(staff):
-    clock, audit = Clock(), MemoryAudit()
-    d = desk(staff, audit, clock, policy=LockoutPolicy(tries=3, first_s=30, cap_s=100))
+def test_the_lockout_doubles_and_is_capped():
+    clock = Clock()
+    gate = StaffGate(LockoutPolicy(tries=3, first_s=30, cap_s=100), clock)
     waits = []
     for _ in range(4):
-        assert refused(d, "1021", WRONG).code is ProblemCode.STAFF_PIN_WRONG
-        assert refused(d, "9", WRONG).code is ProblemCode.STAFF_PIN_WRONG  # any number counts
-        problem = refused(d, "1021", WRONG)
-        assert problem.code is ProblemCode.STAFF_LOCKED
-        waits.append(problem.wait_s)
-        clock.now += problem.wait_s
+        assert (gate.wrong(), gate.wrong()) == (0, 0)
+        waits.append(gate.wrong())
+        assert gate.wait_s() == waits[-1]
+        clock.now += waits[-1]
+        assert gate.wait_s() == 0
     assert waits == [30, 60, 100, 100]
-    lockouts = [r for r in audit.records if r.action == "staff.lockout"]
-    assert [(r.reason, r.actor) for r in lockouts] == [
-        ("locked_30s", None),
-        ("locked_60s", None),
-        ("locked_100s", None),
-        ("locked_100s", None),
+    assert LockoutPolicy().wait_s(0) == 30 and LockoutPolicy().wait_s(99) == 900
+
+
+def test_the_third_wrong_pin_locks_whatever_numbers_were_tried(staff):
+    audit = MemoryAudit()
+    d = desk(staff, audit)
+    assert refused(d, "1021", WRONG).code is ProblemCode.STAFF_PIN_WRONG
+    assert refused(d, "9", WRONG).code is ProblemCode.STAFF_PIN_WRONG  # any number counts
+    assert refused(d, "7", WRONG) == Problem(ProblemCode.STAFF_LOCKED, wait_s=30)
+    assert [(r.action, r.reason, r.actor) for r in audit.records] == [
+        ("staff.login", "wrong_pin", "1021"),
+        ("staff.login", "unknown_staff", None),
+        ("staff.login", "wrong_pin", "7"),
+        ("staff.lockout", "locked_30s", None),
     ]
 
 
@@ -280,3 +289,44 @@ def test_at_a_terminal_the_pin_is_asked_twice():
     answers = iter([PIN, OTHER_PIN])
     with pytest.raises(ConfigError, match="differ"):
         read_pin(Tty(), lambda prompt: next(answers))
+
+
+# --- wiring (kiosk.app) --------------------------------------------------------------------
+
+
+def test_the_kiosk_calls_staff_at_the_configured_url(staff):
+    with serve_counter() as counter:
+        cfg = Config(staff=staff, staff_call_url=counter.url, terminal_id="kiosk-9")
+        closers: list = []
+        assert staff_desk(cfg, MemoryAudit(), closers).call("pin") is CallOutcome.DELIVERED
+        for close in closers:
+            close()
+    assert counter.bodies[0]["kiosk"] == "kiosk-9" and counter.bodies[0]["reason"] == "pin"
+
+
+def test_without_a_url_nobody_is_called(staff):
+    assert staff_desk(Config(staff=staff), MemoryAudit(), []).call("pin") is (
+        CallOutcome.NO_CHANNEL
+    )
+
+
+def test_the_staff_audit_opens_the_store_on_first_use_and_fails_without_it():
+    audits: list = []
+    opened: list[int] = []
+
+    def prepare() -> None:
+        if not audits:
+            opened.append(1)
+            audits.append(MemoryAudit())
+
+    deferred = DeferredAudit(prepare, audits)
+    deferred.record("staff.exit", True, None, "clinic", None, AT, actor="7")
+    deferred.record("staff.exit", True, None, "clinic", None, AT, actor="8")
+    assert opened == [1]
+    assert [r.actor for r in audits[0].records] == ["7", "8"]
+
+    def broken() -> None:
+        raise RuntimeError("the store cannot be opened")
+
+    with pytest.raises(RuntimeError):
+        DeferredAudit(broken, []).record("staff.exit", True, None, "clinic", None, AT)
