@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QPushButton
 
-from kiosk.flow.machine import Screen, StaffCall
+from kiosk.flow.errors_catalogue import Problem, ProblemCode
+from kiosk.flow.machine import NotifyStaff, Screen, StaffCall, StartWork, Work
+from kiosk.flow.ports import CallOutcome, FlowProblem
+from kiosk.ui.controller import StaffWorker
 from tests.counter_support import serve_counter
 
 STAFF_ID, STAFF_PIN = "1021", "24681357"  # the member of staff the ui conftest configures
@@ -97,3 +100,37 @@ def test_back_on_the_pin_returns_to_the_staff_number(kiosk):
     kiosk.qtbot.waitUntil(lambda: not kiosk.controller.state.staff_login_id)
     assert "係員番号を入力してください" in texts(kiosk.page())
     assert kiosk.audit.records == []
+
+
+class _Port:
+    """A StaffPort whose sign-in and call raise what the test says."""
+
+    def __init__(self, sign_in_error: Exception, call_error: Exception) -> None:
+        self.sign_in_error = sign_in_error
+        self.call_error = call_error
+
+    def sign_in(self, staff_id: str, secret: str) -> str:
+        raise self.sign_in_error
+
+    def record_exit(self, staff_id: str) -> None:
+        raise self.sign_in_error
+
+    def call(self, reason: str) -> CallOutcome:
+        raise self.call_error
+
+
+def test_the_staff_worker_turns_every_failure_into_a_refusal(qtbot, caplog):
+    wrong = FlowProblem.of(ProblemCode.STAFF_PIN_WRONG)
+    worker = StaffWorker(_Port(wrong, RuntimeError("network stack")))
+    failed, called = [], []
+    worker.failed.connect(lambda work_id, problem: failed.append((work_id, problem)))
+    worker.called.connect(lambda call_id, outcome: called.append((call_id, outcome)))
+    worker.run(StartWork(3, Work.STAFF_SIGN_IN, staff_id=STAFF_ID, secret=STAFF_PIN))
+    worker.run(NotifyStaff(4, "pin"))
+    assert failed == [(3, Problem(ProblemCode.STAFF_PIN_WRONG))]
+    assert called == [(4, CallOutcome.NOT_DELIVERED)]  # a channel that raises delivered nothing
+    worker = StaffWorker(_Port(RuntimeError("store down"), RuntimeError("x")))
+    worker.failed.connect(lambda work_id, problem: failed.append((work_id, problem)))
+    worker.run(StartWork(5, Work.STAFF_EXIT, staff_id=STAFF_ID))
+    assert failed[-1] == (5, Problem(ProblemCode.INTERNAL))  # no exit without its record
+    assert STAFF_PIN not in caplog.text
