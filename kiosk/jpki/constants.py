@@ -14,8 +14,10 @@ TOKEN_LABEL_LENGTH = 32
 
 #: DER prefix of a SHA-256 DigestInfo (RFC 8017); the 32-byte hash follows.
 SHA256_DIGEST_INFO_PREFIX = bytes.fromhex("3031300d060960864801650304020105000420")
+#: Length of a signature by either JPKI key (RSA-2048): anything else is not the card's.
+SIGNATURE_LENGTH = 256
 #: Longest data COMPUTE DIGITAL SIGNATURE P1=00 pads (k − 11 for RSA-2048).
-MAX_SIGN_INPUT = 245
+MAX_SIGN_INPUT = SIGNATURE_LENGTH - 11
 
 #: The two credentials: user authentication (利用者証明用) and signature (署名用).
 Which = Literal["auth", "sign"]

@@ -32,6 +32,7 @@ from kiosk.jpki.constants import (
     PHYSICAL_CARD_LABEL,
     PIN_EF,
     SHA256_DIGEST_INFO_PREFIX,
+    SIGNATURE_LENGTH,
     TOKEN_LABEL_LENGTH,
     CertName,
     Ef,
@@ -166,17 +167,23 @@ class JpkiSession:
             raise PinUnconfirmed(which, e.sw) from e
 
     def sign(self, which: Which, digest_info: bytes) -> bytes:
-        """RSASSA-PKCS1-v1_5 signature of a DER DigestInfo with the key `which`."""
+        """RSASSA-PKCS1-v1_5 signature of a DER DigestInfo with the key `which`.
+
+        MalformedResponse unless the card returns exactly one RSA-2048 block.
+        """
         if not 1 <= len(digest_info) <= MAX_SIGN_INPUT:
             raise ValueError(f"the data to sign must be 1..{MAX_SIGN_INPUT} bytes")
         try:
-            return self._to_ef(
+            signature = self._to_ef(
                 KEY_EF[which], 0x80, 0x2A, p1p2=(0x00, 0x80), data=digest_info, le=256
             )
         except ApduError as e:
             if e.sw == 0x6982:
                 raise SecurityStatusNotSatisfied() from e
             raise
+        if len(signature) != SIGNATURE_LENGTH:
+            raise MalformedResponse("The card's signature does not have the key's length.")
+        return signature
 
     def sign_sha256(self, which: Which, message: bytes) -> bytes:
         """Sign `message` with SHA-256 (RSASSA-PKCS1-v1_5) using the key `which`."""

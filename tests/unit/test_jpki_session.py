@@ -346,3 +346,11 @@ def test_der_length_forms() -> None:
     assert der_length(bytes.fromhex("3005")) == 7
     assert der_length(bytes.fromhex("308181")) == 132
     assert der_length(bytes.fromhex("308203e8")) == 1004
+
+
+@pytest.mark.parametrize("length", [0, 1, 255, 257, 512])
+def test_a_signature_of_the_wrong_length_is_malformed(length: int) -> None:
+    digest_info = "3031300d060960864801650304020105000420" + "00" * 32
+    conn = ScriptedConnection([("802a0097" + "33" + digest_info + "00", "ab" * length + "9000")])
+    with pytest.raises(MalformedResponse, match="length"):
+        JpkiSession(conn).sign("auth", bytes.fromhex(digest_info))
