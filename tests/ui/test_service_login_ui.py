@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QLabel, QLineEdit
 
 from kiosk.flow.machine import Screen
 from kiosk.services.login import LoginCodeUsed, demo_login_service, utc_now
-
-STAFF_PIN = "2468"  # the ui conftest configures its hash
 
 
 def texts(page) -> str:
@@ -102,12 +99,7 @@ def test_declining_the_sign_in_issues_nothing(login_kiosk):
 
 def test_staff_cannot_sign_someone_in(login_kiosk):
     kiosk, service = login_kiosk
-    corner = kiosk.window.staff_corner
-    kiosk.qtbot.mousePress(corner, Qt.MouseButton.LeftButton)
-    kiosk.wait_screen(Screen.STAFF_LOGIN)
-    kiosk.qtbot.mouseRelease(corner, Qt.MouseButton.LeftButton)
-    kiosk.type_secret(STAFF_PIN)
-    kiosk.wait_screen(Screen.STAFF_MENU)
+    kiosk.staff_login()
     kiosk.click("staff-assist")
     kiosk.wait_screen(Screen.STAFF_ASSIST)
     kiosk.click("service-login")
@@ -118,6 +110,7 @@ def test_staff_cannot_sign_someone_in(login_kiosk):
     result = kiosk.controller.state.result
     assert not result.ok and result.assisted and result.rows == ()
     assert "係員による手続きではログインできません" in texts(kiosk.page())
-    assert [(r.action, r.ok) for r in kiosk.audit.records] == [("staff_assisted.login", False)]
+    audited = [(r.action, r.ok, r.actor) for r in kiosk.audit.records]
+    assert audited == [("staff_assisted.login", False, "1021")]  # by the staff member who did it
     provider = kiosk.controller.state.provider_id
     assert service.sessions.live_codes(provider, utc_now()) == 0
