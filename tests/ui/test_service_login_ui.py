@@ -111,6 +111,6 @@ def test_staff_cannot_sign_someone_in(login_kiosk):
     assert not result.ok and result.assisted and result.rows == ()
     assert "係員による手続きではログインできません" in texts(kiosk.page())
     audited = [(r.action, r.ok, r.actor) for r in kiosk.audit.records]
-    assert audited == [("staff_assisted.login", False, "1021")]  # by the staff member who did it
+    assert audited == [("staff.login", True, "1021"), ("staff_assisted.login", False, "1021")]
     provider = kiosk.controller.state.provider_id
     assert service.sessions.live_codes(provider, utc_now()) == 0
