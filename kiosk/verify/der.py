@@ -1,5 +1,5 @@
-"""The one boundary for untrusted DER: certificates and CRL headers from a card, a request or a
-file are decoded here, and nowhere else.
+"""The one boundary for untrusted DER: certificates, CRL headers and OCSP responses from a card,
+a request, a file or a responder are decoded here, and nowhere else.
 
 `cryptography` parses lazily: loading checks the outer structure, and a duplicated extension,
 an invalid version, a name whose bytes do not fit its string type or an unknown signature
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from cryptography.x509 import ocsp
 
 from kiosk.verify.verdict import Reason, Refused
 
@@ -82,6 +83,32 @@ def load_crl_header(der: bytes) -> x509.CertificateRevocationList:
     except Exception as e:  # the boundary: see the module docstring
         raise Refused(Reason.MALFORMED, "The CRL cannot be decoded.") from e
     return crl
+
+
+def load_ocsp_response(der: bytes) -> ocsp.OCSPResponse:
+    """Decode an OCSP response completely (its status; when successful, the signed data, every
+    single response and certificate), or raise Refused(ocsp_unavailable)."""
+    try:
+        response = ocsp.load_der_ocsp_response(der)
+        if response.response_status is ocsp.OCSPResponseStatus.SUCCESSFUL:
+            _touch_ocsp(response)
+    except Exception as e:  # the boundary: see the module docstring
+        raise Refused(Reason.OCSP_UNAVAILABLE, "The OCSP response cannot be decoded.") from e
+    return response
+
+
+def _touch_ocsp(response: ocsp.OCSPResponse) -> None:
+    _ = response.responder_key_hash, response.responder_name, response.produced_at_utc
+    _ = response.signature_algorithm_oid, response.signature_hash_algorithm
+    _ = response.signature, response.tbs_response_bytes
+    _touch_extensions(response.extensions)
+    for cert in response.certificates:
+        touch_certificate(cert)
+        cert.public_key()
+    for single in response.responses:
+        _ = single.hash_algorithm, single.serial_number, single.certificate_status
+        _ = single.issuer_name_hash, single.issuer_key_hash
+        _ = single.this_update_utc, single.next_update_utc, single.revocation_time_utc
 
 
 def _touch_name(name: x509.Name) -> None:

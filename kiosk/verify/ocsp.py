@@ -25,6 +25,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from kiosk.verify.certcheck import check_validity
+from kiosk.verify.der import load_ocsp_response
 from kiosk.verify.verdict import Reason, Refused, VerifyError
 
 NONCE_BYTES = 32
@@ -115,10 +116,7 @@ def check_response(
     skew_s: int = 60,
 ) -> OcspResult:
     """Check a DER OCSPResponse about `serial` under `issuer`; raise Refused when unusable."""
-    try:
-        response = ocsp.load_der_ocsp_response(response_der)
-    except ValueError as e:
-        raise Refused(Reason.OCSP_UNAVAILABLE, "The OCSP response cannot be decoded.") from e
+    response = load_ocsp_response(response_der)  # the DER boundary: ocsp_unavailable if not
     if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
         raise Refused(
             Reason.OCSP_UNAVAILABLE,

@@ -285,3 +285,40 @@ def test_the_platform_answers_an_undecodable_certificate_with_a_recorded_refusal
         answers = [http.post("/v1/enrolments", json=application, headers=headers) for _ in range(2)]
         assert [a.status_code for a in answers] == [200, 200]
         assert [a.json()["reason"] for a in answers] == ["malformed", "challenge_replayed"]
+
+
+# --- OCSP responses pass the same boundary -----------------------------------------------
+
+
+def with_duplicated_response_extension(der: bytes, key) -> bytes:
+    """An OCSP response with its nonce extension twice, signed again by key."""
+    from der_support import OCTET_STRING, SEQUENCE, children, content, tlv
+    from der_support import sign as sign_tbs
+
+    status, wrapper = children(der)
+    (response_bytes,) = children(wrapper)
+    kind, octets = children(response_bytes)
+    tbs, algorithm = children(content(octets))[:2]
+    fields = children(tbs)
+    extensions = children(content(fields[-1]))
+    fields[-1] = tlv(0xA1, tlv(SEQUENCE, b"".join([*extensions, extensions[0]])))
+    basic = sign_tbs(tlv(SEQUENCE, b"".join(fields)), key, algorithm)
+    return tlv(SEQUENCE, status + tlv(0xA0, tlv(SEQUENCE, kind + tlv(OCTET_STRING, basic))))
+
+
+def test_an_ocsp_response_that_does_not_decode_is_unavailable(world):
+    from kiosk.verify.ocsp import OcspChecker
+    from kiosk.verify.ocsp_responder import answer, for_test_pki
+
+    responder = for_test_pki(world.pki, "auth")
+
+    class Tampered:
+        def post(self, url: str, request_der: bytes) -> bytes:
+            good = answer(request_der, responder, world.now)
+            return with_duplicated_response_extension(good, world.pki.ca_key("auth"))
+
+    checker = OcspChecker("http://ocsp.test/", Tampered())
+    serial = x509.load_der_x509_certificate(world.auth_cert).serial_number
+    assert refusal(lambda: checker.check(responder.issuer, serial, world.now)) is (
+        Reason.OCSP_UNAVAILABLE
+    )
