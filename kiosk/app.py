@@ -283,7 +283,7 @@ def platform_backend(
     closers.append(db.dispose)
     client = PlatformClient(cfg.platform_url, cfg.platform_token)
     closers.append(client.close)
-    audit = StoreAudit(AuditLog(db), cfg.terminal_id)
+    audit = StoreAudit(AuditLog(db, keeps_serials=False), cfg.terminal_id)  # not a verifier
     if audits is not None:
         audits.append(audit)
     return CardBackend(

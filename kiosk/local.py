@@ -36,7 +36,19 @@ class LocalContext:
 
     @classmethod
     def from_config(cls, cfg: Config) -> LocalContext:
-        """Open the store (migrated to the latest schema) and load the trust anchors."""
+        """Open the store (migrated to the latest schema) and load the trust anchors.
+
+        Refused for a kiosk configured with `verification = "platform"`: such an operator is
+        not an authorised verifier (公的個人認証法 §63), and verifying here would record every
+        verdict's certificate serial and the links' serials in its own store."""
+        from kiosk.config import ConfigError
+
+        if cfg.verification == "platform":
+            raise ConfigError(
+                'this configuration verifies at a platform (verification = "platform"): '
+                "local verification, and the certificate records it keeps, are for authorised "
+                "verifiers only"
+            )
         from kiosk.store.audit import AuditLog
         from kiosk.store.engine import Database
         from kiosk.store.links import LinkRepository

@@ -344,10 +344,6 @@ def test_an_audit_log_that_keeps_no_serials_refuses_one(tmp_path):
         db.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kiosk/app.py platform_backend builds AuditLog(db) without keeps_serials=False",
-)
 def test_a_platform_mode_kiosks_audit_cannot_take_a_serial(platform, reader, tmp_path):
     """Nothing in the kiosk passes a certificate to its audit today; were something to, the
     platform-mode kiosk's store must still keep no serial (refused, or dropped)."""
@@ -374,10 +370,6 @@ def test_a_platform_mode_kiosks_audit_cannot_take_a_serial(platform, reader, tmp
             close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kiosk/local.py LocalContext.from_config does not refuse verification = platform",
-)
 def test_a_platform_mode_kiosk_does_not_verify_locally(world, tmp_path):
     """`kiosk verify-card` and `kiosk enrol` verify through LocalContext, which records each
     verdict's serial and the link's serials in the kiosk's own store: a platform-mode kiosk
