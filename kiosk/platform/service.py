@@ -421,7 +421,7 @@ def _check_text_and_depth(value: Any) -> None:
             stack.extend((member, depth + 1) for member in members)
 
 
-def decode_json(body: bytes, content_type: str | None) -> Any:
+def _decode_json(body: bytes, content_type: str | None) -> Any:
     """The body as strict JSON: UTF-8 without a byte-order mark, unique names, no NaN or
     Infinity, numbers of at most MAX_DIGITS digits and finite, no lone surrogates, at most
     MAX_DEPTH deep. Anything else is ApiError 400 malformed, with a message naming no value."""
@@ -475,7 +475,7 @@ def _boundary_route(tokens: _Tokens, body_timeout_s: float) -> type[APIRoute]:
                 provider = tokens.provider(request.headers.get("authorization"))
                 _note(request, provider=provider)
                 body = await _read_body(request, body_timeout_s)
-                value = decode_json(body, request.headers.get("content-type"))
+                value = _decode_json(body, request.headers.get("content-type"))
                 return await handler(_DecodedRequest(request, body, value))
 
             return guarded
