@@ -28,6 +28,7 @@ from kiosk.jpki.errors import (
     PinBlocked,
     PinFormatError,
     PinIncorrect,
+    PinUnconfirmed,
     UnsupportedToken,
 )
 from kiosk.jpki.session import JpkiSession
@@ -93,6 +94,10 @@ def problem_for(error: BaseException) -> Problem:
             return Problem(ProblemCode.PASSWORD_BLOCKED if sign else ProblemCode.PIN_BLOCKED, 0)
         case PinFormatError():
             return Problem(ProblemCode.PASSWORD_FORMAT if sign else ProblemCode.PIN_FORMAT)
+        case PinUnconfirmed():  # sent once, answered oddly: start over, never resend
+            return Problem(
+                ProblemCode.PASSWORD_UNCONFIRMED if sign else ProblemCode.PIN_UNCONFIRMED
+            )
         case NotAJpkiCard() | UnsupportedToken():
             return Problem(ProblemCode.NOT_MY_NUMBER_CARD)
         case CardRemoved() | NoCard():

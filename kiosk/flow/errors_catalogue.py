@@ -23,9 +23,11 @@ class ProblemCode(StrEnum):
     PIN_FORMAT = "pin_format"
     PIN_INCORRECT = "pin_incorrect"
     PIN_BLOCKED = "pin_blocked"
+    PIN_UNCONFIRMED = "pin_unconfirmed"  # the card answered the PIN oddly; it is not resent
     PASSWORD_FORMAT = "password_format"  # noqa: S105 (a problem code, not a secret)
     PASSWORD_INCORRECT = "password_incorrect"  # noqa: S105 (a problem code, not a secret)
     PASSWORD_BLOCKED = "password_blocked"  # noqa: S105 (a problem code, not a secret)
+    PASSWORD_UNCONFIRMED = "password_unconfirmed"  # noqa: S105 (a problem code, not a secret)
     NO_SIGN_CERT = "no_sign_cert"
     CERT_EXPIRED = "cert_expired"
     CERT_NOT_YET_VALID = "cert_not_yet_valid"
@@ -163,6 +165,40 @@ CATALOGUE: dict[ProblemCode, Entry] = {
             "あと{retries}回間違えるとロックされます。",
             "{retries} more wrong tries will lock the card.",
             "あと {retries}かい まちがえると つかえなく なります。",
+        ),
+        "warning",
+        True,
+    ),
+    ProblemCode.PIN_UNCONFIRMED: Entry(
+        Text(
+            "カードが暗証番号を確認できませんでした",
+            "The card did not confirm your PIN",
+            "カードが あんしょうばんごうを たしかめられませんでした",
+        ),
+        Text(
+            "暗証番号は一度だけ送り、再送していません。回数が1回減った可能性があります。"
+            "カードを入れ直して、もう一度お試しください。",
+            "Your PIN was sent once and not again; one try may have been used. "
+            "Please insert the card again and start over.",
+            "あんしょうばんごうは 1かいだけ おくりました。カードを もういちど いれて "
+            "はじめから やりなおして ください。",
+        ),
+        "warning",
+        True,
+    ),
+    ProblemCode.PASSWORD_UNCONFIRMED: Entry(
+        Text(
+            "カードがパスワードを確認できませんでした",
+            "The card did not confirm your password",
+            "カードが パスワードを たしかめられませんでした",
+        ),
+        Text(
+            "パスワードは一度だけ送り、再送していません。回数が1回減った可能性があります。"
+            "カードを入れ直して、もう一度お試しください。",
+            "Your password was sent once and not again; one try may have been used. "
+            "Please insert the card again and start over.",
+            "パスワードは 1かいだけ おくりました。カードを もういちど いれて "
+            "はじめから やりなおして ください。",
         ),
         "warning",
         True,

@@ -319,6 +319,16 @@
         <translation>Wrong password</translation>
     </message>
     <message>
+        <source>パスワードは一度だけ送り、再送していません。回数が1回減った可能性があります。カードを入れ直して、もう一度お試しください。</source>
+        <comment>problem.password_unconfirmed.text</comment>
+        <translation>Your password was sent once and not again; one try may have been used. Please insert the card again and start over.</translation>
+    </message>
+    <message>
+        <source>カードがパスワードを確認できませんでした</source>
+        <comment>problem.password_unconfirmed.title</comment>
+        <translation>The card did not confirm your password</translation>
+    </message>
+    <message>
         <source>カードを読み取るサービス(pcscd)が動いていません。係員をお呼びください。</source>
         <comment>problem.pcsc_down.text</comment>
         <translation>The service that reads cards (pcscd) is not running. Please ask a member of staff.</translation>
@@ -357,6 +367,16 @@
         <source>暗証番号が違います</source>
         <comment>problem.pin_incorrect.title</comment>
         <translation>Wrong PIN</translation>
+    </message>
+    <message>
+        <source>暗証番号は一度だけ送り、再送していません。回数が1回減った可能性があります。カードを入れ直して、もう一度お試しください。</source>
+        <comment>problem.pin_unconfirmed.text</comment>
+        <translation>Your PIN was sent once and not again; one try may have been used. Please insert the card again and start over.</translation>
+    </message>
+    <message>
+        <source>カードが暗証番号を確認できませんでした</source>
+        <comment>problem.pin_unconfirmed.title</comment>
+        <translation>The card did not confirm your PIN</translation>
     </message>
     <message>
         <source>通信できませんでした。しばらくしてからもう一度お試しください。</source>

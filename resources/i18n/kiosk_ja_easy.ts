@@ -319,6 +319,16 @@
         <translation>パスワードが ちがいます</translation>
     </message>
     <message>
+        <source>パスワードは一度だけ送り、再送していません。回数が1回減った可能性があります。カードを入れ直して、もう一度お試しください。</source>
+        <comment>problem.password_unconfirmed.text</comment>
+        <translation>パスワードは 1かいだけ おくりました。カードを もういちど いれて はじめから やりなおして ください。</translation>
+    </message>
+    <message>
+        <source>カードがパスワードを確認できませんでした</source>
+        <comment>problem.password_unconfirmed.title</comment>
+        <translation>カードが パスワードを たしかめられませんでした</translation>
+    </message>
+    <message>
         <source>カードを読み取るサービス(pcscd)が動いていません。係員をお呼びください。</source>
         <comment>problem.pcsc_down.text</comment>
         <translation>カードを よむ しくみが うごいて いません。かかりの ひとを よんで ください。</translation>
@@ -357,6 +367,16 @@
         <source>暗証番号が違います</source>
         <comment>problem.pin_incorrect.title</comment>
         <translation>あんしょうばんごうが ちがいます</translation>
+    </message>
+    <message>
+        <source>暗証番号は一度だけ送り、再送していません。回数が1回減った可能性があります。カードを入れ直して、もう一度お試しください。</source>
+        <comment>problem.pin_unconfirmed.text</comment>
+        <translation>あんしょうばんごうは 1かいだけ おくりました。カードを もういちど いれて はじめから やりなおして ください。</translation>
+    </message>
+    <message>
+        <source>カードが暗証番号を確認できませんでした</source>
+        <comment>problem.pin_unconfirmed.title</comment>
+        <translation>カードが あんしょうばんごうを たしかめられませんでした</translation>
     </message>
     <message>
         <source>通信できませんでした。しばらくしてからもう一度お試しください。</source>

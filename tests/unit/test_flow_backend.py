@@ -21,7 +21,13 @@ from kiosk.flow.i18n import Text
 from kiosk.flow.machine import ReaderStatus
 from kiosk.flow.ports import FlowProblem
 from kiosk.flow.reader import InProcessReader
-from kiosk.jpki.errors import NotAJpkiCard, PinBlocked, PinFormatError, PinIncorrect
+from kiosk.jpki.errors import (
+    NotAJpkiCard,
+    PinBlocked,
+    PinFormatError,
+    PinIncorrect,
+    PinUnconfirmed,
+)
 from kiosk.pki.authority import Revocation, make_crl
 from kiosk.services.base import ServiceContext, ServicePreview, ServiceResult
 from kiosk.services.identity import IdentityService
@@ -205,6 +211,8 @@ def test_reader_reports_status_to_watchers():
         (PinBlocked("sign"), ProblemCode.PASSWORD_BLOCKED, 0),
         (PinFormatError("auth"), ProblemCode.PIN_FORMAT, None),
         (PinFormatError("sign"), ProblemCode.PASSWORD_FORMAT, None),
+        (PinUnconfirmed("auth", 0x6F00), ProblemCode.PIN_UNCONFIRMED, None),
+        (PinUnconfirmed("sign", 0x6A81), ProblemCode.PASSWORD_UNCONFIRMED, None),
         (NotAJpkiCard(), ProblemCode.NOT_MY_NUMBER_CARD, None),
         (CardRemoved(), ProblemCode.CARD_REMOVED, None),
         (PcscUnavailable(), ProblemCode.PCSC_DOWN, None),
