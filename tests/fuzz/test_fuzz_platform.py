@@ -5,7 +5,10 @@ Each case starts from a real request — a challenge request, a user proof signe
 card's authentication key, an enrolment application signed by its signature key — and applies
 one mutation: a field of the wrong type, missing or replaced by any Unicode text (lone
 surrogates included); non-ASCII or another character in a base64 field; the bytes behind a
-base64 field changed (DER inside a well-formed body); an extra member; or a change to the
+base64 field changed (DER inside a well-formed body), or a certificate replaced by one its CA
+signed with a field cryptography refuses on access (a duplicated extension, version 6, a name
+that is not its string type, an unknown signature algorithm, a negative serial, an unknown
+critical extension); an extra member; or a change to the
 JSON text itself (a duplicate name, NaN, a huge number, deep nesting, bytes that are not
 UTF-8, a cut, a byte-order mark, another content type). The ASGI app runs in-process over one
 SQLite store for the whole harness: httpx's ASGI transport on one event loop that lives as long
@@ -38,6 +41,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from der_support import UNKNOWN_ALG, cert_with, extension
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
@@ -66,6 +70,19 @@ DOCUMENTED = {
 }
 ERROR_CODES = {400: "malformed", 403: "forbidden"}
 BASE64_FIELDS = {"nonce", "certificate", "signature", "sign_certificate", "sign_signature"}
+#: Changes to a card's certificate (re-signed by its CA) that cryptography parses lazily and
+#: refuses on access, or that RFC 5280 forbids (tests/der_support.py's `cert_with`).
+HOSTILE: dict[str, dict[str, Any]] = {
+    "duplicated extension": {"duplicate_extension": True},
+    "version 6": {"version": 5},
+    "UTF8String that is not UTF-8": {"subject_cn": (0x0C, b"\xff\xfe")},
+    "PrintableString with @": {"subject_cn": (0x13, b"a@b")},
+    "unknown signature algorithm": {"algorithm": UNKNOWN_ALG},
+    "negative serial": {"serial": -7},
+    "unknown critical extension": {
+        "add_extension": extension("1.2.3.4", b"\x05\x00", critical=True)
+    },
+}
 
 Path = tuple[str, ...]
 
@@ -110,10 +127,13 @@ class Platform:
     auth_key: rsa.RSAPrivateKey = field(init=False)
     sign_key: rsa.RSAPrivateKey = field(init=False)
     used: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: ("auth" or "sign", a HOSTILE change) -> the card's certificate so changed, in base64
+    hostile: dict[tuple[str, str], str] = field(init=False)
 
     def __post_init__(self) -> None:
         self.auth_key = _rsa(self.card.auth.private_key_pem)
         self.sign_key = _rsa(self.card.sign.private_key_pem)
+        self.hostile = {}
 
     def __repr__(self) -> str:
         return "Platform()"  # not the keys and certificates in a failure report
@@ -184,7 +204,12 @@ def platform(
         stack.callback(local.db.dispose)
         portal = stack.enter_context(start_blocking_portal())
         stack.callback(portal.call, client.aclose)
-        yield Platform(client, portal, local, card_file, clock)
+        platform = Platform(client, portal, local, card_file, clock)
+        for kind, slot in (("auth", card_file.auth), ("sign", card_file.sign)):
+            for name, change in HOSTILE.items():
+                der = cert_with(slot.certificate, test_pki.ca_key(kind), **change)
+                platform.hostile[kind, name] = base64.b64encode(der).decode("ascii")
+        yield platform
 
 
 # --- the strict reading: what a body means, or None when it is malformed ---------------------
@@ -371,6 +396,7 @@ EXPECT = {
     "text": "changes",
     "base64_char": "changes",
     "bytes": "changes",
+    "hostile_der": "changes",
     "duplicate": "malformed",
     "nan": "malformed",
     "huge_number": "malformed",
@@ -404,6 +430,7 @@ cases = st.one_of(
     _case("text", any_text),
     _case("base64_char", base64_chars),
     _case("bytes", st.sampled_from(["flip", "cut", "append", "insert", "empty"])),
+    _case("hostile_der", st.sampled_from(sorted(HOSTILE))),
     _case("duplicate", junk),
     _case("nan", st.sampled_from(["NaN", "Infinity", "-Infinity", "1e999", "-1e400"])),
     _case("huge_number", st.integers(41, 5000)),
@@ -418,8 +445,11 @@ cases = st.one_of(
 )
 
 
-def mutate(case: Case, body: dict[str, Any]) -> tuple[bytes, str, str]:
-    """The request's bytes, content type and expectation after `case`'s mutation of `body`."""
+def mutate(
+    case: Case, body: dict[str, Any], hostile: dict[tuple[str, str], str]
+) -> tuple[bytes, str, str]:
+    """The request's bytes, content type and expectation after `case`'s mutation of `body`
+    (`hostile`: certificates to put in a certificate's place)."""
     kind, expect = case.kind, EXPECT[case.kind]
     strings = leaves(body)
     target = strings[case.pick % len(strings)]
@@ -448,6 +478,15 @@ def mutate(case: Case, body: dict[str, Any]) -> tuple[bytes, str, str]:
         text = get(body, b64_target)
         at = case.at % max(len(text), 1)
         put(body, b64_target, text[:at] + case.value + text[at + 1 :])
+    elif kind == "hostile_der":
+        certificates = [p for p in strings if p[-1] in ("certificate", "sign_certificate")]
+        if certificates:  # not in a challenge request
+            where = certificates[case.pick % len(certificates)]
+            put(
+                body,
+                where,
+                hostile["sign" if where[-1] == "sign_certificate" else "auth", case.value],
+            )
     elif kind == "bytes":
         put(body, b64_target, _changed_base64(get(body, b64_target), case.value, case.at))
     text = json.dumps(body, ensure_ascii=case.ascii, indent=case.indent)
@@ -518,7 +557,7 @@ def check(platform: Platform, case: Case) -> None:
     fresh = EXPECT[case.kind] != "malformed"
     body = platform.good(case.endpoint, fresh=fresh)
     signed = meaning(case.endpoint, body)
-    raw, content_type, expect = mutate(case, body)
+    raw, content_type, expect = mutate(case, body, platform.hostile)
     headers = {"Authorization": f"Bearer {TOKEN}"}
     if content_type:
         headers["Content-Type"] = content_type
