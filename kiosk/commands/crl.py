@@ -36,6 +36,13 @@ def import_command(args: argparse.Namespace) -> int:
     from kiosk.verify.trust import TrustStore
 
     cfg = config.load(args.config)
+    if cfg.verification == "platform" and not args.url:
+        # Revocation lists are for authorised verifiers (公的個人認証法 §63); a kiosk that
+        # verifies at a platform keeps no list of certificate serials.
+        raise config.ConfigError(
+            'this configuration verifies at a platform (verification = "platform"): '
+            "CRLs are imported by the platform, not by the kiosk"
+        )
     if not args.url:
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(args.url or cfg.effective_database_url)

@@ -385,6 +385,24 @@ def test_a_platform_mode_kiosk_does_not_verify_locally(world, tmp_path):
     )
     with pytest.raises(config.ConfigError):
         LocalContext.from_config(cfg).db.dispose()
+    assert not (tmp_path / "kiosk").exists()  # refused before any store was opened
+
+
+def test_a_platform_mode_kiosk_imports_no_crl(world, tmp_path, monkeypatch, capsys):
+    """A CRL is a list of certificate serials: a platform-mode kiosk's `kiosk crl import`
+    refuses, and its store is not even created."""
+    conf = tmp_path / "kiosk.toml"
+    conf.write_text(
+        f'data_dir = "{tmp_path / "kiosk"}"\ntrust_dir = "{world.pki.trust_dir}"\n'
+        f'verification = "platform"\nplatform_url = "https://platform.example/"\n'
+        f'platform_token = "{TOKEN}"\n'
+    )
+    from kiosk.cli import main
+
+    (tmp_path / "auth.crl").write_bytes(world.crl("auth"))
+    assert main(["crl", "import", "--config", str(conf), str(tmp_path / "auth.crl")]) != 0
+    assert "imported by the platform" in capsys.readouterr().err
+    assert not (tmp_path / "kiosk").exists()
 
 
 def test_a_locally_verifying_kiosk_keeps_its_verifier_records(local_kiosk, world):
