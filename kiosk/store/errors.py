@@ -47,18 +47,6 @@ class CrlMalformed(CrlImportError):
     code = "crl_malformed"
 
 
-class CrlIssuerUnknown(CrlImportError):
-    """No trust anchor matches the CRL's issuer (name and authority key identifier)."""
-
-    code = "crl_issuer_unknown"
-
-
-class CrlSignatureInvalid(CrlImportError):
-    """The CRL's signature does not verify with its issuer's key."""
-
-    code = "crl_signature"
-
-
 class CrlOutdated(CrlImportError):
     """The CRL is older than the one already in force for its issuer."""
 
