@@ -59,29 +59,33 @@ def enrol(
     Returns None when the person does not confirm the 4 info (nothing is signed then)."""
     from cryptography import x509
 
-    from kiosk.jpki.operations import authenticate, read_sign_certificate
+    from kiosk.jpki.operations import (
+        authenticate,
+        read_auth_certificate,
+        read_sign_certificate,
+    )
     from kiosk.pki.profile import parse_basic_four
-    from kiosk.verify.enrolment import EnrolmentApplication, application_document
-    from kiosk.verify.proof import UserProof, signed_message
+    from kiosk.verify.enrolment import make_application
 
     provider, terminal = local.provider_id, local.terminal_id
     sign_certificate = read_sign_certificate(session, password)
     person = parse_basic_four(x509.load_der_x509_certificate(sign_certificate))
     if not confirm(person):
         return None
+    auth_certificate = read_auth_certificate(session)
     nonce = local.challenges.issue(provider, terminal, clock()).nonce
-    document = application_document(provider, terminal, account_ref, person, nonce)
-    sign_signature = session.sign_sha256("sign", document)
-    signed = authenticate(session, ask_pin(), signed_message(provider, terminal, nonce))
-    application = EnrolmentApplication(
+    # the signature key signs for the auth certificate, then the PIN is asked and the
+    # authentication key signs for the signature certificate (make_application's order)
+    application = make_application(
         provider,
         terminal,
         account_ref,
         person,
         nonce,
         sign_certificate,
-        sign_signature,
-        UserProof(provider, terminal, nonce, signed.certificate_der, signed.signature),
+        auth_certificate,
+        sign=lambda message: session.sign_sha256("sign", message),
+        authenticate=lambda message: authenticate(session, ask_pin(), message).signature,
     )
     now = clock()
     verdict = local.verifier.verify_enrolment(application, now)  # and records it

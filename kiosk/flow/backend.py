@@ -35,7 +35,7 @@ from kiosk.jpki.session import JpkiSession
 from kiosk.pki.profile import BasicFourInfo, ProfileError, parse_basic_four
 from kiosk.services.base import Link, Service, ServiceContext, ServicePreview, ServiceResult
 from kiosk.verify.der import load_certificate
-from kiosk.verify.enrolment import EnrolmentApplication, application_document
+from kiosk.verify.enrolment import EnrolmentApplication, make_application
 from kiosk.verify.ports import IssuedChallenge
 from kiosk.verify.proof import UserProof, signed_message
 from kiosk.verify.trust import authority_key_id
@@ -76,7 +76,8 @@ REASON_PROBLEMS: dict[Reason, ProblemCode] = {
     Reason.BAD_SIGNATURE: ProblemCode.BAD_SIGNATURE,
     Reason.FOUR_INFO_MISMATCH: ProblemCode.ENROLMENT_MISMATCH,
     Reason.NOT_SAME_SESSION: ProblemCode.ENROLMENT_MISMATCH,
-    Reason.SERIAL_UNAVAILABLE: ProblemCode.ENROLMENT_MISMATCH,
+    Reason.SERIAL_UNAVAILABLE: ProblemCode.PLATFORM_UNREACHABLE,  # the issuer did not answer
+    Reason.SERIAL_MISMATCH: ProblemCode.ENROLMENT_MISMATCH,
     Reason.LINK_EXISTS: ProblemCode.LINK_EXISTS,
 }
 
@@ -329,24 +330,17 @@ class CardBackend:
         previous = signer.previous
         account_ref = self._account_ref() if previous is None else previous.account_ref
         challenge = self._challenges.issue(provider_id, self._terminal_id, self._clock())
-        nonce = challenge.nonce
-        document = application_document(
-            provider_id, self._terminal_id, account_ref, signer.person, nonce
-        )
-        sign_signature = session.sign_sha256("sign", document)
-        auth_certificate = session.read_certificate("auth")
-        auth_signature = session.sign_sha256(
-            "auth", signed_message(provider_id, self._terminal_id, nonce)
-        )
-        application = EnrolmentApplication(
+        # each key signs for the other's certificate: no half pairs with another card's
+        application = make_application(
             provider_id,
             self._terminal_id,
             account_ref,
             signer.person,
-            nonce,
+            challenge.nonce,
             signer.certificate,
-            sign_signature,
-            UserProof(provider_id, self._terminal_id, nonce, auth_certificate, auth_signature),
+            session.read_certificate("auth"),
+            sign=lambda message: session.sign_sha256("sign", message),
+            authenticate=lambda message: session.sign_sha256("auth", message),
         )
         now = self._clock()
         verdict = self._verifier.verify_enrolment(application, now)  # and records it

@@ -37,6 +37,12 @@ def authenticate(session: JpkiSession, pin: str, message: bytes) -> AuthProof:
     return AuthProof(certificate, session.sign_sha256("auth", message))
 
 
+def read_auth_certificate(session: JpkiSession) -> bytes:
+    """Read the authentication certificate, which the card gives without its PIN (an
+    enrolment's signature key signs for it before the PIN is asked)."""
+    return session.read_certificate("auth")
+
+
 def read_sign_certificate(session: JpkiSession, password: str) -> bytes:
     """VERIFY the signature password, then read the signature certificate it protects."""
     return _verified_certificate(session, "sign", password)

@@ -158,12 +158,16 @@ class FourInfo(_Body):
 class EnrolmentDocument(_Body):
     """The document the signature key signed (canonical JSON, docs/proof-format.md §2)."""
 
-    format: Literal["jpki-kiosk/enrolment-1"]
+    format: Literal["jpki-kiosk/enrolment-2"]
     provider_id: str
     terminal_id: str
     account_ref: str = Field(min_length=1, max_length=128)
     four_info: FourInfo
     nonce: Base64Bytes = Field(description=_B64)
+    auth_certificate_sha256: Base64Bytes | None = Field(
+        description=f"SHA-256 of the authentication certificate's DER, {_B64}; "
+        "null only without auth_proof"
+    )
 
 
 class EnrolmentRequest(_Body):
@@ -185,6 +189,7 @@ class EnrolmentRequest(_Body):
             sign_certificate=self.sign_certificate,
             sign_signature=self.sign_signature,
             auth_proof=None if self.auth_proof is None else self.auth_proof.to_proof(),
+            auth_certificate_sha256=doc.auth_certificate_sha256,
         )
 
 

@@ -2,39 +2,76 @@
 
 The application (docs/proof-format.md §2) is a canonical JSON document, signed by the card's
 signature key, naming the provider, the terminal, the account reference, the basic 4 info as
-typed and the challenge nonce; plus a user proof over the same nonce made with the
-authentication key. In the online path the user proof is absent and the issuer's serial
-service names the authentication certificate that belongs to the signature certificate.
+typed, the challenge nonce and the digest of the card's authentication certificate; plus a
+user proof over the same nonce and the digest of the signature certificate, made with the
+authentication key. Each half names the other's certificate, so a signature certificate from
+one card cannot be paired with an authentication key from another unless both cards' secrets
+were used for that pairing. Where the issuer's serial service is configured it confirms the
+pair; in the online path the user proof is absent and the service names the authentication
+certificate that belongs to the signature certificate.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kiosk.pki.profile import SEX_CODES, BasicFourInfo, ProfileError, parse_basic_four
 from kiosk.verify.certcheck import verify_signature
-from kiosk.verify.proof import UserProof
+from kiosk.verify.proof import UserProof, signed_message
 from kiosk.verify.trust import KeyPurpose
-from kiosk.verify.verdict import CertRef, EnrolmentVerdict, Reason, Refused
+from kiosk.verify.verdict import CertRef, EnrolmentVerdict, Reason, Refused, VerifyError
 
 if TYPE_CHECKING:
     from kiosk.verify.certcheck import CertificateValidator
 
-APPLICATION_FORMAT = "jpki-kiosk/enrolment-1"
+APPLICATION_FORMAT = "jpki-kiosk/enrolment-2"
+#: Formats this verifier once accepted and now refuses, with why.
+RETIRED_FORMATS = {
+    "jpki-kiosk/enrolment-1": (
+        "The enrolment application is format 1, whose two signatures do not name each "
+        "other's certificate; this verifier accepts only " + APPLICATION_FORMAT + "."
+    ),
+}
+
+
+class SerialServiceUnavailable(VerifyError):
+    """The serial service could not answer (unreachable, timed out, an error): fail closed."""
+
+    code = "serial_unavailable"
 
 
 class SerialService(Protocol):
-    """The issuer's service mapping a signature certificate to the holder's current auth cert."""
+    """The issuer's service mapping a signature certificate to the holder's current auth cert.
+
+    An implementation raises SerialServiceUnavailable for any failure to answer, so that the
+    enrolment is refused with its own reason rather than taken for a mismatch or an error."""
 
     def auth_serial_for(self, sign: CertRef, now: datetime) -> CertRef | None:
         """The authentication certificate issued with that signature certificate, or None."""
+
+
+def certificate_digest(der: bytes) -> bytes:
+    """SHA-256 of a certificate's DER: how each half of an application names the other's."""
+    return hashlib.sha256(der).digest()
+
+
+def auth_binding_message(
+    provider_id: str, terminal_id: str, nonce: bytes, sign_certificate_sha256: bytes
+) -> bytes:
+    """The 96-byte message an enrolment's authentication key signs: a user proof's M for the
+    same challenge, then the digest of the signature certificate it enrols with.
+
+    A user proof's M is 64 bytes, so neither can stand for the other."""
+    return signed_message(provider_id, terminal_id, nonce) + sign_certificate_sha256
 
 
 def application_document(
@@ -43,8 +80,12 @@ def application_document(
     account_ref: str,
     four_info: BasicFourInfo,
     nonce: bytes,
+    auth_certificate_sha256: bytes | None,
 ) -> bytes:
-    """The canonical JSON bytes the signature key signs (sorted keys, no spaces, UTF-8)."""
+    """The canonical JSON bytes the signature key signs (sorted keys, no spaces, UTF-8).
+
+    `auth_certificate_sha256` is the digest of the authentication certificate of the same
+    card (None only in the online path, where the serial service names it)."""
     doc = {
         "format": APPLICATION_FORMAT,
         "provider_id": provider_id,
@@ -56,7 +97,8 @@ def application_document(
             "birth_date": four_info.birth_date.isoformat(),
             "sex": four_info.sex,
         },
-        "nonce": base64.b64encode(nonce).decode("ascii"),
+        "nonce": _b64(nonce),
+        "auth_certificate_sha256": _b64_or_none(auth_certificate_sha256),
     }
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -72,12 +114,30 @@ class EnrolmentApplication:
     nonce: bytes
     sign_certificate: bytes  # DER
     sign_signature: bytes  # over document(), PKCS#1 v1.5 / SHA-256
-    auth_proof: UserProof | None  # None: online path, the serial service names the auth cert
+    #: over auth_binding_message(...) with the key of auth_proof.certificate; None: online
+    #: path, the serial service names the auth cert
+    auth_proof: UserProof | None
+    #: the digest of the auth certificate the signature key signed for (in the document)
+    auth_certificate_sha256: bytes | None
 
     def document(self) -> bytes:
         """The canonical document the signature key signed."""
         return application_document(
-            self.provider_id, self.terminal_id, self.account_ref, self.four_info, self.nonce
+            self.provider_id,
+            self.terminal_id,
+            self.account_ref,
+            self.four_info,
+            self.nonce,
+            self.auth_certificate_sha256,
+        )
+
+    def auth_message(self) -> bytes:
+        """The message the authentication key must have signed for this application."""
+        return auth_binding_message(
+            self.provider_id,
+            self.terminal_id,
+            self.nonce,
+            certificate_digest(self.sign_certificate),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -91,13 +151,14 @@ class EnrolmentApplication:
 
     @classmethod
     def from_json(cls, obj: Any) -> EnrolmentApplication:
-        """Parse to_json()'s output; anything else raises Refused(malformed)."""
+        """Parse to_json()'s output; anything else raises Refused(malformed), a retired
+        format with a message that says so."""
         try:
             doc = obj["document"]
-            if doc["format"] != APPLICATION_FORMAT:
-                raise ValueError("format")
+            _check_format(doc["format"])
             info = doc["four_info"]
             proof = obj.get("auth_proof")
+            digest = doc["auth_certificate_sha256"]
             return cls(
                 provider_id=_str(doc["provider_id"]),
                 terminal_id=_str(doc["terminal_id"]),
@@ -112,13 +173,70 @@ class EnrolmentApplication:
                 sign_certificate=base64.b64decode(_str(obj["sign_certificate"]), validate=True),
                 sign_signature=base64.b64decode(_str(obj["sign_signature"]), validate=True),
                 auth_proof=None if proof is None else UserProof.from_json(proof),
+                auth_certificate_sha256=(
+                    None if digest is None else base64.b64decode(_str(digest), validate=True)
+                ),
             )
         except (KeyError, TypeError, ValueError, binascii.Error) as e:
             raise Refused(Reason.MALFORMED, "The enrolment application is malformed.") from e
 
 
+def make_application(
+    provider_id: str,
+    terminal_id: str,
+    account_ref: str,
+    four_info: BasicFourInfo,
+    nonce: bytes,
+    sign_certificate: bytes,
+    auth_certificate: bytes,
+    *,
+    sign: Callable[[bytes], bytes],
+    authenticate: Callable[[bytes], bytes],
+) -> EnrolmentApplication:
+    """An application with each half naming the other's certificate, as the kiosk makes it.
+
+    `sign` and `authenticate` have the card's signature and authentication keys sign SHA-256
+    of a message (`JpkiSession.sign_sha256`); the signature key signs first."""
+    document = application_document(
+        provider_id,
+        terminal_id,
+        account_ref,
+        four_info,
+        nonce,
+        certificate_digest(auth_certificate),
+    )
+    sign_signature = sign(document)
+    auth_signature = authenticate(
+        auth_binding_message(provider_id, terminal_id, nonce, certificate_digest(sign_certificate))
+    )
+    return EnrolmentApplication(
+        provider_id,
+        terminal_id,
+        account_ref,
+        four_info,
+        nonce,
+        sign_certificate,
+        sign_signature,
+        UserProof(provider_id, terminal_id, nonce, auth_certificate, auth_signature),
+        certificate_digest(auth_certificate),
+    )
+
+
+def _check_format(value: Any) -> None:
+    if value == APPLICATION_FORMAT:
+        return
+    retired = RETIRED_FORMATS.get(value) if isinstance(value, str) else None
+    if retired is not None:
+        raise Refused(Reason.MALFORMED, retired)
+    raise ValueError("format")
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def _b64_or_none(data: bytes | None) -> str | None:
+    return None if data is None else _b64(data)
 
 
 def _str(value: Any) -> str:
@@ -171,7 +289,11 @@ def check_enrolment(
                 Reason.FOUR_INFO_MISMATCH, "The details entered do not match the certificate."
             )
         validator.check_revocation(checked_sign.anchor, sign.serial, now)
-        auth = _auth_part(app, now, validator, serial_service, checked_sign.public_key)
+        auth = _auth_part(app, now, validator, checked_sign.public_key)
+        if serial_service is not None or app.auth_proof is None:
+            auth = _confirm_with_serial_service(
+                checked_sign.ref, auth, now, validator, serial_service
+            )
     except Refused as e:
         return EnrolmentVerdict(False, e.reason, str(e), now, *_flat(sign), *_flat(auth))
     return EnrolmentVerdict(True, Reason.OK, "Enrolled.", now, *_flat(sign), *_flat(auth))
@@ -181,12 +303,19 @@ def _auth_part(
     app: EnrolmentApplication,
     now: datetime,
     validator: CertificateValidator,
-    serial_service: SerialService | None,
     sign_key: Any,
-) -> CertRef:
+) -> CertRef | None:
+    """The card path: the user proof's certificate, checked to be the one the signature key
+    signed for, and its signature to cover this challenge and this signature certificate.
+    None in the online path (no proof; the serial service names the certificate)."""
     proof = app.auth_proof
     if proof is None:
-        return _auth_from_serial_service(app, now, validator, serial_service)
+        if app.auth_certificate_sha256 is not None:
+            raise Refused(
+                Reason.MALFORMED,
+                "The application names an authentication certificate but carries no proof.",
+            )
+        return None
     if (proof.provider_id, proof.terminal_id, proof.nonce) != (
         app.provider_id,
         app.terminal_id,
@@ -195,35 +324,57 @@ def _auth_part(
         raise Refused(
             Reason.NOT_SAME_SESSION, "The two signatures were not made for the same challenge."
         )
+    if app.auth_certificate_sha256 != certificate_digest(proof.certificate):
+        raise Refused(
+            Reason.NOT_SAME_SESSION,
+            "The signature key signed for another authentication certificate.",
+        )
     checked = validator.static_checks(proof.certificate, KeyPurpose.AUTH)
     if checked.public_key.public_numbers() == sign_key.public_numbers():
         raise Refused(Reason.NOT_SAME_SESSION, "Both certificates carry the same key.")
     checked.check_validity(now)
-    verify_signature(checked.public_key, proof.signature, proof.message())
+    # the authentication key's signature names the signature certificate: bad otherwise
+    verify_signature(checked.public_key, proof.signature, app.auth_message())
     validator.check_revocation(checked.anchor, checked.certificate.serial_number, now)
     return checked.ref
 
 
-def _auth_from_serial_service(
-    app: EnrolmentApplication,
+def _confirm_with_serial_service(
+    sign: CertRef,
+    auth: CertRef | None,
     now: datetime,
     validator: CertificateValidator,
     serial_service: SerialService | None,
 ) -> CertRef:
+    """Ask the issuer which authentication certificate belongs with `sign`: in the card path
+    it must be the proof's (`auth`), in the online path (`auth` None) it is the one enrolled.
+    A service that cannot answer refuses the enrolment: the pair is never taken unconfirmed."""
     if serial_service is None:
         raise Refused(Reason.SERIAL_UNAVAILABLE, "No serial service is configured.")
-    sign_cert = validator.static_checks(app.sign_certificate, KeyPurpose.SIGN)
-    auth = serial_service.auth_serial_for(sign_cert.ref, now)
-    if auth is None:
+    try:
+        named = serial_service.auth_serial_for(sign, now)
+    except SerialServiceUnavailable as e:
+        raise Refused(
+            Reason.SERIAL_UNAVAILABLE, "The issuer's serial service did not answer."
+        ) from e
+    if auth is not None:
+        if named != auth:
+            raise Refused(
+                Reason.SERIAL_MISMATCH,
+                "The issuer does not pair this signature certificate with this "
+                "authentication certificate.",
+            )
+        return auth
+    if named is None:
         raise Refused(
             Reason.SERIAL_UNAVAILABLE,
             "The issuer names no authentication certificate for this card.",
         )
-    anchor = validator.trust.by_key_id(auth.issuer_key_id)
+    anchor = validator.trust.by_key_id(named.issuer_key_id)
     if anchor is None or anchor.purpose is KeyPurpose.SIGN:
         raise Refused(Reason.UNKNOWN_ISSUER, "The authentication CA named is not trusted.")
-    validator.check_revocation(anchor, auth.serial, now)
-    return auth
+    validator.check_revocation(anchor, named.serial, now)
+    return named
 
 
 def _flat(ref: CertRef | None) -> tuple[int | None, str | None]:

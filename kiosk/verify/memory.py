@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from kiosk.verify.crl import VerifiedCrl
 from kiosk.verify.ports import (
@@ -18,11 +17,7 @@ from kiosk.verify.ports import (
     ProofContext,
     RevokedEntry,
 )
-from kiosk.verify.trust import subject_key_id
 from kiosk.verify.verdict import CertRef
-
-if TYPE_CHECKING:
-    from kiosk.pki.authority import TestPki
 
 
 class MemoryRevocationIndex:
@@ -152,30 +147,3 @@ class _MemoryLink:
     status: str
     sign: CertRef
     linked_at: datetime
-
-
-class MemorySerialService:
-    """A SerialService from a mapping of signature certificates to authentication certificates."""
-
-    def __init__(self, pairs: Mapping[CertRef, CertRef]) -> None:
-        self._pairs = dict(pairs)
-
-    @classmethod
-    def from_test_pki(cls, pki: TestPki) -> MemorySerialService:
-        """Pair each signature certificate with the auth certificate issued just before it.
-
-        TestPki.issue_card records a card's two certificates as adjacent entries (auth, sign)."""
-        auth_id = subject_key_id(pki.ca_certificate("auth"))
-        sign_id = subject_key_id(pki.ca_certificate("sign"))
-        issued = pki.issued()
-        return cls(
-            {
-                CertRef(sign.serial, sign_id): CertRef(auth.serial, auth_id)
-                for auth, sign in zip(issued, issued[1:], strict=False)
-                if (auth.kind, sign.kind) == ("auth", "sign")
-            }
-        )
-
-    def auth_serial_for(self, sign: CertRef, now: datetime) -> CertRef | None:
-        """The authentication certificate issued with that signature certificate, or None."""
-        return self._pairs.get(sign)

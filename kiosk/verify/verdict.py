@@ -38,6 +38,7 @@ class Reason(StrEnum):
     FOUR_INFO_MISMATCH = "four_info_mismatch"
     NOT_SAME_SESSION = "not_same_session"
     SERIAL_UNAVAILABLE = "serial_unavailable"
+    SERIAL_MISMATCH = "serial_mismatch"
     LINK_EXISTS = "link_exists"
 
 

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 
 from kiosk.card.errors import CardError, CardRemoved, NoCard, NoReader, PcscUnavailable
 from kiosk.flow.backend import (
@@ -34,6 +35,7 @@ from kiosk.services.identity import IdentityService
 from kiosk.simcard.applet import VirtualCard
 from kiosk.verify.challenge import ChallengeService
 from kiosk.verify.crl import verify_crl_in
+from kiosk.verify.enrolment import auth_binding_message, certificate_digest
 from kiosk.verify.memory import MemoryVerificationStore
 from kiosk.verify.trust import TrustStore, authority_key_id
 from kiosk.verify.verdict import CertRef, Reason, Refused
@@ -298,6 +300,47 @@ def test_a_card_linked_to_another_account_cannot_enrol_again(world, card_file):
         backend.enrol(backend.read_signer("ABC123", first), "clinic")
     assert e.value.problem.code is ProblemCode.LINK_EXISTS
     assert store.entries[-1].reason == "link_exists" and store.entries[-1].challenge is not None
+
+
+class RecordingVerifier:
+    """The local verifier, keeping each enrolment application the kiosk sends it."""
+
+    def __init__(self, verifier: Verifier) -> None:
+        self._verifier = verifier
+        self.applications: list = []
+
+    def verify_user_proof(self, proof, now, action="user_proof"):
+        return self._verifier.verify_user_proof(proof, now, action)
+
+    def verify_enrolment(self, application, now):
+        self.applications.append(application)
+        return self._verifier.verify_enrolment(application, now)
+
+
+def test_the_kiosk_binds_each_half_of_the_application_to_the_others_certificate(
+    test_pki, card_file, trust
+):
+    index = MemoryVerificationStore()
+    for which in ("auth", "sign"):
+        index.import_crl(verify_crl_in(test_pki.crl_der(which), trust, now()))
+    challenges = ChallengeService()
+    verifier = RecordingVerifier(Verifier(trust, index, challenges))
+    reader = InProcessReader()
+    reader.insert(VirtualCard(card_file))
+    backend = CardBackend(reader.connect, verifier, challenges, MemoryAudit(), {}, "kiosk-1", now)
+    backend.read_card()
+    backend.enrol(
+        backend.read_signer("ABC123", backend.authenticate("1234", "x", "clinic")), "clinic"
+    )
+    (app,) = verifier.applications
+    auth_cert, sign_cert = card_file.auth.certificate, card_file.sign.certificate
+    assert app.auth_certificate_sha256 == certificate_digest(auth_cert)
+    assert app.auth_proof.certificate == auth_cert and app.sign_certificate == sign_cert
+    auth_key = x509.load_der_x509_certificate(auth_cert).public_key()
+    message = auth_binding_message("clinic", "kiosk-1", app.nonce, certificate_digest(sign_cert))
+    auth_key.verify(app.auth_proof.signature, message, PKCS1v15(), hashes.SHA256())
+    sign_key = x509.load_der_x509_certificate(sign_cert).public_key()
+    sign_key.verify(app.sign_signature, app.document(), PKCS1v15(), hashes.SHA256())
 
 
 class Previewing:

@@ -1,4 +1,7 @@
-"""Enrolment: both keys from one card in one session, the 4 info as typed, the online path."""
+"""Enrolment: both keys from one card in one session, the 4 info as typed, the online path.
+
+(The binding of the two halves to one card, and the serial service's confirmation of the
+pair, are in test_enrolment_binding.py.)"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 from cryptography import x509
+from enrolment_support import MemorySerialService
 from test_verify_support import PROVIDER, TERMINAL, make_proof, sign
 
 from kiosk.pki.profile import DEFAULT_PERSON, BasicFourInfo
@@ -14,9 +18,10 @@ from kiosk.verify.enrolment import (
     EnrolmentApplication,
     application_document,
     four_info_matches,
+    make_application,
     normalise_text,
 )
-from kiosk.verify.memory import MemorySerialService, MemoryVerificationStore
+from kiosk.verify.memory import MemoryVerificationStore
 from kiosk.verify.verdict import CertRef, Reason
 from kiosk.verify.verifier import Verifier
 
@@ -34,22 +39,39 @@ def application(
     four_info=DEFAULT_PERSON,
     sign_cert=None,
     sign_key=None,
-    proof="card",
+    auth_cert=None,
+    auth_key=None,
+    online=False,
+    account_ref="patient-42",
     now=None,
 ):
-    """A signed application as the kiosk would send it; proof=None for the online path."""
+    """A signed application as the kiosk would send it; online=True for the online path (the
+    signature half alone, naming no authentication certificate)."""
     c = challenges.issue(PROVIDER, TERMINAL, now or world.now)
-    doc = application_document(PROVIDER, TERMINAL, "patient-42", four_info, c.nonce)
-    auth_proof = make_proof(world, c) if proof == "card" else proof
-    return EnrolmentApplication(
+    sign_cert, sign_key = sign_cert or world.sign_cert, sign_key or world.sign_key
+    if online:
+        doc = application_document(PROVIDER, TERMINAL, account_ref, four_info, c.nonce, None)
+        return EnrolmentApplication(
+            PROVIDER,
+            TERMINAL,
+            account_ref,
+            four_info,
+            c.nonce,
+            sign_cert,
+            sign(sign_key, doc),
+            None,
+            None,
+        )
+    return make_application(
         PROVIDER,
         TERMINAL,
-        "patient-42",
+        account_ref,
         four_info,
         c.nonce,
-        sign_cert or world.sign_cert,
-        sign(sign_key or world.sign_key, doc),
-        auth_proof,
+        sign_cert,
+        auth_cert or world.auth_cert,
+        sign=lambda message: sign(sign_key, message),
+        authenticate=lambda message: sign(auth_key or world.auth_key, message),
     )
 
 
@@ -78,16 +100,22 @@ def test_application_json_round_trip(challenges, world):
 
 
 def test_document_is_canonical_json():
-    doc = application_document("p", "t", "acc", DEFAULT_PERSON, b"\x01\x02")
+    doc = application_document("p", "t", "acc", DEFAULT_PERSON, b"\x01\x02", bytes(32))
     assert (
         doc
         == (
-            '{"account_ref":"acc","format":"jpki-kiosk/enrolment-1","four_info":'
-            '{"address":"テスト県テスト市試験町1-2-3","birth_date":"1980-02-17",'
+            '{"account_ref":"acc","auth_certificate_sha256":'
+            '"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","format":"jpki-kiosk/enrolment-2",'
+            '"four_info":{"address":"テスト県テスト市試験町1-2-3","birth_date":"1980-02-17",'
             '"name":"試験\u3000太郎","sex":"male"},"nonce":"AQI=","provider_id":"p",'
             '"terminal_id":"t"}'
         ).encode()
     )
+
+
+def test_online_document_names_no_authentication_certificate():
+    doc = application_document("p", "t", "acc", DEFAULT_PERSON, b"\x01\x02", None)
+    assert b'"auth_certificate_sha256":null' in doc
 
 
 def test_typed_4_info_is_compared_up_to_width_spaces_and_dashes():
@@ -113,11 +141,8 @@ def test_auth_cert_offered_as_application(verifier, challenges, world):
 
 
 def test_sign_cert_offered_as_the_auth_part(verifier, challenges, world):
-    app = application(world, challenges)
-    proof = replace(app.auth_proof, certificate=world.sign_cert)
-    assert verdict_reason(verifier, replace(app, auth_proof=proof), world) is (
-        Reason.WRONG_KEY_PURPOSE
-    )
+    app = application(world, challenges, auth_cert=world.sign_cert, auth_key=world.sign_key)
+    assert verdict_reason(verifier, app, world) is Reason.WRONG_KEY_PURPOSE
 
 
 def test_auth_signature_from_another_session(verifier, challenges, world):
@@ -130,11 +155,10 @@ def test_auth_signature_from_another_session(verifier, challenges, world):
 def test_one_key_in_both_certificates(verifier, challenges, world):
     # an auth certificate for the signature key pair: not the card's two distinct keys
     twin = world.odd_cert("auth", subject_key=world.sign_key)
-    app = application(world, challenges)
-    proof = make_proof(world, app, cert=twin, key=world.sign_key)
-    assert verdict_reason(verifier, replace(app, auth_proof=proof), world) is (
-        Reason.NOT_SAME_SESSION
-    )
+    app = application(world, challenges, auth_cert=twin, auth_key=world.sign_key)
+    verdict = verifier.verify_enrolment(app, world.now)
+    assert (verdict.ok, verdict.reason) == (False, Reason.NOT_SAME_SESSION)
+    assert verdict.message == "Both certificates carry the same key."
 
 
 def test_document_altered_after_signing(verifier, challenges, world):
@@ -143,9 +167,8 @@ def test_document_altered_after_signing(verifier, challenges, world):
 
 
 def test_bad_auth_signature(verifier, challenges, world):
-    app = application(world, challenges)
-    proof = make_proof(world, app, key=world.sign_key)
-    assert verdict_reason(verifier, replace(app, auth_proof=proof), world) is (Reason.BAD_SIGNATURE)
+    app = application(world, challenges, auth_key=world.other_key)
+    assert verdict_reason(verifier, app, world) is Reason.BAD_SIGNATURE
 
 
 def test_replayed_application(verifier, challenges, world):
@@ -198,20 +221,20 @@ def online_verifier(world, index, challenges):
 
 def test_online_path(world, challenges, index):
     verifier = online_verifier(world, index, challenges)
-    verdict = verifier.verify_enrolment(application(world, challenges, proof=None), world.now)
+    verdict = verifier.verify_enrolment(application(world, challenges, online=True), world.now)
     assert verdict.ok
     assert verdict.auth_serial == serial(world.auth_cert)
     assert verdict.auth_issuer_key_id == world.key_id("auth")
 
 
 def test_online_path_without_a_serial_service(verifier, challenges, world):
-    app = application(world, challenges, proof=None)
+    app = application(world, challenges, online=True)
     assert verdict_reason(verifier, app, world) is Reason.SERIAL_UNAVAILABLE
 
 
 def test_online_path_for_a_card_the_issuer_does_not_know(world, challenges, index):
     stranger = world.odd_cert("sign")  # issued by the CA but not recorded in its index
-    app = application(world, challenges, sign_cert=stranger, proof=None)
+    app = application(world, challenges, sign_cert=stranger, online=True)
     assert verdict_reason(online_verifier(world, index, challenges), app, world) is (
         Reason.SERIAL_UNAVAILABLE
     )
@@ -221,7 +244,7 @@ def test_online_path_with_revoked_auth_cert(world, challenges, index):
     index.import_crl(
         verify_crl_in(world.crl("auth", [serial(world.auth_cert)]), world.trust, world.now)
     )
-    app = application(world, challenges, proof=None)
+    app = application(world, challenges, online=True)
     assert verdict_reason(online_verifier(world, index, challenges), app, world) is (Reason.REVOKED)
 
 
@@ -277,15 +300,4 @@ def test_re_enrolment_of_the_same_account_moves_its_link(verifier, challenges, w
 
 
 def application_for(world, challenges, account_ref: str) -> EnrolmentApplication:
-    c = challenges.issue(PROVIDER, TERMINAL, world.now)
-    doc = application_document(PROVIDER, TERMINAL, account_ref, DEFAULT_PERSON, c.nonce)
-    return EnrolmentApplication(
-        PROVIDER,
-        TERMINAL,
-        account_ref,
-        DEFAULT_PERSON,
-        c.nonce,
-        world.sign_cert,
-        sign(world.sign_key, doc),
-        make_proof(world, c),
-    )
+    return application(world, challenges, account_ref=account_ref)
