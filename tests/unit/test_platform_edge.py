@@ -19,8 +19,9 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from enrolment_support import bound_application
 from fastapi.testclient import TestClient
-from test_verify_support import make_proof, sign
+from test_verify_support import make_proof
 
 from kiosk import config
 from kiosk.local import LocalContext
@@ -28,7 +29,6 @@ from kiosk.pki.profile import DEFAULT_PERSON
 from kiosk.platform.service import create_app
 from kiosk.store.crlimport import check_crl
 from kiosk.store.revocation import SqlRevocationIndex
-from kiosk.verify.enrolment import EnrolmentApplication, application_document
 from kiosk.verify.ports import IssuedChallenge
 
 pytest_plugins = ["test_verify_support"]
@@ -86,17 +86,7 @@ def issue(client) -> IssuedChallenge:
 
 
 def application(world, challenge) -> dict[str, Any]:
-    doc = application_document(PROVIDER, TERMINAL, "patient-42", DEFAULT_PERSON, challenge.nonce)
-    return EnrolmentApplication(
-        PROVIDER,
-        TERMINAL,
-        "patient-42",
-        DEFAULT_PERSON,
-        challenge.nonce,
-        world.sign_cert,
-        sign(world.sign_key, doc),
-        make_proof(world, challenge),
-    ).to_json()
+    return bound_application(PROVIDER, TERMINAL, challenge.nonce, sign_card=world).to_json()
 
 
 def raw(value: Any) -> bytes:

@@ -15,14 +15,13 @@ import httpx
 import pytest
 import uvicorn
 from cryptography import x509
-from test_verify_support import PROVIDER, TERMINAL, make_proof, sign
+from enrolment_support import bound_application
+from test_verify_support import PROVIDER, TERMINAL, make_proof
 
 from kiosk import config
 from kiosk.app import import_crls
 from kiosk.local import LocalContext
-from kiosk.pki.profile import DEFAULT_PERSON
 from kiosk.platform.client import PlatformClient, PlatformRefused, PlatformUnavailable
-from kiosk.verify.enrolment import EnrolmentApplication, application_document
 from kiosk.verify.verdict import LinkStatus, Reason
 
 pytest_plugins = ["test_verify_support"]
@@ -130,17 +129,7 @@ def test_a_bad_signature_is_a_verdict_not_an_error(client, world):
 
 def test_enrol_then_the_proof_names_the_account(client, world):
     challenge = client.issue(PROVIDER, TERMINAL, now())
-    doc = application_document(PROVIDER, TERMINAL, "patient-42", DEFAULT_PERSON, challenge.nonce)
-    application = EnrolmentApplication(
-        PROVIDER,
-        TERMINAL,
-        "patient-42",
-        DEFAULT_PERSON,
-        challenge.nonce,
-        world.sign_cert,
-        sign(world.sign_key, doc),
-        make_proof(world, challenge),
-    )
+    application = bound_application(PROVIDER, TERMINAL, challenge.nonce, sign_card=world)
     enrolled = client.verify_enrolment(application, now())
     assert enrolled.ok, enrolled.message
     assert enrolled.sign_issuer_key_id == world.key_id("sign")

@@ -10,16 +10,15 @@ import secrets
 from datetime import UTC, datetime
 
 import pytest
+from enrolment_support import bound_application
 from fastapi.testclient import TestClient
 from test_platform_http import TOKEN
-from test_verify_support import PROVIDER, TERMINAL, make_proof, sign
+from test_verify_support import PROVIDER, TERMINAL, make_proof
 
 from kiosk import config
 from kiosk.config import ConfigError
-from kiosk.pki.profile import DEFAULT_PERSON
 from kiosk.platform.client import PlatformClient
 from kiosk.platform.service import create_app, platform_peers
-from kiosk.verify.enrolment import EnrolmentApplication, application_document
 from kiosk.verify.ports import IssuedChallenge
 from kiosk.verify.verdict import EnrolmentVerdict, LinkStatus, Reason, Verdict
 
@@ -88,16 +87,8 @@ def test_proofs_are_verified_and_recorded_by_the_peer(front, world):
 
 def test_enrolment_is_linked_at_the_peer(front, world):
     c = challenge(front)
-    document = application_document(PROVIDER, TERMINAL, "patient-7", DEFAULT_PERSON, c.nonce)
-    application = EnrolmentApplication(
-        PROVIDER,
-        TERMINAL,
-        "patient-7",
-        DEFAULT_PERSON,
-        c.nonce,
-        world.sign_cert,
-        sign(world.sign_key, document),
-        make_proof(world, c),
+    application = bound_application(
+        PROVIDER, TERMINAL, c.nonce, sign_card=world, account_ref="patient-7"
     )
     r = front.post("/v1/enrolments", json=application.to_json(), headers=FRONT_AUTH)
     assert EnrolmentVerdict.from_json(r.json()).ok, r.text

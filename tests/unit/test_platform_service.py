@@ -15,8 +15,9 @@ from datetime import datetime
 
 import pytest
 from cryptography import x509
+from enrolment_support import bound_application
 from fastapi.testclient import TestClient
-from test_verify_support import make_proof, sign
+from test_verify_support import make_proof
 
 from kiosk import config
 from kiosk.card.inprocess import InProcessConnection
@@ -32,7 +33,6 @@ from kiosk.store.engine import Database
 from kiosk.store.errors import StoreError
 from kiosk.store.revocation import SqlRevocationIndex
 from kiosk.store.verification import SqlVerificationStore
-from kiosk.verify.enrolment import EnrolmentApplication, application_document
 from kiosk.verify.ports import IssuedChallenge
 from kiosk.verify.proof import UserProof, signed_message
 from kiosk.verify.verdict import EnrolmentVerdict, LinkStatus, Reason, Verdict
@@ -133,16 +133,13 @@ def post_proof(client, body, headers=AUTH) -> Verdict:
 
 def application(world, challenge, account="patient-42", four_info=DEFAULT_PERSON) -> dict:
     """A signed enrolment application over an API challenge, as the kiosk sends it."""
-    doc = application_document(PROVIDER, challenge.terminal_id, account, four_info, challenge.nonce)
-    return EnrolmentApplication(
+    return bound_application(
         PROVIDER,
         challenge.terminal_id,
-        account,
-        four_info,
         challenge.nonce,
-        world.sign_cert,
-        sign(world.sign_key, doc),
-        make_proof(world, challenge),
+        sign_card=world,
+        account_ref=account,
+        four_info=four_info,
     ).to_json()
 
 
