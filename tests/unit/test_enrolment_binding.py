@@ -5,6 +5,7 @@ key from card B; where the issuer's serial service is configured it confirms the
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date, timedelta
 
 import pytest
 from cryptography import x509
@@ -17,7 +18,7 @@ from enrolment_support import (
 )
 from test_verify_support import PROVIDER, TERMINAL, make_proof
 
-from kiosk.pki.profile import DEFAULT_PERSON
+from kiosk.pki.profile import DEFAULT_PERSON, BasicFourInfo
 from kiosk.verify.enrolment import (
     APPLICATION_FORMAT,
     EnrolmentApplication,
@@ -37,10 +38,14 @@ def card_a(card_file) -> CardKeys:
     return CardKeys.of(card_file)
 
 
+#: The holder of card B, another fictitious person.
+PERSON_B = BasicFourInfo("試験　花子", "テスト県テスト市試験町4-5-6", date(1985, 7, 1), "female")
+
+
 @pytest.fixture(scope="module")
-def card_b(test_pki) -> CardKeys:
-    """A second card from the same CAs, for another (fictitious) person's keys."""
-    return CardKeys.of(test_pki.issue_card())
+def card_b(test_pki, world) -> CardKeys:
+    """A second card from the same CAs, another person's, valid at the tests' `now`."""
+    return CardKeys.of(test_pki.issue_card(PERSON_B, now=world.now - timedelta(days=1)))
 
 
 def ref(der: bytes, world, which: str) -> CertRef:
@@ -262,7 +267,13 @@ def test_two_cards_with_both_secrets_pair_unless_the_serial_service_says_no(
     verifier = Verifier(world.trust, index, challenges, serial_service=service)
     n = nonce(challenges, world)
     colluding = bound_application(
-        PROVIDER, TERMINAL, n, sign_card=card_b, auth_card=card_a, account_ref="patient-43"
+        PROVIDER,
+        TERMINAL,
+        n,
+        sign_card=card_b,
+        auth_card=card_a,
+        account_ref="patient-43",
+        four_info=PERSON_B,
     )
     assert refused(verifier, colluding, world) is Reason.SERIAL_MISMATCH
     assert service.asked == [ref(card_b.sign_cert, world, "sign")]
@@ -378,3 +389,38 @@ def test_worked_example_of_the_docs():
         "3031300d060960864801650304020105000420"
         "07207bdb553919932f8800ee94f9342e9e99a53d21de00b8595458da6e8cec79"
     )
+
+
+# --- on the store (SQLite and PostgreSQL) -------------------------------------------------
+
+
+@pytest.fixture
+def sql_verifier(store_url, world, challenges):
+    from kiosk.store.engine import Database
+    from kiosk.store.verification import SqlVerificationStore
+    from kiosk.verify.crl import check_crl
+
+    db = Database(store_url)
+    store = SqlVerificationStore(db)
+    for which in ("auth", "sign"):
+        store.replace(check_crl(world.crl(which), world.trust, world.now), world.now)
+    yield Verifier(world.trust, store, challenges)
+    db.dispose()
+
+
+def test_on_the_store_two_cards_are_refused_and_one_cards_pair_is_linked(
+    sql_verifier, challenges, world, card_a, card_b
+):
+    n = nonce(challenges, world)
+    honest_a = bound_application(PROVIDER, TERMINAL, n, sign_card=card_a)
+    b_half = bound_application(PROVIDER, TERMINAL, n, sign_card=card_a, auth_card=card_b)
+    forged = replace(honest_a, auth_proof=b_half.auth_proof)
+    verdict = sql_verifier.verify_enrolment(forged, world.now)
+    assert (verdict.ok, verdict.reason) == (False, Reason.NOT_SAME_SESSION)
+    assert linked_account(sql_verifier, challenges, world, card_b) is None
+    assert linked_account(sql_verifier, challenges, world, card_a) is None
+
+    app = bound_application(PROVIDER, TERMINAL, nonce(challenges, world), sign_card=card_a)
+    assert sql_verifier.verify_enrolment(app, world.now).ok
+    assert linked_account(sql_verifier, challenges, world, card_a) == "patient-42"
+    assert linked_account(sql_verifier, challenges, world, card_b) is None
