@@ -11,7 +11,7 @@ a typed refusal or an acceptance, never another exception; and an accepted input
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -44,7 +44,12 @@ from kiosk.verify.certcheck import CertificateValidator
 from kiosk.verify.challenge import ChallengeService
 from kiosk.verify.crl import check_crl, verify_crl_in
 from kiosk.verify.der import touch_certificate
-from kiosk.verify.enrolment import EnrolmentApplication, application_document
+from kiosk.verify.enrolment import (
+    EnrolmentApplication,
+    application_document,
+    auth_binding_message,
+    certificate_digest,
+)
 from kiosk.verify.memory import MemoryVerificationStore
 from kiosk.verify.proof import UserProof, signed_message
 from kiosk.verify.trust import KeyPurpose, TrustStore, subject_key_id
@@ -327,8 +332,8 @@ class Session:
 
     challenges: ChallengeService
     nonce: bytes
-    auth_signature: bytes
-    sign_signature: bytes
+    auth_signature: bytes  # a user proof's, over M
+    sign_signature: bytes  # over the enrolment document naming the card's auth certificate
     crls: tuple
 
 
@@ -339,7 +344,9 @@ def session(world) -> Session:
     auth = world.auth_key.sign(
         signed_message(PROVIDER, TERMINAL, nonce), PKCS1v15(), hashes.SHA256()
     )
-    document = application_document(PROVIDER, TERMINAL, "patient-42", DEFAULT_PERSON, nonce)
+    document = application_document(
+        PROVIDER, TERMINAL, "patient-42", DEFAULT_PERSON, nonce, certificate_digest(world.auth_cert)
+    )
     signature = world.sign_key.sign(document, PKCS1v15(), hashes.SHA256())
     crls = tuple(verify_crl_in(world.crl(w), world.trust, world.now) for w in ("auth", "sign"))
     return Session(challenges, nonce, auth, signature, crls)
@@ -368,6 +375,10 @@ def test_mutated_certificates_in_proofs_and_enrolments_are_recorded_refusals(
     if kind == "auth":
         verdict = verifier.verify_user_proof(auth_proof, world.now)
     else:
+        # the enrolment's auth half names the (mutated) signature certificate, as the card's
+        # would: a harmless mutation still enrols
+        bound = auth_binding_message(PROVIDER, TERMINAL, session.nonce, certificate_digest(der))
+        auth_signature = world.auth_key.sign(bound, PKCS1v15(), hashes.SHA256())
         application = EnrolmentApplication(
             PROVIDER,
             TERMINAL,
@@ -376,7 +387,8 @@ def test_mutated_certificates_in_proofs_and_enrolments_are_recorded_refusals(
             session.nonce,
             der,
             session.sign_signature,
-            auth_proof,
+            replace(auth_proof, signature=auth_signature),
+            certificate_digest(world.auth_cert),
         )
         verdict = verifier.verify_enrolment(application, world.now)
     event(f"verdict: {verdict.reason}")

@@ -16,18 +16,17 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from der_support import SHA1_RSA, UNKNOWN_ALG, crl_entry, crl_with, der_of, extension, tlv
+from enrolment_support import bound_application
 from fastapi.testclient import TestClient
-from test_verify_support import PROVIDER, TERMINAL, make_proof, sign
+from test_verify_support import PROVIDER, TERMINAL, make_proof
 
 from kiosk import config
 from kiosk.cli import main as kiosk_main
 from kiosk.pki.authority import Revocation, make_crl
-from kiosk.pki.profile import DEFAULT_PERSON
 from kiosk.store.engine import Database
 from kiosk.store.errors import StoreError
 from kiosk.store.revocation import SqlRevocationIndex
 from kiosk.verify.crl import check_crl, verify_crl_in
-from kiosk.verify.enrolment import EnrolmentApplication, application_document
 from kiosk.verify.memory import MemoryRevocationIndex
 from kiosk.verify.verdict import Reason, Refused
 
@@ -259,18 +258,7 @@ def test_a_platform_with_a_bad_crl_starts_and_refuses_only_that_issuers_cards(
         verdict = http.post("/v1/proofs", json=proof.to_json(), headers=headers).json()
         assert (verdict["ok"], verdict["reason"]) == (True, "ok")  # the auth CA's cards work
 
-        c = challenge()
-        doc = application_document(PROVIDER, TERMINAL, "patient-42", DEFAULT_PERSON, c.nonce)
-        application = EnrolmentApplication(
-            PROVIDER,
-            TERMINAL,
-            "patient-42",
-            DEFAULT_PERSON,
-            c.nonce,
-            world.sign_cert,
-            sign(world.sign_key, doc),
-            make_proof(world, c),
-        )
+        application = bound_application(PROVIDER, TERMINAL, challenge().nonce, sign_card=world)
         answer = http.post("/v1/enrolments", json=application.to_json(), headers=headers)
         assert answer.status_code == 200
         assert (answer.json()["ok"], answer.json()["reason"]) == (False, "crl_missing")

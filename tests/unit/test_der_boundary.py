@@ -17,18 +17,19 @@ from der_support import (
     oid,
     tlv,
 )
-from test_verify_support import PROVIDER, TERMINAL, make_proof, sign
+from enrolment_support import bound_application
+from test_verify_support import PROVIDER, TERMINAL, make_proof
 
 from kiosk.flow.backend import CardBackend, MemoryAudit
 from kiosk.flow.errors_catalogue import ProblemCode
 from kiosk.flow.ports import FlowProblem
 from kiosk.flow.reader import InProcessReader
-from kiosk.pki.profile import DEFAULT_PERSON, ProfileError, parse_basic_four
+from kiosk.pki.profile import ProfileError, parse_basic_four
 from kiosk.services.identity import IdentityService
 from kiosk.simcard.applet import VirtualCard
 from kiosk.verify.certcheck import CertificateValidator
 from kiosk.verify.challenge import ChallengeService
-from kiosk.verify.enrolment import EnrolmentApplication, application_document
+from kiosk.verify.enrolment import EnrolmentApplication
 from kiosk.verify.trust import KeyPurpose, TrustError, TrustStore
 from kiosk.verify.verdict import Reason, Refused
 from kiosk.verify.verifier import Verifier
@@ -97,16 +98,9 @@ def test_a_proof_with_an_undecodable_certificate_is_a_recorded_refusal(
 
 def enrolment(world, challenges, sign_cert: bytes) -> EnrolmentApplication:
     c = challenges.issue(PROVIDER, TERMINAL, world.now)
-    doc = application_document(PROVIDER, TERMINAL, "patient-42", DEFAULT_PERSON, c.nonce)
-    return EnrolmentApplication(
-        PROVIDER,
-        TERMINAL,
-        "patient-42",
-        DEFAULT_PERSON,
-        c.nonce,
-        sign_cert,
-        sign(world.sign_key, doc),
-        make_proof(world, c),
+    return dataclasses.replace(
+        bound_application(PROVIDER, TERMINAL, c.nonce, sign_card=world),
+        sign_certificate=sign_cert,
     )
 
 
@@ -270,17 +264,9 @@ def test_the_platform_answers_an_undecodable_certificate_with_a_recorded_refusal
         assert [a.status_code for a in answers] == [200, 200]
         assert [a.json()["reason"] for a in answers] == ["malformed", "challenge_replayed"]
 
-        c = challenge()
-        doc = application_document(PROVIDER, TERMINAL, "patient-42", DEFAULT_PERSON, c.nonce)
-        application = EnrolmentApplication(
-            PROVIDER,
-            TERMINAL,
-            "patient-42",
-            DEFAULT_PERSON,
-            c.nonce,
-            hostile(world, "sign", version=5),
-            sign(world.sign_key, doc),
-            make_proof(world, c),
+        application = dataclasses.replace(
+            bound_application(PROVIDER, TERMINAL, challenge().nonce, sign_card=world),
+            sign_certificate=hostile(world, "sign", version=5),
         ).to_json()
         answers = [http.post("/v1/enrolments", json=application, headers=headers) for _ in range(2)]
         assert [a.status_code for a in answers] == [200, 200]

@@ -41,6 +41,7 @@ APPLICATION = EnrolmentApplication(
     sign_certificate=b"\x30\x82sign",
     sign_signature=b"\x02sig",
     auth_proof=PROOF,
+    auth_certificate_sha256=bytes(32),
 )
 CHALLENGE_JSON = {
     "nonce": base64.b64encode(NONCE).decode(),
