@@ -98,7 +98,11 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._dbapi = self.engine.dialect.loaded_dbapi
         self._local = threading.local()
-        self._drivers: list[Any] = []
+        #: Every hot-path driver connection with the thread it belongs to. A thread's own is
+        #: in `_local`; one whose thread has ended is closed when the next one is opened, so
+        #: a server whose worker threads come and go (anyio retires idle ones after 10 s)
+        #: holds at most one connection per live thread, not one per thread it ever had.
+        self._drivers: list[tuple[Any, threading.Thread]] = []
         self._drivers_lock = threading.Lock()
         #: The same pool without BEGIN/COMMIT round trips: for single atomic statements.
         #: (Not isolation_level=AUTOCOMMIT on SQLite: resetting it after use would turn
@@ -202,14 +206,25 @@ class Database:
         if self._postgres:
             driver.autocommit = True  # type: ignore[union-attr]
         with self._drivers_lock:
-            self._drivers.append(driver)
+            orphans = [d for d, thread in self._drivers if not thread.is_alive()]
+            self._drivers = [(d, t) for d, t in self._drivers if t.is_alive()]
+            self._drivers.append((driver, threading.current_thread()))
+        for orphan in orphans:
+            with suppress(Exception):
+                orphan.close()
         self._local.driver = driver
         return driver
 
+    @property
+    def open_drivers(self) -> int:
+        """How many hot-path driver connections are open (one per thread that used `one()`,
+        until that thread has ended and another opens one)."""
+        with self._drivers_lock:
+            return len(self._drivers)
+
     def _close_driver(self, driver: Any) -> None:
         with self._drivers_lock:
-            if driver in self._drivers:
-                self._drivers.remove(driver)
+            self._drivers = [(d, t) for d, t in self._drivers if d is not driver]
         with suppress(Exception):
             driver.close()
 
@@ -246,7 +261,7 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection and every thread's hot-path connection."""
         with self._drivers_lock:
-            drivers, self._drivers = self._drivers, []
+            drivers, self._drivers = [d for d, _ in self._drivers], []
         for driver in drivers:
             with suppress(Exception):
                 driver.close()

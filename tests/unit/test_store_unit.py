@@ -78,3 +78,35 @@ def test_a_failed_unit_leaves_nothing(db):
 def test_sqlalchemy_writes_are_refused_inside_a_unit(db):
     with db.unit(), pytest.raises(StoreError, match="unit"), db.writing():
         pass
+
+
+def test_threads_that_end_leave_no_connection_behind(db):
+    """A server's worker threads come and go (anyio retires idle ones): each used `one()` on a
+    connection of its own, and once it has ended that connection is closed, not kept until
+    the store is disposed — 300 short threads end with as few connections as live threads."""
+
+    def use_and_end() -> None:
+        assert db.one(db.sql("select 1"), ()) == (1,)
+
+    for _ in range(300):
+        thread = threading.Thread(target=use_and_end)
+        thread.start()
+        thread.join()
+    assert db.open_drivers == 1  # the last thread's, closed by the next one to open
+    use_and_end()  # this (live) thread's own
+    assert db.open_drivers == 1
+    # and a thread still running keeps its connection
+    started, stop = threading.Event(), threading.Event()
+
+    def use_and_wait() -> None:
+        use_and_end()
+        started.set()
+        stop.wait()
+
+    worker = threading.Thread(target=use_and_wait)
+    worker.start()
+    started.wait()
+    assert db.open_drivers == 2
+    stop.set()
+    worker.join()
+    assert db.one(db.sql("select 1"), ()) == (1,)  # the main thread's still works
