@@ -57,19 +57,19 @@ def enrol(
     verdict and, when accepted, the link, in one transaction).
 
     Returns None when the person does not confirm the 4 info (nothing is signed then)."""
-    from cryptography import x509
-
     from kiosk.jpki.operations import (
         authenticate,
         read_auth_certificate,
         read_sign_certificate,
     )
     from kiosk.pki.profile import parse_basic_four
+    from kiosk.verify.der import load_certificate
     from kiosk.verify.enrolment import make_application
 
     provider, terminal = local.provider_id, local.terminal_id
     sign_certificate = read_sign_certificate(session, password)
-    person = parse_basic_four(x509.load_der_x509_certificate(sign_certificate))
+    # the card's bytes cross the DER boundary: a certificate that does not decode is refused
+    person = parse_basic_four(load_certificate(sign_certificate).certificate)
     if not confirm(person):
         return None
     auth_certificate = read_auth_certificate(session)

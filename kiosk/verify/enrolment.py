@@ -100,7 +100,11 @@ def application_document(
         "nonce": _b64(nonce),
         "auth_certificate_sha256": _b64_or_none(auth_certificate_sha256),
     }
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError as e:  # a lone surrogate: no card signed that, nor could
+        raise Refused(Reason.MALFORMED, "The enrolment application is not valid text.") from e
 
 
 @dataclass(frozen=True, slots=True)

@@ -424,3 +424,31 @@ def test_on_the_store_two_cards_are_refused_and_one_cards_pair_is_linked(
     assert sql_verifier.verify_enrolment(app, world.now).ok
     assert linked_account(sql_verifier, challenges, world, card_a) == "patient-42"
     assert linked_account(sql_verifier, challenges, world, card_b) is None
+
+
+@pytest.mark.parametrize("field", ["account_ref", "name", "address"])
+def test_a_lone_surrogate_in_the_application_is_a_recorded_malformed_refusal(
+    verifier, challenges, world, card_a, field
+):
+    """Text that is not Unicode cannot have been signed: refused and recorded with its
+    challenge used up, never an exception out of the verifier (the platform refuses such a
+    body earlier, at its request boundary)."""
+    app = bound_application(PROVIDER, TERMINAL, nonce(challenges, world), sign_card=card_a)
+    if field == "account_ref":
+        bad = replace(app, account_ref="patient-\ud800")
+    else:
+        bad = replace(app, four_info=replace(app.four_info, **{field: "\ud800"}))
+    assert refused(verifier, bad, world) is Reason.MALFORMED
+    assert verifier.verify_enrolment(app, world.now).reason is Reason.CHALLENGE_REPLAYED
+
+
+@pytest.mark.parametrize("field", ["provider_id", "terminal_id"])
+def test_a_lone_surrogate_in_an_id_is_malformed_and_spoils_no_challenge(
+    verifier, challenges, world, card_a, field
+):
+    """Ids that are not identifiers claim no challenge (a foreign attempt must not use up
+    another terminal's): refused, and the genuine application still enrols."""
+    app = bound_application(PROVIDER, TERMINAL, nonce(challenges, world), sign_card=card_a)
+    bad = replace(app, **{field: getattr(app, field) + "\ud800"})
+    assert refused(verifier, bad, world) is Reason.MALFORMED
+    assert verifier.verify_enrolment(app, world.now).ok
