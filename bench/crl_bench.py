@@ -159,15 +159,16 @@ def write_crl(
 
 def child_import(db_url: str, crl: Path, trust: Path) -> None:
     """In the child: import one CRL and print its seconds and peak RSS."""
-    from kiosk.store.crlimport import check_crl, open_crl
+    from kiosk.store.crlimport import open_crl
     from kiosk.store.engine import Database
     from kiosk.store.revocation import SqlRevocationIndex
+    from kiosk.verify.crl import check_crl
     from kiosk.verify.trust import TrustStore
 
     db = Database(db_url)
     started = time.perf_counter()
     with open_crl(crl) as buf:
-        checked = check_crl(buf, TrustStore.from_dir(trust))
+        checked = check_crl(buf, TrustStore.from_dir(trust), datetime.now(UTC))
         result = SqlRevocationIndex(db).replace(checked, datetime.now(UTC))
     seconds = time.perf_counter() - started
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -33,11 +33,11 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from kiosk.pki.authority import generate_key, init_pki
-from kiosk.store.crlimport import check_crl
 from kiosk.store.engine import Database
 from kiosk.store.links import LinkRepository
 from kiosk.store.verification import SqlVerificationStore
 from kiosk.verify.challenge import ChallengeService
+from kiosk.verify.crl import check_crl
 from kiosk.verify.proof import UserProof, signed_message
 from kiosk.verify.trust import TrustStore
 from kiosk.verify.verdict import LinkStatus
@@ -88,7 +88,7 @@ def prepare(db_url: str, work: Path, cards: int, proofs: int, challenges: Challe
         der = b""
         for serial in range(10_000, 10_050):
             der = pki.revoke(serial, which)
-        index.replace(check_crl(der, trust), datetime.now(UTC))
+        index.replace(check_crl(der, trust, datetime.now(UTC)), datetime.now(UTC))
     links = LinkRepository(db)
     now = datetime.now(UTC)
     links.add_provider(PROVIDER, "Bench Clinic", now)

@@ -38,7 +38,6 @@ from kiosk.verify.der import load_certificate
 from kiosk.verify.enrolment import EnrolmentApplication, make_application
 from kiosk.verify.ports import IssuedChallenge
 from kiosk.verify.proof import UserProof, signed_message
-from kiosk.verify.trust import authority_key_id
 from kiosk.verify.verdict import (
     CertRef,
     EnrolmentVerdict,
@@ -198,12 +197,6 @@ class MemoryAudit:
 def new_account_ref() -> str:
     """A fresh opaque account reference for a first enrolment (demo providers)."""
     return "K-" + secrets.token_hex(4).upper()
-
-
-def cert_ref(der: bytes) -> CertRef:
-    """The certificate's serial under its issuer's key id."""
-    cert = x509.load_der_x509_certificate(der)
-    return CertRef(cert.serial_number, authority_key_id(cert.extensions) or "")
 
 
 def _four_info(person: BasicFourInfo) -> FourInfo:

@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from kiosk.errors import KioskError
@@ -22,7 +22,6 @@ from kiosk.store.records import CrlImportResult
 from kiosk.store.revocation import SqlRevocationIndex
 from kiosk.verify import crl as verify_crl
 from kiosk.verify.crl import CheckedCrl
-from kiosk.verify.trust import TrustStore
 from kiosk.verify.verdict import Refused, VerifyError
 
 _CRL_SUFFIXES = (".crl", ".der", ".pem")
@@ -97,14 +96,6 @@ def _why(error: KioskError) -> str:
 @contextmanager
 def _fetched(url: str) -> Iterator[bytes]:
     yield fetch_url(url)
-
-
-def check_crl(buf: bytes, anchors: TrustStore, now: datetime | None = None) -> CheckedCrl:
-    """The verifier's check (`kiosk.verify.crl.check_crl`), at `now` or the wall clock.
-
-    Kept for callers that predate the move of the CRL policy into kiosk.verify; new code
-    calls kiosk.verify.crl.check_crl with the time."""
-    return verify_crl.check_crl(buf, anchors, now or datetime.now(UTC))
 
 
 def to_der(data: bytes) -> bytes:

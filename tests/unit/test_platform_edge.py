@@ -27,8 +27,8 @@ from kiosk import config
 from kiosk.local import LocalContext
 from kiosk.pki.profile import DEFAULT_PERSON
 from kiosk.platform.service import create_app
-from kiosk.store.crlimport import check_crl
 from kiosk.store.revocation import SqlRevocationIndex
+from kiosk.verify.crl import check_crl
 from kiosk.verify.ports import IssuedChallenge
 
 pytest_plugins = ["test_verify_support"]
@@ -54,7 +54,7 @@ def local(world, tmp_path, store_url):
     local = LocalContext.from_config(cfg)
     index = SqlRevocationIndex(local.db)
     for which in ("auth", "sign"):
-        index.replace(check_crl(world.crl(which), world.trust), world.now)
+        index.replace(check_crl(world.crl(which), world.trust, world.now), world.now)
     yield local
     local.db.dispose()
 

@@ -28,11 +28,11 @@ from kiosk.local import LocalContext
 from kiosk.pki.profile import DEFAULT_PERSON
 from kiosk.platform.service import MAX_BODY, app_from_config, create_app
 from kiosk.simcard.applet import VirtualCard
-from kiosk.store.crlimport import check_crl
 from kiosk.store.engine import Database
 from kiosk.store.errors import StoreError
 from kiosk.store.revocation import SqlRevocationIndex
 from kiosk.store.verification import SqlVerificationStore
+from kiosk.verify.crl import check_crl
 from kiosk.verify.ports import IssuedChallenge
 from kiosk.verify.proof import UserProof, signed_message
 from kiosk.verify.verdict import EnrolmentVerdict, LinkStatus, Reason, Verdict
@@ -70,7 +70,7 @@ def open_local(world, tmp_path, url=""):
     local = LocalContext.from_config(settings(world, tmp_path, database_url=url))
     index = SqlRevocationIndex(local.db)
     for which in ("auth", "sign"):
-        index.replace(check_crl(world.crl(which), world.trust), world.now)
+        index.replace(check_crl(world.crl(which), world.trust, world.now), world.now)
     return local
 
 

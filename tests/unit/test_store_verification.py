@@ -15,7 +15,6 @@ from sqlalchemy.exc import DBAPIError
 
 from kiosk.pki.authority import Revocation, make_crl
 from kiosk.store.audit import AuditLog
-from kiosk.store.crlimport import check_crl
 from kiosk.store.engine import Database
 from kiosk.store.errors import AuditFieldRefused, StoreError
 from kiosk.store.links import LinkRepository
@@ -23,6 +22,7 @@ from kiosk.store.records import LinkStatus, serial_from_bytes
 from kiosk.store.revocation import SqlRevocationIndex
 from kiosk.store.verification import SqlVerificationStore
 from kiosk.verify.challenge import ChallengeService, expiry_of
+from kiosk.verify.crl import check_crl
 from kiosk.verify.ports import ChallengeClaim, CrlState, LedgerEntry, LinkState, ProofContext
 from kiosk.verify.trust import TrustStore
 
@@ -321,7 +321,7 @@ def import_crl(store, trust, pki, which, serials, *, number, this_update=CRL_AT)
         next_update=this_update + timedelta(days=1),
         number=number,
     ).public_bytes(serialization.Encoding.DER)
-    store.replace(check_crl(der, trust), this_update)
+    store.replace(check_crl(der, trust, this_update), this_update)
 
 
 @pytest.fixture

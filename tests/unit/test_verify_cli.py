@@ -21,9 +21,9 @@ from kiosk.jpki.session import JpkiSession
 from kiosk.local import LocalContext
 from kiosk.pki.profile import DEFAULT_PERSON
 from kiosk.simcard.applet import VirtualCard
-from kiosk.store.crlimport import check_crl
 from kiosk.store.records import LinkStatus as StoredStatus
 from kiosk.store.revocation import SqlRevocationIndex
+from kiosk.verify.crl import check_crl
 from kiosk.verify.verdict import LinkStatus, Reason
 
 pytest_plugins = ["test_verify_support"]
@@ -45,7 +45,7 @@ def import_crls(local, world, sign_revoked=(), number=1):
     index = SqlRevocationIndex(local.db)
     for which, revoked in (("auth", ()), ("sign", sign_revoked)):
         buf = world.crl(which, revoked, number=number)
-        index.replace(check_crl(buf, world.trust), world.now)
+        index.replace(check_crl(buf, world.trust, world.now), world.now)
 
 
 @pytest.fixture
