@@ -20,6 +20,7 @@ from kiosk.config import Config, ConfigError
 from kiosk.flow.backend import CardBackend
 from kiosk.flow.i18n import plain
 from kiosk.flow.machine import Flow, FlowConfig, Provider, ReaderStatus, ServiceInfo
+from kiosk.flow.ports import AuditLog as FlowAudit
 from kiosk.flow.ports import (
     Authenticated,
     CardStatus,
@@ -28,7 +29,7 @@ from kiosk.flow.ports import (
     StaffPort,
 )
 from kiosk.flow.reader import ReaderPort, StatusCallback
-from kiosk.flow.staff import StaffAudit, StaffDesk
+from kiosk.flow.staff import StaffDesk
 from kiosk.services.base import (
     Link,
     Service,
@@ -170,7 +171,7 @@ class StoreAudit:
 
 def staff_desk(
     cfg: Config,
-    audit: StaffAudit,
+    audit: FlowAudit,
     closers: list[Callable[[], None]],
     *,
     clock: Callable[[], float] = time.monotonic,
@@ -192,7 +193,7 @@ class DeferredAudit:
     """The staff desk's audit before the store is open: opens it (through the deferred
     backend) on the first event, then appends there."""
 
-    def __init__(self, prepare: Callable[[], object], audits: list[StaffAudit]) -> None:
+    def __init__(self, prepare: Callable[[], object], audits: list[FlowAudit]) -> None:
         self._prepare = prepare
         self._audits = audits
 
@@ -246,7 +247,7 @@ def local_backend(
     cfg: Config,
     local: LocalContext,
     connect: Callable[[], CardConnection],
-    audits: list[StaffAudit] | None = None,
+    audits: list[FlowAudit] | None = None,
 ) -> CardBackend:
     """The FlowBackend with local verification over the store (its audit is appended to
     `audits`, for the staff desk)."""
@@ -268,7 +269,7 @@ def platform_backend(
     cfg: Config,
     connect: Callable[[], CardConnection],
     closers: list[Callable[[], None]],
-    audits: list[StaffAudit] | None = None,
+    audits: list[FlowAudit] | None = None,
 ) -> CardBackend:
     """The FlowBackend when an authorised platform verifies: challenges, verdicts and links
     are the platform's (its client; it links on an enrolment it accepts); the kiosk's own store
@@ -474,7 +475,7 @@ def start(cfg: Config, *, windowed: bool, reader: ReaderPort) -> Kiosk:
     """Show the kiosk at once; open the store, anchors and CRLs (or the platform client)
     behind the attract screen."""
     closers: list[Callable[[], None]] = []
-    audits: list[StaffAudit] = []  # the store's audit, once the backend has opened it
+    audits: list[FlowAudit] = []  # the store's audit, once the backend has opened it
 
     def build() -> CardBackend:
         if cfg.verification == "platform":

@@ -21,7 +21,14 @@ from kiosk.card.connection import CardConnection
 from kiosk.card.errors import CardError, CardRemoved, NoCard, PcscUnavailable, ReaderUnavailable
 from kiosk.errors import KioskError
 from kiosk.flow.errors_catalogue import Problem, ProblemCode
-from kiosk.flow.ports import Authenticated, CardStatus, EnrolmentCandidate, FlowProblem, FourInfo
+from kiosk.flow.ports import (
+    AuditLog,
+    Authenticated,
+    CardStatus,
+    EnrolmentCandidate,
+    FlowProblem,
+    FourInfo,
+)
 from kiosk.jpki.errors import (
     JpkiError,
     NotAJpkiCard,
@@ -144,22 +151,6 @@ class ProofVerifier(Protocol):
 class ChallengeIssuer(Protocol):
     def issue(self, provider_id: str, terminal_id: str, now: datetime) -> IssuedChallenge:
         """A fresh challenge for that provider's terminal."""
-
-
-class AuditLog(Protocol):
-    def record(
-        self,
-        action: str,
-        ok: bool,
-        reason: str | None,
-        provider_id: str,
-        cert: CertRef | None,
-        at: datetime,
-        *,
-        actor: str | None = None,
-    ) -> None:
-        """Append one audit event (never a PIN, never the 4 info); `actor` is the staff
-        number of who acted, when a member of staff did."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from typing import Protocol
 from kiosk.errors import KioskError
 from kiosk.flow.errors_catalogue import Problem, ProblemCode
 from kiosk.services.base import Link, ServiceContext, ServicePreview, ServiceResult
+from kiosk.verify.verdict import CertRef
 
 
 class FlowProblem(KioskError):
@@ -119,3 +120,21 @@ class StaffPort(Protocol):
 
     def call(self, reason: str) -> CallOutcome:
         """Call a member of staff to this kiosk for `reason` (a short code)."""
+
+
+class AuditLog(Protocol):
+    """Where the kiosk's events go (its store's audit table, or a list in tests and the demo)."""
+
+    def record(
+        self,
+        action: str,
+        ok: bool,
+        reason: str | None,
+        provider_id: str,
+        cert: CertRef | None,
+        at: datetime,
+        *,
+        actor: str | None = None,
+    ) -> None:
+        """Append one audit event (never a PIN, never the 4 info); `actor` is the staff
+        number of who acted, when a member of staff did."""

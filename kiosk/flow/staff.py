@@ -29,7 +29,7 @@ from typing import Protocol
 
 from kiosk.errors import KioskError
 from kiosk.flow.errors_catalogue import Problem, ProblemCode
-from kiosk.flow.ports import CallOutcome, FlowProblem
+from kiosk.flow.ports import AuditLog, CallOutcome, FlowProblem
 
 #: A staff number: digits only, since it is typed on the keypad (a clinic's 職員番号).
 STAFF_ID_RE = re.compile(r"[0-9]{1,10}")
@@ -194,21 +194,6 @@ class StaffGate:
 # --- the desk -------------------------------------------------------------------------------
 
 
-class StaffAudit(Protocol):
-    def record(
-        self,
-        action: str,
-        ok: bool,
-        reason: str | None,
-        provider_id: str,
-        cert: None,
-        at: datetime,
-        *,
-        actor: str | None = None,
-    ) -> None:
-        """Append one audit event (kiosk.flow.backend.AuditLog)."""
-
-
 class StaffChannel(Protocol):
     def call(self, reason: str) -> CallOutcome:
         """Ask a member of staff to come to this kiosk; whether the call was delivered."""
@@ -228,7 +213,7 @@ class StaffDesk:
     def __init__(
         self,
         staff: Sequence[StaffMember],
-        audit: StaffAudit,
+        audit: AuditLog,
         provider_id: str,
         wall_clock: Callable[[], datetime],
         channel: StaffChannel | None = None,
