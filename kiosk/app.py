@@ -13,12 +13,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+from kiosk.clock import utc_now
 from kiosk.config import Config, ConfigError
 from kiosk.flow.backend import CardBackend
-from kiosk.flow.i18n import plain
 from kiosk.flow.machine import Flow, FlowConfig, Provider, ReaderStatus, ServiceInfo
 from kiosk.flow.ports import AuditLog as FlowAudit
 from kiosk.flow.ports import (
@@ -30,6 +30,7 @@ from kiosk.flow.ports import (
 )
 from kiosk.flow.reader import ReaderPort, StatusCallback
 from kiosk.flow.staff import StaffDesk
+from kiosk.i18n import plain
 from kiosk.services.base import (
     Link,
     Service,
@@ -127,11 +128,6 @@ def build_window(
     )
     reader.watch(controller.reader_status)
     return window, controller
-
-
-def utc_now() -> datetime:
-    """The wall clock, for certificates and challenges."""
-    return datetime.now(UTC)
 
 
 # --- adapters over the store ------------------------------------------------------------

@@ -96,7 +96,8 @@ class Tour:
     def __init__(  # noqa: ANN001
         self, app, cfg, card_file, language: str, out: Path, first: int = 1
     ) -> None:
-        from kiosk.app import available_services, build_window, utc_now
+        from kiosk.app import available_services, build_window
+        from kiosk.clock import utc_now
         from kiosk.flow.backend import CardBackend, MemoryAudit
         from kiosk.flow.reader import InProcessReader
         from kiosk.flow.staff import StaffDesk

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import getpass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
+
+from kiosk.clock import utc_now
 
 
 def register(subparsers: Any) -> None:
@@ -27,11 +29,6 @@ def register(subparsers: Any) -> None:
         help="who runs the purge, recorded in its audit row (default: your login name)",
     )
     purge.set_defaults(func=purge_command)
-
-
-def utc_now() -> datetime:
-    """The wall clock, in UTC (read at the edge only)."""
-    return datetime.now(UTC)
 
 
 def purge_command(args: argparse.Namespace) -> int:

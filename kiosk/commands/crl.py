@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ def import_command(args: argparse.Namespace) -> int:
     from functools import partial
 
     from kiosk import config
+    from kiosk.clock import utc_now
     from kiosk.store.crlimport import import_sources
     from kiosk.store.engine import Database
     from kiosk.store.revocation import SqlRevocationIndex
@@ -49,7 +49,7 @@ def import_command(args: argparse.Namespace) -> int:
     try:
         db.upgrade()  # a fresh store gets its schema first, as `kiosk run` does
         trust = TrustStore.from_dir(args.trust or cfg.trust_dir)
-        now = _now()
+        now = utc_now()
         check = partial(check_crl, trust=trust, now=now)
         sources = args.sources or [str(cfg.crl_dir)]
         failures = 0
@@ -59,7 +59,3 @@ def import_command(args: argparse.Namespace) -> int:
     finally:
         db.dispose()
     return 2 if failures else 0
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

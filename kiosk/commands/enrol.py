@@ -97,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from kiosk import config
-    from kiosk.commands.verify import open_card, print_json, read_secret, utc_now
+    from kiosk.clock import utc_now
+    from kiosk.commands.verify import open_card, print_json, read_secret
     from kiosk.jpki.session import JpkiSession
     from kiosk.local import LocalContext
 

@@ -14,7 +14,7 @@ import json
 import sys
 from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from kiosk.jpki.session import JpkiSession
     from kiosk.verify.verdict import Verdict
 
+from kiosk.clock import utc_now
 from kiosk.local import LocalContext
 
 Clock = Callable[[], datetime]
@@ -45,11 +46,6 @@ def add_card_options(parser: argparse.ArgumentParser) -> None:
     """The options every card command shares: --reader and --config."""
     parser.add_argument("--reader", default=None, help="PC/SC reader (default: config, else any)")
     parser.add_argument("--config", default=None, help="configuration file (TOML)")
-
-
-def utc_now() -> datetime:
-    """The wall clock, in UTC (read at the edge only)."""
-    return datetime.now(UTC)
 
 
 def read_secret(prompt: str, from_stdin: bool = False) -> str:

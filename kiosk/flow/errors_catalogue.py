@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from kiosk.flow.i18n import Text
+from kiosk.i18n import Text
 
 
 class ProblemCode(StrEnum):

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from kiosk.flow.errors_catalogue import Problem, ProblemCode, entry
-from kiosk.flow.i18n import Language, Text
 from kiosk.flow.ports import Authenticated, CallOutcome, CardStatus, EnrolmentCandidate
 from kiosk.flow.staff import STAFF_ID_RE, STAFF_PIN_RE
+from kiosk.i18n import Language, Text
 from kiosk.services.base import ConsentItem, Link, ServiceContext, ServicePreview, ServiceResult
 
 

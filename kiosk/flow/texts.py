@@ -1,10 +1,10 @@
-"""Every fixed string of the screens, in ja / en / やさしい日本語 (see kiosk.flow.i18n)."""
+"""Every fixed string of the screens, in ja / en / やさしい日本語 (see kiosk.i18n)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from kiosk.flow.i18n import Language, Text, ts_document
+from kiosk.i18n import Language, Text, ts_document
 
 T = Text
 

@@ -47,6 +47,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from kiosk.clock import JST, utc_now
 from kiosk.errors import KioskError
 from kiosk.pki.cardfile import CardFile, KeySlot
 from kiosk.pki.profile import (
@@ -73,7 +74,6 @@ CA_VALIDITY: Final = timedelta(days=3652)  # the real roots are valid for ten ye
 #: clock still fall inside it.
 CA_BACKDATE: Final = timedelta(days=1)
 _ID_ALPHABET: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_JST: Final = timedelta(hours=9)
 
 
 class PkiError(KioskError):
@@ -146,7 +146,7 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _now(now: datetime | None) -> datetime:
-    return _utc(now if now is not None else datetime.now(UTC))
+    return _utc(now if now is not None else utc_now())
 
 
 def _birthday_in(year: int, birth: date) -> date:
@@ -162,7 +162,7 @@ def _birthday_in(year: int, birth: date) -> date:
 def validity_end(birth_date: date, issued: datetime) -> datetime:
     """notAfter of a card certificate: the end (23:59:59 JST) of the holder's 5th birthday
     after the issuance day (発行日から5回目の誕生日まで)."""
-    issued_jst = (_utc(issued) + _JST).date()
+    issued_jst = _utc(issued).astimezone(JST).date()
     count, year = 0, issued_jst.year
     while True:
         birthday = _birthday_in(year, birth_date)
@@ -171,8 +171,8 @@ def validity_end(birth_date: date, issued: datetime) -> datetime:
             if count == 5:
                 break
         year += 1
-    end_jst = datetime(birthday.year, birthday.month, birthday.day, 23, 59, 59, tzinfo=UTC)
-    return end_jst - _JST
+    end_jst = datetime(birthday.year, birthday.month, birthday.day, 23, 59, 59, tzinfo=JST)
+    return end_jst.astimezone(UTC)
 
 
 def make_ca(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from kiosk.flow.i18n import Language, Text
+from kiosk.i18n import Language, Text
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kiosk.flow.i18n import Text, plain
+from kiosk.i18n import Text, plain
 from kiosk.services.base import ConsentItem, ResultRow, ServiceContext, ServiceResult
 
 

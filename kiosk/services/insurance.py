@@ -23,18 +23,16 @@ import logging
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from kiosk.clock import japan_today
 from kiosk.errors import KioskError
-from kiosk.flow.i18n import Text
+from kiosk.i18n import Text
 from kiosk.services.base import ConsentItem, ResultRow, ServiceContext, ServiceResult
 
 log = logging.getLogger(__name__)
-
-#: Japan Standard Time: "today" at a clinic in Japan (no daylight saving).
-JST = timezone(timedelta(hours=9), "JST")
 
 MEDICATION = "medication"  # 薬剤情報
 CHECKUPS = "checkups"  # 特定健診情報
@@ -84,11 +82,6 @@ class EligibilityDirectory(Protocol):
         """The coverage of insurer/member on `as_of` (staff-assisted visits: shares nothing).
         Raises InsuranceUnavailable when the directory cannot be reached."""
         ...
-
-
-def japan_today() -> date:
-    """Today's date in Japan (a UTC date would be yesterday's before 09:00 JST)."""
-    return datetime.now(JST).date()
 
 
 def mask_member(member: str) -> str:

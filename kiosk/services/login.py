@@ -17,11 +17,12 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Protocol
 
+from kiosk.clock import JST, utc_now
 from kiosk.errors import KioskError
-from kiosk.flow.i18n import Text
+from kiosk.i18n import Text
 from kiosk.services.base import ConsentItem, ResultRow, ServiceContext, ServiceResult
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,6 @@ CONSENT_SIGN_IN = "sign_in"
 #: How long a login code stays valid, and how many digits it has.
 CODE_TTL = timedelta(minutes=5)
 CODE_DIGITS = 8
-#: The kiosk stands in Japan: the code's expiry is shown in Japan time.
-JST = timezone(timedelta(hours=9), "JST")
 
 
 class LoginError(KioskError):
@@ -178,10 +177,6 @@ def normalise_code(typed: str) -> str:
 def display_code(code: str) -> str:
     """The code in groups of four, easier to read off the screen and type."""
     return " ".join(code[i : i + 4] for i in range(0, len(code), 4))
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 _ASSISTED = ServiceResult(

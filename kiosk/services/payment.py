@@ -21,11 +21,12 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from typing import Protocol
 
+from kiosk.clock import JST, utc_now
 from kiosk.errors import KioskError
-from kiosk.flow.i18n import Text
+from kiosk.i18n import Text
 from kiosk.services.base import (
     ConsentItem,
     ResultRow,
@@ -38,8 +39,6 @@ log = logging.getLogger(__name__)
 
 #: The consent item: paying the amount shown.
 CONSENT_PAY = "pay"
-#: The kiosk stands in Japan: the receipt's time is in Japan time.
-JST = timezone(timedelta(hours=9), "JST")
 #: What the preview's reference starts with (the rest: request id and amount).
 _REFERENCE_PREFIX = "payment:"
 
@@ -187,10 +186,6 @@ def idempotency_key(
     parts = (provider_id, terminal_id, account_ref, request_id, str(amount_yen))
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
     return f"kiosk-pay-{digest[:32]}"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 # --- texts -------------------------------------------------------------------------------

@@ -8,9 +8,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtSvgWidgets import QSvgWidget
 from PySide6.QtWidgets import QLabel, QPushButton, QWidget
 
-from kiosk.flow.i18n import Language
 from kiosk.flow.machine import Event, FlowState
 from kiosk.flow.texts import text
+from kiosk.i18n import Language
 from kiosk.ui.style import icon_path
 
 Send = Callable[[Event], None]

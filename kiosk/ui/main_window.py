@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.flow.i18n import LANGUAGES, Language
 from kiosk.flow.machine import Event, FlowState, Screen, SetLanguage, StaffRequest, Touch
 from kiosk.flow.texts import text
+from kiosk.i18n import LANGUAGES, Language
 from kiosk.ui.attract_page import AttractPage
 from kiosk.ui.base_page import Page, label
 from kiosk.ui.card_page import InsertPage, PutBackPage, TakeCardPage

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QVBoxLayout
 
-from kiosk.flow.i18n import Text
 from kiosk.flow.machine import Back, ChooseProvider, ChooseService, Event, FlowState
+from kiosk.i18n import Text
 from kiosk.ui.base_page import Page, Send, label
 
 #: More options than this are laid out in two columns, so that the page fits a 1280×800 screen.

@@ -5,7 +5,6 @@ from __future__ import annotations
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout
 
 from kiosk.flow.errors_catalogue import Problem, entry
-from kiosk.flow.i18n import Language
 from kiosk.flow.machine import (
     STAFF_CALL_TEXT,
     CallStaff,
@@ -14,6 +13,7 @@ from kiosk.flow.machine import (
     SubmitPassword,
     SubmitPin,
 )
+from kiosk.i18n import Language
 from kiosk.ui.base_page import Page, Send, label
 from kiosk.ui.keypad_widget import SecretPad
 

@@ -17,7 +17,8 @@ import pytest  # noqa: E402
 from PySide6.QtCore import Qt, QtMsgType  # noqa: E402
 from PySide6.QtWidgets import QPushButton  # noqa: E402
 
-from kiosk.app import available_services, build_window, staff_desk, utc_now  # noqa: E402
+from kiosk.app import available_services, build_window, staff_desk  # noqa: E402
+from kiosk.clock import utc_now  # noqa: E402
 from kiosk.config import Config  # noqa: E402
 from kiosk.flow.backend import CardBackend, MemoryAudit  # noqa: E402
 from kiosk.flow.machine import Screen  # noqa: E402

@@ -15,8 +15,8 @@ from dataclasses import replace
 
 from PySide6.QtWidgets import QCheckBox
 
-from kiosk.flow.i18n import plain
 from kiosk.flow.machine import Consent, Flow, FlowConfig, FlowState, Provider, Screen, ServiceInfo
+from kiosk.i18n import plain
 from kiosk.services.base import ConsentItem
 from kiosk.ui.enrol_page import ConsentPage
 

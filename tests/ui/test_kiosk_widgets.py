@@ -12,9 +12,9 @@ import pytest
 from PySide6.QtCore import QTranslator
 from PySide6.QtWidgets import QCheckBox, QLabel
 
-from kiosk.flow.i18n import Text, plain
 from kiosk.flow.machine import ReaderStatus, Screen
 from kiosk.flow.texts import TS_FILES, all_messages
+from kiosk.i18n import Text, plain
 from kiosk.services.base import ConsentItem, ResultRow, ServiceContext, ServiceResult
 from kiosk.ui.keypad_widget import DIGITS, password_keyboard, pin_pad
 from kiosk.ui.style import RESOURCES

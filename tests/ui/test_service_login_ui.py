@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QCheckBox, QLabel, QLineEdit
 
+from kiosk.clock import utc_now
 from kiosk.flow.machine import Screen
-from kiosk.services.login import LoginCodeUsed, demo_login_service, utc_now
+from kiosk.services.login import LoginCodeUsed, demo_login_service
 
 
 def texts(page) -> str:

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from PySide6.QtWidgets import QCheckBox
 from test_kiosk_flows import start_to_pin, texts
 
-from kiosk.flow.i18n import Text
 from kiosk.flow.machine import Screen
+from kiosk.i18n import Text
 from kiosk.services.base import (
     ConsentItem,
     ResultRow,

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import pytest
 
 from kiosk.flow.errors_catalogue import CATALOGUE, Problem, ProblemCode
-from kiosk.flow.i18n import LANGUAGES, Text
 from kiosk.flow.machine import (
     Back,
     CallStaff,
@@ -53,6 +52,7 @@ from kiosk.flow.machine import (
     WorkFailed,
 )
 from kiosk.flow.ports import Authenticated, CardStatus, EnrolmentCandidate, FourInfo
+from kiosk.i18n import LANGUAGES, Text
 from kiosk.services.base import ConsentItem, Link, ResultRow, ServicePreview, ServiceResult
 from kiosk.services.identity import IdentityService
 

@@ -18,10 +18,10 @@ from kiosk.flow.backend import (
     problem_for,
 )
 from kiosk.flow.errors_catalogue import ProblemCode
-from kiosk.flow.i18n import Text
 from kiosk.flow.machine import ReaderStatus
 from kiosk.flow.ports import FlowProblem
 from kiosk.flow.reader import InProcessReader
+from kiosk.i18n import Text
 from kiosk.jpki.errors import (
     NotAJpkiCard,
     PinBlocked,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.flow.i18n import LANGUAGES, Text, ts_document
 from kiosk.flow.texts import TEXTS, TS_FILES, all_messages
+from kiosk.i18n import LANGUAGES, Text, ts_document
 
 ROOT = Path(__file__).resolve().parents[2]
 

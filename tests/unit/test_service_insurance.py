@@ -26,7 +26,6 @@ from kiosk.services.insurance import (
     demo_directory,
     demo_insurance_service,
     derived_record,
-    japan_today,
     mask_member,
 )
 
@@ -144,15 +143,14 @@ def test_the_result_names_only_what_was_agreed_whatever_the_directory_reports():
 
 
 def test_the_day_asked_is_today_in_japan(monkeypatch):
-    import kiosk.services.insurance as insurance
+    import kiosk.clock
 
     class Clock(datetime):
         @classmethod
         def now(cls, tz=None):
             return datetime(2026, 3, 31, 16, 0, tzinfo=UTC).astimezone(tz)
 
-    monkeypatch.setattr(insurance, "datetime", Clock)
-    assert japan_today() == date(2026, 4, 1)  # 01:00 JST, still the 31st in UTC
+    monkeypatch.setattr(kiosk.clock, "datetime", Clock)  # 01:00 JST, still the 31st in UTC
     port = Recorder(VALID.on(TODAY))
     InsuranceService(port).run(context())
     assert port.calls[0][3] == date(2026, 4, 1)
