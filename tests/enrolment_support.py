@@ -17,14 +17,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 
-from kiosk.pki.authority import TestPki
+from kiosk.pki.authority import DEFAULT_PERSON, TestPki
 from kiosk.pki.cardfile import CardFile
-from kiosk.pki.profile import DEFAULT_PERSON, BasicFourInfo
 from kiosk.verify.enrolment import (
     EnrolmentApplication,
     SerialServiceUnavailable,
     make_application,
 )
+from kiosk.verify.profile import BasicFourInfo
 from kiosk.verify.trust import subject_key_id
 from kiosk.verify.verdict import CertRef
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from kiosk.commands.verify import Clock
     from kiosk.jpki.session import JpkiSession
     from kiosk.local import LocalContext
-    from kiosk.pki.profile import BasicFourInfo
+    from kiosk.verify.profile import BasicFourInfo
     from kiosk.verify.verdict import EnrolmentVerdict
 
 SEX_LABELS = {"male": "男 / male", "female": "女 / female", "unknown": "不明 / unknown"}
@@ -62,9 +62,9 @@ def enrol(
         read_auth_certificate,
         read_sign_certificate,
     )
-    from kiosk.pki.profile import parse_basic_four
     from kiosk.verify.der import load_certificate
     from kiosk.verify.enrolment import make_application
+    from kiosk.verify.profile import parse_basic_four
 
     provider, terminal = local.provider_id, local.terminal_id
     sign_certificate = read_sign_certificate(session, password)

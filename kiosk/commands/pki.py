@@ -67,8 +67,8 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _person(args: argparse.Namespace) -> Any:
-    from kiosk.pki.authority import PkiError
-    from kiosk.pki.profile import DEFAULT_PERSON, SEX_CODES, BasicFourInfo, ProfileError
+    from kiosk.pki.authority import DEFAULT_PERSON, PkiError
+    from kiosk.verify.profile import SEX_CODES, BasicFourInfo, ProfileError
 
     if args.name is None and args.address is None and args.birth is None and args.sex is None:
         return None

@@ -39,11 +39,11 @@ from kiosk.jpki.errors import (
     UnsupportedToken,
 )
 from kiosk.jpki.session import JpkiSession
-from kiosk.pki.profile import BasicFourInfo, ProfileError, parse_basic_four
 from kiosk.services.base import Link, Service, ServiceContext, ServicePreview, ServiceResult
 from kiosk.verify.der import load_certificate
 from kiosk.verify.enrolment import EnrolmentApplication, make_application
 from kiosk.verify.ports import IssuedChallenge
+from kiosk.verify.profile import BasicFourInfo, ProfileError, parse_basic_four
 from kiosk.verify.proof import UserProof, signed_message
 from kiosk.verify.verdict import (
     CertRef,

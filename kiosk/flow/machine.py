@@ -19,6 +19,7 @@ from kiosk.flow.errors_catalogue import Problem, ProblemCode, entry
 from kiosk.flow.ports import Authenticated, CallOutcome, CardStatus, EnrolmentCandidate
 from kiosk.flow.staff import STAFF_ID_RE, STAFF_PIN_RE
 from kiosk.i18n import Language, Text
+from kiosk.jpki_facts import AUTH_PIN_RE, SIGN_PASSWORD_RE
 from kiosk.services.base import ConsentItem, Link, ServiceContext, ServicePreview, ServiceResult
 
 
@@ -439,8 +440,6 @@ ABORT_ON_REMOVAL = frozenset(
     {Screen.WORKING, Screen.PASSWORD, Screen.REVIEW, Screen.ENROL_CONSENT, Screen.SERVICE_CONSENT}
 )
 
-PIN_RE = re.compile(r"[0-9]{4}")
-PASSWORD_RE = re.compile(r"[A-Z0-9]{6,16}")
 INSURER_RE = re.compile(r"[0-9]{6}|[0-9]{8}")
 
 Handler = Callable[["Flow", FlowState, object, float], Transition]
@@ -782,7 +781,7 @@ def _read_failed(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
 
 def _submit_pin(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
     assert isinstance(e, SubmitPin)
-    if not PIN_RE.fullmatch(e.pin):
+    if not AUTH_PIN_RE.fullmatch(e.pin):
         return Transition(replace(s, problem=Problem(ProblemCode.PIN_FORMAT)))
     if s.card is None or s.card.auth_retries == 0:
         return flow.error(s, Problem(ProblemCode.PIN_BLOCKED, 0), now)
@@ -868,7 +867,7 @@ def _work_failed(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
 
 def _submit_password(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
     assert isinstance(e, SubmitPassword)
-    if not PASSWORD_RE.fullmatch(e.password):
+    if not SIGN_PASSWORD_RE.fullmatch(e.password):
         return Transition(replace(s, problem=Problem(ProblemCode.PASSWORD_FORMAT)))
     return flow.work(s, Work.READ_SIGNER, now, secret=e.password, authenticated=s.authenticated)
 

@@ -1,9 +1,15 @@
-"""Identifiers of the JPKI application (公的個人認証AP) on the My Number Card."""
+"""Identifiers of the JPKI application (公的個人認証AP) on the My Number Card.
+
+What other layers also need (the two credentials, their secrets' formats and tries, the
+DigestInfo) is in kiosk.jpki_facts; this module holds what only the card protocol uses.
+"""
 
 from __future__ import annotations
 
 from enum import IntEnum
 from typing import Literal
+
+from kiosk.jpki_facts import Which
 
 #: DF name of the JPKI AP.
 AID = bytes.fromhex("D392F000260100000001")
@@ -12,15 +18,11 @@ AID = bytes.fromhex("D392F000260100000001")
 PHYSICAL_CARD_LABEL = "JPKIAPICCTOKEN2"
 TOKEN_LABEL_LENGTH = 32
 
-#: DER prefix of a SHA-256 DigestInfo (RFC 8017); the 32-byte hash follows.
-SHA256_DIGEST_INFO_PREFIX = bytes.fromhex("3031300d060960864801650304020105000420")
 #: Length of a signature by either JPKI key (RSA-2048): anything else is not the card's.
 SIGNATURE_LENGTH = 256
 #: Longest data COMPUTE DIGITAL SIGNATURE P1=00 pads (k − 11 for RSA-2048).
 MAX_SIGN_INPUT = SIGNATURE_LENGTH - 11
 
-#: The two credentials: user authentication (利用者証明用) and signature (署名用).
-Which = Literal["auth", "sign"]
 #: The four certificates on the card.
 CertName = Literal["auth", "auth_ca", "sign", "sign_ca"]
 
@@ -45,7 +47,5 @@ CERT_EF: dict[str, Ef] = {
     "sign": Ef.SIGN_CERT,
     "sign_ca": Ef.SIGN_CA_CERT,
 }
-PIN_EF: dict[str, Ef] = {"auth": Ef.AUTH_PIN, "sign": Ef.SIGN_PIN}
-KEY_EF: dict[str, Ef] = {"auth": Ef.AUTH_KEY, "sign": Ef.SIGN_KEY}
-#: Tries a fresh (or just verified) PIN has: the counter resets to this on success.
-MAX_TRIES: dict[str, int] = {"auth": 3, "sign": 5}
+PIN_EF: dict[Which, Ef] = {"auth": Ef.AUTH_PIN, "sign": Ef.SIGN_PIN}
+KEY_EF: dict[Which, Ef] = {"auth": Ef.AUTH_KEY, "sign": Ef.SIGN_KEY}

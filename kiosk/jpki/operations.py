@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kiosk.jpki.constants import Which
 from kiosk.jpki.errors import PinBlocked
 from kiosk.jpki.session import JpkiSession, encode_pin
+from kiosk.jpki_facts import Which
 
 
 @dataclass(frozen=True, slots=True)

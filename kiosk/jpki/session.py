@@ -18,9 +18,6 @@ blocked: the card may have counted a try, so the kiosk must not guess.
 
 from __future__ import annotations
 
-import hashlib
-import re
-
 from kiosk.card.connection import CardConnection, send_apdu
 from kiosk.card.errors import ApduError
 from kiosk.jpki.constants import (
@@ -28,15 +25,12 @@ from kiosk.jpki.constants import (
     CERT_EF,
     KEY_EF,
     MAX_SIGN_INPUT,
-    MAX_TRIES,
     PHYSICAL_CARD_LABEL,
     PIN_EF,
-    SHA256_DIGEST_INFO_PREFIX,
     SIGNATURE_LENGTH,
     TOKEN_LABEL_LENGTH,
     CertName,
     Ef,
-    Which,
 )
 from kiosk.jpki.errors import (
     MalformedResponse,
@@ -48,8 +42,8 @@ from kiosk.jpki.errors import (
     SecurityStatusNotSatisfied,
     UnsupportedToken,
 )
+from kiosk.jpki_facts import MAX_TRIES, SECRET_FORMAT, Which, sha256_digest_info
 
-_PIN_FORMAT = {"auth": re.compile(r"[0-9]{4}"), "sign": re.compile(r"[A-Z0-9]{6,16}")}
 #: Status words to a SELECT of the JPKI AID that mean "no such application here".
 _NO_APPLICATION = frozenset({0x6A82, 0x6D00, 0x6E00})
 _BLOCKED = frozenset({0x6983, 0x6984})
@@ -63,14 +57,9 @@ def encode_pin(which: Which, pin: str) -> bytes:
     """The PIN as the card expects it (sign password upper-cased); PinFormatError if malformed."""
     if which == "sign" and pin.isascii():
         pin = pin.upper()
-    if not (pin.isascii() and _PIN_FORMAT[which].fullmatch(pin)):
+    if not (pin.isascii() and SECRET_FORMAT[which].fullmatch(pin)):
         raise PinFormatError(which)
     return pin.encode("ascii")
-
-
-def sha256_digest_info(message: bytes) -> bytes:
-    """The DER DigestInfo of SHA-256(message), as the card signs it."""
-    return SHA256_DIGEST_INFO_PREFIX + hashlib.sha256(message).digest()
 
 
 def der_length(header: bytes) -> int:

@@ -1,7 +1,8 @@
 """The test PKI: JPKI-shaped CAs, card issuance and CRLs (test data only, never J-LIS).
 
-`profile` holds the JPKI certificate profile (OIDs, the basic 4 info); `authority` the CAs and
-the on-disk `TestPki`; `cardfile` the virtual card's personalisation file.
+`authority` holds the CAs and the on-disk `TestPki`, `cardfile` the virtual card's
+personalisation file. The certificates follow the JPKI certificate profile that verification
+checks, kiosk.verify.profile (OIDs, the basic 4 info).
 """
 
 from kiosk.pki.authority import (
@@ -15,20 +16,15 @@ from kiosk.pki.authority import (
     make_end_entity,
     validity_end,
 )
-from kiosk.pki.profile import BasicFourInfo, ProfileError, classify, parse_basic_four
 
 __all__ = [
-    "BasicFourInfo",
     "PkiError",
-    "ProfileError",
     "Revocation",
     "TestPki",
-    "classify",
     "init_pki",
     "load_pki",
     "make_ca",
     "make_crl",
     "make_end_entity",
-    "parse_basic_four",
     "validity_end",
 ]

@@ -33,14 +33,13 @@ import contextlib
 import fcntl
 import json
 import os
-import re
 import secrets
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -49,25 +48,22 @@ from cryptography.x509.oid import NameOID
 
 from kiosk.clock import JST, utc_now
 from kiosk.errors import KioskError
+from kiosk.jpki_facts import AUTH_PIN_RE, MAX_TRIES, SIGN_PASSWORD_RE, WHICH, Which
 from kiosk.pki.cardfile import CardFile, KeySlot
-from kiosk.pki.profile import (
-    AUTH_POLICY,
-    CPS_URI,
-    DEFAULT_LOCALITY,
-    DEFAULT_PERSON,
-    SIGN_POLICY,
-    BasicFourInfo,
-    basic_four_other_names,
-)
-
-Which = Literal["auth", "sign"]
-WHICH: Final[tuple[Which, ...]] = ("auth", "sign")
+from kiosk.verify.profile import AUTH_POLICY, SIGN_POLICY, BasicFourInfo, basic_four_other_names
 
 STATE_FORMAT: Final = "jpki-kiosk/test-pki-1"
-AUTH_PIN_RE: Final = re.compile(r"[0-9]{4}")
-SIGN_PASSWORD_RE: Final = re.compile(r"[A-Z0-9]{6,16}")
-AUTH_MAX_RETRIES: Final = 3
-SIGN_MAX_RETRIES: Final = 5
+#: The fictitious holder of a test card when nobody is given: plainly not a real person.
+DEFAULT_PERSON: Final = BasicFourInfo(
+    name="試験\u3000太郎",
+    address="テスト県テスト市試験町1-2-3",
+    birth_date=date(1980, 2, 17),
+    sex="male",
+)
+#: Romaji localities for the signature certificate's subject (L=prefecture, L=municipality).
+DEFAULT_LOCALITY: Final = ("Tesuto-ken", "Tesuto-shi")
+#: The CPS qualifier written into the policies (a synthetic value, as in public fixtures).
+CPS_URI: Final = "http://www.jpki.go.jp/cps.html"
 DEFAULT_CRL_VALIDITY: Final = timedelta(days=1)
 CA_VALIDITY: Final = timedelta(days=3652)  # the real roots are valid for ten years
 #: How far a CA's notBefore is set back, so certificates issued "now" on a slightly different
@@ -564,8 +560,8 @@ class TestPki:
             raise PkiError("notAfter must be later than notBefore")
         auth_key, sign_key = keys or (generate_key(key_size), generate_key(key_size))
         plan: tuple[tuple[Which, rsa.RSAPrivateKey, str, int], ...] = (
-            ("auth", auth_key, pin, AUTH_MAX_RETRIES),
-            ("sign", sign_key, sign_password, SIGN_MAX_RETRIES),
+            ("auth", auth_key, pin, MAX_TRIES["auth"]),
+            ("sign", sign_key, sign_password, MAX_TRIES["sign"]),
         )
         with self._locked() as state:
             slots = [

@@ -44,12 +44,12 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, model_validat
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from kiosk.pki.profile import BasicFourInfo
 from kiosk.platform.client import PlatformClient, PlatformRefused, PlatformUnavailable
 from kiosk.store.errors import StoreError
 from kiosk.verify.challenge import IDENTIFIER
 from kiosk.verify.enrolment import EnrolmentApplication
 from kiosk.verify.ports import IssuedChallenge
+from kiosk.verify.profile import BasicFourInfo
 from kiosk.verify.proof import UserProof
 from kiosk.verify.verdict import EnrolmentVerdict, Refused, Verdict
 

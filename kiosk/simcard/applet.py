@@ -56,6 +56,9 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from kiosk.pki.cardfile import CardFile
 
 ATR = bytes.fromhex("3BE000FF8131FE4514")
+#: The emulator writes its card facts (this AID, the PIN formats below, the label in
+#: kiosk.pki.cardfile) from the card notes, not from kiosk.jpki or kiosk.jpki_facts, on
+#: purpose: a virtual card built from the client's constants would share its mistakes.
 JPKI_AID = bytes.fromhex("D392F000260100000001")
 #: The card's other applets, present on the real card; empty stubs here (module docstring).
 TEXT_AID = bytes.fromhex("D3921000310001010408")  # 券面事項入力補助AP

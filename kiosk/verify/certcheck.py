@@ -23,11 +23,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.hashes import SHA256
 
-from kiosk.pki.profile import classify
 from kiosk.verify import rules
 from kiosk.verify.crl import check_fresh
 from kiosk.verify.der import load_certificate
 from kiosk.verify.ports import CrlState, LinkState, RevocationIndex
+from kiosk.verify.profile import classify
 from kiosk.verify.trust import KeyPurpose, TrustAnchor, TrustStore, authority_key_id
 from kiosk.verify.verdict import CertRef, LinkStatus, Reason, Refused
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from kiosk.pki.profile import SEX_CODES, BasicFourInfo, ProfileError, parse_basic_four
 from kiosk.verify.certcheck import verify_signature
+from kiosk.verify.profile import SEX_CODES, BasicFourInfo, ProfileError, parse_basic_four
 from kiosk.verify.proof import UserProof, signed_message
 from kiosk.verify.trust import KeyPurpose
 from kiosk.verify.verdict import CertRef, EnrolmentVerdict, Reason, Refused, VerifyError

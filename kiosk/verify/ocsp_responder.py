@@ -20,7 +20,8 @@ from cryptography.x509 import ocsp
 from kiosk.verify.ocsp import key_hash, name_hash
 
 if TYPE_CHECKING:
-    from kiosk.pki.authority import TestPki, Which
+    from kiosk.jpki_facts import Which
+    from kiosk.pki.authority import TestPki
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,10 +17,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from kiosk.jpki_facts import sha256_digest_info
 from kiosk.verify.verdict import Reason, Refused
-
-#: DER prefix of a DigestInfo holding a SHA-256 digest (RFC 8017 §9.2 note 1).
-SHA256_DIGEST_INFO_PREFIX = bytes.fromhex("3031300d060960864801650304020105000420")
 
 
 def _id_bytes(value: str, what: str) -> bytes:
@@ -38,11 +36,6 @@ def _origin_digest(provider_id: str, terminal_id: str) -> bytes:
 def signed_message(provider_id: str, terminal_id: str, nonce: bytes) -> bytes:
     """The 64-byte message M a user proof signs (it binds the nonce to provider and terminal)."""
     return _origin_digest(provider_id, terminal_id) + hashlib.sha256(nonce).digest()
-
-
-def sha256_digest_info(message: bytes) -> bytes:
-    """The 51-byte DigestInfo(SHA-256, SHA-256(message)) sent to COMPUTE DIGITAL SIGNATURE."""
-    return SHA256_DIGEST_INFO_PREFIX + hashlib.sha256(message).digest()
 
 
 def proof_digest_info(provider_id: str, terminal_id: str, nonce: bytes) -> bytes:

@@ -33,9 +33,8 @@ from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 from fuzz.budget import FUZZ
-from kiosk.pki.authority import Revocation, TestPki, make_crl
+from kiosk.pki.authority import DEFAULT_PERSON, Revocation, TestPki, make_crl
 from kiosk.pki.cardfile import CardFile
-from kiosk.pki.profile import DEFAULT_PERSON, ProfileError, parse_basic_four
 from kiosk.store.engine import Database
 from kiosk.store.errors import StoreError
 from kiosk.store.revocation import SqlRevocationIndex
@@ -51,6 +50,7 @@ from kiosk.verify.enrolment import (
     certificate_digest,
 )
 from kiosk.verify.memory import MemoryVerificationStore
+from kiosk.verify.profile import ProfileError, parse_basic_four
 from kiosk.verify.proof import UserProof, signed_message
 from kiosk.verify.trust import KeyPurpose, TrustStore, subject_key_id
 from kiosk.verify.verdict import Reason, Refused

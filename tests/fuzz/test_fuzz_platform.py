@@ -57,7 +57,6 @@ from kiosk.app import import_crls
 from kiosk.local import LocalContext
 from kiosk.pki.authority import TestPki
 from kiosk.pki.cardfile import CardFile
-from kiosk.pki.profile import MAX_ADDRESS_LENGTH
 from kiosk.platform.service import (
     ChallengeRequest,
     EnrolmentDocument,
@@ -65,6 +64,7 @@ from kiosk.platform.service import (
     UserProofRequest,
     create_app,
 )
+from kiosk.verify.profile import MAX_ADDRESS_LENGTH
 from kiosk.verify.proof import UserProof, signed_message
 
 pytestmark = pytest.mark.fuzz

@@ -24,12 +24,12 @@ from kiosk.flow.backend import CardBackend, MemoryAudit
 from kiosk.flow.errors_catalogue import ProblemCode
 from kiosk.flow.ports import FlowProblem
 from kiosk.flow.reader import InProcessReader
-from kiosk.pki.profile import ProfileError, parse_basic_four
 from kiosk.services.identity import IdentityService
 from kiosk.simcard.applet import VirtualCard
 from kiosk.verify.certcheck import CertificateValidator
 from kiosk.verify.challenge import ChallengeService
 from kiosk.verify.enrolment import EnrolmentApplication
+from kiosk.verify.profile import ProfileError, parse_basic_four
 from kiosk.verify.trust import KeyPurpose, TrustError, TrustStore
 from kiosk.verify.verdict import Reason, Refused
 from kiosk.verify.verifier import Verifier

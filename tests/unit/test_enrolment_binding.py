@@ -18,7 +18,7 @@ from enrolment_support import (
 )
 from test_verify_support import PROVIDER, TERMINAL, make_proof
 
-from kiosk.pki.profile import DEFAULT_PERSON, BasicFourInfo
+from kiosk.pki.authority import DEFAULT_PERSON
 from kiosk.verify.enrolment import (
     APPLICATION_FORMAT,
     EnrolmentApplication,
@@ -26,6 +26,7 @@ from kiosk.verify.enrolment import (
     auth_binding_message,
     certificate_digest,
 )
+from kiosk.verify.profile import BasicFourInfo
 from kiosk.verify.proof import signed_message
 from kiosk.verify.verdict import CertRef, Reason, Refused
 from kiosk.verify.verifier import Verifier
@@ -358,8 +359,8 @@ def test_worked_example_of_the_docs():
     import hashlib
     from datetime import UTC, datetime
 
+    from kiosk.jpki_facts import sha256_digest_info
     from kiosk.verify.challenge import ChallengeService
-    from kiosk.verify.proof import sha256_digest_info
 
     r = bytes(range(32))
     service = ChallengeService(keys=[r], random=lambda n: r)

@@ -37,13 +37,13 @@ from kiosk.flow.ports import FlowProblem
 from kiosk.flow.reader import InProcessReader
 from kiosk.jpki.constants import AID as JPKI_AID
 from kiosk.local import LocalContext
-from kiosk.pki.profile import parse_basic_four
 from kiosk.services.base import ServiceContext, ServicePreview, ServiceResult
 from kiosk.simcard.applet import VirtualCard
 from kiosk.store.audit import AuditLog
 from kiosk.store.engine import Database
 from kiosk.store.errors import AuditFieldRefused
 from kiosk.store.records import serial_to_bytes
+from kiosk.verify.profile import parse_basic_four
 from kiosk.verify.verdict import CertRef
 
 pytest_plugins = ["test_verify_support", "test_platform_http"]

@@ -17,7 +17,6 @@ import pytest
 
 from kiosk.card.errors import CardError, CardRemoved
 from kiosk.card.inprocess import InProcessConnection
-from kiosk.jpki.constants import Which
 from kiosk.jpki.errors import (
     JpkiError,
     MalformedResponse,
@@ -27,6 +26,7 @@ from kiosk.jpki.errors import (
 )
 from kiosk.jpki.operations import authenticate, read_sign_certificate
 from kiosk.jpki.session import JpkiSession
+from kiosk.jpki_facts import Which
 
 VERIFY, SELECT, READ_BINARY = 0x20, 0xA4, 0xB0
 SECRETS: dict[Which, str] = {"auth": "1234", "sign": "ABC123"}

@@ -14,8 +14,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtensionOID, NameOID, SignatureAlgorithmOID
 
-from kiosk.pki import profile
 from kiosk.pki.authority import (
+    CPS_URI,
+    DEFAULT_PERSON,
     PkiError,
     TestPki,
     card_serials,
@@ -26,7 +27,8 @@ from kiosk.pki.authority import (
     validity_end,
 )
 from kiosk.pki.cardfile import CardFile, load_card, save_card
-from kiosk.pki.profile import DEFAULT_PERSON, BasicFourInfo, classify, parse_basic_four
+from kiosk.verify import profile
+from kiosk.verify.profile import BasicFourInfo, classify, parse_basic_four
 
 NOW = datetime(2026, 4, 1, 3, 0, tzinfo=UTC)
 
@@ -177,7 +179,7 @@ def test_sign_certificate_profile(test_pki, card_file):
     assert ku.digital_signature and ku.content_commitment and not ku.key_cert_sign
     (policy,) = cert.extensions.get_extension_for_class(x509.CertificatePolicies).value
     assert policy.policy_identifier == profile.SIGN_POLICY
-    assert policy.policy_qualifiers == [profile.CPS_URI]
+    assert policy.policy_qualifiers == [CPS_URI]
     (ian,) = cert.extensions.get_extension_for_class(x509.IssuerAlternativeName).value
     assert ian.value.rfc4514_string().startswith("O=公的個人認証サービス(TEST)")
     assert classify(cert) == "sign"

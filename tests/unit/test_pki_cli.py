@@ -8,9 +8,9 @@ import pytest
 from cryptography import x509
 
 from kiosk.cli import main
-from kiosk.pki.authority import card_serials, load_pki
+from kiosk.pki.authority import DEFAULT_PERSON, card_serials, load_pki
 from kiosk.pki.cardfile import load_card
-from kiosk.pki.profile import DEFAULT_PERSON, BasicFourInfo, parse_basic_four
+from kiosk.verify.profile import BasicFourInfo, parse_basic_four
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import pytest
 from kiosk import cli
 from kiosk.commands import platform as platform_command
 from kiosk.errors import KioskError
-from kiosk.pki.profile import DEFAULT_PERSON
+from kiosk.pki.authority import DEFAULT_PERSON
 from kiosk.platform.client import PlatformClient, PlatformRefused, PlatformUnavailable
 from kiosk.verify.enrolment import EnrolmentApplication
 from kiosk.verify.ports import IssuedChallenge

@@ -25,7 +25,7 @@ from test_verify_support import make_proof
 
 from kiosk import config
 from kiosk.local import LocalContext
-from kiosk.pki.profile import DEFAULT_PERSON
+from kiosk.pki.authority import DEFAULT_PERSON
 from kiosk.platform.service import create_app
 from kiosk.store.revocation import SqlRevocationIndex
 from kiosk.verify.crl import check_crl

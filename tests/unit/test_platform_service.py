@@ -25,7 +25,7 @@ from kiosk.config import ConfigError
 from kiosk.jpki.operations import authenticate
 from kiosk.jpki.session import JpkiSession
 from kiosk.local import LocalContext
-from kiosk.pki.profile import DEFAULT_PERSON
+from kiosk.pki.authority import DEFAULT_PERSON
 from kiosk.platform.service import MAX_BODY, app_from_config, create_app
 from kiosk.simcard.applet import VirtualCard
 from kiosk.store.engine import Database

@@ -19,7 +19,7 @@ from kiosk.commands.verify import prove
 from kiosk.jpki.errors import PinIncorrect
 from kiosk.jpki.session import JpkiSession
 from kiosk.local import LocalContext
-from kiosk.pki.profile import DEFAULT_PERSON
+from kiosk.pki.authority import DEFAULT_PERSON
 from kiosk.simcard.applet import VirtualCard
 from kiosk.store.records import LinkStatus as StoredStatus
 from kiosk.store.revocation import SqlRevocationIndex

@@ -12,7 +12,7 @@ from cryptography import x509
 from enrolment_support import MemorySerialService
 from test_verify_support import PROVIDER, TERMINAL, make_proof, sign
 
-from kiosk.pki.profile import DEFAULT_PERSON, BasicFourInfo
+from kiosk.pki.authority import DEFAULT_PERSON
 from kiosk.verify.crl import verify_crl_in
 from kiosk.verify.enrolment import (
     EnrolmentApplication,
@@ -22,6 +22,7 @@ from kiosk.verify.enrolment import (
     normalise_text,
 )
 from kiosk.verify.memory import MemoryVerificationStore
+from kiosk.verify.profile import BasicFourInfo
 from kiosk.verify.verdict import CertRef, Reason
 from kiosk.verify.verifier import Verifier
 

@@ -9,10 +9,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
-from kiosk.pki import profile
-from kiosk.pki.authority import generate_key, make_ca, make_end_entity
-from kiosk.pki.profile import (
-    DEFAULT_PERSON,
+from kiosk.pki.authority import DEFAULT_PERSON, generate_key, make_ca, make_end_entity
+from kiosk.verify import profile
+from kiosk.verify.profile import (
     BasicFourInfo,
     ProfileError,
     classify,

@@ -1,6 +1,7 @@
 """The JPKI certificate profile: OIDs, the basic 4 info (基本4情報) and certificate kinds.
 
-Pure functions over `cryptography` objects; no I/O, no clock. Facts are from
+What verification checks a card's certificates against, and what the test PKI builds its
+certificates to. Pure functions over `cryptography` objects; no I/O, no clock. Facts are from
 `shared/jpki-card.md` §3; where that file marks a fact uncertain the decision taken here is
 noted next to the constant.
 
@@ -27,9 +28,9 @@ from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
 from kiosk.errors import KioskError
+from kiosk.jpki_facts import Which
 
 Sex = Literal["male", "female", "unknown"]
-Kind = Literal["auth", "sign"]
 
 
 class ProfileError(KioskError, ValueError):
@@ -54,9 +55,6 @@ MOBILE_SIGN_POLICY: Final = x509.ObjectIdentifier("1.2.392.200149.8.5.1.1.40")
 SIGN_POLICIES: Final = frozenset({SIGN_POLICY, TEST_SIGN_POLICY, MOBILE_SIGN_POLICY})
 #: Every policy that marks an authentication certificate.
 AUTH_POLICIES: Final = frozenset({AUTH_POLICY})
-
-#: The CPS qualifier written into the policies (a synthetic value, as in public fixtures).
-CPS_URI: Final = "http://www.jpki.go.jp/cps.html"
 
 OID_NAME: Final = x509.ObjectIdentifier("1.2.392.200149.8.5.5.1")
 OID_NAME_ALT_CHARS: Final = x509.ObjectIdentifier("1.2.392.200149.8.5.5.2")
@@ -133,7 +131,8 @@ def decode_birth_date(text: str) -> date:
 
 @dataclass(frozen=True, slots=True)
 class BasicFourInfo:
-    """基本4情報 as carried by a signature certificate. Test data only, never a real person."""
+    """基本4情報 as carried by a signature certificate (read from a card, or written by the
+    test PKI: then test data only, never a real person)."""
 
     name: str  # 氏名, surname U+3000 given name
     address: str  # 住所, no postcode
@@ -151,17 +150,6 @@ class BasicFourInfo:
             raise ProfileError(f"sex must be one of {', '.join(SEX_CODES)}")
         if not isinstance(self.birth_date, date):
             raise ProfileError("birth_date must be a date")
-
-
-#: The fictitious holder of a test card when nobody is given: plainly not a real person.
-DEFAULT_PERSON: Final = BasicFourInfo(
-    name="試験\u3000太郎",
-    address="テスト県テスト市試験町1-2-3",
-    birth_date=date(1980, 2, 17),
-    sex="male",
-)
-#: Romaji localities for the signature certificate's subject (L=prefecture, L=municipality).
-DEFAULT_LOCALITY: Final = ("Tesuto-ken", "Tesuto-shi")
 
 
 def _der_length(n: int) -> bytes:
@@ -262,7 +250,7 @@ def _policies(cert: x509.Certificate) -> set[x509.ObjectIdentifier]:
     return {p.policy_identifier for p in ext.value}
 
 
-def classify(cert: x509.Certificate) -> Kind | None:
+def classify(cert: x509.Certificate) -> Which | None:
     """The JPKI kind, "auth" or "sign", when key usage and policy agree on a JPKI kind, else None.
 
     auth: keyUsage digitalSignature without nonRepudiation, policy in AUTH_POLICIES.
