@@ -52,7 +52,7 @@ def serve(work: Path, port: int, token: str, cpu: int | None) -> subprocess.Pope
     """Start the platform on `port` with the test PKI in `work`; wait until it answers."""
     (work / "platform.toml").write_text(
         f'data_dir = "{work / "data"}"\ntrust_dir = "{work / "pki" / "trust"}"\n'
-        f'crl_dir = "{work / "pki" / "crl"}"\n\n[extra.platform_tokens]\n'
+        f'crl_dir = "{work / "pki" / "crl"}"\n\n[platform_tokens]\n'
         f'{PROVIDER} = "{hashlib.sha256(token.encode()).hexdigest()}"\n'
     )
     cmd = [str(Path(sys.executable).with_name("kiosk")), "platform", "serve"]

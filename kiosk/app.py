@@ -31,6 +31,7 @@ from kiosk.flow.ports import (
 from kiosk.flow.reader import ReaderPort, StatusCallback
 from kiosk.flow.staff import StaffDesk
 from kiosk.i18n import plain
+from kiosk.local import import_crls
 from kiosk.services.base import (
     Link,
     Service,
@@ -84,10 +85,8 @@ def flow_config(cfg: Config, services: Mapping[str, Service]) -> FlowConfig:
         ServiceInfo(s.id, s.title, s.description, s.needs_link, s.consent_items, prepares(s))
         for s in (services[name] for name in cfg.services)
     )
-    names = cfg.extra.get("providers", {cfg.provider_id: cfg.provider_id})
-    if not isinstance(names, Mapping) or not names:
-        raise ConfigError("'extra.providers' must map provider ids to display names")
-    providers = tuple(Provider(str(pid), plain(str(name))) for pid, name in names.items())
+    names = cfg.providers or {cfg.provider_id: cfg.provider_id}
+    providers = tuple(Provider(pid, plain(name)) for pid, name in names.items())
     return FlowConfig(
         services=infos,
         providers=providers,
@@ -207,36 +206,6 @@ class DeferredAudit:
         """Append one event to the store's audit (built with the backend)."""
         self._prepare()
         self._audits[0].record(action, ok, reason, provider_id, cert, at, actor=actor)
-
-
-def import_crls(cfg: Config, local: LocalContext) -> None:
-    """Put the CRLs in `crl_dir` in force (as `kiosk crl import` does). A bad file is logged
-    with the reason and skipped, the good ones are imported; a CA left with no CRL in force
-    is named, since its cards are refused (crl_missing) until one is imported."""
-    from functools import partial
-
-    from kiosk.store.crlimport import import_sources
-    from kiosk.store.revocation import SqlRevocationIndex
-    from kiosk.verify.crl import check_crl
-    from kiosk.verify.trust import TrustStore
-
-    if not cfg.crl_dir.exists():
-        return
-    trust = TrustStore.from_dir(cfg.trust_dir)
-    index = SqlRevocationIndex(local.db)
-    now = utc_now()
-    check = partial(check_crl, trust=trust, now=now)
-    for outcome in import_sources([str(cfg.crl_dir)], check, index, now):
-        if outcome.result is None:
-            log.warning("CRL skipped: %s", outcome.line())
-    for anchor in trust:
-        if index.crl_info(anchor.key_id) is None:
-            log.warning(
-                "no CRL in force for the CA %s (%s): its cards are refused (crl_missing) "
-                "unless OCSP answers for it",
-                anchor.certificate.subject.rfc4514_string(),
-                anchor.key_id,
-            )
 
 
 def local_backend(

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -43,6 +45,31 @@ class ConfigError(KioskError):
     """The configuration file or environment is wrong; the message names the key."""
 
     code = "config"
+
+
+#: A provider id: the form challenges and the platform accept (kiosk.verify.challenge's
+#: IDENTIFIER; configuration sits below verification, and a test keeps the two equal).
+PROVIDER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+#: Bytes of a challenge key (kiosk.verify.challenge.KEY_BYTES; a test keeps them equal).
+CHALLENGE_KEY_BYTES = 32
+#: A bearer token is one header value: printable ASCII without spaces.
+_TOKEN = re.compile(r"[\x21-\x7e]+")
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+#: A CA's subjectKeyIdentifier in hex (SHA-1's 20 bytes usually; 1 to 64 bytes accepted).
+_KEY_ID_HEX = re.compile(r"(?:[0-9a-fA-F]{2}){1,64}")
+_CHALLENGE_KEY_HEX = re.compile(f"[0-9a-fA-F]{{{2 * CHALLENGE_KEY_BYTES}}}")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class PeerConfig:
+    """`[platform_peers.<provider>]`: another platform that verifies for one provider, and
+    this platform's bearer token there."""
+
+    #: The peer's base URL (https; plain http only to this machine).
+    url: str
+    #: This platform's token at the peer (a secret: never in a message or log line).
+    token: str = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +123,20 @@ class Config:
     services: tuple[str, ...] = ("identity",)
     #: Days an audit row is kept; `kiosk audit purge` removes older ones (90 to 3660).
     audit_retention_days: int = AUDIT_RETENTION_DAYS
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    #: `[providers]`: the providers a person may pick, id -> display name, in picker order;
+    #: none = this kiosk's own provider under its id.
+    providers: Mapping[str, str] = field(default_factory=dict)
+    #: Keys of the challenge tokens (32 bytes each, the signing one first), shared by workers
+    #: of one platform; none = one key in `<data_dir>/challenge.key`, made on first use.
+    challenge_keys: tuple[bytes, ...] = field(default=(), repr=False)
+    #: `[ocsp]`: CAs asked by OCSP instead of the CRL, subjectKeyIdentifier (lower-case hex)
+    #: -> responder URL.
+    ocsp: Mapping[str, str] = field(default_factory=dict)
+    #: `[platform_tokens]` (the platform): provider id -> SHA-256 (lower-case hex) of its
+    #: bearer token, one token per provider.
+    platform_tokens: Mapping[str, str] = field(default_factory=dict)
+    #: `[platform_peers.<provider>]` (the platform): providers another platform verifies for.
+    platform_peers: Mapping[str, PeerConfig] = field(default_factory=dict)
 
     @property
     def effective_database_url(self) -> str:
@@ -116,6 +156,174 @@ _RETIRED = {
     ),
 }
 
+#: Where each key of the old `[extra]` table lives now.
+_MOVED_FROM_EXTRA = {
+    "platform_tokens": "[platform_tokens]",
+    "platform_peers": "[platform_peers.<provider>]",
+    "ocsp": "[ocsp]",
+    "providers": "[providers]",
+    "challenge_keys": "challenge_keys = [...] (a top-level key)",
+}
+
+#: Keys whose values are tables (or lists of tables): set in the file only.
+_FILE_ONLY = ("staff", "providers", "ocsp", "platform_tokens", "platform_peers")
+
+
+def _retired_extra(value: Any) -> str:
+    """Why `[extra]` is refused, naming the table each of its keys is now."""
+    found = [k for k in _MOVED_FROM_EXTRA if isinstance(value, Mapping) and k in value]
+    moves = "; ".join(
+        f"[extra.{k}] is now {_MOVED_FROM_EXTRA[k]}" for k in found or _MOVED_FROM_EXTRA
+    )
+    return f"'extra' is no longer read, its settings have their own tables: {moves}"
+
+
+def key_path(*parts: str | int) -> str:
+    """A key's full path as TOML spells it: `platform_peers."clinic.a".url`, `staff[0].id`."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            continue
+        text = part if _BARE_KEY.fullmatch(part) else '"' + part.replace('"', '\\"') + '"'
+        out += f".{text}" if out else text
+    return out
+
+
+def _refuse(path: str, problem: str) -> ConfigError:
+    return ConfigError(f"{path}: {problem}")
+
+
+def _table(value: Any, *where: str | int) -> Mapping[str, Any]:
+    """`value` as a table (its keys text, as TOML's always are), or ConfigError naming `where`."""
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise _refuse(key_path(*where), "must be a table")
+    return value
+
+
+def _string(value: Any, *where: str | int) -> str:
+    if not isinstance(value, str):
+        raise _refuse(key_path(*where), "must be a string")
+    return value
+
+
+def _provider_key(provider: str, section: str) -> str:
+    if PROVIDER_ID.fullmatch(provider) is None:
+        raise _refuse(
+            key_path(section, provider),
+            "unknown key: a provider id is 1 to 64 of A-Z a-z 0-9 _ . : - (a letter or digit "
+            "first)",
+        )
+    return provider
+
+
+def _providers(value: Any) -> Mapping[str, str]:
+    """`[providers]`: provider id -> display name, at least one."""
+    table = _table(value, "providers")
+    if not table:
+        raise _refuse("providers", "must name at least one provider (or leave it out)")
+    names: dict[str, str] = {}
+    for provider, name in table.items():
+        _provider_key(provider, "providers")
+        name = _string(name, "providers", provider)
+        if not name.strip():
+            raise _refuse(key_path("providers", provider), "must not be blank")
+        names[provider] = name
+    return MappingProxyType(names)
+
+
+def _challenge_keys(value: Any) -> tuple[bytes, ...]:
+    """`challenge_keys = ["<64 hex>", ...]` (or comma-separated in the environment)."""
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list | tuple) or not value:
+        raise _refuse("challenge_keys", "must be a list of keys (64 hex digits each)")
+    keys: list[bytes] = []
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or _CHALLENGE_KEY_HEX.fullmatch(item) is None:
+            raise _refuse(
+                key_path("challenge_keys", index),
+                f"must be {2 * CHALLENGE_KEY_BYTES} hex digits (a {CHALLENGE_KEY_BYTES}-byte key)",
+            )
+        keys.append(bytes.fromhex(item))
+    return tuple(keys)
+
+
+def _ocsp(value: Any) -> Mapping[str, str]:
+    """`[ocsp]`: "<CA subjectKeyIdentifier hex>" = "<responder URL>"."""
+    table = _table(value, "ocsp")
+    urls: dict[str, str] = {}
+    for key_id, url in table.items():
+        if _KEY_ID_HEX.fullmatch(key_id) is None:
+            raise _refuse(
+                key_path("ocsp", key_id), "unknown key: a CA's subjectKeyIdentifier in hex"
+            )
+        url = _string(url, "ocsp", key_id)
+        scheme, host = _scheme_and_host(url)
+        if scheme not in ("http", "https") or not host:
+            raise _refuse(key_path("ocsp", key_id), "must be an http:// or https:// URL")
+        if key_id.lower() in urls:
+            raise _refuse(key_path("ocsp", key_id), "names a CA given already")
+        urls[key_id.lower()] = url
+    return MappingProxyType(urls)
+
+
+def _platform_tokens(value: Any) -> Mapping[str, str]:
+    """`[platform_tokens]`: provider id -> SHA-256 hex of its token, one token per provider."""
+    table = _table(value, "platform_tokens")
+    digests: dict[str, str] = {}
+    for provider, digest in table.items():
+        _provider_key(provider, "platform_tokens")
+        digest = _string(digest, "platform_tokens", provider)
+        if _SHA256_HEX.fullmatch(digest) is None:
+            raise _refuse(
+                key_path("platform_tokens", provider),
+                "must be 64 hex digits, the token's SHA-256 (`kiosk platform token` prints it)",
+            )
+        for other, known in digests.items():
+            if known == digest.lower():  # the token would speak for both
+                raise _refuse(
+                    key_path("platform_tokens", provider),
+                    f"the same token as {other}: each provider needs its own",
+                )
+        digests[provider] = digest.lower()
+    return MappingProxyType(digests)
+
+
+def _platform_peers(value: Any) -> Mapping[str, PeerConfig]:
+    """`[platform_peers.<provider>]` tables of exactly `url` and `token`."""
+    table = _table(value, "platform_peers")
+    peers: dict[str, PeerConfig] = {}
+    for provider, peer in table.items():
+        _provider_key(provider, "platform_peers")
+        peer = _table(peer, "platform_peers", provider)
+        for key in peer:
+            if key not in ("url", "token"):
+                raise _refuse(key_path("platform_peers", provider, key), "unknown key")
+        for key in ("url", "token"):
+            if key not in peer:
+                raise _refuse(key_path("platform_peers", provider, key), "is required")
+        url = _string(peer["url"], "platform_peers", provider, "url")
+        token = _string(peer["token"], "platform_peers", provider, "token")
+        check_url(url, key_path("platform_peers", provider, "url"))
+        if _TOKEN.fullmatch(token) is None:  # never echo it: it is a secret
+            raise _refuse(
+                key_path("platform_peers", provider, "token"),
+                "must be printable ASCII without spaces (and not empty)",
+            )
+        peers[provider] = PeerConfig(url, token)
+    return MappingProxyType(peers)
+
+
+#: The typed sections, each read by its own function that names the full path of a bad key.
+_SECTIONS: dict[str, Callable[[Any], Any]] = {
+    "providers": _providers,
+    "challenge_keys": _challenge_keys,
+    "ocsp": _ocsp,
+    "platform_tokens": _platform_tokens,
+    "platform_peers": _platform_peers,
+}
+
 
 def _staff(value: Any) -> tuple[StaffMember, ...]:
     """The `[[staff]]` tables: each a staff number (digits) and an scrypt credential."""
@@ -124,8 +332,14 @@ def _staff(value: Any) -> tuple[StaffMember, ...]:
     members: list[StaffMember] = []
     for index, item in enumerate(value):
         where = f"'staff[{index}]'"
-        if not isinstance(item, Mapping) or set(item) != {"id", "credential"}:
-            raise ConfigError(f"{where} must have exactly 'id' and 'credential'")
+        if not isinstance(item, Mapping):
+            raise _refuse(key_path("staff", index), "must be a table of 'id' and 'credential'")
+        for key in item:
+            if key not in ("id", "credential"):
+                raise _refuse(key_path("staff", index, key), "unknown key")
+        for key in ("id", "credential"):
+            if key not in item:
+                raise _refuse(key_path("staff", index, key), "is required")
         staff_id, text = item["id"], item["credential"]
         if not isinstance(staff_id, str) or not STAFF_ID_RE.fullmatch(staff_id):
             raise ConfigError(f"{where}.id must be a staff number of 1 to 10 digits (a string)")
@@ -145,10 +359,8 @@ def _coerce(name: str, value: Any) -> Any:
     default = _FIELDS[name].default
     if name == "staff":
         return _staff(value)
-    if name == "extra":
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"'{name}' must be a table")
-        return dict(value)
+    if name in _SECTIONS:
+        return _SECTIONS[name](value)
     if name == "services":
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
@@ -196,11 +408,21 @@ def check_platform(url: str, token: str, where: str = "platform") -> None:
 
 def check_url(url: str, key: str) -> None:
     """Raise ConfigError unless `url` is https (plain http only to this machine)."""
-    parsed = urlsplit(url)
-    if parsed.scheme not in ("https", "http") or not parsed.hostname:
+    scheme, host = _scheme_and_host(url)
+    if scheme not in ("https", "http") or not host:
         raise ConfigError(f"'{key}' must be an https:// URL")
-    if parsed.scheme == "http" and parsed.hostname not in _LOOPBACK:
+    if scheme == "http" and host not in _LOOPBACK:
         raise ConfigError(f"'{key}' must use https:// (plain http only to this machine)")
+
+
+def _scheme_and_host(url: str) -> tuple[str, str]:
+    """The URL's scheme and host name, empty when it has none (or a port that is no number)."""
+    try:
+        parsed = urlsplit(url)
+        parsed.port  # noqa: B018 (raises ValueError on a port that is not a number)
+    except ValueError:
+        return "", ""
+    return parsed.scheme, parsed.hostname or ""
 
 
 def _validate(cfg: Config) -> Config:
@@ -232,6 +454,8 @@ def from_mapping(values: Mapping[str, Any]) -> Config:
     """Build a Config from a flat mapping, refusing unknown keys and wrong types."""
     for key in sorted(set(values) & set(_RETIRED)):
         raise ConfigError(_RETIRED[key])
+    if "extra" in values:
+        raise ConfigError(_retired_extra(values["extra"]))
     unknown = sorted(set(values) - set(_FIELDS))
     if unknown:
         raise ConfigError(f"unknown configuration key(s): {', '.join(unknown)}")
@@ -253,10 +477,12 @@ def load(
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"configuration {path} is not valid TOML: {e}") from e
     env = os.environ if env is None else env
-    if "KIOSK_STAFF" in env:
-        raise ConfigError("'staff' is set in the configuration file only ([[staff]] tables)")
+    for name in _FILE_ONLY:
+        if f"KIOSK_{name.upper()}" in env:
+            table = "[[staff]] tables" if name == "staff" else f"the [{name}] table"
+            raise ConfigError(f"'{name}' is set in the configuration file only ({table})")
     for name in [*_FIELDS, *_RETIRED]:
         key = f"KIOSK_{name.upper()}"
-        if key in env and name not in ("extra", "staff"):  # tables live in the file only
+        if key in env and name not in _FILE_ONLY:
             values[name] = env[key]
     return from_mapping(values)

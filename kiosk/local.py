@@ -1,12 +1,15 @@
 """The local verification context: trust anchors, the store's verifier, challenges, links
-and audit log, built from the configuration.
+and audit log, built from the configuration, and the CRLs of `crl_dir` put in force.
 
 Shared by the kiosk (`verification = "local"`), the platform (`kiosk platform serve`) and the
-`verify-card` / `enrol` commands. Heavy imports happen inside the functions.
+`verify-card` / `enrol` commands: the one place both the kiosk's composition root and the
+platform build verification from, so the platform never imports the kiosk's wiring. Heavy
+imports happen inside the functions.
 """
 
 from __future__ import annotations
 
+import logging
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +23,8 @@ if TYPE_CHECKING:
     from kiosk.verify.certcheck import RevocationSource
     from kiosk.verify.challenge import ChallengeService
     from kiosk.verify.verifier import Verifier
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,22 +88,12 @@ def challenge_keys(cfg: Config) -> list[bytes]:
     """The challenge keys (32 bytes each, for the tokens' keyed BLAKE2s tags), the signing
     one first.
 
-    Configured as `[extra] challenge_keys = ["<64 hex digits>", …]` (workers that share a
-    database share these; to rotate, put a new key first and drop the old one after a ttl);
-    else one key in `<data_dir>/challenge.key`, made on first use."""
-    from kiosk.config import ConfigError
-    from kiosk.verify.challenge import KEY_BYTES
-
-    configured = cfg.extra.get("challenge_keys")
-    if configured is None:
-        return [key_file(cfg.data_dir / "challenge.key")]
-    try:
-        keys = [bytes.fromhex(k) for k in configured]
-    except (TypeError, ValueError) as e:
-        raise ConfigError("'extra.challenge_keys' must be a list of hex strings") from e
-    if not keys or any(len(k) != KEY_BYTES for k in keys):
-        raise ConfigError(f"'extra.challenge_keys' must hold keys of {KEY_BYTES} bytes")
-    return keys
+    Configured as `challenge_keys = ["<64 hex digits>", …]` (workers that share a database
+    share these; to rotate, put a new key first and drop the old one after a ttl); else one
+    key in `<data_dir>/challenge.key`, made on first use."""
+    if cfg.challenge_keys:
+        return list(cfg.challenge_keys)
+    return [key_file(cfg.data_dir / "challenge.key")]
 
 
 def key_file(path: Path) -> bytes:
@@ -128,16 +123,41 @@ def key_file(path: Path) -> bytes:
 
 
 def ocsp_sources(cfg: Config) -> dict[str, RevocationSource]:
-    """CAs whose revocation is asked of an OCSP responder instead of the CRL.
-
-    Configured as `[extra.ocsp]` with one `"<CA subjectKeyIdentifier hex>" = "<URL>"` each."""
-    from kiosk.config import ConfigError
+    """CAs whose revocation is asked of an OCSP responder instead of the CRL (`[ocsp]`: one
+    `"<CA subjectKeyIdentifier hex>" = "<URL>"` each, checked when the configuration loads)."""
     from kiosk.verify.ocsp import OcspChecker, UrllibTransport
 
-    table = cfg.extra.get("ocsp", {})
-    if not isinstance(table, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in table.items()
-    ):
-        raise ConfigError("'extra.ocsp' must map CA key ids (hex) to responder URLs")
     transport = UrllibTransport()
-    return {key_id.lower(): OcspChecker(url, transport) for key_id, url in table.items()}
+    return {key_id: OcspChecker(url, transport) for key_id, url in cfg.ocsp.items()}
+
+
+def import_crls(cfg: Config, local: LocalContext) -> None:
+    """Put the CRLs in `crl_dir` in force (as `kiosk crl import` does), for the kiosk in
+    local mode and for the platform alike. A bad file is logged with the reason and skipped,
+    the good ones are imported; a CA left with no CRL in force is named, since its cards are
+    refused (crl_missing) until one is imported."""
+    from functools import partial
+
+    from kiosk.clock import utc_now
+    from kiosk.store.crlimport import import_sources
+    from kiosk.store.revocation import SqlRevocationIndex
+    from kiosk.verify.crl import check_crl
+    from kiosk.verify.trust import TrustStore
+
+    if not cfg.crl_dir.exists():
+        return
+    trust = TrustStore.from_dir(cfg.trust_dir)
+    index = SqlRevocationIndex(local.db)
+    now = utc_now()
+    check = partial(check_crl, trust=trust, now=now)
+    for outcome in import_sources([str(cfg.crl_dir)], check, index, now):
+        if outcome.result is None:
+            log.warning("CRL skipped: %s", outcome.line())
+    for anchor in trust:
+        if index.crl_info(anchor.key_id) is None:
+            log.warning(
+                "no CRL in force for the CA %s (%s): its cards are refused (crl_missing) "
+                "unless OCSP answers for it",
+                anchor.certificate.subject.rfc4514_string(),
+                anchor.key_id,
+            )

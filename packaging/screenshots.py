@@ -76,8 +76,7 @@ def prepare(config_path: str | None, tmp: Path):  # noqa: ANN201
         cfg = config.load(config_path)
         card_path = cfg.data_dir / "card.json"
         if card_path.exists():
-            extra = {**cfg.extra, "providers": providers}
-            return replace(cfg, staff=staff, sound=False, extra=extra), load_card(card_path)
+            return replace(cfg, staff=staff, sound=False, providers=providers), load_card(card_path)
     pki = init_pki(tmp / "pki")
     cfg = config.Config(
         data_dir=tmp,
@@ -85,7 +84,7 @@ def prepare(config_path: str | None, tmp: Path):  # noqa: ANN201
         crl_dir=pki.crl_dir,
         staff=staff,
         sound=False,
-        extra={"providers": providers},
+        providers=providers,
     )
     return cfg, pki.issue_card()
 
@@ -327,8 +326,8 @@ class ServicesTour(Tour):
     def __init__(  # noqa: ANN001
         self, app, cfg, card_file, language: str, out: Path, first: int = 1
     ) -> None:
-        one_provider = {**cfg.extra, "providers": {cfg.provider_id: "みなと薬局"}}
-        cfg = replace(cfg, services=self.SERVICES, extra=one_provider)
+        one_provider = {cfg.provider_id: "みなと薬局"}
+        cfg = replace(cfg, services=self.SERVICES, providers=one_provider)
         super().__init__(app, cfg, card_file, language, out, first)
 
     def visit(self, service_id: str) -> None:

@@ -82,6 +82,6 @@ def token_command(args: argparse.Namespace) -> int:
     print(f"token: {token}")
     print(f"  (give it to {provider} for its kiosks' platform_token; it is not kept anywhere)")
     print("platform configuration (only the token's SHA-256):")
-    print("[extra.platform_tokens]")
+    print("[platform_tokens]")
     print(f'{key} = "{digest}"')
     return 0

@@ -18,22 +18,31 @@ caller). The bearer token is never put in an exception message or a log line.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from kiosk.errors import KioskError
-from kiosk.verify.ports import IssuedChallenge
-from kiosk.verify.verdict import EnrolmentVerdict, Verdict
+from kiosk.platform.schema import (
+    ChallengeBody,
+    ChallengeRequest,
+    EnrolmentBody,
+    EnrolmentVerdictBody,
+    UserProofBody,
+    VerdictBody,
+)
 
 if TYPE_CHECKING:
     from kiosk.verify.enrolment import EnrolmentApplication
+    from kiosk.verify.ports import IssuedChallenge
     from kiosk.verify.proof import UserProof
+    from kiosk.verify.verdict import EnrolmentVerdict, Verdict
+
+_Answer = TypeVar("_Answer", bound=BaseModel)
 
 log = logging.getLogger(__name__)
 
@@ -120,13 +129,9 @@ class PlatformClient:
     def issue(self, provider_id: str, terminal_id: str, now: datetime) -> IssuedChallenge:
         """A fresh challenge for that provider's terminal (`now` is not sent: the platform's
         clock decides)."""
-        body = self._call(
-            "POST", "/v1/challenges", {"provider_id": provider_id, "terminal_id": terminal_id}
-        )
-        try:
-            challenge = _challenge(body)
-        except (KeyError, TypeError, ValueError, binascii.Error) as e:
-            raise self._bad_answer("/v1/challenges") from e
+        request = ChallengeRequest.model_construct(provider_id=provider_id, terminal_id=terminal_id)
+        body = self._call("POST", "/v1/challenges", request.wire())
+        challenge = self._answer(ChallengeBody, body, "/v1/challenges").to_challenge()
         if (challenge.provider_id, challenge.terminal_id) != (provider_id, terminal_id):
             raise self._bad_answer("/v1/challenges")  # a challenge for someone else
         return challenge
@@ -136,22 +141,16 @@ class PlatformClient:
     ) -> Verdict:
         """The platform's verdict on a user proof (`now` and `action` are not sent: the
         platform uses its own clock and records its own action)."""
-        body = self._call("POST", "/v1/proofs", proof.to_json())
-        try:
-            return Verdict.from_json(body)
-        except ValueError as e:
-            raise self._bad_answer("/v1/proofs") from e
+        body = self._call("POST", "/v1/proofs", UserProofBody.of(proof).wire())
+        return self._answer(VerdictBody, body, "/v1/proofs").to_verdict()
 
     def verify_enrolment(
         self, application: EnrolmentApplication, now: datetime
     ) -> EnrolmentVerdict:
         """The platform's verdict on an enrolment application (when ok, the platform has
         linked the account to the two certificates)."""
-        body = self._call("POST", "/v1/enrolments", application.to_json())
-        try:
-            return EnrolmentVerdict.from_json(body)
-        except ValueError as e:
-            raise self._bad_answer("/v1/enrolments") from e
+        body = self._call("POST", "/v1/enrolments", EnrolmentBody.of(application).wire())
+        return self._answer(EnrolmentVerdictBody, body, "/v1/enrolments").to_verdict()
 
     def health(self) -> bool:
         """True when the platform answers `GET /v1/health` with `{"status": "ok"}`; never
@@ -193,6 +192,13 @@ class PlatformClient:
         except ValueError as e:  # not JSON, or not UTF-8
             raise self._bad_answer(path, status) from e
 
+    def _answer(self, model: type[_Answer], body: Any, path: str) -> _Answer:
+        """The answer read with the schema's model; PlatformUnavailable if it is not one."""
+        try:
+            return model.model_validate(body)
+        except ValidationError as e:  # never the body in the message: it is the platform's
+            raise self._bad_answer(path) from e
+
     def _bad_answer(self, path: str, status: int | None = 200) -> PlatformUnavailable:
         log.warning("platform %s: the answer is not the API's JSON", path)
         return PlatformUnavailable(
@@ -218,37 +224,3 @@ def _error_body(response: httpx.Response) -> tuple[str | None, str]:
         error if isinstance(error, str) and error else None,
         message if isinstance(message, str) else "",
     )
-
-
-def _challenge(obj: Any) -> IssuedChallenge:
-    """Parse the `POST /v1/challenges` answer (KeyError, TypeError or ValueError otherwise)."""
-    if not isinstance(obj, dict):
-        raise TypeError("not an object")
-    provider_id, terminal_id = obj["provider_id"], obj["terminal_id"]
-    if not isinstance(provider_id, str) or not isinstance(terminal_id, str):
-        raise TypeError("ids must be strings")
-    nonce = obj["nonce"]
-    if not isinstance(nonce, str):
-        raise TypeError("the nonce must be a string")
-    issued_at, expires_at = _time(obj["issued_at"]), _time(obj["expires_at"])
-    if expires_at <= issued_at:
-        raise ValueError("the challenge expires before it is issued")
-    raw = base64.b64decode(nonce, validate=True)
-    if not raw:
-        raise ValueError("an empty nonce")
-    return IssuedChallenge(
-        nonce=raw,
-        provider_id=provider_id,
-        terminal_id=terminal_id,
-        issued_at=issued_at,
-        expires_at=expires_at,
-    )
-
-
-def _time(value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise TypeError("a time must be a string")
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise ValueError("a time without its zone")
-    return parsed

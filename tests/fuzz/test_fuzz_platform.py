@@ -53,17 +53,16 @@ from pydantic import BaseModel
 
 from fuzz.budget import FUZZ
 from kiosk import config
-from kiosk.app import import_crls
-from kiosk.local import LocalContext
+from kiosk.local import LocalContext, import_crls
 from kiosk.pki.authority import TestPki
 from kiosk.pki.cardfile import CardFile
-from kiosk.platform.service import (
+from kiosk.platform.schema import (
     ChallengeRequest,
+    EnrolmentBody,
     EnrolmentDocument,
-    EnrolmentRequest,
-    UserProofRequest,
-    create_app,
+    UserProofBody,
 )
+from kiosk.platform.service import create_app
 from kiosk.verify.profile import MAX_ADDRESS_LENGTH
 from kiosk.verify.proof import UserProof, signed_message
 
@@ -208,8 +207,8 @@ _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 MODELS: dict[str, type[BaseModel]] = {
     "/v1/challenges": ChallengeRequest,
-    "/v1/proofs": UserProofRequest,
-    "/v1/enrolments": EnrolmentRequest,
+    "/v1/proofs": UserProofBody,
+    "/v1/enrolments": EnrolmentBody,
 }
 
 

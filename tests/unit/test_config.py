@@ -71,7 +71,8 @@ def test_platform_over_https_or_to_this_machine():
         ({"staff_call_url": "counter"}, "'staff_call_url' must be an https:// URL"),
         ({"staff_call_timeout_s": 0}, "'staff_call_timeout_s' must be 1 to 30"),
         ({"staff": {"id": "1"}}, "'staff' must be a list of [[staff]] tables"),
-        ({"staff": [{"id": "1"}]}, "'staff[0]' must have exactly 'id' and 'credential'"),
+        ({"staff": [{"id": "1"}]}, "staff[0].credential: is required"),
+        ({"staff": ["1"]}, "staff[0]: must be a table of 'id' and 'credential'"),
         ({"platform_body_timeout_s": 0}, "'platform_body_timeout_s' must be at least 1"),
         ({"platform_body_timeout_s": "soon"}, "'platform_body_timeout_s' must be a whole"),
     ],
@@ -169,3 +170,148 @@ def test_the_staff_call_goes_to_https_or_this_machine():
     for url in ("https://counter.clinic.example/call", "http://127.0.0.1:9000/call"):
         assert config.from_mapping({"staff_call_url": url}).staff_call_url == url
     assert config.Config().staff_call_timeout_s == 3
+
+
+# --- the typed sections: every key at every depth is known, or refused with its path ---------
+
+SHA = hashlib.sha256(b"token").hexdigest()
+KEY_ID = "1ac100f596a3bc8c4b3df195e32699249e9e308a"
+
+
+def load_text(tmp_path, text: str) -> config.Config:
+    path = tmp_path / "kiosk.toml"
+    path.write_text(text, encoding="utf-8")
+    return config.load(path, env={})
+
+
+def test_the_sections_load_typed(tmp_path):
+    cfg = load_text(
+        tmp_path,
+        f"""challenge_keys = ["{"ab" * 32}", "{"CD" * 32}"]
+
+[providers]
+demo-clinic = "みなと診療所"
+"clinic.east" = "東診療所"
+
+[ocsp]
+"{KEY_ID.upper()}" = "http://ocsp.example/"
+
+[platform_tokens]
+demo-clinic = "{SHA.upper()}"
+
+[platform_peers.demo-clinic]
+url = "https://bank-platform.example/"
+token = "peer-token"
+""",
+    )
+    assert cfg.challenge_keys == (bytes.fromhex("ab" * 32), bytes.fromhex("cd" * 32))
+    assert dict(cfg.providers) == {"demo-clinic": "みなと診療所", "clinic.east": "東診療所"}
+    assert dict(cfg.ocsp) == {KEY_ID: "http://ocsp.example/"}  # key ids lower-case
+    assert dict(cfg.platform_tokens) == {"demo-clinic": SHA}  # digests lower-case
+    assert dict(cfg.platform_peers) == {
+        "demo-clinic": config.PeerConfig("https://bank-platform.example/", "peer-token")
+    }
+    assert "peer-token" not in repr(cfg) and "abab" not in repr(cfg)  # secrets stay out
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        # a misspelt section is an unknown key at the top
+        ("[platform_tokns]\nx = 1\n", "unknown configuration key(s): platform_tokns"),
+        ("[ocps]\n", "unknown configuration key(s): ocps"),
+        ("[provider]\n", "unknown configuration key(s): provider"),
+        ('challenge_key = ["00"]\n', "unknown configuration key(s): challenge_key"),
+        # one level down: the keys of a section are provider ids or CA key ids
+        (
+            '[platform_tokens]\n"demo clinic" = "' + SHA + '"\n',
+            'platform_tokens."demo clinic": unknown key',
+        ),
+        ('[providers]\n"demo clinic" = "A"\n', 'providers."demo clinic": unknown key'),
+        ('[ocsp]\nresponder = "http://ocsp.example/"\n', "ocsp.responder: unknown key"),
+        (
+            '[platform_peers."demo clinic"]\nurl = "https://b.example"\n',
+            'platform_peers."demo clinic": unknown key',
+        ),
+        # two levels down
+        (
+            '[platform_peers.demo-clinic]\nurl = "https://b.example"\ntokn = "t"\n',
+            "platform_peers.demo-clinic.tokn: unknown key",
+        ),
+        ('[[staff]]\nid = "1"\ncredentail = "x"\n', "staff[0].credentail: unknown key"),
+        (
+            '[platform_tokens.demo-clinic]\nsha256 = "' + SHA + '"\n',
+            "platform_tokens.demo-clinic: must be a string",
+        ),
+        ('[providers.demo-clinic]\nname = "A"\n', "providers.demo-clinic: must be a string"),
+        (
+            '[ocsp."' + KEY_ID + '"]\nurl = "http://o.example/"\n',
+            f"ocsp.{KEY_ID}: must be a string",
+        ),
+    ],
+)
+def test_a_misspelt_key_at_any_depth_is_refused_with_its_path(tmp_path, text, words):
+    with pytest.raises(ConfigError) as e:
+        load_text(tmp_path, text)
+    assert words in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("values", "words"),
+    [
+        ({"providers": {}}, "providers: must name at least one provider"),
+        ({"providers": {"a": " "}}, "providers.a: must not be blank"),
+        ({"providers": ["a"]}, "providers: must be a table"),
+        ({"challenge_keys": "zz"}, "challenge_keys[0]: must be 64 hex digits"),
+        ({"challenge_keys": ["00" * 32, "00" * 31]}, "challenge_keys[1]: must be 64 hex digits"),
+        ({"challenge_keys": []}, "challenge_keys: must be a list"),
+        ({"challenge_keys": {"k": "00"}}, "challenge_keys: must be a list"),
+        ({"ocsp": {KEY_ID: "ocsp.example"}}, f"ocsp.{KEY_ID}: must be an http:// or https:// URL"),
+        ({"ocsp": {KEY_ID: "ftp://ocsp.example/"}}, f"ocsp.{KEY_ID}: must be an http"),
+        ({"ocsp": {KEY_ID: "http://o.example:port/"}}, f"ocsp.{KEY_ID}: must be an http"),
+        ({"ocsp": {KEY_ID: 1}}, f"ocsp.{KEY_ID}: must be a string"),
+        ({"ocsp": {"abc": "http://o.example/"}}, "ocsp.abc: unknown key"),
+        ({"ocsp": {KEY_ID: "http://a/", KEY_ID.upper(): "http://b/"}}, "names a CA given already"),
+        ({"platform_tokens": {"a": "ab" * 31}}, "platform_tokens.a: must be 64 hex digits"),
+        (
+            {"platform_tokens": {"a": SHA, "b": SHA.upper()}},
+            "platform_tokens.b: the same token as a",
+        ),
+    ],
+)
+def test_bad_section_values_are_refused_with_the_key_path(values, words):
+    with pytest.raises(ConfigError) as e:
+        config.from_mapping(values)
+    assert words in str(e.value)
+
+
+def test_the_old_extra_table_is_refused_naming_the_new_tables(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        load_text(tmp_path, f'[extra.platform_tokens]\ndemo-clinic = "{SHA}"\n')
+    assert "[extra.platform_tokens] is now [platform_tokens]" in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        load_text(tmp_path, "[extra]\nchallenge_keys = []\n[extra.ocsp]\n")
+    assert "[extra.ocsp] is now [ocsp]" in str(e.value)
+    assert "[extra.challenge_keys] is now challenge_keys = [...]" in str(e.value)
+    with pytest.raises(ConfigError, match=r"\[extra.platform_peers\] is now \[platform_peers"):
+        config.from_mapping({"extra": {"platform_peers": {}}})
+
+
+@pytest.mark.parametrize("name", ["providers", "ocsp", "platform_tokens", "platform_peers"])
+def test_tables_are_configured_in_the_file_only(name):
+    with pytest.raises(ConfigError, match=f"the \\[{name}\\] table"):
+        config.load(None, env={f"KIOSK_{name.upper()}": "x"})
+
+
+def test_challenge_keys_may_come_from_the_environment():
+    cfg = config.load(None, env={"KIOSK_CHALLENGE_KEYS": f"{'ab' * 32}, {'cd' * 32}"})
+    assert cfg.challenge_keys == (bytes.fromhex("ab" * 32), bytes.fromhex("cd" * 32))
+
+
+def test_configuration_states_the_verifiers_forms():
+    """The provider id and key size config checks are the challenge's own (config sits below
+    verification, so it keeps a copy: this keeps them the same)."""
+    from kiosk.verify.challenge import IDENTIFIER, KEY_BYTES
+
+    assert config.PROVIDER_ID.pattern == IDENTIFIER.pattern
+    assert config.CHALLENGE_KEY_BYTES == KEY_BYTES

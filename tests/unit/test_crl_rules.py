@@ -236,10 +236,10 @@ def test_a_platform_with_a_bad_crl_starts_and_refuses_only_that_issuers_cards(
             "data_dir": str(tmp_path / "data"),
             "trust_dir": str(world.pki.trust_dir),
             "crl_dir": str(crl_files(world, tmp_path)),
-            "extra": {"platform_tokens": {PROVIDER: hashlib.sha256(TOKEN.encode()).hexdigest()}},
+            "platform_tokens": {PROVIDER: hashlib.sha256(TOKEN.encode()).hexdigest()},
         }
     )
-    with caplog.at_level(logging.WARNING, logger="kiosk.app"):
+    with caplog.at_level(logging.WARNING, logger="kiosk.local"):
         app = app_from_config(cfg)
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "sign.crl: refused: malformed" in logged and "junk.der: refused" in logged

@@ -245,7 +245,7 @@ def test_the_platform_answers_an_undecodable_certificate_with_a_recorded_refusal
             "data_dir": str(tmp_path / "data"),
             "trust_dir": str(world.pki.trust_dir),
             "crl_dir": str(crls),
-            "extra": {"platform_tokens": {PROVIDER: hashlib.sha256(token.encode()).hexdigest()}},
+            "platform_tokens": {PROVIDER: hashlib.sha256(token.encode()).hexdigest()},
         }
     )
     headers = {"Authorization": f"Bearer {token}"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kiosk import config
 from kiosk.app import PcscReader, flow_config, import_crls, local_backend
 from kiosk.config import Config, ConfigError
 from kiosk.flow.machine import ReaderStatus
@@ -16,7 +17,7 @@ from kiosk.store.records import LinkStatus
 
 def test_flow_config_from_the_kiosk_config():
     services = {"identity": IdentityService()}
-    cfg = Config(idle_timeout_s=45, language="en", extra={"providers": {"a": "A", "b": "B"}})
+    cfg = Config(idle_timeout_s=45, language="en", providers={"a": "A", "b": "B"})
     flow = flow_config(cfg, services)
     assert [s.id for s in flow.services] == ["identity"] and flow.services[0].needs_link
     assert [(p.id, p.name.en) for p in flow.providers] == [("a", "A"), ("b", "B")]
@@ -24,8 +25,8 @@ def test_flow_config_from_the_kiosk_config():
     assert [p.id for p in flow_config(Config(provider_id="x"), services).providers] == ["x"]
     with pytest.raises(ConfigError, match="nope"):
         flow_config(Config(services=("identity", "nope")), services)
-    with pytest.raises(ConfigError, match="providers"):
-        flow_config(Config(extra={"providers": {}}), services)
+    with pytest.raises(ConfigError, match="providers: must name at least one provider"):
+        config.from_mapping({"providers": {}})
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from kiosk import cli
+from kiosk import cli, config
 from kiosk.commands import platform as platform_command
 from kiosk.errors import KioskError
 from kiosk.pki.authority import DEFAULT_PERSON
@@ -359,11 +359,9 @@ def test_platform_token_prints_a_token_and_its_hash_line(capsys):
     out = capsys.readouterr().out
     token = out.split("token:", 1)[1].split()[0]
     assert len(token) >= 43  # token_urlsafe(32)
-    config = out.split("[extra.platform_tokens]", 1)[1]
-    table = tomllib.loads("[extra.platform_tokens]\n" + config)
-    assert table == {
-        "extra": {"platform_tokens": {"demo-clinic": hashlib.sha256(token.encode()).hexdigest()}}
-    }
+    lines = "[platform_tokens]" + out.split("[platform_tokens]", 1)[1]
+    cfg = config.from_mapping(tomllib.loads(lines))  # pasted as printed, it loads
+    assert cfg.platform_tokens == {"demo-clinic": hashlib.sha256(token.encode()).hexdigest()}
     # each call makes a new one
     assert cli.main(["platform", "token", "demo-clinic"]) == 0
     assert token not in capsys.readouterr().out
@@ -373,7 +371,7 @@ def test_platform_token_quotes_a_provider_that_is_not_a_bare_key(capsys):
     assert cli.main(["platform", "token", "clinic.example:east"]) == 0
     out = capsys.readouterr().out
     token = out.split("token:", 1)[1].split()[0]
-    table = tomllib.loads("[t]\n" + out.split("[extra.platform_tokens]", 1)[1])
+    table = tomllib.loads("[t]\n" + out.split("[platform_tokens]", 1)[1])
     assert table == {"t": {"clinic.example:east": hashlib.sha256(token.encode()).hexdigest()}}
 
 

@@ -19,8 +19,7 @@ from enrolment_support import bound_application
 from test_verify_support import PROVIDER, TERMINAL, make_proof
 
 from kiosk import config
-from kiosk.app import import_crls
-from kiosk.local import LocalContext
+from kiosk.local import LocalContext, import_crls
 from kiosk.platform.client import PlatformClient, PlatformRefused, PlatformUnavailable
 from kiosk.verify.verdict import LinkStatus, Reason
 
@@ -50,7 +49,7 @@ def platform_cfg(world, tmp_path):
             "data_dir": str(tmp_path / "data"),
             "trust_dir": str(world.pki.trust_dir),
             "crl_dir": str(crl_dir),
-            "extra": {"platform_tokens": {PROVIDER: sha256(TOKEN), "other": sha256(OTHER_TOKEN)}},
+            "platform_tokens": {PROVIDER: sha256(TOKEN), "other": sha256(OTHER_TOKEN)},
             "platform_body_timeout_s": BODY_TIMEOUT_S,
         }
     )

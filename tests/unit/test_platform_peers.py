@@ -16,9 +16,9 @@ from test_platform_http import TOKEN
 from test_verify_support import PROVIDER, TERMINAL, make_proof
 
 from kiosk import config
-from kiosk.config import ConfigError
+from kiosk.config import ConfigError, PeerConfig
 from kiosk.platform.client import PlatformClient
-from kiosk.platform.service import create_app, platform_peers
+from kiosk.platform.service import create_app, peer_clients
 from kiosk.verify.ports import IssuedChallenge
 from kiosk.verify.verdict import EnrolmentVerdict, LinkStatus, Reason, Verdict
 
@@ -130,20 +130,36 @@ def test_a_wrong_token_at_the_peer_is_502(platform, world):
 @pytest.mark.parametrize(
     ("peers", "words"),
     [
-        ("https://x", "must map provider ids"),
-        ({"not an id": {"url": "https://x", "token": "t"}}, "short identifiers"),
-        ({PROVIDER: {"url": "https://x"}}, "exactly 'url' and 'token'"),
+        ("https://x", "platform_peers: must be a table"),
+        ({"not an id": {"url": "https://x", "token": "t"}}, 'platform_peers."not an id": unknown'),
+        ({PROVIDER: "https://x"}, f"platform_peers.{PROVIDER}: must be a table"),
+        ({PROVIDER: {"url": "https://x"}}, f"platform_peers.{PROVIDER}.token: is required"),
+        ({PROVIDER: {"url": "https://x", "tokn": "t"}}, f"platform_peers.{PROVIDER}.tokn: unknown"),
         ({PROVIDER: {"url": "http://bank.example", "token": "t"}}, "must use https://"),
-        ({PROVIDER: {"url": "https://bank.example", "token": ""}}, "token' is required"),
+        ({PROVIDER: {"url": "https://bank.example:x", "token": "t"}}, "must be an https:// URL"),
+        ({PROVIDER: {"url": 1, "token": "t"}}, f"platform_peers.{PROVIDER}.url: must be a string"),
+        ({PROVIDER: {"url": "https://bank.example", "token": ""}}, "printable"),
         ({PROVIDER: {"url": "https://bank.example", "token": "a b"}}, "printable"),
     ],
 )
-def test_peer_configuration_is_checked(peers, words):
-    cfg = config.from_mapping({"extra": {"platform_peers": peers}})
+def test_peer_configuration_is_refused_when_it_loads(peers, words):
     with pytest.raises(ConfigError, match=None) as e:
-        platform_peers(cfg)
+        config.from_mapping({"platform_peers": peers})
     assert words in str(e.value)
+    assert "a b" not in str(e.value)  # a token is never echoed
 
 
-def test_no_peers_configured():
-    assert platform_peers(config.from_mapping({})) == {}
+def test_each_configured_peer_gets_a_client_with_this_platforms_token():
+    cfg = config.from_mapping(
+        {"platform_peers": {PROVIDER: {"url": "https://b.example", "token": "t"}}}
+    )
+    assert cfg.platform_peers[PROVIDER] == PeerConfig("https://b.example", "t")
+    assert "'t'" not in repr(cfg)  # the token is a secret
+    clients = peer_clients(cfg)
+    try:
+        assert list(clients) == [PROVIDER]
+        assert repr(clients[PROVIDER]) == "PlatformClient('https://b.example')"
+    finally:
+        for client in clients.values():
+            client.close()
+    assert peer_clients(config.from_mapping({})) == {}

@@ -389,7 +389,7 @@ def test_malformed_application_is_400(client, local, world, make, caplog):
 
 
 def test_unknown_endpoint_is_404(client, caplog):
-    caplog.set_level(logging.INFO, logger="kiosk.platform.service")
+    caplog.set_level(logging.INFO, logger="kiosk.platform")
     assert_error(client.get("/v1/nothing", headers=AUTH), 404, "not_found")
     assert_error(client.post("/v2/proofs", json={}, headers=AUTH), 404, "not_found")
     assert_error(client.get("/v1/x%0Aforged line"), 404, "not_found")
@@ -516,7 +516,7 @@ def test_outcomes_are_logged_without_bodies_or_four_info(client, world, caplog):
     client.post("/v1/proofs", json=proof_json(world, challenge), headers=OTHER_AUTH)
     client.get("/v1/health")
 
-    lines = [r.getMessage() for r in caplog.records if r.name == "kiosk.platform.service"]
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("kiosk.platform")]
     assert "POST /v1/challenges provider=demo-clinic status=201 reason=issued" in lines
     assert "POST /v1/enrolments provider=demo-clinic status=200 reason=ok" in lines
     assert "POST /v1/proofs provider=demo-shop status=403 reason=forbidden" in lines
@@ -579,7 +579,7 @@ def test_app_from_config_imports_crls_and_verifies(world, tmp_path, monkeypatch)
     crl_dir.mkdir()
     for which in ("auth", "sign"):
         (crl_dir / f"{which}.crl").write_bytes(world.crl(which))
-    cfg = settings(world, tmp_path, extra={"platform_tokens": TOKENS})
+    cfg = settings(world, tmp_path, platform_tokens=TOKENS)
     disposed = []
     monkeypatch.setattr(Database, "dispose", lambda db: disposed.append(db.url))
     with TestClient(app_from_config(cfg)) as client:
@@ -591,19 +591,29 @@ def test_app_from_config_imports_crls_and_verifies(world, tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize(
-    "extra",
+    ("tokens", "words"),
     [
-        {},
-        {"platform_tokens": "demo-clinic"},
-        {"platform_tokens": {}},
-        {"platform_tokens": {PROVIDER: "abc"}},
-        {"platform_tokens": {PROVIDER: "g" * 64}},
-        {"platform_tokens": {PROVIDER: 12}},
-        {"platform_tokens": {"not an id": sha256_hex(TOKEN)}},
-        {"platform_tokens": {PROVIDER: sha256_hex(TOKEN), OTHER: sha256_hex(TOKEN).upper()}},
+        ("demo-clinic", "platform_tokens: must be a table"),
+        ({PROVIDER: "abc"}, f"platform_tokens.{PROVIDER}: must be 64 hex digits"),
+        ({PROVIDER: "g" * 64}, f"platform_tokens.{PROVIDER}: must be 64 hex digits"),
+        ({PROVIDER: 12}, f"platform_tokens.{PROVIDER}: must be a string"),
+        ({PROVIDER: {"sha256": sha256_hex(TOKEN)}}, f"platform_tokens.{PROVIDER}: must be a str"),
+        ({"not an id": sha256_hex(TOKEN)}, 'platform_tokens."not an id": unknown key'),
+        (
+            {PROVIDER: sha256_hex(TOKEN), OTHER: sha256_hex(TOKEN).upper()},
+            f"platform_tokens.{OTHER}: the same token as {PROVIDER}",
+        ),
     ],
 )
-def test_malformed_token_table_is_a_config_error(world, tmp_path, extra):
-    cfg = settings(world, tmp_path, extra=extra)
-    with pytest.raises(ConfigError, match="platform_tokens"):
+def test_a_malformed_token_table_is_refused_when_it_loads(world, tmp_path, tokens, words):
+    with pytest.raises(ConfigError, match=None) as e:
+        settings(world, tmp_path, platform_tokens=tokens)
+    assert words in str(e.value)
+
+
+@pytest.mark.parametrize("tokens", [None, {}])
+def test_a_platform_without_tokens_is_refused_before_the_store_opens(world, tmp_path, tokens):
+    cfg = settings(world, tmp_path, **({} if tokens is None else {"platform_tokens": tokens}))
+    with pytest.raises(ConfigError, match=r"\[platform_tokens\]"):
         app_from_config(cfg)
+    assert not (tmp_path / "data").exists()

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from kiosk import config
 from kiosk.config import Config, ConfigError
 from kiosk.local import challenge_keys, key_file
 from kiosk.verify.challenge import NONCE_BYTES, TOKEN_BYTES, ChallengeService, expiry_of
@@ -170,9 +171,9 @@ def test_key_file_of_the_wrong_size_is_refused(tmp_path):
 
 
 def test_challenge_keys_from_configuration_or_the_data_dir(tmp_path):
-    keys = challenge_keys(Config(data_dir=tmp_path, extra={"challenge_keys": [KEY.hex()]}))
-    assert keys == [KEY]
+    configured = config.from_mapping({"data_dir": str(tmp_path), "challenge_keys": [KEY.hex()]})
+    assert challenge_keys(configured) == [KEY]
     assert challenge_keys(Config(data_dir=tmp_path)) == [(tmp_path / "challenge.key").read_bytes()]
-    for bad in (["zz"], [KEY.hex()[:-2]], [], "00" * 32):
-        with pytest.raises(ConfigError):
-            challenge_keys(Config(data_dir=tmp_path, extra={"challenge_keys": bad}))
+    for bad in (["zz"], [KEY.hex()[:-2]], [], [KEY], "00" * 31):
+        with pytest.raises(ConfigError, match="challenge_keys"):
+            config.from_mapping({"challenge_keys": bad})

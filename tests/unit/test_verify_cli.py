@@ -158,9 +158,8 @@ def test_verify_card_command_prints_the_verdict(cfg, world, tmp_path, monkeypatc
 def test_ocsp_sources_from_configuration(world, tmp_path):
     key_id = world.key_id("auth")
     cfg = config.from_mapping(
-        {"data_dir": str(tmp_path), "extra": {"ocsp": {key_id.upper(): "http://ocsp.test/"}}}
+        {"data_dir": str(tmp_path), "ocsp": {key_id.upper(): "http://ocsp.test/"}}
     )
     assert list(local_context.ocsp_sources(cfg)) == [key_id]
-    bad = config.from_mapping({"data_dir": str(tmp_path), "extra": {"ocsp": ["x"]}})
-    with pytest.raises(config.ConfigError):
-        local_context.ocsp_sources(bad)
+    with pytest.raises(config.ConfigError, match="ocsp: must be a table"):
+        config.from_mapping({"data_dir": str(tmp_path), "ocsp": ["x"]})
