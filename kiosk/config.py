@@ -20,13 +20,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from kiosk.errors import KioskError
 from kiosk.flow.staff import STAFF_ID_RE, Credential, CredentialError, StaffMember
 
 Verification = Literal["local", "platform"]
+#: The screen languages (kiosk.i18n.Language; configuration sits below it, a test keeps the
+#: two the same).
+Language = Literal["ja", "ja-easy", "en"]
+Theme = Literal["default", "high-contrast"]
 
 #: Days the audit log keeps a row by default: three years (and a day for a leap year). A clinic
 #: keeps the records of its insurance work for three years (保険医療機関及び保険医療養担当規則
@@ -105,9 +109,9 @@ class Config:
     #: Seconds without a touch before the kiosk returns to the attract screen.
     idle_timeout_s: int = 60
     #: "ja", "ja-easy" (やさしい日本語) or "en".
-    language: str = "ja"
+    language: Language = "ja"
     #: "default" or "high-contrast".
-    theme: str = "default"
+    theme: Theme = "default"
     sound: bool = True
     shuffle_pin_pad: bool = False
     #: The members of staff who may sign in (`[[staff]]` tables: staff number and scrypt
@@ -430,9 +434,9 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError('\'verification\' must be "local" or "platform"')
     if cfg.verification == "platform":
         check_platform(cfg.platform_url, cfg.platform_token)
-    if cfg.language not in ("ja", "ja-easy", "en"):
+    if cfg.language not in get_args(Language):
         raise ConfigError('\'language\' must be "ja", "ja-easy" or "en"')
-    if cfg.theme not in ("default", "high-contrast"):
+    if cfg.theme not in get_args(Theme):
         raise ConfigError('\'theme\' must be "default" or "high-contrast"')
     if cfg.challenge_ttl_s == 0:
         raise ConfigError("'challenge_ttl_s' must be at least 1")

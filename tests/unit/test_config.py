@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
@@ -308,10 +309,12 @@ def test_challenge_keys_may_come_from_the_environment():
     assert cfg.challenge_keys == (bytes.fromhex("ab" * 32), bytes.fromhex("cd" * 32))
 
 
-def test_configuration_states_the_verifiers_forms():
-    """The provider id and key size config checks are the challenge's own (config sits below
-    verification, so it keeps a copy: this keeps them the same)."""
+def test_configuration_checks_the_forms_the_other_layers_take():
+    """The provider id, key size and languages are verification's and i18n's own; config sits
+    below both, so it keeps a copy, and this keeps them the same."""
+    from kiosk.i18n import Language
     from kiosk.verify.challenge import IDENTIFIER, KEY_BYTES
 
     assert config.PROVIDER_ID.pattern == IDENTIFIER.pattern
     assert config.CHALLENGE_KEY_BYTES == KEY_BYTES
+    assert set(get_args(config.Language)) == set(get_args(Language))
