@@ -59,13 +59,14 @@ def available_services(
 ) -> dict[str, Service]:
     """Every service this build can offer, by id (`services` in the configuration picks).
 
-    The insurance check, the login and the payment run over their TEST adapters
-    (deterministic, obviously fake data; the payment rings up one TEST purchase for this
-    terminal) until an operator connects the real eligibility system, login backend or
-    payment gateway."""
-    from kiosk.services.insurance import demo_insurance_service
-    from kiosk.services.login import demo_login_service
-    from kiosk.services.payment import demo_payment_service
+    The insurance check, the login and the payment run over their TEST adapters from the
+    demo wing, kiosk.demo (deterministic, obviously fake data; the payment rings up one TEST
+    purchase for this terminal) until an operator connects the real eligibility system, login
+    backend or payment gateway. This is the one production module that imports kiosk.demo
+    (see the "demo-wing" import contract in pyproject.toml)."""
+    from kiosk.demo.insurance import demo_insurance_service
+    from kiosk.demo.login import demo_login_service
+    from kiosk.demo.payment import demo_payment_service
 
     services: list[Service] = [
         IdentityService(),

@@ -97,12 +97,13 @@ class Tour:
     ) -> None:
         from kiosk.app import available_services, build_window
         from kiosk.clock import utc_now
-        from kiosk.flow.backend import CardBackend, MemoryAudit
+        from kiosk.demo.audit import MemoryAudit
+        from kiosk.demo.verification import MemoryVerificationStore
+        from kiosk.flow.backend import CardBackend
         from kiosk.flow.reader import InProcessReader
         from kiosk.flow.staff import StaffDesk
         from kiosk.verify.challenge import ChallengeService
         from kiosk.verify.crl import verify_crl_in
-        from kiosk.verify.memory import MemoryVerificationStore
         from kiosk.verify.trust import TrustStore
         from kiosk.verify.verifier import Verifier
 

@@ -46,7 +46,6 @@ from kiosk.verify.ports import IssuedChallenge
 from kiosk.verify.profile import BasicFourInfo, ProfileError, parse_basic_four
 from kiosk.verify.proof import UserProof, signed_message
 from kiosk.verify.verdict import (
-    CertRef,
     EnrolmentVerdict,
     LinkStatus,
     Reason,
@@ -151,38 +150,6 @@ class ProofVerifier(Protocol):
 class ChallengeIssuer(Protocol):
     def issue(self, provider_id: str, terminal_id: str, now: datetime) -> IssuedChallenge:
         """A fresh challenge for that provider's terminal."""
-
-
-@dataclass(frozen=True, slots=True)
-class AuditRecord:
-    action: str
-    ok: bool
-    reason: str | None
-    provider_id: str
-    cert: CertRef | None
-    at: datetime
-    actor: str | None = None
-
-
-class MemoryAudit:
-    """An AuditLog in a list (tests and the demo)."""
-
-    def __init__(self) -> None:
-        self.records: list[AuditRecord] = []
-
-    def record(
-        self,
-        action: str,
-        ok: bool,
-        reason: str | None,
-        provider_id: str,
-        cert: CertRef | None,
-        at: datetime,
-        *,
-        actor: str | None = None,
-    ) -> None:
-        """Append one event."""
-        self.records.append(AuditRecord(action, ok, reason, provider_id, cert, at, actor))
 
 
 def new_account_ref() -> str:

@@ -33,6 +33,7 @@ from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 from fuzz.budget import FUZZ
+from kiosk.demo.verification import MemoryVerificationStore
 from kiosk.pki.authority import DEFAULT_PERSON, Revocation, TestPki, make_crl
 from kiosk.pki.cardfile import CardFile
 from kiosk.store.engine import Database
@@ -49,7 +50,6 @@ from kiosk.verify.enrolment import (
     auth_binding_message,
     certificate_digest,
 )
-from kiosk.verify.memory import MemoryVerificationStore
 from kiosk.verify.profile import ProfileError, parse_basic_four
 from kiosk.verify.proof import UserProof, signed_message
 from kiosk.verify.trust import KeyPurpose, TrustStore, subject_key_id

@@ -20,14 +20,15 @@ from PySide6.QtWidgets import QPushButton  # noqa: E402
 from kiosk.app import available_services, build_window, staff_desk  # noqa: E402
 from kiosk.clock import utc_now  # noqa: E402
 from kiosk.config import Config  # noqa: E402
-from kiosk.flow.backend import CardBackend, MemoryAudit  # noqa: E402
+from kiosk.demo.audit import MemoryAudit  # noqa: E402
+from kiosk.demo.verification import MemoryVerificationStore  # noqa: E402
+from kiosk.flow.backend import CardBackend  # noqa: E402
 from kiosk.flow.machine import Screen  # noqa: E402
 from kiosk.flow.reader import InProcessReader  # noqa: E402
 from kiosk.flow.staff import Credential, StaffMember  # noqa: E402
 from kiosk.simcard.applet import VirtualCard  # noqa: E402
 from kiosk.verify.challenge import ChallengeService  # noqa: E402
 from kiosk.verify.crl import verify_crl_in  # noqa: E402
-from kiosk.verify.memory import MemoryVerificationStore  # noqa: E402
 from kiosk.verify.trust import TrustStore  # noqa: E402
 from kiosk.verify.verifier import Verifier  # noqa: E402
 

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QLabel, QLineEdit
 
+from kiosk.demo.insurance import SharedWith, demo_insurance_service
 from kiosk.flow.machine import Screen
-from kiosk.services.insurance import (
-    MEDICATION,
-    Coverage,
-    SharedWith,
-    demo_insurance_service,
-    mask_member,
-)
+from kiosk.services.insurance import MEDICATION, Coverage, mask_member
 
 
 def texts(page) -> str:

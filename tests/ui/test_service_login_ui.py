@@ -6,8 +6,9 @@ import pytest
 from PySide6.QtWidgets import QCheckBox, QLabel, QLineEdit
 
 from kiosk.clock import utc_now
+from kiosk.demo.login import demo_login_service
 from kiosk.flow.machine import Screen
-from kiosk.services.login import LoginCodeUsed, demo_login_service
+from kiosk.services.login import LoginCodeUsed
 
 
 def texts(page) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from PySide6.QtWidgets import QCheckBox
 from test_kiosk_flows import start_to_pin, texts
 
+from kiosk.demo.payment import MemoryPaymentGateway
 from kiosk.flow.machine import Screen
-from kiosk.services.payment import MemoryPaymentGateway, PaymentService
+from kiosk.services.payment import PaymentService
 
 PROVIDER, TERMINAL = "demo-clinic", "kiosk-1"
 

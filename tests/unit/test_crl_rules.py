@@ -22,12 +22,12 @@ from test_verify_support import PROVIDER, TERMINAL, make_proof
 
 from kiosk import config
 from kiosk.cli import main as kiosk_main
+from kiosk.demo.verification import MemoryRevocationIndex
 from kiosk.pki.authority import Revocation, make_crl
 from kiosk.store.engine import Database
 from kiosk.store.errors import StoreError
 from kiosk.store.revocation import SqlRevocationIndex
 from kiosk.verify.crl import check_crl, verify_crl_in
-from kiosk.verify.memory import MemoryRevocationIndex
 from kiosk.verify.verdict import Reason, Refused
 
 pytest_plugins = ["test_verify_support"]

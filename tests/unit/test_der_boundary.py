@@ -20,7 +20,8 @@ from der_support import (
 from enrolment_support import bound_application
 from test_verify_support import PROVIDER, TERMINAL, make_proof
 
-from kiosk.flow.backend import CardBackend, MemoryAudit
+from kiosk.demo.audit import MemoryAudit
+from kiosk.flow.backend import CardBackend
 from kiosk.flow.errors_catalogue import ProblemCode
 from kiosk.flow.ports import FlowProblem
 from kiosk.flow.reader import InProcessReader
@@ -132,8 +133,8 @@ def test_a_card_with_an_undecodable_sign_certificate_is_a_bad_certificate(world,
     reader = InProcessReader()
     reader.insert(VirtualCard(card))
     challenges = ChallengeService()
+    from kiosk.demo.verification import MemoryVerificationStore
     from kiosk.verify.crl import verify_crl_in
-    from kiosk.verify.memory import MemoryVerificationStore
 
     store = MemoryVerificationStore()
     for which in ("auth", "sign"):
@@ -293,8 +294,8 @@ def with_duplicated_response_extension(der: bytes, key) -> bytes:
 
 
 def test_an_ocsp_response_that_does_not_decode_is_unavailable(world):
+    from kiosk.demo.ocsp_responder import answer, for_test_pki
     from kiosk.verify.ocsp import OcspChecker
-    from kiosk.verify.ocsp_responder import answer, for_test_pki
 
     responder = for_test_pki(world.pki, "auth")
 

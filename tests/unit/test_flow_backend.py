@@ -11,12 +11,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 
 from kiosk.card.errors import CardError, CardRemoved, NoCard, NoReader, PcscUnavailable
-from kiosk.flow.backend import (
-    REASON_PROBLEMS,
-    CardBackend,
-    MemoryAudit,
-    problem_for,
-)
+from kiosk.demo.audit import MemoryAudit
+from kiosk.demo.verification import MemoryVerificationStore
+from kiosk.flow.backend import REASON_PROBLEMS, CardBackend, problem_for
 from kiosk.flow.errors_catalogue import ProblemCode
 from kiosk.flow.machine import ReaderStatus
 from kiosk.flow.ports import FlowProblem
@@ -36,7 +33,6 @@ from kiosk.simcard.applet import VirtualCard
 from kiosk.verify.challenge import ChallengeService
 from kiosk.verify.crl import verify_crl_in
 from kiosk.verify.enrolment import auth_binding_message, certificate_digest
-from kiosk.verify.memory import MemoryVerificationStore
 from kiosk.verify.trust import TrustStore, authority_key_id
 from kiosk.verify.verdict import CertRef, Reason, Refused
 from kiosk.verify.verifier import Verifier

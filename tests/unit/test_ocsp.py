@@ -12,11 +12,11 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from test_verify_support import PROVIDER, TERMINAL, make_proof
 
+from kiosk.demo.ocsp_responder import OcspResponder, answer, for_test_pki
+from kiosk.demo.verification import MemoryVerificationStore
 from kiosk.pki.authority import init_pki, make_ca
 from kiosk.verify.challenge import ChallengeService
-from kiosk.verify.memory import MemoryVerificationStore
 from kiosk.verify.ocsp import OcspChecker, build_request, check_response
-from kiosk.verify.ocsp_responder import OcspResponder, answer, for_test_pki
 from kiosk.verify.trust import TrustStore
 from kiosk.verify.verdict import CertRef, LinkStatus, Reason, Refused
 from kiosk.verify.verifier import Verifier

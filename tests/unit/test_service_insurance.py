@@ -8,8 +8,17 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from kiosk.demo.audit import MemoryAudit
+from kiosk.demo.insurance import (
+    InsuranceRecord,
+    SharedWith,
+    TestEligibilityDirectory,
+    demo_directory,
+    demo_insurance_service,
+    derived_record,
+)
 from kiosk.errors import KioskError
-from kiosk.flow.backend import CardBackend, MemoryAudit
+from kiosk.flow.backend import CardBackend
 from kiosk.flow.errors_catalogue import ProblemCode
 from kiosk.flow.ports import FlowProblem
 from kiosk.services.base import Link, ServiceContext
@@ -18,14 +27,8 @@ from kiosk.services.insurance import (
     MEDICATION,
     Coverage,
     Eligibility,
-    InsuranceRecord,
     InsuranceService,
     InsuranceUnavailable,
-    SharedWith,
-    TestEligibilityDirectory,
-    demo_directory,
-    demo_insurance_service,
-    derived_record,
     mask_member,
 )
 

@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from kiosk.demo.audit import MemoryAudit
+from kiosk.demo.login import MemoryLoginSessions, demo_login_service
 from kiosk.errors import KioskError
-from kiosk.flow.backend import CardBackend, MemoryAudit
+from kiosk.flow.backend import CardBackend
 from kiosk.flow.errors_catalogue import ProblemCode
 from kiosk.flow.ports import FlowProblem
 from kiosk.services.base import Link, ServiceContext, ServiceResult
@@ -21,8 +23,6 @@ from kiosk.services.login import (
     LoginService,
     LoginTicket,
     LoginUnavailable,
-    MemoryLoginSessions,
-    demo_login_service,
 )
 
 T0 = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)  # 15:00 in Japan

@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from kiosk.demo.audit import MemoryAudit
+from kiosk.demo.payment import MemoryPaymentGateway, demo_payment_service
 from kiosk.errors import KioskError
-from kiosk.flow.backend import CardBackend, MemoryAudit
+from kiosk.flow.backend import CardBackend
 from kiosk.flow.errors_catalogue import ProblemCode
 from kiosk.flow.ports import FlowProblem
 from kiosk.services.base import Link, ServiceContext, ServicePreview, ServiceResult, prepares
@@ -19,7 +21,6 @@ from kiosk.services.payment import (
     AccountClosed,
     InsufficientFunds,
     LimitExceeded,
-    MemoryPaymentGateway,
     PaymentDeclined,
     PaymentKeyReused,
     PaymentRequest,
@@ -27,7 +28,6 @@ from kiosk.services.payment import (
     PaymentService,
     PaymentUnavailable,
     Receipt,
-    demo_payment_service,
     idempotency_key,
     parse_reference,
     preview_reference,

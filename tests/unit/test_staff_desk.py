@@ -12,7 +12,7 @@ from kiosk import cli
 from kiosk.app import DeferredAudit, StoreAudit, staff_desk
 from kiosk.commands.staff import read_pin
 from kiosk.config import Config, ConfigError
-from kiosk.flow.backend import MemoryAudit
+from kiosk.demo.audit import MemoryAudit
 from kiosk.flow.errors_catalogue import Problem, ProblemCode
 from kiosk.flow.ports import CallOutcome, FlowProblem
 from kiosk.flow.staff import (

@@ -12,6 +12,7 @@ from cryptography import x509
 from enrolment_support import MemorySerialService
 from test_verify_support import PROVIDER, TERMINAL, make_proof, sign
 
+from kiosk.demo.verification import MemoryVerificationStore
 from kiosk.pki.authority import DEFAULT_PERSON
 from kiosk.verify.crl import verify_crl_in
 from kiosk.verify.enrolment import (
@@ -21,7 +22,6 @@ from kiosk.verify.enrolment import (
     make_application,
     normalise_text,
 )
-from kiosk.verify.memory import MemoryVerificationStore
 from kiosk.verify.profile import BasicFourInfo
 from kiosk.verify.verdict import CertRef, Reason
 from kiosk.verify.verifier import Verifier

@@ -143,7 +143,7 @@ def test_revoked(world, challenges, challenge, index):
 
 
 def test_crl_missing(world, challenges, challenge):
-    from kiosk.verify.memory import MemoryVerificationStore
+    from kiosk.demo.verification import MemoryVerificationStore
 
     verifier = Verifier(world.trust, MemoryVerificationStore(), challenges)
     assert reason(verifier, make_proof(world, challenge), world) is Reason.CRL_MISSING
@@ -293,7 +293,7 @@ def test_link_status_in_verdict(world, challenges, index):
 
 
 def test_unchecked_link_when_the_sign_crl_is_stale_or_missing(world, challenges):
-    from kiosk.verify.memory import MemoryVerificationStore
+    from kiosk.demo.verification import MemoryVerificationStore
 
     auth = CertRef(
         x509.load_der_x509_certificate(world.auth_cert).serial_number, world.key_id("auth")
@@ -359,7 +359,7 @@ def test_tiny_cache_keeps_results_right(world, index, challenges):
 def test_crl_state_is_read_with_every_proof(world, challenges):
     from dataclasses import replace as with_
 
-    from kiosk.verify.memory import MemoryVerificationStore
+    from kiosk.demo.verification import MemoryVerificationStore
 
     index = MemoryVerificationStore()
     verifier = Verifier(world.trust, index, challenges)

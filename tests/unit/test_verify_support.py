@@ -12,12 +12,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.x509.oid import NameOID
 
+from kiosk.demo.verification import MemoryVerificationStore
 from kiosk.pki.authority import Revocation, TestPki, generate_key, make_crl, make_end_entity
 from kiosk.pki.cardfile import CardFile
 from kiosk.verify.challenge import ChallengeService
 from kiosk.verify.crl import verify_crl_in
 from kiosk.verify.enrolment import EnrolmentApplication
-from kiosk.verify.memory import MemoryVerificationStore
 from kiosk.verify.ports import IssuedChallenge
 from kiosk.verify.proof import UserProof, signed_message
 from kiosk.verify.trust import TrustStore, subject_key_id
