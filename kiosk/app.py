@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from kiosk.card.reader import PcscReader, ReaderPort
 from kiosk.clock import utc_now
 from kiosk.config import Config, ConfigError
 from kiosk.flow.backend import CardBackend
-from kiosk.flow.machine import Flow, FlowConfig, Provider, ReaderStatus, ServiceInfo
+from kiosk.flow.machine import Flow, FlowConfig, Provider, ServiceInfo
 from kiosk.flow.ports import AuditLog as FlowAudit
 from kiosk.flow.ports import (
     Authenticated,
@@ -28,7 +29,6 @@ from kiosk.flow.ports import (
     FlowBackend,
     StaffPort,
 )
-from kiosk.flow.reader import ReaderPort, StatusCallback
 from kiosk.flow.staff import StaffDesk
 from kiosk.i18n import plain
 from kiosk.local import import_crls
@@ -45,7 +45,6 @@ from kiosk.verify.verdict import CertRef
 
 if TYPE_CHECKING:
     from kiosk.card.connection import CardConnection
-    from kiosk.card.monitor import CardEvent
     from kiosk.local import LocalContext
     from kiosk.store.audit import AuditLog
     from kiosk.ui.controller import FlowController
@@ -262,97 +261,6 @@ def platform_backend(
         cfg.terminal_id,
         utc_now,
     )
-
-
-# --- the PC/SC reader -------------------------------------------------------------------
-
-
-@dataclass
-class _Exclusive:
-    """A PC/SC connection held in a transaction (exclusive access) until closed."""
-
-    conn: object
-    transaction: object
-
-    def transmit(self, apdu: bytes) -> tuple[bytes, int]:
-        """Forward one command APDU."""
-        return self.conn.transmit(apdu)  # type: ignore[attr-defined,no-any-return]
-
-    def close(self) -> None:
-        """End the transaction, then disconnect (resetting the card)."""
-        try:
-            self.transaction.__exit__(None, None, None)  # type: ignore[attr-defined]
-        finally:
-            self.conn.close()  # type: ignore[attr-defined]
-
-
-class PcscReader:
-    """The ReaderPort over PC/SC: the configured reader (or any) and the card monitor."""
-
-    def __init__(self, name: str) -> None:
-        from kiosk.card.monitor import CardMonitor
-        from kiosk.card.pcsc import PcscWatcher
-
-        self._name = name
-        self._monitor = CardMonitor(PcscWatcher())
-        self._callbacks: list[StatusCallback] = []
-        self._lock = threading.Lock()
-
-    def connect(self) -> CardConnection:
-        """Connect to the card and hold it exclusively for the visit."""
-        from kiosk.card import pcsc
-
-        conn = pcsc.connect(self._name or None)
-        transaction = conn.transaction()
-        try:
-            transaction.__enter__()
-        except BaseException:
-            conn.close()
-            raise
-        return _Exclusive(conn, transaction)
-
-    def watch(self, callback: StatusCallback) -> None:
-        """Report the status now and on every monitor event."""
-        with self._lock:
-            self._callbacks.append(callback)
-        callback(self._status(self._snapshot_now()))
-        self._monitor.subscribe(self._on_event)
-        self._monitor.start()
-
-    def stop(self) -> None:
-        """Stop the monitor."""
-        self._monitor.stop()
-
-    def _snapshot_now(self) -> Mapping[str, bytes | None] | None:
-        from kiosk.card import pcsc
-        from kiosk.card.errors import PcscUnavailable
-
-        try:
-            return pcsc.reader_states()
-        except PcscUnavailable:
-            return None
-
-    def _status(self, snapshot: Mapping[str, bytes | None] | None) -> ReaderStatus:
-        if snapshot is None:
-            return ReaderStatus.NO_SERVICE
-        mine = {n: atr for n, atr in snapshot.items() if not self._name or n == self._name}
-        if not mine:
-            return ReaderStatus.NO_READER
-        return (
-            ReaderStatus.CARD if any(a is not None for a in mine.values()) else ReaderStatus.READY
-        )
-
-    def _on_event(self, event: CardEvent) -> None:
-        from kiosk.card.monitor import ReaderRemoved
-
-        snapshot: Mapping[str, bytes | None] | None = self._monitor.state()
-        if isinstance(event, ReaderRemoved) and not snapshot:
-            snapshot = self._snapshot_now()
-        status = self._status(snapshot)
-        with self._lock:
-            callbacks = list(self._callbacks)
-        for callback in callbacks:
-            callback(status)
 
 
 class DeferredBackend:

@@ -96,11 +96,11 @@ class Tour:
         self, app, cfg, card_file, language: str, out: Path, first: int = 1
     ) -> None:
         from kiosk.app import available_services, build_window
+        from kiosk.card.reader import InProcessReader
         from kiosk.clock import utc_now
         from kiosk.demo.audit import MemoryAudit
         from kiosk.demo.verification import MemoryVerificationStore
         from kiosk.flow.backend import CardBackend
-        from kiosk.flow.reader import InProcessReader
         from kiosk.flow.staff import StaffDesk
         from kiosk.verify.challenge import ChallengeService
         from kiosk.verify.crl import verify_crl_in

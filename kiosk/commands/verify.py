@@ -59,9 +59,9 @@ def read_secret(prompt: str, from_stdin: bool = False) -> str:
 def open_card(reader: str) -> Iterator[CardConnection]:
     """Exclusive PC/SC access to the card in `reader` (empty: the first reader with a card);
     the card is reset on the way out, so no verified PIN outlives the command."""
-    from kiosk.card.pcsc import connect
+    from kiosk.card.reader import exclusive
 
-    with connect(reader or None) as connection, connection.transaction():
+    with exclusive(reader or None) as connection:
         yield connection
 
 

@@ -20,6 +20,7 @@ from kiosk.flow.ports import Authenticated, CallOutcome, CardStatus, EnrolmentCa
 from kiosk.flow.staff import STAFF_ID_RE, STAFF_PIN_RE
 from kiosk.i18n import Language, Text
 from kiosk.jpki_facts import AUTH_PIN_RE, SIGN_PASSWORD_RE
+from kiosk.reader_status import ReaderStatus
 from kiosk.services.base import ConsentItem, Link, ServiceContext, ServicePreview, ServiceResult
 
 
@@ -84,16 +85,6 @@ STAFF_CALL_TEXT: dict[StaffCall, str] = {
 }
 
 
-class ReaderStatus(StrEnum):
-    """What the card monitor last said about the reader."""
-
-    NO_SERVICE = "no_service"  # pcscd not running
-    NO_READER = "no_reader"
-    READY = "ready"  # reader present, no card
-    CARD = "card"  # a card is in the reader
-    NOT_MY_NUMBER = "not_my_number"  # a card is in, but not a My Number Card
-
-
 class Sound(StrEnum):
     """Sound cues (resources/sounds/<name>.wav)."""
 
@@ -152,17 +143,9 @@ class Retry:
 
 
 @dataclass(frozen=True, slots=True)
-class CardInserted:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class CardRemoved:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
 class ReaderChanged:
+    """The reader reported its status; the flow decides whether a card went in or out."""
+
     status: ReaderStatus
 
 
@@ -266,8 +249,6 @@ Event = (
     | Cancel
     | Done
     | Retry
-    | CardInserted
-    | CardRemoved
     | ReaderChanged
     | SubmitPin
     | SubmitPassword
@@ -616,22 +597,26 @@ def _on_touch(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
 
 
 def _on_reader(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    """The one place a reader status becomes "a card went in" or "the card came out": by
+    comparing it with what the state already knows."""
     assert isinstance(e, ReaderChanged)
     present = e.status in (ReaderStatus.CARD, ReaderStatus.NOT_MY_NUMBER)
     moved = replace(s, reader=e.status, card_present=present)
-    if e.status in (ReaderStatus.NO_READER, ReaderStatus.NO_SERVICE) and s.card_present:
-        return _on_removed(flow, moved, CardRemoved(), now)
+    if present and not s.card_present:
+        return _card_in(flow, moved, now)
+    if s.card_present and not present:
+        return _card_out(flow, moved, now)
     return Transition(moved)
 
 
-def _on_inserted(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+def _card_in(flow: Flow, s: FlowState, now: float) -> Transition:
     moved = replace(s, card_present=True, reader=ReaderStatus.CARD)
     if s.screen in (Screen.INSERT_CARD, Screen.PUT_BACK):
         return flow.work(moved, Work.READ_CARD, now)
     return Transition(moved)
 
 
-def _on_removed(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+def _card_out(flow: Flow, s: FlowState, now: float) -> Transition:
     reader = (
         s.reader
         if s.reader in (ReaderStatus.NO_READER, ReaderStatus.NO_SERVICE)
@@ -690,8 +675,6 @@ _COMMON: dict[type, Handler] = {
     SetLanguage: _on_language,
     Touch: _on_touch,
     ReaderChanged: _on_reader,
-    CardInserted: _on_inserted,
-    CardRemoved: _on_removed,
     StaffRequest: _on_staff_request,
     StaffCallDone: _on_call_done,
 }

@@ -19,8 +19,6 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 from kiosk.flow.errors_catalogue import Problem, ProblemCode
 from kiosk.flow.machine import (
     STAFF_WORK,
-    CardInserted,
-    CardRemoved,
     CloseCard,
     Event,
     ExitApp,
@@ -247,13 +245,7 @@ class FlowController(QObject):
     @Slot(object)
     def _on_reader(self, status: object) -> None:
         assert isinstance(status, ReaderStatus)
-        present = self.state.card_present
-        if status is ReaderStatus.CARD and not present:
-            self.send(CardInserted())
-        elif status is ReaderStatus.READY and present:
-            self.send(CardRemoved())
-        else:
-            self.send(ReaderChanged(status))
+        self.send(ReaderChanged(status))  # the flow decides whether a card went in or out
 
     @Slot()
     def _on_tick(self) -> None:

@@ -1,6 +1,6 @@
 """pytest-qt fixtures: the real kiosk window over the in-process virtual card.
 
-Everything is real except the reader (kiosk.flow.reader.InProcessReader, the same card
+Everything is real except the reader (kiosk.card.reader.InProcessReader, the same card
 applet the vpcd tests use) and the clock (a fake monotonic clock the tests move forward):
 JPKI session, local verification with the test PKI's CRLs, links and audit in memory.
 """
@@ -18,13 +18,13 @@ from PySide6.QtCore import Qt, QtMsgType  # noqa: E402
 from PySide6.QtWidgets import QPushButton  # noqa: E402
 
 from kiosk.app import available_services, build_window, staff_desk  # noqa: E402
+from kiosk.card.reader import InProcessReader  # noqa: E402
 from kiosk.clock import utc_now  # noqa: E402
 from kiosk.config import Config  # noqa: E402
 from kiosk.demo.audit import MemoryAudit  # noqa: E402
 from kiosk.demo.verification import MemoryVerificationStore  # noqa: E402
 from kiosk.flow.backend import CardBackend  # noqa: E402
 from kiosk.flow.machine import Screen  # noqa: E402
-from kiosk.flow.reader import InProcessReader  # noqa: E402
 from kiosk.flow.staff import Credential, StaffMember  # noqa: E402
 from kiosk.simcard.applet import VirtualCard  # noqa: E402
 from kiosk.verify.challenge import ChallengeService  # noqa: E402

@@ -11,7 +11,8 @@ import threading
 
 import pytest
 
-from kiosk.app import PcscReader, start
+from kiosk.app import start
+from kiosk.card.reader import PcscReader
 from kiosk.config import Config
 from kiosk.flow.machine import Screen
 from kiosk.simcard.applet import VirtualCard

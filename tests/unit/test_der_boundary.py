@@ -20,11 +20,11 @@ from der_support import (
 from enrolment_support import bound_application
 from test_verify_support import PROVIDER, TERMINAL, make_proof
 
+from kiosk.card.reader import InProcessReader
 from kiosk.demo.audit import MemoryAudit
 from kiosk.flow.backend import CardBackend
 from kiosk.flow.errors_catalogue import ProblemCode
 from kiosk.flow.ports import FlowProblem
-from kiosk.flow.reader import InProcessReader
 from kiosk.services.identity import IdentityService
 from kiosk.simcard.applet import VirtualCard
 from kiosk.verify.certcheck import CertificateValidator

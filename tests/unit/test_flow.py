@@ -12,8 +12,6 @@ from kiosk.flow.machine import (
     Back,
     CallStaff,
     Cancel,
-    CardInserted,
-    CardRemoved,
     ChooseProvider,
     ChooseService,
     CloseCard,
@@ -117,7 +115,7 @@ class Driver:
 
 
 def at_pin(flow: Flow | None = None, retries: int = 3) -> Driver:
-    d = Driver(flow or make_flow()).send(Start()).send(CardInserted())
+    d = Driver(flow or make_flow()).send(Start()).send(ReaderChanged(ReaderStatus.CARD))
     return d.finish_work(CardStatus(retries, 5))
 
 
@@ -176,7 +174,7 @@ def test_flow_needs_a_service():
 
 
 def test_inserting_the_card_reads_it_before_the_pin_pad():
-    d = Driver(make_flow()).send(Start()).send(CardInserted())
+    d = Driver(make_flow()).send(Start()).send(ReaderChanged(ReaderStatus.CARD))
     assert d.screen is Screen.READING
     assert d.work().kind is Work.READ_CARD and d.work().work_id == d.state.work_id
     d.finish_work(CardStatus(2, 5))
@@ -201,42 +199,42 @@ def test_zero_tries_goes_to_blocked_without_the_pad():
 
 
 def test_not_a_my_number_card_stays_on_insert_with_the_status():
-    d = Driver(make_flow()).send(Start()).send(CardInserted())
+    d = Driver(make_flow()).send(Start()).send(ReaderChanged(ReaderStatus.CARD))
     d.fail_work(ProblemCode.NOT_MY_NUMBER_CARD)
     assert d.screen is Screen.INSERT_CARD
     assert d.state.reader is ReaderStatus.NOT_MY_NUMBER
     assert d.state.problem.code is ProblemCode.NOT_MY_NUMBER_CARD
-    d.send(CardRemoved())
+    d.send(ReaderChanged(ReaderStatus.READY))
     assert d.state.reader is ReaderStatus.READY and not d.state.card_present
 
 
 def test_card_pulled_while_reading_returns_to_insert_and_ignores_the_late_read():
-    d = Driver(make_flow()).send(Start()).send(CardInserted())
+    d = Driver(make_flow()).send(Start()).send(ReaderChanged(ReaderStatus.CARD))
     stale = d.state.work_id
-    d.send(CardRemoved())
+    d.send(ReaderChanged(ReaderStatus.READY))
     assert d.screen is Screen.INSERT_CARD
     d.send(WorkDone(stale, CardStatus(3, 5)))
     assert d.screen is Screen.INSERT_CARD
 
 
 def test_card_removed_reported_by_the_read_returns_to_insert():
-    d = Driver(make_flow()).send(Start()).send(CardInserted())
+    d = Driver(make_flow()).send(Start()).send(ReaderChanged(ReaderStatus.CARD))
     d.fail_work(ProblemCode.CARD_REMOVED)
     assert d.screen is Screen.INSERT_CARD and not d.state.card_present
 
 
 @pytest.mark.parametrize("code", [ProblemCode.READER_MISSING, ProblemCode.PCSC_DOWN])
 def test_reader_errors_show_the_error_screen_and_retry_returns_to_insert(code):
-    d = Driver(make_flow()).send(Start()).send(CardInserted())
+    d = Driver(make_flow()).send(Start()).send(ReaderChanged(ReaderStatus.CARD))
     d.fail_work(code)
     assert d.screen is Screen.ERROR and d.state.problem.code is code
     assert PlaySound(Sound.ERROR) in d.effects
-    d.send(CardRemoved()).send(Retry())
+    d.send(ReaderChanged(ReaderStatus.READY)).send(Retry())
     assert d.screen is Screen.INSERT_CARD and d.state.service_id == "identity"
 
 
 def test_retry_with_the_card_still_in_reads_it_again():
-    d = Driver(make_flow()).send(Start()).send(CardInserted())
+    d = Driver(make_flow()).send(Start()).send(ReaderChanged(ReaderStatus.CARD))
     d.fail_work(ProblemCode.CARD_ERROR)
     d.send(Retry())
     assert d.screen is Screen.READING
@@ -295,7 +293,7 @@ def test_the_block(code, retries):
     assert d.screen is Screen.BLOCKED and d.state.problem.code is ProblemCode.PIN_BLOCKED
     d.send(Done())
     assert d.screen is Screen.TAKE_CARD
-    d.send(CardRemoved())
+    d.send(ReaderChanged(ReaderStatus.READY))
     assert d.screen is Screen.ATTRACT
 
 
@@ -327,13 +325,13 @@ def test_identity_happy_path():
     d.send(Done())
     assert d.screen is Screen.TAKE_CARD and PlaySound(Sound.TAKE_CARD) in d.effects
     assert d.state.result is None and d.state.authenticated is None
-    d.send(CardRemoved())
+    d.send(ReaderChanged(ReaderStatus.READY))
     assert d.screen is Screen.ATTRACT
 
 
 def test_result_with_the_card_already_taken_ends_at_attract():
     d = at_pin().send(SubmitPin("1234")).finish_work(AUTH_LINKED).finish_work(RESULT)
-    d.send(CardRemoved())
+    d.send(ReaderChanged(ReaderStatus.READY))
     assert d.screen is Screen.RESULT
     d.send(Done())
     assert d.screen is Screen.ATTRACT
@@ -426,10 +424,20 @@ def test_needs_reenrolment_asks_for_the_password():
 
 def test_no_sign_cert_or_blocked_password_stops_enrolment():
     flow = make_flow()
-    d = Driver(flow).send(Start()).send(CardInserted()).finish_work(CardStatus(3, 5, False))
+    d = (
+        Driver(flow)
+        .send(Start())
+        .send(ReaderChanged(ReaderStatus.CARD))
+        .finish_work(CardStatus(3, 5, False))
+    )
     d.send(SubmitPin("1234")).finish_work(AUTH_UNLINKED)
     assert d.screen is Screen.ERROR and d.state.problem.code is ProblemCode.NO_SIGN_CERT
-    d = Driver(flow).send(Start()).send(CardInserted()).finish_work(CardStatus(3, 0))
+    d = (
+        Driver(flow)
+        .send(Start())
+        .send(ReaderChanged(ReaderStatus.CARD))
+        .finish_work(CardStatus(3, 0))
+    )
     d.send(SubmitPin("1234")).finish_work(AUTH_UNLINKED)
     assert d.screen is Screen.BLOCKED
 
@@ -450,7 +458,12 @@ def test_cancel_on_review_ends_the_visit():
 
 def sharing_flow_after_auth() -> Driver:
     flow = make_flow(services=(IDENTITY_INFO, SHARING))
-    d = Driver(flow).send(Start()).send(ChooseService("sharing")).send(CardInserted())
+    d = (
+        Driver(flow)
+        .send(Start())
+        .send(ChooseService("sharing"))
+        .send(ReaderChanged(ReaderStatus.CARD))
+    )
     d.finish_work(CardStatus(3, 5)).send(SubmitPin("1234")).finish_work(AUTH_UNLINKED)
     return d
 
@@ -476,24 +489,24 @@ def test_decline_on_service_consent():
 
 
 def test_card_pulled_during_pin_entry_pauses_then_resumes():
-    d = at_pin(retries=2).send(CardRemoved(), at=NOW + 5)
+    d = at_pin(retries=2).send(ReaderChanged(ReaderStatus.READY), at=NOW + 5)
     assert d.screen is Screen.PUT_BACK and d.state.countdown_deadline == NOW + 35
     assert d.state.idle_deadline is None and PlaySound(Sound.ATTENTION) in d.effects
     d.send(Tick(), at=NOW + 34)
     assert d.screen is Screen.PUT_BACK
-    d.send(CardInserted(), at=NOW + 20)
+    d.send(ReaderChanged(ReaderStatus.CARD), at=NOW + 20)
     assert d.screen is Screen.READING and d.state.countdown_deadline is None
     d.finish_work(CardStatus(2, 5))
     assert d.screen is Screen.PIN and d.state.service_id == "identity"
 
 
 def test_card_not_put_back_in_time_returns_to_attract():
-    d = at_pin().send(CardRemoved(), at=NOW).send(Tick(), at=NOW + 30)
+    d = at_pin().send(ReaderChanged(ReaderStatus.READY), at=NOW).send(Tick(), at=NOW + 30)
     assert d.screen is Screen.ATTRACT and d.state.card is None and d.state.service_id == ""
 
 
 def test_cancel_while_waiting_for_the_card():
-    d = at_pin().send(CardRemoved()).send(Cancel())
+    d = at_pin().send(ReaderChanged(ReaderStatus.READY)).send(Cancel())
     assert d.screen is Screen.ATTRACT
 
 
@@ -505,14 +518,14 @@ def test_reader_lost_during_pin_entry_counts_as_a_pull():
 def test_card_pulled_during_signing_aborts_and_ignores_the_late_result():
     d = at_pin().send(SubmitPin("1234"))
     stale = d.state.work_id
-    d.send(CardRemoved())
+    d.send(ReaderChanged(ReaderStatus.READY))
     assert d.screen is Screen.ERROR and d.state.problem.code is ProblemCode.CARD_REMOVED
     assert d.state.card is None and d.state.authenticated is None
     d.send(WorkDone(stale, AUTH_LINKED))
     assert d.screen is Screen.ERROR and d.state.authenticated is None
     d.send(Retry())
     assert d.screen is Screen.INSERT_CARD and d.state.service_id == "identity"
-    d.send(CardInserted())
+    d.send(ReaderChanged(ReaderStatus.CARD))
     assert d.screen is Screen.READING
 
 
@@ -523,7 +536,7 @@ def test_card_pulled_during_enrolment_aborts_and_wipes(where):
         d.send(SubmitPassword("ABC123")).finish_work(CANDIDATE)
     if where == "consent":
         d.send(ConfirmInfo())
-    d.send(CardRemoved())
+    d.send(ReaderChanged(ReaderStatus.READY))
     assert d.screen is Screen.ERROR
     assert d.state.candidate is None and d.state.authenticated is None
 
@@ -534,7 +547,7 @@ def test_card_removed_reported_by_the_work_aborts():
     assert d.screen is Screen.ERROR and d.state.card is None
     d.send(Done())  # the monitor has not said the card is out yet
     assert d.screen is Screen.TAKE_CARD
-    d.send(CardRemoved())
+    d.send(ReaderChanged(ReaderStatus.READY))
     assert d.screen is Screen.ATTRACT and d.state.service_id == ""
 
 
@@ -607,8 +620,18 @@ def test_events_that_mean_nothing_here_are_ignored():
         assert d.state == before and d.effects == ()
 
 
+def test_the_flow_decides_from_the_reader_status_whether_a_card_went_in_or_out():
+    d = Driver(make_flow()).send(Start()).send(ReaderChanged(ReaderStatus.CARD))
+    assert d.screen is Screen.READING and d.work().kind is Work.READ_CARD
+    reading = d.state.work_id
+    d.send(ReaderChanged(ReaderStatus.CARD))  # the same status again is no new card
+    assert d.state.work_id == reading and d.effects == ()
+    d.send(ReaderChanged(ReaderStatus.READY))
+    assert d.screen is Screen.INSERT_CARD and not d.state.card_present
+
+
 def test_card_events_off_the_card_screens_only_track_presence():
-    d = Driver(make_flow()).send(CardInserted())
+    d = Driver(make_flow()).send(ReaderChanged(ReaderStatus.CARD))
     assert d.screen is Screen.ATTRACT and d.state.card_present
     d.send(ReaderChanged(ReaderStatus.NO_SERVICE))
     assert d.state.reader is ReaderStatus.NO_SERVICE and not d.state.card_present
@@ -717,11 +740,16 @@ def test_the_card_session_is_closed_when_the_visit_ends():
 
 
 def test_the_language_stays_while_the_same_person_is_there():
-    d = at_pin().send(SetLanguage("en")).send(SubmitPin("1234")).send(CardRemoved())
+    d = (
+        at_pin()
+        .send(SetLanguage("en"))
+        .send(SubmitPin("1234"))
+        .send(ReaderChanged(ReaderStatus.READY))
+    )
     assert d.screen is Screen.ERROR and d.state.language == "en"
     d = at_pin().send(SetLanguage("en")).send(Cancel())
     assert d.screen is Screen.TAKE_CARD and d.state.language == "en"
-    d.send(CardRemoved())
+    d.send(ReaderChanged(ReaderStatus.READY))
     assert d.screen is Screen.ATTRACT and d.state.language == "ja"
 
 
@@ -781,10 +809,12 @@ def test_a_preparing_service_without_consent_items_runs_after_the_preview():
 
 
 def test_card_pulled_while_the_preview_shows_pays_nothing():
-    d = paying_after_auth().finish_work(PREVIEW).send(CardRemoved())
+    d = paying_after_auth().finish_work(PREVIEW).send(ReaderChanged(ReaderStatus.READY))
     assert not [e for e in d.effects if isinstance(e, StartWork)]
     assert d.state.preview is None and d.state.authenticated is None
     late = paying_after_auth()
     work_id = late.state.work_id
-    late.send(CardRemoved()).send(WorkDone(work_id, PREVIEW))  # the preview comes too late
+    late.send(ReaderChanged(ReaderStatus.READY)).send(
+        WorkDone(work_id, PREVIEW)
+    )  # the preview comes too late
     assert late.state.preview is None and late.screen is not Screen.SERVICE_CONSENT

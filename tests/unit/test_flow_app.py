@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from kiosk import config
-from kiosk.app import PcscReader, flow_config, import_crls, local_backend
+from kiosk.app import flow_config, import_crls, local_backend
+from kiosk.card.reader import InProcessReader, PcscReader
 from kiosk.config import Config, ConfigError
 from kiosk.flow.machine import ReaderStatus
-from kiosk.flow.reader import InProcessReader
 from kiosk.local import LocalContext
 from kiosk.services.identity import IdentityService
 from kiosk.simcard.applet import VirtualCard

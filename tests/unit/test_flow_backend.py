@@ -11,13 +11,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 
 from kiosk.card.errors import CardError, CardRemoved, NoCard, NoReader, PcscUnavailable
+from kiosk.card.reader import InProcessReader
 from kiosk.demo.audit import MemoryAudit
 from kiosk.demo.verification import MemoryVerificationStore
 from kiosk.flow.backend import REASON_PROBLEMS, CardBackend, problem_for
 from kiosk.flow.errors_catalogue import ProblemCode
 from kiosk.flow.machine import ReaderStatus
 from kiosk.flow.ports import FlowProblem
-from kiosk.flow.reader import InProcessReader
 from kiosk.i18n import Text
 from kiosk.jpki.errors import (
     NotAJpkiCard,

@@ -11,9 +11,9 @@ from test_platform_http import PROVIDER, TOKEN
 
 from kiosk import config
 from kiosk.app import platform_backend
+from kiosk.card.reader import InProcessReader
 from kiosk.flow.errors_catalogue import ProblemCode
 from kiosk.flow.ports import FlowProblem
-from kiosk.flow.reader import InProcessReader
 from kiosk.platform import client as client_module
 from kiosk.services.base import ServiceContext
 from kiosk.simcard.applet import VirtualCard

@@ -11,11 +11,11 @@ from kiosk.flow.machine import (
     Back,
     CallStaff,
     Cancel,
-    CardInserted,
-    CardRemoved,
     ExitApp,
     NotifyStaff,
     PlaySound,
+    ReaderChanged,
+    ReaderStatus,
     Screen,
     Sound,
     StaffAssist,
@@ -236,12 +236,14 @@ def test_a_late_outcome_of_the_last_visit_tells_the_next_person_nothing():
     flow = make_flow(staff_channel=True)
     d = at_pin(flow, retries=1).send(CallStaff())
     first = d.state.staff_call_id
-    d.send(Cancel()).send(CardRemoved())
+    d.send(Cancel()).send(ReaderChanged(ReaderStatus.READY))
     assert d.screen is Screen.ATTRACT and d.state.staff_call is StaffCall.NONE
     d.send(StaffCallDone(first, CallOutcome.DELIVERED))
     assert d.state.staff_call is StaffCall.NONE
     # the next person calls too; the old call's answer is not theirs
-    d.send(Start()).send(CardInserted()).finish_work(CardStatus(1, 5)).send(CallStaff())
+    d.send(Start()).send(ReaderChanged(ReaderStatus.CARD)).finish_work(CardStatus(1, 5)).send(
+        CallStaff()
+    )
     assert d.state.staff_call_id == first + 1
     d.send(StaffCallDone(first, CallOutcome.DELIVERED))
     assert d.state.staff_call is StaffCall.CALLING

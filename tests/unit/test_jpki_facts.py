@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.hashes import SHA256
 
 from kiosk.flow.machine import (
-    CardInserted,
     Flow,
     FlowConfig,
     Provider,
+    ReaderChanged,
     ReaderStatus,
     ServiceInfo,
     Start,
@@ -45,7 +45,7 @@ def _flow_sends(which: Which, secret: str) -> bool:
     info = ServiceInfo("identity", Text("本人確認", "Identity"), Text("", ""), True)
     flow = Flow(FlowConfig(services=(info,), providers=(Provider("c", Text("c", "c")),)))
     state = flow.initial(ReaderStatus.READY)
-    for event in (Start(), CardInserted()):
+    for event in (Start(), ReaderChanged(ReaderStatus.CARD)):
         state = flow.step(state, event, 0.0).state
     state = flow.step(state, WorkDone(state.work_id, CardStatus(3, 5)), 0.0).state
     if which == "sign":

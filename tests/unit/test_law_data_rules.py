@@ -31,10 +31,10 @@ from test_platform_http import PROVIDER, TOKEN
 from kiosk import config
 from kiosk.app import available_services, import_crls, local_backend, platform_backend
 from kiosk.card.connection import TRACE, CardConnection
+from kiosk.card.reader import InProcessReader
 from kiosk.flow.backend import CardBackend
 from kiosk.flow.errors_catalogue import ProblemCode
 from kiosk.flow.ports import FlowProblem
-from kiosk.flow.reader import InProcessReader
 from kiosk.jpki.constants import AID as JPKI_AID
 from kiosk.local import LocalContext
 from kiosk.services.base import ServiceContext, ServicePreview, ServiceResult
