@@ -5,7 +5,6 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-QM     := $(patsubst resources/i18n/%.ts,resources/i18n/%.qm,$(wildcard resources/i18n/*.ts))
 
 .PHONY: demo test setup system-deps pcscd lint unit screenshots bench fuzz clean
 
@@ -19,7 +18,7 @@ test: setup pcscd lint
 fuzz: setup
 	JPKI_FUZZ_EXAMPLES=100000 JPKI_FUZZ_RANDOM=1 $(BIN)/python -m pytest -m fuzz tests/fuzz
 
-setup: system-deps $(STAMP) $(QM)
+setup: system-deps $(STAMP)
 
 system-deps:
 	@packaging/setup/system-deps.sh
@@ -30,9 +29,6 @@ $(STAMP): pyproject.toml | system-deps
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
-
-resources/i18n/%.qm: resources/i18n/%.ts $(STAMP)
-	$(BIN)/pyside6-lrelease -silent $< -qm $@
 
 pcscd: system-deps
 	@packaging/setup/pcscd-up.sh

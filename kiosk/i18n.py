@@ -33,27 +33,3 @@ class Text:
 def plain(value: str) -> Text:
     """A text that reads the same in every language (numbers, names, identifiers)."""
     return Text(value, value, value)
-
-
-def ts_document(language: Language, messages: dict[str, Text]) -> str:
-    """A Qt Linguist .ts file of `messages` (source: Japanese; key in the comment)."""
-    from xml.sax.saxutils import escape
-
-    target = "ja" if language == "ja-easy" else language
-    lines = [
-        '<?xml version="1.0" encoding="utf-8"?>',
-        "<!DOCTYPE TS>",
-        f'<TS version="2.1" language="{target}" sourcelanguage="ja">',
-        "<context>",
-        "    <name>kiosk</name>",
-    ]
-    for key, message in sorted(messages.items()):
-        lines += [
-            "    <message>",
-            f"        <source>{escape(message.ja)}</source>",
-            f"        <comment>{escape(key)}</comment>",
-            f"        <translation>{escape(message.get(language))}</translation>",
-            "    </message>",
-        ]
-    lines += ["</context>", "</TS>", ""]
-    return "\n".join(lines)

@@ -1,10 +1,15 @@
-"""Every fixed string of the screens, in ja / en / やさしい日本語 (see kiosk.i18n)."""
+"""Every fixed string of the screens, in ja / en / やさしい日本語 (see kiosk.i18n).
+
+The single source of the screens' words: pages look their labels up here by key
+(`BasePage.t`). The errors' texts live in kiosk.flow.errors_catalogue and each service's
+with the service (kiosk.services sits below the flow and cannot import it); the same `Text`
+type carries all of them, and tests/unit/test_text_catalogue.py checks every one is written
+in all three languages.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from kiosk.i18n import Language, Text, ts_document
+from kiosk.i18n import Text
 
 T = Text
 
@@ -227,40 +232,3 @@ TEXTS: dict[str, Text] = {
 def text(key: str) -> Text:
     """The screen string with that key (every key used by the UI is here; a test checks)."""
     return TEXTS[key]
-
-
-def all_messages() -> dict[str, Text]:
-    """Every translatable message: screens, the error catalogue and the built-in services."""
-    from kiosk.flow.errors_catalogue import CATALOGUE
-    from kiosk.services.identity import IdentityService
-
-    messages = dict(TEXTS)
-    for code, found in CATALOGUE.items():
-        messages[f"problem.{code.value}.title"] = found.title
-        messages[f"problem.{code.value}.text"] = found.text
-    identity = IdentityService()
-    messages[f"service.{identity.id}.title"] = identity.title
-    messages[f"service.{identity.id}.description"] = identity.description
-    return messages
-
-
-#: The .ts files in resources/i18n, by language.
-TS_FILES: dict[Language, str] = {"en": "kiosk_en.ts", "ja-easy": "kiosk_ja_easy.ts"}
-
-
-def write_ts(directory: Path) -> list[Path]:
-    """Write the Qt Linguist sources for every non-Japanese language into `directory`."""
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for language, name in TS_FILES.items():
-        path = directory / name
-        path.write_text(ts_document(language, all_messages()), encoding="utf-8")
-        written.append(path)
-    return written
-
-
-if __name__ == "__main__":
-    import sys
-
-    for written_path in write_ts(Path(sys.argv[1] if len(sys.argv) > 1 else "resources/i18n")):
-        print(written_path)
