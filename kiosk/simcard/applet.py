@@ -108,6 +108,10 @@ class Ef:
     content: bytes = b""
     pin: PinRef | None = None  # KEY: the PIN that unlocks it; PIN: which PIN; BINARY: read guard
 
+    def __post_init__(self) -> None:
+        if self.kind is not EfKind.BINARY and self.pin is None:
+            raise ValueError(f"EF {self.fid:04X} is a {self.kind.name} file without its PIN.")
+
 
 @dataclass(frozen=True, slots=True)
 class Command:
@@ -188,7 +192,12 @@ def _cert_ef(fid: int, der: bytes, guard: PinRef | None = None) -> Ef:
 
 
 def token_info(label: str, serial: bytes) -> bytes:
-    """The 160-byte CK_TOKEN_INFO of EF 0006 (32-bit big-endian CK_ULONGs)."""
+    """The 160-byte CK_TOKEN_INFO of EF 0006 (32-bit big-endian CK_ULONGs).
+
+    ValueError when the label is over 32 bytes or the serial is not 16: padding never cuts, so
+    the fields after them would shift and a middleware would read nonsense."""
+    if len(label.encode("ascii")) > 32 or len(serial) != 16:
+        raise ValueError("The token label must fit 32 bytes and the serial be 16 bytes.")
     ulongs = (
         TOKEN_FLAGS,
         0,  # ulMaxSessionCount
@@ -212,7 +221,6 @@ def token_info(label: str, serial: bytes) -> bytes:
         + b"01"  # firmwareVersion
         + b" " * 16  # utcTime: the card has no clock
     )
-    assert len(info) == 160
     return info
 
 
@@ -369,19 +377,22 @@ class VirtualCard:
             return _sw(SW_OFFSET)
         return _sw(SW_OK, ef.content[offset : offset + cmd.le])
 
-    def _referenced(self, p2: int, kind: EfKind) -> Ef | int:
-        """The PIN or key EF named by P2 (80 = current EF, 80|sfi), or the SW to answer."""
+    def _referenced(self, p2: int, kind: EfKind) -> PinRef | int:
+        """The PIN of the PIN or key EF named by P2 (80 = current EF, 80|sfi), or the SW to
+        answer."""
         if p2 == 0x80:
             ef = self._ef
-            if ef is None or ef.kind is not kind:
+            if ef is None or ef.kind is not kind or ef.pin is None:
                 return SW_NO_CURRENT_EF
-            return ef
+            return ef.pin
         if p2 & 0xE0 != 0x80:
             return SW_WRONG_P1P2
         found = self._by_sfi(p2 & 0x1F)
-        if isinstance(found, Ef) and found.kind is not kind:
+        if isinstance(found, int):
+            return found
+        if found.kind is not kind or found.pin is None:
             return SW_FILE_NOT_FOUND
-        return found
+        return found.pin
 
     def _retries(self, pin: PinRef) -> int:
         return (self._card.auth if pin is PinRef.AUTH else self._card.sign).retries_left
@@ -402,13 +413,11 @@ class VirtualCard:
     def _verify(self, cmd: Command) -> bytes:
         if cmd.p1 != 0x00:
             return _sw(SW_WRONG_P1P2)
-        found = self._referenced(cmd.p2, EfKind.PIN)
-        if isinstance(found, int):
-            return _sw(found)
+        pin = self._referenced(cmd.p2, EfKind.PIN)
+        if isinstance(pin, int):
+            return _sw(pin)
         if cmd.le is not None or len(cmd.data) > MAX_PIN_BYTES:
             return _sw(SW_WRONG_LENGTH)
-        pin = found.pin
-        assert pin is not None
         slot = self._card.auth if pin is PinRef.AUTH else self._card.sign
         if not cmd.data:
             return _sw(0x63C0 | slot.retries_left)
@@ -425,13 +434,11 @@ class VirtualCard:
     def _change_reference_data(self, cmd: Command) -> bytes:
         if cmd.p1 != 0x01:
             return _sw(SW_WRONG_P1P2)
-        found = self._referenced(cmd.p2, EfKind.PIN)
-        if isinstance(found, int):
-            return _sw(found)
+        pin = self._referenced(cmd.p2, EfKind.PIN)
+        if isinstance(pin, int):
+            return _sw(pin)
         if cmd.le is not None or not 1 <= len(cmd.data) <= MAX_PIN_BYTES:
             return _sw(SW_WRONG_LENGTH)
-        pin = found.pin
-        assert pin is not None
         if self._retries(pin) == 0:
             return _sw(SW_BLOCKED)
         if pin not in self._verified:
@@ -448,11 +455,9 @@ class VirtualCard:
     def _compute_signature(self, cmd: Command) -> bytes:
         if cmd.p1 != 0x00:
             return _sw(SW_WRONG_P1P2)
-        found = self._referenced(cmd.p2, EfKind.KEY)
-        if isinstance(found, int):
-            return _sw(found)
-        pin = found.pin
-        assert pin is not None
+        pin = self._referenced(cmd.p2, EfKind.KEY)
+        if isinstance(pin, int):
+            return _sw(pin)
         if pin not in self._verified:
             return _sw(SW_SECURITY)
         key = self._keys[pin]

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from kiosk.pki.cardfile import CardFile, load_card, save_card
-from kiosk.simcard.applet import VirtualCard, parse_command
+from kiosk.simcard.applet import Ef, EfKind, VirtualCard, parse_command, token_info
 
 SELECT_AP = bytes.fromhex("00A4040C0AD392F000260100000001")
 SHA256_PREFIX = bytes.fromhex("3031300D060960864801650304020105000420")
@@ -207,6 +207,24 @@ def test_token_info_layout(in_ap: VirtualCard) -> None:
     assert int.from_bytes(info[116:120], "big") == 16
     assert int.from_bytes(info[120:124], "big") == 6
     assert info[140:144] == b"0301"
+
+
+@pytest.mark.parametrize(
+    ("label", "serial"),
+    [("J" * 33, b"0" * 16), ("JPKIAPICCTOKEN2", b"0" * 15), ("JPKIAPICCTOKEN2", b"0" * 17)],
+)
+def test_token_info_refuses_fields_that_would_not_fit(label: str, serial: bytes) -> None:
+    """CK_TOKEN_INFO is 160 bytes: a label over 32 bytes or a serial other than 16 is refused
+    (ljust pads but never cuts, so the layout would shift silently)."""
+    with pytest.raises(ValueError, match="token"):
+        token_info(label, serial)
+
+
+@pytest.mark.parametrize("kind", [EfKind.PIN, EfKind.KEY])
+def test_pin_and_key_files_name_their_pin(kind: EfKind) -> None:
+    """VERIFY, CHANGE REFERENCE DATA and COMPUTE SIGNATURE rely on the PIN of the file."""
+    with pytest.raises(ValueError, match="PIN"):
+        Ef(0x0017, kind)
 
 
 def test_token_label_comes_from_the_card_file(card_file: CardFile) -> None:
