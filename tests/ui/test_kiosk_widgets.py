@@ -157,19 +157,34 @@ def _shown_lines(page) -> list[str]:
     ]
 
 
+def _strays(kiosk, patterns) -> list[str]:
+    """The lines on the current screen that are no catalogue text (keypad keys are data)."""
+    shown = _shown_lines(kiosk.page())
+    assert len(shown) > 3, shown
+    return [
+        line
+        for line in shown
+        if len(line) > 1 and not any(pattern.fullmatch(line) for pattern in patterns)
+    ]
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_every_word_on_the_service_picker_comes_from_the_catalogue(make_kiosk, language):
-    """In each language, every line the picker shows (the four services' titles and
-    descriptions, the title, Back) is that language's rendering of a catalogue text."""
+def test_every_word_on_the_way_to_a_service_comes_from_the_catalogue(make_kiosk, language):
+    """In each language, every line the service picker (the four services' titles and
+    descriptions), the insert-card screen and the PIN pad show is that language's rendering
+    of a catalogue text."""
     kiosk = make_kiosk(services=("identity", "insurance", "login", "payment"))
+    patterns = _catalogue_patterns(language, available_services())
     kiosk.click(f"lang-{language}")
     kiosk.click("start")
     kiosk.wait_screen(Screen.SERVICES)
-    patterns = _catalogue_patterns(language, available_services())
+    assert not _strays(kiosk, patterns)
     shown = _shown_lines(kiosk.page())
-    assert len(shown) > 4, shown
-    strays = [line for line in shown if not any(p.fullmatch(line) for p in patterns)]
-    assert not strays, strays
     for service in ("insurance", "login", "payment"):
-        title = available_services()[service].title.get(language)
-        assert title in shown, (service, shown)
+        assert available_services()[service].title.get(language) in shown, service
+    kiosk.click("service-insurance")
+    kiosk.wait_screen(Screen.INSERT_CARD)
+    assert not _strays(kiosk, patterns)
+    kiosk.insert()
+    kiosk.wait_screen(Screen.PIN)
+    assert not _strays(kiosk, patterns)
