@@ -22,6 +22,7 @@ class ApduError(CardError):
 
     def __init__(self, sw: int, data: bytes = b""):
         super().__init__(f"The card refused the command (status {sw:04X}).", sw)
+        self.sw: int = sw  # always present here, unlike CardError's
         self.data = data
 
 

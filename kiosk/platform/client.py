@@ -156,7 +156,8 @@ class PlatformClient:
         """True when the platform answers `GET /v1/health` with `{"status": "ok"}`; never
         raises."""
         try:
-            return self._call("GET", "/v1/health", None) == {"status": "ok"}
+            answer: object = self._call("GET", "/v1/health", None)
+            return answer == {"status": "ok"}
         except (PlatformUnavailable, PlatformRefused):
             return False
 

@@ -22,7 +22,7 @@ import logging
 import math
 import re
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -326,7 +326,7 @@ def boundary_route(provider_of: ProviderOf, body_timeout_s: float) -> type[APIRo
     caller without a valid token is answered 401 at once), then reads and decodes the body."""
 
     class BoundaryRoute(APIRoute):
-        def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
             handler = super().get_route_handler()
 
             async def guarded(request: Request) -> Response:

@@ -17,14 +17,14 @@ from sqlalchemy.exc import DatabaseError
 
 from kiosk.store.engine import Database
 from kiosk.store.errors import AuditFieldRefused, StoreError
-from kiosk.store.models import AuditRow, VerificationRow
+from kiosk.store.models import AuditRow, VerificationRow, table_of
 from kiosk.store.records import AuditEvent, serial_from_bytes, serial_to_bytes
 
 _CODE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 _KEY_ID = re.compile(r"[0-9a-f]{2,128}")
-_t = AuditRow.__table__
-_v = VerificationRow.__table__
+_t = table_of(AuditRow)
+_v = table_of(VerificationRow)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _APPEND = (

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from kiosk.errors import KioskError
@@ -61,7 +62,7 @@ def import_sources(
     skipped, and the others are imported all the same."""
     for source in sources:
         if source.startswith(("http://", "https://")):
-            yield _import_one(source, lambda url=source: _fetched(url), check, index, imported_at)
+            yield _import_one(source, partial(_fetched, source), check, index, imported_at)
             continue
         try:
             paths = crl_paths(Path(source))
@@ -69,7 +70,7 @@ def import_sources(
             yield CrlOutcome(source, None, _why(e))
             continue
         for path in paths:
-            yield _import_one(str(path), lambda p=path: open_crl(p), check, index, imported_at)
+            yield _import_one(str(path), partial(open_crl, path), check, index, imported_at)
 
 
 def _import_one(

@@ -245,6 +245,8 @@ class Database:
         """A stored time read through `one()`, as a UTC-aware datetime."""
         if isinstance(value, str):
             value = datetime.fromisoformat(value)
+        if not isinstance(value, datetime):
+            raise TypeError(f"A stored time is a datetime or an ISO string, not {type(value)}.")
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     def upgrade(self, revision: str = "head") -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from kiosk.store.engine import Database
 from kiosk.store.errors import LinkExists, StoreError, UnknownLink
-from kiosk.store.models import LinkRow, ProviderRow
+from kiosk.store.models import LinkRow, ProviderRow, table_of
 from kiosk.store.records import (
     LinkRecord,
     LinkStatus,
@@ -20,8 +20,8 @@ from kiosk.store.records import (
     serial_to_bytes,
 )
 
-_links = LinkRow.__table__
-_providers = ProviderRow.__table__
+_links = table_of(LinkRow)
+_providers = table_of(ProviderRow)
 _NAMES = (
     "link_id", "provider_id", "account_ref", "auth_issuer_key_id", "auth_serial",
     "sign_issuer_key_id", "sign_serial", "status", "created_at", "updated_at",

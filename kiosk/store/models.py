@@ -25,6 +25,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     SmallInteger,
     String,
+    Table,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -69,6 +70,17 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+def table_of(row: type[Base]) -> Table:
+    """The Core table of a mapped class, for the insert/update/delete statements of the store.
+
+    SQLAlchemy types `__table__` as any FromClause; a declarative class with a `__tablename__`
+    always maps a Table, and this says so once instead of at every statement."""
+    table = row.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{row.__name__} is not mapped to a table.")
+    return table
 
 
 class ProviderRow(Base):

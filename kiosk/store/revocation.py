@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from kiosk.store.engine import Database
 from kiosk.store.errors import CrlMalformed, CrlOutdated
-from kiosk.store.models import CrlCurrentRow, CrlGenerationRow, RevokedSerialRow
+from kiosk.store.models import CrlCurrentRow, CrlGenerationRow, RevokedSerialRow, table_of
 from kiosk.store.records import CrlImportResult, serial_to_bytes
 from kiosk.store.sqlitecrl import SqliteCrlLoader
 from kiosk.verify.crl import REASON_NAMES, CheckedCrl
@@ -29,9 +29,9 @@ from kiosk.verify.ports import CrlInfo, RevokedEntry
 _PG_INDEX_MEMORY = "256MB"
 _PG_NULL = "\\N"
 
-_gen = CrlGenerationRow.__table__
-_cur = CrlCurrentRow.__table__
-_rev = RevokedSerialRow.__table__
+_gen = table_of(CrlGenerationRow)
+_cur = table_of(CrlCurrentRow)
+_rev = table_of(RevokedSerialRow)
 
 _LOOKUP = (
     "SELECT r.revoked_at, r.reason FROM crl_current c JOIN revoked_serials r "

@@ -102,7 +102,8 @@ class SqlVerificationStore(SqlRevocationIndex):
             return ProofContext(auth, None)
         sign = None if row[9] is None else CrlState(self._time(row[10]), row[11] is not None)
         linked_at = self._time(row[8])
-        assert linked_at is not None  # links.created_at is NOT NULL
+        if linked_at is None:  # links.created_at is NOT NULL: a row without one is corrupt
+            raise StoreError("a link without its creation time cannot be checked")
         link = LinkState(row[3], row[4], row[5], row[6], serial_from_bytes(row[7]), sign, linked_at)
         return ProofContext(auth, link)
 

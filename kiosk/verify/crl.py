@@ -178,9 +178,7 @@ def _check(buf: bytes, candidates_of: _Candidates, now: datetime) -> CheckedCrl:
     candidates = candidates_of(header.issuer, authority_key_id(extensions))
     if not candidates:
         raise Refused(Reason.UNKNOWN_ISSUER, "The CRL's issuer is not a configured trust anchor.")
-    rules.check_crl_hash(header)
-    algorithm = header.signature_hash_algorithm
-    assert algorithm is not None  # check_crl_hash refuses a CRL without one
+    algorithm = rules.check_crl_hash(header)
     digest = _HASHES[algorithm.name](memoryview(buf)[layout.tbs_start : layout.tbs_end]).digest()
     scheme = header.signature_algorithm_parameters
     anchor = next(

@@ -25,7 +25,6 @@ from datetime import date
 from typing import Final, Literal
 
 from cryptography import x509
-from cryptography.x509.oid import ExtensionOID
 
 from kiosk.errors import KioskError
 from kiosk.jpki_facts import Which
@@ -243,10 +242,9 @@ def parse_basic_four(cert: x509.Certificate) -> BasicFourInfo:
 
 def _policies(cert: x509.Certificate) -> set[x509.ObjectIdentifier]:
     try:
-        ext = cert.extensions.get_extension_for_oid(ExtensionOID.CERTIFICATE_POLICIES)
+        ext = cert.extensions.get_extension_for_class(x509.CertificatePolicies)
     except x509.ExtensionNotFound:
         return set()
-    assert isinstance(ext.value, x509.CertificatePolicies)
     return {p.policy_identifier for p in ext.value}
 
 

@@ -100,12 +100,15 @@ def check_leaf(cert: x509.Certificate, purpose: KeyPurpose) -> None:
     )
 
 
-def check_crl_hash(crl: x509.CertificateRevocationList) -> None:
-    """Refuse (crl_bad_signature) a CRL signed with SHA-1 or another refused hash."""
-    if not signature_hash_accepted(crl.signature_hash_algorithm):
+def check_crl_hash(crl: x509.CertificateRevocationList) -> hashes.HashAlgorithm:
+    """Refuse (crl_bad_signature) a CRL signed with SHA-1 or another refused hash (or none);
+    the accepted hash otherwise, for the signature check that follows."""
+    algorithm = crl.signature_hash_algorithm
+    if algorithm is None or not signature_hash_accepted(algorithm):
         raise Refused(
             Reason.CRL_BAD_SIGNATURE, "The CRL is signed with a hash that is no longer accepted."
         )
+    return algorithm
 
 
 def check_crl_scope(extensions: x509.Extensions) -> None:

@@ -125,14 +125,14 @@ class Verifier:
             context = self._store.proof_context(provider, ref.issuer_key_id, ref.serial)
             self._validator.check_crl_state(checked.anchor, ref.serial, context.auth_crl, now)
         except Refused as e:
-            ref = None if checked is None else checked.ref
+            refused_ref = None if checked is None else checked.ref
             verdict = Verdict(
                 False,
                 e.reason,
                 str(e),
                 now,
-                None if ref is None else ref.serial,
-                None if ref is None else ref.issuer_key_id,
+                None if refused_ref is None else refused_ref.serial,
+                None if refused_ref is None else refused_ref.issuer_key_id,
             )
         else:
             link = context.link
