@@ -119,8 +119,8 @@ def _ask_password() -> str:
 def read_cert(args: argparse.Namespace) -> int:
     """Read one certificate off the card and write it as DER or PEM."""
     from kiosk.card.pcsc import connect
-    from kiosk.jpki.operations import read_sign_certificate
     from kiosk.jpki.session import JpkiSession
+    from kiosk.services.visit import read_sign_certificate
 
     password = _ask_password() if args.which == "sign" else ""  # asked before taking the card
     with connect(_reader(args)) as connection, connection.transaction():

@@ -57,39 +57,20 @@ def enrol(
     verdict and, when accepted, the link, in one transaction).
 
     Returns None when the person does not confirm the 4 info (nothing is signed then)."""
-    from kiosk.jpki.operations import (
-        authenticate,
-        read_auth_certificate,
-        read_sign_certificate,
-    )
-    from kiosk.verify.der import load_certificate
-    from kiosk.verify.enrolment import make_application
-    from kiosk.verify.profile import parse_basic_four
+    from kiosk.services import visit
 
-    provider, terminal = local.provider_id, local.terminal_id
-    sign_certificate = read_sign_certificate(session, password)
-    # the card's bytes cross the DER boundary: a certificate that does not decode is refused
-    person = parse_basic_four(load_certificate(sign_certificate).certificate)
-    if not confirm(person):
-        return None
-    auth_certificate = read_auth_certificate(session)
-    nonce = local.challenges.issue(provider, terminal, clock()).nonce
-    # the signature key signs for the auth certificate, then the PIN is asked and the
-    # authentication key signs for the signature certificate (make_application's order)
-    application = make_application(
-        provider,
-        terminal,
+    at = visit.Terminal(local.provider_id, local.terminal_id)
+    return visit.enrol(
+        session,
+        at,
         account_ref,
-        person,
-        nonce,
-        sign_certificate,
-        auth_certificate,
-        sign=lambda message: session.sign_sha256("sign", message),
-        authenticate=lambda message: authenticate(session, ask_pin(), message).signature,
+        password,
+        confirm,
+        ask_pin,
+        local.challenges,
+        local.verifier,
+        clock,
     )
-    now = clock()
-    verdict = local.verifier.verify_enrolment(application, now)  # and records it
-    return verdict
 
 
 def run(args: argparse.Namespace) -> int:

@@ -66,16 +66,13 @@ def open_card(reader: str) -> Iterator[CardConnection]:
 
 
 def prove(session: JpkiSession, pin: str, local: LocalContext, clock: Clock) -> Verdict:
-    """Have the card answer a fresh challenge and verify the proof (the verifier records the
-    verdict and flags the link when its signature certificate was revoked)."""
-    from kiosk.jpki.operations import authenticate
-    from kiosk.verify.proof import UserProof, signed_message
+    """One user proof on the card, verified and recorded by the local verifier."""
+    from kiosk.services.visit import Terminal, prove_user
 
-    provider, terminal = local.provider_id, local.terminal_id
-    challenge = local.challenges.issue(provider, terminal, clock())
-    signed = authenticate(session, pin, signed_message(provider, terminal, challenge.nonce))
-    proof = UserProof(provider, terminal, challenge.nonce, signed.certificate_der, signed.signature)
-    return local.verifier.verify_user_proof(proof, clock(), action="verify_card")
+    at = Terminal(local.provider_id, local.terminal_id)
+    return prove_user(
+        session, pin, at, local.challenges, local.verifier, clock, action="verify_card"
+    )
 
 
 def print_json(obj: dict[str, Any]) -> None:

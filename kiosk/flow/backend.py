@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from cryptography import x509
 
@@ -40,17 +40,15 @@ from kiosk.jpki.errors import (
 )
 from kiosk.jpki.session import JpkiSession
 from kiosk.services.base import Link, Service, ServiceContext, ServicePreview, ServiceResult
+from kiosk.services.visit import ChallengeIssuer, ProofVerifier
 from kiosk.verify.der import load_certificate
-from kiosk.verify.enrolment import EnrolmentApplication, make_application
-from kiosk.verify.ports import IssuedChallenge
+from kiosk.verify.enrolment import make_application
 from kiosk.verify.profile import BasicFourInfo, ProfileError, parse_basic_four
 from kiosk.verify.proof import UserProof, signed_message
 from kiosk.verify.verdict import (
-    EnrolmentVerdict,
     LinkStatus,
     Reason,
     Refused,
-    Verdict,
 )
 
 log = logging.getLogger(__name__)
@@ -132,24 +130,6 @@ class LinkEntry:
     account_ref: str
     linked_at: datetime
     needs_reenrolment: bool = False  # e.g. the signature certificate was revoked
-
-
-class ProofVerifier(Protocol):
-    """Local verification (`kiosk.verify.Verifier`) or the platform's (its client)."""
-
-    def verify_user_proof(self, proof: UserProof, now: datetime, action: str = ...) -> Verdict:
-        """Verify one proof; the verdict is recorded (locally or at the platform)."""
-
-    def verify_enrolment(
-        self, application: EnrolmentApplication, now: datetime
-    ) -> EnrolmentVerdict:
-        """Verify one enrolment application; the verdict is recorded, and when it is accepted,
-        the account's link with it (locally or at the platform)."""
-
-
-class ChallengeIssuer(Protocol):
-    def issue(self, provider_id: str, terminal_id: str, now: datetime) -> IssuedChallenge:
-        """A fresh challenge for that provider's terminal."""
 
 
 def new_account_ref() -> str:

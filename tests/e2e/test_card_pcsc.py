@@ -16,9 +16,9 @@ from kiosk.card.monitor import CardInserted, CardMonitor, CardWithdrawn
 from kiosk.card.pcsc import PcscConnection, PcscWatcher, connect, reader_states
 from kiosk.cli import main
 from kiosk.jpki.errors import PinBlocked, PinIncorrect
-from kiosk.jpki.operations import authenticate, read_sign_certificate, sign_with_sign_key
 from kiosk.jpki.session import JpkiSession
 from kiosk.pki.cardfile import CardFile, load_card
+from kiosk.services.visit import authenticate, read_sign_certificate, sign_with_sign_key
 
 pytestmark = pytest.mark.e2e
 

@@ -35,14 +35,14 @@ from kiosk.card.errors import CardError, CardRemoved
 from kiosk.card.inprocess import InProcessConnection
 from kiosk.jpki.constants import SIGNATURE_LENGTH
 from kiosk.jpki.errors import JpkiError
-from kiosk.jpki.operations import (
+from kiosk.jpki.session import JpkiSession, der_length
+from kiosk.pki.cardfile import CardFile
+from kiosk.services.visit import (
     AuthProof,
     authenticate,
     read_sign_certificate,
     sign_with_sign_key,
 )
-from kiosk.jpki.session import JpkiSession, der_length
-from kiosk.pki.cardfile import CardFile
 from kiosk.simcard.applet import VirtualCard
 
 pytestmark = pytest.mark.fuzz

@@ -8,9 +8,9 @@ import pytest
 
 from kiosk.card.errors import CardRemoved
 from kiosk.card.inprocess import InProcessConnection
-from kiosk.jpki.operations import authenticate, read_sign_certificate, sign_with_sign_key
 from kiosk.jpki.session import JpkiSession
 from kiosk.pki.cardfile import CardFile
+from kiosk.services.visit import authenticate, read_sign_certificate, sign_with_sign_key
 from kiosk.simcard.applet import VirtualCard
 
 

@@ -23,9 +23,9 @@ from kiosk.jpki.errors import (
     SecurityStatusNotSatisfied,
     UnsupportedToken,
 )
-from kiosk.jpki.operations import authenticate, read_sign_certificate, sign_with_sign_key
 from kiosk.jpki.session import JpkiSession, der_length
 from kiosk.pki.cardfile import CardFile, load_card, save_card
+from kiosk.services.visit import authenticate, read_sign_certificate, sign_with_sign_key
 from kiosk.simcard.applet import VirtualCard
 
 VERIFY = 0x20

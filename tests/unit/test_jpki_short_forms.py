@@ -10,9 +10,9 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from kiosk.card.connection import MeteredConnection
 from kiosk.card.inprocess import InProcessConnection
 from kiosk.jpki.errors import PinIncorrect, PinUnconfirmed
-from kiosk.jpki.operations import authenticate
 from kiosk.jpki.session import JpkiSession
 from kiosk.pki.cardfile import CardFile
+from kiosk.services.visit import authenticate
 from kiosk.simcard.applet import VirtualCard
 
 

@@ -20,9 +20,9 @@ import pytest
 from kiosk.card.inprocess import InProcessConnection
 from kiosk.jpki.constants import AID, Ef
 from kiosk.jpki.errors import JpkiError, PinBlocked, PinIncorrect
-from kiosk.jpki.operations import authenticate, read_sign_certificate, sign_with_sign_key
 from kiosk.jpki.session import JpkiSession
 from kiosk.pki.cardfile import CardFile
+from kiosk.services.visit import authenticate, read_sign_certificate, sign_with_sign_key
 from kiosk.simcard.applet import VirtualCard
 
 #: The card's other applications (../shared/jpki-card.md §4), spelled here from the notes

@@ -24,9 +24,9 @@ from kiosk.jpki.errors import (
     PinIncorrect,
     PinUnconfirmed,
 )
-from kiosk.jpki.operations import authenticate, read_sign_certificate
 from kiosk.jpki.session import JpkiSession
 from kiosk.jpki_facts import Which
+from kiosk.services.visit import authenticate, read_sign_certificate
 
 VERIFY, SELECT, READ_BINARY = 0x20, 0xA4, 0xB0
 SECRETS: dict[Which, str] = {"auth": "1234", "sign": "ABC123"}

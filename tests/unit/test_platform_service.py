@@ -22,11 +22,11 @@ from test_verify_support import make_proof
 from kiosk import config
 from kiosk.card.inprocess import InProcessConnection
 from kiosk.config import ConfigError
-from kiosk.jpki.operations import authenticate
 from kiosk.jpki.session import JpkiSession
 from kiosk.local import LocalContext
 from kiosk.pki.authority import DEFAULT_PERSON
 from kiosk.platform.service import MAX_BODY, app_from_config, create_app
+from kiosk.services.visit import authenticate
 from kiosk.simcard.applet import VirtualCard
 from kiosk.store.engine import Database
 from kiosk.store.errors import StoreError
