@@ -94,7 +94,9 @@ def insert_card(card_path: Path, port: int) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         text=True,
     )
-    assert sim.stdout is not None
+    if sim.stdout is None:  # never, with stdout=PIPE; the type allows it
+        sim.kill()
+        raise RuntimeError("the virtual card started without its output pipe")
     deadline = time.monotonic() + 15
     with selectors.DefaultSelector() as sel:
         sel.register(sim.stdout, selectors.EVENT_READ)

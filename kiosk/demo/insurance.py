@@ -114,7 +114,6 @@ class TestEligibilityDirectory:
     ) -> Eligibility:
         """The account's record on `as_of`; the agreed items shared when it is valid."""
         self._reach()
-        assert isinstance(self.unknown, frozenset)
         if account_ref in self.unknown:
             return Eligibility(Coverage.UNKNOWN)
         record = self.accounts.get(account_ref) or derived_record(account_ref, as_of)

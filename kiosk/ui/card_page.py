@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout
+from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from kiosk.flow.errors_catalogue import entry
 from kiosk.flow.machine import Back, Cancel, FlowState, ReaderStatus
@@ -20,9 +20,9 @@ _TONES = {
 }
 
 
-def repolish(widget: object) -> None:
+def repolish(widget: QWidget) -> None:
     """Re-apply the stylesheet after a dynamic property changed."""
-    style = widget.style()  # type: ignore[attr-defined]
+    style = widget.style()
     style.unpolish(widget)
     style.polish(widget)
 

@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QKeyEvent, QMouseEvent
+from PySide6.QtGui import QCloseEvent, QKeyEvent, QMouseEvent, QScreen
 from PySide6.QtWidgets import (
     QApplication,
     QButtonGroup,
@@ -129,8 +129,8 @@ class KioskWindow(QWidget):
         ):
             self.pages[screen] = page
         self.stack = QStackedWidget()
-        for page in dict.fromkeys(self.pages.values()):
-            self.stack.addWidget(page)
+        for distinct in dict.fromkeys(self.pages.values()):
+            self.stack.addWidget(distinct)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -148,7 +148,8 @@ class KioskWindow(QWidget):
         controller.sound.connect(self.sound.play)
         controller.exit_requested.connect(self.staff_exit)
         app = QApplication.instance()
-        assert app is not None
+        if app is None:  # Qt refuses a widget before the application anyway
+            raise RuntimeError("The main window needs the QApplication to exist first.")
         app.installEventFilter(self)
         self.render(controller.state)
 
@@ -196,15 +197,16 @@ class KioskWindow(QWidget):
             self.resize(1280, 800)
             self.show()
 
-    def _place_corner(self, screen: object) -> None:
-        size = math.ceil(touch_px(screen) * 1.5)  # type: ignore[arg-type]
+    def _place_corner(self, screen: QScreen | None) -> None:
+        size = math.ceil(touch_px(screen) * 1.5)
         self.staff_corner.setGeometry(0, 0, size, size)
         self.staff_corner.raise_()
 
     def current_page(self) -> Page:
         """The page on screen now."""
         page = self.stack.currentWidget()
-        assert isinstance(page, Page)
+        if not isinstance(page, Page):
+            raise TypeError(f"The stack shows {type(page).__name__}, which is not a page.")
         return page
 
     def render(self, state: FlowState) -> None:
@@ -260,8 +262,9 @@ class KioskWindow(QWidget):
         if kind in (QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin):
             if watched is self.windowHandle():
                 self.controller.send(Touch())
-        elif kind in (QEvent.Type.KeyPress, QEvent.Type.ShortcutOverride):
-            assert isinstance(event, QKeyEvent)
+        elif kind in (QEvent.Type.KeyPress, QEvent.Type.ShortcutOverride) and isinstance(
+            event, QKeyEvent
+        ):
             if self.kiosk_mode and self.is_escape(event):
                 event.accept()
                 return True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QVBoxLayout
 
 from kiosk.flow.machine import Back, ChooseProvider, ChooseService, Event, FlowState
@@ -16,7 +18,7 @@ class ChoicePage(Page):
     """Options as big buttons (title and description), with Back."""
 
     def __init__(
-        self, send: Send, title_key: str, options: list[tuple[str, Text, Text | None, Event]]
+        self, send: Send, title_key: str, options: Sequence[tuple[str, Text, Text | None, Event]]
     ) -> None:
         super().__init__(send)
         self.title_key = title_key
@@ -67,10 +69,10 @@ class ChoicePage(Page):
 def services_page(send: Send, services: list[tuple[str, Text, Text]]) -> ChoicePage:
     """The service picker."""
     options = [(f"service-{i}", t, d, ChooseService(i)) for i, t, d in services]
-    return ChoicePage(send, "services.title", options)  # type: ignore[arg-type]
+    return ChoicePage(send, "services.title", options)
 
 
 def providers_page(send: Send, providers: list[tuple[str, Text]]) -> ChoicePage:
     """The provider choice (shown when the kiosk serves several)."""
     options = [(f"provider-{i}", name, None, ChooseProvider(i)) for i, name in providers]
-    return ChoicePage(send, "providers.title", options)  # type: ignore[arg-type]
+    return ChoicePage(send, "providers.title", options)
