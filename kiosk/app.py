@@ -174,7 +174,7 @@ def staff_desk(
     """The staff desk: the configured staff, their audit, and the channel to call them."""
     channel = None
     if cfg.staff_call_url:
-        from kiosk.flow.staffcall import WebhookChannel
+        from kiosk.staffcall import WebhookChannel
 
         webhook = WebhookChannel(
             cfg.staff_call_url, cfg.terminal_id, utc_now, timeout_s=cfg.staff_call_timeout_s

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from kiosk.flow.ports import CallOutcome
-from kiosk.flow.staffcall import WebhookChannel
+from kiosk.staffcall import WebhookChannel
 from tests.counter_support import Counter, serve_counter
 
 AT = datetime(2026, 12, 3, 9, 30, tzinfo=UTC)
