@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
@@ -40,6 +41,8 @@ from kiosk.flow.staff import NoStaff
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+
 
 class CardWorker(QObject):
     """Calls the FlowBackend off the GUI thread, one job at a time, in order."""
@@ -57,7 +60,8 @@ class CardWorker(QObject):
         if isinstance(job, CloseCard):
             self._backend.close_card()
             return
-        assert isinstance(job, StartWork)
+        if not isinstance(job, StartWork):
+            raise TypeError(f"The card worker runs StartWork and CloseCard, not {type(job)}.")
         try:
             value = self._call(job)
         except FlowProblem as e:
@@ -74,24 +78,31 @@ class CardWorker(QObject):
             case Work.READ_CARD:
                 return b.read_card()
             case Work.AUTHENTICATE:
-                assert job.context is None
+                if job.context is not None:
+                    raise ValueError("authentication comes before any service context")
                 return b.authenticate(job.secret, job.service_id, job.provider_id)
             case Work.READ_SIGNER:
-                assert job.authenticated is not None
-                return b.read_signer(job.secret, job.authenticated)
+                return b.read_signer(job.secret, _needed(job.authenticated, "authentication"))
             case Work.ENROL:
-                assert job.candidate is not None
-                return b.enrol(job.candidate, job.provider_id)
+                return b.enrol(_needed(job.candidate, "candidate"), job.provider_id)
             case Work.PREPARE:
-                assert job.context is not None
-                return b.prepare_service(job.context)
+                return b.prepare_service(_needed(job.context, "context"))
             case Work.RUN_SERVICE:
-                assert job.context is not None
-                return b.run_service(job.context)
+                return b.run_service(_needed(job.context, "context"))
             case Work.ASSISTED:
-                assert job.context is not None and job.context.assisted
-                return b.run_assisted(job.context, staff_id=job.staff_id)
-        raise AssertionError(job.kind)
+                context = _needed(job.context, "context")
+                if not context.assisted:  # staff's check by sight stands in for the card's
+                    raise ValueError("an assisted run needs a context staff assisted")
+                return b.run_assisted(context, staff_id=job.staff_id)
+        raise ValueError(f"{job.kind} is not card work")
+
+
+def _needed(value: _T | None, what: str) -> _T:
+    """A field the job's kind needs: the flow always sets it, and a job without it fails as an
+    internal problem (run's top level) instead of reaching the backend half-formed."""
+    if value is None:
+        raise ValueError(f"the card work needs its {what}")
+    return value
 
 
 class StaffWorker(QObject):
@@ -111,7 +122,8 @@ class StaffWorker(QObject):
         if isinstance(job, NotifyStaff):
             self.called.emit(job.call_id, self._call(job.reason))
             return
-        assert isinstance(job, StartWork) and job.kind in STAFF_WORK
+        if not (isinstance(job, StartWork) and job.kind in STAFF_WORK):
+            raise TypeError(f"The staff worker runs staff work and NotifyStaff, not {job!r}.")
         try:
             if job.kind is Work.STAFF_SIGN_IN:
                 value: object = self._staff.sign_in(job.staff_id, job.secret)
@@ -234,17 +246,20 @@ class FlowController(QObject):
 
     @Slot(int, object)
     def _on_failed(self, work_id: int, problem: object) -> None:
-        assert isinstance(problem, Problem)
+        if not isinstance(problem, Problem):  # fail closed: a failure is a failure
+            problem = Problem(ProblemCode.INTERNAL)
         self.send(WorkFailed(work_id, problem))
 
     @Slot(int, object)
     def _on_called(self, call_id: int, outcome: object) -> None:
-        assert isinstance(outcome, CallOutcome)
+        if not isinstance(outcome, CallOutcome):
+            raise TypeError(f"A staff call ends with a CallOutcome, not {type(outcome)}.")
         self.send(StaffCallDone(call_id, outcome))
 
     @Slot(object)
     def _on_reader(self, status: object) -> None:
-        assert isinstance(status, ReaderStatus)
+        if not isinstance(status, ReaderStatus):
+            raise TypeError(f"The reader reports a ReaderStatus, not {type(status)}.")
         self.send(ReaderChanged(status))  # the flow decides whether a card went in or out
 
     @Slot()
