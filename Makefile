@@ -37,6 +37,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check kiosk tests bench packaging
 	$(BIN)/ruff format --check kiosk tests bench packaging
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 screenshots: setup pcscd
 	xvfb-run -a -s "-screen 0 1280x800x24" $(BIN)/python packaging/screenshots.py
@@ -49,4 +50,4 @@ bench: setup pcscd
 	$(BIN)/python bench/gui_bench.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

@@ -8,7 +8,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from kiosk.flow.errors_catalogue import entry
-from kiosk.flow.machine import Back, Cancel, FlowState, ReaderStatus
+from kiosk.flow.machine import Back, Cancel, FlowState
+from kiosk.reader_status import ReaderStatus
 from kiosk.ui.base_page import Page, Send, icon, label
 
 _TONES = {

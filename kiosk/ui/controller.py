@@ -28,7 +28,6 @@ from kiosk.flow.machine import (
     NotifyStaff,
     PlaySound,
     ReaderChanged,
-    ReaderStatus,
     StaffCallDone,
     StartWork,
     Tick,
@@ -38,6 +37,7 @@ from kiosk.flow.machine import (
 )
 from kiosk.flow.ports import CallOutcome, FlowBackend, FlowProblem, StaffPort
 from kiosk.flow.staff import NoStaff
+from kiosk.reader_status import ReaderStatus
 
 log = logging.getLogger(__name__)
 
