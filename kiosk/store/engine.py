@@ -202,9 +202,12 @@ class Database:
     def _own_driver(self) -> Any:
         fairy = self.engine.raw_connection()
         driver = fairy.driver_connection
+        if driver is None:  # only after the pool invalidated it, which a fresh one is not
+            fairy.close()
+            raise StoreError("the database gave a connection without its driver")
         fairy.detach()  # ours now: the pool neither counts nor resets it
         if self._postgres:
-            driver.autocommit = True  # type: ignore[union-attr]
+            driver.autocommit = True
         with self._drivers_lock:
             orphans = [d for d, thread in self._drivers if not thread.is_alive()]
             self._drivers = [(d, t) for d, t in self._drivers if t.is_alive()]

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from kiosk.store.engine import Database
-from kiosk.store.errors import CrlMalformed, CrlOutdated
+from kiosk.store.errors import CrlMalformed, CrlOutdated, StoreError
 from kiosk.store.models import CrlCurrentRow, CrlGenerationRow, RevokedSerialRow, table_of
 from kiosk.store.records import CrlImportResult, serial_to_bytes
 from kiosk.store.sqlitecrl import SqliteCrlLoader
@@ -174,7 +174,10 @@ def _load_postgres(conn: Connection, generation: int, batches: Iterable[list[Ent
     # bare table, indexed in one sort, checked and attached as a partition; the old one is
     # dropped, not deleted row by row. All inside the caller's transaction.
     table = f"revoked_serials_g{int(generation)}"
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    driver = conn.connection.driver_connection
+    if driver is None:  # only on an invalidated connection, which a transaction never holds
+        raise StoreError("the database connection lost its driver")
+    cursor = driver.cursor()
     cursor.execute(f"SET LOCAL maintenance_work_mem = '{_PG_INDEX_MEMORY}'")
     cursor.execute(
         f"CREATE TABLE {table} (LIKE revoked_serials, "

@@ -43,7 +43,8 @@ class SqliteCrlLoader:
 
     def current(self, issuer_key_id: str) -> tuple[Any, ...] | None:
         """(generation_id, crl_number, this_update, entries) of the CRL in force, or None."""
-        return self._c.execute(_CURRENT, (issuer_key_id,)).fetchone()  # type: ignore[no-any-return]
+        row: tuple[Any, ...] | None = self._c.execute(_CURRENT, (issuer_key_id,)).fetchone()
+        return row
 
     def load(
         self,

@@ -199,8 +199,10 @@ class SqlVerificationStore(SqlRevocationIndex):
         challenge holds that key; False when the challenge itself holds one (a replay)."""
         db = self._db
         key, challenge_id = row[0], row[1]
+        if not isinstance(key, int):
+            raise TypeError(f"a verification key is an int, not {type(key).__name__}")
         for probe in range(_PROBES):
-            row[0] = key + probe  # type: ignore[operator]
+            row[0] = key + probe
             if db.count(self._record, row) == 1:
                 return True
             holder = db.one(self._holder, (row[0],))

@@ -19,7 +19,6 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from kiosk.verify.ports import ChallengeClaim, IssuedChallenge
 from kiosk.verify.verdict import Reason, Refused
@@ -48,15 +47,15 @@ def _origin(provider_id: str, terminal_id: str) -> bytes:
 IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
 
-def _mac(key: bytes, person: bytes) -> Any:
+def _mac(key: bytes, person: bytes) -> hashlib.blake2s:
     return hashlib.blake2s(key=key, digest_size=TAG_BYTES, person=person)
 
 
-def _tag(mac: Any, message: bytes) -> bytes:
+def _tag(mac: hashlib.blake2s, message: bytes) -> bytes:
     """A 16-byte keyed BLAKE2s tag (RFC 7693 keyed mode, a MAC), from a prepared state."""
     mac = mac.copy()  # the key and the personalisation are absorbed already
     mac.update(message)
-    return mac.digest()  # type: ignore[no-any-return]
+    return mac.digest()
 
 
 class ChallengeService:

@@ -44,11 +44,15 @@ def _new_link(application: EnrolmentApplication, verdict: EnrolmentVerdict) -> N
     """The link an accepted enrolment makes (recorded with its verdict), else None."""
     if not verdict.ok:
         return None
-    auth = (verdict.auth_serial, verdict.auth_issuer_key_id)
-    sign = (verdict.sign_serial, verdict.sign_issuer_key_id)
-    if None in auth or None in sign:
+    auth_serial, auth_issuer = verdict.auth_serial, verdict.auth_issuer_key_id
+    sign_serial, sign_issuer = verdict.sign_serial, verdict.sign_issuer_key_id
+    if auth_serial is None or auth_issuer is None or sign_serial is None or sign_issuer is None:
         raise ValueError("an accepted enrolment names both certificates")
-    return NewLink(application.account_ref, CertRef(*auth), CertRef(*sign))  # type: ignore[arg-type]
+    return NewLink(
+        application.account_ref,
+        CertRef(auth_serial, auth_issuer),
+        CertRef(sign_serial, sign_issuer),
+    )
 
 
 _IDS_KEPT = 4096  # (provider, terminal) pairs remembered as well-formed
