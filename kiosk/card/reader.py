@@ -11,13 +11,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kiosk.card.connection import CardConnection
 from kiosk.card.errors import NoCard, PcscUnavailable
 from kiosk.card.inprocess import InProcessConnection, SimulatedCard
 from kiosk.card.monitor import CardEvent, CardMonitor, ReaderRemoved
 from kiosk.reader_status import ReaderStatus
+
+if TYPE_CHECKING:  # pyscard loads only when a PC/SC reader is used
+    from kiosk.card.pcsc import PcscConnection
 
 StatusCallback = Callable[[ReaderStatus], None]
 
@@ -39,7 +42,7 @@ class ExclusiveConnection:
     Closing ends the transaction, then disconnects with a reset, so no verified PIN outlives
     the holder (the kiosk's visit, or one command)."""
 
-    def __init__(self, conn: Any, transaction: Any) -> None:
+    def __init__(self, conn: PcscConnection, transaction: Any) -> None:
         self._conn = conn
         self._transaction = transaction
 
@@ -60,7 +63,7 @@ class ExclusiveConnection:
 
     def transmit(self, apdu: bytes) -> tuple[bytes, int]:
         """Forward one command APDU."""
-        return self._conn.transmit(apdu)  # type: ignore[no-any-return]
+        return self._conn.transmit(apdu)
 
     def close(self) -> None:
         """End the transaction, then disconnect (resetting the card)."""
