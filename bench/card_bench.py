@@ -35,9 +35,9 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.hashes import SHA256
+from kiosk.jpki.operations import authenticate
 
 from kiosk.card.pcsc import connect, reader_states
-from kiosk.jpki.operations import authenticate
 from kiosk.jpki.session import JpkiSession
 from kiosk.pki.authority import init_pki
 from kiosk.pki.cardfile import CardFile

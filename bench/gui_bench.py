@@ -61,7 +61,7 @@ def child_kiosk(config_path: str) -> None:
     app = QApplication([])
     from kiosk import config
     from kiosk.app import start
-    from kiosk.flow.reader import InProcessReader
+    from kiosk.card.reader import InProcessReader
 
     # The reader is in-process: PC/SC starts on its own thread and is no part of this cost.
     kiosk = start(config.load(config_path), windowed=False, reader=InProcessReader())

@@ -93,7 +93,7 @@ def flow_config(cfg: Config, services: Mapping[str, Service]) -> FlowConfig:
         idle_timeout_s=float(cfg.idle_timeout_s),
         staff_enabled=bool(cfg.staff),
         staff_channel=bool(cfg.staff_call_url),
-        language=cfg.language,  # type: ignore[arg-type]
+        language=cfg.language,
     )
 
 
@@ -198,7 +198,7 @@ class DeferredAudit:
         ok: bool,
         reason: str | None,
         provider_id: str,
-        cert: None,
+        cert: CertRef | None,
         at: datetime,
         *,
         actor: str | None = None,

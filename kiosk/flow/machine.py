@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 from kiosk.flow.errors_catalogue import Problem, ProblemCode, entry
 from kiosk.flow.ports import Authenticated, CallOutcome, CardStatus, EnrolmentCandidate
@@ -507,14 +508,13 @@ class Flow:
             return Transition(self.go(wiped, Screen.TAKE_CARD, now), (PlaySound(Sound.TAKE_CARD),))
         return Transition(wiped)
 
-    def work(self, state: FlowState, kind: Work, now: float, **params: object) -> Transition:
-        """Show the working screen (or reading) and start `kind` with a fresh work id."""
+    def work(self, state: FlowState, kind: Work, now: float, **params: Any) -> Transition:
+        """Show the working screen (or reading) and start `kind` with a fresh work id;
+        `params` are StartWork's own fields (the secret, the context, ...)."""
         work_id = state.work_id + 1
         screen = Screen.READING if kind is Work.READ_CARD else Screen.WORKING
         moved = self.go(state, screen, now, work=kind, work_id=work_id, problem=None)
-        start = StartWork(  # type: ignore[arg-type]
-            work_id, kind, state.service_id, state.provider_id, **params
-        )
+        start = replace(StartWork(work_id, kind, state.service_id, state.provider_id), **params)
         return Transition(moved, (start,))
 
     def error(self, state: FlowState, problem: Problem, now: float) -> Transition:

@@ -157,7 +157,7 @@ class LockoutPolicy:
 
     def wait_s(self, lockouts: int) -> int:
         """Seconds of the `lockouts`-th lockout (0-based)."""
-        return min(self.cap_s, self.first_s * 2 ** min(lockouts, 32))
+        return min(self.cap_s, self.first_s << min(lockouts, 32))
 
 
 class StaffGate:
