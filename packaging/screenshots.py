@@ -192,17 +192,18 @@ class Tour:
 
     def run(self) -> list[Path]:
         from kiosk.flow.machine import (
-            CardRemoved,
             ChooseProvider,
             ConfirmInfo,
             Consent,
             Done,
+            ReaderChanged,
             StaffAssist,
             StaffRequest,
             Start,
             SubmitAssist,
             Touch,
         )
+        from kiosk.reader_status import ReaderStatus
 
         c = self.controller
         self.at("attract")
@@ -265,7 +266,7 @@ class Tour:
         card.arm()
         self.press("1234")
         self.wait(card.signing.is_set)
-        self.send(CardRemoved())
+        self.send(ReaderChanged(ReaderStatus.READY))  # the card goes mid-signing
         self.reader.pull()
         card.release()
         self.at("error")
