@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import base64
 import re
+from dataclasses import fields
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -129,6 +130,13 @@ class _Wire(BaseModel):
     def wire(self) -> dict[str, object]:
         """The JSON object this model is on the wire."""
         return self.model_dump(mode="json")
+
+
+def _fields_of(source: object, verdict_type: type | None = None) -> dict[str, Any]:
+    """The verdict dataclass's fields (of `verdict_type`, or of `source` itself) read from
+    `source` by name: a verdict body has exactly its verdict's fields (a test keeps it so)."""
+    names = fields(verdict_type or source)  # type: ignore[arg-type]  # a dataclass or its type
+    return {f.name: getattr(source, f.name) for f in names}
 
 
 # --- requests ----------------------------------------------------------------------------
@@ -298,32 +306,12 @@ class VerdictBody(_Wire):
 
     @classmethod
     def of(cls, verdict: Verdict) -> Self:
-        """The body of a verdict."""
-        return cls.model_construct(
-            ok=verdict.ok,
-            reason=verdict.reason,
-            message=verdict.message,
-            time=verdict.time,
-            auth_serial=verdict.auth_serial,
-            issuer_key_id=verdict.issuer_key_id,
-            link_status=verdict.link_status,
-            account_ref=verdict.account_ref,
-            linked_at=verdict.linked_at,
-        )
+        """The body of a verdict (the same fields, by name)."""
+        return cls.model_construct(**_fields_of(verdict))
 
     def to_verdict(self) -> Verdict:
         """The verifier's verdict."""
-        return Verdict(
-            self.ok,
-            self.reason,
-            self.message,
-            self.time,
-            self.auth_serial,
-            self.issuer_key_id,
-            self.link_status,
-            self.account_ref,
-            self.linked_at,
-        )
+        return Verdict(**_fields_of(self, Verdict))
 
 
 class EnrolmentVerdictBody(_Wire):
@@ -340,30 +328,12 @@ class EnrolmentVerdictBody(_Wire):
 
     @classmethod
     def of(cls, verdict: EnrolmentVerdict) -> Self:
-        """The body of an enrolment verdict."""
-        return cls.model_construct(
-            ok=verdict.ok,
-            reason=verdict.reason,
-            message=verdict.message,
-            time=verdict.time,
-            sign_serial=verdict.sign_serial,
-            sign_issuer_key_id=verdict.sign_issuer_key_id,
-            auth_serial=verdict.auth_serial,
-            auth_issuer_key_id=verdict.auth_issuer_key_id,
-        )
+        """The body of an enrolment verdict (the same fields, by name)."""
+        return cls.model_construct(**_fields_of(verdict))
 
     def to_verdict(self) -> EnrolmentVerdict:
         """The verifier's enrolment verdict."""
-        return EnrolmentVerdict(
-            self.ok,
-            self.reason,
-            self.message,
-            self.time,
-            self.sign_serial,
-            self.sign_issuer_key_id,
-            self.auth_serial,
-            self.auth_issuer_key_id,
-        )
+        return EnrolmentVerdict(**_fields_of(self, EnrolmentVerdict))
 
 
 class ErrorBody(_Wire):
