@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from kiosk.flow.errors_catalogue import Problem, ProblemCode, entry
 from kiosk.flow.ports import Authenticated, CallOutcome, CardStatus, EnrolmentCandidate
@@ -564,6 +564,27 @@ _USER_EVENTS = (
 )
 
 
+_E = TypeVar("_E")
+
+
+class Misrouted(TypeError):
+    """An event reached a handler the TABLE does not route it to: a wiring bug, never input."""
+
+
+def _routed(event: object, kind: type[_E]) -> _E:
+    """The event as the type the TABLE routed to this handler (a handler reached with another
+    type is a bug in the table, raised as such instead of misread)."""
+    if not isinstance(event, kind):
+        raise Misrouted(f"{type(event).__name__} routed to a handler of {kind.__name__}")
+    return event
+
+
+def _bad_result(flow: Flow, s: FlowState, now: float) -> Transition:
+    """Work answered with a value of the wrong kind (a backend bug): the visit ends on the
+    internal problem, as for any failure nobody foresaw, instead of carrying it on."""
+    return flow.error(s, Problem(ProblemCode.INTERNAL), now)
+
+
 def _is_user(event: object) -> bool:
     return isinstance(event, _USER_EVENTS)
 
@@ -585,7 +606,7 @@ def _on_tick(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
 
 
 def _on_language(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
-    assert isinstance(e, SetLanguage)
+    e = _routed(e, SetLanguage)
     moved = replace(s, language=e.language)
     if s.idle_deadline is not None:
         moved = flow._arm_idle(moved, now)
@@ -599,7 +620,7 @@ def _on_touch(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
 def _on_reader(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
     """The one place a reader status becomes "a card went in" or "the card came out": by
     comparing it with what the state already knows."""
-    assert isinstance(e, ReaderChanged)
+    e = _routed(e, ReaderChanged)
     present = e.status in (ReaderStatus.CARD, ReaderStatus.NOT_MY_NUMBER)
     moved = replace(s, reader=e.status, card_present=present)
     if present and not s.card_present:
@@ -662,7 +683,7 @@ def _on_call_staff(flow: Flow, s: FlowState, e: object, now: float) -> Transitio
 
 
 def _on_call_done(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
-    assert isinstance(e, StaffCallDone)
+    e = _routed(e, StaffCallDone)
     if e.call_id != s.staff_call_id or s.staff_call is not StaffCall.CALLING:
         return Transition(s)  # a call of an earlier visit: nothing to say to this person
     outcome = StaffCall(e.outcome.value)
@@ -690,7 +711,7 @@ def _start(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
 
 
 def _choose_service(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
-    assert isinstance(e, ChooseService)
+    e = _routed(e, ChooseService)
     flow.service(e.service_id)  # unknown ids are a programming error
     s = replace(s, service_id=e.service_id)
     providers = flow.config.providers
@@ -700,7 +721,7 @@ def _choose_service(flow: Flow, s: FlowState, e: object, now: float) -> Transiti
 
 
 def _choose_provider(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
-    assert isinstance(e, ChooseProvider)
+    e = _routed(e, ChooseProvider)
     if e.provider_id not in {p.id for p in flow.config.providers}:
         raise KeyError(e.provider_id)
     s = replace(s, provider_id=e.provider_id)
@@ -734,11 +755,12 @@ def _finish(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
 
 
 def _read_done(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
-    assert isinstance(e, WorkDone)
+    e = _routed(e, WorkDone)
     if e.work_id != s.work_id:
         return Transition(s)
     status = e.value
-    assert isinstance(status, CardStatus)
+    if not isinstance(status, CardStatus):
+        return _bad_result(flow, s, now)
     s = replace(s, card=status, work=None)
     if status.auth_retries == 0:
         return flow.error(s, Problem(ProblemCode.PIN_BLOCKED, 0), now)
@@ -750,7 +772,7 @@ def _warn_last_try(retries: int) -> tuple[Effect, ...]:
 
 
 def _read_failed(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
-    assert isinstance(e, WorkFailed)
+    e = _routed(e, WorkFailed)
     if e.work_id != s.work_id:
         return Transition(s)
     code = e.problem.code
@@ -763,7 +785,7 @@ def _read_failed(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
 
 
 def _submit_pin(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
-    assert isinstance(e, SubmitPin)
+    e = _routed(e, SubmitPin)
     if not AUTH_PIN_RE.fullmatch(e.pin):
         return Transition(replace(s, problem=Problem(ProblemCode.PIN_FORMAT)))
     if s.card is None or s.card.auth_retries == 0:
@@ -772,32 +794,37 @@ def _submit_pin(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
 
 
 def _work_done(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
-    assert isinstance(e, WorkDone)
+    e = _routed(e, WorkDone)
     if e.work_id != s.work_id:
         return Transition(s)
     kind, value = s.work, e.value
     s = replace(s, work=None)
     if kind is Work.AUTHENTICATE:
-        assert isinstance(value, Authenticated)
+        if not isinstance(value, Authenticated):
+            return _bad_result(flow, s, now)
         s = replace(s, authenticated=value, link=value.link)
         if value.link is None and flow.service(s.service_id).needs_link:
             stale = Problem(ProblemCode.NEEDS_REENROLMENT) if value.needs_reenrolment else None
             return _ask_password(flow, s, now, stale)
         return _after_link(flow, s, now)
     if kind is Work.READ_SIGNER:
-        assert isinstance(value, EnrolmentCandidate)
+        if not isinstance(value, EnrolmentCandidate):
+            return _bad_result(flow, s, now)
         return Transition(flow.go(s, Screen.REVIEW, now, candidate=value, problem=None))
     if kind is Work.ENROL:
-        assert isinstance(value, Link)
+        if not isinstance(value, Link):
+            return _bad_result(flow, s, now)
         return _after_link(flow, replace(s, link=value, candidate=None), now)
     if kind is Work.PREPARE:
         if isinstance(value, ServiceResult):  # nothing to consent to: the visit ends here
             cue = Sound.DONE if value.ok else Sound.ERROR
             return Transition(flow.go(s, Screen.RESULT, now, result=value), (PlaySound(cue),))
-        assert isinstance(value, ServicePreview)
+        if not isinstance(value, ServicePreview):
+            return _bad_result(flow, s, now)
         return _consent_or_run(flow, replace(s, preview=value), now)
     if kind in (Work.RUN_SERVICE, Work.ASSISTED):
-        assert isinstance(value, ServiceResult)
+        if not isinstance(value, ServiceResult):
+            return _bad_result(flow, s, now)
         cue = Sound.DONE if value.ok else Sound.ERROR
         return Transition(flow.go(s, Screen.RESULT, now, result=value), (PlaySound(cue),))
     return Transition(s)
@@ -825,7 +852,7 @@ def _consent_or_run(flow: Flow, s: FlowState, now: float) -> Transition:
 
 
 def _work_failed(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
-    assert isinstance(e, WorkFailed)
+    e = _routed(e, WorkFailed)
     if e.work_id != s.work_id:
         return Transition(s)
     kind, problem = s.work, e.problem
@@ -849,7 +876,7 @@ def _work_failed(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
 
 
 def _submit_password(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
-    assert isinstance(e, SubmitPassword)
+    e = _routed(e, SubmitPassword)
     if not SIGN_PASSWORD_RE.fullmatch(e.password):
         return Transition(replace(s, problem=Problem(ProblemCode.PASSWORD_FORMAT)))
     return flow.work(s, Work.READ_SIGNER, now, secret=e.password, authenticated=s.authenticated)
@@ -864,7 +891,7 @@ def _enrol_consent(flow: Flow, s: FlowState, e: object, now: float) -> Transitio
 
 
 def _service_consent(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
-    assert isinstance(e, Consent)
+    e = _routed(e, Consent)
     items = flow.service(s.service_id).consent_items
     offered = {item.id for item in items}
     granted = frozenset(e.items & offered)
@@ -898,7 +925,7 @@ def _staff_work(s: FlowState, kind: Work, **params: object) -> Transition:
 
 
 def _submit_staff_id(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
-    assert isinstance(e, SubmitStaffId)
+    e = _routed(e, SubmitStaffId)
     if s.work is not None or s.staff_login_id:
         return Transition(s)
     if not STAFF_ID_RE.fullmatch(e.staff_id):
@@ -907,7 +934,7 @@ def _submit_staff_id(flow: Flow, s: FlowState, e: object, now: float) -> Transit
 
 
 def _submit_staff_pin(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
-    assert isinstance(e, SubmitStaffPin)
+    e = _routed(e, SubmitStaffPin)
     if s.work is not None or not s.staff_login_id:
         return Transition(s)
     wait = staff_wait_s(s, now)
@@ -928,16 +955,17 @@ def _staff_back(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
 
 
 def _staff_signed_in(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
-    assert isinstance(e, WorkDone)
+    e = _routed(e, WorkDone)
     if e.work_id != s.work_id or s.work is not Work.STAFF_SIGN_IN:
         return Transition(s)
-    assert isinstance(e.value, str) and e.value
+    if not (isinstance(e.value, str) and e.value):
+        return _bad_result(flow, replace(s, work=None), now)
     moved = flow.go(s, Screen.STAFF_MENU, now, staff_id=e.value, staff_login_id="", work=None)
     return Transition(replace(moved, problem=None, staff_locked_until=None))
 
 
 def _staff_refused(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
-    assert isinstance(e, WorkFailed)
+    e = _routed(e, WorkFailed)
     if e.work_id != s.work_id or s.work is not Work.STAFF_SIGN_IN:
         return Transition(s)
     problem = e.problem
@@ -955,14 +983,14 @@ def _staff_exit(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
 
 
 def _staff_exit_done(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
-    assert isinstance(e, WorkDone)
+    e = _routed(e, WorkDone)
     if e.work_id != s.work_id or s.work is not Work.STAFF_EXIT:
         return Transition(s)
     return Transition(replace(s, work=None), (ExitApp(),))  # audited: now close
 
 
 def _staff_exit_failed(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
-    assert isinstance(e, WorkFailed)
+    e = _routed(e, WorkFailed)
     if e.work_id != s.work_id or s.work is not Work.STAFF_EXIT:
         return Transition(s)
     # an exit that cannot be audited does not happen (fail closed): say so on the menu
@@ -983,7 +1011,7 @@ def _staff_assist(flow: Flow, s: FlowState, e: object, now: float) -> Transition
 
 
 def _submit_assist(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
-    assert isinstance(e, SubmitAssist)
+    e = _routed(e, SubmitAssist)
     insurer, member = e.insurer.strip(), e.member.strip()
     if not INSURER_RE.fullmatch(insurer) or not member:
         return Transition(replace(s, problem=Problem(ProblemCode.ASSIST_FORMAT)))
@@ -992,7 +1020,7 @@ def _submit_assist(flow: Flow, s: FlowState, e: object, now: float) -> Transitio
 
 
 def _staff_choose_service(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
-    assert isinstance(e, ChooseService)
+    e = _routed(e, ChooseService)
     flow.service(e.service_id)
     return Transition(replace(s, service_id=e.service_id))
 

@@ -23,8 +23,8 @@ class AttractPage(Page):
         layout.addWidget(self.start, 2)
         layout.setContentsMargins(120, 40, 120, 60)
 
-    def render(self, state: FlowState, now: float) -> None:
+    def show_state(self, state: FlowState, now: float) -> None:
         """Show the title and the start button in the current language."""
-        super().render(state, now)
+        super().show_state(state, now)
         self.title.setText(self.t("attract.title"))
         self.start.setText(self.t("attract.touch"))

@@ -17,7 +17,7 @@ Send = Callable[[Event], None]
 
 
 class Page(QWidget):
-    """A screen: built once, `enter` on arrival, `render` on every state change."""
+    """A screen: built once, `enter` on arrival, `show_state` on every state change."""
 
     #: True for a page that shows a clock: it is rendered on every tick too.
     ticking = False
@@ -38,7 +38,7 @@ class Page(QWidget):
     def leave(self) -> None:
         """The page is no longer shown: drop anything personal it displays."""
 
-    def render(self, state: FlowState, now: float) -> None:
+    def show_state(self, state: FlowState, now: float) -> None:
         """Show `state` (on each change; on each tick too when `ticking`)."""
         self.language = state.language
 

@@ -53,9 +53,9 @@ class InsertPage(Page):
         row.addWidget(self.cancel)
         layout.addLayout(row)
 
-    def render(self, state: FlowState, now: float) -> None:
+    def show_state(self, state: FlowState, now: float) -> None:
         """Texts, and the reader status with its tone."""
-        super().render(state, now)
+        super().show_state(state, now)
         self.title.setText(self.t("insert.title"))
         self.hint.setText(self.t("insert.hint"))
         self.status.setText(self.t(f"reader.{state.reader.value}"))
@@ -88,9 +88,9 @@ class PutBackPage(Page):
         layout.addStretch(1)
         layout.addWidget(self.cancel, 0, Qt.AlignmentFlag.AlignRight)
 
-    def render(self, state: FlowState, now: float) -> None:
+    def show_state(self, state: FlowState, now: float) -> None:
         """Title and the seconds left."""
-        super().render(state, now)
+        super().show_state(state, now)
         left = 0 if state.countdown_deadline is None else state.countdown_deadline - now
         self.title.setText(self.t("put_back.title"))
         self.countdown.setText(self.t("put_back.text", seconds=max(0, math.ceil(left))))
@@ -112,8 +112,8 @@ class TakeCardPage(Page):
         layout.addWidget(self.text)
         layout.addStretch(1)
 
-    def render(self, state: FlowState, now: float) -> None:
+    def show_state(self, state: FlowState, now: float) -> None:
         """Title and reminder text."""
-        super().render(state, now)
+        super().show_state(state, now)
         self.title.setText(self.t("take_card.title"))
         self.text.setText(self.t("take_card.text"))

@@ -42,9 +42,9 @@ class ReviewPage(Page):
         for value in self.values.values():
             value.clear()
 
-    def render(self, state: FlowState, now: float) -> None:
+    def show_state(self, state: FlowState, now: float) -> None:
         """The 4 info (wiped from the labels when the state no longer has them)."""
-        super().render(state, now)
+        super().show_state(state, now)
         self.title.setText(self.t("review.title"))
         info = None if state.candidate is None else state.candidate.four_info
         for field in self.FIELDS:
@@ -105,9 +105,9 @@ class ConsentPage(Page):
                 box.show()
                 self.checks[item.id] = box
 
-    def render(self, state: FlowState, now: float) -> None:
+    def show_state(self, state: FlowState, now: float) -> None:
         """Texts, and each item's label in the current language."""
-        super().render(state, now)
+        super().show_state(state, now)
         if state.screen is Screen.SERVICE_CONSENT:
             preview = state.preview
             key = "service_consent.title" if preview is None else "service_consent.check_title"

@@ -143,7 +143,7 @@ class KioskWindow(QWidget):
         layout.addWidget(self.stack, 1)
         self.staff_corner = StaffCorner(self, lambda: send(StaffRequest()), staff_hold_ms)
 
-        controller.state_changed.connect(self.render)
+        controller.state_changed.connect(self.show_state)
         controller.ticked.connect(self.tick)
         controller.sound.connect(self.sound.play)
         controller.exit_requested.connect(self.staff_exit)
@@ -151,7 +151,7 @@ class KioskWindow(QWidget):
         if app is None:  # Qt refuses a widget before the application anyway
             raise RuntimeError("The main window needs the QApplication to exist first.")
         app.installEventFilter(self)
-        self.render(controller.state)
+        self.show_state(controller.state)
 
     def _top_bar(self, send: Callable[[Event], None]) -> QWidget:
         bar = QWidget()
@@ -209,7 +209,7 @@ class KioskWindow(QWidget):
             raise TypeError(f"The stack shows {type(page).__name__}, which is not a page.")
         return page
 
-    def render(self, state: FlowState) -> None:
+    def show_state(self, state: FlowState) -> None:
         """Switch to the state's page (entering it when the screen changed) and draw it."""
         page = self.pages[state.screen]
         if state.screen is not self._screen:
@@ -224,7 +224,7 @@ class KioskWindow(QWidget):
         self.contrast.setText(text("contrast").get(state.language))
         self.contrast.setChecked(self.high_contrast)
         now = self.controller.clock()
-        page.render(state, now)
+        page.show_state(state, now)
         self._show_countdown(state, now)
 
     def tick(self, now: float) -> None:
@@ -233,7 +233,7 @@ class KioskWindow(QWidget):
         self._show_countdown(state, now)
         page = self.pages[state.screen]
         if page.ticking:
-            page.render(state, now)
+            page.show_state(state, now)
 
     def _show_countdown(self, state: FlowState, now: float) -> None:
         deadline = state.idle_deadline

@@ -53,9 +53,9 @@ class WorkingPage(Page):
         layout.addStretch(1)
         layout.addWidget(self.cancel, 0, Qt.AlignmentFlag.AlignRight)
 
-    def render(self, state: FlowState, now: float) -> None:
+    def show_state(self, state: FlowState, now: float) -> None:
         """The step in words and on the bar."""
-        super().render(state, now)
+        super().show_state(state, now)
         work = state.work or Work.READ_CARD
         self.title.setText(self.t(f"work.{work.value}"))
         self.progress.setValue(_STEPS[work])
@@ -91,9 +91,9 @@ class ResultPage(Page):
         """Wipe the result from the screen."""
         self._show(None)
 
-    def render(self, state: FlowState, now: float) -> None:
+    def show_state(self, state: FlowState, now: float) -> None:
         """The result in the current language (drawn again only when it or that changes)."""
-        super().render(state, now)
+        super().show_state(state, now)
         self.done.setText(self.t("button.done"))
         if (state.result, self.language) != self._shown:
             self._show(state.result)
@@ -154,9 +154,9 @@ class ProblemPage(Page):
         row.addWidget(self.retry)
         layout.addLayout(row)
 
-    def render(self, state: FlowState, now: float) -> None:
+    def show_state(self, state: FlowState, now: float) -> None:
         """The catalogue entry of the state's problem."""
-        super().render(state, now)
+        super().show_state(state, now)
         problem = state.problem
         if problem is None:
             return

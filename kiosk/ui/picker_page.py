@@ -50,9 +50,9 @@ class ChoicePage(Page):
         row.addStretch(1)
         layout.addLayout(row)
 
-    def render(self, state: FlowState, now: float) -> None:
+    def show_state(self, state: FlowState, now: float) -> None:
         """Label the options in the current language."""
-        super().render(state, now)
+        super().show_state(state, now)
         self.title.setText(self.t(self.title_key))
         for button, (title, description) in zip(self.option_buttons, self.options, strict=True):
             lines = [title.get(self.language)]

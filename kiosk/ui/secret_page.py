@@ -74,9 +74,9 @@ class SecretPage(Page):
         """A new entry: empty (and, for the PIN pad, re-shuffled) keys."""
         self.pad.reset()
 
-    def render(self, state: FlowState, now: float) -> None:
+    def show_state(self, state: FlowState, now: float) -> None:
         """Texts, tries left, warnings and the last problem."""
-        super().render(state, now)
+        super().show_state(state, now)
         self.title.setText(self.t(self.title_key))
         self.pad.set_labels(self.t("button.clear"), self.t("button.delete"), self.t("button.ok"))
         self.cancel.setText(self.t("button.cancel"))

@@ -63,9 +63,9 @@ class StaffLoginPage(Page):
         """A new login: nothing typed."""
         self.pad.reset()
 
-    def render(self, state: FlowState, now: float) -> None:
+    def show_state(self, state: FlowState, now: float) -> None:
         """The step's title, checking / locked notice, the last problem; the pad on or off."""
-        super().render(state, now)
+        super().show_state(state, now)
         asking_pin = bool(state.staff_login_id)
         if asking_pin != self._asking_pin:  # a new entry: nothing typed carries over
             self._asking_pin = asking_pin
@@ -123,9 +123,9 @@ class StaffMenuPage(Page):
         layout.addStretch(1)
         layout.addWidget(self.cancel)
 
-    def render(self, state: FlowState, now: float) -> None:
+    def show_state(self, state: FlowState, now: float) -> None:
         """Menu texts and the live reader status."""
-        super().render(state, now)
+        super().show_state(state, now)
         self.title.setText(self.t("staff.menu"))
         status = self.t(f"reader.{state.reader.value}")
         self.reader.setText(self.t("staff.reader", status=status))
@@ -187,9 +187,9 @@ class StaffAssistPage(Page):
         self.insurer.clear()
         self.member.clear()
 
-    def render(self, state: FlowState, now: float) -> None:
+    def show_state(self, state: FlowState, now: float) -> None:
         """Texts, the chosen service and any format problem."""
-        super().render(state, now)
+        super().show_state(state, now)
         self.title.setText(self.t("staff.assist.title"))
         for info, button in self.services:
             button.setText(info.title.get(self.language))

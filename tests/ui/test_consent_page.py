@@ -39,7 +39,7 @@ def consent_page(qtbot) -> tuple[ConsentPage, list]:
 def visit(page: ConsentPage, number: int) -> FlowState:
     state = FlowState(screen=Screen.SERVICE_CONSENT, service_id="login", work_id=number)
     page.enter(state)
-    page.render(state, 0.0)
+    page.show_state(state, 0.0)
     return state
 
 
