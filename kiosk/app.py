@@ -14,43 +14,28 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from kiosk.card.reader import PcscReader, ReaderPort
 from kiosk.clock import utc_now
 from kiosk.config import Config, ConfigError
-from kiosk.flow.backend import CardBackend
 from kiosk.flow.machine import Flow, FlowConfig, Provider, ServiceInfo
-from kiosk.flow.ports import AuditLog as FlowAudit
-from kiosk.flow.ports import (
-    Authenticated,
-    CardStatus,
-    EnrolmentCandidate,
-    FlowBackend,
-    StaffPort,
-)
+from kiosk.flow.ports import FlowBackend, StaffPort
 from kiosk.flow.staff import StaffDesk
 from kiosk.i18n import plain
 from kiosk.local import import_crls
-from kiosk.services.base import (
-    Link,
-    Service,
-    ServiceContext,
-    ServicePreview,
-    ServiceResult,
-    prepares,
-)
+from kiosk.services.base import Service, prepares
 from kiosk.services.identity import IdentityService
-from kiosk.verify.verdict import CertRef
+from kiosk.services.visit import AuditSink, Visit
 
 if TYPE_CHECKING:
     from kiosk.card.connection import CardConnection
     from kiosk.local import LocalContext
-    from kiosk.store.audit import AuditLog
     from kiosk.ui.controller import FlowController
     from kiosk.ui.main_window import KioskWindow
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def available_services(
@@ -100,7 +85,7 @@ def flow_config(cfg: Config, services: Mapping[str, Service]) -> FlowConfig:
 def build_window(
     cfg: Config,
     reader: ReaderPort,
-    backend: FlowBackend,
+    backend: FlowBackend | Once[Visit],
     *,
     windowed: bool,
     services: Mapping[str, Service] | None = None,
@@ -116,7 +101,10 @@ def build_window(
 
     services = services or available_services(cfg.terminal_id, cfg.provider_id)
     flow = Flow(flow_config(cfg, services))
-    controller = FlowController(flow, backend, clock, staff=staff)
+    if isinstance(backend, Once):  # the card worker builds it, off the GUI thread
+        controller = FlowController(flow, clock=clock, staff=staff, build=backend)
+    else:
+        controller = FlowController(flow, backend, clock, staff=staff)
     window = KioskWindow(
         controller,
         kiosk_mode=not windowed,
@@ -129,44 +117,12 @@ def build_window(
     return window, controller
 
 
-# --- adapters over the store ------------------------------------------------------------
-
-
-class StoreAudit:
-    """The flow's AuditLog over kiosk.store's audit table."""
-
-    def __init__(self, audit: AuditLog, terminal_id: str) -> None:
-        self._audit = audit
-        self._terminal_id = terminal_id
-
-    def record(
-        self,
-        action: str,
-        ok: bool,
-        reason: str | None,
-        provider_id: str,
-        cert: CertRef | None,
-        at: datetime,
-        *,
-        actor: str | None = None,
-    ) -> None:
-        """Append one event (`actor`: the staff number of who acted)."""
-        self._audit.append(
-            at=at,
-            provider_id=provider_id,
-            terminal_id=self._terminal_id,
-            action=action,
-            ok=ok,
-            reason=reason,
-            issuer_key_id=None if cert is None else cert.issuer_key_id or None,
-            serial=None if cert is None else cert.serial,
-            actor=actor,
-        )
+# --- the backend and the staff desk's audit -----------------------------------------------
 
 
 def staff_desk(
     cfg: Config,
-    audit: FlowAudit,
+    audit: AuditSink,
     closers: list[Callable[[], None]],
     *,
     clock: Callable[[], float] = time.monotonic,
@@ -184,11 +140,29 @@ def staff_desk(
     return StaffDesk(cfg.staff, audit, cfg.provider_id, utc_now, channel, clock=clock)
 
 
-class DeferredAudit:
-    """The staff desk's audit before the store is open: opens it (through the deferred
-    backend) on the first event, then appends there."""
+class Once(Generic[T]):
+    """`build()` called once, on first need, from whichever thread needs it first (the card
+    worker's warm-up, or the staff desk's first audit); the others wait for it. A build that
+    fails is tried again on the next need."""
 
-    def __init__(self, prepare: Callable[[], object], audits: list[FlowAudit]) -> None:
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._value: T | None = None
+
+    def __call__(self) -> T:
+        """The built value."""
+        with self._lock:
+            if self._value is None:
+                self._value = self._build()
+            return self._value
+
+
+class DeferredAudit:
+    """The staff desk's audit sink before the store is open: the first event opens it
+    (building the backend with it), then every event is recorded there."""
+
+    def __init__(self, prepare: Callable[[], object], audits: list[AuditSink]) -> None:
         self._prepare = prepare
         self._audits = audits
 
@@ -198,32 +172,30 @@ class DeferredAudit:
         ok: bool,
         reason: str | None,
         provider_id: str,
-        cert: CertRef | None,
         at: datetime,
         *,
         actor: str | None = None,
     ) -> None:
-        """Append one event to the store's audit (built with the backend)."""
+        """Record one event in the store's audit (opened with the backend)."""
         self._prepare()
-        self._audits[0].record(action, ok, reason, provider_id, cert, at, actor=actor)
+        self._audits[0].record(action, ok, reason, provider_id, at, actor=actor)
 
 
 def local_backend(
     cfg: Config,
     local: LocalContext,
     connect: Callable[[], CardConnection],
-    audits: list[FlowAudit] | None = None,
-) -> CardBackend:
-    """The FlowBackend with local verification over the store (its audit is appended to
+    audits: list[AuditSink] | None = None,
+) -> Visit:
+    """The visit with local verification over the store (its audit is appended to
     `audits`, for the staff desk)."""
-    audit = StoreAudit(local.audit, local.terminal_id)
     if audits is not None:
-        audits.append(audit)
-    return CardBackend(
+        audits.append(local.audit)
+    return Visit(
         connect,
         local.verifier,
         local.challenges,
-        audit,
+        local.audit,
         available_services(cfg.terminal_id, cfg.provider_id),
         cfg.terminal_id,
         utc_now,
@@ -234,8 +206,8 @@ def platform_backend(
     cfg: Config,
     connect: Callable[[], CardConnection],
     closers: list[Callable[[], None]],
-    audits: list[FlowAudit] | None = None,
-) -> CardBackend:
+    audits: list[AuditSink] | None = None,
+) -> Visit:
     """The FlowBackend when an authorised platform verifies: challenges, verdicts and links
     are the platform's (its client; it links on an enrolment it accepts); the kiosk's own store
     keeps only its audit of services and staff (appended to `audits`, for the staff desk)."""
@@ -249,10 +221,10 @@ def platform_backend(
     closers.append(db.dispose)
     client = PlatformClient(cfg.platform_url, cfg.platform_token)
     closers.append(client.close)
-    audit = StoreAudit(AuditLog(db, keeps_serials=False), cfg.terminal_id)  # not a verifier
+    audit = AuditLog(db, keeps_serials=False, terminal_id=cfg.terminal_id)  # not a verifier's
     if audits is not None:
         audits.append(audit)
-    return CardBackend(
+    return Visit(
         connect,
         client,
         client,
@@ -261,67 +233,6 @@ def platform_backend(
         cfg.terminal_id,
         utc_now,
     )
-
-
-class DeferredBackend:
-    """A FlowBackend built on first need (or by `prepare`), so the window shows at once.
-
-    Opening and migrating the store and loading the anchors takes longer than drawing the
-    attract screen; `start` builds it on the GUI thread once the first frame is drawn, when
-    nobody can be using the kiosk yet (card work on the worker thread would wait on the
-    lock, and builds it there only if it came first)."""
-
-    def __init__(self, build: Callable[[], CardBackend]) -> None:
-        self._build = build
-        self._lock = threading.Lock()
-        self._backend: CardBackend | None = None
-
-    def prepare(self) -> CardBackend:
-        """Build the backend if it is not built yet."""
-        with self._lock:
-            if self._backend is None:
-                self._backend = self._build()
-            return self._backend
-
-    def prepare_logged(self) -> None:
-        """Build the backend now; a failure is logged (card work reports it again)."""
-        try:
-            self.prepare()
-        except Exception:  # the top level of a timer callback
-            log.exception("the kiosk backend could not be prepared")
-
-    def read_card(self) -> CardStatus:
-        """See FlowBackend."""
-        return self.prepare().read_card()
-
-    def authenticate(self, pin: str, service_id: str, provider_id: str) -> Authenticated:
-        """See FlowBackend."""
-        return self.prepare().authenticate(pin, service_id, provider_id)
-
-    def read_signer(self, password: str, authenticated: Authenticated) -> EnrolmentCandidate:
-        """See FlowBackend."""
-        return self.prepare().read_signer(password, authenticated)
-
-    def enrol(self, candidate: EnrolmentCandidate, provider_id: str) -> Link:
-        """See FlowBackend."""
-        return self.prepare().enrol(candidate, provider_id)
-
-    def prepare_service(self, context: ServiceContext) -> ServicePreview | ServiceResult:
-        """See FlowBackend."""
-        return self.prepare().prepare_service(context)
-
-    def run_service(self, context: ServiceContext) -> ServiceResult:
-        """See FlowBackend."""
-        return self.prepare().run_service(context)
-
-    def run_assisted(self, context: ServiceContext, *, staff_id: str) -> ServiceResult:
-        """See FlowBackend."""
-        return self.prepare().run_assisted(context, staff_id=staff_id)
-
-    def close_card(self) -> None:
-        """See FlowBackend (nothing to close before the backend exists)."""
-        if self._backend is not None:
-            self._backend.close_card()
 
 
 @dataclass
@@ -341,17 +252,13 @@ class Kiosk:
             close()
 
 
-#: How long after showing the window the store is opened (the first frame is drawn by then).
-PREPARE_DELAY_MS = 100
-
-
 def start(cfg: Config, *, windowed: bool, reader: ReaderPort) -> Kiosk:
     """Show the kiosk at once; open the store, anchors and CRLs (or the platform client)
     behind the attract screen."""
     closers: list[Callable[[], None]] = []
-    audits: list[FlowAudit] = []  # the store's audit, once the backend has opened it
+    audits: list[AuditSink] = []  # the store's audit, once the backend has opened it
 
-    def build() -> CardBackend:
+    def build() -> Visit:
         if cfg.verification == "platform":
             return platform_backend(cfg, reader.connect, closers, audits)
         from kiosk.local import LocalContext
@@ -361,13 +268,10 @@ def start(cfg: Config, *, windowed: bool, reader: ReaderPort) -> Kiosk:
         import_crls(cfg, local)
         return local_backend(cfg, local, reader.connect, audits)
 
-    backend = DeferredBackend(build)
-    staff = staff_desk(cfg, DeferredAudit(backend.prepare, audits), closers)
+    backend = Once(build)  # built by the card worker's warm-up, behind the attract screen
+    staff = staff_desk(cfg, DeferredAudit(backend, audits), closers)
     window, controller = build_window(cfg, reader, backend, windowed=windowed, staff=staff)
     window.show_kiosk()
-    from PySide6.QtCore import QTimer
-
-    QTimer.singleShot(PREPARE_DELAY_MS, backend.prepare_logged)
     return Kiosk(window, controller, reader, closers)
 
 

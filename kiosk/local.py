@@ -79,7 +79,7 @@ class LocalContext:
             verifier,
             challenges,
             LinkRepository(db),
-            AuditLog(db),
+            AuditLog(db, terminal_id=cfg.terminal_id),
             db,
         )
 

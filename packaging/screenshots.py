@@ -100,8 +100,8 @@ class Tour:
         from kiosk.clock import utc_now
         from kiosk.demo.audit import MemoryAudit
         from kiosk.demo.verification import MemoryVerificationStore
-        from kiosk.flow.backend import CardBackend
         from kiosk.flow.staff import StaffDesk
+        from kiosk.services.visit import Visit
         from kiosk.verify.challenge import ChallengeService
         from kiosk.verify.crl import verify_crl_in
         from kiosk.verify.trust import TrustStore
@@ -120,7 +120,7 @@ class Tour:
         challenges = ChallengeService()
         self.reader = InProcessReader()
         audit = MemoryAudit()
-        backend = CardBackend(
+        backend = Visit(
             self.reader.connect,
             Verifier(trust, index, challenges),
             challenges,

@@ -5,24 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from kiosk.verify.verdict import CertRef
-
 
 @dataclass(frozen=True, slots=True)
 class AuditRecord:
-    """One audited event as the list keeps it (the arguments of `AuditLog.record`)."""
+    """One audited event as the list keeps it (the arguments of `AuditSink.record`)."""
 
     action: str
     ok: bool
     reason: str | None
     provider_id: str
-    cert: CertRef | None
     at: datetime
     actor: str | None = None
 
 
 class MemoryAudit:
-    """The kiosk's AuditLog port (kiosk.flow.ports) over a list: `records`, oldest first."""
+    """The kiosk's AuditSink (kiosk.services.visit) over a list: `records`, oldest first."""
 
     def __init__(self) -> None:
         self.records: list[AuditRecord] = []
@@ -33,10 +30,9 @@ class MemoryAudit:
         ok: bool,
         reason: str | None,
         provider_id: str,
-        cert: CertRef | None,
         at: datetime,
         *,
         actor: str | None = None,
     ) -> None:
         """Append one event."""
-        self.records.append(AuditRecord(action, ok, reason, provider_id, cert, at, actor))
+        self.records.append(AuditRecord(action, ok, reason, provider_id, at, actor))

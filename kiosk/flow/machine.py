@@ -17,12 +17,13 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from kiosk.flow.errors_catalogue import Problem, ProblemCode, entry
-from kiosk.flow.ports import Authenticated, CallOutcome, CardStatus, EnrolmentCandidate
+from kiosk.flow.ports import CallOutcome
 from kiosk.flow.staff import STAFF_ID_RE, STAFF_PIN_RE
 from kiosk.i18n import Language, Text
 from kiosk.jpki_facts import AUTH_PIN_RE, SIGN_PASSWORD_RE
 from kiosk.reader_status import ReaderStatus
 from kiosk.services.base import ConsentItem, Link, ServiceContext, ServicePreview, ServiceResult
+from kiosk.services.visit import Authenticated, CardStatus, EnrolmentCandidate
 
 
 class Screen(StrEnum):

@@ -1,21 +1,20 @@
-"""What the flow asks of the card, the verification core and the services: one small port.
+"""What the flow asks of a visit and of staff: two small ports.
 
-The kiosk's real backend (kiosk.flow.backend) implements it over the card client, the
-verifier and the store; tests implement it in memory. Every method is called off the GUI
-thread and either returns one of the frozen results below or raises `FlowProblem`.
+The kiosk's visit (kiosk.services.visit.Visit) implements `FlowBackend` over the card, the
+verifier and the store, with the result types it defines; tests implement it in memory. Every
+method is called off the GUI thread (by kiosk.ui.controller's workers) and returns one of
+those frozen results or raises; the worker turns what it raises into the `Problem` shown.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
 from kiosk.errors import KioskError
 from kiosk.flow.errors_catalogue import Problem, ProblemCode
 from kiosk.services.base import Link, ServiceContext, ServicePreview, ServiceResult
-from kiosk.verify.verdict import CertRef
+from kiosk.services.visit import Authenticated, CardStatus, EnrolmentCandidate
 
 
 class FlowProblem(KioskError):
@@ -31,44 +30,6 @@ class FlowProblem(KioskError):
     def of(cls, code: ProblemCode, retries_left: int | None = None) -> FlowProblem:
         """Shorthand for raising a problem by code."""
         return cls(Problem(code, retries_left))
-
-
-@dataclass(frozen=True, slots=True)
-class CardStatus:
-    """What the kiosk reads from an inserted card before asking for anything."""
-
-    auth_retries: int  # tries left on the user-authentication PIN (max 3)
-    sign_retries: int  # tries left on the signature password (max 5)
-    has_sign_cert: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class FourInfo:
-    """基本4情報 read from the signature certificate; its repr never shows the values."""
-
-    name: str = field(repr=False)
-    address: str = field(repr=False)
-    birth_date: str = field(repr=False)  # as printed, e.g. 1980-02-17
-    sex: str = field(repr=False)  # as printed, e.g. 女 / F
-
-
-@dataclass(frozen=True, slots=True)
-class Authenticated:
-    """A verified user proof: the certificate's opaque subject and the link, if any."""
-
-    subject: str
-    not_after: datetime
-    link: Link | None
-    needs_reenrolment: bool = False  # a link exists for an older certificate of this person
-    evidence: object = field(default=None, repr=False, compare=False)  # the backend's own
-
-
-@dataclass(frozen=True, slots=True)
-class EnrolmentCandidate:
-    """A verified signature-certificate proof, waiting for the person's consent to link."""
-
-    four_info: FourInfo
-    evidence: object = field(repr=False, compare=False)  # the backend's own, opaque
 
 
 class FlowBackend(Protocol):
@@ -120,21 +81,3 @@ class StaffPort(Protocol):
 
     def call(self, reason: str) -> CallOutcome:
         """Call a member of staff to this kiosk for `reason` (a short code)."""
-
-
-class AuditLog(Protocol):
-    """Where the kiosk's events go (its store's audit table, or a list in tests and the demo)."""
-
-    def record(
-        self,
-        action: str,
-        ok: bool,
-        reason: str | None,
-        provider_id: str,
-        cert: CertRef | None,
-        at: datetime,
-        *,
-        actor: str | None = None,
-    ) -> None:
-        """Append one audit event (never a PIN, never the 4 info); `actor` is the staff
-        number of who acted, when a member of staff did."""

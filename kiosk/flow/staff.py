@@ -29,7 +29,8 @@ from typing import Protocol
 
 from kiosk.errors import KioskError
 from kiosk.flow.errors_catalogue import Problem, ProblemCode
-from kiosk.flow.ports import AuditLog, CallOutcome, FlowProblem
+from kiosk.flow.ports import CallOutcome, FlowProblem
+from kiosk.services.visit import AuditSink
 
 #: A staff number: digits only, since it is typed on the keypad (a clinic's 職員番号).
 STAFF_ID_RE = re.compile(r"[0-9]{1,10}")
@@ -213,7 +214,7 @@ class StaffDesk:
     def __init__(
         self,
         staff: Sequence[StaffMember],
-        audit: AuditLog,
+        audit: AuditSink,
         provider_id: str,
         wall_clock: Callable[[], datetime],
         channel: StaffChannel | None = None,
@@ -264,9 +265,7 @@ class StaffDesk:
         return self._channel.call(reason)
 
     def _record(self, action: str, ok: bool, reason: str | None, actor: str | None) -> None:
-        self._audit.record(
-            action, ok, reason, self._provider_id, None, self._wall_clock(), actor=actor
-        )
+        self._audit.record(action, ok, reason, self._provider_id, self._wall_clock(), actor=actor)
 
 
 class NoStaff:

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from kiosk.errors import KioskError
 from kiosk.platform.schema import (
     ChallengeBody,
     ChallengeRequest,
@@ -35,6 +34,7 @@ from kiosk.platform.schema import (
     UserProofBody,
     VerdictBody,
 )
+from kiosk.verify.verdict import VerifierUnavailable
 
 if TYPE_CHECKING:
     from kiosk.verify.enrolment import EnrolmentApplication
@@ -63,7 +63,7 @@ _CODES_BY_STATUS = {
 _MESSAGE_CHARS = 200
 
 
-class PlatformUnavailable(KioskError):
+class PlatformUnavailable(VerifierUnavailable):
     """The platform could not be reached or did not answer as the API says (retry later)."""
 
     code = "platform_unreachable"
@@ -74,7 +74,7 @@ class PlatformUnavailable(KioskError):
         self.status = status
 
 
-class PlatformRefused(KioskError):
+class PlatformRefused(VerifierUnavailable):
     """The platform refused the request (a 4xx): `.error` is the API's code, `.status` HTTP's."""
 
     code = "platform_refused"

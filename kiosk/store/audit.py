@@ -72,10 +72,37 @@ class AuditLog:
     mode): under 公的個人認証法 §63 only a verifier (署名検証者 / 利用者証明検証者) may keep a
     database of certificate serials, so such a log refuses an event that names one."""
 
-    def __init__(self, db: Database, *, keeps_serials: bool = True) -> None:
+    def __init__(
+        self, db: Database, *, keeps_serials: bool = True, terminal_id: str | None = None
+    ) -> None:
         self._db = db
         self._append = db.sql(_APPEND)
         self._keeps_serials = keeps_serials
+        self._terminal_id = terminal_id
+
+    def record(
+        self,
+        action: str,
+        ok: bool,
+        reason: str | None,
+        provider_id: str,
+        at: datetime,
+        *,
+        actor: str | None = None,
+    ) -> None:
+        """Record one of this kiosk's own events (a service run, a staff action): the visit's
+        and the staff desk's audit sink. Only a log opened for one terminal records them."""
+        if self._terminal_id is None:
+            raise AuditFieldRefused("this audit log serves many terminals: use append")
+        self.append(
+            at=at,
+            provider_id=provider_id,
+            terminal_id=self._terminal_id,
+            action=action,
+            ok=ok,
+            reason=reason,
+            actor=actor,
+        )
 
     def append(
         self,

@@ -38,42 +38,58 @@ from kiosk.flow.machine import (
 from kiosk.flow.ports import CallOutcome, FlowBackend, FlowProblem, StaffPort
 from kiosk.flow.staff import NoStaff
 from kiosk.reader_status import ReaderStatus
+from kiosk.ui.problems import problem_for
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
 
+class WarmUp:
+    """The worker's first job when it builds its backend: build it now, behind the attract
+    screen, so the first card does not wait for the store to open."""
+
+
 class CardWorker(QObject):
-    """Calls the FlowBackend off the GUI thread, one job at a time, in order."""
+    """Calls the FlowBackend off the GUI thread, one job at a time, in order.
+
+    The backend comes from `build`, called for every job (a builder that builds once and
+    keeps it, as the kiosk's does; the first call, on a `WarmUp` posted at start, opens the
+    store and loads the anchors on this thread, not the GUI's). Whatever a job raises becomes
+    the Problem shown (kiosk.ui.problems), so the thread never dies."""
 
     done = Signal(int, object)
     failed = Signal(int, object)
 
-    def __init__(self, backend: FlowBackend) -> None:
+    def __init__(self, build: Callable[[], FlowBackend]) -> None:
         super().__init__()
-        self._backend = backend
+        self._build = build
 
     @Slot(object)
     def run(self, job: object) -> None:
-        """Carry out one StartWork (or CloseCard) and report the outcome."""
-        if isinstance(job, CloseCard):
-            self._backend.close_card()
+        """Carry out one StartWork, CloseCard or WarmUp and report the outcome."""
+        if isinstance(job, WarmUp | CloseCard):
+            try:
+                backend = self._build()
+                if isinstance(job, CloseCard):
+                    backend.close_card()
+            except Exception:  # logged here; the next card work reports it to the person
+                log.exception(
+                    "the card backend could not %s",
+                    "close the card" if isinstance(job, CloseCard) else "be built",
+                )
             return
         if not isinstance(job, StartWork):
             raise TypeError(f"The card worker runs StartWork and CloseCard, not {type(job)}.")
         try:
             value = self._call(job)
-        except FlowProblem as e:
-            self.failed.emit(job.work_id, e.problem)
-        except Exception:  # the worker's top level: never let the thread die
-            log.exception("card work %s failed unexpectedly", job.kind.value)
-            self.failed.emit(job.work_id, Problem(ProblemCode.INTERNAL))
+        except Exception as e:  # the worker's top level: never let the thread die
+            self.failed.emit(job.work_id, problem_for(e))
         else:
             self.done.emit(job.work_id, value)
 
     def _call(self, job: StartWork) -> object:
-        b = self._backend
+        b = self._build()
         match job.kind:
             case Work.READ_CARD:
                 return b.read_card()
@@ -161,18 +177,26 @@ class FlowController(QObject):
     def __init__(
         self,
         flow: Flow,
-        backend: FlowBackend,
+        backend: FlowBackend | None = None,
         clock: Callable[[], float] = time.monotonic,
         tick_ms: int = 250,
         staff: StaffPort | None = None,
+        *,
+        build: Callable[[], FlowBackend] | None = None,
     ) -> None:
+        """Over a `backend`, or one the card worker gets from `build` (warmed up at once)."""
         super().__init__()
+        if backend is not None and build is None:
+            given: FlowBackend = backend
+            build = lambda: given  # noqa: E731 - the builder of a backend given built
+        elif build is None or backend is not None:
+            raise TypeError("the controller takes a backend or a builder of one")
         self.flow = flow
         self.clock = clock
         self.state: FlowState = flow.initial()
         self._thread = QThread()
         self._thread.setObjectName("card-worker")
-        self._worker = CardWorker(backend)
+        self._worker = CardWorker(build)
         self._worker.moveToThread(self._thread)
         self._job.connect(self._worker.run)
         self._worker.done.connect(self._on_done)
@@ -188,6 +212,8 @@ class FlowController(QObject):
         self._reader.connect(self._on_reader)
         self._thread.start()
         self._staff_thread.start()
+        if backend is None:
+            self._job.emit(WarmUp())
         self._timer = QTimer(self)
         self._timer.setInterval(tick_ms)
         self._timer.timeout.connect(self._on_tick)

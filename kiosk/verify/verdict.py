@@ -57,6 +57,14 @@ class VerifyError(KioskError):
     code = "verify"
 
 
+class VerifierUnavailable(VerifyError):
+    """The verifier could not give a verdict: the platform is down, or refuses this kiosk (a
+    misconfigured token). Nobody can be verified here until it is fixed; nothing was decided
+    about the person."""
+
+    code = "verifier_unavailable"
+
+
 class Refused(VerifyError):
     """A check failed; `reason` says which one, the message says why in plain words."""
 

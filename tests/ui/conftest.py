@@ -23,9 +23,9 @@ from kiosk.clock import utc_now  # noqa: E402
 from kiosk.config import Config  # noqa: E402
 from kiosk.demo.audit import MemoryAudit  # noqa: E402
 from kiosk.demo.verification import MemoryVerificationStore  # noqa: E402
-from kiosk.flow.backend import CardBackend  # noqa: E402
 from kiosk.flow.machine import Screen  # noqa: E402
 from kiosk.flow.staff import Credential, StaffMember  # noqa: E402
+from kiosk.services.visit import Visit  # noqa: E402
 from kiosk.simcard.applet import VirtualCard  # noqa: E402
 from kiosk.verify.challenge import ChallengeService  # noqa: E402
 from kiosk.verify.crl import verify_crl_in  # noqa: E402
@@ -146,7 +146,7 @@ def make_kiosk(qtbot, test_pki, card_file, trust, staff_members):
         challenges = ChallengeService()
         reader = InProcessReader()
         audit = MemoryAudit()
-        backend = CardBackend(
+        backend = Visit(
             reader.connect,
             Verifier(trust, index, challenges),
             challenges,

@@ -22,11 +22,12 @@ from test_verify_support import PROVIDER, TERMINAL, make_proof
 
 from kiosk.card.reader import InProcessReader
 from kiosk.demo.audit import MemoryAudit
-from kiosk.flow.backend import CardBackend
+from kiosk.errors import KioskError
 from kiosk.flow.errors_catalogue import ProblemCode
-from kiosk.flow.ports import FlowProblem
 from kiosk.services.identity import IdentityService
+from kiosk.services.visit import Visit
 from kiosk.simcard.applet import VirtualCard
+from kiosk.ui.problems import problem_for
 from kiosk.verify.certcheck import CertificateValidator
 from kiosk.verify.challenge import ChallengeService
 from kiosk.verify.enrolment import EnrolmentApplication
@@ -139,7 +140,7 @@ def test_a_card_with_an_undecodable_sign_certificate_is_a_bad_certificate(world,
     store = MemoryVerificationStore()
     for which in ("auth", "sign"):
         store.import_crl(verify_crl_in(world.crl(which), world.trust, world.now))
-    backend = CardBackend(
+    backend = Visit(
         reader.connect,
         Verifier(world.trust, store, challenges),
         challenges,
@@ -150,9 +151,9 @@ def test_a_card_with_an_undecodable_sign_certificate_is_a_bad_certificate(world,
     )
     backend.read_card()
     authenticated = backend.authenticate("1234", "identity", PROVIDER)
-    with pytest.raises(FlowProblem) as e:
+    with pytest.raises(KioskError) as e:
         backend.read_signer("ABC123", authenticated)
-    assert e.value.problem.code is ProblemCode.BAD_CERTIFICATE
+    assert problem_for(e.value).code is ProblemCode.BAD_CERTIFICATE
     backend.close_card()
 
 

@@ -49,10 +49,10 @@ from kiosk.flow.machine import (
     WorkDone,
     WorkFailed,
 )
-from kiosk.flow.ports import Authenticated, CardStatus, EnrolmentCandidate, FourInfo
 from kiosk.i18n import LANGUAGES, Text
 from kiosk.services.base import ConsentItem, Link, ResultRow, ServicePreview, ServiceResult
 from kiosk.services.identity import IdentityService
+from kiosk.services.visit import Authenticated, CardStatus, EnrolmentCandidate, FourInfo
 
 STAFF_ID, STAFF_PIN = "7", "246813"
 IDENTITY = IdentityService()

@@ -88,12 +88,13 @@ def test_missing_crls_fail_closed(tmp_path, test_pki, card_file):
     reader.insert(VirtualCard(card_file))
     backend = local_backend(cfg, context, reader.connect)
     backend.read_card()
+    from kiosk.errors import KioskError
     from kiosk.flow.errors_catalogue import ProblemCode
-    from kiosk.flow.ports import FlowProblem
+    from kiosk.ui.problems import problem_for
 
-    with pytest.raises(FlowProblem) as e:
+    with pytest.raises(KioskError) as e:
         backend.authenticate("1234", "identity", cfg.provider_id)
-    assert e.value.problem.code is ProblemCode.REVOCATION_UNKNOWN
+    assert problem_for(e.value).code is ProblemCode.REVOCATION_UNKNOWN
     context.db.dispose()
 
 
@@ -112,8 +113,8 @@ def test_pcsc_reader_status(name, snapshot, status):
     assert PcscReader(name)._status(snapshot) is status
 
 
-def test_deferred_backend_builds_once_on_first_need(local, card_file):
-    from kiosk.app import DeferredBackend
+def test_once_builds_on_first_need_then_keeps_it(local, card_file):
+    from kiosk.app import Once
 
     cfg, context = local
     reader = InProcessReader()
@@ -124,11 +125,27 @@ def test_deferred_backend_builds_once_on_first_need(local, card_file):
         built.append(1)
         return local_backend(cfg, context, reader.connect)
 
-    backend = DeferredBackend(build)
-    backend.close_card()  # nothing to close yet, nothing built
-    assert built == []
-    assert backend.read_card().auth_retries == 3
-    assert backend.prepare() is backend.prepare() and built == [1]
+    backend = Once(build)
+    assert built == []  # nothing is built before it is needed
+    assert backend().read_card().auth_retries == 3
+    assert backend() is backend() and built == [1]
+
+
+def test_once_tries_again_after_a_failed_build():
+    from kiosk.app import Once
+
+    calls = []
+
+    def build():
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("the store is not there yet")
+        return "built"
+
+    once = Once(build)
+    with pytest.raises(OSError):
+        once()
+    assert once() == "built" and once() == "built" and len(calls) == 2
 
 
 def test_kiosk_run_command_line():

@@ -12,11 +12,12 @@ from test_platform_http import PROVIDER, TOKEN
 from kiosk import config
 from kiosk.app import platform_backend
 from kiosk.card.reader import InProcessReader
+from kiosk.errors import KioskError
 from kiosk.flow.errors_catalogue import ProblemCode
-from kiosk.flow.ports import FlowProblem
 from kiosk.platform import client as client_module
 from kiosk.services.base import ServiceContext
 from kiosk.simcard.applet import VirtualCard
+from kiosk.ui.problems import problem_for
 
 pytest_plugins = ["test_verify_support", "test_platform_http"]
 
@@ -90,9 +91,9 @@ def test_enrol_then_verify_through_the_platform(kiosk, sent):
 def test_platform_down_is_said_plainly(kiosk, platform):
     kiosk.read_card()
     platform.stop()
-    with pytest.raises(FlowProblem) as e:
+    with pytest.raises(KioskError) as e:
         kiosk.authenticate("1234", "identity", PROVIDER)
-    assert e.value.problem.code is ProblemCode.PLATFORM_UNREACHABLE
+    assert problem_for(e.value).code is ProblemCode.PLATFORM_UNREACHABLE
 
 
 def test_a_token_the_platform_does_not_know_is_said_plainly(platform, card_file, tmp_path):
@@ -111,9 +112,9 @@ def test_a_token_the_platform_does_not_know_is_said_plainly(platform, card_file,
     backend = platform_backend(cfg, reader.connect, closers)
     try:
         backend.read_card()
-        with pytest.raises(FlowProblem) as e:
+        with pytest.raises(KioskError) as e:
             backend.authenticate("1234", "identity", PROVIDER)
-        assert e.value.problem.code is ProblemCode.PLATFORM_UNREACHABLE
+        assert problem_for(e.value).code is ProblemCode.PLATFORM_UNREACHABLE
     finally:
         backend.close_card()
         for close in closers:

@@ -35,8 +35,9 @@ from kiosk.flow.machine import (
     WorkFailed,
     staff_wait_s,
 )
-from kiosk.flow.ports import CallOutcome, CardStatus
+from kiosk.flow.ports import CallOutcome
 from kiosk.flow.texts import TEXTS
+from kiosk.services.visit import CardStatus
 from tests.unit.test_flow import NOW, Driver, at_pin, make_flow
 
 STAFF_ID, STAFF_PIN = "1021", "24681357"

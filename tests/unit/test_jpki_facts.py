@@ -28,12 +28,12 @@ from kiosk.flow.machine import (
     SubmitPin,
     WorkDone,
 )
-from kiosk.flow.ports import Authenticated, CardStatus
 from kiosk.i18n import Text
 from kiosk.jpki.errors import PinFormatError
 from kiosk.jpki.session import encode_pin
 from kiosk.jpki_facts import MAX_TRIES, Which, sha256_digest_info
 from kiosk.pki.authority import PkiError, check_auth_pin, check_sign_password
+from kiosk.services.visit import Authenticated, CardStatus
 from kiosk.simcard import applet
 
 PINS = ["", "123", "1234", "0000", "12345", "12a4", "１２３４", "12 4"]

@@ -64,7 +64,7 @@ def _wrong(pin: str) -> str:
 
 
 def _visit(s: JpkiSession, c: CardFile) -> None:
-    """What kiosk.flow.backend.CardBackend does in a visit that enrols (the card's side)."""
+    """What kiosk.services.visit.Visit does in a visit that enrols (the card's side)."""
     s.select_ap()
     s.token_label()
     s.pin_retries("auth")

@@ -18,9 +18,7 @@ from kiosk.demo.insurance import (
     derived_record,
 )
 from kiosk.errors import KioskError
-from kiosk.flow.backend import CardBackend
 from kiosk.flow.errors_catalogue import ProblemCode
-from kiosk.flow.ports import FlowProblem
 from kiosk.services.base import Link, ServiceContext
 from kiosk.services.insurance import (
     CHECKUPS,
@@ -31,6 +29,8 @@ from kiosk.services.insurance import (
     InsuranceUnavailable,
     mask_member,
 )
+from kiosk.services.visit import Visit
+from kiosk.ui.problems import problem_for
 
 TODAY = date(2026, 11, 25)
 ACCOUNT = "K-0000TEST"
@@ -232,7 +232,7 @@ class Broken:
 
 def test_an_unexpected_failure_reaches_the_flow_as_service_failed():
     audit = MemoryAudit()
-    backend = CardBackend(
+    backend = Visit(
         connect=None,
         verifier=None,
         challenges=None,
@@ -241,15 +241,15 @@ def test_an_unexpected_failure_reaches_the_flow_as_service_failed():
         terminal_id="kiosk-1",
         clock=lambda: datetime(2026, 11, 25, tzinfo=UTC),
     )
-    with pytest.raises(FlowProblem) as raised:
+    with pytest.raises(KioskError) as raised:
         backend.run_service(context())
-    assert raised.value.problem.code is ProblemCode.SERVICE_FAILED
+    assert problem_for(raised.value).code is ProblemCode.SERVICE_FAILED
     assert [(r.action, r.ok) for r in audit.records] == [("service.insurance", False)]
 
 
 def test_a_lost_coverage_is_audited_as_not_ok_through_the_backend():
     audit = MemoryAudit()
-    backend = CardBackend(
+    backend = Visit(
         None,
         None,
         None,

@@ -10,9 +10,7 @@ import pytest
 from kiosk.demo.audit import MemoryAudit
 from kiosk.demo.login import MemoryLoginSessions, demo_login_service
 from kiosk.errors import KioskError
-from kiosk.flow.backend import CardBackend
 from kiosk.flow.errors_catalogue import ProblemCode
-from kiosk.flow.ports import FlowProblem
 from kiosk.services.base import Link, ServiceContext, ServiceResult
 from kiosk.services.login import (
     CONSENT_SIGN_IN,
@@ -24,6 +22,8 @@ from kiosk.services.login import (
     LoginTicket,
     LoginUnavailable,
 )
+from kiosk.services.visit import Visit
+from kiosk.ui.problems import problem_for
 
 T0 = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)  # 15:00 in Japan
 PROVIDER = "demo-bank"
@@ -216,7 +216,7 @@ def test_other_port_failures_reach_the_flow_as_service_failed():
     """Anything but 'unreachable' is not the person's to handle: the backend's error screen."""
     port = RecordingSessions(RuntimeError("boom"))
     audit = MemoryAudit()
-    backend = CardBackend(
+    backend = Visit(
         connect=None,  # type: ignore[arg-type]
         verifier=None,  # type: ignore[arg-type]
         challenges=None,  # type: ignore[arg-type]
@@ -225,16 +225,16 @@ def test_other_port_failures_reach_the_flow_as_service_failed():
         terminal_id="kiosk-1",
         clock=Clock(),
     )
-    with pytest.raises(FlowProblem) as raised:
+    with pytest.raises(KioskError) as raised:
         backend.run_service(context())
-    assert raised.value.problem.code is ProblemCode.SERVICE_FAILED
+    assert problem_for(raised.value).code is ProblemCode.SERVICE_FAILED
     assert [(r.action, r.ok) for r in audit.records] == [("service.login", False)]
 
 
 def test_the_backend_audits_an_unreachable_login_as_not_ok(sessions):
     sessions.reachable = False
     audit = MemoryAudit()
-    backend = CardBackend(
+    backend = Visit(
         connect=None,  # type: ignore[arg-type]
         verifier=None,  # type: ignore[arg-type]
         challenges=None,  # type: ignore[arg-type]

@@ -12,9 +12,7 @@ import pytest
 from kiosk.demo.audit import MemoryAudit
 from kiosk.demo.payment import MemoryPaymentGateway, demo_payment_service
 from kiosk.errors import KioskError
-from kiosk.flow.backend import CardBackend
 from kiosk.flow.errors_catalogue import ProblemCode
-from kiosk.flow.ports import FlowProblem
 from kiosk.services.base import Link, ServiceContext, ServicePreview, ServiceResult, prepares
 from kiosk.services.payment import (
     CONSENT_PAY,
@@ -34,6 +32,8 @@ from kiosk.services.payment import (
     whole_yen,
     yen,
 )
+from kiosk.services.visit import Visit
+from kiosk.ui.problems import problem_for
 
 T0 = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)  # 15:00 in Japan
 SHOP = "demo-shop"
@@ -121,8 +121,8 @@ def prepared(service: PaymentService, **overrides) -> ServiceContext:
     return context(preview=preview, **overrides)
 
 
-def backend(service: PaymentService, audit: MemoryAudit) -> CardBackend:
-    return CardBackend(
+def backend(service: PaymentService, audit: MemoryAudit) -> Visit:
+    return Visit(
         connect=None,  # type: ignore[arg-type]
         verifier=None,  # type: ignore[arg-type]
         challenges=None,  # type: ignore[arg-type]
@@ -216,9 +216,9 @@ def test_prepare_on_a_staff_assisted_visit_does_not_ask_the_port():
 
 def test_other_prepare_failures_reach_the_flow_as_service_failed():
     port = RecordingGateway(pending=RuntimeError("boom"))
-    with pytest.raises(FlowProblem) as raised:
+    with pytest.raises(KioskError) as raised:
         backend(PaymentService(port, TERMINAL, Clock()), MemoryAudit()).prepare_service(context())
-    assert raised.value.problem.code is ProblemCode.SERVICE_FAILED
+    assert problem_for(raised.value).code is ProblemCode.SERVICE_FAILED
 
 
 # --- run ------------------------------------------------------------------------------
@@ -478,9 +478,9 @@ def test_other_charge_failures_reach_the_flow_as_service_failed():
     port = RecordingGateway(pending=request, charge=RuntimeError("boom"))
     service = PaymentService(port, TERMINAL, Clock())
     audit = MemoryAudit()
-    with pytest.raises(FlowProblem) as raised:
+    with pytest.raises(KioskError) as raised:
         backend(service, audit).run_service(prepared(service))
-    assert raised.value.problem.code is ProblemCode.SERVICE_FAILED
+    assert problem_for(raised.value).code is ProblemCode.SERVICE_FAILED
     assert [(r.action, r.ok) for r in audit.records] == [("service.payment", False)]
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from kiosk import cli
-from kiosk.app import DeferredAudit, StoreAudit, staff_desk
+from kiosk.app import DeferredAudit, staff_desk
 from kiosk.commands.staff import read_pin
 from kiosk.config import Config, ConfigError
 from kiosk.demo.audit import MemoryAudit
@@ -240,8 +240,8 @@ def test_staff_events_reach_the_store_with_the_staff_number(tmp_path, staff):
     db = Database(f"sqlite:///{tmp_path / 'kiosk.sqlite3'}")
     db.upgrade()
     try:
-        log = AuditLog(db)
-        d = desk(staff, StoreAudit(log, "kiosk-1"))
+        log = AuditLog(db, terminal_id="kiosk-1")
+        d = desk(staff, log)
         d.sign_in("1021", PIN)
         refused(d, "7", WRONG)
         d.record_exit("1021")
@@ -320,8 +320,8 @@ def test_the_staff_audit_opens_the_store_on_first_use_and_fails_without_it():
             audits.append(MemoryAudit())
 
     deferred = DeferredAudit(prepare, audits)
-    deferred.record("staff.exit", True, None, "clinic", None, AT, actor="7")
-    deferred.record("staff.exit", True, None, "clinic", None, AT, actor="8")
+    deferred.record("staff.exit", True, None, "clinic", AT, actor="7")
+    deferred.record("staff.exit", True, None, "clinic", AT, actor="8")
     assert opened == [1]
     assert [r.actor for r in audits[0].records] == ["7", "8"]
 
@@ -329,4 +329,4 @@ def test_the_staff_audit_opens_the_store_on_first_use_and_fails_without_it():
         raise RuntimeError("the store cannot be opened")
 
     with pytest.raises(RuntimeError):
-        DeferredAudit(broken, []).record("staff.exit", True, None, "clinic", None, AT)
+        DeferredAudit(broken, []).record("staff.exit", True, None, "clinic", AT)
