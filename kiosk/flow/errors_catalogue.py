@@ -1,7 +1,7 @@
 """One catalogue: every problem the kiosk can show → title, text, icon, whether a retry helps.
 
-Card, verification and platform errors are translated into a `Problem` at the backend
-boundary (kiosk.flow.backend); the screens only ever look problems up here.
+Card, verification and platform errors are translated into a `Problem` where the card worker
+catches them (kiosk.ui.problems); the screens only ever look problems up here.
 """
 
 from __future__ import annotations

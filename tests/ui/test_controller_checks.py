@@ -1,4 +1,5 @@
-"""The card worker refuses a job its kind cannot run (checks that hold under `python -O`)."""
+"""The card worker: it refuses a job its kind cannot run (checks that hold under `python -O`),
+builds its backend on a warm-up, and turns whatever a job raises into the problem shown."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from datetime import UTC, datetime
 import pytest
 
 from kiosk.flow.errors_catalogue import Problem, ProblemCode
-from kiosk.flow.machine import StartWork, Work
+from kiosk.flow.machine import CloseCard, StartWork, Work
+from kiosk.jpki.errors import PinIncorrect
 from kiosk.services.base import ServiceContext
-from kiosk.ui.controller import CardWorker
+from kiosk.platform.client import PlatformRefused, PlatformUnavailable
+from kiosk.services.visit import ServiceFailed
+from kiosk.ui.controller import CardWorker, WarmUp
 
 UNASSISTED = ServiceContext("svc", "prov", "ja", "subject", datetime(2030, 1, 1, tzinfo=UTC), None)
 
@@ -43,7 +47,7 @@ class _Backend:
 )
 def test_a_job_without_what_its_kind_needs_fails_as_internal(job: StartWork) -> None:
     backend = _Backend()
-    worker = CardWorker(backend)  # type: ignore[arg-type]  # a recording stand-in
+    worker = CardWorker(lambda: backend)
     done, failed = [], []
     worker.done.connect(lambda work_id, value: done.append(value))
     worker.failed.connect(lambda work_id, problem: failed.append((work_id, problem)))
@@ -53,6 +57,58 @@ def test_a_job_without_what_its_kind_needs_fails_as_internal(job: StartWork) -> 
 
 
 def test_a_job_of_another_type_is_refused() -> None:
-    worker = CardWorker(_Backend())  # type: ignore[arg-type]  # a recording stand-in
+    worker = CardWorker(_Backend)
     with pytest.raises(TypeError):
         worker.run("not a job")
+
+
+class _Raising:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def read_card(self) -> object:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "problem"),
+    [
+        (PinIncorrect("auth", 2), Problem(ProblemCode.PIN_INCORRECT, 2)),
+        (PlatformUnavailable("down"), Problem(ProblemCode.PLATFORM_UNREACHABLE)),
+        (PlatformRefused("unauthorized", 401), Problem(ProblemCode.PLATFORM_UNREACHABLE)),
+        (ServiceFailed("gateway down"), Problem(ProblemCode.SERVICE_FAILED)),
+        (ZeroDivisionError(), Problem(ProblemCode.INTERNAL)),
+    ],
+    ids=lambda v: type(v).__name__,
+)
+def test_what_a_job_raises_is_the_problem_shown(error: BaseException, problem: Problem) -> None:
+    worker = CardWorker(lambda: _Raising(error))
+    failed = []
+    worker.failed.connect(lambda work_id, shown: failed.append((work_id, shown)))
+    worker.run(StartWork(7, Work.READ_CARD))
+    assert failed == [(7, problem)]
+
+
+def test_the_warm_up_builds_the_backend_and_a_failed_build_is_internal_for_card_work() -> None:
+    builds: list[int] = []
+
+    def build() -> _Backend:
+        builds.append(1)
+        raise OSError("the store is not there")
+
+    worker = CardWorker(build)
+    failed = []
+    worker.failed.connect(lambda work_id, shown: failed.append((work_id, shown)))
+    worker.run(WarmUp())  # logged, not raised: the worker thread lives on
+    worker.run(CloseCard())  # nothing to close on a backend that is not there: logged too
+    worker.run(StartWork(3, Work.READ_CARD))
+    assert builds == [1, 1, 1]
+    assert failed == [(3, Problem(ProblemCode.INTERNAL))]
+
+
+def test_close_card_reaches_the_built_backend() -> None:
+    backend = _Backend()
+    worker = CardWorker(lambda: backend)
+    worker.run(WarmUp())
+    worker.run(CloseCard())
+    assert backend.calls == ["close_card"]

@@ -818,3 +818,31 @@ def test_card_pulled_while_the_preview_shows_pays_nothing():
         WorkDone(work_id, PREVIEW)
     )  # the preview comes too late
     assert late.state.preview is None and late.screen is not Screen.SERVICE_CONSENT
+
+
+# --- checks that hold under `python -O` ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["a string", None, CardStatus(3, 5)],  # none of them is an Authenticated
+    ids=["str", "none", "card-status"],
+)
+def test_work_answered_with_the_wrong_kind_of_value_ends_on_the_internal_problem(value):
+    d = at_pin().send(SubmitPin("1234")).finish_work(value)
+    assert d.screen is Screen.ERROR and d.state.problem.code is ProblemCode.INTERNAL
+    assert d.state.authenticated is None
+
+
+def test_a_card_read_answered_with_something_else_is_the_internal_problem():
+    d = Driver(make_flow()).send(Start()).send(ReaderChanged(ReaderStatus.CARD))
+    d.finish_work(AUTH_LINKED)
+    assert d.screen is Screen.ERROR and d.state.problem.code is ProblemCode.INTERNAL
+
+
+def test_a_handler_reached_with_another_event_type_is_a_wiring_bug():
+    from kiosk.flow.machine import Misrouted, _read_done
+
+    flow = make_flow()
+    with pytest.raises(Misrouted):
+        _read_done(flow, flow.initial(ReaderStatus.READY), Start(), NOW)
