@@ -10,8 +10,8 @@ import pytest
 from kiosk.flow.errors_catalogue import Problem, ProblemCode
 from kiosk.flow.machine import CloseCard, StartWork, Work
 from kiosk.jpki.errors import PinIncorrect
-from kiosk.services.base import ServiceContext
 from kiosk.platform.client import PlatformRefused, PlatformUnavailable
+from kiosk.services.base import ServiceContext
 from kiosk.services.visit import ServiceFailed
 from kiosk.ui.controller import CardWorker, WarmUp
 
