@@ -4,16 +4,20 @@ Times are timezone-aware UTC (`UtcDateTime`), except `revoked_serials.revoked_at
 Unix seconds: a national CRL has millions of rows and an integer is cheaper to write and read.
 Revoked serials belong to one imported CRL generation; `crl_current` points at the generation in
 force per issuer, and flipping that pointer is the atomic swap of a CRL import.
+
+The insurer's roster (`insurance_members`, one `roster_imports` row per import) and the clinic's
+own patient records (`patients`) are data the operator loads from CSV (kiosk.store.roster).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -218,3 +222,86 @@ class AuditRow(Base):
     affected_rows: Mapped[int | None] = mapped_column(BigInteger(), nullable=True)
     #: The time bound the action used (a purge: rows before it were removed).
     cutoff_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+#: 保険者番号: 8 digits (6 for 国民健康保険).
+INSURER_LENGTH = 8
+#: 記号 and 番号 of a health insurance card: up to 20 characters each (full-width allowed).
+MEMBER_PART_LENGTH = 20
+#: 枝番: 2 digits.
+BRANCH_LENGTH = 2
+#: A person's name as the record spells it (kanji or kana).
+PERSON_NAME_LENGTH = 100
+#: 診察券番号: the clinic's own patient number.
+PATIENT_NUMBER_LENGTH = 32
+
+
+class RosterImportRow(Base):
+    """One import of an insurer's member roster: when, how many rows, the file's SHA-256.
+
+    The members in force for an insurer are those of its latest import; a re-import deletes
+    the previous members and inserts the new ones in one transaction (kiosk.store.roster), so
+    earlier imports stay here as the history of what was loaded, with no members left.
+    """
+
+    __tablename__ = "roster_imports"
+    __table_args__ = (Index("ix_roster_imports_insurer", "insurer"),)
+
+    import_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    insurer: Mapped[str] = mapped_column(String(INSURER_LENGTH))
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    rows: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class InsuranceMemberRow(Base):
+    """One member of an insurer's roster (被保険者), as the insurer's file gave it.
+
+    An empty 記号 or 枝番 is stored as "" (not NULL) so the unique key holds for it too.
+    """
+
+    __tablename__ = "insurance_members"
+    __table_args__ = (
+        UniqueConstraint("insurer", "symbol", "number", "branch", name="uq_insurance_members_key"),
+        Index("ix_insurance_members_import", "import_id"),
+        CheckConstraint("copay_tenths BETWEEN 1 AND 3", name="copay_known"),
+    )
+
+    member_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("roster_imports.import_id"))
+    insurer: Mapped[str] = mapped_column(String(INSURER_LENGTH))
+    symbol: Mapped[str] = mapped_column(String(MEMBER_PART_LENGTH))
+    number: Mapped[str] = mapped_column(String(MEMBER_PART_LENGTH))
+    branch: Mapped[str] = mapped_column(String(BRANCH_LENGTH))
+    name: Mapped[str] = mapped_column(String(PERSON_NAME_LENGTH))
+    name_kana: Mapped[str] = mapped_column(String(PERSON_NAME_LENGTH))
+    birth_date: Mapped[date] = mapped_column(Date)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date, nullable=True)
+    lost_on: Mapped[date | None] = mapped_column(Date, nullable=True)  # 資格喪失日
+    copay_tenths: Mapped[int] = mapped_column(SmallInteger)
+
+
+class PatientRow(Base):
+    """One of a clinic's own patient records (診察券番号), with the insurance it has on file.
+
+    No foreign key to `providers`: a clinic loads its records before its first enrolment
+    creates the provider row. An insurance field the clinic does not have is "".
+    """
+
+    __tablename__ = "patients"
+    __table_args__ = (
+        UniqueConstraint("provider_id", "patient_number", name="uq_patients_number"),
+        Index("ix_patients_member", "provider_id", "insurer", "number"),
+    )
+
+    patient_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider_id: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    patient_number: Mapped[str] = mapped_column(String(PATIENT_NUMBER_LENGTH))
+    name: Mapped[str] = mapped_column(String(PERSON_NAME_LENGTH))
+    name_kana: Mapped[str] = mapped_column(String(PERSON_NAME_LENGTH))
+    birth_date: Mapped[date] = mapped_column(Date)
+    insurer: Mapped[str] = mapped_column(String(INSURER_LENGTH))
+    symbol: Mapped[str] = mapped_column(String(MEMBER_PART_LENGTH))
+    number: Mapped[str] = mapped_column(String(MEMBER_PART_LENGTH))
+    branch: Mapped[str] = mapped_column(String(BRANCH_LENGTH))
