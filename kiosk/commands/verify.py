@@ -70,9 +70,10 @@ def prove(session: JpkiSession, pin: str, local: LocalContext, clock: Clock) -> 
     from kiosk.services.visit import Terminal, prove_user
 
     at = Terminal(local.provider_id, local.terminal_id)
-    return prove_user(
+    proved = prove_user(
         session, pin, at, local.challenges, local.verifier, clock, action="verify_card"
     )
+    return proved.verdict
 
 
 def print_json(obj: dict[str, Any]) -> None:

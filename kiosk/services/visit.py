@@ -221,6 +221,14 @@ class Terminal:
     terminal_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class Proved:
+    """A user proof's verdict and the auth certificate the card gave for it."""
+
+    verdict: Verdict
+    certificate_der: bytes = field(repr=False)
+
+
 def prove_user(
     session: JpkiSession,
     pin: str,
@@ -231,29 +239,16 @@ def prove_user(
     *,
     action: str,
     selected: bool = False,
-) -> Verdict:
+) -> Proved:
     """Have the card answer a fresh challenge and verify the proof (the verifier records the
     verdict under `action` and flags the link when its signature certificate was revoked)."""
-    return _prove(session, pin, at, challenges, verifier, clock, action, selected)[0]
-
-
-def _prove(
-    session: JpkiSession,
-    pin: str,
-    at: Terminal,
-    challenges: ChallengeIssuer,
-    verifier: ProofVerifier,
-    clock: Clock,
-    action: str,
-    selected: bool,
-) -> tuple[Verdict, bytes]:
-    """`prove_user`, and the auth certificate the card gave (the kiosk shows its subject)."""
     provider, terminal = at.provider_id, at.terminal_id
     challenge = challenges.issue(provider, terminal, clock())
     message = signed_message(provider, terminal, challenge.nonce)
     signed = authenticate(session, pin, message, selected=selected)
     proof = UserProof(provider, terminal, challenge.nonce, signed.certificate_der, signed.signature)
-    return verifier.verify_user_proof(proof, clock(), action=action), signed.certificate_der
+    verdict = verifier.verify_user_proof(proof, clock(), action=action)
+    return Proved(verdict, signed.certificate_der)
 
 
 def apply(
@@ -376,9 +371,17 @@ class Visit:
         """VERIFY the PIN once, sign a fresh challenge, verify the proof, look up the link."""
         session = self._card()
         at = Terminal(provider_id, self._terminal_id)
-        verdict, certificate = _prove(
-            session, pin, at, self._challenges, self._verifier, self._clock, "authenticate", True
+        proved = prove_user(
+            session,
+            pin,
+            at,
+            self._challenges,
+            self._verifier,
+            self._clock,
+            action="authenticate",
+            selected=True,
         )
+        verdict = proved.verdict
         refuse_unless_ok(verdict)
         link, renews = None, None
         if verdict.account_ref is not None and verdict.linked_at is not None:
@@ -386,7 +389,7 @@ class Visit:
                 renews = verdict.account_ref  # the signature certificate was revoked
             else:
                 link = Link(verdict.account_ref, verdict.linked_at)
-        cert = load_certificate(certificate).certificate  # the verifier accepted these bytes
+        cert = load_certificate(proved.certificate_der).certificate  # the verifier accepted them
         subject, not_after = cert.subject.rfc4514_string(), cert.not_valid_after_utc
         return Authenticated(subject, not_after, link, renews is not None, renews)
 
