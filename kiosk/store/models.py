@@ -286,7 +286,8 @@ class PatientRow(Base):
     """One of a clinic's own patient records (診察券番号), with the insurance it has on file.
 
     No foreign key to `providers`: a clinic loads its records before its first enrolment
-    creates the provider row. An insurance field the clinic does not have is "".
+    creates the provider row. An insurance field the clinic does not have is "". A load
+    replaces all of a provider's records in one transaction; `imported_at` says when.
     """
 
     __tablename__ = "patients"
@@ -305,3 +306,4 @@ class PatientRow(Base):
     symbol: Mapped[str] = mapped_column(String(MEMBER_PART_LENGTH))
     number: Mapped[str] = mapped_column(String(MEMBER_PART_LENGTH))
     branch: Mapped[str] = mapped_column(String(BRANCH_LENGTH))
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime())

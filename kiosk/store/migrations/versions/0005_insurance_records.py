@@ -76,6 +76,7 @@ def upgrade() -> None:
         sa.Column("symbol", sa.String(length=20), nullable=False),
         sa.Column("number", sa.String(length=20), nullable=False),
         sa.Column("branch", sa.String(length=2), nullable=False),
+        sa.Column("imported_at", UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("patient_id", name=op.f("pk_patients")),
         sa.UniqueConstraint("provider_id", "patient_number", name="uq_patients_number"),
     )
