@@ -307,3 +307,31 @@ class PatientRow(Base):
     number: Mapped[str] = mapped_column(String(MEMBER_PART_LENGTH))
     branch: Mapped[str] = mapped_column(String(BRANCH_LENGTH))
     imported_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class OutboxRow(Base):
+    """A message waiting for (or delivered to) another system: the reception's FHIR Bundles.
+
+    Written in the transaction that audits the visit (kiosk.store.outbox), so a recorded
+    visit always has its message; sent after, retried with backoff (`next_attempt_at`), and
+    marked delivered only once the receiver accepted it. `body` is what is sent, as built;
+    the other columns are codes and times, never anything about the person.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "destination", "delivered_at", "next_attempt_at"),
+        CheckConstraint("attempts >= 0", name="attempts_counted"),
+    )
+
+    message_id: Mapped[str] = mapped_column(String(36), primary_key=True)  # a uuid, as text
+    destination: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    provider_id: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    body: Mapped[bytes] = mapped_column(LargeBinary())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    #: The short code of the last failed attempt (e.g. `timeout`, `http_503`).
+    last_error: Mapped[str | None] = mapped_column(String(CODE_LENGTH), nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
