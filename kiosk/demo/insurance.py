@@ -10,7 +10,7 @@ import hashlib
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date
 
 from kiosk.services.insurance import (
     SHARABLE,
@@ -32,13 +32,14 @@ class InsuranceRecord:
     lost_on: date | None = None
 
     def on(self, as_of: date) -> Eligibility:
-        """The coverage on `as_of`: lost from `lost_on`, or from the day after `valid_until`."""
-        lost_on = self.lost_on
+        """The coverage on `as_of`: lost from `lost_on`, expired from the day after
+        `valid_until` (as the store-backed directory answers)."""
+        if self.lost_on is not None and as_of >= self.lost_on:
+            return Eligibility(Coverage.LOST, self.insurer, self.member, lost_on=self.lost_on)
         if self.valid_until is not None and as_of > self.valid_until:
-            ended = self.valid_until + timedelta(days=1)
-            lost_on = ended if lost_on is None else min(lost_on, ended)
-        if lost_on is not None and as_of >= lost_on:
-            return Eligibility(Coverage.LOST, self.insurer, self.member, lost_on=lost_on)
+            return Eligibility(
+                Coverage.EXPIRED, self.insurer, self.member, valid_until=self.valid_until
+            )
         return Eligibility(
             Coverage.VALID, self.insurer, self.member, self.copay_tenths, self.valid_until
         )

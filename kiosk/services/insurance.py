@@ -4,7 +4,8 @@ The person verifies with the card (or staff check them by sight); the service as
 eligibility directory (オンライン資格確認 at the clinic's side) for their coverage as of today
 in Japan and shows what the reception needs: the insurer number (保険者番号), the member
 symbol and number (記号・番号, masked but for the last characters), the co-payment ratio
-(負担割合), the date the coverage is valid until, and the status (有効 / 資格喪失 / 確認できません).
+(負担割合), the date the coverage is valid until, and the status (有効 / 資格喪失 / 有効期限切れ /
+確認できません).
 
 Sharing past medication information (薬剤情報) and specific health checkup results
 (特定健診情報) with the clinic is asked item by item; only the items agreed are passed to the
@@ -48,6 +49,7 @@ class Coverage(StrEnum):
 
     VALID = "valid"  # 有効
     LOST = "lost"  # 資格喪失 (on `lost_on`)
+    EXPIRED = "expired"  # 有効期限切れ (the day after `valid_until`, with no loss recorded)
     UNKNOWN = "unknown"  # 確認できません (no record of this person)
 
 
@@ -249,6 +251,30 @@ def _result(found: Eligibility, agreed: frozenset[str], assisted: bool) -> Servi
                 "This insurance no longer covers you. Please show your new insurance "
                 "certificate at reception.",
                 "この ほけんは もう つかえません。あたらしい ほけんしょうを "
+                "うけつけで みせて ください。",
+            ),
+            rows=tuple(rows),
+            assisted=assisted,
+        )
+    if found.status is Coverage.EXPIRED:
+        rows = [
+            ResultRow(_LABEL_INSURER, found.insurer),
+            ResultRow(_LABEL_MEMBER, mask_member(found.member)),
+        ]
+        if found.valid_until is not None:
+            rows.append(ResultRow(_LABEL_VALID_UNTIL, found.valid_until.isoformat()))
+        return ServiceResult(
+            ok=False,
+            title=Text(
+                "資格確認：有効期限切れ",
+                "Coverage: expired",
+                "ほけんの きげんが きれて います",
+            ),
+            message=Text(
+                "この保険の有効期限が過ぎています。新しい保険証か資格確認書を受付にお見せください。",
+                "This insurance has passed its valid-until date. Please show your new "
+                "insurance certificate at reception.",
+                "この ほけんは つかえる きげんが すぎて います。あたらしい ほけんしょうを "
                 "うけつけで みせて ください。",
             ),
             rows=tuple(rows),

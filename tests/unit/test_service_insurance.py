@@ -177,12 +177,35 @@ def test_lost_coverage_says_so_with_the_date_and_shares_nothing():
     assert all(all_texts(result))
 
 
-def test_coverage_past_its_valid_until_date_is_lost_from_the_next_day():
+def test_coverage_past_its_valid_until_date_is_expired_from_the_next_day():
     record = replace(VALID, valid_until=date(2026, 11, 24))
     assert record.on(date(2026, 11, 24)).status is Coverage.VALID
-    lost = record.on(TODAY)
-    assert lost.status is Coverage.LOST and lost.lost_on == TODAY
+    expired = record.on(TODAY)
+    assert expired.status is Coverage.EXPIRED and expired.valid_until == date(2026, 11, 24)
+    assert expired.lost_on is None
     assert LOST.on(date(2026, 9, 30)).status is Coverage.VALID
+
+
+def test_coverage_lost_before_it_expired_is_lost():
+    record = replace(LOST, valid_until=date(2026, 11, 24))
+    assert record.on(TODAY).status is Coverage.LOST
+
+
+def test_expired_coverage_says_so_with_the_date_and_shares_nothing():
+    expired = replace(VALID, valid_until=date(2026, 11, 24))
+    directory = TestEligibilityDirectory(accounts={ACCOUNT: expired})
+    result = service(directory).run(context(consented=frozenset({MEDICATION, CHECKUPS})))
+    assert not result.ok
+    assert result.title.ja == "資格確認：有効期限切れ"
+    assert result.title.en == "Coverage: expired"
+    assert rows(result) == {
+        "Insurer number": "00001234",
+        "Member symbol and number": "●●●●・●●●456",
+        "Valid until": "2026-11-24",
+    }
+    assert "受付" in result.message.ja and "reception" in result.message.en
+    assert directory.shared == []
+    assert all(all_texts(result))
 
 
 def test_an_unknown_person_cannot_be_confirmed():
