@@ -65,6 +65,35 @@ def check_actor(actor: str | None) -> None:
         raise AuditFieldRefused("audit field 'actor' must be an identifier (letters, digits, _.:-)")
 
 
+def append_on(
+    conn: Connection,
+    *,
+    at: datetime,
+    provider_id: str,
+    terminal_id: str,
+    action: str,
+    ok: bool,
+    reason: str | None = None,
+    actor: str | None = None,
+) -> None:
+    """Append one of a kiosk's own events in `conn`'s transaction, for a row that must be
+    written with it or not at all (the reception's outbox message and the visit's audit).
+    The same checks as `AuditLog.append`; no certificate serial (no kiosk event has one)."""
+    check_fields(provider_id, terminal_id, action, reason, None)
+    check_actor(actor)
+    conn.execute(
+        insert(_t).values(
+            at=at,
+            provider_id=provider_id,
+            terminal_id=terminal_id,
+            action=action,
+            ok=ok,
+            reason=reason,
+            actor=actor,
+        )
+    )
+
+
 class AuditLog:
     """Append and read audit events.
 
