@@ -10,10 +10,12 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-import pytest
+import uvicorn
+from fastapi import FastAPI, Request, Response
 
 from kiosk.pki.authority import DEFAULT_PERSON
 from kiosk.services.insurance import CHECKUPS, MEDICATION, Coverage
@@ -121,8 +123,6 @@ class Receiver:
         self._thread: threading.Thread | None = None
 
     def _app(self):
-        from fastapi import FastAPI, Request, Response
-
         app = FastAPI()
         received = self.received
 
@@ -142,8 +142,6 @@ class Receiver:
         return app
 
     def start(self) -> None:
-        import uvicorn
-
         config = uvicorn.Config(
             self._app(), host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
         )
@@ -170,9 +168,10 @@ class Receiver:
         self._server = self._thread = None
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A running reception system on 127.0.0.1 (stopped at the end)."""
+@contextmanager
+def serving() -> Iterator[Receiver]:
+    """A running reception system on 127.0.0.1, stopped at the end (a test module's
+    `receiver` fixture yields from it)."""
     r = Receiver()
     r.start()
     try:
