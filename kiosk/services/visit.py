@@ -321,7 +321,7 @@ def refuse_unless_ok(verdict: Verdict | EnrolmentVerdict) -> None:
 
 
 class Visit:
-    """The kiosk's visits on one reader: the flow's backend (kiosk.flow.ports.FlowBackend).
+    """The kiosk's visits on one reader: the backend the flow's ports ask for (FlowBackend).
 
     One card session is held from `read_card` to `close_card`; the verifier (local or the
     platform's client) verifies and records, the links come with its verdicts, and the
