@@ -475,6 +475,8 @@ class Flow:
 
     def go(self, state: FlowState, screen: Screen, now: float, **changes: object) -> FlowState:
         """Move to `screen`, re-arming the idle deadline for it."""
+        # `changes` name FlowState's own fields, of several types: replace checks the names at
+        # run time (a wrong one is a TypeError), which a `**object` signature cannot tell mypy
         moved = replace(state, screen=screen, **changes)  # type: ignore[arg-type]
         if screen is not Screen.PUT_BACK:
             moved = replace(moved, countdown_deadline=None)
@@ -922,6 +924,7 @@ def _staff_work(s: FlowState, kind: Work, **params: object) -> Transition:
     """Start staff work on the staff worker, staying on the screen (its input paused)."""
     work_id = s.work_id + 1
     moved = replace(s, work=kind, work_id=work_id, problem=None)
+    # `params` are StartWork's own optional fields (staff_id, secret): checked by name at run time
     return Transition(moved, (StartWork(work_id, kind, **params),))  # type: ignore[arg-type]
 
 
