@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "audit",
     "staff",
     "insurance",
+    "outbox",
 )
 
 
