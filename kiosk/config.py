@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 from urllib.parse import urlsplit
 
 from kiosk.errors import KioskError
@@ -74,6 +74,45 @@ class PeerConfig:
     url: str
     #: This platform's token at the peer (a secret: never in a message or log line).
     token: str = field(repr=False)
+
+
+InsuranceDirectory = Literal["test", "roster", "http"]
+ReceptionDelivery = Literal["none", "http", "file"]
+
+
+@dataclass(frozen=True, slots=True)
+class InsuranceConfig:
+    """`[insurance]`: where the insurance check asks whether a person is covered today."""
+
+    #: "test" (the TEST directory of the demo wing: obviously fake data, demo and tests only),
+    #: "roster" (the insurer rosters and patient records loaded into this kiosk's store with
+    #: `kiosk insurance import` and `kiosk patients import`) or "http" (an insurer-side
+    #: directory, docs/insurance.md).
+    directory: InsuranceDirectory = "test"
+    #: "http": the directory's base URL (https; plain http only to this machine).
+    url: str = ""
+    #: "http": this kiosk's bearer token there (a secret: never in a message or log line).
+    token: str = field(default="", repr=False)
+    #: "http": seconds each phase of a request may take.
+    timeout_s: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ReceptionConfig:
+    """`[reception]`: where an eligibility result goes for the clinic's reception system
+    (a FHIR R4 Bundle, through the store's outbox: docs/reception.md)."""
+
+    #: "none" (nothing is handed off), "http" (POST to the reception system) or "file" (an
+    #: atomic file drop into `directory`).
+    delivery: ReceptionDelivery = "none"
+    #: "http": the reception system's endpoint (https; plain http only to this machine).
+    url: str = ""
+    #: "http": the bearer token there (a secret: never in a message or log line).
+    token: str = field(default="", repr=False)
+    #: "http": seconds each phase of a delivery may take.
+    timeout_s: int = 5
+    #: "file": the directory the reception system reads.
+    directory: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +181,11 @@ class Config:
     #: `[platform_peers.<provider>]` (the platform): providers another platform verifies for.
     platform_peers: Mapping[str, PeerConfig] = field(default_factory=dict)
 
+    #: `[insurance]`: the eligibility directory of the insurance check.
+    insurance: InsuranceConfig = InsuranceConfig()
+    #: `[reception]`: the hand-off of eligibility results to the reception system.
+    reception: ReceptionConfig = ReceptionConfig()
+
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'kiosk.sqlite3'}"
@@ -170,7 +214,15 @@ _MOVED_FROM_EXTRA = {
 }
 
 #: Keys whose values are tables (or lists of tables): set in the file only.
-_FILE_ONLY = ("staff", "providers", "ocsp", "platform_tokens", "platform_peers")
+_FILE_ONLY = (
+    "staff",
+    "providers",
+    "ocsp",
+    "platform_tokens",
+    "platform_peers",
+    "insurance",
+    "reception",
+)
 
 
 def _retired_extra(value: Any) -> str:
@@ -319,6 +371,72 @@ def _platform_peers(value: Any) -> Mapping[str, PeerConfig]:
     return MappingProxyType(peers)
 
 
+def _choice(value: Any, choices: tuple[str, ...], *where: str) -> str:
+    text = _string(value, *where)
+    if text not in choices:
+        raise _refuse(key_path(*where), "must be " + " or ".join(f'"{c}"' for c in choices))
+    return text
+
+
+def _seconds(value: Any, *where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 60:
+        raise _refuse(key_path(*where), "must be a whole number of seconds, 1 to 60")
+    return value
+
+
+def _secret(value: Any, *where: str) -> str:
+    token = _string(value, *where)
+    if token and _TOKEN.fullmatch(token) is None:  # never echo it: it is a secret
+        raise _refuse(key_path(*where), "must be printable ASCII without spaces")
+    return token
+
+
+def _closed_table(value: Any, name: str, keys: tuple[str, ...]) -> Mapping[str, Any]:
+    table = _table(value, name)
+    for key in table:
+        if key not in keys:
+            raise _refuse(key_path(name, key), "unknown key")
+    return table
+
+
+def _insurance(value: Any) -> InsuranceConfig:
+    """`[insurance]`: directory, and for "http" its url, token and timeout."""
+    t = _closed_table(value, "insurance", ("directory", "url", "token", "timeout_s"))
+    directory = _choice(
+        t.get("directory", "test"), get_args(InsuranceDirectory), "insurance", "directory"
+    )
+    url = _string(t.get("url", ""), "insurance", "url")
+    token = _secret(t.get("token", ""), "insurance", "token")
+    timeout = _seconds(t.get("timeout_s", 5), "insurance", "timeout_s")
+    if directory == "http":
+        if not url:
+            raise _refuse(key_path("insurance", "url"), 'is required when directory = "http"')
+        check_url(url, key_path("insurance", "url"))
+        if not token:
+            raise _refuse(key_path("insurance", "token"), 'is required when directory = "http"')
+    return InsuranceConfig(cast(InsuranceDirectory, directory), url, token, timeout)
+
+
+def _reception(value: Any) -> ReceptionConfig:
+    """`[reception]`: delivery, and for "http" its url and token, for "file" its directory."""
+    keys = ("delivery", "url", "token", "timeout_s", "directory")
+    t = _closed_table(value, "reception", keys)
+    delivery = _choice(
+        t.get("delivery", "none"), get_args(ReceptionDelivery), "reception", "delivery"
+    )
+    url = _string(t.get("url", ""), "reception", "url")
+    token = _secret(t.get("token", ""), "reception", "token")
+    timeout = _seconds(t.get("timeout_s", 5), "reception", "timeout_s")
+    directory = _string(t.get("directory", ""), "reception", "directory")
+    if delivery == "http":
+        if not url:
+            raise _refuse(key_path("reception", "url"), 'is required when delivery = "http"')
+        check_url(url, key_path("reception", "url"))
+    if delivery == "file" and not directory:
+        raise _refuse(key_path("reception", "directory"), 'is required when delivery = "file"')
+    return ReceptionConfig(cast(ReceptionDelivery, delivery), url, token, timeout, directory)
+
+
 #: The typed sections, each read by its own function that names the full path of a bad key.
 _SECTIONS: dict[str, Callable[[Any], Any]] = {
     "providers": _providers,
@@ -326,6 +444,8 @@ _SECTIONS: dict[str, Callable[[Any], Any]] = {
     "ocsp": _ocsp,
     "platform_tokens": _platform_tokens,
     "platform_peers": _platform_peers,
+    "insurance": _insurance,
+    "reception": _reception,
 }
 
 

@@ -318,3 +318,48 @@ def test_configuration_checks_the_forms_the_other_layers_take():
     assert config.PROVIDER_ID.pattern == IDENTIFIER.pattern
     assert config.CHALLENGE_KEY_BYTES == KEY_BYTES
     assert set(get_args(config.Language)) == set(get_args(Language))
+
+
+# --- [insurance] and [reception] ------------------------------------------------------------
+
+
+def test_insurance_and_reception_default_to_the_test_directory_and_no_hand_off(tmp_path):
+    cfg = load_text(tmp_path, "")
+    assert cfg.insurance.directory == "test" and cfg.reception.delivery == "none"
+
+
+def test_insurance_and_reception_sections_are_read(tmp_path):
+    cfg = load_text(
+        tmp_path,
+        '[insurance]\ndirectory = "http"\nurl = "https://insurer.example/"\ntoken = "t0k"\n'
+        '[reception]\ndelivery = "file"\ndirectory = "var/reception"\n',
+    )
+    assert (cfg.insurance.directory, cfg.insurance.url) == ("http", "https://insurer.example/")
+    assert cfg.insurance.token == "t0k" and "t0k" not in repr(cfg)
+    assert (cfg.reception.delivery, cfg.reception.directory) == ("file", "var/reception")
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('[insurance]\ndirectry = "roster"\n', "insurance.directry: unknown key"),
+        ('[insurance]\ndirectory = "ldap"\n', 'insurance.directory: must be "test" or'),
+        ('[insurance]\ndirectory = "http"\n', "insurance.url: is required"),
+        (
+            '[insurance]\ndirectory = "http"\nurl = "http://insurer.example/"\ntoken = "t"\n',
+            "must use https://",
+        ),
+        ('[insurance]\ndirectory = "http"\nurl = "https://i.example/"\n', "insurance.token"),
+        ('[insurance]\ntimeout_s = 0\n', "insurance.timeout_s: must be a whole number"),
+        ('[reception]\ndelivry = "http"\n', "reception.delivry: unknown key"),
+        ('[reception]\ndelivery = "fax"\n', 'reception.delivery: must be "none" or'),
+        ('[reception]\ndelivery = "http"\n', "reception.url: is required"),
+        ('[reception]\ndelivery = "file"\n', "reception.directory: is required"),
+        ('[reception]\ntoken = "a b"\n', "reception.token: must be printable ASCII"),
+        ("insurance = 3\n", "insurance: must be a table"),
+    ],
+)
+def test_a_bad_insurance_or_reception_setting_is_refused_with_its_path(tmp_path, text, words):
+    with pytest.raises(ConfigError) as e:
+        load_text(tmp_path, text)
+    assert words in str(e.value)
