@@ -7,9 +7,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from alembic import command
+from sqlalchemy import inspect
 
 from kiosk.store.audit import AuditLog
-from kiosk.store.engine import Database
+from kiosk.store.engine import Database, alembic_config
 from kiosk.store.errors import AuditFieldRefused, DuplicateKey, StoreError
 from kiosk.store.outbox import Outbox, VisitAudit
 
@@ -147,3 +149,25 @@ def test_list_shows_the_newest_first_and_the_pending_ones(outbox):
 def test_the_repr_of_a_message_shows_no_body(outbox):
     mid = enqueue(outbox)
     assert "Bundle" not in repr(outbox.get(mid))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fresh' / 'kiosk.sqlite3'}"
+    return request.getfixturevalue("postgres_empty_db")
+
+
+def test_0006_goes_down_and_up_again(empty_url):
+    db = Database(empty_url)
+    try:
+        db.upgrade("0006")
+        enqueue(Outbox(db))
+        with db.engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0005")
+        with db.engine.connect() as conn:
+            assert "outbox" not in inspect(conn).get_table_names()
+        db.upgrade("0006")
+        assert Outbox(db).list() == ()
+    finally:
+        db.dispose()
