@@ -8,11 +8,14 @@ generic result screen renders the `ServiceResult`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from kiosk.i18n import Language, Text
+
+if TYPE_CHECKING:
+    from kiosk.services.reception import ReceptionMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,9 @@ class ServiceResult:
     message: Text
     rows: tuple[ResultRow, ...] = ()
     assisted: bool = False
+    #: What the reception system is to receive from this visit (the insurance check's
+    #: eligibility), recorded with the visit and delivered after it; None: nothing.
+    handoff: ReceptionMessage | None = field(default=None, repr=False, compare=False)
 
 
 class Service(Protocol):

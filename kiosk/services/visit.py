@@ -22,7 +22,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from kiosk.card.connection import CardConnection
 from kiosk.card.errors import CardError, CardRemoved
@@ -37,6 +37,9 @@ from kiosk.verify.ports import IssuedChallenge
 from kiosk.verify.profile import BasicFourInfo, ProfileError, parse_basic_four
 from kiosk.verify.proof import UserProof, signed_message
 from kiosk.verify.verdict import EnrolmentVerdict, LinkStatus, Reason, Refused, Verdict
+
+if TYPE_CHECKING:  # the hand-off brings the FHIR models: loaded only where it is wired
+    from kiosk.services.handoff import Handoff
 
 log = logging.getLogger(__name__)
 
@@ -325,7 +328,8 @@ class Visit:
 
     One card session is held from `read_card` to `close_card`; the verifier (local or the
     platform's client) verifies and records, the links come with its verdicts, and the
-    services run and are audited here. Errors are the layers' own types, raised as they are."""
+    services run and are audited here (with what a service hands to reception, through
+    `handoff`, in the same transaction). Errors are the layers' own types, raised as they are."""
 
     def __init__(
         self,
@@ -337,8 +341,10 @@ class Visit:
         terminal_id: str,
         clock: Clock,
         account_ref: Callable[[], str] = new_account_ref,
+        handoff: Handoff | None = None,
     ) -> None:
         self._connect = connect
+        self._handoff = handoff
         self._verifier = verifier
         self._challenges = challenges
         self._audit = audit
@@ -453,6 +459,17 @@ class Visit:
             log.error("service %s failed: %s", context.service_id, type(e).__name__, exc_info=e)
             self._audit.record(action, False, None, provider_id, self._clock(), actor=actor)
             raise ServiceFailed(f"service {context.service_id} failed") from e
+        if result.handoff is not None and self._handoff is not None:
+            try:  # the audit row and the message for reception, in one transaction
+                self._handoff.record(result.handoff, action, result.ok, self._clock(), actor=actor)
+            except Exception as e:
+                log.error(
+                    "service %s: its hand-off could not be recorded: %s",
+                    context.service_id,
+                    type(e).__name__,
+                )
+                raise ServiceFailed(f"service {context.service_id} could not record") from e
+            return result
         self._audit.record(action, result.ok, None, provider_id, self._clock(), actor=actor)
         return result
 
