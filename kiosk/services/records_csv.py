@@ -119,7 +119,8 @@ class _FieldRefused(Exception):
 
 
 def _nfkc(value: str) -> str:
-    return unicodedata.normalize("NFKC", value).strip()
+    # ASCII is its own NFKC form; most numbers and dates in a file are ASCII
+    return value.strip() if value.isascii() else unicodedata.normalize("NFKC", value).strip()
 
 
 def _digits(pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
@@ -136,10 +137,12 @@ def _member_part(value: str) -> str:
     """記号 or 番号: letters and digits only (NFKC, ASCII letters upper case), so the
     "記号・番号-枝番" a person types splits back into its parts."""
     value = _nfkc(value)
-    if len(value) > MEMBER_PART_CHARS or not all(c.isalnum() for c in value):
+    if len(value) > MEMBER_PART_CHARS or not value.isalnum():
         raise _FieldRefused(
             Problem.BAD_NUMBER, f"must be up to {MEMBER_PART_CHARS} letters or digits"
         )
+    if value.isascii():
+        return value.upper()
     return "".join(c.upper() if c.isascii() else c for c in value)
 
 
@@ -158,7 +161,9 @@ def _name(value: str) -> str:
     value = value.strip()
     if len(value) > NAME_CHARS:
         raise _FieldRefused(Problem.BAD_TEXT, f"is longer than {NAME_CHARS} characters")
-    if any(unicodedata.category(c)[0] == "C" for c in value):
+    # isprintable() is False for every control and format character (and for spaces other
+    # than " ", such as the ideographic space names are often written with): only then look
+    if not value.isprintable() and any(unicodedata.category(c)[0] == "C" for c in value):
         raise _FieldRefused(Problem.BAD_TEXT, "has a control or format character")
     return value
 

@@ -128,7 +128,7 @@ def test_a_row_of_another_insurer_is_refused_before_anything_is_written(roster):
 
 def test_the_database_refuses_a_copay_outside_1_to_3(roster):
     roster.replace_insurer(INSURER, [member("1")], DIGEST, AT)
-    with pytest.raises(Exception):  # noqa: B017 - whichever error the driver raises
+    with pytest.raises(RosterError):
         roster.replace_insurer(INSURER, [member("2", copay_tenths=4)], DIGEST, LATER)
     assert roster.member(INSURER, "12", "1", "01") is not None
 
