@@ -113,6 +113,11 @@ class ReceptionConfig:
     timeout_s: int = 5
     #: "file": the directory the reception system reads.
     directory: str = ""
+    #: The clinic's 10-digit 医療機関コード, which names its patient numbers' JP Core
+    #: identifier system; empty = the kiosk's own system (docs/reception.md).
+    institution_code: str = ""
+    #: Seconds between the sender's passes over the outbox (it also runs at once after a visit).
+    interval_s: int = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,7 +424,7 @@ def _insurance(value: Any) -> InsuranceConfig:
 
 def _reception(value: Any) -> ReceptionConfig:
     """`[reception]`: delivery, and for "http" its url and token, for "file" its directory."""
-    keys = ("delivery", "url", "token", "timeout_s", "directory")
+    keys = ("delivery", "url", "token", "timeout_s", "directory", "institution_code", "interval_s")
     t = _closed_table(value, "reception", keys)
     delivery = _choice(
         t.get("delivery", "none"), get_args(ReceptionDelivery), "reception", "delivery"
@@ -428,13 +433,19 @@ def _reception(value: Any) -> ReceptionConfig:
     token = _secret(t.get("token", ""), "reception", "token")
     timeout = _seconds(t.get("timeout_s", 5), "reception", "timeout_s")
     directory = _string(t.get("directory", ""), "reception", "directory")
+    code = _string(t.get("institution_code", ""), "reception", "institution_code")
+    if code and not (len(code) == 10 and code.isascii() and code.isdigit()):
+        raise _refuse(key_path("reception", "institution_code"), "must be 10 digits")
+    interval = _seconds(t.get("interval_s", 5), "reception", "interval_s")
     if delivery == "http":
         if not url:
             raise _refuse(key_path("reception", "url"), 'is required when delivery = "http"')
         check_url(url, key_path("reception", "url"))
     if delivery == "file" and not directory:
         raise _refuse(key_path("reception", "directory"), 'is required when delivery = "file"')
-    return ReceptionConfig(cast(ReceptionDelivery, delivery), url, token, timeout, directory)
+    return ReceptionConfig(
+        cast(ReceptionDelivery, delivery), url, token, timeout, directory, code, interval
+    )
 
 
 #: The typed sections, each read by its own function that names the full path of a bad key.
