@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from kiosk.card.reader import PcscReader, ReaderPort
@@ -31,6 +32,8 @@ from kiosk.services.visit import AuditSink, Visit
 if TYPE_CHECKING:
     from kiosk.card.connection import CardConnection
     from kiosk.local import LocalContext
+    from kiosk.services.handoff import Handoff
+    from kiosk.store.engine import Database
     from kiosk.ui.controller import FlowController
     from kiosk.ui.main_window import KioskWindow
 
@@ -181,16 +184,50 @@ class DeferredAudit:
         self._audits[0].record(action, ok, reason, provider_id, at, actor=actor)
 
 
+def reception_handoff(
+    cfg: Config, db: Database, closers: list[Callable[[], None]]
+) -> Handoff | None:
+    """The hand-off of eligibility results to the clinic's reception system (`[reception]`):
+    the store's outbox, and its sender started on a thread of its own (stopped by `closers`);
+    None when nothing is handed off."""
+    reception = cfg.reception
+    if reception.delivery == "none":
+        return None
+    from kiosk.services.handoff import OutboxHandoff
+    from kiosk.services.outbox_sender import OutboxSender
+    from kiosk.services.reception_delivery import (
+        FileDropReception,
+        HttpReception,
+        ReceptionDelivery,
+    )
+    from kiosk.store.outbox import Outbox
+
+    delivery: ReceptionDelivery
+    if reception.delivery == "http":
+        delivery = HttpReception(reception.url, reception.token, float(reception.timeout_s))
+    else:
+        directory = Path(reception.directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        delivery = FileDropReception(directory)
+    outbox = Outbox(db)
+    sender = OutboxSender(outbox, delivery, utc_now, interval_s=float(reception.interval_s))
+    sender.start()  # also delivers what an earlier run left waiting
+    closers.append(sender.stop)
+    return OutboxHandoff(outbox, cfg.terminal_id, wake=sender.wake)
+
+
 def local_backend(
     cfg: Config,
     local: LocalContext,
     connect: Callable[[], CardConnection],
     audits: list[AuditSink] | None = None,
+    closers: list[Callable[[], None]] | None = None,
 ) -> Visit:
     """The visit with local verification over the store (its audit is appended to
-    `audits`, for the staff desk)."""
+    `audits`, for the staff desk; what must be stopped at the end, to `closers`)."""
     if audits is not None:
         audits.append(local.audit)
+    handoff = reception_handoff(cfg, local.db, closers if closers is not None else [])
     return Visit(
         connect,
         local.verifier,
@@ -199,6 +236,7 @@ def local_backend(
         available_services(cfg.terminal_id, cfg.provider_id),
         cfg.terminal_id,
         utc_now,
+        handoff=handoff,
     )
 
 
@@ -224,6 +262,7 @@ def platform_backend(
     audit = AuditLog(db, keeps_serials=False, terminal_id=cfg.terminal_id)  # not a verifier's
     if audits is not None:
         audits.append(audit)
+    handoff = reception_handoff(cfg, db, closers)
     return Visit(
         connect,
         client,
@@ -232,6 +271,7 @@ def platform_backend(
         available_services(cfg.terminal_id, cfg.provider_id),
         cfg.terminal_id,
         utc_now,
+        handoff=handoff,
     )
 
 
@@ -266,7 +306,7 @@ def start(cfg: Config, *, windowed: bool, reader: ReaderPort) -> Kiosk:
         local = LocalContext.from_config(cfg)
         closers.append(local.db.dispose)
         import_crls(cfg, local)
-        return local_backend(cfg, local, reader.connect, audits)
+        return local_backend(cfg, local, reader.connect, audits, closers)
 
     backend = Once(build)  # built by the card worker's warm-up, behind the attract screen
     staff = staff_desk(cfg, DeferredAudit(backend, audits), closers)

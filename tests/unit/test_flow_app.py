@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk import config
+from kiosk import app, config
 from kiosk.app import flow_config, import_crls, local_backend
 from kiosk.card.reader import InProcessReader, PcscReader
 from kiosk.config import Config, ConfigError
@@ -154,3 +154,39 @@ def test_kiosk_run_command_line():
     args = build_parser().parse_args(["run", "--config", "k.toml", "--windowed"])
     assert (args.command, args.config, args.windowed) == ("run", "k.toml", True)
     assert build_parser().parse_args(["run"]).windowed is False
+
+
+def test_no_reception_configured_means_no_hand_off(local):
+    cfg, context = local
+    closers: list = []
+    assert app.reception_handoff(cfg, context.db, closers) is None and closers == []
+
+
+def test_a_file_drop_reception_gets_what_a_visit_hands_off(local, tmp_path):
+    import dataclasses
+    import time
+
+    from reception_support import message
+
+    from kiosk.config import ReceptionConfig
+    from kiosk.services.reception import parse_bundle
+
+    cfg, context = local
+    drop = tmp_path / "reception" / "in"  # made by the wiring
+    cfg = dataclasses.replace(
+        cfg, reception=ReceptionConfig(delivery="file", directory=str(drop), interval_s=60)
+    )
+    closers: list = []
+    handoff = app.reception_handoff(cfg, context.db, closers)
+    try:
+        sent = message()
+        handoff.record(sent, "service.insurance", True, sent.at)  # wakes the sender at once
+        deadline = time.monotonic() + 20
+        while not list(drop.glob("*.json")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (path,) = drop.glob("*.json")
+        assert parse_bundle(path.read_bytes()).bundle_id == str(sent.message_id)
+    finally:
+        for close in closers:
+            close()
+    assert closers  # the sender is stopped with the kiosk
