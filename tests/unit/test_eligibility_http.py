@@ -371,3 +371,20 @@ def test_a_token_that_is_no_header_value_is_refused_without_echoing_it(token):
     with pytest.raises(ValueError) as caught:
         HttpEligibilityDirectory("https://directory.example.jp", token)
     assert token not in str(caught.value) or not token
+
+
+def test_no_number_name_token_or_answer_is_logged(directory, script, caplog):
+    import logging
+
+    with caplog.at_level(logging.DEBUG):
+        directory.check("clinic-1", "P-1", TODAY, share=frozenset({MEDICATION}))
+        script.answer(VALID | {"member": "<b>12・1001</b>"})
+        with pytest.raises(DirectoryAnswerInvalid):
+            directory.check_by_member("06139998", "12・1001-01", TODAY)
+        script.answer(b"secret body", status=500)
+        with pytest.raises(DirectoryRefused):
+            directory.check("clinic-1", "P-1", TODAY)
+    logged = caplog.text
+    assert caplog.records  # the refusals are logged, by what they are
+    for secret in (TOKEN, "P-1", "1001", "secret body", "<b>"):
+        assert secret not in logged

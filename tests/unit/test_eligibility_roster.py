@@ -175,3 +175,14 @@ def test_the_insurance_service_over_the_roster_shows_expired_and_shares_nothing(
     assert valid.ok and "提供していません" in valid.message.ja
     expired = service.run(context("P-2"))
     assert not expired.ok and expired.title.en == "Coverage: expired"
+
+
+def test_no_name_or_number_is_logged(directory, caplog):
+    import logging
+
+    with caplog.at_level(logging.DEBUG):
+        for account in ("P-1", "P-2", "P-3", "P-404"):
+            directory.check("clinic-1", account, TODAY)
+        directory.check_by_member(INSURER, "12・1001-01", TODAY)
+    for secret in ("P-1", "1001", "花子", "ハナコ", "1985"):
+        assert secret not in caplog.text
