@@ -46,7 +46,7 @@ _BRANCH = re.compile(r"[0-9]{2}")
 _PATIENT_NUMBER = re.compile(rf"[0-9A-Z][0-9A-Z-]{{0,{PATIENT_NUMBER_CHARS - 1}}}")
 _COPAY = {"1": 1, "2": 2, "3": 3}
 #: A name's reading: katakana or hiragana, the long-vowel mark, middle dot and spaces.
-_KANA = re.compile(r"[\u3041-\u3096\u309d\u309e\u30a1-\u30fa\u30fc-\u30fe ]+")
+_KANA = re.compile(r"[\u3041-\u3096\u309d\u309e\u30a1-\u30fe ]+")
 
 
 class Problem(StrEnum):

@@ -9,8 +9,8 @@ dataclasses.
 
 Why a re-import is DELETE + INSERT in one transaction, and not a generation pointer like the
 CRL import's (`crl_current`): a roster is the insurer's members known to one clinic's system,
-thousands to a few hundred thousand rows, and 100,000 load in about a second on SQLite
-(bench/roster_bench.py), well inside the 10 s a kiosk's own write waits for the lock
+thousands to a few hundred thousand rows, and 100,000 are stored in one to two seconds on
+SQLite (bench/roster_bench.py), well inside the 10 s a kiosk's own write waits for the lock
 (`SQLITE_BUSY_TIMEOUT_MS`); the CSV boundary caps a file at `records_csv.MAX_ROWS` so the lock
 stays bounded. Readers never see a half-loaded roster: on PostgreSQL and on SQLite in WAL mode
 they read the previous roster until the commit. A pointer would put the generation into the
@@ -28,7 +28,7 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from kiosk.store.engine import Database
 from kiosk.store.errors import StoreError
@@ -123,8 +123,8 @@ def _insert_all(
     conn: Connection, table: Table, names: Sequence[str], rows: Iterable[tuple[Any, ...]]
 ) -> None:
     """Insert `rows` (values in the order of `names`) in the caller's transaction; a row the
-    database refuses (a duplicate key, a copay out of range) is a RosterError, and the caller's
-    transaction then rolls back.
+    database refuses (a duplicate key, a copay out of range, a value too long) is a
+    RosterError, a lost connection a StoreError, and the caller's transaction rolls back.
 
     Straight to the driver, as the CRL import does: PostgreSQL takes the rows by COPY,
     SQLite by executemany in batches of CHUNK. Going through SQLAlchemy's insert() cost 1.5 s
@@ -145,11 +145,13 @@ def _insert_all(
                     cursor.executemany(sql, chunk)
             finally:
                 cursor.close()
-    except (IntegrityError, dbapi.IntegrityError) as e:
+    except (IntegrityError, DataError, dbapi.IntegrityError, dbapi.DataError) as e:
         raise RosterError(
-            "a row breaks the store's rules (a duplicate key or a value out of range); "
-            "nothing was imported"
+            "a row breaks the store's rules (a duplicate key, a value out of range or too "
+            "long); nothing was imported"
         ) from e
+    except (dbapi.OperationalError, dbapi.InterfaceError) as e:  # the driver's own, unwrapped
+        raise StoreError(f"the database is unavailable ({e.__class__.__name__})") from e
 
 
 def _copy(

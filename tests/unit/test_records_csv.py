@@ -85,6 +85,11 @@ def test_full_width_numbers_half_width_kana_and_lower_case_letters_are_normalise
     assert member.copay_tenths == 3
 
 
+def test_a_reading_may_have_the_middle_dot_and_long_vowel_mark_of_foreign_names():
+    (member,) = parse_roster(roster(with_field(GOOD, 5, "スミス・ジョーン"))).members
+    assert member.name_kana == "スミス・ジョーン"
+
+
 def test_blank_lines_are_skipped_and_quoted_fields_read():
     data = roster(ROSTER_ROWS[0], "", '"06139998","12","3456","02","試験, 太郎",シケン タロウ,'
                   "2015-06-30,2024-04-01,,,2")  # fmt: skip

@@ -186,3 +186,16 @@ def test_0005_goes_down_and_up_again(empty_url):
         assert InsuranceRoster(db).count(INSURER) == 0
     finally:
         db.dispose()
+
+
+@pytest.mark.postgres
+def test_a_value_too_long_for_its_column_is_refused_on_postgresql(postgres_db_url):
+    db = Database(postgres_db_url)
+    try:
+        roster = InsuranceRoster(db)
+        roster.replace_insurer(INSURER, [member("1")], DIGEST, AT)
+        with pytest.raises(RosterError):
+            roster.replace_insurer(INSURER, [member("2", name="長" * 101)], DIGEST, LATER)
+        assert roster.count(INSURER) == 1
+    finally:
+        db.dispose()
