@@ -21,6 +21,7 @@ exactly as it was, which is the property that matters.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
@@ -38,6 +39,8 @@ _members = table_of(InsuranceMemberRow)
 _imports = table_of(RosterImportRow)
 _patients = table_of(PatientRow)
 
+#: A provider id, as the links and the audit log hold them.
+_PROVIDER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 #: Rows per executemany on SQLite: large enough that the per-call cost vanishes, small enough
 #: that a batch's parameters stay a few MB.
 CHUNK = 5_000
@@ -269,8 +272,10 @@ class PatientRecords:
     def replace(self, provider_id: str, rows: Sequence[PatientRecord], at: datetime) -> int:
         """Put `rows` in force as all of `provider_id`'s patients, in one transaction (or
         nothing changes); how many records it replaced."""
-        if not provider_id:
-            raise ValueError("the provider id is empty")
+        if _PROVIDER_ID.fullmatch(provider_id) is None:
+            raise RosterError(
+                "the provider id must be an identifier (up to 64 letters, digits, _.:-)"
+            )
         stamp = self._db.bind_time(at)
         with self._db.writing() as conn:
             replaced = conn.execute(

@@ -94,3 +94,11 @@ def test_patients_import_needs_the_provider(tmp_path, cfg_file, capsys):
     with pytest.raises(SystemExit):
         cli.main(["patients", "import", "--config", str(cfg_file), str(tmp_path / "p.csv")])
     assert "--provider" in capsys.readouterr().err
+
+
+def test_a_provider_id_that_is_no_identifier_exits_1(tmp_path, cfg_file, capsys):
+    path = tmp_path / "patients.csv"
+    path.write_text(PATIENTS + PATIENT.format(n=1), encoding="utf-8")
+    args = ["patients", "import", "--provider", "山田 clinic", "--config", str(cfg_file)]
+    assert cli.main([*args, str(path)]) == 1
+    assert "identifier" in capsys.readouterr().err
