@@ -40,6 +40,8 @@ class ProblemCode(StrEnum):
     NEEDS_REENROLMENT = "needs_reenrolment"
     ENROLMENT_MISMATCH = "enrolment_mismatch"
     LINK_EXISTS = "link_exists"
+    NO_RECORD = "no_record"
+    RECORD_MISMATCH = "record_mismatch"
     PLATFORM_UNREACHABLE = "platform_unreachable"
     SERVICE_FAILED = "service_failed"
     STAFF_PIN_WRONG = "staff_pin_wrong"
@@ -378,6 +380,28 @@ CATALOGUE: dict[ProblemCode, Entry] = {
             "2つの電子証明書が同じカードのものと確認できませんでした。係員をお呼びください。",
             "The two certificates could not be matched to one card. Please ask a member of staff.",
             "とうろく できません。かかりの ひとを よんで ください。",
+        ),
+        "error",
+        False,
+    ),
+    ProblemCode.NO_RECORD: Entry(
+        Text("登録できませんでした", "Registration failed", "とうろく できません でした"),
+        Text(
+            "こちらではまだ患者として登録されていません。受付で登録をお願いします。",
+            "You are not registered here yet. Please register at the reception counter.",
+            "まだ ここに とうろく されて いません。うけつけで とうろく して ください。",
+        ),
+        "error",
+        False,
+    ),
+    ProblemCode.RECORD_MISMATCH: Entry(
+        Text("登録できませんでした", "Registration failed", "とうろく できません でした"),
+        Text(
+            "カードの情報と登録内容を確認できませんでした。受付にお申し出ください。",
+            "Your card could not be matched to your record here. Please ask at the "
+            "reception counter.",
+            "カードと とうろくの じょうほうを たしかめられません でした。"
+            "うけつけで はなして ください。",
         ),
         "error",
         False,

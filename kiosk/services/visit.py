@@ -18,7 +18,6 @@ the verifier's own typed errors (and `ServiceFailed`), and the kiosk's worker tr
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +30,7 @@ from kiosk.jpki.errors import PinBlocked
 from kiosk.jpki.session import JpkiSession, encode_pin
 from kiosk.jpki_facts import Which
 from kiosk.services.base import Link, Service, ServiceContext, ServicePreview, ServiceResult
+from kiosk.services.records import NewAccounts, RecordLinker
 from kiosk.verify.der import load_certificate
 from kiosk.verify.enrolment import EnrolmentApplication, make_application
 from kiosk.verify.ports import IssuedChallenge
@@ -312,11 +312,6 @@ def enrol(
 # --- the kiosk's visit -----------------------------------------------------------------------
 
 
-def new_account_ref() -> str:
-    """A fresh opaque account reference for a first enrolment (demo providers)."""
-    return "K-" + secrets.token_hex(4).upper()
-
-
 def refuse_unless_ok(verdict: Verdict | EnrolmentVerdict) -> None:
     """Raise the verdict's refusal (`Refused` with its reason) unless it is ok."""
     if not verdict.ok:
@@ -340,7 +335,7 @@ class Visit:
         services: Mapping[str, Service],
         terminal_id: str,
         clock: Clock,
-        account_ref: Callable[[], str] = new_account_ref,
+        records: RecordLinker | None = None,
         handoff: Handoff | None = None,
     ) -> None:
         self._connect = connect
@@ -351,7 +346,7 @@ class Visit:
         self._services = dict(services)
         self._terminal_id = terminal_id
         self._clock = clock
-        self._account_ref = account_ref
+        self._records: RecordLinker = records or NewAccounts()
         self._conn: CardConnection | None = None
         self._session: JpkiSession | None = None
 
@@ -407,7 +402,11 @@ class Visit:
     def enrol(self, candidate: EnrolmentCandidate, provider_id: str) -> Link:
         """Sign the application with both keys (verified this visit), verify it, link."""
         session = self._card()
-        account_ref = candidate.renews or self._account_ref()
+        # the provider's own record of this person (its 4 info checked against the record),
+        # before anything is signed; a stale link keeps the account it had
+        account_ref = candidate.renews or self._records.account_for(
+            provider_id, candidate.signer.person
+        )
         at = Terminal(provider_id, self._terminal_id)
         verdict = apply(
             session,

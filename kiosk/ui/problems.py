@@ -22,6 +22,7 @@ from kiosk.jpki.errors import (
     PinUnconfirmed,
     UnsupportedToken,
 )
+from kiosk.services.records import NoRecord, RecordMismatch
 from kiosk.services.visit import ServiceFailed
 from kiosk.verify.verdict import Reason, Refused, VerifierUnavailable
 
@@ -94,5 +95,10 @@ def problem_for(error: BaseException) -> Problem:
             return Problem(ProblemCode.PLATFORM_UNREACHABLE)
         case ServiceFailed():
             return Problem(ProblemCode.SERVICE_FAILED)
+        case NoRecord():
+            return Problem(ProblemCode.NO_RECORD)
+        case RecordMismatch():
+            log.info("enrolment: the record does not match the card (%s)", error.differs_text)
+            return Problem(ProblemCode.RECORD_MISMATCH)
     log.error("unexpected error in card work: %s", type(error).__name__, exc_info=error)
     return Problem(ProblemCode.INTERNAL)

@@ -39,6 +39,16 @@ from kiosk.verify.verdict import CertRef, Reason, Refused
 from kiosk.verify.verifier import Verifier
 
 
+class FixedAccount:
+    """The provider's record linker of these tests: every enrolment links this account."""
+
+    def __init__(self, account_ref: str) -> None:
+        self.account_ref = account_ref
+
+    def account_for(self, provider_id, person) -> str:
+        return self.account_ref
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -66,7 +76,7 @@ def world(test_pki, card_file, trust):
         {"identity": IdentityService()},
         "kiosk-1",
         now,
-        account_ref=lambda: "K-TEST",
+        records=FixedAccount("K-TEST"),
     )
     return backend, reader, card, audit
 
@@ -385,3 +395,67 @@ def test_prepare_service_failures_are_problems(prepared, service_id, code):
     with pytest.raises(Exception) as e:  # noqa: B017, PT011 - what the worker catches
         previewing_backend(prepared).prepare_service(preview_context(service_id))
     assert problem_for(e.value).code is code
+
+
+# --- the provider's own records -------------------------------------------------------------
+
+
+class Patients:
+    """A clinic's patient records in a list (the store's PatientRecords answers the same)."""
+
+    def __init__(self, *records) -> None:
+        self.records = records
+
+    def born_on(self, provider_id, birth_date):
+        return [r for r in self.records if r.birth_date == birth_date]
+
+
+def patient(number: str, name: str, born: str):
+    from datetime import date
+
+    from kiosk.store.roster import PatientRecord
+
+    return PatientRecord(number, name, "", date.fromisoformat(born), "", "", "", "")
+
+
+def enrol_with(world, patients) -> object:
+    from kiosk.services.records import PatientRecordLinker
+
+    backend, reader, card, audit = world
+    backend._records = PatientRecordLinker(patients)
+    backend.read_card()
+    first = backend.authenticate("1234", "identity", "clinic")
+    candidate = backend.read_signer("ABC123", first)
+    return backend, candidate
+
+
+def test_enrolment_links_the_clinics_own_patient_record(world):
+    # the test card says 試験　太郎, born 1980-02-17; the record writes the name its own way
+    records = Patients(
+        patient("P-0417", "試験 太郎", "1980-02-17"), patient("P-9", "試験 花子", "1990-01-01")
+    )
+    backend, candidate = enrol_with(world, records)
+    assert backend.enrol(candidate, "clinic").account_ref == "P-0417"
+
+
+@pytest.mark.parametrize(
+    ("records", "code"),
+    [
+        ((), ProblemCode.NO_RECORD),  # nobody: register at the counter
+        ((patient("P-1", "試験 花子", "1990-01-01"),), ProblemCode.NO_RECORD),
+        ((patient("P-2", "別人 次郎", "1980-02-17"),), ProblemCode.RECORD_MISMATCH),  # staff
+        (
+            (patient("P-3", "試験 太郎", "1980-02-17"), patient("P-4", "試験　太郎", "1980-02-17")),
+            ProblemCode.RECORD_MISMATCH,  # two records of one person: staff choose
+        ),
+    ],
+    ids=["no-records", "none-born-that-day", "name-differs", "two-match"],
+)
+def test_no_matching_record_is_refused_before_anything_is_signed(world, records, code):
+    backend, candidate = enrol_with(world, Patients(*records))
+    signed_before = len(backend._verifier._store.entries)
+    with pytest.raises(KioskError) as e:
+        backend.enrol(candidate, "clinic")
+    assert problem_for(e.value).code is code
+    assert len(backend._verifier._store.entries) == signed_before  # no application was made
+    assert "試験" not in str(e.value) and "1980" not in str(e.value)
