@@ -294,6 +294,8 @@ class PatientRow(Base):
     __table_args__ = (
         UniqueConstraint("provider_id", "patient_number", name="uq_patients_number"),
         Index("ix_patients_member", "provider_id", "insurer", "number"),
+        # an enrolment finds the person's record by the birth date on the card
+        Index("ix_patients_born", "provider_id", "birth_date"),
     )
 
     patient_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -310,6 +310,13 @@ class PatientRecords:
             & (_patients.c.branch == branch)
         )
 
+    def born_on(self, provider_id: str, birth_date: date) -> list[PatientRecord]:
+        """The clinic's records with that birth date (an enrolment compares their names with
+        the card's), by patient number."""
+        return self._select(
+            (_patients.c.provider_id == provider_id) & (_patients.c.birth_date == birth_date)
+        )
+
     def count(self, provider_id: str) -> int:
         """How many records `provider_id` has."""
         with self._db.autocommitted() as conn:

@@ -81,9 +81,11 @@ def upgrade() -> None:
         sa.UniqueConstraint("provider_id", "patient_number", name="uq_patients_number"),
     )
     op.create_index("ix_patients_member", "patients", ["provider_id", "insurer", "number"])
+    op.create_index("ix_patients_born", "patients", ["provider_id", "birth_date"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_patients_born", table_name="patients")
     op.drop_index("ix_patients_member", table_name="patients")
     op.drop_table("patients")
     op.drop_index("ix_insurance_members_import", table_name="insurance_members")
