@@ -46,6 +46,7 @@ def handle_frame(card: VirtualCard, payload: bytes) -> bytes | None:
     """Apply one vpcd message to the card; the reply payload, or None when there is none."""
     if len(payload) == 1:
         ctrl = payload[0]
+        log.debug("vpcd control %02x", ctrl)
         if ctrl == CTRL_ATR:
             return card.atr
         if ctrl == CTRL_ON:

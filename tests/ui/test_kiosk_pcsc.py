@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import pytest
 
@@ -24,6 +25,14 @@ READER = os.environ.get("KIOSK_TEST_READER", "Virtual PCD 00 00")
 PORT = int(os.environ.get("KIOSK_TEST_VPCD_PORT", "35963"))
 
 
+#: How long a pulled card stays out before it can go back in. pcscd polls vpcd's reader every
+#: 0.4 s; a card pulled and put back between two polls is, to pcscd, a card that never left,
+#: and when the kiosk's reset of the pulled card failed in between (pcscd then marks the reader
+#: empty), pcscd never reports the card that came back. No hand is that fast: the slot waits out
+#: two polls and a half, as a person does.
+CARD_OUT_S = 1.0
+
+
 class Slot:
     """The card in the vpcd reader: `insert()` connects it, `pull()` takes it out."""
 
@@ -31,8 +40,12 @@ class Slot:
         self.card = VirtualCard(card_file)
         self.client: VpcdClient | None = None
         self.thread: threading.Thread | None = None
+        self.pulled_at = float("-inf")
 
     def insert(self) -> None:
+        out = time.monotonic() - self.pulled_at
+        if out < CARD_OUT_S:
+            time.sleep(CARD_OUT_S - out)
         self.client = VpcdClient(self.card, port=PORT)
         self.thread = threading.Thread(target=self.client.run, daemon=True)
         self.thread.start()
@@ -42,6 +55,7 @@ class Slot:
             self.client.stop()
             self.thread.join(10)
             self.client = None
+            self.pulled_at = time.monotonic()
 
 
 @pytest.fixture
@@ -73,13 +87,36 @@ def pcsc_kiosk(qtbot, tmp_path, test_pki, card_file):
     kiosk.window.staff_exit()
 
 
+def _raw_states() -> list[tuple[str, str, str]]:
+    """Each reader's state flags and ATR as pcscd reports them (for a failure's message)."""
+    from smartcard.scard import SCARD_SCOPE_USER, SCardEstablishContext, SCardReleaseContext
+
+    from kiosk.card import pcsc
+
+    _, context = SCardEstablishContext(SCARD_SCOPE_USER)
+    try:
+        states = pcsc._status(context, pcsc._list_readers(context))
+        return [(name, hex(event), atr.hex()) for name, event, atr in states]
+    finally:
+        SCardReleaseContext(context)
+
+
 def test_visits_over_pcsc(pcsc_kiosk):
     qtbot, kiosk, slot = pcsc_kiosk
     controller, window = kiosk.controller, kiosk.window
     state = lambda: controller.state  # noqa: E731
 
     def at(screen: Screen, timeout: int = 20_000) -> None:
-        qtbot.waitUntil(lambda: state().screen is screen, timeout=timeout)
+        try:
+            qtbot.waitUntil(lambda: state().screen is screen, timeout=timeout)
+        except qtbot.TimeoutError:  # say where the kiosk was instead
+            s = state()
+            alive = slot.thread is not None and slot.thread.is_alive()
+            raise AssertionError(
+                f"waited for {screen}, the kiosk is on {s.screen} (reader {s.reader}, "
+                f"problem {s.problem}, work {s.work}); pcscd says {_raw_states()}, "
+                f"card thread alive: {alive}"
+            ) from None
 
     def type_secret(secret: str) -> None:
         pad = window.current_page().pad
