@@ -28,6 +28,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date
 
 from kiosk.services.insurance import Coverage, Eligibility, InsuranceUnavailable
@@ -89,16 +90,25 @@ def member_readings(insurer: str, member: str) -> Iterator[tuple[MemberKey, bool
 
 def coverage_on(member: RosterMember, as_of: date) -> Eligibility:
     """The member's coverage on `as_of` (the rules in the module's docstring)."""
-    text = member_text(member.key)
+    found = Eligibility(
+        Coverage.VALID,
+        member.insurer,
+        member_text(member.key),
+        member.copay_tenths,
+        valid_until=member.valid_to,
+        symbol=member.symbol,
+        number=member.number,
+        branch=member.branch,
+        valid_from=member.valid_from,
+    )
     if member.lost_on is not None and member.lost_on <= as_of:
-        return Eligibility(Coverage.LOST, member.insurer, text, lost_on=member.lost_on)
+        return replace(found, status=Coverage.LOST, copay_tenths=None, valid_until=None,
+                       lost_on=member.lost_on)  # fmt: skip
     if member.valid_to is not None and member.valid_to < as_of:
-        return Eligibility(Coverage.EXPIRED, member.insurer, text, valid_until=member.valid_to)
+        return replace(found, status=Coverage.EXPIRED, copay_tenths=None)
     if as_of < member.valid_from:
         return Eligibility(Coverage.UNKNOWN)  # not covered yet: the reception checks
-    return Eligibility(
-        Coverage.VALID, member.insurer, text, member.copay_tenths, valid_until=member.valid_to
-    )
+    return found
 
 
 class RosterDirectory:

@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from kiosk.clock import japan_today
+from kiosk.clock import japan_today, utc_now
 from kiosk.errors import KioskError
 from kiosk.i18n import Text
 from kiosk.services.base import ConsentItem, ResultRow, ServiceContext, ServiceResult
+
+if TYPE_CHECKING:  # the FHIR models load only where a hand-off is made
+    from kiosk.services.reception import ReceptionMessage
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,13 @@ class Eligibility:
     valid_until: date | None = None
     lost_on: date | None = None  # 資格喪失日 (the first day without coverage)
     shared: frozenset[str] = frozenset()  # the items the directory shared with the clinic
+    #: The member's numbers one by one, and the first day covered, for the reception system
+    #: (a directory that knows them gives them; the screen shows only `member`, masked).
+    #: (Not compared: two answers about one member's coverage are equal by what they say of it.)
+    symbol: str = field(default="", repr=False, compare=False)  # 記号
+    number: str = field(default="", repr=False, compare=False)  # 番号
+    branch: str = field(default="", repr=False, compare=False)  # 枝番
+    valid_from: date | None = field(default=None, compare=False)
 
 
 class EligibilityDirectory(Protocol):
@@ -158,11 +168,54 @@ UNAVAILABLE_RESULT = ServiceResult(
 
 
 @dataclass(frozen=True, slots=True)
+class ReceptionPoint:
+    """This kiosk as the reception system knows it: each card-verified check is handed to
+    reception as a message (a FHIR Bundle, kiosk.services.reception), recorded with the visit."""
+
+    terminal_id: str
+    #: The clinic's 10-digit 医療機関コード ("" = the kiosk's own patient-number system).
+    institution_code: str = ""
+    clock: Callable[[], datetime] = utc_now
+
+    def message(
+        self, provider_id: str, patient_number: str, found: Eligibility, shared: frozenset[str]
+    ) -> ReceptionMessage:
+        """The message for one check: the patient, the coverage found (None when the
+        directory knew none), and what the person agreed to share and was shared."""
+        from kiosk.services.reception import CoverageFacts, ReceptionMessage
+
+        facts = None
+        if found.status is not Coverage.UNKNOWN and found.insurer.isdigit() and found.number:
+            facts = CoverageFacts(
+                found.status,
+                found.insurer,
+                found.symbol,
+                found.number,
+                found.branch,
+                found.valid_from,
+                found.valid_until,
+                found.lost_on,
+                found.copay_tenths,
+            )
+        return ReceptionMessage.new(
+            provider_id,
+            self.terminal_id,
+            patient_number,
+            facts,
+            shared,
+            self.clock(),
+            self.institution_code,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class InsuranceService:
     """資格確認: the person's health insurance checked for today, with optional sharing."""
 
     directory: EligibilityDirectory
     today: Callable[[], date] = japan_today
+    #: Where card-verified checks go for the reception system; None: nowhere.
+    reception: ReceptionPoint | None = None
     id: str = "insurance"
     title: Text = Text("健康保険の資格確認", "Health insurance check", "ほけんの かくにん")
     description: Text = Text(
@@ -210,7 +263,14 @@ class InsuranceService:
             log.warning("insurance check for %s: %s", context.provider_id, e.code)
             return replace(UNAVAILABLE_RESULT, assisted=context.assisted)
         log.info("insurance check for %s: %s", context.provider_id, found.status.value)
-        return _result(found, agreed, context.assisted)
+        result = _result(found, agreed, context.assisted)
+        if self.reception is None or context.link is None or context.assisted:
+            return result  # staff's check by sight names no patient of the clinic's
+        shared = found.shared & agreed
+        message = self.reception.message(
+            context.provider_id, context.link.account_ref, found, shared
+        )
+        return replace(result, handoff=message)
 
 
 def _result(found: Eligibility, agreed: frozenset[str], assisted: bool) -> ServiceResult:

@@ -148,8 +148,9 @@ def test_patients_load_and_are_found_by_number_and_by_member(records):
 def test_patients_are_found_by_birth_date_at_their_clinic_only(records):
     from datetime import date
 
-    rows = [patient("P-1", birth_date=date(1980, 2, 17)), patient("P-2", birth_date=date(1990, 1, 1)),
-            patient("P-3", birth_date=date(1980, 2, 17))]  # fmt: skip
+    born = date(1980, 2, 17)
+    rows = [patient("P-1", birth_date=born), patient("P-2", birth_date=date(1990, 1, 1)),
+            patient("P-3", birth_date=born)]  # fmt: skip
     records.replace("clinic-1", rows, AT)
     records.replace("clinic-2", [patient("P-9", birth_date=date(1980, 2, 17))], AT)
     assert records.born_on("clinic-1", date(1980, 2, 17)) == [rows[0], rows[2]]

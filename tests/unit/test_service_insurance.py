@@ -376,3 +376,68 @@ def test_explicit_records_win_over_derived_ones():
 )
 def test_member_numbers_are_masked_but_for_the_last_characters(member, masked):
     assert mask_member(member) == masked
+
+
+# --- the hand-off to reception ------------------------------------------------------------
+
+
+class Answers:
+    """A directory that gives one answer, with the member's numbers one by one."""
+
+    def __init__(self, found: Eligibility) -> None:
+        self.found = found
+
+    def check(self, provider_id, account_ref, as_of, share=frozenset()):
+        return replace(self.found, shared=share)
+
+    def check_by_member(self, insurer, member, as_of):
+        return self.found
+
+
+NOW = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
+FOUND = Eligibility(
+    Coverage.VALID, "06123456", "あいう・187-05", 3, date(2027, 3, 31),
+    symbol="あいう", number="187", branch="05", valid_from=date(2025, 4, 1),
+)  # fmt: skip
+
+
+def handing_off(found: Eligibility) -> InsuranceService:
+    from kiosk.services.insurance import ReceptionPoint
+
+    point = ReceptionPoint("kiosk-7", "1311234567", clock=lambda: NOW)
+    return InsuranceService(Answers(found), today=lambda: TODAY, reception=point)
+
+
+def test_a_card_verified_check_is_handed_to_reception_with_the_patient_and_coverage():
+    result = handing_off(FOUND).run(context(consented=frozenset({MEDICATION})))
+    message = result.handoff
+    assert (message.provider_id, message.terminal_id) == ("clinic-1", "kiosk-7")
+    assert message.patient_number == ACCOUNT and message.at == NOW
+    assert message.institution_code == "1311234567"
+    facts = message.coverage
+    assert (facts.insurer, facts.symbol, facts.number, facts.branch) == (
+        "06123456", "あいう", "187", "05",
+    )  # fmt: skip
+    assert (facts.valid_from, facts.valid_until, facts.copay_tenths) == (
+        date(2025, 4, 1), date(2027, 3, 31), 3,
+    )  # fmt: skip
+    assert message.shared == frozenset({MEDICATION})  # what was agreed, and shared
+
+
+@pytest.mark.parametrize("status", [Coverage.LOST, Coverage.EXPIRED])
+def test_a_coverage_that_ended_is_handed_off_as_such(status):
+    message = (
+        handing_off(replace(FOUND, status=status, lost_on=date(2026, 10, 1))).run(context()).handoff
+    )
+    assert message.coverage.status is status and message.shared == frozenset()
+
+
+def test_an_unknown_person_is_handed_off_without_coverage():
+    message = handing_off(Eligibility(Coverage.UNKNOWN)).run(context()).handoff
+    assert message.patient_number == ACCOUNT and message.coverage is None
+
+
+def test_nothing_is_handed_off_for_a_staff_assisted_check_or_without_a_reception():
+    assisted = context(subject="", link=None, assisted=True, insurer="06123456", member="187")
+    assert handing_off(FOUND).run(assisted).handoff is None
+    assert service(Answers(FOUND)).run(context()).handoff is None
