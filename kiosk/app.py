@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from kiosk.card.connection import CardConnection
     from kiosk.local import LocalContext
     from kiosk.services.handoff import Handoff
+    from kiosk.services.records import RecordLinker
     from kiosk.store.engine import Database
     from kiosk.ui.controller import FlowController
     from kiosk.ui.main_window import KioskWindow
@@ -62,6 +63,54 @@ def available_services(
         demo_payment_service(terminal_id, provider_id),
     ]
     return {service.id: service for service in services}
+
+
+def configured_services(
+    cfg: Config, db: Database, closers: list[Callable[[], None]]
+) -> dict[str, Service]:
+    """The services this configuration offers, by id: `available_services`, with the
+    insurance check over the configured eligibility directory (`[insurance]`) and handing its
+    results to reception (`[reception]`)."""
+    services = available_services(cfg.terminal_id, cfg.provider_id)
+    insurance, reception = cfg.insurance, cfg.reception
+    if insurance.directory == "test" and reception.delivery == "none":
+        return services
+    from kiosk.services.insurance import EligibilityDirectory, InsuranceService, ReceptionPoint
+
+    directory: EligibilityDirectory
+    if insurance.directory == "roster":
+        from kiosk.services.eligibility import RosterDirectory
+        from kiosk.store.roster import InsuranceRoster, PatientRecords
+
+        directory = RosterDirectory(InsuranceRoster(db), PatientRecords(db))
+    elif insurance.directory == "http":
+        from kiosk.services.eligibility_http import HttpEligibilityDirectory
+
+        http = HttpEligibilityDirectory(
+            insurance.url, insurance.token, timeout_s=float(insurance.timeout_s)
+        )
+        closers.append(http.close)
+        directory = http
+    else:
+        from kiosk.demo.insurance import demo_directory  # TEST data, as the demo wing says
+
+        directory = demo_directory()
+    point = None
+    if reception.delivery != "none":
+        point = ReceptionPoint(cfg.terminal_id, reception.institution_code)
+    services["insurance"] = InsuranceService(directory, reception=point)
+    return services
+
+
+def record_linker(cfg: Config, db: Database) -> RecordLinker:
+    """What an enrolment links the card to (`enrol_to`)."""
+    from kiosk.services.records import NewAccounts, PatientRecordLinker
+
+    if cfg.enrol_to == "patient_record":
+        from kiosk.store.roster import PatientRecords
+
+        return PatientRecordLinker(PatientRecords(db))
+    return NewAccounts()
 
 
 def flow_config(cfg: Config, services: Mapping[str, Service]) -> FlowConfig:
@@ -222,21 +271,25 @@ def local_backend(
     connect: Callable[[], CardConnection],
     audits: list[AuditSink] | None = None,
     closers: list[Callable[[], None]] | None = None,
+    services: Mapping[str, Service] | None = None,
 ) -> Visit:
     """The visit with local verification over the store (its audit is appended to
     `audits`, for the staff desk; what must be stopped at the end, to `closers`)."""
     if audits is not None:
         audits.append(local.audit)
-    handoff = reception_handoff(cfg, local.db, closers if closers is not None else [])
+    closers = closers if closers is not None else []
+    if services is None:
+        services = configured_services(cfg, local.db, closers)
     return Visit(
         connect,
         local.verifier,
         local.challenges,
         local.audit,
-        available_services(cfg.terminal_id, cfg.provider_id),
+        services,
         cfg.terminal_id,
         utc_now,
-        handoff=handoff,
+        records=record_linker(cfg, local.db),
+        handoff=reception_handoff(cfg, local.db, closers),
     )
 
 
@@ -245,6 +298,7 @@ def platform_backend(
     connect: Callable[[], CardConnection],
     closers: list[Callable[[], None]],
     audits: list[AuditSink] | None = None,
+    services: Mapping[str, Service] | None = None,
 ) -> Visit:
     """The FlowBackend when an authorised platform verifies: challenges, verdicts and links
     are the platform's (its client; it links on an enrolment it accepts); the kiosk's own store
@@ -262,16 +316,18 @@ def platform_backend(
     audit = AuditLog(db, keeps_serials=False, terminal_id=cfg.terminal_id)  # not a verifier's
     if audits is not None:
         audits.append(audit)
-    handoff = reception_handoff(cfg, db, closers)
+    if services is None:
+        services = configured_services(cfg, db, closers)
     return Visit(
         connect,
         client,
         client,
         audit,
-        available_services(cfg.terminal_id, cfg.provider_id),
+        services,
         cfg.terminal_id,
         utc_now,
-        handoff=handoff,
+        records=record_linker(cfg, db),
+        handoff=reception_handoff(cfg, db, closers),
     )
 
 
@@ -288,29 +344,38 @@ class Kiosk:
         """Stop the reader, the worker and the store."""
         self.reader.stop()
         self.controller.stop()
-        for close in self.closers:
-            close()
+        for close in reversed(self.closers):  # the last started stops first (the sender
+            close()  # before the store it sends from)
 
 
 def start(cfg: Config, *, windowed: bool, reader: ReaderPort) -> Kiosk:
     """Show the kiosk at once; open the store, anchors and CRLs (or the platform client)
     behind the attract screen."""
+    from kiosk.store.engine import Database
+
     closers: list[Callable[[], None]] = []
     audits: list[AuditSink] = []  # the store's audit, once the backend has opened it
+    # the flow and the visit share one set of services; the store they read (the roster, the
+    # patients) connects on first use, after the backend below has migrated it
+    records = Database(cfg.effective_database_url)
+    closers.append(records.dispose)
+    services = configured_services(cfg, records, closers)
 
     def build() -> Visit:
         if cfg.verification == "platform":
-            return platform_backend(cfg, reader.connect, closers, audits)
+            return platform_backend(cfg, reader.connect, closers, audits, services)
         from kiosk.local import LocalContext
 
         local = LocalContext.from_config(cfg)
         closers.append(local.db.dispose)
         import_crls(cfg, local)
-        return local_backend(cfg, local, reader.connect, audits, closers)
+        return local_backend(cfg, local, reader.connect, audits, closers, services)
 
     backend = Once(build)  # built by the card worker's warm-up, behind the attract screen
     staff = staff_desk(cfg, DeferredAudit(backend, audits), closers)
-    window, controller = build_window(cfg, reader, backend, windowed=windowed, staff=staff)
+    window, controller = build_window(
+        cfg, reader, backend, windowed=windowed, staff=staff, services=services
+    )
     window.show_kiosk()
     return Kiosk(window, controller, reader, closers)
 

@@ -77,6 +77,7 @@ class PeerConfig:
 
 
 InsuranceDirectory = Literal["test", "roster", "http"]
+EnrolTo = Literal["new_account", "patient_record"]
 ReceptionDelivery = Literal["none", "http", "file"]
 
 
@@ -186,6 +187,11 @@ class Config:
     #: `[platform_peers.<provider>]` (the platform): providers another platform verifies for.
     platform_peers: Mapping[str, PeerConfig] = field(default_factory=dict)
 
+    #: What an enrolment links the card to: "new_account" (a new opaque account: providers
+    #: without records of their own, the demo) or "patient_record" (the clinic's own patient
+    #: record, loaded with `kiosk patients import`, whose name and birth date must match the
+    #: card's 4 info; no record: the person is asked to register at the counter).
+    enrol_to: EnrolTo = "new_account"
     #: `[insurance]`: the eligibility directory of the insurance check.
     insurance: InsuranceConfig = InsuranceConfig()
     #: `[reception]`: the hand-off of eligibility results to the reception system.
@@ -567,6 +573,8 @@ def _validate(cfg: Config) -> Config:
         check_platform(cfg.platform_url, cfg.platform_token)
     if cfg.language not in get_args(Language):
         raise ConfigError('\'language\' must be "ja", "ja-easy" or "en"')
+    if cfg.enrol_to not in get_args(EnrolTo):
+        raise ConfigError('\'enrol_to\' must be "new_account" or "patient_record"')
     if cfg.theme not in get_args(Theme):
         raise ConfigError('\'theme\' must be "default" or "high-contrast"')
     if cfg.challenge_ttl_s == 0:

@@ -359,6 +359,7 @@ def test_insurance_and_reception_sections_are_read(tmp_path):
         ('[reception]\ninstitution_code = "13-1234"\n', "reception.institution_code: must be 10"),
         ("[reception]\ninterval_s = 0\n", "reception.interval_s: must be a whole number"),
         ("insurance = 3\n", "insurance: must be a table"),
+        ('enrol_to = "patient"\n', "'enrol_to' must be"),
     ],
 )
 def test_a_bad_insurance_or_reception_setting_is_refused_with_its_path(tmp_path, text, words):

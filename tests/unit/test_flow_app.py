@@ -190,3 +190,42 @@ def test_a_file_drop_reception_gets_what_a_visit_hands_off(local, tmp_path):
         for close in closers:
             close()
     assert closers  # the sender is stopped with the kiosk
+
+
+def test_the_configured_insurance_check_reads_the_roster_and_hands_off_to_reception(local):
+    import dataclasses
+
+    from kiosk.config import InsuranceConfig, ReceptionConfig
+    from kiosk.services.eligibility import RosterDirectory
+
+    cfg, context = local
+    cfg = dataclasses.replace(
+        cfg,
+        insurance=InsuranceConfig(directory="roster"),
+        reception=ReceptionConfig(delivery="file", directory="x", institution_code="1311234567"),
+    )
+    closers: list = []
+    insurance = app.configured_services(cfg, context.db, closers)["insurance"]
+    assert isinstance(insurance.directory, RosterDirectory)
+    assert insurance.reception.terminal_id == "kiosk-1"
+    assert insurance.reception.institution_code == "1311234567"
+
+
+def test_the_default_services_are_the_test_ones_and_hand_nothing_off(local):
+    from kiosk.demo.insurance import TestEligibilityDirectory
+
+    cfg, context = local
+    insurance = app.configured_services(cfg, context.db, [])["insurance"]
+    assert isinstance(insurance.directory, TestEligibilityDirectory)
+    assert insurance.reception is None
+
+
+def test_enrol_to_picks_what_an_enrolment_links(local):
+    import dataclasses
+
+    from kiosk.services.records import NewAccounts, PatientRecordLinker
+
+    cfg, context = local
+    assert isinstance(app.record_linker(cfg, context.db), NewAccounts)
+    clinic = dataclasses.replace(cfg, enrol_to="patient_record")
+    assert isinstance(app.record_linker(clinic, context.db), PatientRecordLinker)
