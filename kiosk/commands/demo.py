@@ -2,7 +2,9 @@
 
 Everything lives under `var/demo/` (made once, reused after): `pki/` (TEST authority),
 `card.json` (the demo card: PIN 1234, signature password ABC123), `kiosk.toml` (local
-verification against the TEST anchors, SQLite store). The virtual card is inserted into the
+verification against the TEST anchors, SQLite store; the demo clinic's insurance check over
+a TEST roster and TEST patient record loaded from `records/`, its results dropped as FHIR
+Bundles into `reception/`). The virtual card is inserted into the
 vpcd reader for as long as the demo runs. With no display, the window runs under Xvfb and
 screenshots of the screens are written to `var/demo/screenshots/`.
 """
@@ -67,7 +69,63 @@ def prepare(root: Path, reader: str) -> tuple[Path, Path]:
         )
     else:
         _migrate_staff(config_path)
+    _add_clinic(config_path, root)
+    seed_records(root, config_path)
     return card_path, config_path
+
+
+#: The demo clinic's reception settings: the insurance check over the loaded TEST roster, the
+#: card linked to the clinic's own (TEST) patient record, results dropped as FHIR files.
+_CLINIC_TOP = (
+    "# The demo clinic (`kiosk demo`): the insurance check reads the TEST roster loaded into the\n"
+    "# store, enrolment links the clinic's own TEST patient record, results go to reception/.\n"
+    'services = ["identity", "insurance"]\n'
+    'enrol_to = "patient_record"\n'
+)
+
+
+def _add_clinic(config_path: Path, root: Path) -> None:
+    """Give a demo configuration (also one an earlier version wrote) the demo clinic's
+    settings, once: top-level keys go first, before any table."""
+    text = config_path.read_text(encoding="utf-8")
+    if "[insurance]" in text:
+        return
+    tables = (
+        '\n[insurance]\ndirectory = "roster"\n'
+        f'\n[reception]\ndelivery = "file"\ndirectory = "{root / "reception"}"\n'
+    )
+    config_path.write_text(_CLINIC_TOP + text + tables, encoding="utf-8")
+
+
+#: The demo card's person in the TEST roster and the TEST clinic's records (the names as the
+#: records write them: an ASCII space where the card has an ideographic one).
+_DEMO_ROSTER = (
+    "insurer,symbol,number,branch,name,name_kana,birth_date,valid_from,valid_to,lost_on,"
+    "copay_tenths\n"
+    "00009901,TEST,01,00,試験 太郎,シケン タロウ,1980-02-17,2024-04-01,2099-03-31,,3\n"
+)
+_DEMO_PATIENTS = (
+    "patient_number,name,name_kana,birth_date,insurer,symbol,number,branch\n"
+    "TEST-0001,試験 太郎,シケン タロウ,1980-02-17,00009901,TEST,01,00\n"
+)
+
+
+def seed_records(root: Path, config_path: Path) -> None:
+    """Load the TEST roster and the TEST clinic's patient records into the demo's store (each
+    load replaces the last, so running the demo again changes nothing)."""
+    from kiosk.cli import main
+
+    records = root / "records"
+    records.mkdir(exist_ok=True)
+    roster, patients = records / "roster.csv", records / "patients.csv"
+    roster.write_text(_DEMO_ROSTER, encoding="utf-8")
+    patients.write_text(_DEMO_PATIENTS, encoding="utf-8")
+    config = ["--config", str(config_path)]
+    if main(["insurance", "import", str(roster), *config]) != 0:
+        raise RuntimeError("the demo roster did not load")
+    provider = ["--provider", "demo-clinic"]
+    if main(["patients", "import", str(patients), *provider, *config]) != 0:
+        raise RuntimeError("the demo patient records did not load")
 
 
 def _demo_staff() -> str:
