@@ -266,9 +266,9 @@ class InsuranceService:
         result = _result(found, agreed, context.assisted)
         if self.reception is None or context.link is None or context.assisted:
             return result  # staff's check by sight names no patient of the clinic's
-        shared = found.shared & agreed
+        # each Consent reception gets is the person's own, whatever the directory held
         message = self.reception.message(
-            context.provider_id, context.link.account_ref, found, shared
+            context.provider_id, context.link.account_ref, found, agreed
         )
         return replace(result, handoff=message)
 

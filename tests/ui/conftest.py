@@ -138,7 +138,7 @@ def make_kiosk(qtbot, test_pki, card_file, trust, staff_members):
     made = []
     closers: list = []
 
-    def make(extra_services=None, **overrides) -> Kiosk:
+    def make(extra_services=None, records=None, handoff=None, **overrides) -> Kiosk:
         services = {**available_services(), **(extra_services or {})}
         index = MemoryVerificationStore()
         for which in ("auth", "sign"):
@@ -154,6 +154,8 @@ def make_kiosk(qtbot, test_pki, card_file, trust, staff_members):
             services,
             "kiosk-1",
             utc_now,
+            records=records,
+            handoff=handoff,
         )
         settings = {"staff": staff_members, "sound": False, **overrides}
         clock = FakeClock()

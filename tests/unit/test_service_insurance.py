@@ -421,7 +421,7 @@ def test_a_card_verified_check_is_handed_to_reception_with_the_patient_and_cover
     assert (facts.valid_from, facts.valid_until, facts.copay_tenths) == (
         date(2025, 4, 1), date(2027, 3, 31), 3,
     )  # fmt: skip
-    assert message.shared == frozenset({MEDICATION})  # what was agreed, and shared
+    assert message.shared == frozenset({MEDICATION})  # what the person agreed to
 
 
 @pytest.mark.parametrize("status", [Coverage.LOST, Coverage.EXPIRED])
