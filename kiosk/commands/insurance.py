@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from kiosk.clock import utc_now
 
 if TYPE_CHECKING:
+    from kiosk.config import Config
     from kiosk.store.engine import Database
 
 _Parsed = TypeVar("_Parsed")
@@ -33,6 +34,7 @@ def register(subparsers: Any) -> None:
     )
     load.add_argument("file", type=Path, metavar="FILE.csv")
     load.add_argument("--config", help="configuration file (TOML)")
+    load.add_argument("--by", metavar="ID", help="who loads it, for the audit (default: login)")
     load.set_defaults(func=import_roster_command)
 
     patients = subparsers.add_parser("patients", help="load a clinic's patient records")
@@ -43,6 +45,7 @@ def register(subparsers: Any) -> None:
     load.add_argument("file", type=Path, metavar="FILE.csv")
     load.add_argument("--provider", required=True, metavar="P", help="the clinic's provider id")
     load.add_argument("--config", help="configuration file (TOML)")
+    load.add_argument("--by", metavar="ID", help="who loads it, for the audit (default: login)")
     load.set_defaults(func=import_patients_command)
 
 
@@ -54,13 +57,15 @@ def import_roster_command(args: argparse.Namespace) -> int:
     roster = _parsed(args.file, parse_roster)
     if roster is None:
         return 1
-    with _store(args.config) as db:
+    with _store(args.config) as (cfg, db):
         loaded = _loaded(
             args.file,
             lambda: InsuranceRoster(db).replace_insurer(
                 roster.insurer, roster.members, roster.sha256, utc_now()
             ),
         )
+        if loaded is not None:
+            _audit(db, cfg.provider_id, cfg.terminal_id, "insurance.import", args.by)
     if loaded is None:
         return 1
     print(
@@ -78,11 +83,13 @@ def import_patients_command(args: argparse.Namespace) -> int:
     patients = _parsed(args.file, parse_patients)
     if patients is None:
         return 1
-    with _store(args.config) as db:
+    with _store(args.config) as (cfg, db):
         replaced = _loaded(
             args.file,
             lambda: PatientRecords(db).replace(args.provider, patients.records, utc_now()),
         )
+        if replaced is not None:
+            _audit(db, args.provider, cfg.terminal_id, "patients.import", args.by)
     if replaced is None:
         return 1
     print(
@@ -126,9 +133,25 @@ def _loaded(path: Path, load: Callable[[], _Parsed]) -> _Parsed | None:
         return None
 
 
+def _audit(db: Database, provider_id: str, terminal_id: str, action: str, by: str | None) -> None:
+    """Audit a load: what was loaded for whom, by whom (codes only: no name from the file)."""
+    import getpass
+
+    from kiosk.store.audit import AuditLog
+
+    AuditLog(db).append(
+        at=utc_now(),
+        provider_id=provider_id,
+        terminal_id=terminal_id,
+        action=action,
+        ok=True,
+        actor=by or getpass.getuser(),
+    )
+
+
 @contextmanager
-def _store(config_path: str | None) -> Iterator[Database]:
-    """The configured store, migrated, disposed of afterwards."""
+def _store(config_path: str | None) -> Iterator[tuple[Config, Database]]:
+    """The configuration and its store, migrated, disposed of afterwards."""
     from kiosk import config
     from kiosk.store.engine import Database
 
@@ -138,6 +161,6 @@ def _store(config_path: str | None) -> Iterator[Database]:
     db = Database(cfg.effective_database_url)
     try:
         db.upgrade()  # the roster's tables come with the schema (0005)
-        yield db
+        yield cfg, db
     finally:
         db.dispose()

@@ -48,8 +48,9 @@ class RecordMismatch(KioskError):
 
     @property
     def differs_text(self) -> str:
-        """The fields that differed, for the log and audit (never their values)."""
-        return ",".join(sorted(differs)) if (differs := self.differs) else "ambiguous"
+        """The fields that differed, for the log and audit (never their values): e.g.
+        `name`, `birth_date.name`, or `ambiguous` when two records matched."""
+        return ".".join(sorted(differs)) if (differs := self.differs) else "ambiguous"
 
 
 class RecordLinker(Protocol):

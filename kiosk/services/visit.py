@@ -30,7 +30,7 @@ from kiosk.jpki.errors import PinBlocked
 from kiosk.jpki.session import JpkiSession, encode_pin
 from kiosk.jpki_facts import Which
 from kiosk.services.base import Link, Service, ServiceContext, ServicePreview, ServiceResult
-from kiosk.services.records import NewAccounts, RecordLinker
+from kiosk.services.records import NewAccounts, NoRecord, RecordLinker, RecordMismatch
 from kiosk.verify.der import load_certificate
 from kiosk.verify.enrolment import EnrolmentApplication, make_application
 from kiosk.verify.ports import IssuedChallenge
@@ -404,9 +404,7 @@ class Visit:
         session = self._card()
         # the provider's own record of this person (its 4 info checked against the record),
         # before anything is signed; a stale link keeps the account it had
-        account_ref = candidate.renews or self._records.account_for(
-            provider_id, candidate.signer.person
-        )
+        account_ref = candidate.renews or self._account_for(provider_id, candidate)
         at = Terminal(provider_id, self._terminal_id)
         verdict = apply(
             session,
@@ -422,6 +420,19 @@ class Visit:
         # the verifier recorded the verdict and the link it made, as of its time, in one
         # transaction
         return Link(account_ref, verdict.time)
+
+    def _account_for(self, provider_id: str, candidate: EnrolmentCandidate) -> str:
+        """The provider's account for the person; a refusal is audited (which field differed,
+        never its value: staff look into it at the counter) and raised."""
+        try:
+            return self._records.account_for(provider_id, candidate.signer.person)
+        except NoRecord:
+            self._audit.record("enrol.record", False, "no_record", provider_id, self._clock())
+            raise
+        except RecordMismatch as e:
+            reason = f"record_mismatch.{e.differs_text}"
+            self._audit.record("enrol.record", False, reason, provider_id, self._clock())
+            raise
 
     def prepare_service(self, context: ServiceContext) -> ServicePreview | ServiceResult:
         """The chosen service's preview before consent (e.g. the amount to pay)."""

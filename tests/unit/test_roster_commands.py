@@ -102,3 +102,26 @@ def test_a_provider_id_that_is_no_identifier_exits_1(tmp_path, cfg_file, capsys)
     args = ["patients", "import", "--provider", "山田 clinic", "--config", str(cfg_file)]
     assert cli.main([*args, str(path)]) == 1
     assert "identifier" in capsys.readouterr().err
+
+
+def test_each_load_is_audited_with_who_ran_it_and_nothing_from_the_file(
+    tmp_path, cfg_file, store, capsys
+):
+    from kiosk.store.audit import AuditLog
+
+    roster = roster_file(tmp_path, [1])
+    assert (
+        cli.main(["insurance", "import", "--config", str(cfg_file), "--by", "op7", str(roster)])
+        == 0
+    )
+    patients = tmp_path / "patients.csv"
+    patients.write_text(PATIENTS + PATIENT.format(n=1), encoding="utf-8")
+    args = ["patients", "import", "--provider", "clinic-1", "--config", str(cfg_file)]
+    assert cli.main([*args, "--by", "op7", str(patients)]) == 0
+    bad = roster_file(tmp_path, [2], name="bad.csv", bad="06139998,12,9,01,x,カ,1985-04-31,,,,3\n")
+    assert cli.main(["insurance", "import", "--config", str(cfg_file), str(bad)]) == 1
+    events = [(e.action, e.ok, e.provider_id, e.actor) for e in AuditLog(store).recent()]
+    assert sorted(events) == [
+        ("insurance.import", True, "demo-clinic", "op7"),
+        ("patients.import", True, "clinic-1", "op7"),
+    ]  # the refused load changed nothing, and is not recorded as a load

@@ -458,4 +458,7 @@ def test_no_matching_record_is_refused_before_anything_is_signed(world, records,
         backend.enrol(candidate, "clinic")
     assert problem_for(e.value).code is code
     assert len(backend._verifier._store.entries) == signed_before  # no application was made
+    (refusal,) = world[3].records  # audited with the field that differed, never its value
+    assert (refusal.action, refusal.ok) == ("enrol.record", False)
+    assert refusal.reason.startswith(code.value) and "試験" not in refusal.reason
     assert "試験" not in str(e.value) and "1980" not in str(e.value)
