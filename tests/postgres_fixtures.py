@@ -17,8 +17,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from kiosk.store.engine import Database
 
 PG_BIN = Path(os.environ.get("KIOSK_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
@@ -158,3 +162,14 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         db.dispose()
         return url
     return request.getfixturevalue("postgres_db_url")
+
+
+@pytest.fixture
+def db(store_url: str) -> Iterator[Database]:
+    """The migrated store of `store_url` (SQLite, then PostgreSQL), disposed of after the
+    test; a test module that needs another `db` defines its own."""
+    from kiosk.store.engine import Database
+
+    database = Database(store_url)
+    yield database
+    database.dispose()

@@ -28,13 +28,6 @@ def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-@pytest.fixture
-def db(store_url):
-    database = Database(store_url)
-    yield database
-    database.dispose()
-
-
 def append(log: AuditLog, at: datetime, action: str = "user_proof") -> None:
     log.append(at=at, provider_id="clinic", terminal_id="kiosk-1", action=action, ok=True, serial=7)
 

@@ -30,13 +30,6 @@ NOW = datetime(2026, 4, 1, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-def db(store_url):
-    database = Database(store_url)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
 def index(db):
     return SqlRevocationIndex(db)
 

@@ -46,13 +46,6 @@ P-6,別人 誤記,ベツジン ゴキ,2001-01-01,06139998,12,1001,02
 
 
 @pytest.fixture
-def db(store_url):
-    database = Database(store_url)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
 def directory(db) -> RosterDirectory:
     roster, patients = InsuranceRoster(db), PatientRecords(db)
     parsed = parse_roster(ROSTER.encode())

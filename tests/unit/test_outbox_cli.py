@@ -24,13 +24,6 @@ def conf(store_url, tmp_path):
     return str(path)
 
 
-@pytest.fixture
-def db(store_url):
-    database = Database(store_url)
-    yield database
-    database.dispose()
-
-
 def enqueue(db: Database, at=AT) -> str:
     m = message()
     Outbox(db).enqueue(m.message_id, "reception", build_bundle(m), at, audit=AUDIT)

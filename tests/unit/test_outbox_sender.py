@@ -45,13 +45,6 @@ def receiver():
 
 
 @pytest.fixture
-def db(store_url):
-    database = Database(store_url)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
 def outbox(db):
     return Outbox(db)
 

@@ -62,13 +62,6 @@ def patient(patient_number: str, **kw) -> PatientRecord:
 
 
 @pytest.fixture
-def db(store_url):
-    database = Database(store_url)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
 def roster(db):
     return InsuranceRoster(db)
 

@@ -9,7 +9,6 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import DatabaseError
 
 from kiosk.store.audit import AuditLog
-from kiosk.store.engine import Database
 from kiosk.store.errors import AuditFieldRefused
 
 AT = datetime(2026, 4, 1, 10, 0, tzinfo=UTC)
@@ -26,13 +25,6 @@ FOUR_INFO_AND_SECRETS = (
     "detail",
     "note",
 )
-
-
-@pytest.fixture
-def db(store_url):
-    database = Database(store_url)
-    yield database
-    database.dispose()
 
 
 def test_append_and_read_back(db):

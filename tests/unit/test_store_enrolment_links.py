@@ -19,13 +19,6 @@ EXPIRES_US = 1_775_037_720_000_000
 AUTH, SIGN = CertRef(1001, "a1" * 20), CertRef(2001, "b2" * 20)
 
 
-@pytest.fixture
-def db(store_url):
-    database = Database(store_url)
-    yield database
-    database.dispose()
-
-
 def enrolment(n: int, account: str, auth: CertRef = AUTH, at: datetime = AT) -> LedgerEntry:
     claim = ChallengeClaim(bytes([n]) * 32, EXPIRES_US + n)
     return LedgerEntry(at, "demo-clinic", "kiosk-1", "enrol", True, "ok", auth.issuer_key_id,

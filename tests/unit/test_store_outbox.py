@@ -20,13 +20,6 @@ AUDIT = VisitAudit("service.insurance", True, "demo-clinic", "kiosk-1")
 
 
 @pytest.fixture
-def db(store_url):
-    database = Database(store_url)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
 def outbox(db):
     return Outbox(db)
 

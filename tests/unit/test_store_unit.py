@@ -22,13 +22,6 @@ VERDICT = LedgerEntry(
 )
 
 
-@pytest.fixture
-def db(store_url):
-    database = Database(store_url)
-    yield database
-    database.dispose()
-
-
 def audit(db):
     AuditLog(db).append(at=AT, provider_id="p", terminal_id="t", action="user_proof", ok=True)
 

@@ -35,13 +35,6 @@ KEY = bytes(range(32))
 
 
 @pytest.fixture
-def db(store_url):
-    database = Database(store_url)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
 def store(db):
     return SqlVerificationStore(db)
 

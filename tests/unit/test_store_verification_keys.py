@@ -17,13 +17,6 @@ AT = datetime(2026, 4, 1, 10, 0, tzinfo=UTC)
 EXPIRES_US = 1_775_037_720_000_000  # 2026-04-01 10:02 UTC
 
 
-@pytest.fixture
-def db(store_url):
-    database = Database(store_url)
-    yield database
-    database.dispose()
-
-
 def claim(first_two: bytes, rest: int, expires_us: int = EXPIRES_US) -> ChallengeClaim:
     """A claim whose random part starts with `first_two` (the key's 11 bits come from there)."""
     return ChallengeClaim(first_two + rest.to_bytes(30, "big"), expires_us)

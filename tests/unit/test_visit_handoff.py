@@ -36,13 +36,6 @@ class HandingOff:
         return self.result
 
 
-@pytest.fixture
-def db(store_url):
-    database = Database(store_url)
-    yield database
-    database.dispose()
-
-
 def visit(db: Database, service, wake=lambda: None) -> Visit:
     audit = AuditLog(db, terminal_id="kiosk-1")
     handoff = OutboxHandoff(Outbox(db), "kiosk-1", wake)
