@@ -113,18 +113,18 @@ _DEMO_PATIENTS = (
 def seed_records(root: Path, config_path: Path) -> None:
     """Load the TEST roster and the TEST clinic's patient records into the demo's store (each
     load replaces the last, so running the demo again changes nothing)."""
-    from kiosk.cli import main
+    from kiosk.commands.insurance import import_patients_command, import_roster_command
 
     records = root / "records"
     records.mkdir(exist_ok=True)
     roster, patients = records / "roster.csv", records / "patients.csv"
     roster.write_text(_DEMO_ROSTER, encoding="utf-8")
     patients.write_text(_DEMO_PATIENTS, encoding="utf-8")
-    config = ["--config", str(config_path)]
-    if main(["insurance", "import", str(roster), *config]) != 0:
+    config, by = str(config_path), "kiosk-demo"
+    if import_roster_command(argparse.Namespace(file=roster, config=config, by=by)) != 0:
         raise RuntimeError("the demo roster did not load")
-    provider = ["--provider", "demo-clinic"]
-    if main(["patients", "import", str(patients), *provider, *config]) != 0:
+    loaded = argparse.Namespace(file=patients, provider="demo-clinic", config=config, by=by)
+    if import_patients_command(loaded) != 0:
         raise RuntimeError("the demo patient records did not load")
 
 

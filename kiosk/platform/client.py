@@ -19,7 +19,6 @@ caller). The bearer token is never put in an exception message or a log line.
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -34,6 +33,7 @@ from kiosk.platform.schema import (
     UserProofBody,
     VerdictBody,
 )
+from kiosk.services.bearer import bearer_client
 from kiosk.verify.verdict import VerifierUnavailable
 
 if TYPE_CHECKING:
@@ -46,8 +46,6 @@ _Answer = TypeVar("_Answer", bound=BaseModel)
 
 log = logging.getLogger(__name__)
 
-#: A bearer token is one header value: printable ASCII without spaces (RFC 6750 b64token-ish).
-_TOKEN = re.compile(r"[\x21-\x7e]+")
 
 #: The contract's error codes by status, for a 4xx whose body does not name one.
 _CODES_BY_STATUS = {
@@ -99,17 +97,8 @@ class PlatformClient:
     ) -> None:
         if not base_url:
             raise ValueError("the platform URL is empty")
-        if not isinstance(token, str) or _TOKEN.fullmatch(token) is None:
-            # never echo the value: it is a secret
-            raise ValueError("the platform token must be printable ASCII without spaces")
         self._token = token
-        self._client = httpx.Client(
-            base_url=base_url,
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            timeout=httpx.Timeout(timeout_s),
-            transport=transport,
-            follow_redirects=False,
-        )
+        self._client = bearer_client(base_url, token, timeout_s, transport, what="platform")
 
     def __repr__(self) -> str:
         return f"PlatformClient({str(self._client.base_url)!r})"

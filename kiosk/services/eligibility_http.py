@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from kiosk.services.bearer import bearer_client
 from kiosk.services.insurance import SHARABLE, Coverage, Eligibility, InsuranceUnavailable
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,6 @@ PATIENT_PATH = "/v1/eligibility/patient"
 MEMBER_PATH = "/v1/eligibility/member"
 
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
-_TOKEN = re.compile(r"[\x21-\x7e]+")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _INSURER = re.compile(r"[0-9]{6}|[0-9]{8}")
 #: 記号・番号-枝番 as shown: letters and digits (any script) and the separators people write.
@@ -170,18 +170,9 @@ class HttpEligibilityDirectory:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         check_url(base_url)
-        if not isinstance(token, str) or _TOKEN.fullmatch(token) is None:
-            # never echo the value: it is a secret
-            raise ValueError("the directory token must be printable ASCII without spaces")
         self._total_s = total_s
         self._monotonic = monotonic
-        self._client = httpx.Client(
-            base_url=base_url,
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            timeout=httpx.Timeout(timeout_s),
-            transport=transport,
-            follow_redirects=False,
-        )
+        self._client = bearer_client(base_url, token, timeout_s, transport, what="directory")
 
     def __repr__(self) -> str:
         return f"HttpEligibilityDirectory({str(self._client.base_url)!r})"
