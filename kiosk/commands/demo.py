@@ -87,14 +87,15 @@ _CLINIC_TOP = (
 def _add_clinic(config_path: Path, root: Path) -> None:
     """Give a demo configuration (also one an earlier version wrote) the demo clinic's
     settings, once: top-level keys go first, before any table."""
-    text = config_path.read_text(encoding="utf-8")
-    if "[insurance]" in text:
-        return
-    tables = (
-        '\n[insurance]\ndirectory = "roster"\n'
-        f'\n[reception]\ndelivery = "file"\ndirectory = "{root / "reception"}"\n'
-    )
-    config_path.write_text(_CLINIC_TOP + text + tables, encoding="utf-8")
+    text = original = config_path.read_text(encoding="utf-8")
+    if "\nenrol_to = " not in text:
+        text = _CLINIC_TOP + text
+    if "\n[insurance]" not in text:
+        text += '\n[insurance]\ndirectory = "roster"\n'
+    if "\n[reception]" not in text:
+        text += f'\n[reception]\ndelivery = "file"\ndirectory = "{root / "reception"}"\n'
+    if text != original:
+        config_path.write_text(text, encoding="utf-8")
 
 
 #: The demo card's person in the TEST roster and the TEST clinic's records (the names as the

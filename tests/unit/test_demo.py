@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kiosk import config
 from kiosk.commands.demo import DEMO_PIN, DEMO_STAFF_ID, DEMO_STAFF_PIN, prepare
+from kiosk.pki.authority import DEFAULT_PERSON
 from kiosk.pki.cardfile import load_card
 
 
@@ -33,3 +34,21 @@ def test_a_demo_configuration_with_the_retired_staff_hash_is_migrated(tmp_path):
     cfg = config.load(config_path, env={})  # no longer refused
     assert [m.staff_id for m in cfg.staff] == [DEMO_STAFF_ID]
     assert "staff_pin_sha256" not in config_path.read_text(encoding="utf-8")
+
+
+def test_the_demo_is_a_clinic_with_its_records_loaded_once(tmp_path):
+    from kiosk.store.engine import Database
+    from kiosk.store.roster import InsuranceRoster, PatientRecords
+
+    _, config_path = prepare(tmp_path, "Virtual PCD 00 00")
+    prepare(tmp_path, "Virtual PCD 00 00")  # again: the settings are not added twice
+    cfg = config.load(config_path, env={})
+    assert cfg.services == ("identity", "insurance") and cfg.enrol_to == "patient_record"
+    assert cfg.insurance.directory == "roster" and cfg.reception.delivery == "file"
+    db = Database(cfg.effective_database_url)
+    try:
+        assert InsuranceRoster(db).count("00009901") == 1
+        (record,) = PatientRecords(db).born_on("demo-clinic", DEFAULT_PERSON.birth_date)
+        assert record.patient_number == "TEST-0001"
+    finally:
+        db.dispose()
