@@ -9,6 +9,7 @@ with the clinic's patient number and the insurer's numbers, exactly once after d
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import pytest
@@ -54,7 +55,8 @@ def clinic(tmp_path):
     db.dispose()
 
 
-def test_the_eligibility_reaches_reception_once_it_is_back(make_kiosk, clinic):
+def test_the_eligibility_reaches_reception_once_it_is_back(make_kiosk, clinic, caplog):
+    caplog.set_level(logging.DEBUG)
     db, receiver = clinic
     outbox = Outbox(db)
     delivery = HttpReception(receiver.url, TOKEN, 2.0)
@@ -116,3 +118,9 @@ def test_the_eligibility_reaches_reception_once_it_is_back(make_kiosk, clinic):
     assert numbers == sorted(["あいう", "187", "05"])  # 記号, 番号, 枝番
     assert coverage.status == "active"
     assert receiver.received.authorizations[0] == f"Bearer {TOKEN}"
+    # no PIN, no password, none of the 4 info in any log line or audit row of the visit
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("not delivered" in line for line in lines)  # the log was captured
+    assert [line for line in lines if secrets_in(line)] == []
+    assert [r for r in kiosk.audit.records if secrets_in(repr(r))] == []
+    assert all("P-0417" not in line for line in lines)  # nor the patient number
