@@ -48,6 +48,7 @@ class ProblemCode(StrEnum):
     STAFF_FORMAT = "staff_format"
     STAFF_LOCKED = "staff_locked"
     ASSIST_FORMAT = "assist_format"
+    PATIENT_NUMBER_FORMAT = "patient_number_format"
     INTERNAL = "internal"
 
 
@@ -492,6 +493,16 @@ CATALOGUE: dict[ProblemCode, Entry] = {
             "保険者番号は数字6桁または8桁、記号・番号は空欄にできません。",
             "The insurer number is 6 or 8 digits; the member number cannot be empty.",
             "ほけんしゃばんごうは すうじ 6つ か 8つ です。",
+        ),
+        "warning",
+        True,
+    ),
+    ProblemCode.PATIENT_NUMBER_FORMAT: Entry(
+        Text("番号を確認してください", "Please check the number", "ばんごうを たしかめて ください"),
+        Text(
+            "診察券番号は英数字とハイフン（32文字まで）です。",
+            "The patient number is letters, digits and hyphens (up to 32).",
+            "しんさつけんの ばんごうは えいご と すうじ です。",
         ),
         "warning",
         True,

@@ -48,6 +48,7 @@ class Screen(StrEnum):
     STAFF_LOGIN = "staff_login"
     STAFF_MENU = "staff_menu"
     STAFF_ASSIST = "staff_assist"
+    STAFF_LINK = "staff_link"
 
 
 class Work(StrEnum):
@@ -230,6 +231,18 @@ class SubmitAssist:
 
 
 @dataclass(frozen=True, slots=True)
+class StaffLink:
+    """Staff starts linking a person's card to the clinic's patient number they confirmed."""
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitPatientNumber:
+    """The patient number (診察券番号) staff confirmed with the person."""
+
+    number: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class WorkDone:
     work_id: int
     value: object = field(repr=False)
@@ -266,6 +279,8 @@ Event = (
     | StaffExit
     | StaffAssist
     | SubmitAssist
+    | StaffLink
+    | SubmitPatientNumber
     | WorkDone
     | WorkFailed
 )
@@ -282,7 +297,9 @@ class StartWork:
     service_id: str = ""
     provider_id: str = ""
     secret: str = field(default="", repr=False)  # the PIN or password, for this one call
-    staff_id: str = ""  # the staff sign-in's number, or who signed in (exit, assisted)
+    staff_id: str = ""  # the staff sign-in's number, or who signed in (exit, assisted, link)
+    #: ENROL: the patient number staff confirmed (the link is to that record), else empty.
+    record: str = field(default="", repr=False)
     context: ServiceContext | None = None
     candidate: EnrolmentCandidate | None = None
     authenticated: Authenticated | None = None
@@ -377,6 +394,10 @@ class FlowState:
     staff_id: str = ""  # the member of staff signed in (staff mode), else empty
     staff_login_id: str = ""  # the staff number typed; the PIN is asked next
     staff_call: StaffCall = StaffCall.NONE
+    #: A visit staff started to link the card to a patient number they confirmed with the
+    #: person: the number and who confirmed it (staff mode has ended; the person goes on).
+    staff_record: str = field(default="", repr=False)
+    staff_record_by: str = ""
     #: Kept across visits: the id of the latest call (a late outcome of an older one is
     #: ignored) and the end of a staff-login lockout (the staff desk enforces it too).
     staff_call_id: int = 0
@@ -416,6 +437,7 @@ IDLE_SCREENS = frozenset(
         Screen.STAFF_LOGIN,
         Screen.STAFF_MENU,
         Screen.STAFF_ASSIST,
+        Screen.STAFF_LINK,
     }
 )
 #: Screens after the secret was sent: a pulled card there aborts to the start.
@@ -424,6 +446,8 @@ ABORT_ON_REMOVAL = frozenset(
 )
 
 INSURER_RE = re.compile(r"[0-9]{6}|[0-9]{8}")
+#: A clinic's patient number (診察券番号), as staff type it: letters, digits and hyphens.
+PATIENT_NUMBER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,31}")
 
 Handler = Callable[["Flow", FlowState, object, float], Transition]
 
@@ -806,7 +830,8 @@ def _work_done(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
         if not isinstance(value, Authenticated):
             return _bad_result(flow, s, now)
         s = replace(s, authenticated=value, link=value.link)
-        if value.link is None and flow.service(s.service_id).needs_link:
+        # a visit staff started to link a record enrols whatever the service needs
+        if value.link is None and (flow.service(s.service_id).needs_link or s.staff_record):
             stale = Problem(ProblemCode.NEEDS_REENROLMENT) if value.needs_reenrolment else None
             return _ask_password(flow, s, now, stale)
         return _after_link(flow, s, now)
@@ -890,6 +915,9 @@ def _confirm_info(flow: Flow, s: FlowState, e: object, now: float) -> Transition
 
 
 def _enrol_consent(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    if s.staff_record:  # the record staff confirmed with the person, and who did
+        return flow.work(s, Work.ENROL, now, candidate=s.candidate, record=s.staff_record,
+                         staff_id=s.staff_record_by)  # fmt: skip
     return flow.work(s, Work.ENROL, now, candidate=s.candidate)
 
 
@@ -1023,6 +1051,23 @@ def _submit_assist(flow: Flow, s: FlowState, e: object, now: float) -> Transitio
     return flow.work(s, Work.ASSISTED, now, context=context, staff_id=s.staff_id)
 
 
+def _staff_link(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    if s.work is not None:
+        return Transition(s)  # the exit is being recorded
+    return Transition(flow.go(s, Screen.STAFF_LINK, now))
+
+
+def _submit_patient_number(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    """Staff confirmed the person's patient number: staff mode ends, and the person's visit
+    starts (card, PIN, password, the 4 info, consent), linking the card to that record."""
+    e = _routed(e, SubmitPatientNumber)
+    number = e.number.strip().upper()
+    if not PATIENT_NUMBER_RE.fullmatch(number):
+        return Transition(replace(s, problem=Problem(ProblemCode.PATIENT_NUMBER_FORMAT)))
+    visit = replace(s, staff_id="", staff_record=number, staff_record_by=s.staff_id, problem=None)
+    return _start(flow, visit, Start(), now)
+
+
 def _staff_choose_service(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
     e = _routed(e, ChooseService)
     flow.service(e.service_id)
@@ -1075,10 +1120,13 @@ TABLE: dict[tuple[Screen, type], Handler] = {
     (Screen.STAFF_LOGIN, Cancel): _staff_cancel,
     (Screen.STAFF_MENU, StaffExit): _staff_exit,
     (Screen.STAFF_MENU, StaffAssist): _staff_assist,
+    (Screen.STAFF_MENU, StaffLink): _staff_link,
     (Screen.STAFF_MENU, WorkDone): _staff_exit_done,
     (Screen.STAFF_MENU, WorkFailed): _staff_exit_failed,
     (Screen.STAFF_MENU, Cancel): _staff_cancel,
     (Screen.STAFF_ASSIST, ChooseService): _staff_choose_service,
     (Screen.STAFF_ASSIST, SubmitAssist): _submit_assist,
     (Screen.STAFF_ASSIST, Cancel): _to_start,
+    (Screen.STAFF_LINK, SubmitPatientNumber): _submit_patient_number,
+    (Screen.STAFF_LINK, Cancel): _to_start,
 }

@@ -42,8 +42,16 @@ class FlowBackend(Protocol):
     def read_signer(self, password: str, authenticated: Authenticated) -> EnrolmentCandidate:
         """Prove the signature certificate with the password and read the 4 info from it."""
 
-    def enrol(self, candidate: EnrolmentCandidate, provider_id: str) -> Link:
-        """Record the link between the user certificate and the provider's account."""
+    def enrol(
+        self,
+        candidate: EnrolmentCandidate,
+        provider_id: str,
+        *,
+        record: str = "",
+        staff_id: str = "",
+    ) -> Link:
+        """Record the link between the user certificate and the provider's account: the
+        person's own record, or `record`, the patient number `staff_id` confirmed."""
 
     def prepare_service(self, context: ServiceContext) -> ServicePreview | ServiceResult:
         """The service's preview before consent (or a result that ends the visit)."""

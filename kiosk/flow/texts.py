@@ -226,6 +226,21 @@ TEXTS: dict[str, Text] = {
     "staff.confirm": T(
         "本人確認済みとして記録", "Record as checked by staff", "たしかめた ことを きろく"
     ),
+    "staff.link": T(
+        "診察券番号でカードを登録",
+        "Link a card to a patient number",
+        "しんさつけんの ばんごうで カードを とうろく",
+    ),
+    "staff.link.title": T(
+        "ご本人と確認した診察券番号を入力してください。次にご本人がカードを置き、"
+        "暗証番号とパスワードを入力します",
+        "Enter the patient number you confirmed with the person; they then insert their card "
+        "and enter their PIN and password",
+        "ほんにんと たしかめた しんさつけんの ばんごうを いれて ください。"
+        "つぎに ほんにんが カードを おきます",
+    ),
+    "staff.patient_number": T("診察券番号", "Patient number", "しんさつけんの ばんごう"),
+    "staff.link.confirm": T("次へ(ご本人の操作)", "Next: the person's turn", "つぎへ"),
 }
 
 

@@ -60,6 +60,14 @@ class RecordLinker(Protocol):
         """The provider's account reference for this person, or NoRecord / RecordMismatch."""
         ...
 
+    def confirmed(
+        self, provider_id: str, person: BasicFourInfo, number: str
+    ) -> tuple[str, frozenset[MatchField]]:
+        """The account `number` a member of staff confirmed with the person by sight, and
+        the fields of its record that differ from the card (a name staff accepted); NoRecord
+        when there is no such record, RecordMismatch when the birth date differs."""
+        ...
+
 
 class NewAccounts:
     """For providers without records of their own (the demo): a fresh opaque account."""
@@ -68,12 +76,22 @@ class NewAccounts:
         """A new account reference; nothing about the person goes into it."""
         return "K-" + secrets.token_hex(4).upper()
 
+    def confirmed(
+        self, provider_id: str, person: BasicFourInfo, number: str
+    ) -> tuple[str, frozenset[MatchField]]:
+        """The provider's own account number, as staff typed it (nothing to compare)."""
+        return number, frozenset()
+
 
 class PatientLookup(Protocol):
-    """The clinic's patient records by birth date (kiosk.store.roster.PatientRecords)."""
+    """The clinic's patient records (kiosk.store.roster.PatientRecords)."""
 
     def born_on(self, provider_id: str, birth_date: date) -> Sequence[PatientRecord]:
         """The provider's records with that birth date."""
+        ...
+
+    def get(self, provider_id: str, patient_number: str) -> PatientRecord | None:
+        """The provider's record with that patient number, or None."""
         ...
 
 
@@ -82,6 +100,20 @@ class PatientRecordLinker:
 
     def __init__(self, patients: PatientLookup) -> None:
         self._patients = patients
+
+    def confirmed(
+        self, provider_id: str, person: BasicFourInfo, number: str
+    ) -> tuple[str, frozenset[MatchField]]:
+        """The record with the patient number staff confirmed with the person: its birth
+        date must be the card's (no one can confirm another birthday by sight); a name that
+        differs (a variant the table does not fold, a married name) staff have accepted."""
+        record = self._patients.get(provider_id, number)
+        if record is None:
+            raise NoRecord("no patient record with that number at this provider")
+        result = match_record(person, RecordIdentity.of(record))
+        if MatchField.BIRTH_DATE in result.differs:
+            raise RecordMismatch(frozenset({MatchField.BIRTH_DATE}))
+        return record.patient_number, result.differs
 
     def account_for(self, provider_id: str, person: BasicFourInfo) -> str:
         """The patient number of the one record whose name and birth date match the card."""

@@ -399,12 +399,23 @@ class Visit:
         signer = read_signer(self._card(), password, selected=True)
         return EnrolmentCandidate(signer.four_info, signer, authenticated.renews)
 
-    def enrol(self, candidate: EnrolmentCandidate, provider_id: str) -> Link:
-        """Sign the application with both keys (verified this visit), verify it, link."""
+    def enrol(
+        self,
+        candidate: EnrolmentCandidate,
+        provider_id: str,
+        *,
+        record: str = "",
+        staff_id: str = "",
+    ) -> Link:
+        """Sign the application with both keys (verified this visit), verify it, link: to the
+        provider's own record of this person (its 4 info checked against the record), or to
+        `record`, the patient number `staff_id` confirmed with the person, before anything is
+        signed; a stale link keeps the account it had."""
         session = self._card()
-        # the provider's own record of this person (its 4 info checked against the record),
-        # before anything is signed; a stale link keeps the account it had
-        account_ref = candidate.renews or self._account_for(provider_id, candidate)
+        if record:
+            account_ref = self._staff_confirmed(provider_id, candidate, record, staff_id)
+        else:
+            account_ref = candidate.renews or self._account_for(provider_id, candidate)
         at = Terminal(provider_id, self._terminal_id)
         verdict = apply(
             session,
@@ -420,6 +431,26 @@ class Visit:
         # the verifier recorded the verdict and the link it made, as of its time, in one
         # transaction
         return Link(account_ref, verdict.time)
+
+    def _staff_confirmed(
+        self, provider_id: str, candidate: EnrolmentCandidate, record: str, staff_id: str
+    ) -> str:
+        """The record staff confirmed, audited with who confirmed it and what differed."""
+        if not staff_id:
+            raise ValueError("a record staff confirmed needs the staff number of who did")
+        action, at = "enrol.staff_confirmed", self._clock()
+        try:
+            account, differs = self._records.confirmed(provider_id, candidate.signer.person, record)
+        except NoRecord:
+            self._audit.record(action, False, "no_record", provider_id, at, actor=staff_id)
+            raise
+        except RecordMismatch as e:
+            refused = f"record_mismatch.{e.differs_text}"
+            self._audit.record(action, False, refused, provider_id, at, actor=staff_id)
+            raise
+        accepted = f"accepted.{'.'.join(sorted(differs))}" if differs else None
+        self._audit.record(action, True, accepted, provider_id, at, actor=staff_id)
+        return account
 
     def _account_for(self, provider_id: str, candidate: EnrolmentCandidate) -> str:
         """The provider's account for the person; a refusal is audited (which field differed,

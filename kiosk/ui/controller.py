@@ -100,7 +100,12 @@ class CardWorker(QObject):
             case Work.READ_SIGNER:
                 return b.read_signer(job.secret, _needed(job.authenticated, "authentication"))
             case Work.ENROL:
-                return b.enrol(_needed(job.candidate, "candidate"), job.provider_id)
+                candidate = _needed(job.candidate, "candidate")
+                if job.record:  # the patient number staff confirmed, and who did
+                    return b.enrol(
+                        candidate, job.provider_id, record=job.record, staff_id=job.staff_id
+                    )
+                return b.enrol(candidate, job.provider_id)
             case Work.PREPARE:
                 return b.prepare_service(_needed(job.context, "context"))
             case Work.RUN_SERVICE:

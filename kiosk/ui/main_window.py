@@ -35,7 +35,12 @@ from kiosk.ui.message_page import ProblemPage, ResultPage, WorkingPage
 from kiosk.ui.picker_page import providers_page, services_page
 from kiosk.ui.secret_page import PasswordPage, PinPage
 from kiosk.ui.sound import SoundPlayer
-from kiosk.ui.staff_page import StaffAssistPage, StaffLoginPage, StaffMenuPage
+from kiosk.ui.staff_page import (
+    StaffAssistPage,
+    StaffLinkPage,
+    StaffLoginPage,
+    StaffMenuPage,
+)
 from kiosk.ui.style import enforce_touch_size, theme, touch_px
 
 _LANGUAGE_KEYS = {"ja": "lang.ja", "en": "lang.en", "ja-easy": "lang.easy"}
@@ -126,6 +131,7 @@ class KioskWindow(QWidget):
             (Screen.STAFF_LOGIN, StaffLoginPage(send, staff_pad())),
             (Screen.STAFF_MENU, StaffMenuPage(send)),
             (Screen.STAFF_ASSIST, StaffAssistPage(send, flow)),
+            (Screen.STAFF_LINK, StaffLinkPage(send)),
         ):
             self.pages[screen] = page
         self.stack = QStackedWidget()

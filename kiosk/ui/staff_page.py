@@ -13,7 +13,9 @@ from kiosk.flow.machine import (
     FlowState,
     StaffAssist,
     StaffExit,
+    StaffLink,
     SubmitAssist,
+    SubmitPatientNumber,
     SubmitStaffId,
     SubmitStaffPin,
     Work,
@@ -109,6 +111,7 @@ class StaffMenuPage(Page):
         self.title = label("title")
         self.reader = label("status")
         self.assist = self.button("staff-assist", StaffAssist())
+        self.link = self.button("staff-link", StaffLink())
         self.exit = self.button("staff-exit", StaffExit(), "danger")
         self.cancel = self.button("cancel", Cancel(), "secondary")
         self.problem = label("problem")
@@ -118,6 +121,7 @@ class StaffMenuPage(Page):
         layout.addWidget(self.title)
         layout.addWidget(self.reader)
         layout.addWidget(self.assist)
+        layout.addWidget(self.link)
         layout.addWidget(self.exit)
         layout.addWidget(self.problem)
         layout.addStretch(1)
@@ -130,10 +134,12 @@ class StaffMenuPage(Page):
         status = self.t(f"reader.{state.reader.value}")
         self.reader.setText(self.t("staff.reader", status=status))
         self.assist.setText(self.t("staff.assist"))
+        self.link.setText(self.t("staff.link"))
         self.exit.setText(self.t("staff.exit"))
         self.cancel.setText(self.t("button.back"))
         busy = state.work is not None  # the exit is being recorded
         self.assist.setEnabled(not busy)
+        self.link.setEnabled(not busy)
         self.exit.setEnabled(not busy)
         problem = state.problem
         self.problem.setVisible(problem is not None)
@@ -205,3 +211,51 @@ class StaffAssistPage(Page):
 
     def _confirm(self) -> None:
         self.send(SubmitAssist(self.insurer.text(), self.member.text()))
+
+
+class StaffLinkPage(Page):
+    """Staff type the patient number they confirmed with the person; the person then links
+    their card to that record with their own card, PIN and password."""
+
+    def __init__(self, send: Send) -> None:
+        super().__init__(send)
+        self.title = label("title")
+        self.number_label = label("subtitle", center=False)
+        self.number = QLineEdit()
+        self.number.setObjectName("patient-number")
+        form = QFormLayout()
+        form.addRow(self.number_label, self.number)
+        self.problem = label("problem")
+        self.confirm = self.button("staff-link-confirm")
+        self.confirm.clicked.connect(self._confirm)
+        self.cancel = self.button("cancel", Cancel(), "secondary")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(120, 40, 120, 40)
+        layout.addWidget(self.title)
+        layout.addLayout(form)
+        layout.addWidget(self.problem)
+        layout.addStretch(1)
+        row = QHBoxLayout()
+        row.addWidget(self.cancel)
+        row.addStretch(1)
+        row.addWidget(self.confirm)
+        layout.addLayout(row)
+
+    def enter(self, state: FlowState) -> None:
+        """An empty field for each link."""
+        self.number.clear()
+
+    def show_state(self, state: FlowState, now: float) -> None:
+        """Texts and any format problem."""
+        super().show_state(state, now)
+        self.title.setText(self.t("staff.link.title"))
+        self.number_label.setText(self.t("staff.patient_number"))
+        problem = state.problem
+        self.problem.setVisible(problem is not None)
+        if problem is not None:
+            self.problem.setText(problem_text(problem, self.language))
+        self.confirm.setText(self.t("staff.link.confirm"))
+        self.cancel.setText(self.t("button.cancel"))
+
+    def _confirm(self) -> None:
+        self.send(SubmitPatientNumber(self.number.text()))

@@ -11,6 +11,8 @@ from kiosk.flow.machine import (
     Back,
     CallStaff,
     Cancel,
+    ConfirmInfo,
+    Consent,
     ExitApp,
     NotifyStaff,
     PlaySound,
@@ -22,10 +24,13 @@ from kiosk.flow.machine import (
     StaffCall,
     StaffCallDone,
     StaffExit,
+    StaffLink,
     StaffRequest,
     Start,
     StartWork,
     SubmitAssist,
+    SubmitPassword,
+    SubmitPatientNumber,
     SubmitPin,
     SubmitStaffId,
     SubmitStaffPin,
@@ -38,7 +43,15 @@ from kiosk.flow.machine import (
 from kiosk.flow.ports import CallOutcome
 from kiosk.flow.texts import TEXTS
 from kiosk.services.visit import CardStatus
-from tests.unit.test_flow import NOW, Driver, at_pin, make_flow
+from tests.unit.test_flow import (
+    AUTH_UNLINKED,
+    CANDIDATE,
+    LINK,
+    NOW,
+    Driver,
+    at_pin,
+    make_flow,
+)
 
 STAFF_ID, STAFF_PIN = "1021", "24681357"
 
@@ -195,6 +208,42 @@ def test_an_assisted_check_carries_who_checked():
     d = signed_in().send(StaffAssist()).send(SubmitAssist("06123456", "12-34"))
     work = d.work()
     assert work.kind is Work.ASSISTED and work.staff_id == STAFF_ID
+
+
+# --- linking a patient number staff confirmed --------------------------------------------------
+
+
+def test_a_patient_number_of_the_wrong_shape_is_refused_on_the_staff_screen():
+    d = signed_in().send(StaffLink())
+    assert d.screen is Screen.STAFF_LINK
+    d.send(SubmitPatientNumber("P 0417!"))
+    assert d.screen is Screen.STAFF_LINK
+    assert d.state.problem.code is ProblemCode.PATIENT_NUMBER_FORMAT and d.state.staff
+
+
+def test_staff_confirm_the_number_then_the_person_links_their_card_to_that_record():
+    d = signed_in().send(StaffLink()).send(SubmitPatientNumber(" p-0417 "))
+    assert not d.state.staff  # staff mode ends: the person takes over at the card
+    assert (d.state.staff_record, d.state.staff_record_by) == ("P-0417", STAFF_ID)
+    assert "P-0417" not in repr(d.state)
+    d.send(ReaderChanged(ReaderStatus.CARD)).finish_work(CardStatus(3, 5))
+    d.send(SubmitPin("1234")).finish_work(AUTH_UNLINKED)
+    assert d.screen is Screen.PASSWORD  # enrolled, whatever the service needs
+    d.send(SubmitPassword("ABC123")).finish_work(CANDIDATE)
+    d.send(ConfirmInfo()).send(Consent())
+    work = d.work()
+    assert work.kind is Work.ENROL and (work.record, work.staff_id) == ("P-0417", STAFF_ID)
+    assert "P-0417" not in repr(work)
+    d.finish_work(LINK)
+    d.send(Cancel())
+    assert d.state.staff_record == "" and d.state.staff_record_by == ""  # one visit only
+
+
+def test_a_person_who_enrols_alone_sends_no_record():
+    d = at_pin().send(SubmitPin("1234")).finish_work(AUTH_UNLINKED)
+    d.send(SubmitPassword("ABC123")).finish_work(CANDIDATE)
+    d.send(ConfirmInfo()).send(Consent())
+    assert d.work().kind is Work.ENROL and d.work().record == "" and d.work().staff_id == ""
 
 
 # --- calling staff -------------------------------------------------------------------------

@@ -57,3 +57,20 @@ def test_a_record_born_that_day_under_another_name_is_staffs_to_check(patients):
         PatientRecordLinker(patients).account_for("clinic-1", DEFAULT_PERSON)
     assert e.value.differs == frozenset({MatchField.NAME})
     assert "試験" not in str(e.value) and "別人" not in str(e.value)
+
+
+def test_a_number_staff_confirmed_is_looked_up_by_number_and_its_birthday_checked(patients):
+    patients.replace(
+        "clinic-1",
+        [record("P-5", "Shiken Taro", kana=""), record("P-6", "試験 太郎", born=date(1990, 1, 1))],
+        AT,
+    )
+    linker = PatientRecordLinker(patients)
+    assert linker.confirmed("clinic-1", DEFAULT_PERSON, "P-5") == (
+        "P-5", frozenset({MatchField.NAME}),
+    )  # fmt: skip
+    with pytest.raises(RecordMismatch) as e:
+        linker.confirmed("clinic-1", DEFAULT_PERSON, "P-6")
+    assert e.value.differs == frozenset({MatchField.BIRTH_DATE})
+    with pytest.raises(NoRecord):
+        linker.confirmed("clinic-1", DEFAULT_PERSON, "P-7")

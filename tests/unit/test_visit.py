@@ -409,6 +409,9 @@ class Patients:
     def born_on(self, provider_id, birth_date):
         return [r for r in self.records if r.birth_date == birth_date]
 
+    def get(self, provider_id, patient_number):
+        return next((r for r in self.records if r.patient_number == patient_number), None)
+
 
 def patient(number: str, name: str, born: str):
     from datetime import date
@@ -462,3 +465,50 @@ def test_no_matching_record_is_refused_before_anything_is_signed(world, records,
     assert (refusal.action, refusal.ok) == ("enrol.record", False)
     assert refusal.reason.startswith(code.value) and "試験" not in refusal.reason
     assert "試験" not in str(e.value) and "1980" not in str(e.value)
+
+
+def staff_enrol(world, patients, number: str, staff_id: str = "1021"):
+    backend, candidate = enrol_with(world, patients)
+    return backend, backend.enrol(candidate, "clinic", record=number, staff_id=staff_id)
+
+
+def test_a_patient_number_staff_confirmed_is_linked_even_under_another_spelling(world):
+    # the record's name is one the variant table cannot fold: staff checked the person by sight
+    records = Patients(patient("P-0417", "しけん たろう", "1980-02-17"))
+    backend, link = staff_enrol(world, records, "P-0417")
+    assert link.account_ref == "P-0417"
+    (event,) = world[3].records
+    assert (event.action, event.ok, event.actor) == ("enrol.staff_confirmed", True, "1021")
+    assert event.reason == "accepted.name" and "しけん" not in event.reason
+
+
+@pytest.mark.parametrize(
+    ("records", "number", "code", "reason"),
+    [
+        ((), "P-1", ProblemCode.NO_RECORD, "no_record"),
+        (
+            (patient("P-1", "試験 太郎", "1990-01-01"),),
+            "P-1",
+            ProblemCode.RECORD_MISMATCH,
+            "record_mismatch.birth_date",
+        ),  # fmt: skip
+    ],
+    ids=["no-such-number", "another-birthday"],
+)
+def test_staff_cannot_confirm_a_number_with_no_record_or_another_birthday(
+    world, records, number, code, reason
+):
+    backend, candidate = enrol_with(world, Patients(*records))
+    with pytest.raises(KioskError) as e:
+        backend.enrol(candidate, "clinic", record=number, staff_id="1021")
+    assert problem_for(e.value).code is code
+    (event,) = world[3].records
+    assert (event.action, event.ok, event.reason, event.actor) == (
+        "enrol.staff_confirmed", False, reason, "1021",
+    )  # fmt: skip
+
+
+def test_a_confirmed_number_needs_who_confirmed_it(world):
+    backend, candidate = enrol_with(world, Patients(patient("P-1", "試験 太郎", "1980-02-17")))
+    with pytest.raises(ValueError):
+        backend.enrol(candidate, "clinic", record="P-1")
