@@ -52,3 +52,18 @@ def test_the_demo_is_a_clinic_with_its_records_loaded_once(tmp_path):
         assert record.patient_number == "TEST-0001"
     finally:
         db.dispose()
+
+
+def test_the_screenshot_tour_walks_the_identity_check_whatever_the_demo_offers(tmp_path):
+    """`make demo` runs the tour with the demo's configuration (a clinic of two services); the
+    tour's script starts with the identity check alone."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "packaging" / "screenshots.py"
+    spec = importlib.util.spec_from_file_location("screenshots", path)
+    tour = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tour)
+    _, config_path = prepare(tmp_path, "Virtual PCD 00 00")
+    cfg, _ = tour.prepare(str(config_path), tmp_path / "tour")
+    assert cfg.services == ("identity",)
