@@ -45,11 +45,15 @@ def main(argv: list[str] | None = None) -> int:
         shots = [out / "window-over-pcsc-1-attract.png"]
         screen.grabWindow(0).save(str(shots[0]))
         if shutil.which("xdotool"):
-            # Touch the start button: with the demo's one service the kiosk goes straight to
-            # the card, finds it in the reader through pcscd, and the PIN pad shows the
-            # retries it read from the card.
+            # Touch the start button, then the demo clinic's second service (the insurance
+            # check): the kiosk finds the card in the reader through pcscd, and the PIN pad
+            # shows the retries it read from the card.
             size = screen.geometry()
-            for name, (x, y) in (("2-pin", (size.width() // 2, int(size.height() * 0.8))),):
+            taps = (
+                ("2-services", (size.width() // 2, int(size.height() * 0.8))),
+                ("3-pin", (size.width() // 2, int(size.height() * 0.52))),
+            )
+            for name, (x, y) in taps:
                 subprocess.run(["xdotool", "mousemove", str(x), str(y), "click", "1"], check=False)
                 _settle(app, 1.5)
                 shots.append(out / f"window-over-pcsc-{name}.png")
