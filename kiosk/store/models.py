@@ -337,3 +337,73 @@ class OutboxRow(Base):
     #: The short code of the last failed attempt (e.g. `timeout`, `http_503`).
     last_error: Mapped[str | None] = mapped_column(String(CODE_LENGTH), nullable=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+#: The states of a payment ledger row (kiosk.store.ledger): written `pending` before the
+#: gateway is called, then `settled`, `declined` or `unknown`; a settled one may be `voided`.
+LEDGER_STATES = ("pending", "settled", "declined", "unknown", "voided")
+
+
+class LedgerRow(Base):
+    """One charge attempt at a shop counter (kiosk.store.ledger), written before the gateway
+    is asked to charge, so a crash leaves a row to reconcile and never an unrecorded charge.
+
+    `(provider_id, idempotency_key)` is unique: a retried or duplicated request finds the
+    first row instead of writing a second. `business_day` is the day in Japan the attempt was
+    begun on, the day its amount counts towards the daily limits and the settlement. Only
+    codes, references and amounts are stored: the account is the shop's own `account_ref`.
+    """
+
+    __tablename__ = "payment_ledger"
+    __table_args__ = (
+        UniqueConstraint("provider_id", "idempotency_key", name="uq_payment_ledger_key"),
+        # the daily limits: the day's rows of an account, of a terminal
+        Index("ix_payment_ledger_account_day", "provider_id", "account_ref", "business_day"),
+        Index("ix_payment_ledger_terminal_day", "provider_id", "terminal_id", "business_day"),
+        # reconciliation at start: the rows still pending or unknown, oldest first
+        Index("ix_payment_ledger_state", "state", "created_at"),
+        CheckConstraint("amount_yen > 0", name="amount_positive"),
+        CheckConstraint(
+            "state IN ('pending', 'settled', 'declined', 'unknown', 'voided')", name="state_known"
+        ),
+    )
+
+    entry_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider_id: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    idempotency_key: Mapped[str] = mapped_column(String(KEY_ID_LENGTH))
+    terminal_id: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    account_ref: Mapped[str] = mapped_column(String(128))
+    request_id: Mapped[str] = mapped_column(String(KEY_ID_LENGTH))
+    amount_yen: Mapped[int] = mapped_column(Integer)
+    #: The card company's gateway that is asked to charge (settlement totals are per gateway).
+    gateway: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    state: Mapped[str] = mapped_column(String(16))
+    #: The decline's reason code (e.g. `insufficient_funds`); None unless declined.
+    reason: Mapped[str | None] = mapped_column(String(CODE_LENGTH), nullable=True)
+    receipt_no: Mapped[str | None] = mapped_column(String(KEY_ID_LENGTH), nullable=True)
+    business_day: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    voided_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    #: Who voided it: the staff member's code, as the audit log's `actor`.
+    voided_by: Mapped[str | None] = mapped_column(String(CODE_LENGTH), nullable=True)
+
+
+class PaymentDayLockRow(Base):
+    """One row per (shop, account or terminal, day in Japan) that a payment began on: on
+    PostgreSQL, `begin` locks the account's and the terminal's row (`SELECT … FOR UPDATE`)
+    before it sums the day's ledger rows, so two payments racing past a daily limit are
+    checked one after the other. (SQLite's `BEGIN IMMEDIATE` serialises all writers already.)
+    The ledger stays the only record of amounts: these rows hold no totals that could drift.
+    """
+
+    __tablename__ = "payment_day_locks"
+    __table_args__ = (
+        PrimaryKeyConstraint("provider_id", "scope", "subject", "business_day"),
+        CheckConstraint("scope IN ('account', 'terminal')", name="scope_known"),
+    )
+
+    provider_id: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    scope: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(128))
+    business_day: Mapped[date] = mapped_column(Date)
