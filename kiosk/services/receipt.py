@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
@@ -338,7 +338,6 @@ class EscposReceiptPrinter:
     connect: Callable[[], Escpos]
     check_paper: bool = False
     font: str | None = None  # a CJK font file; None: found on the system
-    _render: Callable[[ReceiptData, Escpos, CjkFont], None] = field(default=render, repr=False)
 
     def print(self, receipt: ReceiptData) -> PrintOutcome:
         """Print; any escpos, USB or socket failure becomes a warning, never an exception.
@@ -354,7 +353,7 @@ class EscposReceiptPrinter:
             printer.open()
             if self.check_paper and _no_paper(printer):
                 return PrintOutcome(PrintStatus.OUT_OF_PAPER, "no_paper")
-            self._render(receipt, printer, font)
+            render(receipt, printer, font)
             return PRINTED
         except Exception as error:  # noqa: BLE001 - the port's contract: never raise
             outcome = _outcome_of(error)
