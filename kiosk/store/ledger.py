@@ -34,7 +34,6 @@ from typing import Any, Final, Literal
 from sqlalchemy import (
     Connection,
     Row,
-    and_,
     case,
     func,
     insert,
@@ -251,19 +250,12 @@ class PaymentLedger:
 
         Raises LedgerKeyReused when the key names another payment, StoreError when the
         database is unavailable."""
-        earlier = self.get_by_key(attempt.provider_id, attempt.idempotency_key)
-        if earlier is not None:
-            return self._replayed(earlier, attempt)
-        if attempt.amount_yen > self.limits.per_payment_yen:
-            return LimitRefused(
-                "per_payment_limit", self.limits.per_payment_yen, 0, attempt.amount_yen
-            )
         try:
             with self._db.writing() as conn:
                 return self._begin_on(conn, attempt, at)
         except IntegrityError:
-            # another caller wrote the key between our look and our insert (PostgreSQL, a
-            # different account or terminal, so not serialised by the day locks)
+            # another caller wrote the key after our look (PostgreSQL: a different account or
+            # terminal, so not serialised by the same day locks)
             earlier = self.get_by_key(attempt.provider_id, attempt.idempotency_key)
             if earlier is None:
                 raise StoreError("the ledger refused the row") from None
@@ -277,12 +269,16 @@ class PaymentLedger:
             self._lock_day(conn, attempt.provider_id, "account", attempt.account_ref, day)
             self._lock_day(conn, attempt.provider_id, "terminal", attempt.terminal_id, day)
         earlier = conn.execute(self._by_key(attempt.provider_id, attempt.idempotency_key)).first()
-        if earlier is not None:  # written while we waited for the locks
+        if earlier is not None:  # a retry (or a duplicate that waited for our locks)
             return self._replayed(_entry(earlier), attempt)
+        if attempt.amount_yen > self.limits.per_payment_yen:
+            return LimitRefused(
+                "per_payment_limit", self.limits.per_payment_yen, 0, attempt.amount_yen
+            )
         refused = self._over_daily_limit(conn, attempt, day)
         if refused is not None:
             return refused
-        entry_id = conn.execute(
+        row = conn.execute(
             insert(_t)
             .values(
                 provider_id=attempt.provider_id,
@@ -297,9 +293,8 @@ class PaymentLedger:
                 created_at=at,
                 updated_at=at,
             )
-            .returning(_t.c.entry_id)
-        ).scalar_one()
-        row = conn.execute(select(_t).where(_t.c.entry_id == entry_id)).one()
+            .returning(*_t.c)
+        ).one()
         return Begun(_entry(row), new=True)
 
     @staticmethod
@@ -312,39 +307,39 @@ class PaymentLedger:
         self, conn: Connection, provider_id: str, scope: str, subject: str, day: date
     ) -> None:
         """Hold the (shop, scope, subject, day) lock row until the transaction ends."""
-        values = {
-            "provider_id": provider_id,
-            "scope": scope,
-            "subject": subject,
-            "business_day": day,
-        }
-        conn.execute(pg_insert(_locks).values(**values).on_conflict_do_nothing())
+        # ON CONFLICT DO UPDATE locks the row it finds (a no-op update), as FOR UPDATE
+        # would, in one statement whether or not the row was there already
+        statement = pg_insert(_locks).values(
+            provider_id=provider_id, scope=scope, subject=subject, business_day=day
+        )
         conn.execute(
-            select(_locks.c.scope)
-            .where(*(getattr(_locks.c, name) == value for name, value in values.items()))
-            .with_for_update()
-        ).one()
+            statement.on_conflict_do_update(
+                index_elements=list(_locks.primary_key.columns),
+                set_={"scope": statement.excluded.scope},
+            )
+        )
 
     def _over_daily_limit(
         self, conn: Connection, attempt: ChargeAttempt, day: date
     ) -> LimitRefused | None:
-        counted = _t.c.state.in_([s.value for s in _COUNTED])
-        day_rows = and_(_t.c.provider_id == attempt.provider_id, _t.c.business_day == day, counted)
-        used = select(func.coalesce(func.sum(_t.c.amount_yen), 0))
-        checks: tuple[tuple[LimitReason, int, Any], ...] = (
-            (
-                "daily_limit_account",
-                self.limits.daily_account_yen,
-                _t.c.account_ref == attempt.account_ref,
-            ),
-            (
-                "daily_limit_terminal",
-                self.limits.daily_terminal_yen,
-                _t.c.terminal_id == attempt.terminal_id,
-            ),
+        counted = (
+            _t.c.provider_id == attempt.provider_id,
+            _t.c.business_day == day,
+            _t.c.state.in_([s.value for s in _COUNTED]),
         )
-        for reason, limit, whose in checks:
-            spent = int(conn.execute(used.where(day_rows, whose)).scalar_one())
+        # one scalar subquery per limit, so each is answered from its own `_day` index
+        day_sum = select(func.coalesce(func.sum(_t.c.amount_yen), 0)).where(*counted)
+        account_yen, terminal_yen = conn.execute(
+            select(
+                day_sum.where(_t.c.account_ref == attempt.account_ref).scalar_subquery(),
+                day_sum.where(_t.c.terminal_id == attempt.terminal_id).scalar_subquery(),
+            )
+        ).one()
+        checks: tuple[tuple[LimitReason, int, int], ...] = (
+            ("daily_limit_account", self.limits.daily_account_yen, int(account_yen)),
+            ("daily_limit_terminal", self.limits.daily_terminal_yen, int(terminal_yen)),
+        )
+        for reason, limit, spent in checks:
             if spent + attempt.amount_yen > limit:
                 return LimitRefused(reason, limit, spent, attempt.amount_yen)
         return None
@@ -405,16 +400,19 @@ class PaymentLedger:
         """Move a row from one of `sources` to `target` in one transaction; a row already
         in `target` for which `same(entry)` holds is returned unchanged."""
         with self._db.writing() as conn:
-            changed = conn.execute(
+            row = conn.execute(
                 update(_t)
                 .where(_t.c.entry_id == entry_id, _t.c.state.in_([s.value for s in sources]))
                 .values(state=target.value, updated_at=at, **values)
-            ).rowcount
+                .returning(*_t.c)
+            ).first()
+            if row is not None:
+                return _entry(row)
             row = conn.execute(select(_t).where(_t.c.entry_id == entry_id)).first()
         if row is None:
             raise UnknownLedgerEntry(f"no ledger row {entry_id}")
         entry = _entry(row)
-        if changed == 1 or (entry.state is target and same(entry)):
+        if entry.state is target and same(entry):
             return entry
         raise LedgerStateConflict(f"a {entry.state.value} ledger row cannot become {target.value}")
 
