@@ -35,6 +35,7 @@ from sqlalchemy import (
     Connection,
     Row,
     case,
+    delete,
     func,
     insert,
     select,
@@ -415,6 +416,12 @@ class PaymentLedger:
         if entry.state is target and same(entry):
             return entry
         raise LedgerStateConflict(f"a {entry.state.value} ledger row cannot become {target.value}")
+
+    def forget_day_locks(self, before: date) -> int:
+        """Delete the day lock rows of days before `before` (a day that is over takes no
+        more payments, so its locks are never waited for again); how many there were."""
+        with self._db.writing() as conn:
+            return int(conn.execute(delete(_locks).where(_locks.c.business_day < before)).rowcount)
 
     # --- read ----------------------------------------------------------------------------
 

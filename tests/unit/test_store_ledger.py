@@ -418,3 +418,33 @@ def test_0007_goes_down_and_up_again(empty_url):
             ledger.begin(replace(attempt(), amount_yen=1), AT)
     finally:
         db.dispose()
+
+
+# --- across a restart ----------------------------------------------------------------------
+
+
+def test_a_restarted_kiosk_finds_the_row_and_charges_nothing_twice(store_url):
+    first = Database(store_url)
+    try:
+        entry = begun(PaymentLedger(first).begin(attempt(), AT)).entry
+    finally:
+        first.dispose()  # the kiosk dies before the gateway answers
+    restarted = Database(store_url)
+    try:
+        ledger = PaymentLedger(restarted)
+        assert [e.entry_id for e in ledger.pending_rows(AT + timedelta(minutes=1))] == [
+            entry.entry_id
+        ]
+        again = begun(ledger.begin(attempt(), AT + timedelta(minutes=2)))
+        assert (again.new, again.entry) == (False, entry)
+    finally:
+        restarted.dispose()
+
+
+def test_day_locks_of_past_days_are_forgotten(db, ledger):
+    begun(ledger.begin(attempt("REQ-1"), AT))
+    begun(ledger.begin(attempt("REQ-2"), AT + timedelta(days=1)))
+    expected = 2 if db.engine.dialect.name == "postgresql" else 0  # account + terminal
+    assert ledger.forget_day_locks(DAY + timedelta(days=1)) == expected
+    assert ledger.forget_day_locks(DAY + timedelta(days=1)) == 0
+    begun(ledger.begin(attempt("REQ-3"), AT + timedelta(days=1)))  # the next day still works
