@@ -270,7 +270,7 @@ class PaymentLedger:
             self._lock_day(conn, attempt.provider_id, "account", attempt.account_ref, day)
             self._lock_day(conn, attempt.provider_id, "terminal", attempt.terminal_id, day)
         earlier = conn.execute(self._by_key(attempt.provider_id, attempt.idempotency_key)).first()
-        if earlier is not None:  # a retry (or a duplicate that waited for our locks)
+        if earlier is not None:  # a retry, or a duplicate that waited for the same locks
             return self._replayed(_entry(earlier), attempt)
         if attempt.amount_yen > self.limits.per_payment_yen:
             return LimitRefused(

@@ -393,8 +393,8 @@ class PaymentDayLockRow(Base):
     """One row per (shop, account or terminal, day in Japan) that a payment began on: on
     PostgreSQL, `begin` locks the account's and the terminal's row (an `INSERT … ON CONFLICT
     DO UPDATE`, which locks the row it finds as `FOR UPDATE` would) before it sums the day's
-    ledger rows, so two payments racing past a daily limit are
-    checked one after the other. (SQLite's `BEGIN IMMEDIATE` serialises all writers already.)
+    ledger rows, so two payments racing past a daily limit are checked one after the other.
+    (SQLite's `BEGIN IMMEDIATE` serialises all writers already.)
     The ledger stays the only record of amounts: these rows hold no totals that could drift.
     """
 
