@@ -28,12 +28,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
 
-from escpos.escpos import Escpos  # type: ignore[import-untyped]  # no stubs
-from escpos.exceptions import (  # type: ignore[import-untyped]  # no stubs
+from escpos.escpos import Escpos
+from escpos.exceptions import (
     DeviceNotFoundError,
 )
 from escpos.exceptions import Error as EscposError
-from escpos.printer import Dummy, File, Network  # type: ignore[import-untyped]  # no stubs
+from escpos.printer import Dummy, File, Network
 from PIL import Image, ImageDraw, ImageFont
 
 from kiosk.clock import JST
@@ -465,7 +465,7 @@ def _usb_printer(settings: ReceiptPrinterSettings) -> Escpos:
     Without them escpos raises a RuntimeError on open; it is reported as an ImportError so
     the outcome says `usb_support_missing`.
     """
-    from escpos.printer.usb import Usb, is_usable  # type: ignore[import-untyped]  # no stubs
+    from escpos.printer.usb import Usb, is_usable
 
     if not is_usable():
         raise ImportError("python-escpos's USB printer needs pyusb and libusb")
