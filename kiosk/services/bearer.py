@@ -1,15 +1,60 @@
 """The HTTP client this kiosk talks JSON with to another system (the platform, an insurer's
-directory): it presents a bearer token, bounds every phase by a timeout and never follows a
-redirect (a redirect would carry the token somewhere else)."""
+directory, a card company's gateway): https (plain http only to this machine), a bearer
+token, every phase bounded by a timeout, no redirect followed (a redirect would carry the
+token somewhere else), and an answer read only up to a size and a total time."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import httpx
 
 #: A bearer token is one header value: printable ASCII without spaces (RFC 6750 b64token-ish).
 TOKEN = re.compile(r"[\x21-\x7e]+")
+#: The hosts plain http may go to: this machine.
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+class AnswerRefused(Exception):
+    """An answer that is not JSON, or larger than allowed (`why` says which)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+class AnswerTooSlow(Exception):
+    """An answer that took longer than its total time to read."""
+
+
+def check_https(url: str, what: str) -> None:
+    """Raise ValueError unless `url` is https, or plain http to this machine (`what` names
+    the system in the message, e.g. "the payment gateway")."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError(f"{what}'s URL must be https://")
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK:
+        raise ValueError(f"{what} needs https:// (plain http only to this machine)")
+
+
+def read_json_answer(
+    response: httpx.Response, deadline: float, max_bytes: int, monotonic: Callable[[], float]
+) -> bytes:
+    """The body of a JSON answer, read chunk by chunk: AnswerRefused when it is not
+    `application/json` or grows past `max_bytes`, AnswerTooSlow past `deadline`."""
+    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        raise AnswerRefused("not application/json")
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > max_bytes:
+            raise AnswerRefused("too large")
+        if monotonic() > deadline:
+            raise AnswerTooSlow
+    return bytes(body)
 
 
 def bearer_client(

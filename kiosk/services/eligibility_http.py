@@ -30,12 +30,17 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from kiosk.services.bearer import bearer_client
+from kiosk.services.bearer import (
+    AnswerRefused,
+    AnswerTooSlow,
+    bearer_client,
+    check_https,
+    read_json_answer,
+)
 from kiosk.services.insurance import SHARABLE, Coverage, Eligibility, InsuranceUnavailable
 
 log = logging.getLogger(__name__)
@@ -45,7 +50,6 @@ MAX_ANSWER_BYTES = 16 * 1024
 PATIENT_PATH = "/v1/eligibility/patient"
 MEMBER_PATH = "/v1/eligibility/member"
 
-_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _INSURER = re.compile(r"[0-9]{6}|[0-9]{8}")
 #: 記号・番号-枝番 as shown: letters and digits (any script) and the separators people write.
@@ -147,13 +151,7 @@ def read_answer(body: bytes, as_of: date, share: frozenset[str]) -> Eligibility:
 
 def check_url(url: str) -> None:
     """Raise ValueError unless `url` is https, or plain http to this machine."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError("the eligibility directory's URL must be https://")
-    if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
-        raise ValueError(
-            "the eligibility directory needs https:// (plain http only to this machine)"
-        )
+    check_https(url, "the eligibility directory")
 
 
 class HttpEligibilityDirectory:
@@ -230,15 +228,10 @@ class HttpEligibilityDirectory:
             ) from e
 
     def _read(self, response: httpx.Response, deadline: float) -> bytes:
-        kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind != "application/json":
-            raise _invalid("not application/json")
-        body = bytearray()
-        for chunk in response.iter_bytes():
-            body += chunk
-            if len(body) > MAX_ANSWER_BYTES:
-                raise _invalid("too large")
-            if self._monotonic() > deadline:
-                log.warning("eligibility directory: the answer took too long")
-                raise InsuranceUnavailable("the eligibility directory did not answer in time")
-        return bytes(body)
+        try:
+            return read_json_answer(response, deadline, MAX_ANSWER_BYTES, self._monotonic)
+        except AnswerRefused as e:
+            raise _invalid(e.why) from e
+        except AnswerTooSlow as e:
+            log.warning("eligibility directory: the answer took too long")
+            raise InsuranceUnavailable("the eligibility directory did not answer in time") from e

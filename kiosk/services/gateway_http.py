@@ -36,12 +36,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal, Protocol
-from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from kiosk.services.bearer import bearer_client
+from kiosk.services.bearer import (
+    AnswerRefused,
+    AnswerTooSlow,
+    bearer_client,
+    check_https,
+    read_json_answer,
+)
 from kiosk.services.payment import (
     AccountClosed,
     InsufficientFunds,
@@ -64,7 +69,6 @@ CHARGE_PATH = "/v1/charges"
 STATUS_PATH = "/v1/charges/status"
 VOID_PATH = "/v1/charges/void"
 
-_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 #: Keys, ids and references: printable ASCII without spaces, bounded.
 _ID = r"[\x21-\x7e]{1,64}"
 _ID_RE = re.compile(_ID)
@@ -253,11 +257,7 @@ def read_outcome(body: bytes, idempotency_key: str) -> Approved | Declined | Voi
 
 def check_url(url: str) -> None:
     """Raise ValueError unless `url` is https, or plain http to this machine."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError("the payment gateway's URL must be https://")
-    if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
-        raise ValueError("the payment gateway needs https:// (plain http only to this machine)")
+    check_https(url, "the payment gateway")
 
 
 def _check_id(value: str, name: str) -> str:
@@ -377,7 +377,7 @@ class HttpCardGateway:
         except _BadAnswer as e:
             log.warning("payment gateway %s: the answer is not the contract's (%s)", path, e)
             return Unknown(key, "bad_answer")
-        except _TooSlow:
+        except AnswerTooSlow:
             log.warning("payment gateway %s: the answer took too long", path)
             return Unknown(key, "timeout")
         except httpx.TimeoutException:
@@ -392,7 +392,7 @@ class HttpCardGateway:
         status = response.status_code
         try:
             error = _ErrorAnswer.model_validate_json(self._read(response, deadline)).error
-        except (_BadAnswer, _TooSlow, ValidationError, ValueError):
+        except (_BadAnswer, AnswerTooSlow, ValidationError, ValueError):
             error = ""
         log.warning("payment gateway %s: refused with status %d %s", path, status, error)
         if status == 409 and error == "key_reused":
@@ -400,21 +400,10 @@ class HttpCardGateway:
         raise GatewayRefused(status, error)
 
     def _read(self, response: httpx.Response, deadline: float) -> bytes:
-        kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind != "application/json":
-            raise _BadAnswer("not application/json")
-        body = bytearray()
-        for chunk in response.iter_bytes():
-            body += chunk
-            if len(body) > MAX_ANSWER_BYTES:
-                raise _BadAnswer("too large")
-            if self._monotonic() > deadline:
-                raise _TooSlow
-        return bytes(body)
-
-
-class _TooSlow(Exception):
-    """The answer took longer than `total_s` to read."""
+        try:
+            return read_json_answer(response, deadline, MAX_ANSWER_BYTES, self._monotonic)
+        except AnswerRefused as e:
+            raise _BadAnswer(e.why) from e
 
 
 # --- behind the payment service's port ------------------------------------------------------
