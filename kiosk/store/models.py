@@ -408,3 +408,44 @@ class PaymentDayLockRow(Base):
     scope: Mapped[str] = mapped_column(String(16))
     subject: Mapped[str] = mapped_column(String(128))
     business_day: Mapped[date] = mapped_column(Date)
+
+
+#: The states of a payment request (kiosk.store.payment_requests): `open` until the card is
+#: charged (`paid`), the shop withdraws it (`cancelled`) or its time runs out (`expired`).
+PAYMENT_REQUEST_STATES = ("open", "paid", "cancelled", "expired")
+
+
+class PaymentRequestRow(Base):
+    """An amount a shop's POS rang up for one kiosk terminal, waiting for the card holder.
+
+    `open_terminal` is the terminal id while the request is open and NULL once it is closed:
+    its unique constraint lets the database itself refuse a second open request for a
+    terminal (two POS calls racing cannot both open one), on SQLite and PostgreSQL alike,
+    since both let any number of rows hold NULL in a unique column.
+    """
+
+    __tablename__ = "payment_requests"
+    __table_args__ = (
+        UniqueConstraint("open_terminal", name="uq_payment_requests_open_terminal"),
+        Index("ix_payment_requests_state", "state", "expires_at"),
+        CheckConstraint("amount_yen > 0", name="amount_positive"),
+        CheckConstraint("state IN ('open', 'paid', 'cancelled', 'expired')", name="state_known"),
+        CheckConstraint(
+            "(state = 'open') = (open_terminal IS NOT NULL)", name="open_holds_terminal"
+        ),
+    )
+
+    request_id: Mapped[str] = mapped_column(String(36), primary_key=True)  # a uuid, as text
+    provider_id: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    terminal_id: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    open_terminal: Mapped[str | None] = mapped_column(String(CODE_LENGTH), nullable=True)
+    amount_yen: Mapped[int] = mapped_column(Integer)
+    #: The shop's own reference of the sale (its POS's order number).
+    order_ref: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    #: The shop's code (a provider may run several shops).
+    shop: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    receipt_no: Mapped[str | None] = mapped_column(String(KEY_ID_LENGTH), nullable=True)
