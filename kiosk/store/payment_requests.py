@@ -205,10 +205,12 @@ class PaymentRequests:
 
     def get(self, provider_id: str, request_id: str, at: datetime) -> PaymentRequest:
         """The request as of `at` (expired first if its time is up). Raises UnknownRequest."""
-        rid = self._known(provider_id, request_id)
+        found = self._read(provider_id, request_id)
+        if not found.open or found.expires_at > at:
+            return found  # a POS polls: most reads need no write transaction
         with self._db.writing() as conn:
-            _expire_stale(conn, at, _t.c.request_id == rid)
-        return self._read(provider_id, rid)
+            _expire_stale(conn, at, _t.c.request_id == found.request_id)
+        return self._read(provider_id, found.request_id)
 
     def cancel(self, provider_id: str, request_id: str, at: datetime) -> PaymentRequest:
         """Withdraw an open request; cancelling a cancelled one again changes nothing.
