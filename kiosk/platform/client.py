@@ -98,7 +98,7 @@ class PlatformClient:
         if not base_url:
             raise ValueError("the platform URL is empty")
         self._token = token
-        self._client = bearer_client(base_url, token, timeout_s, transport, what="platform")
+        self._client = bearer_client(base_url, token, timeout_s, transport, what="the platform")
 
     def __repr__(self) -> str:
         return f"PlatformClient({str(self._client.base_url)!r})"

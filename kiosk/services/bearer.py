@@ -6,7 +6,9 @@ token somewhere else), and an answer read only up to a size and a total time."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
+from typing import ClassVar, Self
 from urllib.parse import urlsplit
 
 import httpx
@@ -68,7 +70,7 @@ def bearer_client(
     """A client of `base_url` sending `Authorization: Bearer <token>`; ValueError naming
     `what` (never echoing the value: it is a secret) when the token cannot be a header."""
     if not isinstance(token, str) or TOKEN.fullmatch(token) is None:
-        raise ValueError(f"the {what} token must be printable ASCII without spaces")
+        raise ValueError(f"{what}'s token must be printable ASCII without spaces")
     return httpx.Client(
         base_url=base_url,
         headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
@@ -76,3 +78,50 @@ def bearer_client(
         transport=transport,
         follow_redirects=False,
     )
+
+
+class JsonClient:
+    """The common part of an adapter that asks another system over HTTP (JSON): the https
+    rule, the bearer client, the total time of an answer, the pool closed with the adapter.
+    A subclass names the system (`what`, for messages) and its answer size limit."""
+
+    #: The system, as messages name it ("the payment gateway").
+    what: ClassVar[str]
+    #: How large an answer may be.
+    max_answer_bytes: ClassVar[int]
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout_s: float,
+        total_s: float,
+        transport: httpx.BaseTransport | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        check_https(base_url, self.what)
+        self._total_s = total_s
+        self._monotonic = monotonic
+        self._client = bearer_client(base_url, token, timeout_s, transport, what=self.what)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self._client.base_url)!r})"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    def _deadline(self) -> float:
+        """When an answer asked for now must have been read whole."""
+        return self._monotonic() + self._total_s
+
+    def _read_json(self, response: httpx.Response, deadline: float) -> bytes:
+        """The answer's body: AnswerRefused (not JSON, too large) or AnswerTooSlow."""
+        return read_json_answer(response, deadline, self.max_answer_bytes, self._monotonic)

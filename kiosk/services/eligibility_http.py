@@ -37,9 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from kiosk.services.bearer import (
     AnswerRefused,
     AnswerTooSlow,
-    bearer_client,
-    check_https,
-    read_json_answer,
+    JsonClient,
 )
 from kiosk.services.insurance import SHARABLE, Coverage, Eligibility, InsuranceUnavailable
 
@@ -149,13 +147,11 @@ def read_answer(body: bytes, as_of: date, share: frozenset[str]) -> Eligibility:
     return Eligibility(status, answer.insurer, member, valid_until=valid_until)
 
 
-def check_url(url: str) -> None:
-    """Raise ValueError unless `url` is https, or plain http to this machine."""
-    check_https(url, "the eligibility directory")
-
-
-class HttpEligibilityDirectory:
+class HttpEligibilityDirectory(JsonClient):
     """An EligibilityDirectory that asks an insurer-side directory over HTTP (JSON)."""
+
+    what = "the eligibility directory"
+    max_answer_bytes = MAX_ANSWER_BYTES
 
     def __init__(
         self,
@@ -167,23 +163,14 @@ class HttpEligibilityDirectory:
         transport: httpx.BaseTransport | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        check_url(base_url)
-        self._total_s = total_s
-        self._monotonic = monotonic
-        self._client = bearer_client(base_url, token, timeout_s, transport, what="directory")
-
-    def __repr__(self) -> str:
-        return f"HttpEligibilityDirectory({str(self._client.base_url)!r})"
-
-    def __enter__(self) -> HttpEligibilityDirectory:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._client.close()
+        super().__init__(
+            base_url,
+            token,
+            timeout_s=timeout_s,
+            total_s=total_s,
+            transport=transport,
+            monotonic=monotonic,
+        )
 
     def check(
         self,
@@ -210,7 +197,7 @@ class HttpEligibilityDirectory:
 
     def _post(self, path: str, payload: Mapping[str, Any]) -> bytes:
         """The body of a 2xx answer, at most MAX_ANSWER_BYTES + 1 of it read."""
-        deadline = self._monotonic() + self._total_s
+        deadline = self._deadline()
         try:
             with self._client.stream("POST", path, json=payload) as response:
                 status = response.status_code
@@ -229,7 +216,7 @@ class HttpEligibilityDirectory:
 
     def _read(self, response: httpx.Response, deadline: float) -> bytes:
         try:
-            return read_json_answer(response, deadline, MAX_ANSWER_BYTES, self._monotonic)
+            return self._read_json(response, deadline)
         except AnswerRefused as e:
             raise _invalid(e.why) from e
         except AnswerTooSlow as e:

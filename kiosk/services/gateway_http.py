@@ -43,9 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from kiosk.services.bearer import (
     AnswerRefused,
     AnswerTooSlow,
-    bearer_client,
-    check_https,
-    read_json_answer,
+    JsonClient,
 )
 from kiosk.services.payment import (
     AccountClosed,
@@ -255,11 +253,6 @@ def read_outcome(body: bytes, idempotency_key: str) -> Approved | Declined | Voi
     return NotFound(answer.idempotency_key)
 
 
-def check_url(url: str) -> None:
-    """Raise ValueError unless `url` is https, or plain http to this machine."""
-    check_https(url, "the payment gateway")
-
-
 def _check_id(value: str, name: str) -> str:
     if not isinstance(value, str) or _ID_RE.fullmatch(value) is None:
         raise ValueError(f"{name} must be 1-64 printable ASCII characters without spaces")
@@ -269,8 +262,11 @@ def _check_id(value: str, name: str) -> str:
 # --- the adapter ----------------------------------------------------------------------------
 
 
-class HttpCardGateway:
+class HttpCardGateway(JsonClient):
     """A card company's payment gateway over HTTP (JSON), one shop's token."""
+
+    what = "the payment gateway"
+    max_answer_bytes = MAX_ANSWER_BYTES
 
     def __init__(
         self,
@@ -282,23 +278,14 @@ class HttpCardGateway:
         transport: httpx.BaseTransport | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        check_url(base_url)
-        self._total_s = total_s
-        self._monotonic = monotonic
-        self._client = bearer_client(base_url, token, timeout_s, transport, what="payment gateway")
-
-    def __repr__(self) -> str:
-        return f"HttpCardGateway({str(self._client.base_url)!r})"
-
-    def __enter__(self) -> HttpCardGateway:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._client.close()
+        super().__init__(
+            base_url,
+            token,
+            timeout_s=timeout_s,
+            total_s=total_s,
+            transport=transport,
+            monotonic=monotonic,
+        )
 
     def authorise_and_capture(
         self,
@@ -364,7 +351,7 @@ class HttpCardGateway:
     def _ask(
         self, path: str, payload: Mapping[str, Any], key: str
     ) -> Approved | Declined | Voided | NotFound | Unknown:
-        deadline = self._monotonic() + self._total_s
+        deadline = self._deadline()
         try:
             with self._client.stream("POST", path, json=payload) as response:
                 status = response.status_code
@@ -401,7 +388,7 @@ class HttpCardGateway:
 
     def _read(self, response: httpx.Response, deadline: float) -> bytes:
         try:
-            return read_json_answer(response, deadline, MAX_ANSWER_BYTES, self._monotonic)
+            return self._read_json(response, deadline)
         except AnswerRefused as e:
             raise _BadAnswer(e.why) from e
 
