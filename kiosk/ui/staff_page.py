@@ -1,16 +1,18 @@
 """Staff mode: the login (staff number, then PIN), the menu (exit, reader status, assisted
-check) and the assisted-check form."""
+check, linking a patient number) and the two staff forms (assisted check, patient number)."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLineEdit, QVBoxLayout
+from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout
 
 from kiosk.flow.machine import (
     Back,
     Cancel,
     ChooseService,
+    Event,
     Flow,
     FlowState,
+    ServiceInfo,
     StaffAssist,
     StaffExit,
     StaffLink,
@@ -147,115 +149,111 @@ class StaffMenuPage(Page):
             self.problem.setText(problem_text(problem, self.language))
 
 
-class StaffAssistPage(Page):
+class StaffFormPage(Page):
+    """A staff form: a title, text fields each with its label, an inline problem, and
+    confirm / cancel. A subclass names the texts and the fields, may put a row of its own
+    above the form, and says which event the typed values make."""
+
+    title_key: str
+    confirm_key: str
+    confirm_name: str
+    #: (object name of the field, text key of its label), in order.
+    fields: tuple[tuple[str, str], ...]
+
+    def __init__(self, send: Send, above: QHBoxLayout | None = None) -> None:
+        super().__init__(send)
+        self.title = label("title")
+        self.labels: list[tuple[QLabel, str]] = []
+        self.inputs: dict[str, QLineEdit] = {}
+        form = QFormLayout()
+        for name, key in self.fields:
+            caption, field = label("subtitle", center=False), QLineEdit()
+            field.setObjectName(name)
+            form.addRow(caption, field)
+            self.labels.append((caption, key))
+            self.inputs[name] = field
+        self.problem = label("problem")
+        self.confirm = self.button(self.confirm_name)
+        self.confirm.clicked.connect(lambda: self.send(self.submitted()))
+        self.cancel = self.button("cancel", Cancel(), "secondary")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(120, 40, 120, 40)
+        layout.addWidget(self.title)
+        if above is not None:
+            layout.addLayout(above)
+        layout.addLayout(form)
+        layout.addWidget(self.problem)
+        layout.addStretch(1)
+        row = QHBoxLayout()
+        row.addWidget(self.cancel)
+        row.addStretch(1)
+        row.addWidget(self.confirm)
+        layout.addLayout(row)
+
+    def submitted(self) -> Event:
+        """The event the typed values make."""
+        raise NotImplementedError
+
+    def enter(self, state: FlowState) -> None:
+        """Empty fields for each new use."""
+        for field in self.inputs.values():
+            field.clear()
+
+    def show_state(self, state: FlowState, now: float) -> None:
+        """Texts and any format problem."""
+        super().show_state(state, now)
+        self.title.setText(self.t(self.title_key))
+        for caption, key in self.labels:
+            caption.setText(self.t(key))
+        problem = state.problem
+        self.problem.setVisible(problem is not None)
+        if problem is not None:
+            self.problem.setText(problem_text(problem, self.language))
+        self.confirm.setText(self.t(self.confirm_key))
+        self.cancel.setText(self.t("button.cancel"))
+
+
+class StaffAssistPage(StaffFormPage):
     """The clinic's visual-check fallback: staff confirm identity, enter insurer and member."""
 
+    title_key, confirm_key, confirm_name = "staff.assist.title", "staff.confirm", "staff-confirm"
+    fields = (("insurer", "staff.insurer"), ("member", "staff.member"))
+
     def __init__(self, send: Send, flow: Flow) -> None:
-        super().__init__(send)
-        self.flow = flow
-        self.title = label("title")
-        self.services = []
+        self.services: list[tuple[ServiceInfo, QPushButton]] = []
         services_row = QHBoxLayout()
+        super().__init__(send, services_row)
         if len(flow.config.services) > 1:
             for info in flow.config.services:
                 button = self.button(f"service-{info.id}", ChooseService(info.id), "secondary")
                 button.setCheckable(True)
                 services_row.addWidget(button)
                 self.services.append((info, button))
-        self.insurer_label = label("subtitle", center=False)
-        self.member_label = label("subtitle", center=False)
-        self.insurer = QLineEdit()
-        self.insurer.setObjectName("insurer")
-        self.member = QLineEdit()
-        self.member.setObjectName("member")
-        form = QFormLayout()
-        form.addRow(self.insurer_label, self.insurer)
-        form.addRow(self.member_label, self.member)
-        self.problem = label("problem")
-        self.confirm = self.button("staff-confirm")
-        self.confirm.clicked.connect(self._confirm)
-        self.cancel = self.button("cancel", Cancel(), "secondary")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(120, 40, 120, 40)
-        layout.addWidget(self.title)
-        layout.addLayout(services_row)
-        layout.addLayout(form)
-        layout.addWidget(self.problem)
-        layout.addStretch(1)
-        row = QHBoxLayout()
-        row.addWidget(self.cancel)
-        row.addStretch(1)
-        row.addWidget(self.confirm)
-        layout.addLayout(row)
-
-    def enter(self, state: FlowState) -> None:
-        """Empty fields for each new check."""
-        self.insurer.clear()
-        self.member.clear()
+        self.insurer, self.member = self.inputs["insurer"], self.inputs["member"]
 
     def show_state(self, state: FlowState, now: float) -> None:
         """Texts, the chosen service and any format problem."""
         super().show_state(state, now)
-        self.title.setText(self.t("staff.assist.title"))
         for info, button in self.services:
             button.setText(info.title.get(self.language))
             button.setChecked(info.id == state.service_id)
-        self.insurer_label.setText(self.t("staff.insurer"))
-        self.member_label.setText(self.t("staff.member"))
-        problem = state.problem
-        self.problem.setVisible(problem is not None)
-        if problem is not None:
-            self.problem.setText(problem_text(problem, self.language))
-        self.confirm.setText(self.t("staff.confirm"))
-        self.cancel.setText(self.t("button.cancel"))
 
-    def _confirm(self) -> None:
-        self.send(SubmitAssist(self.insurer.text(), self.member.text()))
+    def submitted(self) -> Event:
+        """The numbers staff entered."""
+        return SubmitAssist(self.insurer.text(), self.member.text())
 
 
-class StaffLinkPage(Page):
+class StaffLinkPage(StaffFormPage):
     """Staff type the patient number they confirmed with the person; the person then links
     their card to that record with their own card, PIN and password."""
 
-    def __init__(self, send: Send) -> None:
-        super().__init__(send)
-        self.title = label("title")
-        self.number_label = label("subtitle", center=False)
-        self.number = QLineEdit()
-        self.number.setObjectName("patient-number")
-        form = QFormLayout()
-        form.addRow(self.number_label, self.number)
-        self.problem = label("problem")
-        self.confirm = self.button("staff-link-confirm")
-        self.confirm.clicked.connect(self._confirm)
-        self.cancel = self.button("cancel", Cancel(), "secondary")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(120, 40, 120, 40)
-        layout.addWidget(self.title)
-        layout.addLayout(form)
-        layout.addWidget(self.problem)
-        layout.addStretch(1)
-        row = QHBoxLayout()
-        row.addWidget(self.cancel)
-        row.addStretch(1)
-        row.addWidget(self.confirm)
-        layout.addLayout(row)
+    title_key, confirm_key, confirm_name = (
+        "staff.link.title",
+        "staff.link.confirm",
+        "staff-link-confirm",
+    )
+    fields = (("patient-number", "staff.patient_number"),)
 
-    def enter(self, state: FlowState) -> None:
-        """An empty field for each link."""
-        self.number.clear()
-
-    def show_state(self, state: FlowState, now: float) -> None:
-        """Texts and any format problem."""
-        super().show_state(state, now)
-        self.title.setText(self.t("staff.link.title"))
-        self.number_label.setText(self.t("staff.patient_number"))
-        problem = state.problem
-        self.problem.setVisible(problem is not None)
-        if problem is not None:
-            self.problem.setText(problem_text(problem, self.language))
-        self.confirm.setText(self.t("staff.link.confirm"))
-        self.cancel.setText(self.t("button.cancel"))
-
-    def _confirm(self) -> None:
-        self.send(SubmitPatientNumber(self.number.text()))
+    def submitted(self) -> Event:
+        """The patient number staff confirmed."""
+        return SubmitPatientNumber(self.inputs["patient-number"].text())
