@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from kiosk.errors import KioskError
 from kiosk.flow.staff import STAFF_ID_RE, Credential, CredentialError, StaffMember
+from kiosk.services.receipt import ReceiptPrinterSettings
 
 Verification = Literal["local", "platform"]
 #: The screen languages (kiosk.i18n.Language; configuration sits below it, a test keeps the
@@ -79,6 +80,7 @@ class PeerConfig:
 InsuranceDirectory = Literal["test", "roster", "http"]
 EnrolTo = Literal["new_account", "patient_record"]
 ReceptionDelivery = Literal["none", "http", "file"]
+PaymentGatewayKind = Literal["test", "http"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +121,48 @@ class ReceptionConfig:
     institution_code: str = ""
     #: Seconds between the sender's passes over the outbox (it also runs at once after a visit).
     interval_s: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentConfig:
+    """`[payment]`: the card company's gateway the payment service charges, and the limits
+    the ledger checks (docs/payment-gateway.md)."""
+
+    #: "test" (the TEST card company of the demo wing: nothing is charged, receipts say TEST)
+    #: or "http" (a card company's gateway, docs/payment-gateway.md).
+    gateway: PaymentGatewayKind = "test"
+    #: The card company's code in the ledger and the settlement; empty = the gateway's kind.
+    card_company: str = ""
+    #: "http": the gateway's base URL (https; plain http only to this machine).
+    url: str = ""
+    #: "http": the shop's bearer token there (a secret: never in a message or log line).
+    token: str = field(default="", repr=False)
+    #: "http": seconds each phase of a request may take.
+    timeout_s: int = 10
+    #: The most one payment may be, in yen (the POS API refuses a larger request).
+    per_payment_yen: int = 10_000
+    #: The most one account may pay at this shop in a day (in Japan), in yen.
+    daily_account_yen: int = 30_000
+    #: The most this terminal may take in a day (in Japan), in yen.
+    daily_terminal_yen: int = 30_000
+
+
+@dataclass(frozen=True, slots=True)
+class PosConfig:
+    """`[pos]`: the POS API the shop's POS rings up through (docs/pos-api.md)."""
+
+    #: "host:port" to serve the POS API on; empty = not served. Anything but this machine
+    #: (127.0.0.1, ::1, localhost) needs `tls_cert` and `tls_key`.
+    listen: str = ""
+    #: PEM files of the API's TLS certificate (chain) and key.
+    tls_cert: str = ""
+    tls_key: str = ""
+    #: Seconds a payment request stays open (1 to 86,400).
+    request_ttl_s: int = 180
+    #: Where the result of a request is pushed (POST, JSON); empty = the POS polls.
+    callback_url: str = ""
+    #: The bearer token sent with the push (a secret: never in a message or log line).
+    callback_token: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +240,14 @@ class Config:
     insurance: InsuranceConfig = InsuranceConfig()
     #: `[reception]`: the hand-off of eligibility results to the reception system.
     reception: ReceptionConfig = ReceptionConfig()
+    #: `[payment]`: the card company's gateway and the ledger's limits.
+    payment: PaymentConfig = PaymentConfig()
+    #: `[pos]`: the POS API.
+    pos: PosConfig = PosConfig()
+    #: `[pos_tokens]`: provider id -> SHA-256 (lower-case hex) of its POS's bearer token.
+    pos_tokens: Mapping[str, str] = field(default_factory=dict)
+    #: `[receipt]`: the receipt printer (docs/receipts.md); none = the screen only.
+    receipt: ReceiptPrinterSettings = ReceiptPrinterSettings()
 
     @property
     def effective_database_url(self) -> str:
@@ -233,6 +285,10 @@ _FILE_ONLY = (
     "platform_peers",
     "insurance",
     "reception",
+    "payment",
+    "pos",
+    "pos_tokens",
+    "receipt",
 )
 
 
@@ -335,22 +391,22 @@ def _ocsp(value: Any) -> Mapping[str, str]:
     return MappingProxyType(urls)
 
 
-def _platform_tokens(value: Any) -> Mapping[str, str]:
+def _platform_tokens(value: Any, section: str = "platform_tokens") -> Mapping[str, str]:
     """`[platform_tokens]`: provider id -> SHA-256 hex of its token, one token per provider."""
-    table = _table(value, "platform_tokens")
+    table = _table(value, section)
     digests: dict[str, str] = {}
     for provider, digest in table.items():
-        _provider_key(provider, "platform_tokens")
-        digest = _string(digest, "platform_tokens", provider)
+        _provider_key(provider, section)
+        digest = _string(digest, section, provider)
         if _SHA256_HEX.fullmatch(digest) is None:
             raise _refuse(
-                key_path("platform_tokens", provider),
+                key_path(section, provider),
                 "must be 64 hex digits, the token's SHA-256 (`kiosk platform token` prints it)",
             )
         for other, known in digests.items():
             if known == digest.lower():  # the token would speak for both
                 raise _refuse(
-                    key_path("platform_tokens", provider),
+                    key_path(section, provider),
                     f"the same token as {other}: each provider needs its own",
                 )
         digests[provider] = digest.lower()
@@ -454,6 +510,99 @@ def _reception(value: Any) -> ReceptionConfig:
     )
 
 
+def _yen(value: Any, *where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10_000_000:
+        raise _refuse(key_path(*where), "must be a whole number of yen, 1 to 10,000,000")
+    return value
+
+
+def _payment(value: Any) -> PaymentConfig:
+    """`[payment]`: the gateway (for "http" its url and token) and the limits."""
+    keys = (
+        "gateway", "card_company", "url", "token", "timeout_s",
+        "per_payment_yen", "daily_account_yen", "daily_terminal_yen",
+    )  # fmt: skip
+    t = _closed_table(value, "payment", keys)
+    gateway = _choice(t.get("gateway", "test"), get_args(PaymentGatewayKind), "payment", "gateway")
+    company = _string(t.get("card_company", ""), "payment", "card_company")
+    if company and re.fullmatch(r"[a-z][a-z0-9_.-]{0,31}", company) is None:
+        raise _refuse(key_path("payment", "card_company"), "must be a short lower-case code")
+    url = _string(t.get("url", ""), "payment", "url")
+    token = _secret(t.get("token", ""), "payment", "token")
+    timeout = _seconds(t.get("timeout_s", 10), "payment", "timeout_s")
+    per_payment = _yen(t.get("per_payment_yen", 10_000), "payment", "per_payment_yen")
+    account = _yen(t.get("daily_account_yen", 30_000), "payment", "daily_account_yen")
+    terminal = _yen(t.get("daily_terminal_yen", 30_000), "payment", "daily_terminal_yen")
+    if gateway == "http":
+        if not url:
+            raise _refuse(key_path("payment", "url"), 'is required when gateway = "http"')
+        check_url(url, key_path("payment", "url"))
+        if not token:
+            raise _refuse(key_path("payment", "token"), 'is required when gateway = "http"')
+    return PaymentConfig(
+        cast(PaymentGatewayKind, gateway),
+        company or gateway,
+        url,
+        token,
+        timeout,
+        per_payment,
+        account,
+        terminal,
+    )
+
+
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def _pos(value: Any) -> PosConfig:
+    """`[pos]`: where the POS API listens (TLS off this machine), the TTL, the push."""
+    keys = ("listen", "tls_cert", "tls_key", "request_ttl_s", "callback_url", "callback_token")
+    t = _closed_table(value, "pos", keys)
+    listen = _string(t.get("listen", ""), "pos", "listen")
+    cert = _string(t.get("tls_cert", ""), "pos", "tls_cert")
+    key = _string(t.get("tls_key", ""), "pos", "tls_key")
+    if listen:
+        host, port = listen_address(listen)
+        if host not in _LOOPBACK and not (cert and key):
+            raise _refuse(
+                key_path("pos", "listen"),
+                "off this machine needs tls_cert and tls_key (the POS API carries tokens)",
+            )
+        del port
+    if bool(cert) != bool(key):
+        raise _refuse(
+            key_path("pos", "tls_key" if cert else "tls_cert"), "is needed with the other"
+        )
+    ttl = t.get("request_ttl_s", 180)
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 1 <= ttl <= 86_400:
+        raise _refuse(key_path("pos", "request_ttl_s"), "must be 1 to 86,400 seconds")
+    callback = _string(t.get("callback_url", ""), "pos", "callback_url")
+    if callback:
+        check_url(callback, key_path("pos", "callback_url"))
+    token = _secret(t.get("callback_token", ""), "pos", "callback_token")
+    return PosConfig(listen, cert, key, ttl, callback, token)
+
+
+def listen_address(listen: str) -> tuple[str, int]:
+    """(host, port) of a `host:port` (an IPv6 host in brackets); ConfigError otherwise."""
+    host, sep, port = listen.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isascii() or not port.isdigit():
+        raise _refuse(key_path("pos", "listen"), 'must be "host:port"')
+    if not 1 <= int(port) <= 65_535:
+        raise _refuse(key_path("pos", "listen"), "has a port out of range")
+    return host, int(port)
+
+
+def _receipt(value: Any) -> ReceiptPrinterSettings:
+    """`[receipt]`: the printer (none, network, file or usb) and how to reach it."""
+    table = _table(value, "receipt")
+    try:
+        return ReceiptPrinterSettings.from_mapping(table)
+    except (TypeError, ValueError) as e:  # the message names the key, never a secret
+        raise ConfigError(f"[receipt]: {e}") from None
+
+
 #: The typed sections, each read by its own function that names the full path of a bad key.
 _SECTIONS: dict[str, Callable[[Any], Any]] = {
     "providers": _providers,
@@ -463,6 +612,10 @@ _SECTIONS: dict[str, Callable[[Any], Any]] = {
     "platform_peers": _platform_peers,
     "insurance": _insurance,
     "reception": _reception,
+    "payment": _payment,
+    "pos": _pos,
+    "pos_tokens": lambda value: _platform_tokens(value, "pos_tokens"),
+    "receipt": _receipt,
 }
 
 

@@ -1,200 +1,241 @@
-"""TEST adapter of the payment service: an in-memory payment gateway and the demo's service.
+"""TEST adapter of the payment service: an in-memory card company's gateway, and the demo's
+payment service over the kiosk's store with one TEST purchase rung up.
 
-The POS side (ring up, amend, cancel), accounts with TEST balances, and the kiosk side the
-`PaymentGateway` port asks for (the pending request, the charge), all deterministic and
-obviously fake (REQ-TEST-…, R-TEST-…).
+`MemoryCardGateway` implements `kiosk.services.card_gateway.CardGateway` deterministically
+and obviously fake (transaction ids T-TEST-…, accounts with TEST balances): a charge once per
+idempotency key, the status of a key, a void once per transaction. For tests it can decline
+(`set_balance`, `suspend`, `close_account`, `forget_account`, `limit_yen`), be unreachable
+(`reachable = False`: every answer Unknown, nothing done) and lose the answer of a charge it
+made (`lose_answers = n`: the next n charges are made but answered Unknown).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from kiosk.services.payment import (
-    AccountClosed,
-    InsufficientFunds,
-    LimitExceeded,
+from kiosk.clock import utc_now
+from kiosk.services.card_gateway import (
+    Approved,
+    ChargeOutcome,
+    Declined,
+    DeclineReason,
+    GatewayRefused,
+    NotFound,
     PaymentKeyReused,
-    PaymentRequest,
-    PaymentRequestChanged,
-    PaymentService,
-    PaymentUnavailable,
-    Receipt,
-    whole_yen,
+    StatusOutcome,
+    Unknown,
+    Voided,
+    VoidOutcome,
 )
+from kiosk.services.money import whole_yen
+from kiosk.services.payment import PaymentService
+from kiosk.store.engine import Database
+from kiosk.store.ledger import LedgerLimits, PaymentLedger
+from kiosk.store.payment_requests import PaymentRequests
 
 #: TEST: the balance an account the test gateway has not seen starts with.
-TEST_OPENING_BALANCE = 10_000
-#: TEST: the most one account may pay at once.
+TEST_OPENING_BALANCE = 50_000
+#: TEST: the most one account may pay at once at the card company.
 TEST_CHARGE_LIMIT = 50_000
-
-
-@dataclass(slots=True)
-class _Rung:
-    request: PaymentRequest
-    provider_id: str
-    terminal_id: str
-    state: str = "pending"  # "pending", "paid" or "cancelled"
+#: The demo's TEST purchase.
+DEMO_AMOUNT_YEN = 1_280
+DEMO_ORDER_REF = "TEST-ORDER-0001"
+DEMO_SHOP = "TEST-SHOP"
 
 
 @dataclass(frozen=True, slots=True)
-class _Charged:
+class _Charge:
+    merchant_id: str
     account_ref: str
-    request_id: str
     amount_yen: int
-    receipt: Receipt
+    order_ref: str
+    outcome: Approved | Declined
 
 
 @dataclass
-class MemoryPaymentGateway:
-    """TEST adapter: an in-memory, deterministic payment gateway (no real money or accounts).
-
-    The POS side: `ring_up` registers a pending request for a terminal (replacing that
-    terminal's earlier pending one), `amend` changes a request's amount, `cancel` withdraws
-    it. Accounts unknown to the gateway start with `opening_balance` TEST yen; `set_balance`,
-    `close_account` and `limit_yen` make declines. Request ids (REQ-TEST-…) and receipt numbers
-    (R-TEST-…) are obviously fake. Set `reachable = False` to have every call raise
-    PaymentUnavailable.
-    """
+class MemoryCardGateway:
+    """TEST adapter: an in-memory, deterministic card company (no real money or accounts)."""
 
     __test__ = False  # not a pytest test class
 
+    code: str = "test"
+    test: bool = True
     opening_balance: int = TEST_OPENING_BALANCE
     limit_yen: int = TEST_CHARGE_LIMIT
     reachable: bool = True
-    receipts: list[Receipt] = field(default_factory=list)  # every charge made, in order
-    _requests: dict[tuple[str, str], _Rung] = field(default_factory=dict, repr=False)
-    _balances: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
-    _closed: set[tuple[str, str]] = field(default_factory=set, repr=False)
-    _keys: dict[tuple[str, str], _Charged] = field(default_factory=dict, repr=False)
-    _next_request: int = field(default=1, repr=False)
-
-    def _reach(self) -> None:
-        if not self.reachable:
-            raise PaymentUnavailable("the payment gateway cannot be reached")
-
-    # the POS side
-
-    def ring_up(
-        self, provider_id: str, terminal_id: str, amount_yen: int, order_ref: str, shop: str = ""
-    ) -> PaymentRequest:
-        """TEST POS: a new pending request for the terminal (its earlier one is cancelled)."""
-        self._reach()
-        for rung in self._requests.values():
-            if (rung.provider_id, rung.terminal_id, rung.state) == (
-                provider_id,
-                terminal_id,
-                "pending",
-            ):
-                rung.state = "cancelled"
-        request_id = f"REQ-TEST-{self._next_request:04d}"
-        self._next_request += 1
-        request = PaymentRequest(request_id, whole_yen(amount_yen), order_ref, shop or provider_id)
-        self._requests[(provider_id, request_id)] = _Rung(request, provider_id, terminal_id)
-        return request
-
-    def amend(self, provider_id: str, request_id: str, amount_yen: int) -> PaymentRequest:
-        """TEST POS: the cashier corrected the amount of a pending request (same id)."""
-        self._reach()
-        rung = self._requests.get((provider_id, request_id))
-        if rung is None or rung.state != "pending":
-            raise PaymentRequestChanged("no such pending payment request")
-        rung.request = replace(rung.request, amount_yen=whole_yen(amount_yen))
-        return rung.request
-
-    def cancel(self, provider_id: str, request_id: str) -> bool:
-        """TEST POS: withdraw a pending request; False if it was not pending."""
-        self._reach()
-        rung = self._requests.get((provider_id, request_id))
-        if rung is None or rung.state != "pending":
-            return False
-        rung.state = "cancelled"
-        return True
+    lose_answers: int = 0
+    clock: Callable[[], datetime] = utc_now
+    charges: list[Approved] = field(default_factory=list)  # every charge made, in order
+    _balances: dict[str, int] = field(default_factory=dict, repr=False)
+    _suspended: set[str] = field(default_factory=set, repr=False)
+    _closed: set[str] = field(default_factory=set, repr=False)
+    _unknown: set[str] = field(default_factory=set, repr=False)
+    _keys: dict[str, _Charge] = field(default_factory=dict, repr=False)
+    _voids: dict[str, Voided] = field(default_factory=dict, repr=False)  # by transaction
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # the accounts
 
-    def balance(self, provider_id: str, account_ref: str) -> int:
+    def balance(self, account_ref: str) -> int:
         """TEST: what the account holds now."""
-        return self._balances.get((provider_id, account_ref), self.opening_balance)
+        return self._balances.get(account_ref, self.opening_balance)
 
-    def set_balance(self, provider_id: str, account_ref: str, amount_yen: int) -> None:
+    def set_balance(self, account_ref: str, amount_yen: int) -> None:
         """TEST: give the account this balance (0 allowed)."""
         if isinstance(amount_yen, bool) or not isinstance(amount_yen, int) or amount_yen < 0:
             raise ValueError("a balance is a whole number of yen, at least zero")
-        self._balances[(provider_id, account_ref)] = amount_yen
+        self._balances[account_ref] = amount_yen
 
-    def close_account(self, provider_id: str, account_ref: str) -> None:
-        """TEST: the account is closed (every charge to it is declined)."""
-        self._closed.add((provider_id, account_ref))
+    def suspend(self, account_ref: str) -> None:
+        """TEST: the card company stopped the account for now."""
+        self._suspended.add(account_ref)
 
-    # the kiosk side
+    def close_account(self, account_ref: str) -> None:
+        """TEST: the account is closed."""
+        self._closed.add(account_ref)
 
-    def pending(self, provider_id: str, terminal_id: str) -> PaymentRequest | None:
-        """The terminal's pending request at that shop, if any."""
-        self._reach()
-        for rung in self._requests.values():
-            if (rung.provider_id, rung.terminal_id, rung.state) == (
-                provider_id,
-                terminal_id,
-                "pending",
-            ):
-                return rung.request
-        return None
+    def forget_account(self, account_ref: str) -> None:
+        """TEST: the card company no longer knows the account (the link must be made again)."""
+        self._unknown.add(account_ref)
 
-    def charge(
+    @property
+    def charged_yen(self) -> int:
+        """TEST: what was charged and not voided, in total."""
+        voided = {v.transaction_id for v in self._voids.values()}
+        return sum(c.amount_yen for c in self.charges if c.transaction_id not in voided)
+
+    # the port
+
+    def authorise_and_capture(
         self,
-        provider_id: str,
-        account_ref: str,
-        request_id: str,
-        amount_yen: int,
         idempotency_key: str,
-        now: datetime,
-    ) -> Receipt:
-        """Charge once per key; the request must be pending with exactly this amount."""
-        self._reach()
+        merchant_id: str,
+        terminal_id: str,
+        account_ref: str,
+        amount_yen: int,
+        order_ref: str,
+    ) -> ChargeOutcome:
+        """Charge once per key (the same key again answers the first outcome)."""
+        if not self.reachable:
+            return Unknown(idempotency_key, "unreachable")
         whole_yen(amount_yen)
-        earlier = self._keys.get((provider_id, idempotency_key))
-        if earlier is not None:
-            if (earlier.account_ref, earlier.request_id, earlier.amount_yen) != (
-                account_ref,
-                request_id,
-                amount_yen,
-            ):
-                raise PaymentKeyReused("this idempotency key was used for another payment")
-            return earlier.receipt  # a retry: the first receipt, nothing charged again
-        rung = self._requests.get((provider_id, request_id))
-        if rung is None or rung.state != "pending" or rung.request.amount_yen != amount_yen:
-            raise PaymentRequestChanged("the payment request is not pending with this amount")
-        account = (provider_id, account_ref)
-        if account in self._closed:
-            raise AccountClosed("the account is closed")
-        if amount_yen > self.limit_yen:
-            raise LimitExceeded("the amount is above the account's limit")
-        balance = self.balance(provider_id, account_ref)
-        if balance < amount_yen:
-            raise InsufficientFunds("the account's balance is below the amount")
-        self._balances[account] = balance - amount_yen
-        rung.state = "paid"
-        receipt = Receipt(
-            f"R-TEST-{len(self.receipts) + 1:06d}",
-            request_id,
-            amount_yen,
-            rung.request.order_ref,
-            rung.request.shop,
-            now,
+        with self._lock:
+            earlier = self._keys.get(idempotency_key)
+            if earlier is not None:
+                if (earlier.merchant_id, earlier.account_ref, earlier.amount_yen) != (
+                    merchant_id,
+                    account_ref,
+                    amount_yen,
+                ) or earlier.order_ref != order_ref:
+                    raise PaymentKeyReused("this idempotency key was used for another payment")
+                return earlier.outcome
+            outcome = self._decide(idempotency_key, account_ref, amount_yen, order_ref)
+            self._keys[idempotency_key] = _Charge(
+                merchant_id, account_ref, amount_yen, order_ref, outcome
+            )
+            if self.lose_answers > 0:
+                self.lose_answers -= 1
+                return Unknown(idempotency_key, "timeout")
+            return outcome
+
+    def _decide(
+        self, key: str, account_ref: str, amount_yen: int, order_ref: str
+    ) -> Approved | Declined:
+        reasons = (
+            (account_ref in self._unknown, DeclineReason.ACCOUNT_UNKNOWN),
+            (account_ref in self._closed, DeclineReason.ACCOUNT_CLOSED),
+            (account_ref in self._suspended, DeclineReason.ACCOUNT_SUSPENDED),
+            (amount_yen > self.limit_yen, DeclineReason.LIMIT),
+            (self.balance(account_ref) < amount_yen, DeclineReason.INSUFFICIENT),
         )
-        self.receipts.append(receipt)
-        self._keys[(provider_id, idempotency_key)] = _Charged(
-            account_ref, request_id, amount_yen, receipt
+        for declined, reason in reasons:
+            if declined:
+                return Declined(key, reason)
+        self._balances[account_ref] = self.balance(account_ref) - amount_yen
+        approved = Approved(
+            key, f"T-TEST-{len(self.charges) + 1:06d}", amount_yen, order_ref, self.clock()
         )
-        return receipt
+        self.charges.append(approved)
+        return approved
+
+    def status(self, idempotency_key: str) -> StatusOutcome:
+        """What became of the key's charge."""
+        if not self.reachable:
+            return Unknown(idempotency_key, "unreachable")
+        with self._lock:
+            earlier = self._keys.get(idempotency_key)
+            if earlier is None:
+                return NotFound(idempotency_key)
+            outcome = earlier.outcome
+            if isinstance(outcome, Approved) and outcome.transaction_id in self._voids:
+                v = self._voids[outcome.transaction_id]
+                return Voided(idempotency_key, v.transaction_id, v.amount_yen, v.voided_at)
+            return outcome
+
+    def void(self, transaction_id: str, idempotency_key: str) -> VoidOutcome:
+        """Void an approved charge once (the money goes back to the account)."""
+        if not self.reachable:
+            return Unknown(idempotency_key, "unreachable")
+        with self._lock:
+            if transaction_id in self._voids:
+                return self._voids[transaction_id]
+            charged = next(
+                (
+                    (c, k)
+                    for k, c in self._keys.items()
+                    if isinstance(c.outcome, Approved)
+                    and c.outcome.transaction_id == transaction_id
+                ),
+                None,
+            )
+            if charged is None:
+                raise GatewayRefused(404, "unknown_transaction")
+            charge, _key = charged
+            self._balances[charge.account_ref] = self.balance(charge.account_ref) + (
+                charge.amount_yen
+            )
+            voided = Voided(idempotency_key, transaction_id, charge.amount_yen, self.clock())
+            self._voids[transaction_id] = voided
+            return voided
+
+
+def ring_up_demo_purchase(
+    requests: PaymentRequests, provider_id: str, terminal_id: str, at: datetime
+) -> None:
+    """TEST POS: one TEST purchase (¥1,280) open for the terminal, unless one is open already
+    (it stays open for a day)."""
+    if requests.open_for(provider_id, terminal_id, at) is None:
+        requests.create(
+            provider_id,
+            terminal_id,
+            DEMO_AMOUNT_YEN,
+            DEMO_ORDER_REF,
+            DEMO_SHOP,
+            int(timedelta(days=1).total_seconds()),
+            at,
+        )
 
 
 def demo_payment_service(
-    terminal_id: str = "kiosk-1", provider_id: str = "demo-clinic"
+    db: Database,
+    terminal_id: str = "kiosk-1",
+    provider_id: str = "demo-clinic",
+    *,
+    gateway: MemoryCardGateway | None = None,
+    limits: LedgerLimits | None = None,
 ) -> PaymentService:
-    """The payment service over its TEST gateway, with one TEST purchase (¥1,280) rung up
-    for `terminal_id` at `provider_id` so the demo has something to pay."""
-    gateway = MemoryPaymentGateway()
-    gateway.ring_up(provider_id, terminal_id, 1_280, "TEST-ORDER-0001", "TEST ショップ")
-    return PaymentService(gateway, terminal_id)
+    """The payment service over the store (a migrated `db`) and a TEST card company, with one
+    TEST purchase rung up for `terminal_id` at `provider_id` so the demo has something to
+    pay."""
+    requests = PaymentRequests(db)
+    ring_up_demo_purchase(requests, provider_id, terminal_id, utc_now())
+    return PaymentService(
+        requests,
+        PaymentLedger(db, limits),
+        gateway or MemoryCardGateway(),
+        terminal_id,
+        shop_names={provider_id: "TEST ショップ"},
+    )

@@ -32,10 +32,8 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -45,19 +43,23 @@ from kiosk.services.bearer import (
     AnswerTooSlow,
     JsonClient,
 )
-from kiosk.services.payment import (
-    AccountClosed,
-    InsufficientFunds,
-    LimitExceeded,
-    PaymentDeclined,
-    PaymentError,
+from kiosk.services.card_gateway import (
+    Approved,
+    ChargeOutcome,
+    Declined,
+    DeclineReason,
+    GatewayRefused,
     PaymentKeyReused,
-    PaymentRequest,
-    PaymentRequestChanged,
-    PaymentUnavailable,
-    Receipt,
-    whole_yen,
+    NotFound,
+    Resolution,
+    StatusOutcome,
+    Unknown,
+    Voided,
+    VoidOutcome,
+    resolve,
 )
+from kiosk.services.money import whole_yen
+
 
 log = logging.getLogger(__name__)
 
@@ -70,93 +72,6 @@ VOID_PATH = "/v1/charges/void"
 #: Keys, ids and references: printable ASCII without spaces, bounded.
 _ID = r"[\x21-\x7e]{1,64}"
 _ID_RE = re.compile(_ID)
-
-
-class DeclineReason(StrEnum):
-    """Why the card company declined a charge (the account was not charged)."""
-
-    INSUFFICIENT = "insufficient"  # the balance is below the amount
-    LIMIT = "limit"  # above what the account may pay (at once or today)
-    ACCOUNT_SUSPENDED = "account_suspended"  # the card company stopped the account for now
-    ACCOUNT_CLOSED = "account_closed"
-    GATEWAY_DECLINED = "gateway_declined"  # declined, no reason given (or one we do not know)
-
-
-# --- outcomes ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Approved:
-    """The account was charged (authorised and captured)."""
-
-    idempotency_key: str
-    transaction_id: str
-    amount_yen: int
-    order_ref: str
-    approved_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Declined:
-    """The account was not charged."""
-
-    idempotency_key: str
-    reason: DeclineReason
-
-
-@dataclass(frozen=True, slots=True)
-class Voided:
-    """The charge was approved and then voided (the money is back on the account)."""
-
-    idempotency_key: str
-    transaction_id: str
-    amount_yen: int
-    voided_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class NotFound:
-    """The gateway has never seen this key: nothing was charged with it."""
-
-    idempotency_key: str
-
-
-@dataclass(frozen=True, slots=True)
-class SafeToRetry:
-    """`resolve`'s answer for a key the gateway never saw: send the charge again, same key."""
-
-    idempotency_key: str
-
-
-@dataclass(frozen=True, slots=True)
-class Unknown:
-    """No readable answer: the charge (or void) may or may not have happened.
-    `why`: "timeout", "unreachable", "server_error", "redirect" or "bad_answer"."""
-
-    idempotency_key: str
-    why: str
-
-
-ChargeOutcome = Approved | Declined | Unknown
-StatusOutcome = Approved | Declined | Voided | NotFound | Unknown
-Resolution = Approved | Declined | Voided | SafeToRetry | Unknown
-VoidOutcome = Voided | Unknown
-
-
-# --- errors ---------------------------------------------------------------------------------
-
-
-class GatewayRefused(PaymentError):
-    """The gateway answered 4xx: it did nothing, and says our request or token is wrong
-    (400/401/403/422), or the transaction to void is unknown (404) or cannot be voided (409)."""
-
-    code = "payment_gateway_refused"
-
-    def __init__(self, status: int, error: str = "") -> None:
-        detail = f" ({error})" if error else ""
-        super().__init__(f"the payment gateway refused the request: status {status}{detail}")
-        self.status = status
-        self.error = error
 
 
 # --- the answer's shape ---------------------------------------------------------------------
@@ -266,6 +181,7 @@ class HttpCardGateway(JsonClient):
     """A card company's payment gateway over HTTP (JSON), one shop's token."""
 
     what = "the payment gateway"
+    test = False
     max_answer_bytes = MAX_ANSWER_BYTES
 
     def __init__(
@@ -273,11 +189,13 @@ class HttpCardGateway(JsonClient):
         base_url: str,
         token: str,
         *,
+        code: str = "card",
         timeout_s: float = 10.0,
         total_s: float = 15.0,
         transport: httpx.BaseTransport | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.code = code  # the card company's code in the ledger and the settlement
         super().__init__(
             base_url,
             token,
@@ -322,13 +240,8 @@ class HttpCardGateway(JsonClient):
         return self._ask(STATUS_PATH, payload, idempotency_key)
 
     def resolve(self, idempotency_key: str) -> Resolution:
-        """The rule for an unknown charge: ask the status before anything is retried. A key
-        the gateway never saw is SafeToRetry (with the same key); Unknown means still unknown
-        (do not charge again: ask again later)."""
-        outcome = self.status(idempotency_key)
-        if isinstance(outcome, NotFound):
-            return SafeToRetry(idempotency_key)
-        return outcome
+        """`card_gateway.resolve` with this gateway: the status before anything is retried."""
+        return resolve(self, idempotency_key)
 
     def void(self, transaction_id: str, idempotency_key: str) -> VoidOutcome:
         """Void an approved charge (the same key again answers the first void). Unknown when
@@ -391,98 +304,3 @@ class HttpCardGateway(JsonClient):
             return self._read_json(response, deadline)
         except AnswerRefused as e:
             raise _BadAnswer(e.why) from e
-
-
-# --- behind the payment service's port ------------------------------------------------------
-
-
-class PendingRequests(Protocol):
-    """Where the POS's payment requests wait (the POS API's store, issue 12 part 1)."""
-
-    def pending(self, provider_id: str, terminal_id: str) -> PaymentRequest | None:
-        """The request waiting at that terminal of the shop, if any."""
-        ...
-
-
-_DECLINE_ERRORS: Mapping[DeclineReason, type[PaymentDeclined]] = {
-    DeclineReason.INSUFFICIENT: InsufficientFunds,
-    DeclineReason.LIMIT: LimitExceeded,
-    DeclineReason.ACCOUNT_CLOSED: AccountClosed,
-    DeclineReason.ACCOUNT_SUSPENDED: PaymentDeclined,  # the port has no "suspended" yet
-    DeclineReason.GATEWAY_DECLINED: PaymentDeclined,
-}
-
-
-@dataclass
-class CardGatewayPayments:
-    """The `PaymentGateway` port over a card company's gateway: the pending request comes
-    from the POS's requests, the charge goes to the card company (its order reference: the
-    request id; the receipt shows the shop's own order reference), an unknown charge is
-    resolved by a status query before the service hears of it, and a retry of a charge
-    already approved answers its first receipt."""
-
-    gateway: HttpCardGateway
-    requests: PendingRequests
-    terminal_id: str
-    _shops: dict[str, str] = field(default_factory=dict, repr=False)
-
-    def pending(self, provider_id: str, terminal_id: str) -> PaymentRequest | None:
-        """The POS's request for that terminal. Raises PaymentUnavailable."""
-        request = self.requests.pending(provider_id, terminal_id)
-        if request is not None:
-            self._shops[provider_id] = request.shop
-        return request
-
-    def charge(
-        self,
-        provider_id: str,
-        account_ref: str,
-        request_id: str,
-        amount_yen: int,
-        idempotency_key: str,
-        now: datetime,
-    ) -> Receipt:
-        """Charge the request once (see `PaymentGateway.charge`). `now` is unused: the
-        receipt's time is the card company's approval time."""
-        current = self.requests.pending(provider_id, self.terminal_id)
-        if current is None or (current.request_id, current.amount_yen) != (request_id, amount_yen):
-            return self._earlier(provider_id, request_id, amount_yen, idempotency_key)
-        outcome: ChargeOutcome | Resolution = self.gateway.authorise_and_capture(
-            idempotency_key, provider_id, self.terminal_id, account_ref, amount_yen, request_id
-        )
-        if isinstance(outcome, Unknown):
-            outcome = self.gateway.resolve(idempotency_key)
-        return self._receipt(outcome, request_id, amount_yen, current.order_ref, current.shop)
-
-    def _earlier(self, provider_id: str, request_id: str, amount: int, key: str) -> Receipt:
-        """The request is no longer pending as shown: a retry of a charge already made
-        answers its receipt; otherwise the POS changed it."""
-        outcome = self.gateway.resolve(key)
-        if isinstance(outcome, Approved | Unknown):
-            shop = self._shops.get(provider_id, provider_id)
-            return self._receipt(outcome, request_id, amount, request_id, shop)
-        raise PaymentRequestChanged("the payment request is not pending with this amount")
-
-    @staticmethod
-    def _receipt(
-        outcome: ChargeOutcome | Resolution,
-        request_id: str,
-        amount: int,
-        order_ref: str,
-        shop: str,
-    ) -> Receipt:
-        """The receipt of an approved charge for exactly this request and amount, or the
-        port's error for any other outcome."""
-        if isinstance(outcome, Approved):
-            if outcome.order_ref != request_id or outcome.amount_yen != amount:
-                raise PaymentKeyReused("the key's charge is for another payment")
-            return Receipt(
-                outcome.transaction_id, request_id, amount, order_ref, shop, outcome.approved_at
-            )
-        if isinstance(outcome, Declined):
-            raise _DECLINE_ERRORS[outcome.reason](f"declined: {outcome.reason.value}")
-        if isinstance(outcome, Voided):
-            raise PaymentRequestChanged("the charge with this key was voided")
-        # Unknown (still) or SafeToRetry (never charged): the person may try again; the same
-        # key is used, so that can never charge twice.
-        raise PaymentUnavailable(f"the charge for {request_id} is not confirmed")

@@ -39,7 +39,7 @@ from PIL import Image, ImageDraw, ImageFont
 from kiosk.clock import JST
 from kiosk.errors import KioskError
 from kiosk.i18n import Text
-from kiosk.services.payment import Receipt, whole_yen
+from kiosk.services.money import Receipt, whole_yen
 
 log = logging.getLogger(__name__)
 

@@ -437,6 +437,29 @@ class PaymentLedger:
             row = conn.execute(self._by_key(provider_id, idempotency_key)).first()
         return None if row is None else _entry(row)
 
+    def get_by_receipt(self, provider_id: str, receipt_no: str) -> LedgerEntry | None:
+        """The settled or voided row of a shop with this receipt number, or None."""
+        query = select(_t).where(_t.c.provider_id == provider_id, _t.c.receipt_no == receipt_no)
+        with self._db.autocommitted() as conn:
+            row = conn.execute(query.order_by(_t.c.entry_id)).first()
+        return None if row is None else _entry(row)
+
+    def attempts_of(
+        self, provider_id: str, request_id: str, account_ref: str
+    ) -> tuple[LedgerEntry, ...]:
+        """The rows of one payment request charged to one account, in the order begun."""
+        query = (
+            select(_t)
+            .where(
+                _t.c.provider_id == provider_id,
+                _t.c.request_id == request_id,
+                _t.c.account_ref == account_ref,
+            )
+            .order_by(_t.c.created_at, _t.c.entry_id)
+        )
+        with self._db.autocommitted() as conn:
+            return tuple(_entry(r) for r in conn.execute(query))
+
     @staticmethod
     def _by_key(provider_id: str, idempotency_key: str) -> Any:
         return select(_t).where(

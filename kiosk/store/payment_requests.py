@@ -212,6 +212,23 @@ class PaymentRequests:
             _expire_stale(conn, at, _t.c.request_id == found.request_id)
         return self._read(provider_id, found.request_id)
 
+    def open_for(self, provider_id: str, terminal_id: str, at: datetime) -> PaymentRequest | None:
+        """The request open for this terminal of the provider as of `at`, if any (a stale
+        one is expired first, and is not it)."""
+        query = select(_t).where(
+            _t.c.open_terminal == terminal_id, _t.c.provider_id == provider_id
+        )
+        with self._db.reading() as conn:
+            row = conn.execute(query).one_or_none()
+        if row is None:
+            return None
+        found = _request(row)
+        if found.expires_at > at:
+            return found
+        with self._db.writing() as conn:
+            _expire_stale(conn, at, _t.c.request_id == found.request_id)
+        return None
+
     def cancel(self, provider_id: str, request_id: str, at: datetime) -> PaymentRequest:
         """Withdraw an open request; cancelling a cancelled one again changes nothing.
 
@@ -221,10 +238,23 @@ class PaymentRequests:
     def mark_paid(
         self, provider_id: str, request_id: str, receipt_no: str, at: datetime
     ) -> PaymentRequest:
-        """Record that the card was charged for an open request; marking it again with the
-        same receipt changes nothing. Raises UnknownRequest, BadField, RequestClosed."""
+        """Record that the card was charged for a request; marking it again with the same
+        receipt changes nothing. The card holder agreed while it was open, so a request that
+        expired while the card company was answering is still marked paid (the money moved);
+        a cancelled one is not (RequestClosed('cancelled'): staff void the charge).
+        Raises UnknownRequest, BadField, RequestClosed."""
         _check("receipt_no", receipt_no, _RECEIPT)
-        return self._close(provider_id, request_id, at, "paid", receipt_no)
+        rid = self._known(provider_id, request_id)
+        with self._db.writing() as conn:
+            conn.execute(
+                update(_t)
+                .where(_t.c.request_id == rid, _t.c.state.in_(("open", "expired")))
+                .values(state="paid", open_terminal=None, closed_at=at, receipt_no=receipt_no)
+            )
+        found = self._read(provider_id, rid)
+        if found.state != "paid" or found.receipt_no != receipt_no:
+            raise RequestClosed(found.state)
+        return found
 
     def expire_due(self, at: datetime) -> int:
         """Close as `expired` every open request whose time is up; how many there were."""
