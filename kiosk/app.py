@@ -32,7 +32,9 @@ from kiosk.services.visit import AuditSink, Visit
 if TYPE_CHECKING:
     from kiosk.card.connection import CardConnection
     from kiosk.local import LocalContext
+    from kiosk.services.card_gateway import CardGateway
     from kiosk.services.handoff import Handoff
+    from kiosk.services.payment import PaymentNotices, PaymentService
     from kiosk.services.records import RecordLinker
     from kiosk.store.engine import Database
     from kiosk.ui.controller import FlowController
@@ -43,35 +45,44 @@ T = TypeVar("T")
 
 
 def available_services(
-    terminal_id: str = "kiosk-1", provider_id: str = "demo-clinic"
+    terminal_id: str = "kiosk-1", provider_id: str = "demo-clinic", db: Database | None = None
 ) -> dict[str, Service]:
     """Every service this build can offer, by id (`services` in the configuration picks).
 
     The insurance check, the login and the payment run over their TEST adapters from the
-    demo wing, kiosk.demo (deterministic, obviously fake data; the payment rings up one TEST
-    purchase for this terminal) until an operator connects the real eligibility system, login
-    backend or payment gateway. This is the one production module that imports kiosk.demo
-    (see the "demo-wing" import contract in pyproject.toml)."""
+    demo wing, kiosk.demo (deterministic, obviously fake data; the payment charges a TEST card
+    company, over the store `db` or else a scratch store of its own with one TEST purchase
+    rung up for this terminal) until an operator connects the real eligibility system, login
+    backend or card company. This is the one production module that imports kiosk.demo (see
+    the "demo-wing" import contract in pyproject.toml)."""
     from kiosk.demo.insurance import demo_insurance_service
     from kiosk.demo.login import demo_login_service
-    from kiosk.demo.payment import demo_payment_service
+    from kiosk.demo.payment import demo_payment_service, scratch_payment_store
 
     services: list[Service] = [
         IdentityService(),
         demo_insurance_service(),
         demo_login_service(),
-        demo_payment_service(terminal_id, provider_id),
+        demo_payment_service(
+            db or scratch_payment_store(terminal_id, provider_id), terminal_id, provider_id
+        ),
     ]
     return {service.id: service for service in services}
 
 
 def configured_services(
-    cfg: Config, db: Database, closers: list[Callable[[], None]]
+    cfg: Config,
+    db: Database,
+    closers: list[Callable[[], None]],
+    payments: Payments | None = None,
 ) -> dict[str, Service]:
     """The services this configuration offers, by id: `available_services`, with the
     insurance check over the configured eligibility directory (`[insurance]`) and handing its
-    results to reception (`[reception]`)."""
-    services = available_services(cfg.terminal_id, cfg.provider_id)
+    results to reception (`[reception]`), and the payment over the store and the configured
+    card company (`[payment]`, `[receipt]`)."""
+    services = available_services(cfg.terminal_id, cfg.provider_id, db)
+    if "payment" in cfg.services:
+        services["payment"] = (payments or Payments.build(cfg, db, closers)).service
     insurance, reception = cfg.insurance, cfg.reception
     if insurance.directory == "test" and reception.delivery == "none":
         return services
@@ -100,6 +111,115 @@ def configured_services(
         point = ReceptionPoint(cfg.terminal_id, reception.institution_code)
     services["insurance"] = InsuranceService(directory, reception=point)
     return services
+
+
+@dataclass
+class Payments:
+    """The payment service's parts (`[payment]`, `[pos]`, `[receipt]`), and what runs beside
+    it once the store is migrated (`start`): the reconciliation of rows a stopped kiosk left
+    open, the POS API, and the push of results to the POS."""
+
+    cfg: Config
+    service: PaymentService
+    gateway: CardGateway
+    notices_start: Callable[[], Callable[[], None]] | None = None
+
+    @classmethod
+    def build(cls, cfg: Config, db: Database, closers: list[Callable[[], None]]) -> Payments:
+        """The service over the store and the configured card company; nothing connects yet."""
+        from kiosk.services.payment import PaymentService
+        from kiosk.services.receipt import build_receipt_printer
+        from kiosk.store.ledger import LedgerLimits, PaymentLedger
+        from kiosk.store.payment_requests import PaymentRequests
+
+        payment = cfg.payment
+        gateway: CardGateway
+        if payment.gateway == "http":
+            from kiosk.services.gateway_http import HttpCardGateway
+
+            http = HttpCardGateway(
+                payment.url,
+                payment.token,
+                code=payment.card_company,
+                timeout_s=float(payment.timeout_s),
+            )
+            closers.append(http.close)
+            gateway = http
+        else:
+            from kiosk.demo.payment import MemoryCardGateway  # TEST: nothing is charged
+
+            gateway = MemoryCardGateway(code=payment.card_company)
+        limits = LedgerLimits(
+            payment.per_payment_yen, payment.daily_account_yen, payment.daily_terminal_yen
+        )
+        notices, notices_start = _pos_notices(cfg, db)
+        service = PaymentService(
+            PaymentRequests(db, payment.per_payment_yen),
+            PaymentLedger(db, limits),
+            gateway,
+            cfg.terminal_id,
+            printer=build_receipt_printer(cfg.receipt),
+            notices=notices,
+            shop_names=dict(cfg.providers),
+        )
+        return cls(cfg, service, gateway, notices_start)
+
+    def start(self, closers: list[Callable[[], None]]) -> None:
+        """Once the store is migrated: reconcile what a stopped kiosk left open (on a thread
+        of its own, so a slow card company never holds up the kiosk), serve the POS API, and
+        start pushing results to the POS."""
+        from kiosk.services.payment_desk import Reconciler
+
+        reconciler = Reconciler(
+            self.service.ledger, self.gateway, self.service.requests, utc_now,
+            terminal_id=self.cfg.terminal_id, notices=self.service.notices,
+        )  # fmt: skip
+        reconciler.start()
+        closers.append(reconciler.stop)
+        if self.notices_start is not None:
+            closers.append(self.notices_start())
+        if self.cfg.pos.listen:
+            closers.append(_serve_pos(self.cfg, self.service))
+
+
+def _pos_notices(
+    cfg: Config, db: Database
+) -> tuple[PaymentNotices | None, Callable[[], Callable[[], None]] | None]:
+    """The push of results to the POS (`[pos] callback_url`): the notices the service gives
+    them to, and what starts their sender (returning what stops it); none without a URL."""
+    if not cfg.pos.callback_url:
+        return None, None
+    from kiosk.services.pos_notices import pos_notices
+    from kiosk.store.outbox import Outbox
+
+    notices, sender = pos_notices(
+        Outbox(db), cfg.pos.callback_url, cfg.pos.callback_token, 5.0, utc_now
+    )
+
+    def start() -> Callable[[], None]:
+        sender.start()  # also delivers what an earlier run left waiting
+        return sender.stop
+
+    return notices, start
+
+
+def _serve_pos(cfg: Config, service: PaymentService) -> Callable[[], None]:
+    """Serve the POS API on `[pos] listen`; what stops it. A port that cannot be bound is
+    logged: the kiosk's other services go on, and the POS sees it cannot connect."""
+    from kiosk.config import listen_address
+    from kiosk.pos.api import create_pos_app
+    from kiosk.pos.server import PosServer
+
+    host, port = listen_address(cfg.pos.listen)
+    app = create_pos_app(service.requests, cfg.pos_tokens, utc_now, ttl_s=cfg.pos.request_ttl_s)
+    server = PosServer(app, host, port, tls_cert=cfg.pos.tls_cert, tls_key=cfg.pos.tls_key)
+    try:
+        server.start()
+    except Exception as e:
+        log.error("the POS API cannot be served on %s: %s", cfg.pos.listen, e)
+        return lambda: None
+    log.info("the POS API is served on %s", cfg.pos.listen)
+    return server.stop
 
 
 def record_linker(cfg: Config, db: Database) -> RecordLinker:
@@ -359,17 +479,22 @@ def start(cfg: Config, *, windowed: bool, reader: ReaderPort) -> Kiosk:
     # patients) connects on first use, after the backend below has migrated it
     records = Database(cfg.effective_database_url)
     closers.append(records.dispose)
-    services = configured_services(cfg, records, closers)
+    payments = Payments.build(cfg, records, closers) if "payment" in cfg.services else None
+    services = configured_services(cfg, records, closers, payments)
 
     def build() -> Visit:
         if cfg.verification == "platform":
-            return platform_backend(cfg, reader.connect, closers, audits, services)
-        from kiosk.local import LocalContext
+            visit = platform_backend(cfg, reader.connect, closers, audits, services)
+        else:
+            from kiosk.local import LocalContext
 
-        local = LocalContext.from_config(cfg)
-        closers.append(local.db.dispose)
-        import_crls(cfg, local)
-        return local_backend(cfg, local, reader.connect, audits, closers, services)
+            local = LocalContext.from_config(cfg)
+            closers.append(local.db.dispose)
+            import_crls(cfg, local)
+            visit = local_backend(cfg, local, reader.connect, audits, closers, services)
+        if payments is not None:  # the store is migrated now
+            payments.start(closers)
+        return visit
 
     backend = Once(build)  # built by the card worker's warm-up, behind the attract screen
     staff = staff_desk(cfg, DeferredAudit(backend, audits), closers)

@@ -12,6 +12,7 @@ screenshots of the screens are written to `var/demo/screenshots/`.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import selectors
 import shutil
@@ -70,7 +71,9 @@ def prepare(root: Path, reader: str) -> tuple[Path, Path]:
     else:
         _migrate_staff(config_path)
     _add_clinic(config_path, root)
+    _add_shop(config_path)
     seed_records(root, config_path)
+    seed_purchase(config_path)
     return card_path, config_path
 
 
@@ -96,6 +99,50 @@ def _add_clinic(config_path: Path, root: Path) -> None:
         text += f'\n[reception]\ndelivery = "file"\ndirectory = "{root / "reception"}"\n'
     if text != original:
         config_path.write_text(text, encoding="utf-8")
+
+
+#: The demo shop's POS token (TEST): `curl -H "Authorization: Bearer TEST-POS-TOKEN" ...`.
+DEMO_POS_TOKEN = "TEST-POS-TOKEN"  # noqa: S105 - demo only
+#: Where the demo kiosk serves the POS API.
+DEMO_POS_LISTEN = "127.0.0.1:8470"
+
+
+def _add_shop(config_path: Path) -> None:
+    """Give a demo configuration the shop counter, once: the payment service over the TEST
+    card company, the POS API on this machine with the TEST token, and the receipts on
+    screen."""
+    text = original = config_path.read_text(encoding="utf-8")
+    text = text.replace(
+        'services = ["identity", "insurance"]\n',
+        'services = ["identity", "insurance", "payment"]\n',
+    )
+    if "\n[payment]" not in text:
+        text += '\n[payment]\ngateway = "test"  # TEST card company: nothing is charged\n'
+    if "\n[pos]" not in text:
+        text += f'\n[pos]\nlisten = "{DEMO_POS_LISTEN}"\n'
+    if "\n[pos_tokens]" not in text:
+        digest = hashlib.sha256(DEMO_POS_TOKEN.encode()).hexdigest()
+        text += f'\n[pos_tokens]\n"demo-clinic" = "{digest}"  # TEST: {DEMO_POS_TOKEN}\n'
+    if text != original:
+        config_path.write_text(text, encoding="utf-8")
+
+
+def seed_purchase(config_path: Path) -> None:
+    """One TEST purchase open for the demo kiosk's terminal (unless one is open already), so
+    the payment has something to pay before anyone rings up with curl."""
+    from kiosk.clock import utc_now
+    from kiosk.config import load
+    from kiosk.demo.payment import ring_up_demo_purchase
+    from kiosk.store.engine import Database
+    from kiosk.store.payment_requests import PaymentRequests
+
+    cfg = load(config_path)
+    db = Database(cfg.effective_database_url)
+    try:
+        db.upgrade()
+        ring_up_demo_purchase(PaymentRequests(db), cfg.provider_id, cfg.terminal_id, utc_now())
+    finally:
+        db.dispose()
 
 
 #: The demo card's person in the TEST roster and the TEST clinic's records (the names as the

@@ -11,10 +11,13 @@ made (`lose_answers = n`: the next n charges are made but answered Unknown).
 
 from __future__ import annotations
 
+import tempfile
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from kiosk.clock import utc_now
 from kiosk.services.card_gateway import (
@@ -219,6 +222,18 @@ def ring_up_demo_purchase(
         )
 
 
+def scratch_payment_store(terminal_id: str, provider_id: str) -> Database:
+    """TEST: a migrated store of its own (a temporary SQLite file, removed with the store)
+    with one TEST purchase open for the terminal, for a payment service built without one
+    (tests, screenshots)."""
+    scratch = tempfile.TemporaryDirectory(prefix="kiosk-demo-payments-")
+    db = Database(f"sqlite:///{Path(scratch.name) / 'payments.sqlite3'}")
+    db.upgrade()
+    weakref.finalize(db, scratch.cleanup)
+    ring_up_demo_purchase(PaymentRequests(db), provider_id, terminal_id, utc_now())
+    return db
+
+
 def demo_payment_service(
     db: Database,
     terminal_id: str = "kiosk-1",
@@ -227,13 +242,10 @@ def demo_payment_service(
     gateway: MemoryCardGateway | None = None,
     limits: LedgerLimits | None = None,
 ) -> PaymentService:
-    """The payment service over the store (a migrated `db`) and a TEST card company, with one
-    TEST purchase rung up for `terminal_id` at `provider_id` so the demo has something to
-    pay."""
-    requests = PaymentRequests(db)
-    ring_up_demo_purchase(requests, provider_id, terminal_id, utc_now())
+    """The payment service over the store `db` and a TEST card company (`kiosk demo` and
+    `scratch_payment_store` ring up the TEST purchase; nothing here touches the store)."""
     return PaymentService(
-        requests,
+        PaymentRequests(db),
         PaymentLedger(db, limits),
         gateway or MemoryCardGateway(),
         terminal_id,

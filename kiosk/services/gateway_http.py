@@ -49,8 +49,8 @@ from kiosk.services.card_gateway import (
     Declined,
     DeclineReason,
     GatewayRefused,
-    PaymentKeyReused,
     NotFound,
+    PaymentKeyReused,
     Resolution,
     StatusOutcome,
     Unknown,
@@ -59,7 +59,6 @@ from kiosk.services.card_gateway import (
     resolve,
 )
 from kiosk.services.money import whole_yen
-
 
 log = logging.getLogger(__name__)
 

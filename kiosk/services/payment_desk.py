@@ -16,9 +16,10 @@ the staff number and the time; the audit records who voided which receipt.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from kiosk.errors import KioskError
 from kiosk.services.card_gateway import (
@@ -66,11 +67,17 @@ def reconcile(
     older_than: datetime,
     clock: Callable[[], datetime],
     notices: PaymentNotices | None = None,
+    terminal_id: str | None = None,
 ) -> Reconciled:
-    """Resolve every pending or unknown row begun before `older_than` with the card company.
+    """Resolve every pending or unknown row begun before `older_than` (of `terminal_id`, when
+    given) with the card company. `older_than` must be before any charge still in flight:
+    the kiosk's own start, or far past the gateway's timeouts (`SETTLE_MARGIN`), since a key
+    the card company has not seen *yet* is declined as not sent.
     Raises StoreError when the ledger cannot be read (the rows wait for the next pass)."""
     counts = {"settled": 0, "declined": 0, "not_sent": 0, "voided": 0, "still_unknown": 0}
     for entry in ledger.pending_rows(older_than):
+        if terminal_id is not None and entry.terminal_id != terminal_id:
+            continue  # another kiosk's row: it may be charging it right now
         if entry.gateway != gateway.code:
             counts["still_unknown"] += 1  # another card company's row: asked with it
             continue
@@ -123,6 +130,70 @@ def _resolve_row(
         ledger.mark_unknown(entry.entry_id, now)
     log.warning("reconcile: row %d still unknown (%s)", entry.entry_id, outcome.why)
     return "still_unknown"
+
+
+#: How old a row must be before a later pass (not the one at start) asks about it: far past
+#: any gateway timeout, so no charge of this kiosk is still in flight.
+SETTLE_MARGIN = timedelta(minutes=10)
+
+
+class Reconciler:
+    """Reconciliation on a thread of its own: one pass at start over the rows the kiosk left
+    before it started, then a pass every `interval_s` over rows older than `SETTLE_MARGIN`,
+    until stopped. Nothing it meets escapes the thread; the person never waits for it."""
+
+    def __init__(
+        self,
+        ledger: PaymentLedger,
+        gateway: CardGateway,
+        requests: PaymentRequests,
+        clock: Callable[[], datetime],
+        *,
+        terminal_id: str,
+        notices: PaymentNotices | None = None,
+        interval_s: float = 60.0,
+    ) -> None:
+        self._args = (ledger, gateway, requests)
+        self._clock = clock
+        self._terminal_id = terminal_id
+        self._notices = notices
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.passes = 0
+
+    def start(self) -> None:
+        """Begin: the first pass covers every row begun before now."""
+        started = self._clock()
+        self._thread = threading.Thread(
+            target=self._run, args=(started,), name="payment-reconciler", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the pass under way (if any)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def run_pass(self, older_than: datetime) -> Reconciled | None:
+        """One pass; None when the ledger could not be read."""
+        ledger, gateway, requests = self._args
+        try:
+            return reconcile(
+                ledger, gateway, requests, older_than=older_than, clock=self._clock,
+                notices=self._notices, terminal_id=self._terminal_id,
+            )  # fmt: skip
+        except Exception as e:  # the thread must go on: the next pass tries again
+            log.warning("reconcile pass failed: %s", type(e).__name__)
+            return None
+        finally:
+            self.passes += 1
+
+    def _run(self, started: datetime) -> None:
+        self.run_pass(started)
+        while not self._stop.wait(self._interval_s):
+            self.run_pass(self._clock() - SETTLE_MARGIN)
 
 
 # --- void --------------------------------------------------------------------------------
