@@ -56,6 +56,9 @@ _CODE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 #: characters, at most as long as its column.
 _REFERENCE = re.compile(r"[^\x00-\x1f\x7f]{1,128}")
 _SHORT_REFERENCE = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
+#: Who voided: a staff number (digits, as `[[staff]]` has it) or an operator's code, the
+#: same identifiers the audit log keeps as the actor.
+_ACTOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
 #: The default limits of the issue: ¥10,000 a payment, ¥30,000 a day.
 DEFAULT_PER_PAYMENT_YEN: Final = 10_000
@@ -376,10 +379,10 @@ class PaymentLedger:
         )
 
     def void(self, entry_id: int, by: str, at: datetime) -> LedgerEntry:
-        """Staff voided a settled charge: `by` (a staff code) and `at` are kept. Voiding
+        """Staff voided a settled charge: `by` (the staff number) and `at` are kept. Voiding
         again changes nothing (the first void's who and when stay); only a settled row can
         be voided."""
-        _check(_CODE, "by", by)
+        _check(_ACTOR, "by", by)
         return self._move(
             entry_id,
             LedgerState.VOIDED,

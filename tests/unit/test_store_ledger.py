@@ -333,6 +333,22 @@ def test_void_only_a_settled_row_keeping_the_first_who_and_when(ledger):
         ledger.settle(entry.entry_id, "R-1", at)
 
 
+def test_a_staff_number_of_digits_is_who_voided(ledger):
+    # the staff number as `[[staff]]` configures it and the audit's actor keeps it (digits)
+    entry = begun(ledger.begin(attempt(), AT)).entry
+    ledger.settle(entry.entry_id, "R-1", AT)
+    assert ledger.void(entry.entry_id, "0042", AT).voided_by == "0042"
+
+
+@pytest.mark.parametrize("by", ["", "staff 7", "PIN=1234\n", "x" * 65])
+def test_who_voided_is_an_identifier_only(ledger, by):
+    entry = begun(ledger.begin(attempt(), AT)).entry
+    ledger.settle(entry.entry_id, "R-1", AT)
+    with pytest.raises(StoreError):
+        ledger.void(entry.entry_id, by, AT)
+    assert ledger.get(entry.entry_id).state is LedgerState.SETTLED
+
+
 def test_moving_an_unknown_row_id_is_refused(ledger):
     with pytest.raises(UnknownLedgerEntry):
         ledger.settle(999, "R-1", AT)
