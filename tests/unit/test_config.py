@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import get_args
 
@@ -245,6 +246,10 @@ token = "peer-token"
             "platform_tokens.demo-clinic: must be a string",
         ),
         ('[providers.demo-clinic]\nname = "A"\n', "providers.demo-clinic: must be a string"),
+        ('[payment]\ngatway = "http"\n', "payment.gatway: unknown key"),
+        ('[pos]\nlisten_on = "127.0.0.1:1"\n', "pos.listen_on: unknown key"),
+        ('[pos_tokens]\n"a shop" = "' + SHA + '"\n', 'pos_tokens."a shop": unknown key'),
+        ('[receipt]\nprinter = "none"\nhots = "x"\n', "unknown key receipt.hots"),
         (
             '[ocsp."' + KEY_ID + '"]\nurl = "http://o.example/"\n',
             f"ocsp.{KEY_ID}: must be a string",
@@ -366,3 +371,58 @@ def test_a_bad_insurance_or_reception_setting_is_refused_with_its_path(tmp_path,
     with pytest.raises(ConfigError) as e:
         load_text(tmp_path, text)
     assert words in str(e.value)
+
+
+# --- the shop counter: [payment], [pos], [pos_tokens], [receipt] --------------------------
+
+
+def test_a_shop_counter_is_read_into_typed_sections(tmp_path):
+    f = tmp_path / "k.toml"
+    f.write_text(
+        '[payment]\ngateway = "http"\nurl = "https://gw.example/"\ntoken = "t0k"\n'
+        "per_payment_yen = 5000\ndaily_account_yen = 20000\n"
+        '[pos]\nlisten = "127.0.0.1:8470"\nrequest_ttl_s = 60\n'
+        f'[pos_tokens]\nshop-1 = "{SHA}"\n'
+        '[receipt]\nprinter = "network"\nhost = "192.0.2.10"\n'
+    )
+    cfg = config.load(f, env={})
+    assert (cfg.payment.gateway, cfg.payment.card_company) == ("http", "http")
+    assert (cfg.payment.per_payment_yen, cfg.payment.daily_account_yen) == (5000, 20000)
+    assert cfg.payment.daily_terminal_yen == 30_000  # the default
+    assert (cfg.pos.listen, cfg.pos.request_ttl_s) == ("127.0.0.1:8470", 60)
+    assert cfg.pos_tokens == {"shop-1": SHA.lower()}
+    assert (cfg.receipt.printer, cfg.receipt.host) == ("network", "192.0.2.10")
+    assert "t0k" not in repr(cfg)  # the gateway's token is a secret
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('[payment]\ngateway = "http"\n', "payment.url: is required"),
+        ('[payment]\ngateway = "http"\nurl = "http://gw.example/"\ntoken = "t"\n', "payment.url"),
+        ('[payment]\ngateway = "cash"\n', "payment.gateway: must be"),
+        ("[payment]\nper_payment_yen = 0\n", "payment.per_payment_yen: must be a whole number"),
+        ("[payment]\ndaily_account_yen = 1.5\n", "payment.daily_account_yen: must be a whole"),
+        ('[payment]\ncard_company = "ACME Card"\n', "payment.card_company: must be a short"),
+        ('[pos]\nlisten = "0.0.0.0:8470"\n', "pos.listen: off this machine needs tls_cert"),
+        ('[pos]\nlisten = "127.0.0.1"\n', 'pos.listen: must be "host:port"'),
+        ('[pos]\nlisten = "127.0.0.1:70000"\n', "pos.listen: has a port out of range"),
+        ('[pos]\ntls_cert = "/c.pem"\n', "pos.tls_key: is needed with the other"),
+        ("[pos]\nrequest_ttl_s = 0\n", "pos.request_ttl_s: must be 1 to 86,400"),
+        ('[pos]\ncallback_url = "http://pos.example/x"\n', "pos.callback_url"),
+        ('[pos_tokens]\nshop-1 = "abc"\n', "pos_tokens.shop-1: must be 64 hex digits"),
+        ('[receipt]\nprinter = "network"\n', "receipt.host is needed"),
+    ],
+)
+def test_a_bad_shop_counter_setting_is_refused_with_its_key(tmp_path, text, words):
+    f = tmp_path / "k.toml"
+    f.write_text(text)
+    with pytest.raises(config.ConfigError, match=re.escape(words)):
+        config.load(f, env={})
+
+
+def test_the_pos_api_may_listen_off_this_machine_with_tls(tmp_path):
+    cfg = config.from_mapping(
+        {"pos": {"listen": "[::]:8470", "tls_cert": "/c.pem", "tls_key": "/k.pem"}}
+    )
+    assert config.listen_address(cfg.pos.listen) == ("::", 8470)
