@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from kiosk.services.card_gateway import CardGateway
     from kiosk.services.handoff import Handoff
     from kiosk.services.payment import PaymentNotices, PaymentService
+    from kiosk.services.payment_desk import Reconciler
     from kiosk.services.records import RecordLinker
     from kiosk.store.engine import Database
     from kiosk.ui.controller import FlowController
@@ -123,6 +124,7 @@ class Payments:
     service: PaymentService
     gateway: CardGateway
     notices_start: Callable[[], Callable[[], None]] | None = None
+    reconciler: Reconciler | None = None  # once started
 
     @classmethod
     def build(cls, cfg: Config, db: Database, closers: list[Callable[[], None]]) -> Payments:
@@ -140,7 +142,7 @@ class Payments:
             http = HttpCardGateway(
                 payment.url,
                 payment.token,
-                code=payment.card_company,
+                code=payment.company_code,
                 timeout_s=float(payment.timeout_s),
             )
             closers.append(http.close)
@@ -148,7 +150,7 @@ class Payments:
         else:
             from kiosk.demo.payment import MemoryCardGateway  # TEST: nothing is charged
 
-            gateway = MemoryCardGateway(code=payment.card_company)
+            gateway = MemoryCardGateway(code=payment.company_code)
         limits = LedgerLimits(
             payment.per_payment_yen, payment.daily_account_yen, payment.daily_terminal_yen
         )
@@ -176,6 +178,7 @@ class Payments:
         )  # fmt: skip
         reconciler.start()
         closers.append(reconciler.stop)
+        self.reconciler = reconciler
         if self.notices_start is not None:
             closers.append(self.notices_start())
         if self.cfg.pos.listen:

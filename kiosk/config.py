@@ -146,6 +146,11 @@ class PaymentConfig:
     #: The most this terminal may take in a day (in Japan), in yen.
     daily_terminal_yen: int = 30_000
 
+    @property
+    def company_code(self) -> str:
+        """The card company's code in the ledger: `card_company`, else the gateway's kind."""
+        return self.card_company or self.gateway
+
 
 @dataclass(frozen=True, slots=True)
 class PosConfig:
@@ -541,7 +546,7 @@ def _payment(value: Any) -> PaymentConfig:
             raise _refuse(key_path("payment", "token"), 'is required when gateway = "http"')
     return PaymentConfig(
         cast(PaymentGatewayKind, gateway),
-        company or gateway,
+        company,
         url,
         token,
         timeout,

@@ -386,7 +386,7 @@ def test_a_shop_counter_is_read_into_typed_sections(tmp_path):
         '[receipt]\nprinter = "network"\nhost = "192.0.2.10"\n'
     )
     cfg = config.load(f, env={})
-    assert (cfg.payment.gateway, cfg.payment.card_company) == ("http", "http")
+    assert (cfg.payment.gateway, cfg.payment.company_code) == ("http", "http")
     assert (cfg.payment.per_payment_yen, cfg.payment.daily_account_yen) == (5000, 20000)
     assert cfg.payment.daily_terminal_yen == 30_000  # the default
     assert (cfg.pos.listen, cfg.pos.request_ttl_s) == ("127.0.0.1:8470", 60)
