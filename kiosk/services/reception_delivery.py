@@ -1,10 +1,13 @@
-"""Delivering a reception Bundle: an HTTP POST to the reception system, or a file drop.
+"""Delivering an outbox message: an HTTP POST to the receiving system, or a file drop.
 
-Both adapters answer every attempt with a value, never an exception: `Delivered` when the
-receiver has the message (a 2xx answer; the file renamed into place), else `DeliveryFailed`
-with a short code (`timeout`, `connect_failed`, `tls`, `http_503`, `disk_full`, ...) that the
-outbox records and `kiosk outbox list` shows. The sender retries what failed; a receiver may
-therefore get a message twice and deduplicates by its id (Bundle.id, the file's name).
+The reception's Bundle goes by `HttpReception` (FHIR JSON) or `FileDropReception`; the push of
+a payment's result to the shop's POS goes by the same HTTP delivery with plain JSON and an
+`Idempotency-Key` header (kiosk.services.pos_notices). Every adapter answers every attempt
+with a value, never an exception: `Delivered` when the receiver has the message (a 2xx answer;
+the file renamed into place), else `DeliveryFailed` with a short code (`timeout`,
+`connect_failed`, `tls`, `http_503`, `disk_full`, ...) that the outbox records and `kiosk
+outbox list` shows. The sender retries what failed; a receiver may therefore get a message
+twice and deduplicates by its id (Bundle.id, the file's name, the Idempotency-Key).
 
 Nothing about the message but its id is logged: never the body, never the token.
 """
@@ -28,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: The media type of FHIR's JSON format.
 FHIR_JSON = "application/fhir+json"
+#: The media type of plain JSON.
+JSON = "application/json"
 #: The hosts a plain-http reception URL may name: this machine only.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 #: The permissions of a dropped file: the kiosk writes it, the receiver's group reads it.
@@ -66,18 +71,19 @@ class ReceptionDelivery(Protocol):
         ...
 
 
-def check_reception_url(url: str) -> httpx.URL:
-    """The URL parsed, if it is https, or plain http to this machine; ValueError otherwise."""
+def check_receiver_url(url: str, receiver: str = "reception") -> httpx.URL:
+    """The URL parsed, if it is https, or plain http to this machine; ValueError otherwise
+    (its message names the `receiver`)."""
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as e:
-        raise ValueError("the reception URL does not parse") from e
+        raise ValueError(f"the {receiver} URL does not parse") from e
     host = parsed.host.strip("[]")
     if parsed.scheme == "https" and host:
         return parsed
     if parsed.scheme == "http" and host in LOOPBACK_HOSTS:
         return parsed
-    raise ValueError("the reception URL must be https (plain http only to this machine)")
+    raise ValueError(f"the {receiver} URL must be https (plain http only to this machine)")
 
 
 def _failure_code(error: httpx.HTTPError) -> str:
@@ -95,13 +101,72 @@ def _failure_code(error: httpx.HTTPError) -> str:
     return "http_error"
 
 
-class HttpReception:
-    """POSTs each Bundle (application/fhir+json) to the reception system's endpoint with a
-    bearer token; delivered only on a 2xx answer.
+class HttpDelivery:
+    """POSTs each message (`media_type`) to a receiver's endpoint with a bearer token;
+    delivered only on a 2xx answer. With `id_header`, the message id goes along in that header
+    (e.g. `Idempotency-Key`), for a receiver that deduplicates by a header.
 
     Each phase of a request is bounded by `timeout_s`; only the status line is awaited (the
-    answer's body is never read), and redirects are not followed: a Bundle goes where it was
+    answer's body is never read), and redirects are not followed: a message goes where it was
     configured or nowhere."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        timeout_s: float,
+        *,
+        destination: str,
+        media_type: str,
+        id_header: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._url = check_receiver_url(url, destination)
+        if not token or any(c in token for c in "\r\n"):
+            raise ValueError(f"the {destination} token must be one non-empty line")
+        if timeout_s <= 0:
+            raise ValueError(f"the {destination} timeout must be positive")
+        self.destination = destination
+        self._headers = {
+            "Authorization": f"Bearer {token}",
+            "Content-Type": media_type,
+            "Accept": media_type,
+        }
+        self._id_header = id_header
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(timeout_s), follow_redirects=False, transport=transport
+        )
+
+    def deliver(self, message_id: str, body: bytes) -> Outcome:
+        """POST the message once; Delivered on 2xx, else DeliveryFailed with the reason."""
+        headers = self._headers
+        if self._id_header is not None:
+            headers = {**headers, self._id_header: message_id}
+        what = self.destination
+        try:
+            with self._client.stream("POST", self._url, content=body, headers=headers) as answer:
+                status = answer.status_code  # closed without reading the body
+        except httpx.HTTPError as e:  # timeouts, refused connections, TLS, protocol errors
+            code = _failure_code(e)
+            log.warning("%s message %s not delivered: %s", what, message_id, code)
+            return DeliveryFailed(code)
+        except (httpx.StreamError, OSError) as e:
+            log.warning("%s message %s not delivered: %s", what, message_id, type(e).__name__)
+            return DeliveryFailed("http_error")
+        if 200 <= status < 300:
+            log.info("%s message %s delivered (%d)", what, message_id, status)
+            return Delivered(f"http_{status}")
+        log.warning("%s message %s not delivered: answered %d", what, message_id, status)
+        return DeliveryFailed(f"http_{status}")
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+
+class HttpReception(HttpDelivery):
+    """POSTs each Bundle (application/fhir+json) to the reception system's endpoint with a
+    bearer token; delivered only on a 2xx answer (HttpDelivery's rules)."""
 
     def __init__(
         self,
@@ -112,44 +177,14 @@ class HttpReception:
         destination: str = "reception",
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._url = check_reception_url(url)
-        if not token or any(c in token for c in "\r\n"):
-            raise ValueError("the reception token must be one non-empty line")
-        if timeout_s <= 0:
-            raise ValueError("the reception timeout must be positive")
-        self.destination = destination
-        self._headers = {
-            "Authorization": f"Bearer {token}",
-            "Content-Type": FHIR_JSON,
-            "Accept": FHIR_JSON,
-        }
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(timeout_s), follow_redirects=False, transport=transport
+        super().__init__(
+            url,
+            token,
+            timeout_s,
+            destination=destination,
+            media_type=FHIR_JSON,
+            transport=transport,
         )
-
-    def deliver(self, message_id: str, body: bytes) -> Outcome:
-        """POST the Bundle once; Delivered on 2xx, else DeliveryFailed with the reason."""
-        try:
-            with self._client.stream(
-                "POST", self._url, content=body, headers=self._headers
-            ) as answer:
-                status = answer.status_code  # closed without reading the body
-        except httpx.HTTPError as e:  # timeouts, refused connections, TLS, protocol errors
-            code = _failure_code(e)
-            log.warning("reception message %s not delivered: %s", message_id, code)
-            return DeliveryFailed(code)
-        except (httpx.StreamError, OSError) as e:
-            log.warning("reception message %s not delivered: %s", message_id, type(e).__name__)
-            return DeliveryFailed("http_error")
-        if 200 <= status < 300:
-            log.info("reception message %s delivered (%d)", message_id, status)
-            return Delivered(f"http_{status}")
-        log.warning("reception message %s not delivered: answered %d", message_id, status)
-        return DeliveryFailed(f"http_{status}")
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._client.close()
 
 
 _OS_ERROR_CODES = {
