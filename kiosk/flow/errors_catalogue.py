@@ -49,6 +49,12 @@ class ProblemCode(StrEnum):
     STAFF_LOCKED = "staff_locked"
     ASSIST_FORMAT = "assist_format"
     PATIENT_NUMBER_FORMAT = "patient_number_format"
+    RECEIPT_FORMAT = "receipt_format"
+    VOID_UNKNOWN_RECEIPT = "void_unknown_receipt"
+    VOID_NOT_SETTLED = "void_not_settled"
+    VOID_UNCONFIRMED = "void_unconfirmed"  # the card company did not answer: try again
+    VOID_REFUSED = "void_refused"  # the card company will not void it
+    VOID_UNAVAILABLE = "void_unavailable"  # the ledger (or the void itself) is not available
     INTERNAL = "internal"
 
 
@@ -505,6 +511,91 @@ CATALOGUE: dict[ProblemCode, Entry] = {
             "しんさつけんの ばんごうは えいご と すうじ です。",
         ),
         "warning",
+        True,
+    ),
+    ProblemCode.RECEIPT_FORMAT: Entry(
+        Text("番号を確認してください", "Please check the number", "ばんごうを たしかめて ください"),
+        Text(
+            "領収番号は半角の英数字と記号(空白なし、64文字まで)です。",
+            "The receipt number is ASCII letters, digits and symbols (no spaces, up to 64).",
+            "りょうしゅうの ばんごうは えいご・すうじ・きごう です(くうはく なし、64もじ まで)。",
+        ),
+        "warning",
+        True,
+    ),
+    ProblemCode.VOID_UNKNOWN_RECEIPT: Entry(
+        Text(
+            "この領収番号の支払いはありません",
+            "No payment has this receipt number",
+            "この ばんごうの しはらいは ありません",
+        ),
+        Text(
+            "レシートの領収番号を確かめて、入力し直してください。何も取り消していません。",
+            "Check the receipt number on the receipt and enter it again. Nothing was voided.",
+            "レシートの ばんごうを たしかめて、もういちど いれて ください。"
+            "なにも とりけして いません。",
+        ),
+        "warning",
+        False,
+    ),
+    ProblemCode.VOID_NOT_SETTLED: Entry(
+        Text(
+            "この支払いは取り消せません",
+            "This payment cannot be voided",
+            "この しはらいは とりけせません",
+        ),
+        Text(
+            "支払いが完了していないため、取り消すものがありません。何も取り消していません。",
+            "The payment was never completed, so there is nothing to void. Nothing was voided.",
+            "しはらいが おわって いないので、とりけす ものが ありません。",
+        ),
+        "warning",
+        False,
+    ),
+    ProblemCode.VOID_UNCONFIRMED: Entry(
+        Text(
+            "カード会社から返事がありません",
+            "The card company did not answer",
+            "カードがいしゃから へんじが ありません",
+        ),
+        Text(
+            "取り消しはまだ確定していません。もう一度「取り消す」を押してください"
+            "(二重には取り消されません)。",
+            "The void is not confirmed yet. Press Void again: it is never made twice.",
+            "まだ とりけして いません。もういちど「とりけす」を おして ください"
+            "(2かい とりけす ことは ありません)。",
+        ),
+        "network",
+        True,
+    ),
+    ProblemCode.VOID_REFUSED: Entry(
+        Text(
+            "カード会社が取り消しを断りました",
+            "The card company refused the void",
+            "カードがいしゃが とりけしを ことわりました",
+        ),
+        Text(
+            "この支払いは取り消していません。カード会社にお問い合わせください。",
+            "The payment was not voided. Please contact the card company.",
+            "とりけして いません。カードがいしゃに きいて ください。",
+        ),
+        "error",
+        False,
+    ),
+    ProblemCode.VOID_UNAVAILABLE: Entry(
+        Text(
+            "いまは取り消しができません",
+            "Voids are unavailable now",
+            "いまは とりけせません",
+        ),
+        Text(
+            "支払いの記録を使えません。しばらくしてからもう一度お試しください。"
+            "続く場合は管理者に連絡してください。",
+            "The payment records cannot be used. Please try again in a moment; "
+            "if this keeps happening, tell the administrator.",
+            "しはらいの きろくが つかえません。すこし まって もういちど して ください。",
+        ),
+        "network",
         True,
     ),
     ProblemCode.INTERNAL: Entry(

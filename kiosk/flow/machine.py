@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from kiosk.flow.errors_catalogue import Problem, ProblemCode, entry
-from kiosk.flow.ports import CallOutcome
+from kiosk.flow.ports import RECEIPT_NO_RE, CallOutcome, VoidReport
 from kiosk.flow.staff import STAFF_ID_RE, STAFF_PIN_RE
 from kiosk.i18n import Language, Text
 from kiosk.jpki_facts import AUTH_PIN_RE, SIGN_PASSWORD_RE
@@ -49,6 +49,7 @@ class Screen(StrEnum):
     STAFF_MENU = "staff_menu"
     STAFF_ASSIST = "staff_assist"
     STAFF_LINK = "staff_link"
+    STAFF_VOID = "staff_void"
 
 
 class Work(StrEnum):
@@ -63,10 +64,15 @@ class Work(StrEnum):
     ASSISTED = "assisted"
     STAFF_SIGN_IN = "staff_sign_in"  # check a staff credential (slow by design; staff worker)
     STAFF_EXIT = "staff_exit"  # audit the exit before the kiosk closes (staff worker)
+    STAFF_VOID = "staff_void"  # void a settled payment at the card company (staff worker)
 
 
 #: Work the staff worker does (no card involved); the rest is card work.
-STAFF_WORK = frozenset({Work.STAFF_SIGN_IN, Work.STAFF_EXIT})
+STAFF_WORK = frozenset({Work.STAFF_SIGN_IN, Work.STAFF_EXIT, Work.STAFF_VOID})
+
+#: The payment service's id (kiosk.services.payment.PaymentService.id; a test checks they
+#: agree): staff may void payments only on a kiosk that takes them.
+PAYMENT_SERVICE_ID = "payment"
 
 
 class StaffCall(StrEnum):
@@ -243,6 +249,23 @@ class SubmitPatientNumber:
 
 
 @dataclass(frozen=True, slots=True)
+class StaffVoid:
+    """Staff start voiding a settled payment (offered only where payments are taken)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitReceiptNumber:
+    """The receipt number of the payment to void, as staff typed it (the confirm step next)."""
+
+    receipt_no: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmVoid:
+    """Staff confirm the void of the receipt number shown."""
+
+
+@dataclass(frozen=True, slots=True)
 class WorkDone:
     work_id: int
     value: object = field(repr=False)
@@ -281,6 +304,9 @@ Event = (
     | SubmitAssist
     | StaffLink
     | SubmitPatientNumber
+    | StaffVoid
+    | SubmitReceiptNumber
+    | ConfirmVoid
     | WorkDone
     | WorkFailed
 )
@@ -300,6 +326,7 @@ class StartWork:
     staff_id: str = ""  # the staff sign-in's number, or who signed in (exit, assisted, link)
     #: ENROL: the patient number staff confirmed (the link is to that record), else empty.
     record: str = field(default="", repr=False)
+    receipt_no: str = ""  # STAFF_VOID: the receipt number of the payment to void
     context: ServiceContext | None = None
     candidate: EnrolmentCandidate | None = None
     authenticated: Authenticated | None = None
@@ -366,6 +393,7 @@ class FlowConfig:
     take_card_repeat_s: float = 10.0
     staff_enabled: bool = False  # at least one member of staff is configured
     staff_channel: bool = False  # a channel to call staff is configured
+    staff_voids: bool = False  # the staff desk can void payments (StaffPort.can_void)
     language: Language = "ja"
 
 
@@ -398,6 +426,9 @@ class FlowState:
     #: person: the number and who confirmed it (staff mode has ended; the person goes on).
     staff_record: str = field(default="", repr=False)
     staff_record_by: str = ""
+    #: Staff voiding a payment: the receipt number at the confirm step, then what was voided.
+    void_receipt: str = ""
+    void_report: VoidReport | None = None
     #: Kept across visits: the id of the latest call (a late outcome of an older one is
     #: ignored) and the end of a staff-login lockout (the staff desk enforces it too).
     staff_call_id: int = 0
@@ -438,6 +469,7 @@ IDLE_SCREENS = frozenset(
         Screen.STAFF_MENU,
         Screen.STAFF_ASSIST,
         Screen.STAFF_LINK,
+        Screen.STAFF_VOID,
     }
 )
 #: Screens after the secret was sent: a pulled card there aborts to the start.
@@ -466,6 +498,12 @@ class Flow:
         """The attract screen with a wiped session."""
         return FlowState(language=self.config.language, reader=reader, card_present=card)
 
+    @property
+    def offers_void(self) -> bool:
+        """Staff may void payments here: the kiosk takes payments and its desk can void."""
+        services = self.config.services
+        return self.config.staff_voids and any(s.id == PAYMENT_SERVICE_ID for s in services)
+
     def service(self, service_id: str) -> ServiceInfo:
         """The service with that id."""
         for info in self.config.services:
@@ -493,6 +531,8 @@ class Flow:
 
     def _arm_idle(self, state: FlowState, now: float) -> FlowState:
         deadline = now + self.config.idle_timeout_s if state.screen in IDLE_SCREENS else None
+        if state.work is Work.STAFF_VOID:  # staff wait for the card company's answer
+            deadline = None
         if state.screen is Screen.TAKE_CARD:
             deadline = now + self.config.take_card_repeat_s
         return replace(state, idle_deadline=deadline)
@@ -588,6 +628,9 @@ _USER_EVENTS = (
     SubmitStaffPin,
     StaffAssist,
     SubmitAssist,
+    StaffVoid,
+    SubmitReceiptNumber,
+    ConfirmVoid,
 )
 
 
@@ -691,6 +734,8 @@ def _card_out(flow: Flow, s: FlowState, now: float) -> Transition:
 def _on_staff_request(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
     if not flow.config.staff_enabled or s.screen in (Screen.WORKING, Screen.READING):
         return Transition(s)
+    if s.work is Work.STAFF_VOID:
+        return Transition(s)  # a void under way: its answer must reach the staff screen
     if s.screen is Screen.STAFF_LOGIN:
         return Transition(s)  # already there (a sign-in may be under way)
     return Transition(flow.go(flow.wipe(s), Screen.STAFF_LOGIN, now))
@@ -1068,6 +1113,70 @@ def _submit_patient_number(flow: Flow, s: FlowState, e: object, now: float) -> T
     return _start(flow, visit, Start(), now)
 
 
+def _staff_void(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    if s.work is not None or not flow.offers_void:
+        return Transition(s)  # the exit is being recorded, or no payments are taken here
+    return Transition(flow.go(s, Screen.STAFF_VOID, now, problem=None))
+
+
+def _submit_receipt(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    """The receipt number's shape is checked here, before anything is asked; the confirm
+    step follows."""
+    e = _routed(e, SubmitReceiptNumber)
+    if s.work is not None or s.void_receipt or s.void_report is not None:
+        return Transition(s)
+    receipt = e.receipt_no.strip()
+    if not RECEIPT_NO_RE.fullmatch(receipt):
+        return Transition(replace(s, problem=Problem(ProblemCode.RECEIPT_FORMAT)))
+    return Transition(replace(s, void_receipt=receipt, problem=None))
+
+
+def _confirm_void(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    """Void the confirmed receipt on the staff worker. Idle is paused until the card company
+    answers (its own timeout bounds the wait; see Flow._arm_idle), so the answer always
+    reaches the screen."""
+    if s.work is not None or not s.void_receipt or s.void_report is not None:
+        return Transition(s)
+    return _staff_work(s, Work.STAFF_VOID, staff_id=s.staff_id, receipt_no=s.void_receipt)
+
+
+def _void_done(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    e = _routed(e, WorkDone)
+    if e.work_id != s.work_id or s.work is not Work.STAFF_VOID:
+        return Transition(s)
+    report = e.value
+    if not isinstance(report, VoidReport) or report.receipt_no != s.void_receipt:
+        return _bad_result(flow, replace(s, work=None), now)  # not the payment confirmed
+    moved = flow.go(s, Screen.STAFF_VOID, now, work=None, void_report=report, problem=None)
+    return Transition(moved, (PlaySound(Sound.DONE),))
+
+
+def _void_failed(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    """The refusal, inline. One that decided nothing (no answer, the ledger unavailable)
+    keeps the confirm step, to try the same receipt again; any other asks for the number."""
+    e = _routed(e, WorkFailed)
+    if e.work_id != s.work_id or s.work is not Work.STAFF_VOID:
+        return Transition(s)
+    receipt = s.void_receipt if entry(e.problem.code).retry else ""
+    moved = flow.go(s, Screen.STAFF_VOID, now, work=None, problem=e.problem, void_receipt=receipt)
+    return Transition(moved, (PlaySound(Sound.ERROR),))
+
+
+def _void_back(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    if s.work is not None:
+        return Transition(s)
+    if s.void_receipt and s.void_report is None:  # from the confirm step to the number
+        return Transition(replace(s, void_receipt="", problem=None))
+    return _void_to_menu(flow, s, e, now)
+
+
+def _void_to_menu(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    if s.work is not None:
+        return Transition(s)  # the void's answer is awaited
+    menu = flow.go(s, Screen.STAFF_MENU, now, void_receipt="", void_report=None, problem=None)
+    return Transition(menu)
+
+
 def _staff_choose_service(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
     e = _routed(e, ChooseService)
     flow.service(e.service_id)
@@ -1121,6 +1230,7 @@ TABLE: dict[tuple[Screen, type], Handler] = {
     (Screen.STAFF_MENU, StaffExit): _staff_exit,
     (Screen.STAFF_MENU, StaffAssist): _staff_assist,
     (Screen.STAFF_MENU, StaffLink): _staff_link,
+    (Screen.STAFF_MENU, StaffVoid): _staff_void,
     (Screen.STAFF_MENU, WorkDone): _staff_exit_done,
     (Screen.STAFF_MENU, WorkFailed): _staff_exit_failed,
     (Screen.STAFF_MENU, Cancel): _staff_cancel,
@@ -1129,4 +1239,11 @@ TABLE: dict[tuple[Screen, type], Handler] = {
     (Screen.STAFF_ASSIST, Cancel): _to_start,
     (Screen.STAFF_LINK, SubmitPatientNumber): _submit_patient_number,
     (Screen.STAFF_LINK, Cancel): _to_start,
+    (Screen.STAFF_VOID, SubmitReceiptNumber): _submit_receipt,
+    (Screen.STAFF_VOID, ConfirmVoid): _confirm_void,
+    (Screen.STAFF_VOID, WorkDone): _void_done,
+    (Screen.STAFF_VOID, WorkFailed): _void_failed,
+    (Screen.STAFF_VOID, Back): _void_back,
+    (Screen.STAFF_VOID, Cancel): _void_to_menu,
+    (Screen.STAFF_VOID, Done): _void_to_menu,
 }

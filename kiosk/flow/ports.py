@@ -1,4 +1,4 @@
-"""What the flow asks of a visit and of staff: two small ports.
+"""What the flow asks of a visit and of staff: two small ports (and the staff void's result).
 
 The kiosk's visit (kiosk.services.visit.Visit) implements `FlowBackend` over the card, the
 verifier and the store, with the result types it defines; tests implement it in memory. Every
@@ -8,6 +8,8 @@ those frozen results or raises; the worker turns what it raises into the `Proble
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
@@ -76,9 +78,28 @@ class CallOutcome(StrEnum):
     NO_CHANNEL = "no_channel"  # no way to call staff is configured: go to the counter
 
 
+#: A receipt number as staff type it to void a payment: printable ASCII without spaces, as
+#: long as the ledger's column at most (the card company's transaction id, e.g. T-TEST-000001).
+RECEIPT_NO_RE = re.compile(r"[!-~]{1,64}")
+
+
+@dataclass(frozen=True, slots=True)
+class VoidReport:
+    """A payment staff voided: its receipt number and amount; `again` when it had been voided
+    already (nothing changed this time)."""
+
+    receipt_no: str
+    amount_yen: int
+    again: bool
+
+
 class StaffPort(Protocol):
-    """What the flow asks of staff: sign-in, exit and calls. Called off the GUI thread (the
-    credential check is slow by design); failures are raised as `FlowProblem`."""
+    """What the flow asks of staff: sign-in, exit, calls and voids. Called off the GUI thread
+    (the credential check is slow by design); failures are raised as `FlowProblem`."""
+
+    @property
+    def can_void(self) -> bool:
+        """Whether this desk can void payments (the staff menu offers it only then)."""
 
     def sign_in(self, staff_id: str, secret: str) -> str:
         """Check the staff number and PIN; the staff number, or FlowProblem (wrong PIN, or
@@ -89,3 +110,9 @@ class StaffPort(Protocol):
 
     def call(self, reason: str) -> CallOutcome:
         """Call a member of staff to this kiosk for `reason` (a short code)."""
+
+    def void_payment(self, staff_id: str, receipt_no: str) -> VoidReport:
+        """Void the settled payment with this receipt number for the signed-in `staff_id`
+        (audited with who and when), or FlowProblem: VOID_UNKNOWN_RECEIPT, VOID_NOT_SETTLED,
+        VOID_UNCONFIRMED (no answer: try again, it voids once), VOID_REFUSED,
+        VOID_UNAVAILABLE."""

@@ -9,7 +9,9 @@ the line to paste into the configuration.
 `StaffDesk` is the `StaffPort` the kiosk's staff worker calls off the GUI thread: it checks a
 credential (slow by design), locks the login for a while after wrong tries (the wait doubling
 each time, capped), audits every sign-in, wrong try, lockout and exit with the staff number
-(never the PIN), and forwards a customer's call for staff to the configured channel.
+(never the PIN), forwards a customer's call for staff to the configured channel, and hands a
+signed-in member's void of a payment to the payments' back office (`voids`, kiosk.flow.voids),
+which audits it itself.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Protocol
 
 from kiosk.errors import KioskError
 from kiosk.flow.errors_catalogue import Problem, ProblemCode
-from kiosk.flow.ports import CallOutcome, FlowProblem
+from kiosk.flow.ports import RECEIPT_NO_RE, CallOutcome, FlowProblem, VoidReport
 from kiosk.services.visit import AuditSink
 
 #: A staff number: digits only, since it is typed on the keypad (a clinic's 職員番号).
@@ -208,8 +210,13 @@ class NoChannel:
         return CallOutcome.NO_CHANNEL
 
 
+#: A payment void: (staff number, receipt number) -> what was voided, or FlowProblem.
+Voids = Callable[[str, str], VoidReport]
+
+
 class StaffDesk:
-    """The StaffPort over the configured staff, a lockout gate, the audit and a channel."""
+    """The StaffPort over the configured staff, a lockout gate, the audit, a channel, and the
+    payments' voids when the kiosk takes payments."""
 
     def __init__(
         self,
@@ -221,6 +228,7 @@ class StaffDesk:
         *,
         clock: Callable[[], float] = time.monotonic,
         policy: LockoutPolicy | None = None,
+        voids: Voids | None = None,
     ) -> None:
         self._staff = {member.staff_id: member.credential for member in staff}
         self._decoy = staff[0].credential.decoy() if staff else None
@@ -230,6 +238,12 @@ class StaffDesk:
         self._channel = channel or NoChannel()
         self._gate = StaffGate(policy or LockoutPolicy(), clock)
         self._lock = threading.Lock()  # one check at a time, whatever thread asks
+        self._voids = voids
+
+    @property
+    def can_void(self) -> bool:
+        """Whether payments can be voided here (a `voids` was given)."""
+        return self._voids is not None
 
     def sign_in(self, staff_id: str, secret: str) -> str:
         """The staff number when its PIN matches; else FlowProblem (wrong, or locked with the
@@ -264,12 +278,28 @@ class StaffDesk:
         """Forward a customer's call for staff to the channel."""
         return self._channel.call(reason)
 
+    def void_payment(self, staff_id: str, receipt_no: str) -> VoidReport:
+        """Void a payment for a configured member of staff. The back office audits the void
+        (`payment.void`, with the staff number) whatever its outcome, so the desk adds no row
+        of its own; what the flow never sends (another number, a malformed receipt) is refused
+        before anything is asked."""
+        if self._voids is None:
+            raise FlowProblem.of(ProblemCode.VOID_UNAVAILABLE)
+        if staff_id not in self._staff:
+            raise FlowProblem.of(ProblemCode.INTERNAL)  # only a signed-in member's number comes
+        if not RECEIPT_NO_RE.fullmatch(receipt_no):
+            raise FlowProblem.of(ProblemCode.RECEIPT_FORMAT)
+        return self._voids(staff_id, receipt_no)
+
     def _record(self, action: str, ok: bool, reason: str | None, actor: str | None) -> None:
         self._audit.record(action, ok, reason, self._provider_id, self._wall_clock(), actor=actor)
 
 
 class NoStaff:
-    """The StaffPort of a kiosk without staff configured: nobody signs in, nobody is called."""
+    """The StaffPort of a kiosk without staff configured: nobody signs in, nobody is called,
+    nothing is voided."""
+
+    can_void = False
 
     def sign_in(self, staff_id: str, secret: str) -> str:
         """Refused: no staff are configured."""
@@ -282,3 +312,7 @@ class NoStaff:
     def call(self, reason: str) -> CallOutcome:
         """No channel."""
         return CallOutcome.NO_CHANNEL
+
+    def void_payment(self, staff_id: str, receipt_no: str) -> VoidReport:
+        """Never reached: nobody can sign in."""
+        raise FlowProblem.of(ProblemCode.VOID_UNAVAILABLE)

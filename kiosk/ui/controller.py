@@ -3,9 +3,10 @@
 The controller owns the only `FlowState`. Widgets call `send(event)`; the controller steps
 the pure flow, emits `state_changed`, and carries out the effects: card and verification
 work goes to `CardWorker` on its own QThread (results come back as queued signals), staff
-work — checking a staff credential (slow by design), auditing an exit, calling staff over
-the network — to `StaffWorker` on another, so neither waits for the other; sounds go to the
-sound player. Reader status from the monitor thread arrives through a signal too.
+work — checking a staff credential (slow by design), auditing an exit, voiding a payment at
+the card company, calling staff over the network — to `StaffWorker` on another, so neither
+waits for the other; sounds go to the sound player. Reader status from the monitor thread
+arrives through a signal too.
 """
 
 from __future__ import annotations
@@ -127,7 +128,8 @@ def _needed(value: _T | None, what: str) -> _T:
 
 
 class StaffWorker(QObject):
-    """Calls the StaffPort off the GUI thread: sign-ins, the exit's audit, calls for staff."""
+    """Calls the StaffPort off the GUI thread: sign-ins, the exit's audit, payment voids,
+    calls for staff."""
 
     done = Signal(int, object)
     failed = Signal(int, object)
@@ -146,11 +148,7 @@ class StaffWorker(QObject):
         if not (isinstance(job, StartWork) and job.kind in STAFF_WORK):
             raise TypeError(f"The staff worker runs staff work and NotifyStaff, not {job!r}.")
         try:
-            if job.kind is Work.STAFF_SIGN_IN:
-                value: object = self._staff.sign_in(job.staff_id, job.secret)
-            else:
-                self._staff.record_exit(job.staff_id)
-                value = job.staff_id
+            value = self._call_staff(job)
         except FlowProblem as e:
             self.failed.emit(job.work_id, e.problem)
         except Exception:  # the worker's top level: never let the thread die
@@ -158,6 +156,17 @@ class StaffWorker(QObject):
             self.failed.emit(job.work_id, Problem(ProblemCode.INTERNAL))
         else:
             self.done.emit(job.work_id, value)
+
+    def _call_staff(self, job: StartWork) -> object:
+        match job.kind:
+            case Work.STAFF_SIGN_IN:
+                return self._staff.sign_in(job.staff_id, job.secret)
+            case Work.STAFF_EXIT:
+                self._staff.record_exit(job.staff_id)
+                return job.staff_id
+            case Work.STAFF_VOID:
+                return self._staff.void_payment(job.staff_id, job.receipt_no)
+        raise ValueError(f"{job.kind} is not staff work")
 
     def _call(self, reason: str) -> CallOutcome:
         try:
