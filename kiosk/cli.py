@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "staff",
     "insurance",
     "outbox",
+    "payment",
 )
 
 
