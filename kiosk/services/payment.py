@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -435,6 +436,12 @@ class PaymentService:
     #: The shops' names as printed and shown, by provider id (else the POS's shop code).
     shop_names: Mapping[str, str] = field(default_factory=dict)
     clock: Callable[[], datetime] = utc_now
+    #: One run at a time: a run repeated while the first is still charging (a retry) waits
+    #: for it and then finds the settled row, so one payment prints one paper receipt.
+    #: Across processes the ledger's unique key still charges once.
+    _running: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
     id: str = "payment"
     title: Text = Text("お支払い", "Pay for your purchase", "おかいものの しはらい")
     description: Text = Text(
@@ -494,7 +501,8 @@ class PaymentService:
             return NO_PREVIEW_RESULT
         request_id, amount = shown
         try:
-            return self._pay(context.provider_id, context.link.account_ref, request_id, amount)
+            with self._running:
+                return self._pay(context.provider_id, context.link.account_ref, request_id, amount)
         except StoreError as e:
             # the ledger cannot be written: nothing was charged after a row that is not there,
             # and a row that is there is reconciled with the card company
