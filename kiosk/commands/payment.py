@@ -11,8 +11,9 @@ repaired (a mismatch is for a person to look into; `reconcile` resolves open row
 the ledger after the member of staff's PIN (read at a prompt that does not echo it) matched
 their `[[staff]]` credential; the staff desk audits the sign-in, the payment desk the void.
 
-`reconcile` asks the card company about every row still pending or unknown (what the kiosk
-does at start); `list --date` shows a day's rows with the account masked.
+`reconcile` asks the card company about every row still pending or unknown that was begun
+more than `SETTLE_MARGIN` ago (what the kiosk does at start and then every minute); `list
+--date` shows a day's rows with the account masked.
 
 The TEST card company keeps its books in the kiosk's own process, so a command cannot ask
 it anything: `settle` says so and leaves the card company out, `void` and `reconcile` refuse.
@@ -79,7 +80,9 @@ def register(subparsers: Any) -> None:
     void.add_argument("--staff", required=True, metavar="STAFF_NUMBER", dest="staff_id")
     void.set_defaults(func=void_command)
     reconcile = sub.add_parser(
-        "reconcile", help="ask the card company about every pending or unknown payment"
+        "reconcile",
+        help="ask the card company about every pending or unknown payment begun over "
+        "10 minutes ago",
     )
     reconcile.set_defaults(func=reconcile_command)
     listing = sub.add_parser("list", help="a day's ledger rows (the account masked)")
@@ -127,7 +130,7 @@ def card_company(cfg: Config) -> HttpCardGateway | None:
         return None
     from kiosk.services.gateway_http import HttpCardGateway
 
-    return HttpCardGateway(p.url, p.token, code=p.card_company, timeout_s=float(p.timeout_s))
+    return HttpCardGateway(p.url, p.token, code=p.company_code, timeout_s=float(p.timeout_s))
 
 
 def parse_day(text: str) -> date:
@@ -419,9 +422,12 @@ def void_command(args: argparse.Namespace) -> int:
 
 
 def reconcile_command(args: argparse.Namespace) -> int:
-    """Resolve every pending or unknown row with the card company; exit 1 if any stays open."""
+    """Resolve every pending or unknown row begun before the settle margin (10 minutes ago)
+    with the card company; exit 1 if any stays open. A younger row may be a charge a running
+    kiosk has in flight, which the card company has not seen *yet*: asked now, it would be
+    declined as not sent; the kiosk resolves it itself."""
     from kiosk.clock import utc_now
-    from kiosk.services.payment_desk import reconcile
+    from kiosk.services.payment_desk import SETTLE_MARGIN, reconcile
     from kiosk.store.payment_requests import PaymentRequests
 
     cfg = _load(args.config)
@@ -435,7 +441,7 @@ def reconcile_command(args: argparse.Namespace) -> int:
                 _ledger(cfg, db),
                 gateway,
                 PaymentRequests(db),
-                older_than=utc_now(),
+                older_than=utc_now() - SETTLE_MARGIN,
                 clock=utc_now,
             )
     finally:

@@ -438,6 +438,8 @@ def test_reconcile_settles_a_pending_row_the_card_company_approved(
     approved = begin(ledger, 1, 1_280)
     card_a.authorise_and_capture("key-1", SHOP, "term-1", f"{ACCOUNT}-1", 1_280, "REQ-1")
     never_sent = begin(ledger, 2, 500)
+    # begun a moment ago: a running kiosk may have its charge in flight, so it is not asked
+    in_flight = begin(ledger, 3, 700, at=datetime.now(UTC))
     assert main(["payment", "reconcile", "--config", http_conf]) == 0
     out = capsys.readouterr().out
     assert "settled 1" in out and "not sent 1" in out and "still unknown 0" in out
@@ -445,6 +447,7 @@ def test_reconcile_settles_a_pending_row_the_card_company_approved(
     assert (settled.state, settled.receipt_no) == (LedgerState.SETTLED, "TX-TEST-000001")
     declined = ledger.get(never_sent.entry_id)
     assert (declined.state, declined.reason) == (LedgerState.DECLINED, "not_sent")
+    assert ledger.get(in_flight.entry_id).state is LedgerState.PENDING
     assert len(books.charges) == 1  # asked, never charged again
 
 
