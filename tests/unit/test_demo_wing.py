@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 
 from kiosk.app import available_services
+from kiosk.clock import utc_now
 from kiosk.demo.insurance import TestEligibilityDirectory
 from kiosk.demo.login import MemoryLoginSessions
-from kiosk.demo.payment import MemoryPaymentGateway
+from kiosk.demo.payment import DEMO_AMOUNT_YEN, MemoryCardGateway
 from kiosk.services.identity import IdentityService
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +34,9 @@ def test_the_kiosk_offers_the_three_services_over_their_test_adapters():
     assert isinstance(services["identity"], IdentityService)
     assert isinstance(services["insurance"].directory, TestEligibilityDirectory)
     assert isinstance(services["login"].sessions, MemoryLoginSessions)
-    gateway = services["payment"].gateway
-    assert isinstance(gateway, MemoryPaymentGateway)
-    pending = gateway.pending("shop-9", "kiosk-9")  # the demo's one TEST purchase
-    assert pending is not None and pending.amount_yen == 1_280 and "TEST" in pending.shop
+    payment = services["payment"]
+    assert isinstance(payment.gateway, MemoryCardGateway) and payment.gateway.test
+    # without a store of the kiosk's, a scratch one with the demo's one TEST purchase
+    pending = payment.requests.open_for("shop-9", "kiosk-9", utc_now())
+    assert pending is not None and pending.amount_yen == DEMO_AMOUNT_YEN
+    assert "TEST" in pending.shop and "TEST" in pending.order_ref

@@ -13,7 +13,9 @@ import pytest
 from escpos.exceptions import Error as EscposError
 from escpos.printer import Dummy
 
-from kiosk.demo.payment import MemoryPaymentGateway
+from kiosk.demo.payment import MemoryCardGateway
+from kiosk.services.card_gateway import Approved
+from kiosk.services.money import Receipt
 from kiosk.services.payment import idempotency_key
 from kiosk.services.receipt import (
     DEFAULT_PROFILE,
@@ -121,23 +123,25 @@ def test_japanese_is_printed_as_raster_images_not_kanji_mode() -> None:
     assert b"\x1dV" in data[-8:]  # GS V: cut at the end
 
 
-def test_the_receipt_of_a_payment_masks_the_account_once() -> None:
-    gateway = MemoryPaymentGateway()
-    request = gateway.ring_up("demo-shop", "kiosk-7", 1280, "ORDER-1", "デモ商店")
-    paid = gateway.charge(
-        "demo-shop",
-        ACCOUNT,
-        request.request_id,
-        1280,
-        idempotency_key("demo-shop", "kiosk-7", ACCOUNT, request.request_id, 1280),
-        PAID_AT,
+def _paid(gateway: MemoryCardGateway) -> tuple[str, Receipt]:
+    """A TEST charge of ¥1,280 and its receipt (the key as the payment service makes it)."""
+    key = idempotency_key("demo-shop", "kiosk-7", ACCOUNT, "REQ-1", 1280)
+    approved = gateway.authorise_and_capture(key, "demo-shop", "kiosk-7", ACCOUNT, 1280, "REQ-1")
+    assert isinstance(approved, Approved)
+    receipt = Receipt(
+        approved.transaction_id, "REQ-1", 1280, "ORDER-1", "デモ商店", approved.approved_at
     )
+    return key, receipt
+
+
+def test_the_receipt_of_a_payment_masks_the_account_once() -> None:
+    _key, paid = _paid(MemoryCardGateway(clock=lambda: PAID_AT))
 
     receipt = receipt_data(paid, terminal_id="kiosk-7", account_ref=ACCOUNT, test=True)
 
     assert receipt.masked_account == "****4821"
-    assert receipt.transaction_id == paid.receipt_no
-    assert receipt.amount_yen == 1280 and receipt.test
+    assert receipt.transaction_id == paid.receipt_no == "T-TEST-000001"
+    assert receipt.amount_yen == 1280 and receipt.test and receipt.paid_at == PAID_AT
 
 
 def test_a_system_cjk_font_with_a_japanese_face_is_found() -> None:
@@ -335,10 +339,8 @@ def test_usb_without_pyusb_is_a_warning() -> None:
 
 
 def test_a_failed_print_leaves_the_payment_settled() -> None:
-    gateway = MemoryPaymentGateway()
-    request = gateway.ring_up("demo-shop", "kiosk-7", 1280, "ORDER-1", "デモ商店")
-    key = idempotency_key("demo-shop", "kiosk-7", ACCOUNT, request.request_id, 1280)
-    paid = gateway.charge("demo-shop", ACCOUNT, request.request_id, 1280, key, PAID_AT)
+    gateway = MemoryCardGateway(clock=lambda: PAID_AT)
+    key, paid = _paid(gateway)
     printer = EscposReceiptPrinter(lambda: _Raising(OSError("offline")))  # type: ignore[arg-type,return-value]
 
     outcome = printer.print(
@@ -346,10 +348,11 @@ def test_a_failed_print_leaves_the_payment_settled() -> None:
     )
 
     assert outcome.status is PrintStatus.OFFLINE
-    assert gateway.receipts == [paid]
-    # the same charge again returns the first receipt: the failed print changed nothing
-    again = gateway.charge("demo-shop", ACCOUNT, request.request_id, 1280, key, PAID_AT)
-    assert again == paid and gateway.receipts == [paid]
+    assert [c.transaction_id for c in gateway.charges] == [paid.receipt_no]
+    # the same charge again answers the first approval: the failed print changed nothing
+    again = gateway.authorise_and_capture(key, "demo-shop", "kiosk-7", ACCOUNT, 1280, "REQ-1")
+    assert isinstance(again, Approved) and again.transaction_id == paid.receipt_no
+    assert len(gateway.charges) == 1 and gateway.charged_yen == 1280
 
 
 # --- settings ------------------------------------------------------------------------------
