@@ -241,6 +241,32 @@ TEXTS: dict[str, Text] = {
     ),
     "staff.patient_number": T("診察券番号", "Patient number", "しんさつけんの ばんごう"),
     "staff.link.confirm": T("次へ(ご本人の操作)", "Next: the person's turn", "つぎへ"),
+    "staff.void": T("支払いの取消", "Void a payment", "しはらいを とりけす"),
+    "staff.void.title": T(
+        "取り消す支払いの領収番号を入力してください",
+        "Enter the receipt number of the payment to void",
+        "とりけす しはらいの りょうしゅう ばんごうを いれて ください",
+    ),
+    "staff.receipt_no": T("領収番号", "Receipt number", "りょうしゅう ばんごう"),
+    "staff.void.next": T("次へ", "Next", "つぎへ"),
+    "staff.void.confirm_title": T(
+        "領収番号 {receipt_no} の支払いを取り消します。よろしいですか。",
+        "Void the payment with receipt number {receipt_no}?",
+        "りょうしゅう ばんごう {receipt_no} の しはらいを とりけします。いいですか。",
+    ),
+    "staff.void.confirm": T("取り消す", "Void", "とりけす"),
+    "staff.void.working": T("取り消しています…", "Voiding…", "とりけして います…"),
+    "staff.void.done": T(
+        "取り消しました: 領収番号 {receipt_no}、{amount}",
+        "Voided: receipt {receipt_no}, {amount}",
+        "とりけしました: りょうしゅう ばんごう {receipt_no}、{amount}",
+    ),
+    "staff.void.again": T(
+        "取り消し済みです(今回は何も変えていません): 領収番号 {receipt_no}、{amount}",
+        "Already voided (nothing changed now): receipt {receipt_no}, {amount}",
+        "もう とりけして あります: りょうしゅう ばんごう {receipt_no}、{amount}",
+    ),
+    "staff.void.menu": T("係員メニューへ", "Back to the staff menu", "かかりいん メニューへ"),
 }
 
 

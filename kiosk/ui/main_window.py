@@ -40,6 +40,7 @@ from kiosk.ui.staff_page import (
     StaffLinkPage,
     StaffLoginPage,
     StaffMenuPage,
+    StaffVoidPage,
 )
 from kiosk.ui.style import enforce_touch_size, theme, touch_px
 
@@ -129,9 +130,10 @@ class KioskWindow(QWidget):
             (Screen.ERROR, problem),
             (Screen.BLOCKED, problem),
             (Screen.STAFF_LOGIN, StaffLoginPage(send, staff_pad())),
-            (Screen.STAFF_MENU, StaffMenuPage(send)),
+            (Screen.STAFF_MENU, StaffMenuPage(send, flow)),
             (Screen.STAFF_ASSIST, StaffAssistPage(send, flow)),
             (Screen.STAFF_LINK, StaffLinkPage(send)),
+            (Screen.STAFF_VOID, StaffVoidPage(send)),
         ):
             self.pages[screen] = page
         self.stack = QStackedWidget()

@@ -1,5 +1,6 @@
 """Staff mode: the login (staff number, then PIN), the menu (exit, reader status, assisted
-check, linking a patient number) and the two staff forms (assisted check, patient number)."""
+check, linking a patient number, voiding a payment) and the three staff forms (assisted check,
+patient number, the receipt number of a payment to void)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from kiosk.flow.machine import (
     Back,
     Cancel,
     ChooseService,
+    ConfirmVoid,
+    Done,
     Event,
     Flow,
     FlowState,
@@ -16,13 +19,16 @@ from kiosk.flow.machine import (
     StaffAssist,
     StaffExit,
     StaffLink,
+    StaffVoid,
     SubmitAssist,
     SubmitPatientNumber,
+    SubmitReceiptNumber,
     SubmitStaffId,
     SubmitStaffPin,
     Work,
     staff_wait_s,
 )
+from kiosk.services.money import yen
 from kiosk.ui.base_page import Page, Send, label
 from kiosk.ui.keypad_widget import SecretPad
 from kiosk.ui.secret_page import problem_text
@@ -106,14 +112,16 @@ class StaffLoginPage(Page):
 
 
 class StaffMenuPage(Page):
-    """What staff can do here."""
+    """What staff can do here (voiding a payment only where the flow offers it)."""
 
-    def __init__(self, send: Send) -> None:
+    def __init__(self, send: Send, flow: Flow) -> None:
         super().__init__(send)
         self.title = label("title")
         self.reader = label("status")
         self.assist = self.button("staff-assist", StaffAssist())
         self.link = self.button("staff-link", StaffLink())
+        self.void = self.button("staff-void", StaffVoid())
+        self.void.setVisible(flow.offers_void)
         self.exit = self.button("staff-exit", StaffExit(), "danger")
         self.cancel = self.button("cancel", Cancel(), "secondary")
         self.problem = label("problem")
@@ -124,6 +132,7 @@ class StaffMenuPage(Page):
         layout.addWidget(self.reader)
         layout.addWidget(self.assist)
         layout.addWidget(self.link)
+        layout.addWidget(self.void)
         layout.addWidget(self.exit)
         layout.addWidget(self.problem)
         layout.addStretch(1)
@@ -137,11 +146,13 @@ class StaffMenuPage(Page):
         self.reader.setText(self.t("staff.reader", status=status))
         self.assist.setText(self.t("staff.assist"))
         self.link.setText(self.t("staff.link"))
+        self.void.setText(self.t("staff.void"))
         self.exit.setText(self.t("staff.exit"))
         self.cancel.setText(self.t("button.back"))
         busy = state.work is not None  # the exit is being recorded
         self.assist.setEnabled(not busy)
         self.link.setEnabled(not busy)
+        self.void.setEnabled(not busy)
         self.exit.setEnabled(not busy)
         problem = state.problem
         self.problem.setVisible(problem is not None)
@@ -184,11 +195,12 @@ class StaffFormPage(Page):
         layout.addLayout(form)
         layout.addWidget(self.problem)
         layout.addStretch(1)
-        row = QHBoxLayout()
-        row.addWidget(self.cancel)
-        row.addStretch(1)
-        row.addWidget(self.confirm)
-        layout.addLayout(row)
+        #: The buttons' row: cancel, then (after a stretch) confirm; a subclass may add more.
+        self.action_row = QHBoxLayout()
+        self.action_row.addWidget(self.cancel)
+        self.action_row.addStretch(1)
+        self.action_row.addWidget(self.confirm)
+        layout.addLayout(self.action_row)
 
     def submitted(self) -> Event:
         """The event the typed values make."""
@@ -257,3 +269,55 @@ class StaffLinkPage(StaffFormPage):
     def submitted(self) -> Event:
         """The patient number staff confirmed."""
         return SubmitPatientNumber(self.inputs["patient-number"].text())
+
+
+class StaffVoidPage(StaffFormPage):
+    """Staff void a settled payment in three steps on one page: the receipt number (its shape
+    is checked by the flow), the confirm step naming it (the void runs on the staff worker
+    meanwhile, every button off), and what was voided; a refusal is shown inline."""
+
+    title_key, confirm_key, confirm_name = "staff.void.title", "staff.void.next", "staff-void-next"
+    fields = (("receipt-no", "staff.receipt_no"),)
+
+    def __init__(self, send: Send) -> None:
+        notice_row = QHBoxLayout()
+        super().__init__(send, notice_row)
+        self.receipt = self.inputs["receipt-no"]
+        self.notice = label("notice")
+        notice_row.addWidget(self.notice)
+        self.back = self.button("back", Back(), "secondary")
+        self.void = self.button("staff-void-confirm", ConfirmVoid(), "danger")
+        self.menu = self.button("staff-void-done", Done())
+        self.action_row.insertWidget(1, self.back)
+        self.action_row.addWidget(self.void)
+        self.action_row.addWidget(self.menu)
+
+    def submitted(self) -> Event:
+        """The receipt number staff typed."""
+        return SubmitReceiptNumber(self.receipt.text())
+
+    def show_state(self, state: FlowState, now: float) -> None:
+        """The step's title and buttons; a notice while the card company is asked."""
+        super().show_state(state, now)
+        report, confirming = state.void_report, bool(state.void_receipt)
+        busy = state.work is Work.STAFF_VOID
+        if report is not None:
+            key = "staff.void.again" if report.again else "staff.void.done"
+            amount = yen(report.amount_yen)
+            self.title.setText(self.t(key, receipt_no=report.receipt_no, amount=amount))
+        elif confirming:
+            self.title.setText(self.t("staff.void.confirm_title", receipt_no=state.void_receipt))
+        self.notice.setVisible(busy)
+        self.notice.setText(self.t("staff.void.working"))
+        self.receipt.setReadOnly(confirming or report is not None)
+        entering = not confirming and report is None
+        self.confirm.setVisible(entering)
+        self.back.setVisible(confirming and report is None)
+        self.void.setVisible(confirming and report is None)
+        self.cancel.setVisible(report is None)
+        self.menu.setVisible(report is not None)
+        for button in (self.back, self.void, self.cancel):
+            button.setEnabled(not busy)
+        self.back.setText(self.t("button.back"))
+        self.void.setText(self.t("staff.void.confirm"))
+        self.menu.setText(self.t("staff.void.menu"))
