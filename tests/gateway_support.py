@@ -3,9 +3,10 @@ kiosk/services/gateway_http.py. It speaks the API of docs/payment-gateway.md and
 books: TEST accounts with balances, a per-charge limit, suspended and closed accounts, one
 charge per idempotency key (`charges`: every charge it actually made, in order), voids.
 
-Faults a test can set: `hold` (the gateway charges, then does not answer until `release` is
-set: the client times out), `fail_with` (answer this 5xx, after charging when
-`fail_after_charge`), `garbage` (answer these bytes as 200 application/json after charging).
+Faults a test can set, for a charge and a void alike: `hold` (the gateway charges or voids,
+then does not answer until `release` is set: the client times out), `fail_with` (answer this
+5xx, after charging or voiding when `fail_after_charge`), `garbage` (answer these bytes as 200
+application/json after charging or voiding). A status query always answers.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ def gateway_app(books: Books) -> FastAPI:
             return "insufficient"
         return None
 
-    async def answer_after_charging(body: object) -> Response:
+    async def answer_after_acting(body: object) -> Response:
         if books.garbage is not None:
             return Response(books.garbage, 200, media_type="application/json")
         if books.fail_with is not None and books.fail_after_charge:
@@ -152,20 +153,20 @@ def gateway_app(books: Books) -> FastAPI:
             if first != payload:
                 return _json({"error": "key_reused"}, 409)
             if earlier is not None:
-                return await answer_after_charging(_charge_answer(earlier))
-            return await answer_after_charging(books.declines[key]["answer"])
+                return await answer_after_acting(_charge_answer(earlier))
+            return await answer_after_acting(books.declines[key]["answer"])
         reason = decide(payload)
         if reason is not None:
             answer = {"outcome": "declined", "idempotency_key": key, "reason": reason}
             books.declines[key] = {"request": payload, "answer": answer}
-            return await answer_after_charging(answer)
+            return await answer_after_acting(answer)
         account = payload["account_ref"]
         books.balances[account] = (
             books.balances.get(account, OPENING_BALANCE) - payload["amount_yen"]
         )
         made = Charge(key, f"TX-TEST-{len(books.charges) + 1:06d}", payload)
         books.charges.append(made)
-        return await answer_after_charging(_charge_answer(made))
+        return await answer_after_acting(_charge_answer(made))
 
     @app.post("/v1/charges/status")
     async def status(request: Request) -> Response:
@@ -185,6 +186,8 @@ def gateway_app(books: Books) -> FastAPI:
         payload = await asked(request)
         if isinstance(payload, Response):
             return payload
+        if books.fail_with is not None and not books.fail_after_charge:
+            return _json({"error": "internal"}, books.fail_with)
         transaction_id, key = payload.get("transaction_id"), payload.get("idempotency_key")
         if key in books.void_keys and books.void_keys[key] != transaction_id:
             return _json({"error": "key_reused"}, 409)
@@ -196,8 +199,7 @@ def gateway_app(books: Books) -> FastAPI:
             account = made.request["account_ref"]
             books.balances[account] += made.request["amount_yen"]
         books.void_keys[key] = transaction_id
-        answer = _charge_answer(made) | {"idempotency_key": key}
-        return _json(answer)
+        return await answer_after_acting(_charge_answer(made) | {"idempotency_key": key})
 
     return app
 

@@ -1,45 +1,30 @@
 """The card company's gateway over HTTP, against a real TEST gateway on 127.0.0.1 (uvicorn in a
 thread, tests/gateway_support.py): approvals, each decline, one charge per idempotency key, and
 every fault (a late answer, a 5xx, an answer that is not the contract's, no server) an Unknown
-that a status query resolves before anything is retried; then the payment service's port and
-service over it."""
+that a status query resolves before anything is retried. The payment service over this adapter
+is tested in test_service_payment.py."""
 
 from __future__ import annotations
 
 import logging
 import socket
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from kiosk.services.base import Link, ServiceContext, ServicePreview
-from kiosk.services.gateway_http import (
+from kiosk.services.card_gateway import (
     Approved,
-    CardGatewayPayments,
     Declined,
     DeclineReason,
     GatewayRefused,
-    HttpCardGateway,
     NotFound,
+    PaymentKeyReused,
     SafeToRetry,
     Unknown,
     Voided,
 )
-from kiosk.services.payment import (
-    CONSENT_PAY,
-    AccountClosed,
-    InsufficientFunds,
-    LimitExceeded,
-    PaymentDeclined,
-    PaymentKeyReused,
-    PaymentRequest,
-    PaymentRequestChanged,
-    PaymentService,
-    PaymentUnavailable,
-    idempotency_key,
-)
+from kiosk.services.gateway_http import HttpCardGateway
 from tests.gateway_support import APPROVED_AT, LIMIT, TOKEN, Books, TestGateway
 
 SHOP, TERMINAL, ACCOUNT, ORDER = "shop-1", "kiosk-1", "ACC-0001", "REQ-0001"
@@ -197,6 +182,28 @@ def test_a_redirect_is_not_followed_and_is_unknown():
         assert pay(gateway) == Unknown("key-1", "redirect")
 
 
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_status_query_answered_with_a_5xx_is_unknown_never_safe_to_retry(status):
+    # "not found" would let the kiosk charge again: a failed status query must not read so
+    def failing(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json={"error": "internal"})
+
+    transport = httpx.MockTransport(failing)
+    with HttpCardGateway("https://gw.example", TOKEN, transport=transport) as gateway:
+        assert gateway.status("key-1") == Unknown("key-1", "server_error")
+        assert gateway.resolve("key-1") == Unknown("key-1", "server_error")
+
+
+def test_a_void_without_an_answer_is_unknown_and_voids_once_when_sent_again(gateway, books):
+    charged = pay(gateway)
+    assert isinstance(charged, Approved)
+    books.hold = True  # the gateway voids, then answers after the client gave up
+    assert gateway.void(charged.transaction_id, "void-1") == Unknown("void-1", "timeout")
+    books.hold = False
+    voided = gateway.void(charged.transaction_id, "void-1")
+    assert isinstance(voided, Voided) and books.balances[ACCOUNT] == 10_000
+
+
 def test_a_4xx_is_a_typed_refusal(server, books):
     with HttpCardGateway(server.url, "another-token", timeout_s=0.5) as gateway:
         with pytest.raises(GatewayRefused) as refused:
@@ -265,89 +272,3 @@ def test_the_token_is_never_in_a_message_a_log_or_the_repr(server, books, caplog
     messages.append(str(bad.value))
     assert caplog.text  # the failures were logged...
     assert all(TOKEN not in m for m in (*messages, caplog.text))  # ...without the token
-
-
-# --- behind the payment service's port --------------------------------------------------------
-
-
-class Requests:
-    """The POS's pending requests (a plain TEST stand-in for the POS API's store)."""
-
-    def __init__(self) -> None:
-        self.waiting: PaymentRequest | None = PaymentRequest(ORDER, 1_280, "ORDER-77", "TEST店")
-
-    def pending(self, provider_id: str, terminal_id: str) -> PaymentRequest | None:
-        return self.waiting if (provider_id, terminal_id) == (SHOP, TERMINAL) else None
-
-
-@pytest.fixture
-def port(gateway):
-    return CardGatewayPayments(gateway, Requests(), TERMINAL)
-
-
-KEY = idempotency_key(SHOP, TERMINAL, ACCOUNT, ORDER, 1_280)
-
-
-def test_the_port_charges_the_pending_request_and_a_retry_answers_the_first_receipt(port, books):
-    assert port.pending(SHOP, TERMINAL) == port.requests.waiting
-    receipt = port.charge(SHOP, ACCOUNT, ORDER, 1_280, KEY, NOW)
-    assert (receipt.receipt_no, receipt.request_id, receipt.amount_yen) == (
-        "TX-TEST-000001", ORDER, 1_280)  # fmt: skip
-    assert (receipt.order_ref, receipt.shop, receipt.paid_at) == ("ORDER-77", "TEST店", APPROVED_AT)
-    port.requests.waiting = None  # the POS marked it paid
-    assert port.charge(SHOP, ACCOUNT, ORDER, 1_280, KEY, NOW).receipt_no == receipt.receipt_no
-    assert len(books.charges) == 1
-
-
-def test_the_port_resolves_an_unknown_charge_before_the_service_hears_of_it(port, books):
-    books.hold = True
-    receipt = port.charge(SHOP, ACCOUNT, ORDER, 1_280, KEY, NOW)
-    assert receipt.receipt_no == "TX-TEST-000001"
-    assert len(books.charges) == 1
-
-
-def test_the_port_says_unavailable_when_nothing_is_confirmed_and_a_retry_charges_once(port, books):
-    books.fail_with = 503
-    with pytest.raises(PaymentUnavailable):
-        port.charge(SHOP, ACCOUNT, ORDER, 1_280, KEY, NOW)
-    books.fail_with = None
-    port.charge(SHOP, ACCOUNT, ORDER, 1_280, KEY, NOW)
-    port.charge(SHOP, ACCOUNT, ORDER, 1_280, KEY, NOW)
-    assert len(books.charges) == 1
-
-
-@pytest.mark.parametrize(
-    ("arrange", "error"),
-    [
-        (lambda b: b.balances.update({ACCOUNT: 0}), InsufficientFunds),
-        (lambda b: b.closed.add(ACCOUNT), AccountClosed),
-        (lambda b: setattr(b, "declined_with", "limit"), LimitExceeded),
-        (lambda b: b.suspended.add(ACCOUNT), PaymentDeclined),
-    ],
-)
-def test_the_port_raises_the_services_declines(port, books, arrange, error):
-    arrange(books)
-    with pytest.raises(error):
-        port.charge(SHOP, ACCOUNT, ORDER, 1_280, KEY, NOW)
-
-
-def test_the_port_refuses_a_request_the_pos_changed_without_charging(port, books):
-    port.requests.waiting = PaymentRequest(ORDER, 2_000, "ORDER-77", "TEST店")
-    with pytest.raises(PaymentRequestChanged):
-        port.charge(SHOP, ACCOUNT, ORDER, 1_280, KEY, NOW)
-    assert books.charges == []
-
-
-def test_the_payment_service_pays_over_http(port, books):
-    service = PaymentService(port, TERMINAL)
-    context = ServiceContext(
-        service_id="payment", provider_id=SHOP, language="ja", subject="CN=TEST",
-        cert_not_after=NOW + timedelta(days=365), link=Link(ACCOUNT, NOW - timedelta(days=3)),
-        consented=frozenset({CONSENT_PAY}),
-    )  # fmt: skip
-    preview = service.prepare(context)
-    assert isinstance(preview, ServicePreview)
-    result = service.run(replace(context, preview=preview))
-    assert result.ok
-    assert "TX-TEST-000001" in [row.value for row in result.rows]
-    assert [c.key for c in books.charges] == [KEY]
