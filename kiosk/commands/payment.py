@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from kiosk.config import Config
     from kiosk.services.card_gateway import CardGateway, StatusOutcome
     from kiosk.services.gateway_http import HttpCardGateway
+    from kiosk.services.payment import PaymentNotices
     from kiosk.store.engine import Database
     from kiosk.store.ledger import DayTotal, LedgerEntry, PaymentLedger
 
@@ -421,6 +422,17 @@ def void_command(args: argparse.Namespace) -> int:
 # --- reconcile and list ------------------------------------------------------------------------
 
 
+def _pos_notices(cfg: Config, db: Database) -> PaymentNotices | None:
+    """With a POS callback configured, a request found paid is queued in the store's outbox,
+    which the running kiosk's sender pushes to the POS; without one, the POS polls."""
+    if not cfg.pos.callback_url:
+        return None
+    from kiosk.services.pos_notices import OutboxNotices
+    from kiosk.store.outbox import Outbox
+
+    return OutboxNotices(Outbox(db))
+
+
 def reconcile_command(args: argparse.Namespace) -> int:
     """Resolve every pending or unknown row begun before the settle margin (10 minutes ago)
     with the card company; exit 1 if any stays open. A younger row may be a charge a running
@@ -443,6 +455,7 @@ def reconcile_command(args: argparse.Namespace) -> int:
                 PaymentRequests(db),
                 older_than=utc_now() - SETTLE_MARGIN,
                 clock=utc_now,
+                notices=_pos_notices(cfg, db),
             )
     finally:
         db.dispose()

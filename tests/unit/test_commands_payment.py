@@ -28,6 +28,8 @@ from kiosk.store.ledger import (
     LedgerState,
     PaymentLedger,
 )
+from kiosk.store.outbox import Outbox
+from kiosk.store.payment_requests import PaymentRequests
 from tests.gateway_support import TOKEN, Books, TestGateway
 
 SHOP = "shop-1"
@@ -449,6 +451,24 @@ def test_reconcile_settles_a_pending_row_the_card_company_approved(
     assert (declined.state, declined.reason) == (LedgerState.DECLINED, "not_sent")
     assert ledger.get(in_flight.entry_id).state is LedgerState.PENDING
     assert len(books.charges) == 1  # asked, never charged again
+
+
+def test_reconcile_queues_the_paid_request_for_the_pos_s_push(
+    ledger, card_a, server, books, db, tmp_path, store_url, capsys
+):
+    conf = http_configuration(tmp_path, store_url, server.url)
+    with open(conf, "a") as f:
+        f.write('[pos]\ncallback_url = "https://pos.example/kiosk-results"\n')
+    request = PaymentRequests(db).create(SHOP, "term-1", 1_280, "ORDER-1", SHOP, 180, AT)
+    attempt = ChargeAttempt(SHOP, "term-1", ACCOUNT, request.request_id, 1_280, "key-1", "card-a")
+    assert isinstance(ledger.begin(attempt, AT), Begun)
+    card_a.authorise_and_capture("key-1", SHOP, "term-1", ACCOUNT, 1_280, request.request_id)
+    assert main(["payment", "reconcile", "--config", conf]) == 0
+    paid = PaymentRequests(db).get(SHOP, request.request_id, AT)
+    assert (paid.state, paid.receipt_no) == ("paid", "TX-TEST-000001")
+    # queued in the store's outbox: the running kiosk's sender pushes it to the POS
+    (notice,) = Outbox(db).list()
+    assert (notice.destination, notice.delivered) == ("pos", False)
 
 
 def test_reconcile_exits_1_while_the_card_company_cannot_answer(ledger, unreachable_conf, capsys):
