@@ -29,8 +29,9 @@ import csv
 import getpass
 import re
 import sys
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -281,13 +282,13 @@ def disagreement(entry: LedgerEntry, outcome: StatusOutcome) -> str | None:
     return None
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class CardCompanyCheck:
     """What asking the card company about a day's rows found."""
 
-    problems: list[str] = field(default_factory=list)
-    confirmed: int = 0
-    not_asked: dict[str, int] = field(default_factory=dict)  # another card company's rows
+    problems: tuple[str, ...]  # one line per row it disagrees on (or did not answer for)
+    confirmed: int  # rows it agreed with
+    not_asked: Mapping[str, int]  # another card company's rows, counted by its code
 
 
 def check_with_card_company(
@@ -297,19 +298,21 @@ def check_with_card_company(
     from kiosk.store.ledger import LedgerState
 
     asked = (LedgerState.SETTLED, LedgerState.VOIDED, LedgerState.DECLINED)
-    check = CardCompanyCheck()
+    problems: list[str] = []
+    confirmed = 0
+    not_asked: Counter[str] = Counter()
     for entry in entries:
         if entry.state not in asked:
             continue  # open rows are listed apart
         if entry.gateway != gateway.code:
-            check.not_asked[entry.gateway] = check.not_asked.get(entry.gateway, 0) + 1
+            not_asked[entry.gateway] += 1
             continue
         found = disagreement(entry, gateway.status(entry.idempotency_key))
         if found is None:
-            check.confirmed += 1
+            confirmed += 1
         else:
-            check.problems.append(f"{_row(entry)}: {found}")
-    return check
+            problems.append(f"{_row(entry)}: {found}")
+    return CardCompanyCheck(tuple(problems), confirmed, dict(not_asked))
 
 
 def _write_csv(out: TextIO, lines: list[list[str]]) -> None:
