@@ -31,16 +31,20 @@ from kiosk import config
 from kiosk.app import available_services, import_crls, local_backend, platform_backend
 from kiosk.card.connection import TRACE, CardConnection
 from kiosk.card.reader import InProcessReader
+from kiosk.clock import utc_now
+from kiosk.demo.payment import ring_up_demo_purchase
 from kiosk.errors import KioskError
 from kiosk.flow.errors_catalogue import ProblemCode
 from kiosk.jpki.constants import AID as JPKI_AID
 from kiosk.local import LocalContext
 from kiosk.services.base import ServiceContext, ServicePreview, ServiceResult
+from kiosk.services.payment import PaymentService
 from kiosk.services.visit import Visit
 from kiosk.simcard.applet import VirtualCard
 from kiosk.store.audit import AuditLog
 from kiosk.store.engine import Database
 from kiosk.store.errors import AuditFieldRefused
+from kiosk.store.payment_requests import PaymentRequests
 from kiosk.store.records import serial_to_bytes
 from kiosk.ui.problems import problem_for
 from kiosk.verify.profile import parse_basic_four
@@ -181,9 +185,19 @@ class Shown:
                     self.values.append(getattr(value, f.name))
 
 
-def enrol_then_visit(backend: Visit, shown: Shown) -> None:
+def ring_up_a_purchase(cfg: config.Config) -> None:
+    """The shop's POS rings up a TEST purchase for the kiosk's terminal, in the kiosk's store."""
+    db = Database(cfg.effective_database_url)
+    try:
+        ring_up_demo_purchase(PaymentRequests(db), PROVIDER, cfg.terminal_id, utc_now())
+    finally:
+        db.dispose()
+
+
+def enrol_then_visit(backend: Visit, shown: Shown, cfg: config.Config) -> None:
     """Enrol the card at the provider, come back and use every service (agreeing to
-    everything it asks), then try to enrol the card again for a new account (refused)."""
+    everything it asks; the payment pays a TEST purchase rung up for the terminal), then try
+    to enrol the card again for a new account (refused)."""
     offered = available_services("kiosk-1", PROVIDER)
     consents = {s: frozenset(i.id for i in offered[s].consent_items) for s in SERVICES}
     backend.read_card()
@@ -208,7 +222,10 @@ def enrol_then_visit(backend: Visit, shown: Shown) -> None:
             again.link,
             consented=consents[service_id],
         )
-        if service_id == "payment":
+        if service_id == "payment":  # the shop's POS rings up a TEST purchase first
+            payment = backend._services["payment"]
+            assert isinstance(payment, PaymentService)
+            ring_up_demo_purchase(payment.requests, PROVIDER, payment.terminal_id, utc_now())
             preview = backend.prepare_service(context)
             assert isinstance(preview, ServicePreview)
             shown.add(preview, *preview.rows)
@@ -276,7 +293,7 @@ def platform_kiosk(platform, reader, tmp_path, caplog):
     backend = platform_backend(cfg, reader.connect, closers)
     shown = Shown()
     try:
-        enrol_then_visit(backend, shown)
+        enrol_then_visit(backend, shown, cfg)
     finally:
         backend.close_card()
         for close in closers:
@@ -305,7 +322,7 @@ def local_kiosk(world, reader, tmp_path, caplog):
     shown = Shown()
     try:
         import_crls(cfg, local)
-        enrol_then_visit(local_backend(cfg, local, reader.connect), shown)
+        enrol_then_visit(local_backend(cfg, local, reader.connect), shown, cfg)
     finally:
         local.db.dispose()
     return cfg, shown
