@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -31,6 +31,7 @@ from kiosk.services.visit import AuditSink, Visit
 
 if TYPE_CHECKING:
     from kiosk.card.connection import CardConnection
+    from kiosk.flow.ports import VoidReport
     from kiosk.local import LocalContext
     from kiosk.services.card_gateway import CardGateway
     from kiosk.services.handoff import Handoff
@@ -129,7 +130,7 @@ class Payments:
     @classmethod
     def build(cls, cfg: Config, db: Database, closers: list[Callable[[], None]]) -> Payments:
         """The service over the store and the configured card company; nothing connects yet."""
-        from kiosk.services.payment import PaymentService
+        from kiosk.services.payment import NoNotices, PaymentService
         from kiosk.services.receipt import build_receipt_printer
         from kiosk.store.ledger import LedgerLimits, PaymentLedger
         from kiosk.store.payment_requests import PaymentRequests
@@ -161,7 +162,7 @@ class Payments:
             gateway,
             cfg.terminal_id,
             printer=build_receipt_printer(cfg.receipt),
-            notices=notices,
+            notices=notices or NoNotices(),  # none: the POS polls
             shop_names=dict(cfg.providers),
         )
         return cls(cfg, service, gateway, notices_start)
@@ -192,11 +193,11 @@ def _pos_notices(
     them to, and what starts their sender (returning what stops it); none without a URL."""
     if not cfg.pos.callback_url:
         return None, None
-    from kiosk.services.pos_notices import pos_notices
+    from kiosk.services.pos_notices import DEFAULT_TIMEOUT_S, pos_notices
     from kiosk.store.outbox import Outbox
 
     notices, sender = pos_notices(
-        Outbox(db), cfg.pos.callback_url, cfg.pos.callback_token, 5.0, utc_now
+        Outbox(db), cfg.pos.callback_url, cfg.pos.callback_token, DEFAULT_TIMEOUT_S, utc_now
     )
 
     def start() -> Callable[[], None]:
@@ -211,14 +212,14 @@ def _serve_pos(cfg: Config, service: PaymentService) -> Callable[[], None]:
     logged: the kiosk's other services go on, and the POS sees it cannot connect."""
     from kiosk.config import listen_address
     from kiosk.pos.api import create_pos_app
-    from kiosk.pos.server import PosServer
+    from kiosk.pos.server import PosServer, PosServerError
 
     host, port = listen_address(cfg.pos.listen)
     app = create_pos_app(service.requests, cfg.pos_tokens, utc_now, ttl_s=cfg.pos.request_ttl_s)
     server = PosServer(app, host, port, tls_cert=cfg.pos.tls_cert, tls_key=cfg.pos.tls_key)
     try:
         server.start()
-    except Exception as e:
+    except PosServerError as e:
         log.error("the POS API cannot be served on %s: %s", cfg.pos.listen, e)
         return lambda: None
     log.info("the POS API is served on %s", cfg.pos.listen)
@@ -275,7 +276,8 @@ def build_window(
     from kiosk.ui.sound import SoundPlayer
 
     services = services or available_services(cfg.terminal_id, cfg.provider_id)
-    flow = Flow(flow_config(cfg, services))
+    config = flow_config(cfg, services)
+    flow = Flow(replace(config, staff_voids=staff is not None and staff.can_void))
     if isinstance(backend, Once):  # the card worker builds it, off the GUI thread
         controller = FlowController(flow, clock=clock, staff=staff, build=backend)
     else:
@@ -301,8 +303,10 @@ def staff_desk(
     closers: list[Callable[[], None]],
     *,
     clock: Callable[[], float] = time.monotonic,
+    payments: Payments | None = None,
 ) -> StaffDesk:
-    """The staff desk: the configured staff, their audit, and the channel to call them."""
+    """The staff desk: the configured staff, their audit, the channel to call them, and
+    (with the payment) the void of a settled payment."""
     channel = None
     if cfg.staff_call_url:
         from kiosk.staffcall import WebhookChannel
@@ -312,7 +316,37 @@ def staff_desk(
         )
         closers.append(webhook.close)
         channel = webhook
-    return StaffDesk(cfg.staff, audit, cfg.provider_id, utc_now, channel, clock=clock)
+    voids = None if payments is None else _staff_voids(cfg, payments, audit)
+    return StaffDesk(cfg.staff, audit, cfg.provider_id, utc_now, channel, clock=clock, voids=voids)
+
+
+def _staff_voids(
+    cfg: Config, payments: Payments, audit: AuditSink
+) -> Callable[[str, str], VoidReport]:
+    """Staff's void of a settled payment, looked up under each shop of this kiosk in turn
+    (a receipt number one shop does not know changes nothing there)."""
+    from kiosk.flow.errors_catalogue import ProblemCode
+    from kiosk.flow.ports import FlowProblem
+    from kiosk.flow.voids import payment_voids
+
+    shops = [cfg.provider_id, *(p for p in cfg.providers if p != cfg.provider_id)]
+    voids = [
+        payment_voids(
+            payments.service.ledger, payments.gateway, audit, provider_id=shop, clock=utc_now
+        )
+        for shop in shops
+    ]
+
+    def void(staff_id: str, receipt_no: str) -> VoidReport:
+        for each in voids[:-1]:
+            try:
+                return each(staff_id, receipt_no)
+            except FlowProblem as e:
+                if e.problem.code is not ProblemCode.VOID_UNKNOWN_RECEIPT:
+                    raise
+        return voids[-1](staff_id, receipt_no)
+
+    return void
 
 
 class Once(Generic[T]):
@@ -500,7 +534,7 @@ def start(cfg: Config, *, windowed: bool, reader: ReaderPort) -> Kiosk:
         return visit
 
     backend = Once(build)  # built by the card worker's warm-up, behind the attract screen
-    staff = staff_desk(cfg, DeferredAudit(backend, audits), closers)
+    staff = staff_desk(cfg, DeferredAudit(backend, audits), closers, payments=payments)
     window, controller = build_window(
         cfg, reader, backend, windowed=windowed, staff=staff, services=services
     )

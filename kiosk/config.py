@@ -585,6 +585,8 @@ def _pos(value: Any) -> PosConfig:
     if callback:
         check_url(callback, key_path("pos", "callback_url"))
     token = _secret(t.get("callback_token", ""), "pos", "callback_token")
+    if callback and not token:
+        raise _refuse(key_path("pos", "callback_token"), "is required with callback_url")
     return PosConfig(listen, cert, key, ttl, callback, token)
 
 

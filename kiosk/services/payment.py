@@ -418,9 +418,11 @@ def decline_result(reason: str | None) -> ServiceResult:
 # --- the service -------------------------------------------------------------------------
 
 
-class _NoNotices:
+class NoNotices:
+    """No push to the POS: it polls the POS API for its request's state."""
+
     def paid(self, request: PaymentRequest, at: datetime) -> None:
-        """Nothing is pushed: the POS polls."""
+        """Nothing is pushed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -432,7 +434,7 @@ class PaymentService:
     gateway: CardGateway  # the card company's
     terminal_id: str  # the kiosk's configured terminal (the POS rings up for it)
     printer: ReceiptPrinter = field(default_factory=NoReceiptPrinter)
-    notices: PaymentNotices = field(default_factory=_NoNotices)
+    notices: PaymentNotices = field(default_factory=NoNotices)
     #: The shops' names as printed and shown, by provider id (else the POS's shop code).
     shop_names: Mapping[str, str] = field(default_factory=dict)
     clock: Callable[[], datetime] = utc_now

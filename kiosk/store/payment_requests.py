@@ -215,9 +215,7 @@ class PaymentRequests:
     def open_for(self, provider_id: str, terminal_id: str, at: datetime) -> PaymentRequest | None:
         """The request open for this terminal of the provider as of `at`, if any (a stale
         one is expired first, and is not it)."""
-        query = select(_t).where(
-            _t.c.open_terminal == terminal_id, _t.c.provider_id == provider_id
-        )
+        query = select(_t).where(_t.c.open_terminal == terminal_id, _t.c.provider_id == provider_id)
         with self._db.reading() as conn:
             row = conn.execute(query).one_or_none()
         if row is None:

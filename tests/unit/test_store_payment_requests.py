@@ -110,15 +110,30 @@ def test_a_request_past_its_ttl_is_expired_on_get(requests):
     assert (late.state, late.closed_at) == ("expired", AT + timedelta(seconds=TTL))
 
 
-def test_an_expired_request_cannot_be_cancelled_or_paid(requests):
+def test_an_expired_request_cannot_be_cancelled(requests):
     req = open_one(requests)
     late = AT + timedelta(seconds=TTL + 1)
     with pytest.raises(RequestClosed) as cancelled:
         requests.cancel("shop-a", req.request_id, late)
     assert cancelled.value.code == "expired"
+
+
+def test_a_charge_approved_as_the_request_expired_still_marks_it_paid(requests):
+    # the card holder agreed while it was open; the card company answered after its TTL:
+    # the money moved, so the request says paid (and the POS is told), not expired
+    req = open_one(requests)
+    late = AT + timedelta(seconds=TTL + 1)
+    assert requests.get("shop-a", req.request_id, late).state == "expired"
+    paid = requests.mark_paid("shop-a", req.request_id, "r-1", late)
+    assert (paid.state, paid.receipt_no) == ("paid", "r-1")
+
+
+def test_a_cancelled_request_is_never_marked_paid(requests):
+    req = open_one(requests)
+    requests.cancel("shop-a", req.request_id, AT)
     with pytest.raises(RequestClosed) as paid:
-        requests.mark_paid("shop-a", req.request_id, "r-1", late)
-    assert paid.value.code == "expired"
+        requests.mark_paid("shop-a", req.request_id, "r-1", AT)
+    assert paid.value.code == "cancelled"
 
 
 def test_a_stale_request_does_not_block_its_terminal(requests):
