@@ -410,6 +410,7 @@ def test_a_shop_counter_is_read_into_typed_sections(tmp_path):
         ('[pos]\ntls_cert = "/c.pem"\n', "pos.tls_key: is needed with the other"),
         ("[pos]\nrequest_ttl_s = 0\n", "pos.request_ttl_s: must be 1 to 86,400"),
         ('[pos]\ncallback_url = "http://pos.example/x"\n', "pos.callback_url"),
+        ('[pos]\ncallback_url = "https://pos.example/x"\n', "pos.callback_token: is required"),
         ('[pos_tokens]\nshop-1 = "abc"\n', "pos_tokens.shop-1: must be 64 hex digits"),
         ('[receipt]\nprinter = "network"\n', "receipt.host is needed"),
     ],

@@ -43,13 +43,35 @@ def test_the_demo_is_a_clinic_with_its_records_loaded_once(tmp_path):
     _, config_path = prepare(tmp_path, "Virtual PCD 00 00")
     prepare(tmp_path, "Virtual PCD 00 00")  # again: the settings are not added twice
     cfg = config.load(config_path, env={})
-    assert cfg.services == ("identity", "insurance") and cfg.enrol_to == "patient_record"
+    assert cfg.services == ("identity", "insurance", "payment")
+    assert cfg.enrol_to == "patient_record"
     assert cfg.insurance.directory == "roster" and cfg.reception.delivery == "file"
     db = Database(cfg.effective_database_url)
     try:
         assert InsuranceRoster(db).count("00009901") == 1
         (record,) = PatientRecords(db).born_on("demo-clinic", DEFAULT_PERSON.birth_date)
         assert record.patient_number == "TEST-0001"
+    finally:
+        db.dispose()
+
+
+def test_the_demo_is_a_shop_counter_with_one_test_purchase_and_the_pos_api(tmp_path):
+    import hashlib
+
+    from kiosk.clock import utc_now
+    from kiosk.commands.demo import DEMO_POS_LISTEN, DEMO_POS_TOKEN
+    from kiosk.store.engine import Database
+    from kiosk.store.payment_requests import PaymentRequests
+
+    _, config_path = prepare(tmp_path, "Virtual PCD 00 00")
+    prepare(tmp_path, "Virtual PCD 00 00")  # again: still one open purchase, one [pos]
+    cfg = config.load(config_path, env={})
+    assert (cfg.payment.gateway, cfg.pos.listen) == ("test", DEMO_POS_LISTEN)
+    assert cfg.pos_tokens == {"demo-clinic": hashlib.sha256(DEMO_POS_TOKEN.encode()).hexdigest()}
+    db = Database(cfg.effective_database_url)
+    try:
+        rung = PaymentRequests(db).open_for(cfg.provider_id, cfg.terminal_id, utc_now())
+        assert rung is not None and (rung.amount_yen, rung.order_ref) == (1280, "TEST-ORDER-0001")
     finally:
         db.dispose()
 
