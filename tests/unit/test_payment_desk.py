@@ -13,8 +13,14 @@ from sqlalchemy import update
 
 from kiosk.demo.audit import AuditRecord, MemoryAudit
 from kiosk.demo.payment import MemoryCardGateway
+from kiosk.services.base import Link, ServiceContext, ServicePreview
 from kiosk.services.card_gateway import Approved
-from kiosk.services.payment import idempotency_key
+from kiosk.services.payment import (
+    CONSENT_PAY,
+    PaymentService,
+    idempotency_key,
+    preview_reference,
+)
 from kiosk.services.payment_desk import (
     CARD_COMPANY,
     Reconciled,
@@ -218,6 +224,43 @@ def test_reconcile_counts_each_kind_in_one_pass(desk):
     desk.charge(declined)
     assert desk.reconcile() == Reconciled(settled=1, declined=1, not_sent=1)
     assert desk.row(never).reason == "not_sent"
+
+
+def _service(desk: Desk) -> PaymentService:
+    return PaymentService(
+        desk.requests, desk.ledger, desk.gateway, TERMINAL, notices=desk.notices, clock=desk.clock
+    )
+
+
+def _shown(request: PaymentRequest) -> ServiceContext:
+    """The context of the person's run, with the preview they saw before the kiosk died."""
+    preview = ServicePreview(
+        PaymentService.title, (), preview_reference(request.request_id, request.amount_yen)
+    )
+    return ServiceContext(
+        "payment", SHOP, "ja", "CN=TEST", None, Link(ACCOUNT, T0),
+        consented=frozenset({CONSENT_PAY}), preview=preview,
+    )  # fmt: skip
+
+
+def test_after_reconciliation_a_run_of_the_paid_request_shows_its_receipt_only(desk):
+    request, entry = desk.begun()
+    desk.charge(entry)
+    desk.reconcile()
+    result = _service(desk).run(_shown(request))
+    assert result.ok and "T-TEST-000001" in [r.value for r in result.rows]
+    assert len(desk.gateway.charges) == 1
+
+
+def test_after_a_row_is_found_never_sent_a_run_charges_once_with_a_new_key(desk):
+    request, entry = desk.begun()
+    assert desk.reconcile() == Reconciled(not_sent=1)
+    assert _service(desk).run(_shown(request)).ok
+    first, second = desk.ledger.attempts_of(SHOP, request.request_id, ACCOUNT)
+    assert (first.entry_id, first.reason) == (entry.entry_id, "not_sent")
+    assert second.state is LedgerState.SETTLED
+    assert second.idempotency_key != first.idempotency_key
+    assert len(desk.gateway.charges) == 1 and desk.request(request).state == "paid"
 
 
 # --- void -----------------------------------------------------------------------------------
