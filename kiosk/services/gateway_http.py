@@ -17,7 +17,7 @@ other answer is the charge's outcome. A 4xx is the contract's "nothing was done"
 of ours (token, request), raised as `GatewayRefused`; a key sent with another payment is
 `PaymentKeyReused`.
 
-`CardGatewayPayments` puts this gateway behind the payment service's `PaymentGateway` port.
+It implements the payment service's port, `kiosk.services.card_gateway.CardGateway`.
 
 Every byte of an answer is untrusted and read at one boundary (`read_outcome`): at most
 `MAX_ANSWER_BYTES`, `application/json`, exactly the contract's fields and types (pydantic,
