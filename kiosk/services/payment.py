@@ -521,10 +521,19 @@ class PaymentService:
             request = self.requests.get(provider_id, request_id, now)
         except UnknownRequest:
             return CHANGED_RESULT
-        attempts = self.ledger.attempts_of(provider_id, request_id, account_ref)
+        every = self.ledger.attempts_of(provider_id, request_id)
+        attempts = [e for e in every if e.account_ref == account_ref]
         settled = [e for e in attempts if e.state is LedgerState.SETTLED]
         if settled:  # a run repeated after the payment went through: its first receipt
             return self._paid(settled[0], request, account_ref, printed=None)
+        others = [e for e in every if e.account_ref != account_ref]
+        if any(e.state in (LedgerState.PENDING, LedgerState.UNKNOWN) for e in others):
+            # another card's charge for this request may have gone through: not before the
+            # card company has answered for it (the reconciliation asks)
+            log.info("payment %s at %s: another card's charge is open", request_id, provider_id)
+            return CHARGE_UNAVAILABLE_RESULT
+        if any(e.state is LedgerState.SETTLED for e in others):
+            return CHANGED_RESULT  # paid with another card already
         if not request.open or request.amount_yen != amount:
             log.info("payment %s at %s: the request is %s", request_id, provider_id, request.state)
             return CHANGED_RESULT

@@ -247,6 +247,8 @@ def void(
         return VoidDone(receipt_no, entry.amount_yen, entry.voided_by or "", voided_at, True)
     if entry.state is not LedgerState.SETTLED:
         raise VoidRefused("not_settled", f"the payment is {entry.state.value}")
+    if entry.gateway != gateway.code:  # charged at another card company than this kiosk's
+        raise VoidRefused("void_refused", "the payment was made at another card company")
     now = clock()
     try:
         outcome = gateway.void(receipt_no, void_key(entry.idempotency_key))

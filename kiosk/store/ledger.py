@@ -448,18 +448,14 @@ class PaymentLedger:
         return None if row is None else _entry(row)
 
     def attempts_of(
-        self, provider_id: str, request_id: str, account_ref: str
+        self, provider_id: str, request_id: str, account_ref: str | None = None
     ) -> tuple[LedgerEntry, ...]:
-        """The rows of one payment request charged to one account, in the order begun."""
-        query = (
-            select(_t)
-            .where(
-                _t.c.provider_id == provider_id,
-                _t.c.request_id == request_id,
-                _t.c.account_ref == account_ref,
-            )
-            .order_by(_t.c.created_at, _t.c.entry_id)
-        )
+        """The rows of one payment request (charged to `account_ref`, when given), in the
+        order begun."""
+        conditions = [_t.c.provider_id == provider_id, _t.c.request_id == request_id]
+        if account_ref is not None:
+            conditions.append(_t.c.account_ref == account_ref)
+        query = select(_t).where(*conditions).order_by(_t.c.created_at, _t.c.entry_id)
         with self._db.autocommitted() as conn:
             return tuple(_entry(r) for r in conn.execute(query))
 

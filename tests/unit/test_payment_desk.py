@@ -361,3 +361,14 @@ def test_a_voided_charge_is_not_settled_in_the_days_totals(desk):
     assert (total.settled_count, total.settled_yen) == (1, 2_000)
     assert (total.voided_count, total.voided_yen) == (1, 1_280)
     assert desk.gateway.charged_yen == 2_000
+
+
+def test_a_charge_made_at_another_card_company_is_not_voided_at_this_one(desk):
+    entry = desk.settled()
+    charged_here = desk.gateway
+    desk.gateway = MemoryCardGateway(code="other-card")  # the kiosk changed card company
+    with pytest.raises(VoidRefused) as refused:
+        desk.void("T-TEST-000001")
+    assert refused.value.code == "void_refused"
+    assert desk.row(entry).state is LedgerState.SETTLED  # nothing asked, nothing changed
+    assert charged_here.charged_yen == 1_280 and desk.audit.records == []

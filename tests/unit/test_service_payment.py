@@ -835,3 +835,21 @@ def test_amounts_are_whole_yen_above_zero():
             whole_yen(bad)
     with pytest.raises(ValueError):
         Receipt("R-1", "REQ-X", 0, "T", "T", T0)
+
+
+def test_another_card_cannot_pay_a_request_while_a_charge_for_it_is_unknown(
+    counter, service, gateway
+):
+    request = counter.ring_up()
+    gateway.reachable = False
+    assert service.run(prepared(service)) == CHARGE_UNAVAILABLE_RESULT  # card A: unknown
+    gateway.reachable = True
+    # card B at the same request: A's charge may have gone through, so B is not charged
+    other = "K-TEST-0002-0007"
+    seen_by_b = prepared(service, account=other)
+    assert service.run(seen_by_b) == CHARGE_UNAVAILABLE_RESULT
+    assert gateway.charges == [] and counter.rows(request, other) == ()
+    # A is paid (its retry resolves it): B is then told the request changed, still uncharged
+    assert service.run(prepared(service)).ok
+    assert service.run(seen_by_b) == CHANGED_RESULT
+    assert len(gateway.charges) == 1 and counter.rows(request, other) == ()
