@@ -12,6 +12,7 @@ bytes cut, flipped or extended. What each case asserts:
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from datetime import UTC, date, datetime
@@ -113,7 +114,10 @@ def tree_mutation(draw: st.DrawFn) -> bytes:
         path = draw(st.sampled_from(PATHS))
         delete = draw(st.booleans()) and isinstance(path[-1], str)
         try:
-            tree = _set(tree, path, draw(json_values), delete)
+            # a copy: sampled_from hands out the same list or dict every time, and a later
+            # mutation into it would change the constant for every example after (and can
+            # make it contain itself: a cycle json.dumps refuses)
+            tree = _set(tree, path, copy.deepcopy(draw(json_values)), delete)
         except (KeyError, IndexError, TypeError):
             break  # an earlier change removed the path
     return json.dumps(tree, ensure_ascii=False).encode()

@@ -458,7 +458,7 @@ def test_reconcile_queues_the_paid_request_for_the_pos_s_push(
 ):
     conf = http_configuration(tmp_path, store_url, server.url)
     with open(conf, "a") as f:
-        f.write('[pos]\ncallback_url = "https://pos.example/kiosk-results"\n')
+        f.write('[pos]\ncallback_url = "https://pos.example/kiosk-results"\ncallback_token = "t"\n')
     request = PaymentRequests(db).create(SHOP, "term-1", 1_280, "ORDER-1", SHOP, 180, AT)
     attempt = ChargeAttempt(SHOP, "term-1", ACCOUNT, request.request_id, 1_280, "key-1", "card-a")
     assert isinstance(ledger.begin(attempt, AT), Begun)
