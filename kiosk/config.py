@@ -471,6 +471,16 @@ def _closed_table(value: Any, name: str, keys: tuple[str, ...]) -> Mapping[str, 
     return table
 
 
+def _http_endpoint(section: str, choice: str, url: str, token: str) -> None:
+    """A section's "http" choice needs its url (https, or plain http to this machine) and
+    its bearer token."""
+    for key, value in (("url", url), ("token", token)):
+        if not value:
+            raise _refuse(key_path(section, key), f'is required when {choice} = "http"')
+        if key == "url":
+            check_url(url, key_path(section, "url"))
+
+
 def _insurance(value: Any) -> InsuranceConfig:
     """`[insurance]`: directory, and for "http" its url, token and timeout."""
     t = _closed_table(value, "insurance", ("directory", "url", "token", "timeout_s"))
@@ -481,11 +491,7 @@ def _insurance(value: Any) -> InsuranceConfig:
     token = _secret(t.get("token", ""), "insurance", "token")
     timeout = _seconds(t.get("timeout_s", 5), "insurance", "timeout_s")
     if directory == "http":
-        if not url:
-            raise _refuse(key_path("insurance", "url"), 'is required when directory = "http"')
-        check_url(url, key_path("insurance", "url"))
-        if not token:
-            raise _refuse(key_path("insurance", "token"), 'is required when directory = "http"')
+        _http_endpoint("insurance", "directory", url, token)
     return InsuranceConfig(cast(InsuranceDirectory, directory), url, token, timeout)
 
 
@@ -539,11 +545,7 @@ def _payment(value: Any) -> PaymentConfig:
     account = _yen(t.get("daily_account_yen", 30_000), "payment", "daily_account_yen")
     terminal = _yen(t.get("daily_terminal_yen", 30_000), "payment", "daily_terminal_yen")
     if gateway == "http":
-        if not url:
-            raise _refuse(key_path("payment", "url"), 'is required when gateway = "http"')
-        check_url(url, key_path("payment", "url"))
-        if not token:
-            raise _refuse(key_path("payment", "token"), 'is required when gateway = "http"')
+        _http_endpoint("payment", "gateway", url, token)
     return PaymentConfig(
         cast(PaymentGatewayKind, gateway),
         company,

@@ -9,9 +9,12 @@ import pytest
 
 _HERE = Path(__file__).parent
 
-# Shared fixtures (test PKI and cards, PostgreSQL), loaded as plugins when present.
+# Shared fixtures (test PKI and cards, PostgreSQL, the TEST card company), loaded as plugins
+# when present.
 pytest_plugins = [
-    name for name in ("pki_fixtures", "postgres_fixtures") if (_HERE / f"{name}.py").exists()
+    name
+    for name in ("pki_fixtures", "postgres_fixtures", "gateway_support")
+    if (_HERE / f"{name}.py").exists()
 ]
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

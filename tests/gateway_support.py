@@ -15,10 +15,12 @@ import asyncio
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
@@ -243,3 +245,21 @@ class TestGateway:
         if self.thread.is_alive():
             self.server.should_exit = True
             self.thread.join(10)
+
+
+# --- the fixtures (a pytest plugin: tests/conftest.py loads this module) ---------------------
+
+
+@pytest.fixture(scope="session")
+def gateway_server() -> Iterator[TestGateway]:
+    """The TEST card company on 127.0.0.1, one for the whole run."""
+    running = TestGateway()
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def books(gateway_server: TestGateway) -> Books:
+    """Fresh books for each test (a held answer of an earlier test let go first)."""
+    return gateway_server.reset()

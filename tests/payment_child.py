@@ -40,12 +40,9 @@ class _Dying(HttpCardGateway):
         return outcome
 
 
-def main(mode: str, store_url: str, gateway_url: str, request_id: str, account: str) -> int:
-    db = Database(store_url)
-    gateway = _Dying(gateway_url, TOKEN, code="card", timeout_s=60, total_s=60)
-    gateway.mode = mode
-    service = PaymentService(PaymentRequests(db), PaymentLedger(db), gateway, TERMINAL)
-    context = ServiceContext(
+def paying(request_id: str, account: str) -> ServiceContext:
+    """The context of a person who saw the request's amount and agreed to pay it."""
+    return ServiceContext(
         service_id="payment",
         provider_id=PROVIDER,
         language="ja",
@@ -55,7 +52,14 @@ def main(mode: str, store_url: str, gateway_url: str, request_id: str, account: 
         consented=frozenset({"pay"}),
         preview=ServicePreview(Text("", "", ""), reference=preview_reference(request_id, AMOUNT)),
     )
-    result = service.run(context)
+
+
+def main(mode: str, store_url: str, gateway_url: str, request_id: str, account: str) -> int:
+    db = Database(store_url)
+    gateway = _Dying(gateway_url, TOKEN, code="card", timeout_s=60, total_s=60)
+    gateway.mode = mode
+    service = PaymentService(PaymentRequests(db), PaymentLedger(db), gateway, TERMINAL)
+    result = service.run(paying(request_id, account))
     print("ok" if result.ok else "not ok", flush=True)
     return 0
 

@@ -32,6 +32,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kiosk.services.pos_notices import request_state
 from kiosk.store.errors import StoreError
 from kiosk.store.payment_requests import (
     BadAmount,
@@ -102,20 +103,7 @@ class PaymentRequestState(BaseModel):
     @classmethod
     def of(cls, request: PaymentRequest) -> PaymentRequestState:
         """The answer body of a stored request."""
-        return cls.model_validate(
-            {
-                "request_id": request.request_id,
-                "terminal_id": request.terminal_id,
-                "amount_yen": request.amount_yen,
-                "order_ref": request.order_ref,
-                "shop": request.shop,
-                "state": request.state,
-                "created_at": request.created_at,
-                "expires_at": request.expires_at,
-                "closed_at": request.closed_at,
-                "receipt_no": request.receipt_no,
-            }
-        )
+        return cls.model_validate(request_state(request))
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {

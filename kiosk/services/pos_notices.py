@@ -63,9 +63,10 @@ def _timestamp(at: datetime | None) -> str | None:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def notice_body(request: PaymentRequest) -> bytes:
-    """The request's state as JSON: the fields and forms of the POS API's answer."""
-    state = {
+def request_state(request: PaymentRequest) -> dict[str, object]:
+    """The request as the POS sees it, in the POS API's answer and in a push alike (times
+    as ISO 8601 UTC with `Z`)."""
+    return {
         "request_id": request.request_id,
         "terminal_id": request.terminal_id,
         "amount_yen": request.amount_yen,
@@ -77,6 +78,11 @@ def notice_body(request: PaymentRequest) -> bytes:
         "closed_at": _timestamp(request.closed_at),
         "receipt_no": request.receipt_no,
     }
+
+
+def notice_body(request: PaymentRequest) -> bytes:
+    """The request's state as JSON: the fields and forms of the POS API's answer."""
+    state = request_state(request)
     return json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 

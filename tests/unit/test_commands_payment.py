@@ -30,7 +30,7 @@ from kiosk.store.ledger import (
 )
 from kiosk.store.outbox import Outbox
 from kiosk.store.payment_requests import PaymentRequests
-from tests.gateway_support import TOKEN, Books, TestGateway
+from tests.gateway_support import TOKEN
 
 SHOP = "shop-1"
 #: 10:30 in Japan on 3 December 2026 (the settlement's day), in the past when the tests run.
@@ -47,23 +47,10 @@ HEADER = [
 # --- the set-up ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def server():
-    running = TestGateway()
-    running.start()
-    yield running
-    running.stop()
-
-
 @pytest.fixture
-def books(server) -> Books:
-    return server.reset()
-
-
-@pytest.fixture
-def card_a(server, books):
+def card_a(gateway_server, books):
     """The TEST card company, as the tests charge it (what a kiosk would have done)."""
-    with HttpCardGateway(server.url, TOKEN, code="card-a") as gateway:
+    with HttpCardGateway(gateway_server.url, TOKEN, code="card-a") as gateway:
         yield gateway
 
 
@@ -104,9 +91,9 @@ def http_configuration(tmp_path: Path, store_url: str, url: str) -> str:
 
 
 @pytest.fixture
-def http_conf(tmp_path, store_url, server) -> str:
+def http_conf(tmp_path, store_url, gateway_server) -> str:
     """The TEST card company's gateway over HTTP."""
-    return http_configuration(tmp_path, store_url, server.url)
+    return http_configuration(tmp_path, store_url, gateway_server.url)
 
 
 @pytest.fixture
@@ -421,9 +408,9 @@ def test_void_over_the_test_card_company_is_refused_before_the_pin_is_asked(
 
 
 def test_void_without_staff_configured_is_refused_before_the_pin_is_asked(
-    tmp_path, store_url, server, db, typed_pin, capsys
+    tmp_path, store_url, gateway_server, db, typed_pin, capsys
 ):
-    payment = f'gateway = "http"\nurl = "{server.url}"\ntoken = "{TOKEN}"'
+    payment = f'gateway = "http"\nurl = "{gateway_server.url}"\ntoken = "{TOKEN}"'
     conf = configuration(tmp_path, store_url, payment)
     typed_pin(STAFF_PIN)
     assert main(void_argv(conf, "TX-1")) == 2
@@ -454,9 +441,9 @@ def test_reconcile_settles_a_pending_row_the_card_company_approved(
 
 
 def test_reconcile_queues_the_paid_request_for_the_pos_s_push(
-    ledger, card_a, server, books, db, tmp_path, store_url, capsys
+    ledger, card_a, gateway_server, books, db, tmp_path, store_url, capsys
 ):
-    conf = http_configuration(tmp_path, store_url, server.url)
+    conf = http_configuration(tmp_path, store_url, gateway_server.url)
     with open(conf, "a") as f:
         f.write('[pos]\ncallback_url = "https://pos.example/kiosk-results"\ncallback_token = "t"\n')
     request = PaymentRequests(db).create(SHOP, "term-1", 1_280, "ORDER-1", SHOP, 180, AT)

@@ -25,29 +25,16 @@ from kiosk.services.card_gateway import (
     Voided,
 )
 from kiosk.services.gateway_http import HttpCardGateway
-from tests.gateway_support import APPROVED_AT, LIMIT, TOKEN, Books, TestGateway
+from tests.gateway_support import APPROVED_AT, LIMIT, TOKEN
 
 SHOP, TERMINAL, ACCOUNT, ORDER = "shop-1", "kiosk-1", "ACC-0001", "REQ-0001"
 NOW = datetime(2026, 12, 3, 1, 29, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def server():
-    running = TestGateway()
-    running.start()
-    yield running
-    running.stop()
-
-
 @pytest.fixture
-def books(server) -> Books:
-    return server.reset()
-
-
-@pytest.fixture
-def gateway(server, books):
+def gateway(gateway_server, books):
     # a short per-phase timeout: the held answer below is never sent in time
-    with HttpCardGateway(server.url, TOKEN, timeout_s=0.5) as gateway:
+    with HttpCardGateway(gateway_server.url, TOKEN, timeout_s=0.5) as gateway:
         yield gateway
 
 
@@ -204,8 +191,8 @@ def test_a_void_without_an_answer_is_unknown_and_voids_once_when_sent_again(gate
     assert isinstance(voided, Voided) and books.balances[ACCOUNT] == 10_000
 
 
-def test_a_4xx_is_a_typed_refusal(server, books):
-    with HttpCardGateway(server.url, "another-token", timeout_s=0.5) as gateway:
+def test_a_4xx_is_a_typed_refusal(gateway_server, books):
+    with HttpCardGateway(gateway_server.url, "another-token", timeout_s=0.5) as gateway:
         with pytest.raises(GatewayRefused) as refused:
             pay(gateway)
     assert (refused.value.status, refused.value.error) == (401, "unauthorised")
@@ -248,10 +235,10 @@ def test_https_and_plain_http_to_this_machine_are_accepted(url):
     HttpCardGateway(url, TOKEN).close()
 
 
-def test_the_token_is_never_in_a_message_a_log_or_the_repr(server, books, caplog):
+def test_the_token_is_never_in_a_message_a_log_or_the_repr(gateway_server, books, caplog):
     caplog.set_level(logging.DEBUG)
     messages: list[str] = []
-    with HttpCardGateway(server.url, TOKEN, timeout_s=0.5) as gateway:
+    with HttpCardGateway(gateway_server.url, TOKEN, timeout_s=0.5) as gateway:
         messages.append(repr(gateway))
         books.hold = True
         messages.append(repr(pay(gateway)))
@@ -263,12 +250,12 @@ def test_the_token_is_never_in_a_message_a_log_or_the_repr(server, books, caplog
         with pytest.raises(PaymentKeyReused) as reused:
             pay(gateway, amount=7)
         messages.append(str(reused.value))
-    with HttpCardGateway(server.url, TOKEN + "x") as wrong:
+    with HttpCardGateway(gateway_server.url, TOKEN + "x") as wrong:
         with pytest.raises(GatewayRefused) as refused:
             pay(wrong)
         messages.append(str(refused.value))
     with pytest.raises(ValueError) as bad:
-        HttpCardGateway(server.url, TOKEN + " space")
+        HttpCardGateway(gateway_server.url, TOKEN + " space")
     messages.append(str(bad.value))
     assert caplog.text  # the failures were logged...
     assert all(TOKEN not in m for m in (*messages, caplog.text))  # ...without the token

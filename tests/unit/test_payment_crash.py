@@ -14,32 +14,22 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kiosk.clock import utc_now
-from kiosk.i18n import Text
-from kiosk.services.base import Link, ServiceContext, ServicePreview
 from kiosk.services.gateway_http import HttpCardGateway
-from kiosk.services.payment import NOT_SENT, PaymentService, preview_reference
+from kiosk.services.payment import NOT_SENT, PaymentService
 from kiosk.services.payment_desk import reconcile
 from kiosk.store.engine import Database
 from kiosk.store.ledger import LedgerState, PaymentLedger
 from kiosk.store.payment_requests import PaymentRequests
 from tests.gateway_support import TOKEN, TestGateway
+from tests.payment_child import AMOUNT, PROVIDER, TERMINAL, paying
 
 CHILD = Path(__file__).parents[1] / "payment_child.py"
-PROVIDER, TERMINAL, AMOUNT, ACCOUNT = "shop-1", "till-1", 1_280, "acct-0001"
-
-
-@pytest.fixture(scope="module")
-def card_company() -> Iterator[TestGateway]:
-    running = TestGateway()
-    running.start()
-    yield running
-    running.stop()
+ACCOUNT = "acct-0001"
 
 
 def _url(db: Database) -> str:
@@ -64,11 +54,13 @@ def _wait_for(condition, what: str, child: subprocess.Popen[str]) -> None:
         time.sleep(0.01)
 
 
-def _kill_mid_payment(mode: str, db: Database, card_company: TestGateway, request_id: str) -> None:
-    books = card_company.reset()
+def _kill_mid_payment(
+    mode: str, db: Database, gateway_server: TestGateway, request_id: str
+) -> None:
+    books = gateway_server.reset()
     books.hold = mode == "held"
     child = subprocess.Popen(
-        [sys.executable, str(CHILD), mode, _url(db), card_company.url, request_id, ACCOUNT],
+        [sys.executable, str(CHILD), mode, _url(db), gateway_server.url, request_id, ACCOUNT],
         cwd=Path(__file__).parents[2],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -87,29 +79,16 @@ def _kill_mid_payment(mode: str, db: Database, card_company: TestGateway, reques
     assert child.returncode == -signal.SIGKILL, child.stderr.read() if child.stderr else ""
 
 
-def _context(request_id: str) -> ServiceContext:
-    return ServiceContext(
-        service_id="payment",
-        provider_id=PROVIDER,
-        language="ja",
-        subject="subject",
-        cert_not_after=None,
-        link=Link(ACCOUNT, utc_now()),
-        consented=frozenset({"pay"}),
-        preview=ServicePreview(Text("", "", ""), reference=preview_reference(request_id, AMOUNT)),
-    )
-
-
 @pytest.mark.parametrize(
     ("mode", "charged_before_restart"),
     [("die-before-send", 0), ("held", 1), ("die-after-answer", 1)],
 )
 def test_a_kiosk_killed_mid_payment_agrees_with_the_card_company_after_restart(
-    db: Database, card_company: TestGateway, mode: str, charged_before_restart: int
+    db: Database, gateway_server: TestGateway, mode: str, charged_before_restart: int
 ) -> None:
     request_id = _open_request(db)
-    _kill_mid_payment(mode, db, card_company, request_id)
-    books = card_company.books
+    _kill_mid_payment(mode, db, gateway_server, request_id)
+    books = gateway_server.books
     ledger, requests = PaymentLedger(db), PaymentRequests(db)
 
     [left] = ledger.attempts_of(PROVIDER, request_id, ACCOUNT)
@@ -117,7 +96,7 @@ def test_a_kiosk_killed_mid_payment_agrees_with_the_card_company_after_restart(
     assert len(books.charges) == charged_before_restart
 
     # the restart: the reconciliation at start, with the card company's status
-    gateway = HttpCardGateway(card_company.url, TOKEN, code="card")
+    gateway = HttpCardGateway(gateway_server.url, TOKEN, code="card")
     done = reconcile(ledger, gateway, requests, older_than=utc_now(), clock=utc_now)
     [row] = ledger.attempts_of(PROVIDER, request_id, ACCOUNT)
     if charged_before_restart:
@@ -130,7 +109,7 @@ def test_a_kiosk_killed_mid_payment_agrees_with_the_card_company_after_restart(
 
     # the person pays again: charged now if it never was, else shown the first receipt
     service = PaymentService(requests, ledger, gateway, TERMINAL)
-    result = service.run(_context(request_id))
+    result = service.run(paying(request_id, ACCOUNT))
     assert result.ok
     [charge] = books.charges  # one charge at the card company, whatever happened
     settled = [

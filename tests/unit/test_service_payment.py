@@ -7,8 +7,7 @@ without a second charge, concurrent runs and concurrent payments past the daily 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -64,7 +63,8 @@ from kiosk.store.ledger import (
     business_day,
 )
 from kiosk.store.payment_requests import PaymentRequest, PaymentRequests
-from tests.gateway_support import TOKEN, Books, TestGateway
+from tests.concurrency_support import all_at_once
+from tests.gateway_support import TOKEN
 
 T0 = datetime(2026, 12, 3, 1, 30, tzinfo=UTC)  # 10:30 in Japan
 SHOP = "demo-shop"
@@ -175,18 +175,6 @@ def prepared(service: PaymentService, **overrides: object) -> ServiceContext:
 
 def row(shown: ServiceResult | ServicePreview, en_label: str) -> str:
     return next(r.value for r in shown.rows if r.label.en == en_label)
-
-
-def all_at_once(count: int, call: Callable[[int], T]) -> list[T]:
-    """`call(i)` in `count` threads released together."""
-    start = threading.Barrier(count)
-
-    def run(i: int) -> T:
-        start.wait()
-        return call(i)
-
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(run, range(count)))
 
 
 @pytest.fixture
@@ -653,23 +641,10 @@ def test_an_unknown_row_counts_towards_the_day_until_it_is_resolved(db, gateway)
 # --- over HTTP: the card company's JSON API (a TEST gateway on 127.0.0.1) ----------------
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[TestGateway]:
-    running = TestGateway()
-    running.start()
-    yield running
-    running.stop()
-
-
 @pytest.fixture
-def books(server) -> Books:
-    return server.reset()
-
-
-@pytest.fixture
-def http(server, books) -> Iterator[HttpCardGateway]:
+def http(gateway_server, books) -> Iterator[HttpCardGateway]:
     # a short per-phase timeout: a held answer is never sent in time
-    with HttpCardGateway(server.url, TOKEN, code="card-co", timeout_s=0.5) as gateway:
+    with HttpCardGateway(gateway_server.url, TOKEN, code="card-co", timeout_s=0.5) as gateway:
         yield gateway
 
 
@@ -761,8 +736,8 @@ def test_over_http_a_charge_whose_answer_is_lost_is_resolved_by_the_status(over_
     assert len(over_http.printer.printed) == 1
 
 
-def test_over_http_a_refused_token_is_a_fault_that_charges_nothing(db, server, books):
-    with HttpCardGateway(server.url, "another-token", timeout_s=0.5) as wrong:
+def test_over_http_a_refused_token_is_a_fault_that_charges_nothing(db, gateway_server, books):
+    with HttpCardGateway(gateway_server.url, "another-token", timeout_s=0.5) as wrong:
         counter = Counter(db, wrong)
         service = counter.service()
         request = counter.ring_up()

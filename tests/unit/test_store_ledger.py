@@ -4,9 +4,6 @@ concurrent retries, limits under concurrency, state moves, void rules and day to
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
@@ -30,6 +27,7 @@ from kiosk.store.ledger import (
     UnknownLedgerEntry,
     business_day,
 )
+from tests.concurrency_support import all_at_once
 
 # 10:30 JST on 3 December 2026
 AT = datetime(2026, 12, 3, 1, 30, tzinfo=UTC)
@@ -65,18 +63,6 @@ def attempt(
 def begun(result: Begun | LimitRefused) -> Begun:
     assert isinstance(result, Begun), result
     return result
-
-
-def all_at_once(count: int, call: Callable[[int], T]) -> list[T]:
-    """`call(i)` in `count` threads released together (each takes its own pooled connection)."""
-    start = threading.Barrier(count)
-
-    def run(i: int) -> T:
-        start.wait()
-        return call(i)
-
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(run, range(count)))
 
 
 # --- begin -------------------------------------------------------------------------------
