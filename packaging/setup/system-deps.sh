@@ -17,6 +17,8 @@ PACKAGES=(
   libxcb-shm0 libxcb-render0 libx11-xcb1
   # PostgreSQL server for the store tests (a throwaway cluster is started by the tests)
   postgresql
+  # the browser the page tests drive headless (Playwright talks to it; no separate driver)
+  chromium
 )
 
 missing=()
