@@ -13,7 +13,7 @@ _HERE = Path(__file__).parent
 # when present.
 pytest_plugins = [
     name
-    for name in ("pki_fixtures", "postgres_fixtures", "gateway_support")
+    for name in ("pki_fixtures", "postgres_fixtures", "gateway_support", "browser_support")
     if (_HERE / f"{name}.py").exists()
 ]
 
