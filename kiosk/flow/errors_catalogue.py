@@ -55,6 +55,14 @@ class ProblemCode(StrEnum):
     VOID_UNCONFIRMED = "void_unconfirmed"  # the card company did not answer: try again
     VOID_REFUSED = "void_refused"  # the card company will not void it
     VOID_UNAVAILABLE = "void_unavailable"  # the ledger (or the void itself) is not available
+    LOGIN_CODE_FORMAT = "login_code_format"  # not 8 digits: checked before anything is asked
+    LOGIN_CODE_UNKNOWN = "login_code_unknown"  # no sign-in waits with this code
+    LOGIN_CODE_EXPIRED = "login_code_expired"
+    LOGIN_CODE_USED = "login_code_used"
+    LOGIN_CODE_OTHER_PROVIDER = "login_code_other_provider"  # not a service of this kiosk's
+    LOGIN_CODE_REFUSED = "login_code_refused"  # refused for a reason the provider did not say
+    LOGIN_CODE_RATE_LIMITED = "login_code_rate_limited"  # wait `wait_s` before the next code
+    LOGIN_CODE_TOO_MANY = "login_code_too_many"  # three refused codes: the visit ends
     INTERNAL = "internal"
 
 
@@ -597,6 +605,124 @@ CATALOGUE: dict[ProblemCode, Entry] = {
         ),
         "network",
         True,
+    ),
+    ProblemCode.LOGIN_CODE_FORMAT: Entry(
+        Text(
+            "ログインコードは数字8桁です",
+            "The sign-in code is 8 digits",
+            "ログインの ばんごうは すうじ 8つ です",
+        ),
+        Text(
+            "スマートフォンやパソコンの画面に出ている8桁の数字を入力してください。",
+            "Type the 8 digits shown on your phone or computer.",
+            "スマホや パソコンに でている すうじ 8つを いれて ください。",
+        ),
+        "warning",
+        True,
+    ),
+    ProblemCode.LOGIN_CODE_UNKNOWN: Entry(
+        Text(
+            "このログインコードは見つかりません",
+            "This sign-in code was not found",
+            "この ばんごうは みつかりません",
+        ),
+        Text(
+            "スマートフォンやパソコンの画面のコードを確かめて、もう一度入力してください。",
+            "Check the code on your phone or computer and type it again.",
+            "スマホや パソコンの ばんごうを たしかめて、もういちど いれて ください。",
+        ),
+        "warning",
+        True,
+    ),
+    ProblemCode.LOGIN_CODE_EXPIRED: Entry(
+        Text(
+            "ログインコードの有効期限が切れています",
+            "The sign-in code has expired",
+            "ばんごうの じかんが すぎました",
+        ),
+        Text(
+            "スマートフォンやパソコンでログインをやり直し、新しいコードを入力してください。",
+            "Start the sign-in again on your phone or computer and type the new code.",
+            "スマホや パソコンで はじめから して、あたらしい ばんごうを いれて ください。",
+        ),
+        "expired",
+        True,
+    ),
+    ProblemCode.LOGIN_CODE_USED: Entry(
+        Text(
+            "このログインコードは使用済みです",
+            "This sign-in code has been used",
+            "この ばんごうは もう つかわれました",
+        ),
+        Text(
+            "コードは1回だけ使えます。スマートフォンやパソコンでログインをやり直してください。",
+            "A code works once only. Start the sign-in again on your phone or computer.",
+            "ばんごうは 1かい だけ つかえます。スマホや パソコンで はじめから して ください。",
+        ),
+        "warning",
+        True,
+    ),
+    ProblemCode.LOGIN_CODE_OTHER_PROVIDER: Entry(
+        Text(
+            "このサービスにはここからログインできません",
+            "This service cannot be signed in to here",
+            "この サービスには ここから ログイン できません",
+        ),
+        Text(
+            "このコードのサービスは、このキオスクの利用先と連携していません。"
+            "コードを確かめるか、サービスの案内をご確認ください。",
+            "The code's online service does not sign people in through this kiosk. "
+            "Check the code, or the service's own instructions.",
+            "この ばんごうの サービスは、この きかいでは つかえません。"
+            "ばんごうを たしかめて ください。",
+        ),
+        "warning",
+        True,
+    ),
+    ProblemCode.LOGIN_CODE_REFUSED: Entry(
+        Text(
+            "このログインコードは使えません",
+            "This sign-in code cannot be used",
+            "この ばんごうは つかえません",
+        ),
+        Text(
+            "コードを確かめて、もう一度入力してください。",
+            "Check the code and type it again.",
+            "ばんごうを たしかめて、もういちど いれて ください。",
+        ),
+        "warning",
+        True,
+    ),
+    ProblemCode.LOGIN_CODE_RATE_LIMITED: Entry(
+        Text(
+            "コードの入力を一時停止しています",
+            "Code entry is paused",
+            "ばんごうを しばらく いれられません",
+        ),
+        Text(
+            "間違ったコードが続いたため、少し待ってから入力してください。",
+            "Too many wrong codes were typed here: please wait a little.",
+            "まちがいが つづいたので、すこし まってから いれて ください。",
+        ),
+        "warning",
+        True,
+    ),
+    ProblemCode.LOGIN_CODE_TOO_MANY: Entry(
+        Text(
+            "ログインコードを確認できませんでした",
+            "The sign-in code could not be accepted",
+            "ログインの ばんごうが つかえません でした",
+        ),
+        Text(
+            "3回確認できなかったため、手続きを終了しました。スマートフォンやパソコンで"
+            "ログインをやり直してから、もう一度お越しください。カードには何も記録していません。",
+            "After three codes that could not be used, this visit has ended. Start the sign-in "
+            "again on your phone or computer, then come back. Nothing was done with your card.",
+            "3かい つかえなかったので おわりました。スマホや パソコンで はじめから して、"
+            "もういちど きて ください。",
+        ),
+        "error",
+        False,
     ),
     ProblemCode.INTERNAL: Entry(
         Text("エラーが発生しました", "Something went wrong", "うまく いきません でした"),

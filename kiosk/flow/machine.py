@@ -40,6 +40,7 @@ class Screen(StrEnum):
     PASSWORD = "password"  # noqa: S105 (a screen name, not a secret)
     REVIEW = "review"
     ENROL_CONSENT = "enrol_consent"
+    BINDING_CODE = "binding_code"  # the online service's one-time code, typed (login)
     SERVICE_CONSENT = "service_consent"
     RESULT = "result"
     TAKE_CARD = "take_card"
@@ -169,6 +170,13 @@ class SubmitPassword:
 
 
 @dataclass(frozen=True, slots=True)
+class SubmitBindingCode:
+    """The binding code the person typed, as typed (the flow checks its shape)."""
+
+    code: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class ConfirmInfo:
     """The 4 info read from the card are correct."""
 
@@ -290,6 +298,7 @@ Event = (
     | ReaderChanged
     | SubmitPin
     | SubmitPassword
+    | SubmitBindingCode
     | ConfirmInfo
     | Consent
     | Decline
@@ -371,6 +380,12 @@ class ServiceInfo:
     needs_link: bool
     consent_items: tuple[ConsentItem, ...] = ()
     prepares: bool = False  # shows a preview (its `prepare`) before consent
+    #: The person types a binding code before the preview (the login): its `prepare` gets it.
+    asks_code: bool = False
+
+    def __post_init__(self) -> None:
+        if self.asks_code and not self.prepares:
+            raise ValueError(f"service {self.id} asks a code but has no preview to prepare")
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,6 +428,12 @@ class FlowState:
     link: Link | None = None
     consented: frozenset[str] = frozenset()
     preview: ServicePreview | None = None  # what the service showed before consent
+    #: The binding code accepted for the service's preview, for its run (a credential: out of
+    #: repr, dropped at the result and with the visit); the refusals so far, and the end of a
+    #: rate limit the provider asked the kiosk to wait for.
+    binding_code: str = field(default="", repr=False)
+    code_refusals: int = 0
+    code_wait_until: float | None = None
     result: ServiceResult | None = None
     problem: Problem | None = None  # the error screen's, or an inline message
     work: Work | None = None
@@ -461,6 +482,7 @@ IDLE_SCREENS = frozenset(
         Screen.PASSWORD,
         Screen.REVIEW,
         Screen.ENROL_CONSENT,
+        Screen.BINDING_CODE,
         Screen.SERVICE_CONSENT,
         Screen.RESULT,
         Screen.ERROR,
@@ -474,7 +496,33 @@ IDLE_SCREENS = frozenset(
 )
 #: Screens after the secret was sent: a pulled card there aborts to the start.
 ABORT_ON_REMOVAL = frozenset(
-    {Screen.WORKING, Screen.PASSWORD, Screen.REVIEW, Screen.ENROL_CONSENT, Screen.SERVICE_CONSENT}
+    {
+        Screen.WORKING,
+        Screen.PASSWORD,
+        Screen.REVIEW,
+        Screen.ENROL_CONSENT,
+        Screen.BINDING_CODE,
+        Screen.SERVICE_CONSENT,
+    }
+)
+
+#: A binding code as the online service shows it: 8 digits; spaces and hyphens between groups
+#: are dropped before the check (the keypad types none, a typed event may carry them).
+BINDING_CODE_RE = re.compile(r"[0-9]{8}")
+_CODE_SEPARATORS = str.maketrans("", "", " -\u3000")
+#: After this many refused codes the visit ends: guessing is the provider's to rate-limit, and
+#: a person who cannot type their code in three tries is better served starting again.
+MAX_CODE_REFUSALS = 3
+#: What the provider answers for a code it will not take: said inline, and typed again.
+CODE_REFUSALS = frozenset(
+    {
+        ProblemCode.LOGIN_CODE_UNKNOWN,
+        ProblemCode.LOGIN_CODE_EXPIRED,
+        ProblemCode.LOGIN_CODE_USED,
+        ProblemCode.LOGIN_CODE_OTHER_PROVIDER,
+        ProblemCode.LOGIN_CODE_REFUSED,
+        ProblemCode.LOGIN_CODE_RATE_LIMITED,
+    }
 )
 
 INSURER_RE = re.compile(r"[0-9]{6}|[0-9]{8}")
@@ -587,7 +635,7 @@ class Flow:
     def error(self, state: FlowState, problem: Problem, now: float) -> Transition:
         """Show the error screen for `problem`."""
         screen = Screen.BLOCKED if problem.code in _BLOCKED else Screen.ERROR
-        moved = self.go(state, screen, now, problem=problem, work=None)
+        moved = self.go(state, screen, now, problem=problem, work=None, binding_code="")
         return Transition(moved, (PlaySound(Sound.ERROR),))
 
     def context(self, state: FlowState, insurer: str = "", member: str = "") -> ServiceContext:
@@ -605,6 +653,8 @@ class Flow:
             insurer=insurer,
             member=member,
             preview=state.preview,
+            auth_time=None if auth is None else auth.verified_at,
+            binding_code=state.binding_code,
         )
 
 
@@ -620,6 +670,7 @@ _USER_EVENTS = (
     Retry,
     SubmitPin,
     SubmitPassword,
+    SubmitBindingCode,
     ConfirmInfo,
     Consent,
     Decline,
@@ -890,17 +941,22 @@ def _work_done(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
         return _after_link(flow, replace(s, link=value, candidate=None), now)
     if kind is Work.PREPARE:
         if isinstance(value, ServiceResult):  # nothing to consent to: the visit ends here
-            cue = Sound.DONE if value.ok else Sound.ERROR
-            return Transition(flow.go(s, Screen.RESULT, now, result=value), (PlaySound(cue),))
+            return _show_result(flow, s, value, now)
         if not isinstance(value, ServicePreview):
             return _bad_result(flow, s, now)
         return _consent_or_run(flow, replace(s, preview=value), now)
     if kind in (Work.RUN_SERVICE, Work.ASSISTED):
         if not isinstance(value, ServiceResult):
             return _bad_result(flow, s, now)
-        cue = Sound.DONE if value.ok else Sound.ERROR
-        return Transition(flow.go(s, Screen.RESULT, now, result=value), (PlaySound(cue),))
+        return _show_result(flow, s, value, now)
     return Transition(s)
+
+
+def _show_result(flow: Flow, s: FlowState, result: ServiceResult, now: float) -> Transition:
+    """The service's result; a binding code has served its purpose and is dropped."""
+    cue = Sound.DONE if result.ok else Sound.ERROR
+    moved = flow.go(s, Screen.RESULT, now, result=result, binding_code="")
+    return Transition(moved, (PlaySound(cue),))
 
 
 def _ask_password(flow: Flow, s: FlowState, now: float, notice: Problem | None) -> Transition:
@@ -913,6 +969,8 @@ def _ask_password(flow: Flow, s: FlowState, now: float, notice: Problem | None) 
 
 
 def _after_link(flow: Flow, s: FlowState, now: float) -> Transition:
+    if flow.service(s.service_id).asks_code:  # the code first: its preview needs it
+        return Transition(flow.go(s, Screen.BINDING_CODE, now, problem=None))
     if flow.service(s.service_id).prepares:
         return flow.work(s, Work.PREPARE, now, context=flow.context(s))
     return _consent_or_run(flow, s, now)
@@ -930,6 +988,8 @@ def _work_failed(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
         return Transition(s)
     kind, problem = s.work, e.problem
     s = replace(s, work=None)
+    if kind is Work.PREPARE and problem.code in CODE_REFUSALS:
+        return _code_refused(flow, s, problem, now)
     left = problem.retries_left
     if problem.code is ProblemCode.PIN_INCORRECT and kind is Work.AUTHENTICATE:
         if not left:
@@ -946,6 +1006,44 @@ def _work_failed(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
     if problem.code is ProblemCode.CARD_REMOVED:
         return flow.abort(s, now)
     return flow.error(s, problem, now)
+
+
+def code_wait_s(s: FlowState, now: float) -> int:
+    """Whole seconds left of the provider's rate limit at `now` (0 when codes may be sent)."""
+    if s.code_wait_until is None:
+        return 0
+    return max(0, math.ceil(s.code_wait_until - now))
+
+
+def _submit_code(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    """The code's shape is checked here, before anything is asked; a well-formed code goes to
+    the service's preview (which asks the provider what it stands for). Nothing on this
+    screen touches the card: a wrong code costs no PIN try."""
+    e = _routed(e, SubmitBindingCode)
+    wait = code_wait_s(s, now)
+    if wait:  # the provider would refuse it too: not sent before the wait is over
+        return Transition(
+            replace(s, problem=Problem(ProblemCode.LOGIN_CODE_RATE_LIMITED, wait_s=wait))
+        )
+    code = e.code.strip().translate(_CODE_SEPARATORS)
+    if not BINDING_CODE_RE.fullmatch(code):
+        return Transition(replace(s, problem=Problem(ProblemCode.LOGIN_CODE_FORMAT)))
+    s = replace(s, binding_code=code, code_wait_until=None)
+    return flow.work(s, Work.PREPARE, now, context=flow.context(s))
+
+
+def _code_refused(flow: Flow, s: FlowState, problem: Problem, now: float) -> Transition:
+    """The provider refused the code: say why on the code's screen and let the person type
+    again; the third refusal ends the visit."""
+    refusals = s.code_refusals + 1
+    s = replace(s, binding_code="", code_refusals=refusals)
+    if refusals >= MAX_CODE_REFUSALS:
+        return flow.error(s, Problem(ProblemCode.LOGIN_CODE_TOO_MANY), now)
+    until = s.code_wait_until
+    if problem.code is ProblemCode.LOGIN_CODE_RATE_LIMITED and problem.wait_s:
+        until = now + problem.wait_s
+    moved = flow.go(s, Screen.BINDING_CODE, now, problem=problem, code_wait_until=until)
+    return Transition(moved, (PlaySound(Sound.ERROR),))
 
 
 def _submit_password(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
@@ -1211,6 +1309,8 @@ TABLE: dict[tuple[Screen, type], Handler] = {
     (Screen.ENROL_CONSENT, Consent): _enrol_consent,
     (Screen.ENROL_CONSENT, Decline): _finish,
     (Screen.ENROL_CONSENT, Cancel): _finish,
+    (Screen.BINDING_CODE, SubmitBindingCode): _submit_code,
+    (Screen.BINDING_CODE, Cancel): _finish,
     (Screen.SERVICE_CONSENT, Consent): _service_consent,
     (Screen.SERVICE_CONSENT, Decline): _finish,
     (Screen.SERVICE_CONSENT, Cancel): _finish,

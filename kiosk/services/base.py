@@ -62,6 +62,13 @@ class ServiceContext:
     insurer: str = ""  # on an assisted visit: the insurer number staff entered
     member: str = ""  # and the member number (記号・番号)
     preview: ServicePreview | None = None  # what the person saw before consenting, if any
+    #: When the card proved the person in this visit (the verifier's time of the verdict);
+    #: None on a staff-assisted visit. A login tells the online service (OIDC `auth_time`).
+    auth_time: datetime | None = None
+    #: The one-time binding code the person typed at the kiosk, for a service that asks one
+    #: (the login: it names the online service's waiting sign-in). A credential: out of repr,
+    #: and gone with the visit's state.
+    binding_code: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +123,11 @@ class Service(Protocol):
 class PreparedService(Service, Protocol):
     """A service that shows something before consent: `prepare` runs after verification
     (and enrolment); a `ServicePreview` is shown with the consent items, a `ServiceResult`
-    ends the visit there (e.g. "nothing to pay: please ask at the counter")."""
+    ends the visit there (e.g. "nothing to pay: please ask at the counter").
+
+    A service that also `asks_code` (the login) has the person type a binding code first: its
+    `prepare` finds it in the context's `binding_code` and raises a refused code as
+    `BindingRefused` (kiosk.services.login_broker), so the flow asks for the code again."""
 
     def prepare(self, context: ServiceContext) -> ServicePreview | ServiceResult: ...
 
@@ -124,3 +135,10 @@ class PreparedService(Service, Protocol):
 def prepares(service: Service) -> bool:
     """Whether the service shows a preview before consent."""
     return callable(getattr(service, "prepare", None))
+
+
+def asks_code(service: Service) -> bool:
+    """Whether the person types a binding code at the kiosk before the service's preview (a
+    service that says so with `asks_code = True`; its `prepare` gets the code in the
+    context's `binding_code`)."""
+    return getattr(service, "asks_code", False) is True and prepares(service)

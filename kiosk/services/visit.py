@@ -30,6 +30,7 @@ from kiosk.jpki.errors import PinBlocked
 from kiosk.jpki.session import JpkiSession, encode_pin
 from kiosk.jpki_facts import Which
 from kiosk.services.base import Link, Service, ServiceContext, ServicePreview, ServiceResult
+from kiosk.services.login_broker import BindingRefused
 from kiosk.services.records import NewAccounts, NoRecord, RecordLinker, RecordMismatch
 from kiosk.verify.der import load_certificate
 from kiosk.verify.enrolment import EnrolmentApplication, make_application
@@ -121,6 +122,8 @@ class Authenticated:
     needs_reenrolment: bool = False  # a link exists for an older certificate of this person
     #: The account of that older link, which a re-enrolment renews (never shown).
     renews: str | None = field(default=None, repr=False)
+    #: When the verifier accepted the proof (its verdict's time): the visit's `auth_time`.
+    verified_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,7 +395,7 @@ class Visit:
                 link = Link(verdict.account_ref, verdict.linked_at)
         cert = load_certificate(proved.certificate_der).certificate  # the verifier accepted them
         subject, not_after = cert.subject.rfc4514_string(), cert.not_valid_after_utc
-        return Authenticated(subject, not_after, link, renews is not None, renews)
+        return Authenticated(subject, not_after, link, renews is not None, renews, verdict.time)
 
     def read_signer(self, password: str, authenticated: Authenticated) -> EnrolmentCandidate:
         """VERIFY the signature password once and read the 4 info from the sign certificate."""
@@ -473,6 +476,8 @@ class Visit:
             raise ValueError(f"service {context.service_id} prepares nothing")  # a flow bug
         try:
             preview = prepare(context)
+        except BindingRefused:
+            raise  # a refused binding code is the person's to type again (kiosk.flow), no failure
         except Exception as e:
             log.error("service %s could not prepare: %s", context.service_id, type(e).__name__)
             raise ServiceFailed(f"service {context.service_id} could not prepare") from e

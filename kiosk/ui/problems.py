@@ -22,6 +22,14 @@ from kiosk.jpki.errors import (
     PinUnconfirmed,
     UnsupportedToken,
 )
+from kiosk.services.login_broker import (
+    BindingExpired,
+    BindingOtherProvider,
+    BindingRateLimited,
+    BindingRefused,
+    BindingUnknown,
+    BindingUsed,
+)
 from kiosk.services.records import NoRecord, RecordMismatch
 from kiosk.services.visit import ServiceFailed
 from kiosk.verify.verdict import Reason, Refused, VerifierUnavailable
@@ -56,6 +64,14 @@ REASON_PROBLEMS: dict[Reason, ProblemCode] = {
     Reason.SERIAL_UNAVAILABLE: ProblemCode.PLATFORM_UNREACHABLE,  # the issuer did not answer
     Reason.SERIAL_MISMATCH: ProblemCode.ENROLMENT_MISMATCH,
     Reason.LINK_EXISTS: ProblemCode.LINK_EXISTS,
+}
+
+#: The provider's refusals of a binding code → what the person is told (typed again).
+BINDING_PROBLEMS: dict[type[BindingRefused], ProblemCode] = {
+    BindingUnknown: ProblemCode.LOGIN_CODE_UNKNOWN,
+    BindingExpired: ProblemCode.LOGIN_CODE_EXPIRED,
+    BindingUsed: ProblemCode.LOGIN_CODE_USED,
+    BindingOtherProvider: ProblemCode.LOGIN_CODE_OTHER_PROVIDER,
 }
 
 
@@ -95,6 +111,11 @@ def problem_for(error: BaseException) -> Problem:
             return Problem(ProblemCode.PLATFORM_UNREACHABLE)
         case ServiceFailed():
             return Problem(ProblemCode.SERVICE_FAILED)
+        case BindingRateLimited():
+            return Problem(ProblemCode.LOGIN_CODE_RATE_LIMITED, wait_s=max(1, error.retry_after_s))
+        case BindingRefused():
+            said = (code for kind, code in BINDING_PROBLEMS.items() if isinstance(error, kind))
+            return Problem(next(said, ProblemCode.LOGIN_CODE_REFUSED))
         case NoRecord():
             return Problem(ProblemCode.NO_RECORD)
         case RecordMismatch():
