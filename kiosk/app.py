@@ -25,7 +25,7 @@ from kiosk.flow.ports import FlowBackend, StaffPort
 from kiosk.flow.staff import StaffDesk
 from kiosk.i18n import plain
 from kiosk.local import import_crls
-from kiosk.services.base import Service, prepares
+from kiosk.services.base import Service, asks_code, prepares
 from kiosk.services.identity import IdentityService
 from kiosk.services.visit import AuditSink, Visit
 
@@ -243,7 +243,9 @@ def flow_config(cfg: Config, services: Mapping[str, Service]) -> FlowConfig:
     if unknown:
         raise ConfigError(f"unknown service(s) in 'services': {', '.join(unknown)}")
     infos = tuple(
-        ServiceInfo(s.id, s.title, s.description, s.needs_link, s.consent_items, prepares(s))
+        ServiceInfo(
+            s.id, s.title, s.description, s.needs_link, s.consent_items, prepares(s), asks_code(s)
+        )
         for s in (services[name] for name in cfg.services)
     )
     names = cfg.providers or {cfg.provider_id: cfg.provider_id}
