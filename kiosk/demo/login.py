@@ -1,103 +1,200 @@
-"""TEST adapter of the login service: login codes in memory, and the demo's service."""
+"""TEST adapter of the login broker: the OpenID Provider's waiting sign-ins in memory, and
+the demo's login service over it.
+
+`MemoryLoginBroker.open` plays the online service sending a person's browser to the
+provider's authorization page: it returns the binding code that page would show. The kiosk's
+login service then asks what the code stands for and approves it, as it does with the real
+provider (kiosk.oidc, or the platform over HTTP). Nothing here is a real online service.
+"""
 
 from __future__ import annotations
 
+import math
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from kiosk.services.login import (
-    CODE_DIGITS,
-    CODE_TTL,
-    LoginCodeExpired,
-    LoginCodeUnknown,
-    LoginCodeUsed,
-    LoginService,
-    LoginTicket,
+from kiosk.clock import utc_now
+from kiosk.services.login import LoginService
+from kiosk.services.login_broker import (
+    BindingExpired,
+    BindingOtherProvider,
+    BindingRateLimited,
+    BindingUnknown,
+    BindingUsed,
+    LinkRefused,
     LoginUnavailable,
-    normalise_code,
+    PendingLogin,
 )
+
+#: How long a binding code waits for a kiosk, and how many digits it has.
+CODE_TTL = timedelta(minutes=5)
+CODE_DIGITS = 8
+#: Wrong codes a terminal may type before it must wait, and how long.
+MAX_WRONG = 5
+LOCKOUT = timedelta(seconds=60)
+#: The demo's terminal (kiosk.app's default).
+DEMO_TERMINAL = "kiosk-1"
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """What the online service learns from an approved sign-in (tests read it)."""
+
+    client_id: str
+    provider_id: str
+    terminal_id: str
+    account_ref: str
+    auth_time: datetime
+    approved_at: datetime
 
 
 @dataclass(slots=True)
-class _Issued:
-    account_ref: str
+class _Waiting:
+    pending: PendingLogin
+    providers: frozenset[str]
     expires_at: datetime
-    used: bool = False
+    approval: Approval | None = None
 
 
-class MemoryLoginSessions:
-    """TEST adapter: login codes in memory (tests and the demo; no real online service).
+@dataclass(slots=True)
+class _Terminal:
+    wrong: int = 0
+    locked_until: datetime | None = None
 
-    Codes come from `secrets` unless a `randbelow` is injected (tests). A new code for an
-    account supersedes that account's earlier unused one. `reachable = False` makes every call
-    raise LoginUnavailable, as an unreachable provider would.
-    """
+
+class MemoryLoginBroker:
+    """TEST, in memory: sign-ins waiting under binding codes, approved once at a kiosk.
+
+    Codes come from `secrets` unless a `randbelow` is injected (tests). A terminal that types
+    `max_wrong` unknown codes waits `lockout` before the next one is looked at (a right code
+    included, as at a real provider). `reachable = False` makes every call raise
+    LoginUnavailable; an account in `refused_accounts` has a link that cannot sign in."""
 
     def __init__(
         self,
         ttl: timedelta = CODE_TTL,
-        digits: int = CODE_DIGITS,
+        max_wrong: int = MAX_WRONG,
+        lockout: timedelta = LOCKOUT,
+        clock: Callable[[], datetime] = utc_now,
         randbelow: Callable[[int], int] = secrets.randbelow,
     ) -> None:
-        if digits < 6:
-            raise ValueError("a login code needs at least 6 digits")
         self.ttl = ttl
-        self.digits = digits
+        self.max_wrong = max_wrong
+        self.lockout = lockout
         self.reachable = True
+        self.refused_accounts: set[str] = set()
+        self._clock = clock
         self._randbelow = randbelow
-        self._issued: dict[tuple[str, str], _Issued] = {}
+        self._waiting: dict[str, _Waiting] = {}
+        self._terminals: dict[str, _Terminal] = {}
+        self._opened = 0
+
+    def open(
+        self,
+        client_name: str,
+        providers: Iterable[str],
+        *,
+        client_id: str = "",
+        claims: tuple[str, ...] = (),
+        now: datetime | None = None,
+    ) -> str:
+        """An online service's sign-in, waiting for a kiosk of one of `providers`: the
+        binding code its authorization page shows."""
+        now = now or self._clock()
+        self._opened += 1
+        for _ in range(100):
+            code = f"{self._randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+            if code not in self._waiting:  # never reissue a remembered code
+                break
+        else:
+            raise LoginUnavailable("no free binding code could be drawn")
+        pending = PendingLogin(
+            login_id=f"test-login-{self._opened}",
+            client_id=client_id or f"test-client-{self._opened}",
+            client_name=client_name,
+            claims=claims,
+            expires_at=now + self.ttl,
+        )
+        self._waiting[code] = _Waiting(pending, frozenset(providers), now + self.ttl)
+        return code
+
+    def pending(
+        self, provider_id: str, terminal_id: str, binding_code: str, now: datetime
+    ) -> PendingLogin:
+        """The sign-in waiting under this code for a service of this provider."""
+        self._check_reachable()
+        terminal = self._terminals.setdefault(terminal_id, _Terminal())
+        if terminal.locked_until is not None and now < terminal.locked_until:
+            wait = math.ceil((terminal.locked_until - now).total_seconds())
+            raise BindingRateLimited("too many wrong codes at this terminal", wait)
+        waiting = self._waiting.get(_digits(binding_code))
+        if waiting is None:
+            self._wrong(terminal, now)
+            raise BindingUnknown("no sign-in waits with this code")
+        self._usable(waiting, provider_id, now)
+        return waiting.pending
+
+    def approve(
+        self,
+        pending: PendingLogin,
+        provider_id: str,
+        terminal_id: str,
+        account_ref: str,
+        auth_time: datetime,
+        now: datetime,
+    ) -> None:
+        """The card holder agreed: the sign-in is answered for `account_ref`, once."""
+        self._check_reachable()
+        waiting = next(
+            (w for w in self._waiting.values() if w.pending.login_id == pending.login_id), None
+        )
+        if waiting is None:
+            raise BindingUnknown("no such sign-in")
+        self._usable(waiting, provider_id, now)
+        if account_ref in self.refused_accounts:
+            raise LinkRefused("the link cannot sign in")
+        waiting.approval = Approval(
+            pending.client_id, provider_id, terminal_id, account_ref, auth_time, now
+        )
+
+    def approval(self, binding_code: str) -> Approval | None:
+        """The approval of the sign-in opened with this code, if made (the online service's
+        side: tests and the demo)."""
+        waiting = self._waiting.get(_digits(binding_code))
+        return None if waiting is None else waiting.approval
+
+    @property
+    def approvals(self) -> tuple[Approval, ...]:
+        """Every approval made, in no particular order (tests)."""
+        return tuple(w.approval for w in self._waiting.values() if w.approval is not None)
 
     def _check_reachable(self) -> None:
         if not self.reachable:
-            raise LoginUnavailable("the login service cannot be reached")
+            raise LoginUnavailable("the provider cannot be reached")
 
-    def start(self, provider_id: str, account_ref: str, now: datetime) -> LoginTicket:
-        """A fresh code for the account (any earlier unused code of the account is dropped)."""
-        self._check_reachable()
-        self._forget_old(now)
-        for key, issued in list(self._issued.items()):
-            if key[0] == provider_id and issued.account_ref == account_ref and not issued.used:
-                del self._issued[key]
-        for _ in range(100):
-            code = f"{self._randbelow(10**self.digits):0{self.digits}d}"
-            if (provider_id, code) not in self._issued:  # never reissue a remembered code
-                break
-        else:
-            raise LoginUnavailable("no free login code could be drawn")
-        expires_at = now + self.ttl
-        self._issued[(provider_id, code)] = _Issued(account_ref, expires_at)
-        return LoginTicket(code, expires_at)
+    def _usable(self, waiting: _Waiting, provider_id: str, now: datetime) -> None:
+        if waiting.approval is not None:
+            raise BindingUsed("this code has been used")
+        if now >= waiting.expires_at:
+            raise BindingExpired("this code has expired")
+        if provider_id not in waiting.providers:
+            raise BindingOtherProvider("the service does not sign in through this provider")
 
-    def redeem(self, provider_id: str, code: str, now: datetime) -> str:
-        """The account the code signs in to; the code cannot be used again."""
-        self._check_reachable()
-        issued = self._issued.get((provider_id, normalise_code(code)))
-        if issued is None:
-            raise LoginCodeUnknown("this login code is not known")
-        if issued.used:
-            raise LoginCodeUsed("this login code has already been used")
-        if now >= issued.expires_at:
-            raise LoginCodeExpired("this login code has expired")
-        issued.used = True
-        return issued.account_ref
-
-    def live_codes(self, provider_id: str, now: datetime) -> int:
-        """How many codes of that provider could still be redeemed (tests)."""
-        return sum(
-            1
-            for (pid, _), issued in self._issued.items()
-            if pid == provider_id and not issued.used and now < issued.expires_at
-        )
-
-    def _forget_old(self, now: datetime) -> None:
-        """Drop codes expired for a day (kept that long only to answer 'expired')."""
-        horizon = now - timedelta(days=1)
-        for key in [k for k, v in self._issued.items() if v.expires_at < horizon]:
-            del self._issued[key]
+    def _wrong(self, terminal: _Terminal, now: datetime) -> None:
+        terminal.wrong += 1
+        if terminal.wrong >= self.max_wrong:
+            terminal.wrong, terminal.locked_until = 0, now + self.lockout
 
 
-def demo_login_service() -> LoginService:
-    """The login service over its TEST in-memory adapter (tests and the demo)."""
-    return LoginService(MemoryLoginSessions())
+def _digits(code: str) -> str:
+    """A code as typed, without the spaces and hyphens between its groups."""
+    return "".join(c for c in code if c not in " -\u3000")
+
+
+def demo_login_service(
+    broker: MemoryLoginBroker | None = None, terminal_id: str = DEMO_TERMINAL
+) -> LoginService:
+    """The login service over the TEST in-memory broker (tests and the demo)."""
+    return LoginService(broker or MemoryLoginBroker(), terminal_id)

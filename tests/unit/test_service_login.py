@@ -1,33 +1,40 @@
-"""The login service: one-time codes for the linked account, the TEST port, no staff path."""
+"""The login service over the TEST broker: the preview names the online service and what it
+receives, each refusal of a code is typed (and typed again at the kiosk), the approval is for
+the card's account at the visit's verification time and only after consent, no staff path,
+and no binding code in any log, result or repr."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kiosk.demo.audit import MemoryAudit
-from kiosk.demo.login import MemoryLoginSessions, demo_login_service
-from kiosk.errors import KioskError
-from kiosk.flow.errors_catalogue import ProblemCode
-from kiosk.services.base import Link, ServiceContext, ServiceResult
-from kiosk.services.login import (
-    CONSENT_SIGN_IN,
-    LoginCodeExpired,
-    LoginCodeRefused,
-    LoginCodeUnknown,
-    LoginCodeUsed,
-    LoginService,
-    LoginTicket,
+from kiosk.demo.login import Approval, MemoryLoginBroker, demo_login_service
+from kiosk.flow.errors_catalogue import Problem, ProblemCode
+from kiosk.i18n import LANGUAGES
+from kiosk.services.base import Link, ServiceContext, ServicePreview, ServiceResult, asks_code
+from kiosk.services.login import CONSENT_SIGN_IN, LoginService, preview_reference
+from kiosk.services.login_broker import (
+    BindingExpired,
+    BindingOtherProvider,
+    BindingRateLimited,
+    BindingRefused,
+    BindingUnknown,
+    BindingUsed,
     LoginUnavailable,
+    PendingLogin,
 )
-from kiosk.services.visit import Visit
+from kiosk.services.visit import ServiceFailed, Visit
 from kiosk.ui.problems import problem_for
 
-T0 = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)  # 15:00 in Japan
+T0 = datetime(2026, 12, 3, 6, 0, tzinfo=UTC)  # 15:00 in Japan
+VERIFIED_AT = T0 - timedelta(seconds=40)
 PROVIDER = "demo-bank"
+TERMINAL = "kiosk-7"
 ACCOUNT = "K-TEST0001"
+SHOP = "TEST ネットショップ"
 
 
 class Clock:
@@ -38,35 +45,22 @@ class Clock:
         return self.now
 
 
-def draws(*values: int):
-    """A randbelow that returns these values in turn (then fails the test)."""
-    it = iter(values)
-
-    def randbelow(n: int) -> int:
-        assert n == 10**8
-        return next(it)
-
-    return randbelow
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
 
 
-class RecordingSessions:
-    """A port that records calls and answers or raises what it is told to."""
-
-    def __init__(self, answer: LoginTicket | Exception) -> None:
-        self.answer = answer
-        self.calls: list[tuple[str, str, datetime]] = []
-
-    def start(self, provider_id: str, account_ref: str, now: datetime) -> LoginTicket:
-        self.calls.append((provider_id, account_ref, now))
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return self.answer
-
-    def redeem(self, provider_id: str, code: str, now: datetime) -> str:
-        raise AssertionError("the kiosk never redeems")
+@pytest.fixture
+def broker(clock) -> MemoryLoginBroker:
+    return MemoryLoginBroker(clock=clock)
 
 
-def context(**overrides) -> ServiceContext:
+@pytest.fixture
+def service(broker, clock) -> LoginService:
+    return LoginService(broker, TERMINAL, clock)
+
+
+def context(code: str = "", **overrides) -> ServiceContext:
     values = dict(
         service_id="login",
         provider_id=PROVIDER,
@@ -74,302 +68,294 @@ def context(**overrides) -> ServiceContext:
         subject="CN=TEST",
         cert_not_after=T0 + timedelta(days=365),
         link=Link(ACCOUNT, T0 - timedelta(days=3)),
-        consented=frozenset({CONSENT_SIGN_IN}),
+        auth_time=VERIFIED_AT,
+        binding_code=code,
     )
     values.update(overrides)
     return ServiceContext(**values)
 
 
-def row(result: ServiceResult, en_label: str) -> str:
-    return next(r.value for r in result.rows if r.label.en == en_label)
+def previewed(service: LoginService, code: str) -> ServiceContext:
+    """The context after the preview of `code`, the person having agreed."""
+    preview = service.prepare(context(code))
+    assert isinstance(preview, ServicePreview)
+    return context(code, preview=preview, consented=frozenset({CONSENT_SIGN_IN}))
 
 
-def all_texts(result: ServiceResult) -> str:
-    parts = [result.title, result.message, *(r.label for r in result.rows)]
-    return "\n".join(t.get(lang) for t in parts for lang in ("ja", "en", "ja-easy"))
+def words(*texts) -> str:
+    return "\n".join(t.get(lang) for t in texts for lang in LANGUAGES)
 
 
-def three_languages(result: ServiceResult) -> None:
-    for text in (result.title, result.message):
-        assert text.ja and text.en and text.easy and text.easy != text.ja
+def all_words(result: ServiceResult) -> str:
+    return words(result.title, result.message, *(r.label for r in result.rows))
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sessions() -> MemoryLoginSessions:
-    return MemoryLoginSessions()
-
-
-@pytest.fixture
-def service(sessions, clock) -> LoginService:
-    return LoginService(sessions, clock)
-
-
-# --- what the picker and the flow see -------------------------------------------------
-
-
-def test_declares_login_with_a_link_and_one_required_consent_item():
+def test_the_demo_service_runs_over_the_test_broker_and_asks_a_code():
     service = demo_login_service()
-    assert service.id == "login" and service.needs_link is True
-    (item,) = service.consent_items
-    assert item.id == CONSENT_SIGN_IN and item.required
-    for text in (service.title, service.description, item.label):
-        assert text.ja and text.en and text.easy and text.easy != text.ja
-    assert isinstance(service.sessions, MemoryLoginSessions)
+    assert isinstance(service.broker, MemoryLoginBroker)
+    assert service.id == "login" and service.needs_link and asks_code(service)
+    broker = MemoryLoginBroker()
+    assert demo_login_service(broker, "kiosk-3").broker is broker
+    assert demo_login_service(broker, "kiosk-3").terminal_id == "kiosk-3"
 
 
-# --- run ------------------------------------------------------------------------------
-
-
-def test_issues_a_code_for_the_linked_account_that_the_provider_redeems_once(
-    service, sessions, clock
+def test_the_preview_names_the_online_service_and_says_it_receives_only_its_own_identifier(
+    service, broker
 ):
-    result = service.run(context())
-    assert result.ok and not result.assisted
-    three_languages(result)
-    shown = row(result, "Sign-in code")
-    code = shown.replace(" ", "")
-    assert len(code) == 8 and code.isdigit() and shown == f"{code[:4]} {code[4:]}"
-    assert row(result, "Valid until") == "15:05 (JST)"
-    assert row(result, "Account") == ACCOUNT
-    assert "5分以内" in result.message.ja and "5 minutes" in result.message.en
-    clock.now += timedelta(minutes=2)
-    assert sessions.redeem(PROVIDER, shown, clock.now) == ACCOUNT  # typed as shown
-    with pytest.raises(LoginCodeUsed):
-        sessions.redeem(PROVIDER, code, clock.now)
+    code = broker.open(SHOP, [PROVIDER])
+    assert len(code) == 8 and code.isdigit()
+    preview = service.prepare(context(code))
+    assert isinstance(preview, ServicePreview)
+    assert preview.title.ja == f"{SHOP} にログインします"
+    assert preview.title.en == f"Sign in to {SHOP}"
+    assert SHOP in preview.title.easy
+    (where, what) = preview.rows
+    assert where.label.en == "Signing in to" and where.value == SHOP
+    assert "only an identifier made for this service" in what.label.en
+    assert "利用者番号だけ" in what.label.ja and what.label.easy
+    assert preview.reference.startswith("login:")
+    assert code not in repr(preview) and "test-login" not in repr(preview)
+    assert broker.approvals == ()  # a preview approves nothing
 
 
-def test_each_run_issues_a_new_code_and_the_earlier_one_stops_working(service, sessions, clock):
-    first = row(service.run(context()), "Sign-in code")
-    second = row(service.run(context()), "Sign-in code")
-    assert first != second
-    assert sessions.live_codes(PROVIDER, clock.now) == 1
-    with pytest.raises(LoginCodeUnknown):
-        sessions.redeem(PROVIDER, first, clock.now)
-    assert sessions.redeem(PROVIDER, second, clock.now) == ACCOUNT
+def test_the_preview_lists_what_else_the_service_receives(service, broker):
+    code = broker.open(SHOP, [PROVIDER], claims=("name", "birthdate", "x-test"))
+    (_, what) = service.prepare(context(code)).rows
+    assert what.label.ja.endswith("氏名・生年月日・x-test")
+    assert what.label.en.endswith("and your name, date of birth, x-test")
+    assert "なまえ" in what.label.easy
 
 
-def test_a_staff_assisted_visit_gets_no_code_and_says_why():
-    port = RecordingSessions(LoginTicket("12345678", T0))
-    result = LoginService(port, Clock()).run(
-        context(
-            subject="",
-            link=None,
-            consented=frozenset(),
-            assisted=True,
-            insurer="06123456",
-            member="12-345",
-        )
+def test_a_code_typed_in_groups_is_the_same_code(service, broker):
+    code = broker.open(SHOP, [PROVIDER])
+    grouped = f"{code[:4]} {code[4:]}"
+    assert service.prepare(context(grouped)).title.en == f"Sign in to {SHOP}"
+
+
+def test_an_unknown_code_is_raised_as_unknown(service, broker):
+    code = broker.open(SHOP, [PROVIDER])
+    wrong = "00000000" if code != "00000000" else "11111111"
+    with pytest.raises(BindingUnknown) as raised:
+        service.prepare(context(wrong))
+    assert problem_for(raised.value) == Problem(ProblemCode.LOGIN_CODE_UNKNOWN)
+    assert wrong not in str(raised.value)
+
+
+def test_a_code_of_a_service_of_another_provider_is_refused(service, broker):
+    code = broker.open(SHOP, ["another-provider"])
+    with pytest.raises(BindingOtherProvider) as raised:
+        service.prepare(context(code))
+    assert problem_for(raised.value) == Problem(ProblemCode.LOGIN_CODE_OTHER_PROVIDER)
+    assert code not in str(raised.value)
+
+
+def test_an_expired_code_is_refused(service, broker, clock):
+    code = broker.open(SHOP, [PROVIDER])
+    clock.now = T0 + timedelta(minutes=5)
+    with pytest.raises(BindingExpired):
+        service.prepare(context(code))
+
+
+def test_a_used_code_is_refused(service, broker):
+    code = broker.open(SHOP, [PROVIDER])
+    assert service.run(previewed(service, code)).ok
+    with pytest.raises(BindingUsed):
+        service.prepare(context(code))
+
+
+def test_wrong_codes_rate_limit_the_terminal_then_it_may_try_again(service, broker, clock):
+    code = broker.open(SHOP, [PROVIDER])
+    wrong = "99999999" if code != "99999999" else "88888888"
+    for _ in range(broker.max_wrong):
+        with pytest.raises(BindingUnknown):
+            service.prepare(context(wrong))
+    with pytest.raises(BindingRateLimited) as limited:
+        service.prepare(context(code))  # even the right one, while the terminal waits
+    assert limited.value.retry_after_s == 60
+    assert problem_for(limited.value) == Problem(ProblemCode.LOGIN_CODE_RATE_LIMITED, wait_s=60)
+    other_kiosk = LoginService(broker, "kiosk-8", clock)
+    assert isinstance(other_kiosk.prepare(context(code)), ServicePreview)  # per terminal
+    clock.now += timedelta(seconds=60)
+    assert isinstance(service.prepare(context(code)), ServicePreview)
+
+
+def test_an_unreachable_provider_ends_the_visit_with_its_own_result(service, broker):
+    code = broker.open(SHOP, [PROVIDER])
+    broker.reachable = False
+    result = service.prepare(context(code))
+    assert isinstance(result, ServiceResult) and not result.ok
+    assert result.title.en == "Sign-in is not available right now"
+
+
+def test_a_preview_needs_the_code(service):
+    with pytest.raises(ValueError, match="binding code"):
+        service.prepare(context(""))
+
+
+def test_the_agreed_login_is_approved_for_the_cards_account_at_the_verification_time(
+    service, broker, clock
+):
+    code = broker.open(SHOP, [PROVIDER], client_id="shop-1")
+    agreed = previewed(service, code)
+    clock.now = T0 + timedelta(seconds=20)
+    result = service.run(agreed)
+    assert result.ok
+    assert result.title.ja == f"{SHOP} にログインしました"
+    assert result.title.en == f"You are signed in to {SHOP}"
+    assert "お手元のスマートフォンやパソコンの画面に戻ってください" in result.message.ja
+    assert "Return to your phone or computer" in result.message.en
+    assert [(r.label.en, r.value) for r in result.rows] == [("Signing in to", SHOP)]
+    assert broker.approval(code) == Approval(
+        "shop-1", PROVIDER, TERMINAL, ACCOUNT, VERIFIED_AT, T0 + timedelta(seconds=20)
     )
-    assert not result.ok and result.assisted and result.rows == ()
-    three_languages(result)
-    assert "ご本人だけ" in result.message.ja and "card holder" in result.message.en
-    assert port.calls == []
-    assert "06123456" not in repr(result) and "12-345" not in repr(result)
+    assert code not in all_words(result) and ACCOUNT not in all_words(result)
 
 
-def test_assisted_is_refused_even_with_a_link_and_consent():
-    port = RecordingSessions(LoginTicket("12345678", T0))
-    result = LoginService(port, Clock()).run(context(assisted=True, insurer="06123456"))
-    assert not result.ok and result.assisted and port.calls == []
+def test_nothing_is_approved_without_consent(service, broker):
+    code = broker.open(SHOP, [PROVIDER])
+    result = service.run(replace(previewed(service, code), consented=frozenset()))
+    assert not result.ok and result.title.en == "You were not signed in"
+    assert broker.approval(code) is None
 
 
-def test_without_the_sign_in_consent_nothing_is_issued():
-    port = RecordingSessions(LoginTicket("12345678", T0))
-    result = LoginService(port, Clock()).run(context(consented=frozenset({"something-else"})))
-    assert not result.ok and result.rows == ()
-    three_languages(result)
-    assert port.calls == []
+def test_staff_cannot_sign_someone_in(service, broker):
+    code = broker.open(SHOP, [PROVIDER])
+    assisted = context(code, assisted=True, subject="", auth_time=None, insurer="06123456")
+    for result in (service.prepare(assisted), service.run(assisted)):
+        assert isinstance(result, ServiceResult)
+        assert not result.ok and result.assisted and result.rows == ()
+        assert "係員による手続きではログインできません" in result.title.ja
+    assert broker.approvals == ()
 
 
-def test_the_port_gets_the_provider_the_linked_account_and_the_clock():
-    port = RecordingSessions(LoginTicket("87654321", T0 + timedelta(minutes=3)))
-    result = LoginService(port, Clock()).run(context())
-    assert port.calls == [(PROVIDER, ACCOUNT, T0)]
-    assert row(result, "Sign-in code") == "8765 4321"
-    assert row(result, "Valid until") == "15:03 (JST)"
-    assert "3分以内" in result.message.ja
+def expire(broker: MemoryLoginBroker, clock: Clock) -> None:
+    clock.now = T0 + timedelta(minutes=6)
 
 
-def test_without_a_link_it_is_a_programming_error(service):
+def refuse_link(broker: MemoryLoginBroker, clock: Clock) -> None:
+    broker.refused_accounts.add(ACCOUNT)
+
+
+def cut_off(broker: MemoryLoginBroker, clock: Clock) -> None:
+    broker.reachable = False
+
+
+@pytest.mark.parametrize(
+    "meanwhile,title",
+    [
+        (expire, "The sign-in code has expired"),
+        (refuse_link, "This card cannot sign in"),
+        (cut_off, "Sign-in is not available right now"),
+    ],
+)
+def test_what_goes_wrong_at_approval_ends_the_visit_with_its_own_result(
+    service, broker, clock, meanwhile, title
+):
+    code = broker.open(SHOP, [PROVIDER])
+    agreed = previewed(service, code)
+    meanwhile(broker, clock)
+    result = service.run(agreed)
+    assert not result.ok and result.title.en == title
+    assert broker.approval(code) is None
+
+
+def test_a_code_used_meanwhile_is_said_used(service, broker):
+    code = broker.open(SHOP, [PROVIDER])
+    agreed = previewed(service, code)
+    assert service.run(agreed).ok
+    again = service.run(agreed)
+    assert not again.ok and again.title.en == "This sign-in code has been used"
+    assert len(broker.approvals) == 1
+
+
+class SwappingBroker(MemoryLoginBroker):
+    """A broker whose code stands for another login once `swap` is set."""
+
+    swap = False
+
+    def pending(self, provider_id, terminal_id, binding_code, now) -> PendingLogin:
+        found = super().pending(provider_id, terminal_id, binding_code, now)
+        return replace(found, client_name="Someone else", client_id="other") if self.swap else found
+
+
+def test_only_the_login_shown_is_approved(clock):
+    broker = SwappingBroker(clock=clock)
+    service = LoginService(broker, TERMINAL, clock)
+    code = broker.open(SHOP, [PROVIDER])
+    agreed = previewed(service, code)
+    broker.swap = True
+    result = service.run(agreed)
+    assert not result.ok and "no longer matches" in result.message.en
+    assert broker.approval(code) is None
+
+
+@pytest.mark.parametrize(
+    "missing",
+    [{"link": None}, {"auth_time": None}, {"binding_code": ""}, {"preview": None}],
+    ids=["link", "auth_time", "code", "preview"],
+)
+def test_a_run_without_what_the_flow_gives_is_a_bug_not_a_login(service, broker, missing):
+    code = broker.open(SHOP, [PROVIDER])
     with pytest.raises(ValueError):
-        service.run(context(link=None))
+        service.run(replace(previewed(service, code), **missing))
+    assert broker.approvals == ()
 
 
-def test_an_unreachable_login_service_is_a_plain_not_ok_result(service, sessions, clock, caplog):
-    sessions.reachable = False
-    with caplog.at_level(logging.DEBUG):
-        result = service.run(context())
-    assert not result.ok and result.rows == ()
-    three_languages(result)
-    assert "しばらくしてから" in result.message.ja and "try again later" in result.message.en
-    assert "login_unavailable" in caplog.text
-    sessions.reachable = True
-    assert sessions.live_codes(PROVIDER, clock.now) == 0
+def test_the_reference_names_the_login_by_a_digest():
+    pending = PendingLogin("secret-handle", "shop-1", SHOP, ("name",))
+    reference = preview_reference(pending)
+    assert "secret-handle" not in reference and reference.startswith("login:")
+    assert reference != preview_reference(replace(pending, claims=()))
+    assert reference != preview_reference(replace(pending, client_id="shop-2"))
 
 
-def test_other_port_failures_reach_the_flow_as_service_failed():
-    """Anything but 'unreachable' is not the person's to handle: the backend's error screen."""
-    port = RecordingSessions(RuntimeError("boom"))
-    audit = MemoryAudit()
-    backend = Visit(
-        connect=None,  # type: ignore[arg-type]
-        verifier=None,  # type: ignore[arg-type]
-        challenges=None,  # type: ignore[arg-type]
-        audit=audit,
-        services={"login": LoginService(port, Clock())},
-        terminal_id="kiosk-1",
-        clock=Clock(),
-    )
-    with pytest.raises(KioskError) as raised:
-        backend.run_service(context())
-    assert problem_for(raised.value).code is ProblemCode.SERVICE_FAILED
-    assert [(r.action, r.ok) for r in audit.records] == [("service.login", False)]
+def test_no_binding_code_is_logged_or_in_a_repr(service, broker, clock, caplog):
+    caplog.set_level(logging.DEBUG)
+    code = broker.open(SHOP, [PROVIDER])
+    agreed = previewed(service, code)
+    service.run(agreed)
+    with pytest.raises(BindingUsed):
+        service.prepare(context(code))
+    broker.reachable = False
+    service.prepare(context(code))
+    assert caplog.records  # the refusals and the outage were logged, by their codes
+    assert code not in caplog.text
+    assert code not in repr(agreed) and code not in repr(broker)
+    assert "test-login" not in repr(agreed)
 
 
-def test_the_backend_audits_an_unreachable_login_as_not_ok(sessions):
-    sessions.reachable = False
-    audit = MemoryAudit()
-    backend = Visit(
-        connect=None,  # type: ignore[arg-type]
-        verifier=None,  # type: ignore[arg-type]
-        challenges=None,  # type: ignore[arg-type]
-        audit=audit,
-        services={"login": LoginService(sessions, Clock())},
-        terminal_id="kiosk-1",
-        clock=Clock(),
-    )
-    assert not backend.run_service(context()).ok
-    assert [(r.action, r.ok) for r in audit.records] == [("service.login", False)]
+def test_every_result_is_written_in_the_three_languages(service, broker, clock):
+    code = broker.open(SHOP, [PROVIDER])
+    agreed = previewed(service, code)
+    results = [service.run(replace(agreed, consented=frozenset())), service.run(agreed)]
+    results.append(service.run(agreed))  # used
+    for result in results:
+        for text in (result.title, result.message):
+            assert text.ja and text.en and text.easy and text.easy != text.ja
 
 
-def test_the_code_is_never_logged(service, sessions, clock, caplog):
-    with caplog.at_level(logging.DEBUG):
-        result = service.run(context())
-        code = row(result, "Sign-in code").replace(" ", "")
-        sessions.redeem(PROVIDER, code, clock.now)
-        for attempt in (code, "00000000"):
-            with pytest.raises(LoginCodeRefused) as refused:
-                sessions.redeem(PROVIDER, attempt, clock.now)
-            assert attempt not in str(refused.value) and attempt not in repr(refused.value)
-    assert code not in caplog.text and code[:4] not in caplog.text
-    assert code not in all_texts(result)  # only in the code's row value
+class FailingService:
+    """A login-like service whose prepare raises what it is told to."""
+
+    id = "login"
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def prepare(self, context):
+        raise self.error
 
 
-def test_a_ticket_keeps_its_code_out_of_repr():
-    ticket = LoginTicket("12345678", T0)
-    assert "12345678" not in repr(ticket) and ticket.code == "12345678"
+@pytest.mark.parametrize("error", [BindingUnknown("x"), BindingRateLimited("x", 5)])
+def test_the_visit_passes_a_refused_code_on_as_itself(error):
+    visit = Visit(None, None, None, None, {"login": FailingService(error)}, TERMINAL, Clock())
+    with pytest.raises(BindingRefused) as raised:
+        visit.prepare_service(context("12345678"))
+    assert raised.value is error
 
 
-# --- the TEST adapter (the provider's side) ---------------------------------------------
-
-
-def test_codes_are_eight_digits_from_the_injected_random():
-    sessions = MemoryLoginSessions(randbelow=draws(42, 12345678))
-    assert sessions.start(PROVIDER, "K-A", T0).code == "00000042"
-    assert sessions.start(PROVIDER, "K-B", T0) == LoginTicket("12345678", T0 + timedelta(minutes=5))
-
-
-def test_default_codes_come_from_secrets():
-    sessions = MemoryLoginSessions()
-    codes = {sessions.start(PROVIDER, f"K-{i}", T0).code for i in range(20)}
-    assert len(codes) == 20 and all(len(c) == 8 and c.isdigit() for c in codes)
-
-
-def test_a_code_in_use_is_never_drawn_twice():
-    sessions = MemoryLoginSessions(randbelow=draws(7, 7, 7, 8))
-    assert sessions.start(PROVIDER, "K-A", T0).code == "00000007"
-    assert sessions.start(PROVIDER, "K-B", T0).code == "00000008"
-    assert sessions.redeem(PROVIDER, "00000007", T0) == "K-A"
-    assert sessions.redeem(PROVIDER, "00000008", T0) == "K-B"
-
-
-def test_a_used_code_is_not_reissued_to_someone_else():
-    sessions = MemoryLoginSessions(randbelow=draws(7, 7, 9))
-    sessions.start(PROVIDER, "K-A", T0)
-    sessions.redeem(PROVIDER, "00000007", T0)
-    assert sessions.start(PROVIDER, "K-B", T0).code == "00000009"
-    with pytest.raises(LoginCodeUsed):
-        sessions.redeem(PROVIDER, "00000007", T0)
-
-
-def test_no_free_code_is_unavailable_not_a_loop():
-    sessions = MemoryLoginSessions(randbelow=lambda n: 5)
-    sessions.start(PROVIDER, "K-A", T0)
-    with pytest.raises(LoginUnavailable):
-        sessions.start(PROVIDER, "K-B", T0)
-
-
-def test_the_same_code_at_two_providers_is_two_codes():
-    sessions = MemoryLoginSessions(randbelow=draws(7, 7))
-    sessions.start(PROVIDER, "K-A", T0)
-    sessions.start("other-bank", "K-Z", T0)
-    assert sessions.redeem("other-bank", "00000007", T0) == "K-Z"
-    assert sessions.redeem(PROVIDER, "00000007", T0) == "K-A"
-
-
-def test_a_code_is_valid_until_just_before_its_expiry():
-    sessions = MemoryLoginSessions(ttl=timedelta(minutes=3), randbelow=draws(1, 2))
-    first = sessions.start(PROVIDER, "K-A", T0)
-    second = sessions.start(PROVIDER, "K-B", T0)
-    assert first.expires_at == T0 + timedelta(minutes=3)
-    end = first.expires_at
-    assert sessions.redeem(PROVIDER, first.code, end - timedelta(microseconds=1)) == "K-A"
-    with pytest.raises(LoginCodeExpired):
-        sessions.redeem(PROVIDER, second.code, end)
-    assert sessions.live_codes(PROVIDER, end) == 0
-
-
-def test_unknown_codes_and_another_providers_codes_are_refused():
-    sessions = MemoryLoginSessions(randbelow=draws(1))
-    ticket = sessions.start(PROVIDER, "K-A", T0)
-    for provider, code in ((PROVIDER, "99999999"), (PROVIDER, ""), ("other-bank", ticket.code)):
-        with pytest.raises(LoginCodeUnknown):
-            sessions.redeem(provider, code, T0)
-    assert sessions.redeem(PROVIDER, ticket.code, T0) == "K-A"  # the refusals used nothing
-
-
-def test_typed_codes_may_carry_spaces_and_hyphens():
-    sessions = MemoryLoginSessions(randbelow=draws(12345678))
-    sessions.start(PROVIDER, "K-A", T0)
-    assert sessions.redeem(PROVIDER, " 1234-5678\u3000", T0) == "K-A"
-
-
-def test_codes_expired_for_a_day_are_forgotten():
-    sessions = MemoryLoginSessions(randbelow=draws(1, 2))
-    old = sessions.start(PROVIDER, "K-A", T0)
-    later = T0 + timedelta(days=1, minutes=6)
-    sessions.start(PROVIDER, "K-B", later)
-    with pytest.raises(LoginCodeUnknown):
-        sessions.redeem(PROVIDER, old.code, later)
-
-
-def test_refusals_are_typed_kiosk_errors_with_codes():
-    codes = {
-        cls: cls.code
-        for cls in (LoginUnavailable, LoginCodeUnknown, LoginCodeExpired, LoginCodeUsed)
-    }
-    assert all(issubclass(cls, KioskError) for cls in codes)
-    assert len(set(codes.values())) == 4
-    assert not issubclass(LoginUnavailable, LoginCodeRefused)
-
-
-def test_an_unreachable_adapter_refuses_both_sides():
-    sessions = MemoryLoginSessions(randbelow=draws(1))
-    ticket = sessions.start(PROVIDER, "K-A", T0)
-    sessions.reachable = False
-    with pytest.raises(LoginUnavailable):
-        sessions.start(PROVIDER, "K-A", T0)
-    with pytest.raises(LoginUnavailable):
-        sessions.redeem(PROVIDER, ticket.code, T0)
-    sessions.reachable = True
-    assert sessions.redeem(PROVIDER, ticket.code, T0) == "K-A"
-
-
-def test_short_codes_are_refused():
-    with pytest.raises(ValueError):
-        MemoryLoginSessions(digits=4)
+def test_the_visit_still_turns_other_failures_into_a_service_failure():
+    visit = Visit(None, None, None, None, {"login": FailingService(LoginUnavailable("x"))},
+                  TERMINAL, Clock())  # fmt: skip
+    with pytest.raises(ServiceFailed):
+        visit.prepare_service(context("12345678"))
