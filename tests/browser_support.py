@@ -5,7 +5,7 @@ Fixtures (a plugin of tests/conftest.py):
 - `browser` (session): one chromium for the whole run, started from the system's binary
   (KIOSK_TEST_CHROMIUM, else `chromium` on PATH) — never a browser build of Playwright's own;
 - `page` (function): a fresh context (no cookies, no storage shared between tests) and a page
-  in it, closed after the test;
+  in it, closed after the test; an uncaught error in a page's script fails the test;
 - `serve` (function): serves an ASGI app with uvicorn on 127.0.0.1 (a free port) for the test,
   and answers its base URL.
 
@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -48,7 +48,7 @@ def chromium_path() -> str | None:
     return shutil.which("chromium")
 
 
-def browser_unavailable(reason: str) -> None:
+def browser_unavailable(reason: str) -> NoReturn:
     """Skip (developer's machine) or fail (CI) a browser test that cannot run."""
     message = f"{reason}; `make test` installs Debian's chromium (packaging/setup/system-deps.sh)"
     if _IN_CI:
@@ -83,15 +83,21 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(request: pytest.FixtureRequest, browser: Any) -> Iterator[Any]:
-    """A page in a fresh browser context (its own cookies), closed after the test."""
+def page(browser: Any) -> Iterator[Any]:
+    """A page in a fresh browser context (its own cookies), closed after the test; an error a
+    page's script throws and nobody catches fails the test (as a Qt warning fails a UI test)."""
     context = browser.new_context()
     context.set_default_timeout(PAGE_TIMEOUT_MS)
     context.set_default_navigation_timeout(PAGE_TIMEOUT_MS)
+    opened = context.new_page()
+    script_errors: list[str] = []
+    opened.on("pageerror", lambda error: script_errors.append(f"{error.name}: {error.message}"))
     try:
-        yield context.new_page()
+        yield opened
     finally:
         context.close()
+    if script_errors:
+        pytest.fail(f"a page's script failed: {'; '.join(script_errors)}", pytrace=False)
 
 
 @pytest.fixture
