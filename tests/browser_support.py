@@ -2,8 +2,12 @@
 
 Fixtures (a plugin of tests/conftest.py):
 
-- `browser` (session): one chromium for the whole run, started from the system's binary
-  (KIOSK_TEST_CHROMIUM, else `chromium` on PATH) — never a browser build of Playwright's own;
+- `browser` (module): one chromium for a test module, started from the system's binary
+  (KIOSK_TEST_CHROMIUM, else `chromium` on PATH) — never a browser build of Playwright's own.
+  A module, not the session: while Playwright's synchronous API is up it keeps its event loop
+  marked running on the main thread, so `asyncio.run` there refuses ("cannot be called from a
+  running event loop"); a session-wide browser would make that true for every test after the
+  first page test. Starting it takes about 1.5 s, once per module;
 - `page` (function): a fresh context (no cookies, no storage shared between tests) and a page
   in it, closed after the test; an uncaught error in a page's script fails the test;
 - `serve` (function): serves an ASGI app with uvicorn on 127.0.0.1 (a free port) for the test,
@@ -56,9 +60,9 @@ def browser_unavailable(reason: str) -> NoReturn:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's chromium, headless, for the whole session."""
+    """Debian's chromium, headless, for the test module (see the module's docstring)."""
     executable = chromium_path()
     if executable is None:
         browser_unavailable("chromium is not installed")
