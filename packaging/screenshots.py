@@ -123,12 +123,14 @@ class Tour:
         challenges = ChallengeService()
         self.reader = InProcessReader()
         audit = MemoryAudit()
+        self.provider_id = cfg.provider_id
+        self.services = available_services(cfg.terminal_id, cfg.provider_id)
         backend = Visit(
             self.reader.connect,
             Verifier(trust, index, challenges),
             challenges,
             audit,
-            available_services(cfg.terminal_id, cfg.provider_id),
+            self.services,
             cfg.terminal_id,
             utc_now,
         )
@@ -324,7 +326,8 @@ class Tour:
 
 class ServicesTour(Tour):
     """The other services, offered together: the picker, the payment with its amount before
-    consent, the insurance check's consent and result, and a login code (TEST adapters)."""
+    consent, the insurance check's consent and result, and a login's binding code typed at the
+    kiosk (TEST adapters: the TEST login broker plays the online service)."""
 
     SERVICES = ("identity", "insurance", "login", "payment")
 
@@ -382,11 +385,17 @@ class ServicesTour(Tour):
         self.shot("insurance-eligibility")
         self.leave()
 
+        code = self.services["login"].broker.open("TEST オンラインショップ", [self.provider_id])
         self.visit("login")
+        self.at("binding_code")
+        pad = self.window.current_page().pad
+        for key in code:
+            pad.press(key)
+        self.shot("login-code-entry")
+        pad.ok_button.click()
         self.at("service_consent")
         self.send(Consent(frozenset({"sign_in"})))
         self.at("result")
-        self.shot("login-code")
         self.leave()
         self.controller.stop()
         self.window.staff_exit()

@@ -132,6 +132,23 @@ TEXTS: dict[str, Text] = {
         "First visit: your card will be registered. The password is 6–16 letters A–Z and digits.",
         "はじめて なので とうろく します。えいごの おおもじと すうじで 6〜16もじ です。",
     ),
+    # binding code (login)
+    "code.title": T(
+        "スマートフォンやパソコンに表示されたログインコード(数字8桁)を入力してください",
+        "Type the 8-digit sign-in code shown on your phone or computer",
+        "スマホや パソコンに でている ログインの ばんごう(すうじ 8つ)を いれて ください",
+    ),
+    "code.hint": T(
+        "コードは、ログインするサービスの画面に表示されています。数分で使えなくなります。",
+        "The code is on the sign-in page of the service you are signing in to. "
+        "It works for a few minutes only.",
+        "ばんごうは ログイン する サービスの がめんに でて います。すぐ つかえなく なります。",
+    ),
+    "code.wait": T(
+        "あと{seconds}秒お待ちください",
+        "Please wait {seconds} s",
+        "あと {seconds}びょう まって ください",
+    ),
     # review / consent
     "review.title": T(
         "カードから読み取った内容を確認してください",

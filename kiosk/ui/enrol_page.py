@@ -5,6 +5,8 @@ from __future__ import annotations
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QVBoxLayout, QWidget
 
 from kiosk.flow.machine import Cancel, ConfirmInfo, Consent, Decline, Flow, FlowState, Screen
+from kiosk.i18n import Language
+from kiosk.services.base import ResultRow
 from kiosk.ui.base_page import Page, Send, label
 
 _SEX_KEYS = {"male": "sex.male", "female": "sex.female"}
@@ -116,7 +118,7 @@ class ConsentPage(Page):
                 self.text.hide()
             else:  # what the service will act on (e.g. the amount), before the person agrees
                 lines = [preview.title.get(self.language)]
-                lines += [f"{r.label.get(self.language)}: {r.value}" for r in preview.rows]
+                lines += [_row_line(r, self.language) for r in preview.rows]
                 self.text.setText("\n".join(lines))
                 self.text.show()
             for item in self.flow.service(state.service_id).consent_items:
@@ -132,3 +134,10 @@ class ConsentPage(Page):
     def _agree(self) -> None:
         ticked = frozenset(i for i, box in self.checks.items() if box.isChecked())
         self.send(Consent(ticked))
+
+
+def _row_line(row: ResultRow, language: Language) -> str:
+    """One row of a preview: "label: value", or the label alone when it says it all (the
+    login's "what the service receives")."""
+    name = row.label.get(language)
+    return f"{name}: {row.value}" if row.value else name

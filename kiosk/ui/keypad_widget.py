@@ -1,9 +1,12 @@
-"""On-screen keypads for secrets: the 4-digit PIN pad and the A–Z/0–9 password keyboard.
+"""On-screen keypads: the 4-digit PIN pad, the A–Z/0–9 password keyboard, the staff pad, and
+the pad for an online service's binding code.
 
-What is typed shows only as ● (never the last character, not even briefly), keys do not
-animate when pressed (the stylesheet keeps :pressed identical), and the digit order can be
-shuffled each time the pad appears. The secret leaves the widget only through `submitted`,
-and the buffer is cleared at that moment and whenever the pad is shown or hidden.
+What a secret pad types shows only as ● (never the last character, not even briefly), keys do
+not animate when pressed (the stylesheet keeps :pressed identical), and the digit order can be
+shuffled each time the pad appears. What is typed leaves the widget only through `submitted`,
+and the buffer is cleared at that moment and whenever the pad is shown or hidden. The binding
+code's pad is the same widget unmasked: the code is read off a phone and checked against it,
+and it is no secret of the card (it is still forgotten the same way).
 """
 
 from __future__ import annotations
@@ -41,12 +44,15 @@ class SecretPad(QWidget):
         columns: int,
         max_length: int,
         shuffle: Callable[[list[str]], None] | None = None,
+        *,
+        masked: bool = True,
     ) -> None:
         super().__init__()
         self._keys = keys
         self.columns = columns
         self._max = max_length
         self._shuffle = shuffle
+        self.masked = masked
         self._typed: list[str] = []
         self.mask = QLabel()
         self.mask.setObjectName("mask")
@@ -151,7 +157,11 @@ class SecretPad(QWidget):
         self.submitted.emit(secret)
 
     def _refresh(self) -> None:
-        shown = "●" * len(self._typed)
+        if self.masked:
+            shown = "●" * len(self._typed)
+        else:  # in groups of four, as the code is shown on the phone
+            typed = "".join(self._typed)
+            shown = " ".join(typed[i : i + 4] for i in range(0, len(typed), 4))
         self.mask.setText(shown or " ")
 
     def set_labels(self, clear: str, delete: str, ok: str) -> None:
@@ -180,3 +190,8 @@ def password_keyboard() -> SecretPad:
 def staff_pad() -> SecretPad:
     """The staff PIN pad: digits, up to 12."""
     return SecretPad(DIGITS, 3, 12)
+
+
+def code_pad() -> SecretPad:
+    """The binding code's pad: 8 digits, shown as typed (in groups of four), never shuffled."""
+    return SecretPad(DIGITS, 3, 8, masked=False)

@@ -28,9 +28,10 @@ from kiosk.i18n import LANGUAGES, Language
 from kiosk.ui.attract_page import AttractPage
 from kiosk.ui.base_page import Page, label
 from kiosk.ui.card_page import InsertPage, PutBackPage, TakeCardPage
+from kiosk.ui.code_page import BindingCodePage
 from kiosk.ui.controller import FlowController
 from kiosk.ui.enrol_page import ConsentPage, ReviewPage
-from kiosk.ui.keypad_widget import password_keyboard, pin_pad, staff_pad
+from kiosk.ui.keypad_widget import code_pad, password_keyboard, pin_pad, staff_pad
 from kiosk.ui.message_page import ProblemPage, ResultPage, WorkingPage
 from kiosk.ui.picker_page import providers_page, services_page
 from kiosk.ui.secret_page import PasswordPage, PinPage
@@ -124,6 +125,7 @@ class KioskWindow(QWidget):
             (Screen.PASSWORD, PasswordPage(send, password_keyboard())),
             (Screen.REVIEW, ReviewPage(send)),
             (Screen.ENROL_CONSENT, consent),
+            (Screen.BINDING_CODE, BindingCodePage(send, code_pad())),
             (Screen.SERVICE_CONSENT, consent),
             (Screen.RESULT, ResultPage(send)),
             (Screen.TAKE_CARD, TakeCardPage(send)),
