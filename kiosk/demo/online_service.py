@@ -210,7 +210,9 @@ def _complete(
 ) -> SignedIn:
     """The callback's work: the provider's answer, the code exchange, the ID token."""
     state = query.get("state", "")
-    if not state or not secrets.compare_digest(state, cookies.get(STATE_COOKIE, "")):
+    started_here = cookies.get(STATE_COOKIE, "")
+    # compared as bytes: compare_digest refuses str with characters beyond ASCII
+    if not state or not secrets.compare_digest(state.encode(), started_here.encode()):
         raise SignInRefused("this browser did not start this sign-in", 400)
     started = pending.take(state)
     if "error" in query:

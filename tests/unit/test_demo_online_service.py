@@ -28,6 +28,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
 from kiosk.demo.online_service import (
+    PENDING_TTL_S,
     OnlineServiceSettings,
     SignInRefused,
     create_online_service_app,
@@ -355,3 +356,31 @@ def test_an_id_token_without_a_nonce_is_refused():
 
     with pytest.raises(SignInRefused, match="lacks claims: nonce"):
         validate_id_token(token, KEYS, SETTINGS, "n-1", NOW)
+
+
+def test_a_callback_with_a_state_in_any_script_is_a_page_not_a_500(service):
+    with _browser_like() as client:
+        client.cookies.set("demo_online_service_state", "abc")
+        answer = client.get(f"{service}/callback", params={"state": "状態", "code": "x"})
+
+    assert answer.status_code == 400
+    assert "not signed in: this browser did not start this sign-in" in _said(answer)
+
+
+def test_a_sign_in_left_too_long_is_refused_before_the_code_is_exchanged(serve, op):
+    now = [NOW]
+    later = _ServedLater()
+    base = serve(later)
+    op.redirect_uri = f"{base}/callback"
+    settings = OnlineServiceSettings(op.issuer, CLIENT_ID, CLIENT_SECRET, op.redirect_uri)
+    later.app = create_online_service_app(settings, clock=lambda: now[0])
+
+    with _browser_like() as client:
+        to_provider = client.get(f"{base}/login", follow_redirects=False).headers["location"]
+        back = client.get(to_provider, follow_redirects=False).headers["location"]
+        now[0] += PENDING_TTL_S + 1
+        answer = client.get(back)
+
+    assert answer.status_code == 400
+    assert "not signed in: this sign-in took too long; start again" in _said(answer)
+    assert op.token_requests == []
