@@ -256,7 +256,8 @@ def _get_json(client: OAuth2Client, url: str, what: str) -> dict[str, Any]:
 
 def _discover(client: OAuth2Client, issuer: str) -> _Provider:
     """The provider's endpoints, from its discovery document (which must name this issuer)."""
-    document = _get_json(client, f"{issuer}/.well-known/openid-configuration", "discovery")
+    well_known = f"{issuer.rstrip('/')}/.well-known/openid-configuration"  # Discovery 4.1
+    document = _get_json(client, well_known, "discovery")
     if document.get("issuer") != issuer:
         raise SignInRefused("the provider's discovery names another issuer", 502)
     methods = document.get("code_challenge_methods_supported", ["S256"])

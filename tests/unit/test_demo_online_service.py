@@ -101,11 +101,12 @@ def stand_in_app(op: StandInProvider) -> FastAPI:
 
     @app.get("/.well-known/openid-configuration")
     def discovery() -> dict[str, Any]:
+        base = op.issuer.rstrip("/")
         return {
             "issuer": op.issuer,
-            "authorization_endpoint": f"{op.issuer}/authorize",
-            "token_endpoint": f"{op.issuer}/token",
-            "jwks_uri": f"{op.issuer}/jwks",
+            "authorization_endpoint": f"{base}/authorize",
+            "token_endpoint": f"{base}/token",
+            "jwks_uri": f"{base}/jwks",
             "response_types_supported": ["code"],
             "subject_types_supported": ["pairwise"],
             "id_token_signing_alg_values_supported": ["ES256"],
@@ -173,14 +174,25 @@ class _ServedLater:
 
 
 @pytest.fixture
-def service(serve, op) -> str:
-    """The demo online service's base URL, registered at the stand-in as CLIENT_ID."""
-    later = _ServedLater()
-    base = serve(later)
-    op.redirect_uri = f"{base}/callback"
-    settings = OnlineServiceSettings(op.issuer, CLIENT_ID, CLIENT_SECRET, op.redirect_uri)
-    later.app = create_online_service_app(settings, clock=lambda: NOW)
-    return base
+def start_service(serve, op):
+    """`start_service(clock)` serves the demo online service, registered at the stand-in as
+    CLIENT_ID with its own /callback, and answers its base URL."""
+
+    def start(clock=lambda: NOW) -> str:
+        later = _ServedLater()
+        base = serve(later)
+        op.redirect_uri = f"{base}/callback"
+        settings = OnlineServiceSettings(op.issuer, CLIENT_ID, CLIENT_SECRET, op.redirect_uri)
+        later.app = create_online_service_app(settings, clock=clock)
+        return base
+
+    return start
+
+
+@pytest.fixture
+def service(start_service) -> str:
+    """The demo online service's base URL."""
+    return start_service()
 
 
 # -- in chromium ---------------------------------------------------------------------------
@@ -367,13 +379,19 @@ def test_a_callback_with_a_state_in_any_script_is_a_page_not_a_500(service):
     assert "not signed in: this browser did not start this sign-in" in _said(answer)
 
 
-def test_a_sign_in_left_too_long_is_refused_before_the_code_is_exchanged(serve, op):
+def test_an_issuer_ending_in_a_slash_is_discovered_without_a_double_slash(op, start_service):
+    op.issuer += "/"
+    base = start_service()
+
+    with _browser_like() as client:
+        answer = client.get(f"{base}/login")
+
+    assert f"signed in: pairwise sub {SUB}" in _said(answer)
+
+
+def test_a_sign_in_left_too_long_is_refused_before_the_code_is_exchanged(op, start_service):
     now = [NOW]
-    later = _ServedLater()
-    base = serve(later)
-    op.redirect_uri = f"{base}/callback"
-    settings = OnlineServiceSettings(op.issuer, CLIENT_ID, CLIENT_SECRET, op.redirect_uri)
-    later.app = create_online_service_app(settings, clock=lambda: now[0])
+    base = start_service(clock=lambda: now[0])
 
     with _browser_like() as client:
         to_provider = client.get(f"{base}/login", follow_redirects=False).headers["location"]
