@@ -989,7 +989,8 @@ def _work_failed(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
     kind, problem = s.work, e.problem
     s = replace(s, work=None)
     if kind is Work.PREPARE and problem.code in CODE_REFUSALS:
-        return _code_refused(flow, s, problem, now)
+        if flow.service(s.service_id).asks_code:  # else no code was typed to type again
+            return _code_refused(flow, s, problem, now)
     left = problem.retries_left
     if problem.code is ProblemCode.PIN_INCORRECT and kind is Work.AUTHENTICATE:
         if not left:

@@ -279,3 +279,11 @@ def test_the_brokers_refusals_are_told_as_their_own_problems(error, code):
 def test_a_rate_limit_is_told_with_its_wait():
     limited = BindingRateLimited("slow down", retry_after_s=42)
     assert problem_for(limited) == Problem(ProblemCode.LOGIN_CODE_RATE_LIMITED, wait_s=42)
+
+
+def test_a_refusal_from_a_service_that_asks_no_code_ends_the_visit():
+    plain = replace(LOGIN, id="payment", asks_code=False)
+    d = Driver(make_flow(services=(plain,))).send(Start()).send(ReaderChanged(ReaderStatus.CARD))
+    d.finish_work(CardStatus(3, 5)).send(SubmitPin("1234")).finish_work(AUTH)
+    d.fail_work(ProblemCode.LOGIN_CODE_UNKNOWN)
+    assert d.screen is Screen.ERROR and d.state.code_refusals == 0
