@@ -449,3 +449,106 @@ class PaymentRequestRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     receipt_no: Mapped[str | None] = mapped_column(String(KEY_ID_LENGTH), nullable=True)
+
+
+#: The states of an OpenID Connect authorization request (kiosk.store.oidc): `waiting` for a
+#: kiosk visit, `approved` there (its authorization code issued), `exchanged` at the token
+#: endpoint; `denied` (cancelled in the browser) and `expired` end it without a login.
+OIDC_REQUEST_STATES = ("waiting", "approved", "denied", "expired", "exchanged")
+
+
+class OidcRequestRow(Base):
+    """One browser's authorization request at the OpenID Provider (kiosk.oidc), waiting for
+    the person to prove with the card at a kiosk and type its binding code there.
+
+    The binding code itself is never stored: `binding_digest` is its keyed SHA-256 (HMAC),
+    kept to tell an expired or used code from a mistyped one, and `live_binding` holds the
+    same digest only while the request waits (NULL after), so the unique constraint refuses
+    a second waiting request under one code. `request_id` is the browser's handle (its
+    waiting page polls it), `login_id` the kiosk's: neither can be derived from the other.
+    What the kiosk proved is kept as the ID token will say it (pairwise `sub`, `acr`, `amr`,
+    `auth_time`) — never a certificate, a serial or the account reference.
+    """
+
+    __tablename__ = "oidc_requests"
+    __table_args__ = (
+        UniqueConstraint("login_id", name="uq_oidc_requests_login_id"),
+        UniqueConstraint("live_binding", name="uq_oidc_requests_live_binding"),
+        Index("ix_oidc_requests_binding", "binding_digest"),
+        Index("ix_oidc_requests_nonce", "client_id", "nonce"),
+        Index("ix_oidc_requests_expires", "expires_at"),
+        CheckConstraint(
+            "status IN ('waiting', 'approved', 'denied', 'expired', 'exchanged')",
+            name="status_known",
+        ),
+        CheckConstraint(
+            "(status = 'waiting') = (live_binding IS NOT NULL)", name="waiting_holds_binding"
+        ),
+    )
+
+    request_id: Mapped[str] = mapped_column(String(CODE_LENGTH), primary_key=True)
+    login_id: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    client_id: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    redirect_uri: Mapped[str] = mapped_column(String(1024))
+    state: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    nonce: Mapped[str] = mapped_column(String(255))
+    #: BASE64URL(SHA-256(code_verifier)): PKCE with S256 only.
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    scope: Mapped[str] = mapped_column(String(255))
+    binding_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    live_binding: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    provider_id: Mapped[str | None] = mapped_column(String(CODE_LENGTH), nullable=True)
+    terminal_id: Mapped[str | None] = mapped_column(String(CODE_LENGTH), nullable=True)
+    sub: Mapped[str | None] = mapped_column(String(CODE_LENGTH), nullable=True)
+    auth_time: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    acr: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    #: The RFC 8176 method values, space-separated (`sc hwk pin`).
+    amr: Mapped[str | None] = mapped_column(String(CODE_LENGTH), nullable=True)
+
+
+class OidcCodeRow(Base):
+    """The authorization code of an approved request: its SHA-256 only (the code is 256
+    random-looking bits, so a plain hash is enough), good once (`used_at`) and briefly."""
+
+    __tablename__ = "oidc_codes"
+    __table_args__ = (UniqueConstraint("request_id", name="uq_oidc_codes_request_id"),)
+
+    code_digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("oidc_requests.request_id"))
+    client_id: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class OidcBindingFailureRow(Base):
+    """One wrong binding code typed at a kiosk terminal: the rate limit counts a terminal's
+    rows in its window (kiosk.oidc.provider). Only codes and times: never what was typed."""
+
+    __tablename__ = "oidc_binding_failures"
+    __table_args__ = (
+        Index("ix_oidc_binding_failures_terminal", "provider_id", "terminal_id", "failed_at"),
+    )
+
+    failure_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider_id: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    terminal_id: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    failed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class OidcAssertionRow(Base):
+    """A `private_key_jwt` client assertion's `jti`, kept until the assertion expires so
+    that it is accepted once (RFC 7523 §3, OpenID Connect Core §9)."""
+
+    __tablename__ = "oidc_assertions"
+    __table_args__ = (
+        PrimaryKeyConstraint("client_id", "jti"),
+        Index("ix_oidc_assertions_expires", "expires_at"),
+    )
+
+    client_id: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    jti: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
