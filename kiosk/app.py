@@ -64,7 +64,7 @@ def available_services(
     services: list[Service] = [
         IdentityService(),
         demo_insurance_service(),
-        demo_login_service(),
+        demo_login_service(terminal_id=terminal_id),
         demo_payment_service(
             db or scratch_payment_store(terminal_id, provider_id), terminal_id, provider_id
         ),

@@ -9,7 +9,7 @@ from pathlib import Path
 from kiosk.app import available_services
 from kiosk.clock import utc_now
 from kiosk.demo.insurance import TestEligibilityDirectory
-from kiosk.demo.login import MemoryLoginSessions
+from kiosk.demo.login import MemoryLoginBroker
 from kiosk.demo.payment import DEMO_AMOUNT_YEN, MemoryCardGateway
 from kiosk.services.identity import IdentityService
 
@@ -33,7 +33,7 @@ def test_the_kiosk_offers_the_three_services_over_their_test_adapters():
     services = available_services("kiosk-9", "shop-9")
     assert isinstance(services["identity"], IdentityService)
     assert isinstance(services["insurance"].directory, TestEligibilityDirectory)
-    assert isinstance(services["login"].sessions, MemoryLoginSessions)
+    assert isinstance(services["login"].broker, MemoryLoginBroker)
     payment = services["payment"]
     assert isinstance(payment.gateway, MemoryCardGateway) and payment.gateway.test
     # without a store of the kiosk's, a scratch one with the demo's one TEST purchase

@@ -32,12 +32,14 @@ from kiosk.app import available_services, import_crls, local_backend, platform_b
 from kiosk.card.connection import TRACE, CardConnection
 from kiosk.card.reader import InProcessReader
 from kiosk.clock import utc_now
+from kiosk.demo.login import MemoryLoginBroker
 from kiosk.demo.payment import ring_up_demo_purchase
 from kiosk.errors import KioskError
 from kiosk.flow.errors_catalogue import ProblemCode
 from kiosk.jpki.constants import AID as JPKI_AID
 from kiosk.local import LocalContext
 from kiosk.services.base import ServiceContext, ServicePreview, ServiceResult
+from kiosk.services.login import LoginService
 from kiosk.services.payment import PaymentService
 from kiosk.services.visit import Visit
 from kiosk.simcard.applet import VirtualCard
@@ -221,11 +223,18 @@ def enrol_then_visit(backend: Visit, shown: Shown, cfg: config.Config) -> None:
             again.not_after,
             again.link,
             consented=consents[service_id],
+            auth_time=again.verified_at,
         )
+        if service_id == "login":  # the TEST online service opens a sign-in: its binding code
+            login = backend._services["login"]
+            assert isinstance(login, LoginService) and isinstance(login.broker, MemoryLoginBroker)
+            code = login.broker.open("TEST オンラインショップ", [PROVIDER])
+            context = dataclasses.replace(context, binding_code=code)
         if service_id == "payment":  # the shop's POS rings up a TEST purchase first
             payment = backend._services["payment"]
             assert isinstance(payment, PaymentService)
             ring_up_demo_purchase(payment.requests, PROVIDER, payment.terminal_id, utc_now())
+        if service_id in ("payment", "login"):  # what the person sees before agreeing
             preview = backend.prepare_service(context)
             assert isinstance(preview, ServicePreview)
             shown.add(preview, *preview.rows)
