@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from kiosk.errors import KioskError
 from kiosk.flow.staff import STAFF_ID_RE, Credential, CredentialError, StaffMember
+from kiosk.oidc.clients import ClientConfigError, OidcClient, clients_from_config
 from kiosk.services.receipt import ReceiptPrinterSettings
 
 Verification = Literal["local", "platform"]
@@ -171,6 +172,27 @@ class PosConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class OidcConfig:
+    """`[oidc]`: the OpenID Provider online services sign people in with (docs/oidc.md). The
+    platform serves it (`kiosk platform serve`); a kiosk with local verification (an
+    authorised verifier on one box) serves it itself on `listen`."""
+
+    #: The provider's public base URL, its `iss` (https; plain http only to this machine);
+    #: empty = no OpenID Provider.
+    issuer: str = ""
+    #: The ID-token signing keys (0700); empty = `<data_dir>/oidc-keys`.
+    keys_dir: str = ""
+    #: The secret the pairwise `sub` is derived with (0600, 32 random bytes made on first
+    #: use); empty = `<data_dir>/oidc-pairwise.key`. Changing it changes every `sub`.
+    pairwise_secret_file: str = ""
+    #: A kiosk with local verification: "host:port" to serve the provider's pages on (off
+    #: this machine only with tls_cert and tls_key); the platform serves them itself.
+    listen: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Everything the kiosk, the CLI and the platform read from configuration."""
 
@@ -253,6 +275,10 @@ class Config:
     pos_tokens: Mapping[str, str] = field(default_factory=dict)
     #: `[receipt]`: the receipt printer (docs/receipts.md); none = the screen only.
     receipt: ReceiptPrinterSettings = ReceiptPrinterSettings()
+    #: `[oidc]`: the OpenID Provider.
+    oidc: OidcConfig = OidcConfig()
+    #: `[[oidc_clients]]`: the online services registered with it, by client id.
+    oidc_clients: Mapping[str, OidcClient] = field(default_factory=dict)
 
     @property
     def effective_database_url(self) -> str:
@@ -294,6 +320,8 @@ _FILE_ONLY = (
     "pos",
     "pos_tokens",
     "receipt",
+    "oidc",
+    "oidc_clients",
 )
 
 
@@ -592,15 +620,42 @@ def _pos(value: Any) -> PosConfig:
     return PosConfig(listen, cert, key, ttl, callback, token)
 
 
-def listen_address(listen: str) -> tuple[str, int]:
+def listen_address(listen: str, section: str = "pos") -> tuple[str, int]:
     """(host, port) of a `host:port` (an IPv6 host in brackets); ConfigError otherwise."""
     host, sep, port = listen.rpartition(":")
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     if not sep or not host or not port.isascii() or not port.isdigit():
-        raise _refuse(key_path("pos", "listen"), 'must be "host:port"')
+        raise _refuse(key_path(section, "listen"), 'must be "host:port"')
     if not 1 <= int(port) <= 65_535:
-        raise _refuse(key_path("pos", "listen"), "has a port out of range")
+        raise _refuse(key_path(section, "listen"), "has a port out of range")
     return host, int(port)
+
+
+def _oidc(value: Any) -> OidcConfig:
+    """`[oidc]`: the issuer, where its keys and pairwise secret live, where a kiosk serves it."""
+    keys = ("issuer", "keys_dir", "pairwise_secret_file", "listen", "tls_cert", "tls_key")
+    t = _closed_table(value, "oidc", keys)
+    issuer = _string(t.get("issuer", ""), "oidc", "issuer")
+    if issuer:
+        check_url(issuer, key_path("oidc", "issuer"))
+        if issuer.endswith("/") or "?" in issuer or "#" in issuer:
+            raise _refuse(key_path("oidc", "issuer"), "must have no trailing /, query or fragment")
+    values = {k: _string(t.get(k, ""), "oidc", k) for k in keys[1:]}
+    if values["listen"]:
+        host, _port = listen_address(values["listen"], "oidc")
+        if host not in _LOOPBACK and not (values["tls_cert"] and values["tls_key"]):
+            raise _refuse(key_path("oidc", "listen"), "off this machine needs tls_cert and tls_key")
+    if bool(values["tls_cert"]) != bool(values["tls_key"]):
+        raise _refuse(key_path("oidc", "tls_key"), "is needed with tls_cert (and the other way)")
+    return OidcConfig(issuer, **values)
+
+
+def _oidc_clients(value: Any) -> Mapping[str, OidcClient]:
+    """`[[oidc_clients]]`: each online service, checked by kiosk.oidc.clients."""
+    try:
+        return clients_from_config(value)
+    except ClientConfigError as e:  # the message names the key's path, never a secret
+        raise ConfigError(str(e)) from None
 
 
 def _receipt(value: Any) -> ReceiptPrinterSettings:
@@ -625,6 +680,8 @@ _SECTIONS: dict[str, Callable[[Any], Any]] = {
     "pos": _pos,
     "pos_tokens": lambda value: _platform_tokens(value, "pos_tokens"),
     "receipt": _receipt,
+    "oidc": _oidc,
+    "oidc_clients": _oidc_clients,
 }
 
 
@@ -691,7 +748,6 @@ def _coerce(name: str, value: Any) -> Any:
     return value
 
 
-_LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 def check_platform(url: str, token: str, where: str = "platform") -> None:

@@ -427,3 +427,41 @@ def test_the_pos_api_may_listen_off_this_machine_with_tls(tmp_path):
         {"pos": {"listen": "[::]:8470", "tls_cert": "/c.pem", "tls_key": "/k.pem"}}
     )
     assert config.listen_address(cfg.pos.listen) == ("::", 8470)
+
+
+# --- the OpenID Provider: [oidc], [[oidc_clients]] -----------------------------------------
+
+
+def test_the_openid_provider_and_its_clients_are_read_into_typed_sections(tmp_path):
+    f = tmp_path / "k.toml"
+    f.write_text(
+        '[oidc]\nissuer = "https://id.example"\nlisten = "127.0.0.1:8480"\n'
+        "[[oidc_clients]]\n"
+        'client_id = "shop-web"\nname = "みなとショップ"\n'
+        'redirect_uris = ["https://shop.example/callback"]\n'
+        f'auth_method = "client_secret_basic"\nsecret_sha256 = "{SHA.lower()}"\n'
+        'providers = ["demo-clinic"]\n'
+    )
+    cfg = config.load(f, env={})
+    assert (cfg.oidc.issuer, cfg.oidc.listen) == ("https://id.example", "127.0.0.1:8480")
+    client = cfg.oidc_clients["shop-web"]
+    assert client.redirect_uris == ("https://shop.example/callback",)
+    assert client.providers == frozenset({"demo-clinic"})
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('[oidc]\nissuer = "http://id.example"\n', "oidc.issuer"),
+        ('[oidc]\nissuer = "https://id.example/"\n', "oidc.issuer: must have no trailing /"),
+        ('[oidc]\nisuer = "https://id.example"\n', "oidc.isuer: unknown key"),
+        ('[oidc]\nlisten = "0.0.0.0:8480"\n', "oidc.listen: off this machine needs tls_cert"),
+        ('[oidc]\nlisten = "127.0.0.1"\n', 'oidc.listen: must be "host:port"'),
+        ('[[oidc_clients]]\nclient_id = "a"\n', "oidc_clients[0]"),
+    ],
+)
+def test_a_bad_openid_provider_setting_is_refused_with_its_key(tmp_path, text, words):
+    f = tmp_path / "k.toml"
+    f.write_text(text)
+    with pytest.raises(config.ConfigError, match=re.escape(words)):
+        config.load(f, env={})
