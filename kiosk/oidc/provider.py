@@ -72,6 +72,7 @@ from kiosk.services.login_broker import (
     PendingLogin,
 )
 from kiosk.store.errors import StoreError
+from kiosk.store.links import LinkRepository
 from kiosk.store.oidc import (
     Approval,
     Authorization,
@@ -81,6 +82,7 @@ from kiosk.store.oidc import (
     OidcStore,
     UnknownAuthorization,
 )
+from kiosk.store.records import LinkStatus
 
 log = logging.getLogger(__name__)
 
@@ -873,6 +875,17 @@ class OpenIdProvider:
 
     def _authorization_code(self, request_id: str) -> str:
         return _b64(hmac.new(self._code_key, request_id.encode("ascii"), hashlib.sha256).digest())
+
+
+def link_active_in(links: LinkRepository) -> Callable[[str, str], bool]:
+    """`link_active` over the store's links: only an `active` link signs in (a revoked one,
+    or one that needs re-enrolment, does not; nor does an account without a link)."""
+
+    def active(provider_id: str, account_ref: str) -> bool:
+        found = links.find_by_account(provider_id, account_ref)
+        return found is not None and found.status == LinkStatus.ACTIVE
+
+    return active
 
 
 def _error(error: str, description: str, redirect_uri: str) -> OAuth2Error:

@@ -47,6 +47,7 @@ from kiosk.oidc.provider import (
     TokenResponse,
     UnknownAuthorizationRequest,
     Waiting,
+    link_active_in,
 )
 from kiosk.services.login_broker import (
     BindingExpired,
@@ -57,7 +58,9 @@ from kiosk.services.login_broker import (
     LinkRefused,
     PendingLogin,
 )
+from kiosk.store.links import LinkRepository
 from kiosk.store.oidc import OidcStore
+from kiosk.store.records import LinkStatus
 
 with warnings.catch_warnings():  # Authlib announces its httpx2 successor; nothing to change
     warnings.filterwarnings("ignore", "The httpx module is deprecated")
@@ -711,3 +714,21 @@ def test_the_provider_refuses_an_unsafe_issuer_or_a_short_pairwise_secret(db, ke
     with pytest.raises(ValueError):
         build(ISSUER, b"short")
     assert build("http://127.0.0.1:8700").token_endpoint == "http://127.0.0.1:8700/oidc/token"
+
+
+def test_only_an_active_link_in_the_store_signs_in(db):
+    links = LinkRepository(db)
+    links.add_provider("clinic-a", "TEST clinic", T0)
+    made = [
+        links.create(provider_id="clinic-a", account_ref=f"ACCT-{n}", auth_issuer_key_id="aa",
+                     auth_serial=n, sign_issuer_key_id="bb", sign_serial=n, at=T0)
+        for n in (1, 2, 3)
+    ]  # fmt: skip
+    links.set_status(made[1].link_id, LinkStatus.REVOKED, T0)
+    links.set_status(made[2].link_id, LinkStatus.NEEDS_REENROLMENT, T0)
+    active = link_active_in(links)
+    assert active("clinic-a", "ACCT-1")
+    assert not active("clinic-a", "ACCT-2")
+    assert not active("clinic-a", "ACCT-3")
+    assert not active("clinic-a", "ACCT-9")
+    assert not active("shop-b", "ACCT-1")
