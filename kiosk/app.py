@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from kiosk.card.reader import PcscReader, ReaderPort
 from kiosk.clock import utc_now
@@ -33,8 +33,10 @@ if TYPE_CHECKING:
     from kiosk.card.connection import CardConnection
     from kiosk.flow.ports import VoidReport
     from kiosk.local import LocalContext
+    from kiosk.oidc.provider import OpenIdProvider
     from kiosk.services.card_gateway import CardGateway
     from kiosk.services.handoff import Handoff
+    from kiosk.services.login import LoginService
     from kiosk.services.payment import PaymentNotices, PaymentService
     from kiosk.services.payment_desk import Reconciler
     from kiosk.services.records import RecordLinker
@@ -77,6 +79,7 @@ def configured_services(
     db: Database,
     closers: list[Callable[[], None]],
     payments: Payments | None = None,
+    logins: Logins | None = None,
 ) -> dict[str, Service]:
     """The services this configuration offers, by id: `available_services`, with the
     insurance check over the configured eligibility directory (`[insurance]`) and handing its
@@ -85,6 +88,9 @@ def configured_services(
     services = available_services(cfg.terminal_id, cfg.provider_id, db)
     if "payment" in cfg.services:
         services["payment"] = (payments or Payments.build(cfg, db, closers)).service
+    logins = logins or Logins.build(cfg, db)
+    if logins is not None:
+        services["login"] = logins.service
     insurance, reception = cfg.insurance, cfg.reception
     if insurance.directory == "test" and reception.delivery == "none":
         return services
@@ -208,22 +214,64 @@ def _pos_notices(
 
 
 def _serve_pos(cfg: Config, service: PaymentService) -> Callable[[], None]:
-    """Serve the POS API on `[pos] listen`; what stops it. A port that cannot be bound is
-    logged: the kiosk's other services go on, and the POS sees it cannot connect."""
-    from kiosk.config import listen_address
+    """Serve the POS API on `[pos] listen`; what stops it."""
     from kiosk.pos.api import create_pos_app
+
+    app = create_pos_app(service.requests, cfg.pos_tokens, utc_now, ttl_s=cfg.pos.request_ttl_s)
+    return _serve(app, "pos", cfg.pos.listen, cfg.pos.tls_cert, cfg.pos.tls_key)
+
+
+def _serve(app: Any, section: str, listen: str, tls_cert: str, tls_key: str) -> Callable[[], None]:
+    """Serve an ASGI app of the kiosk (the POS API, the OpenID Provider) with uvicorn on a
+    thread of its own; what stops it. A port that cannot be bound is logged: the kiosk's other
+    services go on, and the callers see they cannot connect."""
+    from kiosk.config import listen_address
     from kiosk.pos.server import PosServer, PosServerError
 
-    host, port = listen_address(cfg.pos.listen)
-    app = create_pos_app(service.requests, cfg.pos_tokens, utc_now, ttl_s=cfg.pos.request_ttl_s)
-    server = PosServer(app, host, port, tls_cert=cfg.pos.tls_cert, tls_key=cfg.pos.tls_key)
+    host, port = listen_address(listen, section)
+    server = PosServer(app, host, port, tls_cert=tls_cert, tls_key=tls_key)
     try:
         server.start()
     except PosServerError as e:
-        log.error("the POS API cannot be served on %s: %s", cfg.pos.listen, e)
+        log.error("[%s] cannot be served on %s: %s", section, listen, e)
         return lambda: None
-    log.info("the POS API is served on %s", cfg.pos.listen)
+    log.info("[%s] is served on %s", section, listen)
     return server.stop
+
+
+@dataclass
+class Logins:
+    """The login service over the OpenID Provider (`[oidc]`): in-process on a one-box kiosk
+    that verifies itself, which then serves the provider's pages on `[oidc] listen`."""
+
+    cfg: Config
+    service: LoginService
+    provider: OpenIdProvider
+
+    @classmethod
+    def build(cls, cfg: Config, db: Database) -> Logins | None:
+        """The login over the provider of `[oidc]` (None without one: the TEST broker)."""
+        from kiosk.local import openid_provider
+        from kiosk.services.login import LoginService
+
+        if cfg.verification != "local":
+            return None
+        provider = openid_provider(cfg, db)
+        if provider is None:
+            return None
+        return cls(cfg, LoginService(provider, cfg.terminal_id), provider)
+
+    def start(self, closers: list[Callable[[], None]]) -> None:
+        """Once the store is migrated: serve the provider's pages (discovery, JWKS, the
+        authorization page, the token endpoint) on `[oidc] listen`."""
+        from kiosk.platform.oidc_web import create_oidc_app
+
+        oidc = self.cfg.oidc
+        if oidc.listen:
+            closers.append(
+                _serve(create_oidc_app(self.provider), "oidc", oidc.listen, oidc.tls_cert,
+                       oidc.tls_key)
+            )  # fmt: skip
 
 
 def record_linker(cfg: Config, db: Database) -> RecordLinker:
@@ -519,7 +567,8 @@ def start(cfg: Config, *, windowed: bool, reader: ReaderPort) -> Kiosk:
     records = Database(cfg.effective_database_url)
     closers.append(records.dispose)
     payments = Payments.build(cfg, records, closers) if "payment" in cfg.services else None
-    services = configured_services(cfg, records, closers, payments)
+    logins = Logins.build(cfg, records)
+    services = configured_services(cfg, records, closers, payments, logins)
 
     def build() -> Visit:
         if cfg.verification == "platform":
@@ -533,6 +582,8 @@ def start(cfg: Config, *, windowed: bool, reader: ReaderPort) -> Kiosk:
             visit = local_backend(cfg, local, reader.connect, audits, closers, services)
         if payments is not None:  # the store is migrated now
             payments.start(closers)
+        if logins is not None:
+            logins.start(closers)
         return visit
 
     backend = Once(build)  # built by the card worker's warm-up, behind the attract screen

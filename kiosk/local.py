@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from kiosk.config import Config
+    from kiosk.oidc.provider import OpenIdProvider
     from kiosk.store.audit import AuditLog
     from kiosk.store.engine import Database
     from kiosk.store.links import LinkRepository
@@ -161,3 +162,31 @@ def import_crls(cfg: Config, local: LocalContext) -> None:
                 anchor.certificate.subject.rfc4514_string(),
                 anchor.key_id,
             )
+
+
+def openid_provider(cfg: Config, db: Database) -> OpenIdProvider | None:
+    """The OpenID Provider of `[oidc]` over the store (None without an issuer): its clients
+    from `[[oidc_clients]]`, its signing keys in `keys_dir` (made on first use), the pairwise
+    secret in `pairwise_secret_file` (made on first use, 0600), and links that sign in only
+    while active (a revoked link, or one that must be made again, never does)."""
+    if not cfg.oidc.issuer:
+        return None
+    from kiosk.clock import utc_now
+    from kiosk.oidc.keys import KeyRing
+    from kiosk.oidc.provider import ID_TOKEN_LIFETIME, OpenIdProvider
+    from kiosk.store.links import LinkRepository
+    from kiosk.store.oidc import OidcStore
+    from kiosk.store.records import LinkStatus
+
+    oidc = cfg.oidc
+    keys = KeyRing(Path(oidc.keys_dir or cfg.data_dir / "oidc-keys"), ID_TOKEN_LIFETIME)
+    secret = key_file(Path(oidc.pairwise_secret_file or cfg.data_dir / "oidc-pairwise.key"))
+    links = LinkRepository(db)
+
+    def link_active(provider_id: str, account_ref: str) -> bool:
+        link = links.find_by_account(provider_id, account_ref)
+        return link is not None and link.status is LinkStatus.ACTIVE
+
+    return OpenIdProvider(
+        OidcStore(db), cfg.oidc_clients, keys, oidc.issuer, secret, utc_now, link_active
+    )
