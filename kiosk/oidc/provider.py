@@ -110,6 +110,8 @@ SCOPE = "openid"
 #: Longest `nonce` and `state` kept (the store's columns).
 MAX_NONCE = 255
 MAX_STATE = 512
+#: The longest a client assertion may live: its `jti` is kept until it expires.
+MAX_ASSERTION_LIFETIME = timedelta(hours=1, minutes=5)
 #: Client assertion algorithms accepted for private_key_jwt (asymmetric only).
 ASSERTION_ALGORITHMS = ("ES256", "ES384", "RS256", "PS256", "EdDSA")
 _CODE_LABEL = b"kiosk-oidc authorization code v1"
@@ -263,7 +265,6 @@ class _Request(OAuth2Request):  # type: ignore[misc]
     ) -> None:
         super().__init__(method, uri, headers=dict(headers or {}))
         self.payload = _Payload(pairs)
-        self.request_id: str | None = None
 
     @property
     def args(self) -> dict[str, str]:
@@ -432,7 +433,7 @@ class _ClientAssertion(JWTBearerClientAssertion):  # type: ignore[misc]
         try:
             token = jwt.decode(assertion, resolve_key, algorithms=list(ASSERTION_ALGORITHMS))
         except JoseError as e:
-            raise _invalid_client(e.description) from e
+            raise _invalid_client("The client assertion's signature does not verify.") from e
         self.verify_claims(token.claims)
         return token.claims
 
@@ -449,12 +450,14 @@ class _ClientAssertion(JWTBearerClientAssertion):  # type: ignore[misc]
         )
         try:
             registry.validate(claims)
-        except JoseError as e:
-            raise _invalid_client(e.description) from e
+        except JoseError as e:  # its description may quote, which an OAuth error may not
+            raise _invalid_client(f"The client assertion's claims are refused ({e.error}).") from e
         if claims["sub"] != claims["iss"]:
-            raise _invalid_client("Issuer and Subject MUST match.")
+            raise _invalid_client("The client assertion's iss and sub differ.")
+        if claims["exp"] > now + int(MAX_ASSERTION_LIFETIME.total_seconds()):
+            raise _invalid_client("The client assertion lives too long.")
         if not self.validate_jti(claims, claims["jti"]):
-            raise _invalid_client("JWT ID is used before.")
+            raise _invalid_client("The client assertion has been used before.")
 
     def validate_jti(self, claims: Mapping[str, Any], jti: Any) -> bool:
         if not isinstance(jti, str) or not 0 < len(jti) <= 255:
@@ -463,8 +466,8 @@ class _ClientAssertion(JWTBearerClientAssertion):  # type: ignore[misc]
         return self._provider._store.use_assertion(claims["sub"], jti, expires)
 
 
-def _invalid_client(description: str | None) -> OAuth2Error:
-    return InvalidClientError(description=description or "Invalid client assertion.")
+def _invalid_client(description: str) -> OAuth2Error:
+    return InvalidClientError(description=description)
 
 
 class _CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]

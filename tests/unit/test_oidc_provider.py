@@ -339,10 +339,12 @@ def test_private_key_jwt_client_signs_in_and_an_assertion_is_good_once(provider,
     assert claims["aud"] == "jwt-app"
 
 
-def assertion(audience: str, clock: Clock, jti: str | None = None, key: ECKey = CLIENT_KEY) -> str:
+def assertion(audience: str, clock: Clock, jti: str | None = None, key: ECKey = CLIENT_KEY,
+              lifetime: int = 60, **changes) -> str:  # fmt: skip
     now = int(clock().timestamp())
     claims = {"iss": "jwt-app", "sub": "jwt-app", "aud": audience, "iat": now,
-              "exp": now + 60, "jti": jti or secrets.token_urlsafe(16)}  # fmt: skip
+              "exp": now + lifetime, "jti": jti or secrets.token_urlsafe(16)}  # fmt: skip
+    claims.update(changes)
     return jwt.encode({"alg": "ES256", "kid": key.kid}, claims, key)
 
 
@@ -362,9 +364,15 @@ def test_private_key_jwt_for_another_audience_or_key_is_refused(provider, clock)
     for bad in (
         assertion(ISSUER + "/elsewhere", clock),
         assertion(provider.token_endpoint, clock, key=stranger),
+        assertion(provider.token_endpoint, clock, lifetime=-60),
+        assertion(provider.token_endpoint, clock, lifetime=10**12),  # beyond any calendar
+        assertion(provider.token_endpoint, clock, lifetime=86_400),
+        assertion(provider.token_endpoint, clock, iss="shop"),
+        assertion(provider.token_endpoint, clock, jti=None) + "x",
+        "not-a-jwt",
     ):
         answer = provider.token(base | {"client_assertion": bad})
-        assert isinstance(answer, TokenError) and answer.error == "invalid_client"
+        assert isinstance(answer, TokenError) and answer.error == "invalid_client", bad
     good = provider.token(base | {"client_assertion": assertion(provider.token_endpoint, clock)})
     assert isinstance(good, TokenResponse)
 
