@@ -739,8 +739,11 @@ class OpenIdProvider:
         now: datetime,
     ) -> None:
         """The card holder of `account_ref` agreed: issue the authorization code for the
-        waiting page (the LoginBroker port). Raises the binding refusals, LinkRefused when
-        the link may not sign in, LoginUnavailable."""
+        waiting page (the LoginBroker port). Only `pending.login_id` is read from `pending`
+        (the rest is for the screen). Raises the binding refusals, LinkRefused when the link
+        may not sign in, LoginUnavailable; ValueError for an `auth_time` after `now`."""
+        if auth_time > now:  # the ID token's auth_time must be a time the card was used
+            raise ValueError("auth_time is later than now")
         try:
             try:
                 found = self._store.by_login(pending.login_id, now)

@@ -621,6 +621,15 @@ def test_a_code_that_expires_between_pending_and_approve_is_refused(provider, cl
         provider.approve(pending, "clinic-a", "kiosk-1", ACCOUNT, clock(), clock())
 
 
+def test_an_auth_time_after_now_is_refused(provider, clock):
+    visit = Visit(provider)
+    pending = provider.pending("clinic-a", "kiosk-1", visit.started.binding_code, clock())
+    with pytest.raises(ValueError):
+        provider.approve(pending, "clinic-a", "kiosk-1", ACCOUNT, clock() + timedelta(seconds=1),
+                         clock())  # fmt: skip
+    assert isinstance(provider.status(visit.started.request_id), Waiting)
+
+
 def test_a_binding_code_is_good_once(provider, clock):
     visit = Visit(provider)
     pending = kiosk_visit(provider, clock, visit.started.binding_code)
