@@ -87,6 +87,14 @@ class MemoryVerificationStore(MemoryRevocationIndex):
         """Since when the link with that id exists, or None."""
         return next((k.linked_at for k in self._links.values() if k.link_id == link_id), None)
 
+    def account_status(self, provider_id: str, account_ref: str) -> str | None:
+        """The status of the provider's link to this account, if there is one."""
+        with self._lock:
+            for (provider, _issuer, _serial), link in self._links.items():
+                if provider == provider_id and link.account_ref == account_ref:
+                    return link.status
+        return None
+
     def link_status(self, link_id: int) -> str | None:
         """The status of the link with that id, or None."""
         return next((k.status for k in self._links.values() if k.link_id == link_id), None)
