@@ -20,6 +20,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kiosk.pos.server import PosServer
 
 DEMO_PIN = "1234"
 DEMO_SIGN_PASSWORD = "ABC123"  # noqa: S105 - the documented test card's password
@@ -72,6 +76,7 @@ def prepare(root: Path, reader: str) -> tuple[Path, Path]:
         _migrate_staff(config_path)
     _add_clinic(config_path, root)
     _add_shop(config_path)
+    _add_online_service(config_path)
     seed_records(root, config_path)
     seed_purchase(config_path)
     return card_path, config_path
@@ -125,6 +130,50 @@ def _add_shop(config_path: Path) -> None:
         text += f'\n[pos_tokens]\n"demo-clinic" = "{digest}"  # TEST: {DEMO_POS_TOKEN}\n'
     if text != original:
         config_path.write_text(text, encoding="utf-8")
+
+
+#: The demo's OpenID Provider (in the kiosk: a one-box operator that verifies itself) and its
+#: TEST online service, both on this machine.
+DEMO_ISSUER = "http://127.0.0.1:8480"
+DEMO_ONLINE_SERVICE = "http://127.0.0.1:8490"
+DEMO_CLIENT_ID = "demo-online"
+DEMO_CLIENT_SECRET = "TEST-ONLINE-SERVICE-SECRET"  # noqa: S105 - demo only
+
+
+def _add_online_service(config_path: Path) -> None:
+    """Give a demo configuration the login, once: the OpenID Provider served by the kiosk on
+    127.0.0.1:8480 and the TEST online service registered as its client."""
+    text = original = config_path.read_text(encoding="utf-8")
+    text = text.replace(
+        'services = ["identity", "insurance", "payment"]\n',
+        'services = ["identity", "insurance", "payment", "login"]\n',
+    )
+    if "\n[oidc]" not in text:
+        text += f'\n[oidc]\nissuer = "{DEMO_ISSUER}"\nlisten = "127.0.0.1:8480"\n'
+    if "\n[[oidc_clients]]" not in text:
+        digest = hashlib.sha256(DEMO_CLIENT_SECRET.encode()).hexdigest()
+        text += (
+            "\n[[oidc_clients]]  # the TEST online service `kiosk demo` serves\n"
+            f'client_id = "{DEMO_CLIENT_ID}"\nname = "TEST ネットサービス"\n'
+            f'redirect_uris = ["{DEMO_ONLINE_SERVICE}/callback"]\n'
+            f'auth_method = "client_secret_basic"\nsecret_sha256 = "{digest}"\n'
+            'providers = ["demo-clinic"]\n'
+        )
+    if text != original:
+        config_path.write_text(text, encoding="utf-8")
+
+
+def serve_online_service() -> PosServer:
+    """The TEST online service on 127.0.0.1:8490 (stopped with `.stop()`)."""
+    from kiosk.demo.online_service import OnlineServiceSettings, create_online_service_app
+    from kiosk.pos.server import PosServer
+
+    settings = OnlineServiceSettings(
+        DEMO_ISSUER, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, f"{DEMO_ONLINE_SERVICE}/callback"
+    )
+    server = PosServer(create_online_service_app(settings), "127.0.0.1", 8490)
+    server.start()
+    return server
 
 
 def seed_purchase(config_path: Path) -> None:
@@ -227,6 +276,7 @@ def run_demo(args: argparse.Namespace) -> int:
     root.mkdir(parents=True, exist_ok=True)
     card_path, config_path = prepare(root, args.reader)
     sim = insert_card(card_path, args.port)
+    online = serve_online_service()
     try:
         headless = args.headless or not (
             os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
@@ -247,11 +297,12 @@ def run_demo(args: argparse.Namespace) -> int:
             return rc
         print(
             f"kiosk window: PIN {DEMO_PIN}; staff number {DEMO_STAFF_ID}, "
-            f"staff PIN {DEMO_STAFF_PIN}"
+            f"staff PIN {DEMO_STAFF_PIN}; sign in online: open {DEMO_ONLINE_SERVICE}/"
         )
         return subprocess.call(
             [sys.executable, "-m", "kiosk.cli", "run", "--config", str(config_path), "--windowed"]
         )
     finally:
+        online.stop()
         sim.terminate()
         sim.wait(timeout=10)

@@ -43,7 +43,7 @@ def test_the_demo_is_a_clinic_with_its_records_loaded_once(tmp_path):
     _, config_path = prepare(tmp_path, "Virtual PCD 00 00")
     prepare(tmp_path, "Virtual PCD 00 00")  # again: the settings are not added twice
     cfg = config.load(config_path, env={})
-    assert cfg.services == ("identity", "insurance", "payment")
+    assert cfg.services == ("identity", "insurance", "payment", "login")
     assert cfg.enrol_to == "patient_record"
     assert cfg.insurance.directory == "roster" and cfg.reception.delivery == "file"
     db = Database(cfg.effective_database_url)
@@ -89,3 +89,16 @@ def test_the_screenshot_tour_walks_the_identity_check_whatever_the_demo_offers(t
     _, config_path = prepare(tmp_path, "Virtual PCD 00 00")
     cfg, _ = tour.prepare(str(config_path), tmp_path / "tour")
     assert cfg.services == ("identity",)
+
+
+def test_the_demo_signs_people_in_to_its_test_online_service(tmp_path):
+    from kiosk.commands.demo import DEMO_CLIENT_ID, DEMO_ISSUER, DEMO_ONLINE_SERVICE
+
+    _, config_path = prepare(tmp_path, "Virtual PCD 00 00")
+    prepare(tmp_path, "Virtual PCD 00 00")  # again: one [oidc], one client
+    cfg = config.load(config_path, env={})
+    assert (cfg.oidc.issuer, cfg.oidc.listen) == (DEMO_ISSUER, "127.0.0.1:8480")
+    client = cfg.oidc_clients[DEMO_CLIENT_ID]
+    assert client.redirect_uris == (f"{DEMO_ONLINE_SERVICE}/callback",)
+    assert client.providers == frozenset({cfg.provider_id})
+    assert config_path.read_text(encoding="utf-8").count("[[oidc_clients]]") == 1
