@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "insurance",
     "outbox",
     "payment",
+    "oidc",
 )
 
 

@@ -173,20 +173,19 @@ def openid_provider(cfg: Config, db: Database) -> OpenIdProvider | None:
         return None
     from kiosk.clock import utc_now
     from kiosk.oidc.keys import KeyRing
-    from kiosk.oidc.provider import ID_TOKEN_LIFETIME, OpenIdProvider
+    from kiosk.oidc.provider import ID_TOKEN_LIFETIME, OpenIdProvider, link_active_in
     from kiosk.store.links import LinkRepository
     from kiosk.store.oidc import OidcStore
-    from kiosk.store.records import LinkStatus
 
     oidc = cfg.oidc
     keys = KeyRing(Path(oidc.keys_dir or cfg.data_dir / "oidc-keys"), ID_TOKEN_LIFETIME)
     secret = key_file(Path(oidc.pairwise_secret_file or cfg.data_dir / "oidc-pairwise.key"))
-    links = LinkRepository(db)
-
-    def link_active(provider_id: str, account_ref: str) -> bool:
-        link = links.find_by_account(provider_id, account_ref)
-        return link is not None and link.status is LinkStatus.ACTIVE
-
     return OpenIdProvider(
-        OidcStore(db), cfg.oidc_clients, keys, oidc.issuer, secret, utc_now, link_active
+        OidcStore(db),
+        cfg.oidc_clients,
+        keys,
+        oidc.issuer,
+        secret,
+        utc_now,
+        link_active_in(LinkRepository(db)),
     )

@@ -44,6 +44,7 @@ from kiosk.oidc.provider import (
     UnknownAuthorizationRequest,
     Waiting,
 )
+from kiosk.store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,17 @@ def _started(started: Started, secure: bool) -> HTMLResponse:
     return page
 
 
+def _unavailable_page() -> HTMLResponse:
+    body = (
+        "<h1>ただいまログインできません <small>/ Sign-in is unavailable right now</small></h1>"
+        "<p>しばらくしてから、ログインしようとしたサービスでやり直してください。 / "
+        "Please try again in a little while from the service you were signing in to.</p>"
+    )
+    page = _page("ログインできません / Cannot sign in", body, status=503)
+    page.headers["Retry-After"] = "30"
+    return page
+
+
 def _redirect(url: str) -> RedirectResponse:
     response = RedirectResponse(url, status_code=303, headers=_PAGE_HEADERS)
     response.delete_cookie(COOKIE, path=AUTHORIZATION_PATH)
@@ -160,7 +172,10 @@ def oidc_router(provider: OpenIdProvider) -> APIRouter:
 
     @router.get(AUTHORIZATION_PATH)
     def authorize(request: Request) -> Response:
-        started = provider.authorize(request.query_params.multi_items())
+        try:
+            started = provider.authorize(request.query_params.multi_items())
+        except StoreError:
+            return _unavailable_page()
         if isinstance(started, AuthorizeRefused):
             if started.redirect_url is not None:
                 return RedirectResponse(started.redirect_url, 303, headers=_PAGE_HEADERS)
@@ -180,6 +195,8 @@ def oidc_router(provider: OpenIdProvider) -> APIRouter:
             return _next(provider.status(request.cookies.get(COOKIE, "")))
         except UnknownAuthorizationRequest:
             return _gone_page()
+        except StoreError:
+            return _unavailable_page()
 
     @router.post(CANCEL_PATH)
     def cancel(request: Request) -> Response:
@@ -187,6 +204,8 @@ def oidc_router(provider: OpenIdProvider) -> APIRouter:
             return _next(provider.cancel(request.cookies.get(COOKIE, "")))
         except UnknownAuthorizationRequest:
             return _gone_page()
+        except StoreError:
+            return _unavailable_page()
 
     @router.post(TOKEN_PATH)
     async def token(request: Request) -> JSONResponse:
