@@ -2,8 +2,10 @@
 
 `PlatformClient` hands back the same types as local verification (`IssuedChallenge`,
 `Verdict`, `EnrolmentVerdict`), so it can stand in for `ChallengeService.issue` and the
-`Verifier`. The platform's clock decides: the `now` (and `action`) arguments are accepted for
-that reason and not sent.
+`Verifier`. It is also the kiosk's LoginBroker (`pending`, `approve`) when the platform is
+the OpenID Provider: each refusal's error code comes back as the port's exception. The
+platform's clock decides: the `now` (and `action`) arguments are accepted for that reason and
+not sent.
 
 Failures come in two kinds:
 
@@ -13,12 +15,15 @@ Failures come in two kinds:
   `.status` the HTTP status.
 
 No call is ever retried (a proof is single use; a challenge is cheap to ask for again by the
-caller). The bearer token is never put in an exception message or a log line.
+caller). The bearer token is never put in an exception message or a log line, nor is a
+binding code (it travels in the body only).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -30,10 +35,24 @@ from kiosk.platform.schema import (
     ChallengeRequest,
     EnrolmentBody,
     EnrolmentVerdictBody,
+    LoginApproveRequest,
+    LoginPendingRequest,
+    PendingLoginBody,
     UserProofBody,
     VerdictBody,
 )
 from kiosk.services.bearer import bearer_client
+from kiosk.services.login_broker import (
+    BindingExpired,
+    BindingOtherProvider,
+    BindingRateLimited,
+    BindingUnknown,
+    BindingUsed,
+    LinkRefused,
+    LoginError,
+    LoginUnavailable,
+    PendingLogin,
+)
 from kiosk.verify.verdict import VerifierUnavailable
 
 if TYPE_CHECKING:
@@ -59,6 +78,24 @@ _CODES_BY_STATUS = {
 
 #: How much of the platform's own message an exception keeps.
 _MESSAGE_CHARS = 200
+#: The longest wait a Retry-After may ask for (seconds); a larger one is taken as this.
+_MAX_RETRY_AFTER_S = 3600
+#: The wait assumed when a 429 gives no usable Retry-After.
+_DEFAULT_RETRY_AFTER_S = 60
+#: The login endpoints' refusals (docs/platform-api.md), each back to the port's exception.
+_LOGIN_REFUSALS: dict[str, tuple[type[LoginError], str]] = {
+    "binding_unknown": (BindingUnknown, "no sign-in waits with this code"),
+    "binding_expired": (
+        BindingExpired,
+        "this code is no longer valid: start again at the online service",
+    ),
+    "binding_used": (BindingUsed, "this code has been used already"),
+    "binding_other_provider": (
+        BindingOtherProvider,
+        "the online service does not sign in through this kiosk",
+    ),
+    "link_refused": (LinkRefused, "the card's link cannot sign in (revoked or to be re-made)"),
+}
 
 
 class PlatformUnavailable(VerifierUnavailable):
@@ -77,11 +114,15 @@ class PlatformRefused(VerifierUnavailable):
 
     code = "platform_refused"
 
-    def __init__(self, error: str, status: int = 400, message: str = "") -> None:
+    def __init__(
+        self, error: str, status: int = 400, message: str = "", retry_after_s: int | None = None
+    ) -> None:
         text = f"the verification service refused the request ({error})"
         super().__init__(f"{text}: {message}" if message else text)
         self.error = error
         self.status = status
+        #: The answer's Retry-After in seconds, when it gave one (a 429).
+        self.retry_after_s = retry_after_s
 
 
 class PlatformClient:
@@ -141,6 +182,33 @@ class PlatformClient:
         body = self._call("POST", "/v1/enrolments", EnrolmentBody.of(application).wire())
         return self._answer(EnrolmentVerdictBody, body, "/v1/enrolments").to_verdict()
 
+    def pending(
+        self, provider_id: str, terminal_id: str, binding_code: str, now: datetime
+    ) -> PendingLogin:
+        """The sign-in waiting under this binding code (the LoginBroker port): raises the
+        port's binding refusals as the platform names them, else LoginUnavailable."""
+        request = LoginPendingRequest.model_construct(
+            provider_id=provider_id, terminal_id=terminal_id, binding_code=binding_code
+        )
+        with _as_login_errors():
+            body = self._call("POST", "/v1/logins/pending", request.wire())
+            return self._answer(PendingLoginBody, body, "/v1/logins/pending").to_pending()
+
+    def approve(
+        self,
+        pending: PendingLogin,
+        provider_id: str,
+        terminal_id: str,
+        account_ref: str,
+        auth_time: datetime,
+        now: datetime,
+    ) -> None:
+        """The card holder agreed (the LoginBroker port): the platform answers the waiting
+        authorization request. Raises the binding refusals, LinkRefused or LoginUnavailable."""
+        request = LoginApproveRequest.of(pending, provider_id, terminal_id, account_ref, auth_time)
+        with _as_login_errors():
+            self._call("POST", "/v1/logins/approve", request.wire(), expect_body=False)
+
     def health(self) -> bool:
         """True when the platform answers `GET /v1/health` with `{"status": "ok"}`; never
         raises."""
@@ -152,8 +220,11 @@ class PlatformClient:
 
     # -- the plumbing --------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, payload: dict[str, Any] | None) -> Any:
-        """One request, never retried; the decoded JSON of a 2xx answer."""
+    def _call(
+        self, method: str, path: str, payload: dict[str, Any] | None, *, expect_body: bool = True
+    ) -> Any:
+        """One request, never retried; the decoded JSON of a 2xx answer (None for an answer
+        without a body when `expect_body` is false: a 204)."""
         try:
             response = self._client.request(method, path, json=payload)
         except httpx.TimeoutException as e:
@@ -171,12 +242,15 @@ class PlatformClient:
         if 400 <= status < 500:
             error, message = _error_body(response)
             code = self._scrub(error)[:64] if error else _CODES_BY_STATUS.get(status, "refused")
-            raise PlatformRefused(code, status, self._scrub(message))
+            retry = _retry_after(response) if status == 429 else None
+            raise PlatformRefused(code, status, self._scrub(message), retry)
         if not 200 <= status < 300:
             log.warning("platform %s %s: status %d", method, path, status)
             raise PlatformUnavailable(
                 f"the verification service cannot be reached (status {status})", status=status
             )
+        if not expect_body:
+            return None
         try:
             return response.json()
         except ValueError as e:  # not JSON, or not UTF-8
@@ -214,3 +288,33 @@ def _error_body(response: httpx.Response) -> tuple[str | None, str]:
         error if isinstance(error, str) and error else None,
         message if isinstance(message, str) else "",
     )
+
+
+def _retry_after(response: httpx.Response) -> int | None:
+    """The Retry-After header in whole seconds (a delay, not a date), at most an hour."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value.isascii() or not value.isdigit() or len(value) > 10:
+        return None
+    return min(int(value), _MAX_RETRY_AFTER_S)
+
+
+@contextmanager
+def _as_login_errors() -> Iterator[None]:
+    """The platform's answers as the LoginBroker port's exceptions: each login refusal code
+    to its own exception; anything else (unreachable, 5xx, a wrong answer, or a refusal
+    that is no login refusal: a token or a body the platform does not take) to
+    LoginUnavailable, since the person can do nothing about it at the kiosk."""
+    try:
+        yield
+    except PlatformRefused as e:
+        if e.error == "binding_rate_limited":
+            wait = e.retry_after_s if e.retry_after_s is not None else _DEFAULT_RETRY_AFTER_S
+            raise BindingRateLimited("too many wrong codes at this kiosk", wait) from e
+        known = _LOGIN_REFUSALS.get(e.error)
+        if known is not None:
+            kind, message = known
+            raise kind(message) from e
+        log.warning("sign-in refused by the platform: %s (%d)", e.error, e.status)
+        raise LoginUnavailable("the sign-in service refused the kiosk's request") from e
+    except PlatformUnavailable as e:
+        raise LoginUnavailable("the sign-in service is unavailable") from e

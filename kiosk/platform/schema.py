@@ -12,6 +12,7 @@ already typed, unchecked: the side that receives it validates (a platform answer
 
 Requests are read strictly: bytes in standard base64 with padding and nothing else, dates in
 ISO 8601, identifiers as challenges take them; members the schema does not name are ignored.
+The login bodies (issue 13) carry a binding code, a credential: no model's repr shows it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from kiosk.services.login_broker import PendingLogin
 from kiosk.verify.challenge import IDENTIFIER
 from kiosk.verify.enrolment import APPLICATION_FORMAT, EnrolmentApplication
 from kiosk.verify.ports import IssuedChallenge
@@ -259,6 +261,61 @@ class EnrolmentBody(_Wire):
         )
 
 
+#: A binding code as the person typed it: digits, maybe grouped by spaces or hyphens (the
+#: provider drops those); anything longer than this is no code at all.
+BINDING_CODE_CHARS = 32
+_BINDING_CODE = re.compile(f"[0-9 \\-\u3000]{{1,{BINDING_CODE_CHARS}}}")
+#: The provider's handles (a login id, a client id) and account references: short, printable.
+_HANDLE = re.compile(r"[\x21-\x7e]{1,128}")
+Handle = Annotated[str, Field(pattern=_HANDLE.pattern.join("^$"), description="a handle")]
+
+
+class LoginPendingRequest(_Wire):
+    """Ask which sign-in waits under a binding code typed at one of the provider's kiosks."""
+
+    provider_id: Identifier
+    terminal_id: Identifier
+    binding_code: str = Field(
+        pattern=_BINDING_CODE.pattern.join("^$"),
+        repr=False,
+        description="as typed: digits, spaces or hyphens between groups",
+    )
+
+
+class LoginApproveRequest(_Wire):
+    """The card holder agreed: answer the sign-in `login_id` for their linked account."""
+
+    provider_id: Identifier
+    terminal_id: Identifier
+    login_id: Handle = Field(repr=False)
+    client_id: Handle
+    account_ref: str = Field(min_length=1, max_length=128)
+    auth_time: IsoTime = Field(description="when the card proved who they are, ISO 8601")
+
+    @classmethod
+    def of(
+        cls,
+        pending: PendingLogin,
+        provider_id: str,
+        terminal_id: str,
+        account_ref: str,
+        auth_time: datetime,
+    ) -> Self:
+        """The body that approves `pending`."""
+        return cls.model_construct(
+            provider_id=provider_id,
+            terminal_id=terminal_id,
+            login_id=pending.login_id,
+            client_id=pending.client_id,
+            account_ref=account_ref,
+            auth_time=auth_time,
+        )
+
+    def to_pending(self) -> PendingLogin:
+        """The login as the provider's `approve` takes it (by its handle)."""
+        return PendingLogin(login_id=self.login_id, client_id=self.client_id, client_name="")
+
+
 # --- answers -----------------------------------------------------------------------------
 
 
@@ -334,6 +391,39 @@ class EnrolmentVerdictBody(_Wire):
     def to_verdict(self) -> EnrolmentVerdict:
         """The verifier's enrolment verdict."""
         return EnrolmentVerdict(**_fields_of(self, EnrolmentVerdict))
+
+
+class PendingLoginBody(_Wire):
+    """The sign-in a binding code stands for, shown to the person before they agree."""
+
+    login_id: Handle = Field(repr=False)
+    client_id: Handle
+    client_name: str = Field(min_length=1, max_length=200)
+    claims: tuple[Annotated[str, Field(min_length=1, max_length=64)], ...] = Field(
+        max_length=32, description="what the service receives beyond the pairwise identifier"
+    )
+    expires_at: IsoTime | None = Field(description="when the code runs out, ISO 8601")
+
+    @classmethod
+    def of(cls, pending: PendingLogin) -> Self:
+        """The body of a pending login."""
+        return cls.model_construct(
+            login_id=pending.login_id,
+            client_id=pending.client_id,
+            client_name=pending.client_name,
+            claims=pending.claims,
+            expires_at=pending.expires_at,
+        )
+
+    def to_pending(self) -> PendingLogin:
+        """The port's pending login."""
+        return PendingLogin(
+            login_id=self.login_id,
+            client_id=self.client_id,
+            client_name=self.client_name,
+            claims=tuple(self.claims),
+            expires_at=self.expires_at,
+        )
 
 
 class ErrorBody(_Wire):

@@ -9,6 +9,11 @@ or at the peer platform that verifies for that provider), notes the reason and a
 Proofs and applications go to the same `Verifier` as local mode (it records every verdict with
 its challenge's use); an accepted enrolment links the account at the provider.
 
+With an OpenID Provider (`[oidc] issuer`, issue 13) the same app serves the provider's browser
+endpoints (kiosk.platform.oidc_web: discovery, JWKS, the authorization page, the token
+endpoint; no bearer token) and the kiosks' side of the sign-in: `/v1/logins/pending` and
+`/v1/logins/approve`, the LoginBroker port over HTTP, each refusal its own error code.
+
 The endpoints are plain functions, so FastAPI runs them in its threadpool; the store's
 `Database` keeps one driver connection per thread, which suits that.
 """
@@ -20,9 +25,9 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 
 from kiosk.platform import auth
 from kiosk.platform.client import PlatformClient, PlatformRefused, PlatformUnavailable
@@ -36,18 +41,33 @@ from kiosk.platform.edge import (
     install_error_handlers,
     note,
 )
+from kiosk.platform.oidc_web import oidc_router
 from kiosk.platform.schema import (
     ChallengeBody,
     ChallengeRequest,
     EnrolmentBody,
     EnrolmentVerdictBody,
+    ErrorBody,
     HealthBody,
+    LoginApproveRequest,
+    LoginPendingRequest,
+    PendingLoginBody,
     UserProofBody,
     VerdictBody,
+)
+from kiosk.services.login_broker import (
+    BindingExpired,
+    BindingOtherProvider,
+    BindingRateLimited,
+    BindingUnknown,
+    BindingUsed,
+    LinkRefused,
+    LoginError,
 )
 
 if TYPE_CHECKING:
     from kiosk.config import Config
+    from kiosk.oidc.provider import OpenIdProvider
     from kiosk.verify.challenge import ChallengeService
     from kiosk.verify.enrolment import EnrolmentApplication
     from kiosk.verify.ports import IssuedChallenge
@@ -102,13 +122,16 @@ def create_app(
     clock: Clock,
     peers: Mapping[str, Peer] | None = None,
     body_timeout_s: float = BODY_TIMEOUT_S,
+    openid: OpenIdProvider | None = None,
 ) -> FastAPI:
     """The platform API over these services; `tokens` maps provider id -> SHA-256 hex of its
     bearer token; `clock()` is an aware UTC datetime. `peers` maps a provider id to another
     platform (its client) that verifies for that provider: this platform relays the provider's
     challenges, proofs and enrolments to it and answers with its verdicts (the peer records
     them and keeps the links) — e.g. a medical platform reusing a financial platform's
-    verification. A request's body must arrive whole within `body_timeout_s` seconds."""
+    verification. A request's body must arrive whole within `body_timeout_s` seconds. With
+    `openid`, the app is also that OpenID Provider: its browser endpoints and the kiosks'
+    `/v1/logins/*` (`_login_routes`)."""
     known = auth.Tokens(tokens)
     here = _Here(challenges, verifier)
     relayed = dict(peers or {})
@@ -174,9 +197,92 @@ def create_app(
         note(request, reason=verdict.reason.value)
         return EnrolmentVerdictBody.of(verdict)
 
+    if openid is not None:
+        _login_routes(v1, openid, clock)
+        app.include_router(oidc_router(openid))
     app.include_router(v1)
     app.add_middleware(Edge)
     return app
+
+
+#: Each refusal of the LoginBroker port as (HTTP status, error code); the client maps the code
+#: back to the same exception. Checked in order: a subclass before its base.
+LOGIN_REFUSALS: tuple[tuple[type[LoginError], int, str], ...] = (
+    (BindingUnknown, 404, "binding_unknown"),
+    (BindingExpired, 410, "binding_expired"),
+    (BindingUsed, 409, "binding_used"),
+    (BindingOtherProvider, 403, "binding_other_provider"),
+    (BindingRateLimited, 429, "binding_rate_limited"),
+    (LinkRefused, 403, "link_refused"),
+)
+
+
+def _login_errors() -> dict[int | str, dict[str, Any]]:
+    """The login routes' error answers, for the OpenAPI schema."""
+    errors = dict(ERRORS)
+    for _, status, code in LOGIN_REFUSALS:
+        seen = errors.get(status, {}).get("description")
+        errors[status] = {"model": ErrorBody, "description": f"{seen} or {code}" if seen else code}
+    return errors
+
+
+def _login_routes(v1: APIRouter, openid: OpenIdProvider, clock: Clock) -> None:
+    """The kiosks' side of the sign-in (the LoginBroker port): what a binding code stands for,
+    and the card holder's approval. The binding code is in the body only, which no log line
+    carries; a refusal is `LOGIN_REFUSALS`' status and code, store trouble 503."""
+
+    @v1.post("/v1/logins/pending", response_model=PendingLoginBody, responses=_login_errors())
+    def pending(
+        body: LoginPendingRequest, request: Request, caller: str = Depends(auth.caller)
+    ) -> PendingLoginBody:
+        """The sign-in waiting under the binding code a person typed at one of the provider's
+        kiosks: which online service, what it receives. A wrong code counts against the
+        terminal (binding_rate_limited after too many)."""
+        auth.same_provider(caller, body.provider_id)
+        with _login_refusals():
+            found = openid.pending(body.provider_id, body.terminal_id, body.binding_code, clock())
+        note(request, reason="pending")
+        return PendingLoginBody.of(found)
+
+    @v1.post(
+        "/v1/logins/approve", status_code=204, response_class=Response, responses=_login_errors()
+    )
+    def approve(
+        body: LoginApproveRequest, request: Request, caller: str = Depends(auth.caller)
+    ) -> Response:
+        """The card holder of `account_ref` (linked at the provider) agreed at the kiosk: the
+        waiting authorization page may send the browser back with its code."""
+        auth.same_provider(caller, body.provider_id)
+        with _login_refusals():
+            openid.approve(
+                body.to_pending(),
+                body.provider_id,
+                body.terminal_id,
+                body.account_ref,
+                body.auth_time,
+                clock(),
+            )
+        note(request, reason="approved")
+        return Response(status_code=204)
+
+
+@contextmanager
+def _login_refusals() -> Iterator[None]:
+    """The LoginBroker port's exceptions as API errors (`LOGIN_REFUSALS`); LoginUnavailable
+    (the provider's store) is 503 unavailable, as any store trouble is."""
+    try:
+        yield
+    except LoginError as e:
+        for kind, status, code in LOGIN_REFUSALS:
+            if isinstance(e, kind):
+                headers = (
+                    {"Retry-After": str(e.retry_after_s)}
+                    if isinstance(e, BindingRateLimited)
+                    else None
+                )
+                raise ApiError(status, code, str(e), headers) from e
+        log.warning("sign-in provider unavailable: %s", e.code)
+        raise ApiError(503, "unavailable", "The sign-in service is unavailable; try again.") from e
 
 
 @contextmanager
@@ -226,10 +332,11 @@ def _closing(
 
 def app_from_config(cfg: Config) -> FastAPI:
     """The platform over the configured store: CRLs of crl_dir imported, tokens from
-    `[platform_tokens]`, peers from `[platform_peers]`, links over the store, the wall clock."""
+    `[platform_tokens]`, peers from `[platform_peers]`, links over the store, the wall clock;
+    the OpenID Provider of `[oidc]` and `[[oidc_clients]]` when `[oidc] issuer` is set."""
     from kiosk.clock import utc_now
     from kiosk.config import ConfigError
-    from kiosk.local import LocalContext, import_crls
+    from kiosk.local import LocalContext, import_crls, openid_provider
 
     if not cfg.platform_tokens:  # before the store is opened: a platform nobody may call
         raise ConfigError(
@@ -246,6 +353,7 @@ def app_from_config(cfg: Config) -> FastAPI:
         clock=utc_now,
         peers=peers,
         body_timeout_s=cfg.platform_body_timeout_s,
+        openid=openid_provider(cfg, local.db),
     )
     closers = [local.db.dispose, *(peer.close for peer in peers.values())]
     app.router.lifespan_context = _closing(*closers)  # the store closes with the server
