@@ -253,6 +253,9 @@ def _login_routes(v1: APIRouter, openid: OpenIdProvider, clock: Clock) -> None:
         """The card holder of `account_ref` (linked at the provider) agreed at the kiosk: the
         waiting authorization page may send the browser back with its code."""
         auth.same_provider(caller, body.provider_id)
+        now = clock()
+        if body.auth_time > now:  # the verdict's time, by this platform's clock: never later
+            raise ApiError(400, "malformed", "'auth_time' is later than the platform's clock.")
         with _login_refusals():
             openid.approve(
                 body.to_pending(),
@@ -260,7 +263,7 @@ def _login_routes(v1: APIRouter, openid: OpenIdProvider, clock: Clock) -> None:
                 body.terminal_id,
                 body.account_ref,
                 body.auth_time,
-                clock(),
+                now,
             )
         note(request, reason="approved")
         return Response(status_code=204)

@@ -581,3 +581,37 @@ def test_app_from_config_serves_the_provider_of_oidc(world, tmp_path):
             headers=auth,
         )
         assert (raw.status_code, raw.json()["error"]) == (404, "binding_unknown")
+
+
+def test_openapi_documents_the_login_endpoints_and_not_the_browsers(platform):
+    spec = platform.http.get("/openapi.json").json()
+    assert "/oidc/token" not in spec["paths"]
+    schemas = spec["components"]["schemas"]
+    pending = spec["paths"]["/v1/logins/pending"]["post"]
+    assert pending["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/LoginPendingRequest"
+    )
+    assert set(schemas["PendingLoginBody"]["required"]) >= {"login_id", "client_id", "client_name"}
+    for path in ("/v1/logins/pending", "/v1/logins/approve"):
+        documented = spec["paths"][path]["post"]["responses"]
+        assert {"400", "401", "403", "404", "409", "410", "429", "503"} <= set(documented)
+        assert "422" not in documented
+    assert "204" in spec["paths"]["/v1/logins/approve"]["post"]["responses"]
+    assert "binding_code" in schemas["LoginPendingRequest"]["required"]
+
+
+def test_an_auth_time_after_the_platforms_now_is_400_not_a_crash(platform):
+    """auth_time is the verdict's time, by the platform's own clock: a later one is a lie."""
+    sign_in = SignIn(platform)
+    kiosk = platform.kiosk()
+    pending = kiosk.pending(CLINIC, TERMINAL, sign_in.shown, platform.clock())
+    body = {"provider_id": CLINIC, "terminal_id": TERMINAL, "login_id": pending.login_id,
+            "client_id": "shop", "account_ref": ACCOUNT,
+            "auth_time": (T0 + timedelta(seconds=1)).isoformat()}  # fmt: skip
+    raw = platform.http.post(
+        "/v1/logins/approve", json=body, headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    assert (raw.status_code, raw.json()["error"]) == (400, "malformed")
+    assert sign_in.browser.get("/oidc/authorize/wait").status_code == 200  # nothing approved
+    kiosk.approve(pending, CLINIC, TERMINAL, ACCOUNT, T0, platform.clock())
+    assert "code" in sign_in.back_to_service()
