@@ -88,7 +88,7 @@ def configured_services(
     services = available_services(cfg.terminal_id, cfg.provider_id, db)
     if "payment" in cfg.services:
         services["payment"] = (payments or Payments.build(cfg, db, closers)).service
-    logins = logins or Logins.build(cfg, db)
+    logins = logins or Logins.build(cfg, db, closers)
     if logins is not None:
         services["login"] = logins.service
     insurance, reception = cfg.insurance, cfg.reception
@@ -241,33 +241,42 @@ def _serve(app: Any, section: str, listen: str, tls_cert: str, tls_key: str) -> 
 
 @dataclass
 class Logins:
-    """The login service over the OpenID Provider (`[oidc]`): in-process on a one-box kiosk
-    that verifies itself, which then serves the provider's pages on `[oidc] listen`."""
+    """The login service over the OpenID Provider: the platform's (a kiosk that verifies at a
+    platform signs people in through it), or in-process on a one-box kiosk that verifies
+    itself (`[oidc]`), which then serves the provider's pages on `[oidc] listen`."""
 
     cfg: Config
     service: LoginService
-    provider: OpenIdProvider
+    provider: OpenIdProvider | None  # None: the platform is the provider (it serves the pages)
 
     @classmethod
-    def build(cls, cfg: Config, db: Database) -> Logins | None:
-        """The login over the provider of `[oidc]` (None without one: the TEST broker)."""
-        from kiosk.local import openid_provider
+    def build(cls, cfg: Config, db: Database, closers: list[Callable[[], None]]) -> Logins | None:
+        """The login over the platform (when offered) or the provider of `[oidc]`; None:
+        the demo wing's TEST broker stays."""
         from kiosk.services.login import LoginService
 
-        if cfg.verification != "local":
-            return None
+        if cfg.verification == "platform":
+            if "login" not in cfg.services:
+                return None
+            from kiosk.platform.client import PlatformClient
+
+            client = PlatformClient(cfg.platform_url, cfg.platform_token)
+            closers.append(client.close)
+            return cls(cfg, LoginService(client, cfg.terminal_id), None)
+        from kiosk.local import openid_provider
+
         provider = openid_provider(cfg, db)
         if provider is None:
             return None
         return cls(cfg, LoginService(provider, cfg.terminal_id), provider)
 
     def start(self, closers: list[Callable[[], None]]) -> None:
-        """Once the store is migrated: serve the provider's pages (discovery, JWKS, the
-        authorization page, the token endpoint) on `[oidc] listen`."""
+        """Once the store is migrated: a one-box kiosk serves the provider's pages
+        (discovery, JWKS, the authorization page, the token endpoint) on `[oidc] listen`."""
         from kiosk.platform.oidc_web import create_oidc_app
 
         oidc = self.cfg.oidc
-        if oidc.listen:
+        if self.provider is not None and oidc.listen:
             closers.append(
                 _serve(create_oidc_app(self.provider), "oidc", oidc.listen, oidc.tls_cert,
                        oidc.tls_key)
@@ -567,7 +576,7 @@ def start(cfg: Config, *, windowed: bool, reader: ReaderPort) -> Kiosk:
     records = Database(cfg.effective_database_url)
     closers.append(records.dispose)
     payments = Payments.build(cfg, records, closers) if "payment" in cfg.services else None
-    logins = Logins.build(cfg, records)
+    logins = Logins.build(cfg, records, closers)
     services = configured_services(cfg, records, closers, payments, logins)
 
     def build() -> Visit:

@@ -748,8 +748,6 @@ def _coerce(name: str, value: Any) -> Any:
     return value
 
 
-
-
 def check_platform(url: str, token: str, where: str = "platform") -> None:
     """Raise ConfigError unless `url` is https (plain http only to this machine) and a token
     is given: the token and the cards' proofs never cross a network in clear text."""

@@ -749,6 +749,8 @@ class OpenIdProvider:
                 found = self._store.by_login(pending.login_id, now)
             except UnknownAuthorization as e:
                 raise BindingUnknown("no sign-in waits for this approval") from e
+            if found.client_id != pending.client_id:  # not the service the person was shown
+                raise BindingUnknown("no sign-in waits for this approval")
             client = self._usable(found, provider_id)
             if not self._link_active(provider_id, account_ref):
                 raise LinkRefused("the card's link cannot sign in (revoked or to be re-made)")

@@ -10,6 +10,7 @@ LoginBroker port (`pending`, `approve`) as the login service calls it.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import logging
@@ -749,3 +750,12 @@ def test_only_an_active_link_in_the_store_signs_in(db):
     assert not active("clinic-a", "ACCT-3")
     assert not active("clinic-a", "ACCT-9")
     assert not active("shop-b", "ACCT-1")
+
+
+def test_an_approval_for_another_service_than_the_one_shown_is_refused(provider, clock):
+    visit = Visit(provider)
+    pending = provider.pending("clinic-a", "kiosk-1", visit.started.binding_code, clock())
+    swapped = dataclasses.replace(pending, client_id="bank")  # not what the person saw
+    with pytest.raises(BindingUnknown):
+        provider.approve(swapped, "clinic-a", "kiosk-1", ACCOUNT, clock(), clock())
+    assert isinstance(provider.status(visit.started.request_id), Waiting)  # still waiting
