@@ -3,23 +3,12 @@ the in-process OpenID Provider (a one-box kiosk with `[oidc]`), else the TEST br
 
 from __future__ import annotations
 
-import pytest
-
 from kiosk import app
 from kiosk.config import from_mapping
 from kiosk.demo.login import MemoryLoginBroker
 from kiosk.oidc.provider import OpenIdProvider
 from kiosk.platform.client import PlatformClient
 from kiosk.services.login import LoginService
-from kiosk.store.engine import Database
-
-
-@pytest.fixture
-def store(tmp_path):
-    db = Database(f"sqlite:///{tmp_path / 'k.sqlite3'}")
-    db.upgrade()
-    yield db
-    db.dispose()
 
 
 def _login(cfg, db, closers) -> LoginService:
@@ -28,7 +17,7 @@ def _login(cfg, db, closers) -> LoginService:
     return service
 
 
-def test_a_kiosk_that_verifies_at_a_platform_signs_in_through_it(store, tmp_path):
+def test_a_kiosk_that_verifies_at_a_platform_signs_in_through_it(db, tmp_path):
     cfg = from_mapping(
         {
             "data_dir": str(tmp_path),
@@ -40,14 +29,14 @@ def test_a_kiosk_that_verifies_at_a_platform_signs_in_through_it(store, tmp_path
         }
     )
     closers: list = []
-    service = _login(cfg, store, closers)
+    service = _login(cfg, db, closers)
     assert isinstance(service.broker, PlatformClient) and service.terminal_id == "kiosk-3"
     assert closers  # the client is closed with the kiosk
     for close in closers:
         close()
 
 
-def test_a_one_box_kiosk_with_oidc_signs_in_through_its_own_provider(store, tmp_path):
+def test_a_one_box_kiosk_with_oidc_signs_in_through_its_own_provider(db, tmp_path):
     cfg = from_mapping(
         {
             "data_dir": str(tmp_path),
@@ -55,10 +44,10 @@ def test_a_one_box_kiosk_with_oidc_signs_in_through_its_own_provider(store, tmp_
             "oidc": {"issuer": "http://127.0.0.1:8480"},
         }
     )
-    assert isinstance(_login(cfg, store, []).broker, OpenIdProvider)
+    assert isinstance(_login(cfg, db, []).broker, OpenIdProvider)
     assert (tmp_path / "oidc-pairwise.key").stat().st_mode & 0o077 == 0  # made, private
 
 
-def test_without_a_provider_the_login_is_the_test_broker(store, tmp_path):
+def test_without_a_provider_the_login_is_the_test_broker(db, tmp_path):
     cfg = from_mapping({"data_dir": str(tmp_path), "services": ["identity", "login"]})
-    assert isinstance(_login(cfg, store, []).broker, MemoryLoginBroker)
+    assert isinstance(_login(cfg, db, []).broker, MemoryLoginBroker)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from kiosk import app
 from kiosk.clock import utc_now
 from kiosk.config import from_mapping
@@ -14,17 +12,8 @@ from kiosk.demo.payment import MemoryCardGateway
 from kiosk.services.gateway_http import HttpCardGateway
 from kiosk.services.payment import PaymentService, idempotency_key
 from kiosk.services.receipt import EscposReceiptPrinter, NoReceiptPrinter
-from kiosk.store.engine import Database
 from kiosk.store.ledger import ChargeAttempt, LedgerState, PaymentLedger
 from kiosk.store.payment_requests import PaymentRequests
-
-
-@pytest.fixture
-def store(tmp_path):
-    db = Database(f"sqlite:///{tmp_path / 'k.sqlite3'}")
-    db.upgrade()
-    yield db
-    db.dispose()
 
 
 def _payment(cfg, db, closers) -> PaymentService:
@@ -33,7 +22,7 @@ def _payment(cfg, db, closers) -> PaymentService:
     return service
 
 
-def test_the_payment_is_built_from_its_configuration(store):
+def test_the_payment_is_built_from_its_configuration(db):
     cfg = from_mapping(
         {
             "services": ["payment"],
@@ -52,7 +41,7 @@ def test_the_payment_is_built_from_its_configuration(store):
         }
     )
     closers: list = []
-    service = _payment(cfg, store, closers)
+    service = _payment(cfg, db, closers)
     assert isinstance(service.gateway, HttpCardGateway)
     assert (service.gateway.code, service.terminal_id) == ("acme-card", "till-7")
     limits = service.ledger.limits
@@ -68,22 +57,22 @@ def test_the_payment_is_built_from_its_configuration(store):
         close()
 
 
-def test_without_configuration_the_payment_is_the_test_card_company_on_screen_only(store):
+def test_without_configuration_the_payment_is_the_test_card_company_on_screen_only(db):
     cfg = from_mapping({"services": ["payment"]})
-    service = _payment(cfg, store, [])
+    service = _payment(cfg, db, [])
     assert isinstance(service.gateway, MemoryCardGateway) and service.gateway.test
     assert isinstance(service.printer, NoReceiptPrinter)
 
 
-def test_a_row_a_stopped_kiosk_left_pending_is_settled_when_payments_start(store):
+def test_a_row_a_stopped_kiosk_left_pending_is_settled_when_payments_start(db):
     cfg = from_mapping({"services": ["payment"], "provider_id": "shop-1", "terminal_id": "t1"})
-    payments = app.Payments.build(cfg, store, [])
+    payments = app.Payments.build(cfg, db, [])
     gateway = payments.gateway
     assert isinstance(gateway, MemoryCardGateway)
-    request = PaymentRequests(store).create("shop-1", "t1", 700, "o-1", "c-1", 600, utc_now())
+    request = PaymentRequests(db).create("shop-1", "t1", 700, "o-1", "c-1", 600, utc_now())
     key = idempotency_key("shop-1", "t1", "acct-1", request.request_id, 700)
     attempt = ChargeAttempt("shop-1", "t1", "acct-1", request.request_id, 700, key, "test")
-    begun = PaymentLedger(store).begin(attempt, utc_now())
+    begun = PaymentLedger(db).begin(attempt, utc_now())
     # the kiosk asked the card company, which charged, and was stopped before it heard back
     gateway.authorise_and_capture(key, "shop-1", "t1", "acct-1", 700, request.request_id)
     closers: list = []
@@ -95,7 +84,7 @@ def test_a_row_a_stopped_kiosk_left_pending_is_settled_when_payments_start(store
         time.sleep(0.01)
     for close in reversed(closers):
         close()
-    row = PaymentLedger(store).get(begun.entry.entry_id)  # type: ignore[union-attr]
+    row = PaymentLedger(db).get(begun.entry.entry_id)  # type: ignore[union-attr]
     assert row is not None and row.state is LedgerState.SETTLED
     assert row.receipt_no == gateway.charges[0].transaction_id
-    assert PaymentRequests(store).get("shop-1", request.request_id, utc_now()).state == "paid"
+    assert PaymentRequests(db).get("shop-1", request.request_id, utc_now()).state == "paid"

@@ -15,29 +15,34 @@ application that holds the card's My Number (個人番号).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
+import re
+import secrets
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from cryptography import x509
 from sqlalchemy import inspect, text
-from test_platform_http import PROVIDER, TOKEN
+from test_platform_http import PROVIDER, TOKEN, Running
 
 from kiosk import config
 from kiosk.app import available_services, import_crls, local_backend, platform_backend
 from kiosk.card.connection import TRACE, CardConnection
 from kiosk.card.reader import InProcessReader
 from kiosk.clock import utc_now
-from kiosk.demo.login import MemoryLoginBroker
 from kiosk.demo.payment import ring_up_demo_purchase
 from kiosk.errors import KioskError
 from kiosk.flow.errors_catalogue import ProblemCode
 from kiosk.jpki.constants import AID as JPKI_AID
 from kiosk.local import LocalContext
+from kiosk.oidc.provider import OpenIdProvider, Started
 from kiosk.services.base import ServiceContext, ServicePreview, ServiceResult
 from kiosk.services.login import LoginService
 from kiosk.services.payment import PaymentService
@@ -196,6 +201,41 @@ def ring_up_a_purchase(cfg: config.Config) -> None:
         db.dispose()
 
 
+#: The online service the kiosks sign people in to (at the provider of each kind of kiosk).
+SIGN_IN_CLIENT = {
+    "client_id": "law-shop",
+    "name": "TEST オンラインショップ",
+    "redirect_uris": ["https://shop.example/callback"],
+    "auth_method": "client_secret_basic",
+    "secret_sha256": hashlib.sha256(b"law-shop-secret").hexdigest(),
+    "providers": [PROVIDER],
+}
+OIDC = {"issuer": "http://127.0.0.1:8480"}
+
+
+def open_sign_in(login: LoginService, cfg: config.Config) -> str:
+    """The online service sends a browser to the provider (the platform's, or the one-box
+    kiosk's own) and the page shows the binding code the person types at the kiosk."""
+    params = {
+        "response_type": "code",
+        "client_id": "law-shop",
+        "redirect_uri": "https://shop.example/callback",
+        "scope": "openid",
+        "state": "st",
+        "nonce": secrets.token_urlsafe(16),
+        "code_challenge": create_s256_code_challenge(secrets.token_urlsafe(48)),
+        "code_challenge_method": "S256",
+    }
+    if isinstance(login.broker, OpenIdProvider):
+        started = login.broker.authorize(params)
+        assert isinstance(started, Started), started
+        return started.binding_code
+    page = httpx.get(f"{cfg.platform_url}/oidc/authorize", params=params)
+    found = re.search(r'id="binding-code">([\d ]+)<', page.text)
+    assert page.status_code == 200 and found, page.text
+    return found.group(1).replace(" ", "")
+
+
 def enrol_then_visit(backend: Visit, shown: Shown, cfg: config.Config) -> None:
     """Enrol the card at the provider, come back and use every service (agreeing to
     everything it asks; the payment pays a TEST purchase rung up for the terminal), then try
@@ -225,11 +265,10 @@ def enrol_then_visit(backend: Visit, shown: Shown, cfg: config.Config) -> None:
             consented=consents[service_id],
             auth_time=again.verified_at,
         )
-        if service_id == "login":  # the TEST online service opens a sign-in: its binding code
+        if service_id == "login":  # an online service opens a sign-in: its binding code
             login = backend._services["login"]
-            assert isinstance(login, LoginService) and isinstance(login.broker, MemoryLoginBroker)
-            code = login.broker.open("TEST オンラインショップ", [PROVIDER])
-            context = dataclasses.replace(context, binding_code=code)
+            assert isinstance(login, LoginService)
+            context = dataclasses.replace(context, binding_code=open_sign_in(login, cfg))
         if service_id == "payment":  # the shop's POS rings up a TEST purchase first
             payment = backend._services["payment"]
             assert isinstance(payment, PaymentService)
@@ -284,14 +323,34 @@ def reader(card_file) -> RecordingReader:
 
 
 @pytest.fixture
-def platform_kiosk(platform, reader, tmp_path, caplog):
+def oidc_platform(platform_cfg):
+    """The platform, as an OpenID Provider too, with the online service registered."""
+    from kiosk.platform.service import app_from_config
+
+    with_oidc = config.from_mapping(
+        {
+            "data_dir": str(platform_cfg.data_dir),
+            "trust_dir": str(platform_cfg.trust_dir),
+            "crl_dir": str(platform_cfg.crl_dir),
+            "platform_tokens": dict(platform_cfg.platform_tokens),
+            "oidc": OIDC,
+            "oidc_clients": [SIGN_IN_CLIENT],
+        }
+    )
+    running = Running(app_from_config(with_oidc))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def platform_kiosk(oidc_platform, reader, tmp_path, caplog):
     """A kiosk with verification = "platform" over a real platform, after one enrolment and
     one visit per service; its data directory and store URL."""
     cfg = config.from_mapping(
         {
             "data_dir": str(tmp_path / "kiosk"),
             "verification": "platform",
-            "platform_url": platform.url,
+            "platform_url": oidc_platform.url,
             "platform_token": TOKEN,
             "provider_id": PROVIDER,
             "services": list(SERVICES),
@@ -324,6 +383,8 @@ def local_kiosk(world, reader, tmp_path, caplog):
             "crl_dir": str(crl_dir),
             "provider_id": PROVIDER,
             "services": list(SERVICES),
+            "oidc": OIDC,  # a one-box operator: its own OpenID Provider, in-process
+            "oidc_clients": [SIGN_IN_CLIENT],
         }
     )
     caplog.set_level(TRACE)
