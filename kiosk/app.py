@@ -229,13 +229,12 @@ def _serve(app: Any, section: str, listen: str, tls_cert: str, tls_key: str) -> 
     from kiosk.pos.server import PosServer, PosServerError
 
     host, port = listen_address(listen, section)
-    server = PosServer(app, host, port, tls_cert=tls_cert, tls_key=tls_key)
+    server = PosServer(app, host, port, tls_cert=tls_cert, tls_key=tls_key, name=f"[{section}]")
     try:
         server.start()
     except PosServerError as e:
         log.error("[%s] cannot be served on %s: %s", section, listen, e)
         return lambda: None
-    log.info("[%s] is served on %s", section, listen)
     return server.stop
 
 

@@ -61,8 +61,16 @@ class PosServer:
     TLS when a certificate and its key are given; `start()` once, `stop()` at the end."""
 
     def __init__(
-        self, app: ASGIApp, host: str, port: int, *, tls_cert: str = "", tls_key: str = ""
+        self,
+        app: ASGIApp,
+        host: str,
+        port: int,
+        *,
+        tls_cert: str = "",
+        tls_key: str = "",
+        name: str = "POS API",
     ) -> None:
+        self.name = name  # what it serves, for the log
         if bool(tls_cert) != bool(tls_key):
             raise PosServerError("the POS API's TLS needs both the certificate and its key")
         self._app = app
@@ -105,7 +113,7 @@ class PosServer:
             self.stop()
             raise PosServerError(f"the POS API did not start on {self._address()}")
         scheme = "https" if self.tls else "http"
-        log.info("POS API served at %s://%s", scheme, self._address())
+        log.info("%s served at %s://%s", self.name, scheme, self._address())
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop serving and wait for the thread (at most about `timeout_s`); idempotent."""
