@@ -101,6 +101,17 @@ class Kiosk:
         if submit:
             self.click("ok")
 
+    def pin_then_enrol(self, pin: str = "1234", password: str = "ABC123") -> None:
+        """On the PIN screen of a first visit: the PIN, then the enrolment (the signature
+        password, the 4 info confirmed, consent given); the flow goes on to the service."""
+        self.type_secret(pin)
+        self.wait_screen(Screen.PASSWORD)
+        self.type_secret(password)
+        self.wait_screen(Screen.REVIEW)
+        self.click("confirm-info")
+        self.wait_screen(Screen.ENROL_CONSENT)
+        self.click("agree")
+
     def insert(self, card_file=None) -> VirtualCard:
         card = VirtualCard(card_file or self.card_file)
         self.reader.insert(card)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from browser_support import wait_for_url
-from PySide6.QtWidgets import QCheckBox, QLabel
+from test_service_login_ui import agree, enrol, start_login, texts, type_code
 
 from kiosk.clock import utc_now
 from kiosk.demo.online_service import OnlineServiceSettings, create_online_service_app
@@ -46,10 +46,6 @@ class Late:
 
     async def __call__(self, scope, receive, send):
         await self.app(scope, receive, send)
-
-
-def _texts(kiosk) -> str:
-    return "\n".join(w.text() for w in kiosk.page().findChildren(QLabel) if w.isVisible())
 
 
 @pytest.fixture
@@ -106,26 +102,12 @@ def test_a_person_signs_in_to_an_online_service_with_the_card_at_the_kiosk(sign_
     assert len(code) == 8
 
     # 2. at the kiosk: ログイン, the card, the PIN, enrolment, the code, the service's name
-    kiosk.click("start")
-    kiosk.wait_screen(Screen.SERVICES)
-    kiosk.click("service-login")
-    kiosk.wait_screen(Screen.INSERT_CARD)
-    kiosk.insert()
-    kiosk.wait_screen(Screen.PIN)
-    kiosk.type_secret("1234")
-    kiosk.wait_screen(Screen.PASSWORD)
-    kiosk.type_secret("ABC123")
-    kiosk.wait_screen(Screen.REVIEW)
-    kiosk.click("confirm-info")
-    kiosk.wait_screen(Screen.ENROL_CONSENT)
-    kiosk.click("agree")
-    kiosk.wait_screen(Screen.BINDING_CODE)
-    kiosk.type_secret(code)
+    start_login(kiosk)  # ログイン, the card, the PIN
+    enrol(kiosk)
+    type_code(kiosk, code)
     kiosk.wait_screen(Screen.SERVICE_CONSENT)
-    assert f"{SERVICE_NAME} にログインします" in _texts(kiosk)
-    kiosk.page().findChild(QCheckBox, "consent-sign_in").setChecked(True)
-    kiosk.click("agree")
-    kiosk.wait_screen(Screen.RESULT)
+    assert f"{SERVICE_NAME} にログインします" in texts(kiosk.page())
+    agree(kiosk)
     assert kiosk.controller.state.result.ok
 
     # 3. the waiting page moves on by itself: back at the online service, signed in

@@ -73,13 +73,7 @@ def shop(tmp_path):
 
 
 def _enrol_to_consent(kiosk) -> str:
-    kiosk.type_secret("1234")
-    kiosk.wait_screen(Screen.PASSWORD)
-    kiosk.type_secret("ABC123")
-    kiosk.wait_screen(Screen.REVIEW)
-    kiosk.click("confirm-info")
-    kiosk.wait_screen(Screen.ENROL_CONSENT)
-    kiosk.click("agree")
+    kiosk.pin_then_enrol()
     kiosk.wait_screen(Screen.SERVICE_CONSENT)
     return texts(kiosk.page())
 
@@ -138,13 +132,7 @@ def test_nothing_rung_up_says_so_and_charges_nothing(make_kiosk, shop):
     kiosk.wait_screen(Screen.INSERT_CARD)
     kiosk.insert()
     kiosk.wait_screen(Screen.PIN)
-    kiosk.type_secret("1234")
-    kiosk.wait_screen(Screen.PASSWORD)
-    kiosk.type_secret("ABC123")
-    kiosk.wait_screen(Screen.REVIEW)
-    kiosk.click("confirm-info")
-    kiosk.wait_screen(Screen.ENROL_CONSENT)
-    kiosk.click("agree")
+    kiosk.pin_then_enrol()
     kiosk.wait_screen(Screen.RESULT)  # straight to the result: there is nothing to agree to
     assert not kiosk.controller.state.result.ok
     assert gateway.charges == [] and printed.receipts == []

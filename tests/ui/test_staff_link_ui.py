@@ -50,13 +50,7 @@ def test_staff_confirm_a_patient_number_and_the_person_links_their_card(make_kio
     kiosk.wait_screen(Screen.INSERT_CARD)  # the person's turn
     kiosk.insert()
     kiosk.wait_screen(Screen.PIN)
-    kiosk.type_secret("1234")
-    kiosk.wait_screen(Screen.PASSWORD)
-    kiosk.type_secret("ABC123")
-    kiosk.wait_screen(Screen.REVIEW)
-    kiosk.click("confirm-info")
-    kiosk.wait_screen(Screen.ENROL_CONSENT)
-    kiosk.click("agree")
+    kiosk.pin_then_enrol()
     kiosk.wait_screen(Screen.RESULT)
     assert kiosk.controller.state.link.account_ref == "P-0417"
     assert "P-0417" in texts(kiosk.page())
