@@ -209,6 +209,10 @@ class Config:
     #: Seconds the platform (`kiosk platform serve`) waits for a request's whole body before
     #: answering 408 and closing the connection: a client trickling a body is cut off.
     platform_body_timeout_s: int = 5
+    #: This platform's name among platforms (`kiosk platform serve`): relays between
+    #: platforms carry the chain of names they passed, and a platform refuses a relay that
+    #: already passed it (a loop). A short identifier, as a provider id is.
+    platform_id: str = "platform"
     #: This kiosk's identity towards the platform and in challenges.
     provider_id: str = "demo-clinic"
     terminal_id: str = "kiosk-1"
@@ -797,6 +801,10 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError("'challenge_ttl_s' must be at least 1")
     if cfg.platform_body_timeout_s == 0:
         raise ConfigError("'platform_body_timeout_s' must be at least 1")
+    if PROVIDER_ID.fullmatch(cfg.platform_id) is None:
+        raise ConfigError(
+            "'platform_id' must be 1 to 64 of A-Z a-z 0-9 _ . : - (a letter or digit first)"
+        )
     if not AUDIT_RETENTION_MIN_DAYS <= cfg.audit_retention_days <= AUDIT_RETENTION_MAX_DAYS:
         raise ConfigError(
             f"'audit_retention_days' must be between {AUDIT_RETENTION_MIN_DAYS} and "

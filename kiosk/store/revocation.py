@@ -37,11 +37,10 @@ _LOOKUP = (
     "SELECT r.revoked_at, r.reason FROM crl_current c JOIN revoked_serials r "
     "ON r.generation_id = c.generation_id WHERE c.issuer_key_id = ? AND r.serial = ?"
 )
-_INFO = (
-    select(_gen.c.this_update, _gen.c.next_update, _gen.c.crl_number, _gen.c.entries)
-    .select_from(_cur.join(_gen, _gen.c.generation_id == _cur.c.generation_id))
-    .where(_cur.c.issuer_key_id == bindparam("issuer"))
-)
+_IN_FORCE = select(
+    _cur.c.issuer_key_id, _gen.c.this_update, _gen.c.next_update, _gen.c.crl_number, _gen.c.entries
+).select_from(_cur.join(_gen, _gen.c.generation_id == _cur.c.generation_id))
+_INFO = _IN_FORCE.where(_cur.c.issuer_key_id == bindparam("issuer"))
 
 
 class SqlRevocationIndex:
@@ -55,10 +54,14 @@ class SqlRevocationIndex:
         """The CRL in force for that issuer, or None when none was imported."""
         with self._db.autocommitted() as conn:
             row = conn.execute(_INFO, {"issuer": issuer_key_id}).first()
-        if row is None:
-            return None
-        number = None if row.crl_number is None else int(row.crl_number)
-        return CrlInfo(issuer_key_id, row.this_update, row.next_update, number, row.entries)
+        return None if row is None else _info(row)
+
+    def all_info(self) -> list[CrlInfo]:
+        """The CRL in force for every issuer that has one, by issuer (for the operator's
+        console, the metrics and the readiness check)."""
+        with self._db.autocommitted() as conn:
+            rows = conn.execute(_IN_FORCE.order_by(_cur.c.issuer_key_id)).all()
+        return [_info(row) for row in rows]
 
     def lookup(self, issuer_key_id: str, serial: int) -> RevokedEntry | None:
         """The revocation entry for that serial under that issuer, or None if not revoked."""
@@ -150,6 +153,11 @@ class SqlRevocationIndex:
                 )
                 conn.execute(delete(_gen).where(_gen.c.generation_id == current.generation_id))
         return entries
+
+
+def _info(row: Any) -> CrlInfo:
+    number = None if row.crl_number is None else int(row.crl_number)
+    return CrlInfo(row.issuer_key_id, row.this_update, row.next_update, number, row.entries)
 
 
 def _is_same_or_older(crl: CheckedCrl, number: Any, this_update: datetime) -> bool:

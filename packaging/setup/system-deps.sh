@@ -19,6 +19,8 @@ PACKAGES=(
   postgresql
   # the browser the page tests drive headless (Playwright talks to it; no separate driver)
   chromium
+  # the load generator of the platform benchmark (bench/platform_bench.py, and its harness test)
+  wrk
 )
 
 missing=()
