@@ -552,3 +552,26 @@ class OidcAssertionRow(Base):
     client_id: Mapped[str] = mapped_column(String(CODE_LENGTH))
     jti: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class TerminalCredentialRow(Base):
+    """A kiosk terminal's bearer credential at the platform (kiosk.store.credentials): the
+    terminal it names and the providers it may act for (space-separated, sorted).
+
+    Only the token's SHA-256 is kept (the token is 256 random bits, so a plain hash is
+    enough), unique, so one token never names two credentials. A revoked row keeps its digest,
+    so the platform can say "revoked" rather than "unknown"; a rotation replaces it."""
+
+    __tablename__ = "terminal_credentials"
+    __table_args__ = (
+        UniqueConstraint("token_digest", name="uq_terminal_credentials_token_digest"),
+        Index("ix_terminal_credentials_terminal", "terminal_id"),
+    )
+
+    credential_id: Mapped[str] = mapped_column(String(CODE_LENGTH), primary_key=True)
+    terminal_id: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    providers: Mapped[str] = mapped_column(String(1040))
+    token_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    rotated_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
