@@ -21,11 +21,12 @@ binding code (it travels in the body only).
 
 from __future__ import annotations
 
+import copy
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -62,6 +63,10 @@ if TYPE_CHECKING:
     from kiosk.verify.verdict import EnrolmentVerdict, Verdict
 
 _Answer = TypeVar("_Answer", bound=BaseModel)
+
+#: Why the platform was unavailable: the connection could not be made, a timeout, the
+#: exchange broke off or was not HTTP, a 5xx, or a 2xx that is not the API's JSON.
+Unavailability = Literal["unreachable", "timeout", "broken", "status", "bad_answer"]
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +108,21 @@ class PlatformUnavailable(VerifierUnavailable):
 
     code = "platform_unreachable"
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        why: Unavailability = "status",
+        error: str | None = None,
+    ) -> None:
         super().__init__(message)
         #: The HTTP status when the platform did answer (a 5xx, or a 2xx that did not parse).
         self.status = status
+        #: Which failure it was (a relaying platform answers each with its own code).
+        self.why = why
+        #: The API's error code a 5xx answer named, if any (a relay refused further on).
+        self.error = error
 
 
 class PlatformRefused(VerifierUnavailable):
@@ -140,6 +156,10 @@ class PlatformClient:
             raise ValueError("the platform URL is empty")
         self._token = token
         self._client = bearer_client(base_url, token, timeout_s, transport, what="the platform")
+        #: Each request's timeout (seconds) unless `relaying` gave another.
+        self.timeout_s = timeout_s
+        self._extra_headers: dict[str, str] = {}
+        self._call_timeout: float | None = None
 
     def __repr__(self) -> str:
         return f"PlatformClient({str(self._client.base_url)!r})"
@@ -153,6 +173,13 @@ class PlatformClient:
     def close(self) -> None:
         """Close the connection pool."""
         self._client.close()
+
+    def relaying(self, headers: Mapping[str, str], timeout_s: float) -> PlatformClient:
+        """This client for one relayed request (kiosk.platform.relay): these headers and this
+        timeout on each call, over the same connection pool (close this client, not that)."""
+        view = copy.copy(self)
+        view._extra_headers, view._call_timeout = dict(headers), timeout_s
+        return view
 
     # -- the endpoints -------------------------------------------------------------------
 
@@ -225,17 +252,21 @@ class PlatformClient:
     ) -> Any:
         """One request, never retried; the decoded JSON of a 2xx answer (None for an answer
         without a body when `expect_body` is false: a 204)."""
+        timeout = httpx.USE_CLIENT_DEFAULT if self._call_timeout is None else self._call_timeout
         try:
-            response = self._client.request(method, path, json=payload)
+            response = self._client.request(
+                method, path, json=payload, headers=self._extra_headers, timeout=timeout
+            )
         except httpx.TimeoutException as e:
             log.warning("platform %s %s: timed out", method, path)
             raise PlatformUnavailable(
-                "the verification service cannot be reached (timed out)"
+                "the verification service cannot be reached (timed out)", why="timeout"
             ) from e
         except httpx.HTTPError as e:
             log.warning("platform %s %s: %s", method, path, type(e).__name__)
             raise PlatformUnavailable(
-                f"the verification service cannot be reached ({type(e).__name__})"
+                f"the verification service cannot be reached ({type(e).__name__})",
+                why="unreachable" if isinstance(e, httpx.ConnectError) else "broken",
             ) from e
         status = response.status_code
         log.debug("platform %s %s: %d", method, path, status)
@@ -246,11 +277,16 @@ class PlatformClient:
             raise PlatformRefused(code, status, self._scrub(message), retry)
         if not 200 <= status < 300:
             log.warning("platform %s %s: status %d", method, path, status)
+            error, _ = _error_body(response)
             raise PlatformUnavailable(
-                f"the verification service cannot be reached (status {status})", status=status
+                f"the verification service cannot be reached (status {status})",
+                status=status,
+                error=self._scrub(error)[:64] if error else None,
             )
         if not expect_body:
             return None
+        if not _is_json(response):
+            raise self._bad_answer(path, status)
         try:
             return response.json()
         except ValueError as e:  # not JSON, or not UTF-8
@@ -268,6 +304,7 @@ class PlatformClient:
         return PlatformUnavailable(
             "the verification service gave an answer that is not the expected JSON",
             status=status,
+            why="bad_answer",
         )
 
     def _scrub(self, message: str) -> str:
@@ -288,6 +325,12 @@ def _error_body(response: httpx.Response) -> tuple[str | None, str]:
         error if isinstance(error, str) and error else None,
         message if isinstance(message, str) else "",
     )
+
+
+def _is_json(response: httpx.Response) -> bool:
+    """Whether the answer says it is JSON (`application/json`), as every answer of the API is."""
+    media = response.headers.get("content-type", "").partition(";")[0]
+    return media.strip().lower() == "application/json"
 
 
 def _retry_after(response: httpx.Response) -> int | None:
