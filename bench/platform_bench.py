@@ -1,26 +1,56 @@
-"""Platform benchmark: challenges and user proofs over HTTP, one kiosk connection at a time.
+"""Platform load benchmark: pre-signed user proofs sent by wrk to `kiosk platform serve`.
 
-Run: .venv/bin/python bench/platform_bench.py [--proofs 2000] [--cards 50]
+Run: .venv/bin/python bench/platform_bench.py [--quick] [--proofs 12000] [--seconds 5]
+     [--connections 1,8,32,128] [--setups sqlite:1,postgres:1,postgres:2,postgres:4]
+     [--paced 1000] [--out FILE.json]
 
-`kiosk platform serve` runs in its own process on one CPU (SQLite store, the test PKI's CRLs);
-this process, the "kiosk", runs on the other: it asks for `--proofs` challenges (timed), has the
-cards sign them (not timed: the card's work), then sends the proofs one after another (timed)
-over one keep-alive connection, as a kiosk does. Printed: requests per second and the latency
-percentiles of each kind. On a machine with one CPU both share it.
+What a platform operator would do: start the platform as it is deployed (`kiosk platform serve
+--workers N`, uvicorn's own worker processes, over SQLite or a PostgreSQL store, the test PKI's
+CRLs in force) and point an existing load generator at it — `wrk` (Debian's package), with the
+Lua script below — on 127.0.0.1. Every request is a different user proof, signed beforehand by
+the test cards (the cards' work is not timed) over a challenge of the platform's own challenge
+key, so each is verified for real: challenge tag and expiry, certificate chain, validity, key
+purpose, CRL, signature, and the verdict written to the store (the proof's single use).
+
+Each run is bounded in count (`--proofs`: each proof is sent once; a wrk thread stops when its
+share is spent) and in time (`--seconds`), and starts from an empty store (a fresh SQLite file
+or PostgreSQL database), so the same signed proofs serve every run. After a run the store's
+`verifications` rows are counted: every verdict wrk received must be there (no lost verdict),
+and every proof must have been accepted (an error or a refusal is counted and reported).
+
+Printed per run: proofs/s (verdicts received over wrk's run time), latency p50 / p99 / max
+(wrk's own histogram, per request), errors (connect/read/write/timeout, non-200 statuses,
+refused proofs), and the store's verdict count; then the raw RSA-2048 PKCS#1 v1.5 verify rate of
+this machine in the same run (one core), the baseline every figure is held against.
+
+`--paced R` adds, for each setup, a run at an offered load of R proofs/s over 32 connections:
+each connection waits 32/R s between its requests (wrk's `delay()`; a closed loop with think
+time, since Debian has no wrk2), which is how a fleet of kiosks loads a platform.
+
+`--quick` (the test `tests/e2e/test_platform_bench.py` runs it) is one small run that proves the
+harness works: a few hundred proofs, SQLite, one worker, two connection counts.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import hashlib
+import json
 import os
+import re
 import secrets
-import statistics
+import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -28,115 +58,412 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from kiosk.pki.authority import generate_key, init_pki
-from kiosk.verify.proof import UserProof, signed_message
-
 ROOT = Path(__file__).resolve().parents[1]
-PROVIDER, TERMINAL = "bench-clinic", "kiosk-1"
+PROVIDER = "bench-clinic"
+TERMINALS = 64  # the proofs come from this many kiosks' terminals
+CHALLENGE_TTL_S = 3 * 3600  # the proofs are signed once and sent for the whole benchmark
+
+#: The load generator's script: one pre-signed proof per request, each sent once. Every wrk
+#: thread reads its share of the proof file (line i goes to thread i mod threads); a thread
+#: whose share is spent stops. `delay()` paces a connection (milliseconds) for `--paced`.
+WRK_SCRIPT = r"""
+local counter, threads = 0, {}
+
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local path, token = args[1], args[2]
+  pace = tonumber(args[3]) or 0
+  nthreads = tonumber(args[4])
+  bodies, nexti, ok, refused, other, exhausted = {}, 1, 0, 0, 0, 0
+  local i = 0
+  for line in io.lines(path) do
+    if i % nthreads == id then bodies[#bodies + 1] = line end
+    i = i + 1
+  end
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["Authorization"] = "Bearer " .. token
+end
+
+function request()
+  local body = bodies[nexti]
+  if body == nil then
+    exhausted = exhausted + 1
+    wrk.thread:stop()
+    return wrk.format("GET", "/v1/health", {}, nil)
+  end
+  nexti = nexti + 1
+  return wrk.format(nil, "/v1/proofs", nil, body)
+end
+
+function delay()
+  return pace
+end
+
+function response(status, headers, body)
+  if status == 200 and string.find(body, '"ok":true', 1, true) then
+    ok = ok + 1
+  elseif status == 200 and string.find(body, '"ok":false', 1, true) then
+    refused = refused + 1
+  elseif not (status == 200 and string.find(body, '"status":"ok"', 1, true)) then
+    other = other + 1
+    if other == 1 then
+      io.stderr:write(string.format("first error answer: %d %s\n", status, string.sub(body, 1, 200)))
+    end
+  end
+end
+
+function done(summary, latency, requests)
+  local ok_, refused_, other_ = 0, 0, 0
+  for _, thread in ipairs(threads) do
+    ok_ = ok_ + thread:get("ok")
+    refused_ = refused_ + thread:get("refused")
+    other_ = other_ + thread:get("other")
+  end
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT {\"ok\":%d,\"refused\":%d,\"other\":%d,\"duration_us\":%d,\"requests\":%d," ..
+    "\"connect\":%d,\"read\":%d,\"write\":%d,\"status\":%d,\"timeout\":%d," ..
+    "\"p50_us\":%d,\"p99_us\":%d,\"max_us\":%d}\n",
+    ok_, refused_, other_, summary.duration, summary.requests,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One wrk run against one platform setup."""
+
+    store: str
+    workers: int
+    connections: int
+    offered: int | None  # proofs/s offered (paced), None = as fast as answered
+    proofs_per_s: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    ok: int
+    refused: int
+    errors: int
+    recorded: int  # verdicts in the store afterwards
+
+    @property
+    def lost(self) -> int:
+        """Verdicts wrk received that the store does not have. (The store may have a few
+        more than wrk received: the requests in flight when wrk's time ran out.)"""
+        return max(0, self.ok + self.refused - self.recorded)
+
+    def line(self) -> str:
+        offered = f"{self.offered:>5}/s" if self.offered else "  max  "
+        return (
+            f"{self.store:8} {self.workers}w {self.connections:>4} conns {offered}  "
+            f"{self.proofs_per_s:8,.0f} proofs/s  p50 {self.p50_ms:6.2f}  p99 {self.p99_ms:7.2f}"
+            f"  max {self.max_ms:7.2f} ms  ok {self.ok:>6}  refused {self.refused}  errors "
+            f"{self.errors}  lost {self.lost}"
+        )
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+# --- the proofs ----------------------------------------------------------------------------
 
 
-def serve(work: Path, port: int, token: str, cpu: int | None) -> subprocess.Popen[bytes]:
-    """Start the platform on `port` with the test PKI in `work`; wait until it answers."""
-    (work / "platform.toml").write_text(
-        f'data_dir = "{work / "data"}"\ntrust_dir = "{work / "pki" / "trust"}"\n'
-        f'crl_dir = "{work / "pki" / "crl"}"\n\n[platform_tokens]\n'
-        f'{PROVIDER} = "{hashlib.sha256(token.encode()).hexdigest()}"\n'
+def _sign(job: tuple[bytes, list[tuple[str, bytes, bytes]]]) -> list[str]:
+    """Sign a batch of (terminal, nonce, certificate DER) with the cards' key: JSON lines."""
+    from kiosk.verify.proof import UserProof, signed_message
+
+    key_pem, batch = job
+    key = load_pem_private_key(key_pem, None)
+    lines = []
+    for terminal, nonce, cert in batch:
+        signature = key.sign(  # type: ignore[union-attr]
+            signed_message(PROVIDER, terminal, nonce), padding.PKCS1v15(), hashes.SHA256()
+        )
+        proof = UserProof(PROVIDER, terminal, nonce, cert, signature)
+        lines.append(json.dumps(proof.to_json(), separators=(",", ":")))
+    return lines
+
+
+def make_proofs(work: Path, count: int, challenge_key: bytes) -> Path:
+    """The test PKI in `work/pki` (its CRLs in `crl_dir`) and `count` signed proofs, one JSON
+    body a line, over challenges of `challenge_key` spread over TERMINALS terminals and 200
+    cards (one key pair: signing is the slow part; the certificates differ)."""
+    from kiosk.pki.authority import generate_key, init_pki
+    from kiosk.verify.challenge import ChallengeService
+
+    pki = init_pki(work / "pki")
+    keys = (generate_key(), generate_key())
+    cards = [pki.issue_card(keys=keys) for _ in range(200)]
+    for which in ("auth", "sign"):
+        (pki.crl_dir / f"{which}.crl").write_bytes(pki.crl_der(which))
+    challenges = ChallengeService(ttl_s=CHALLENGE_TTL_S, keys=[challenge_key])
+    now = datetime.now(UTC)
+    jobs: list[tuple[str, bytes, bytes]] = []
+    for i in range(count):
+        terminal = f"kiosk-{i % TERMINALS}"
+        # each at its own microsecond, as the platform's clock issues them (the verdict's key
+        # in the store grows with the challenge's expiry)
+        issued = challenges.issue(PROVIDER, terminal, now + timedelta(microseconds=i))
+        jobs.append((terminal, issued.nonce, cards[i % len(cards)].auth.certificate))
+    key_pem = cards[0].auth.private_key_pem
+    size = 500
+    batches = [(key_pem, jobs[i : i + size]) for i in range(0, len(jobs), size)]
+    path = work / "proofs.jsonl"
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool, path.open("w") as out:
+        for lines in pool.map(_sign, batches):
+            out.write("\n".join(lines) + "\n")
+    return path
+
+
+# --- the platform --------------------------------------------------------------------------
+
+
+@contextmanager
+def platform(
+    work: Path, database_url: str, workers: int, token: str, challenge_key: bytes
+) -> Iterator[int]:
+    """`kiosk platform serve --workers N` over that store, as deployed; its port once it
+    answers /v1/ready (or /v1/health). Stopped (SIGTERM, then SIGKILL) afterwards."""
+    data = Path(tempfile.mkdtemp(prefix="data-", dir=work))
+    config = data / "platform.toml"
+    config.write_text(
+        f'data_dir = "{data}"\ndatabase_url = "{database_url}"\n'
+        f'trust_dir = "{work / "pki" / "trust"}"\ncrl_dir = "{work / "pki" / "crl"}"\n'
+        f"challenge_ttl_s = {CHALLENGE_TTL_S}\n"
+        f'challenge_keys = ["{challenge_key.hex()}"]\n\n'
+        f'[platform_tokens]\n{PROVIDER} = "{hashlib.sha256(token.encode()).hexdigest()}"\n'
     )
+    port = free_port()
     cmd = [str(Path(sys.executable).with_name("kiosk")), "platform", "serve"]
-    cmd += ["--config", str(work / "platform.toml"), "--port", str(port)]
+    cmd += ["--config", str(config), "--port", str(port), "--workers", str(workers)]
+    log = (data / "serve.log").open("wb")
+    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_until_up(port, server, data / "serve.log")
+        yield port
+    finally:
+        _stop(server)
+        log.close()
 
-    def pin() -> None:
-        if cpu is not None:
-            os.sched_setaffinity(0, {cpu})
 
-    server = subprocess.Popen(
-        cmd, preexec_fn=pin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 30
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the serving command's process group (its workers too), then SIGKILL."""
+    for sig, wait_s in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
+        with suppress(ProcessLookupError):
+            os.killpg(server.pid, sig)  # start_new_session: the group is the server's pid
+        try:
+            server.wait(wait_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _wait_until_up(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the platform exited:\n{log.read_text()[-3000:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
-                return server
+                return
         except httpx.HTTPError:
-            time.sleep(0.1)
-    server.kill()
-    raise SystemExit("the platform did not start")
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"the platform did not start:\n{log.read_text()[-3000:]}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--proofs", type=int, default=2000)
-    parser.add_argument("--cards", type=int, default=50)
-    args = parser.parse_args()
-    cpus = sorted(os.sched_getaffinity(0))
-    server_cpu = cpus[1] if len(cpus) > 1 else None
-    os.sched_setaffinity(0, {cpus[0]})
+def recorded_verdicts(database_url: str) -> int:
+    from kiosk.store.engine import Database
+
+    db = Database(database_url)
+    try:
+        row = db.one("SELECT count(*) FROM verifications", ())
+        return int(row[0])
+    finally:
+        db.dispose()
+
+
+# --- the load generator --------------------------------------------------------------------
+
+
+def run_wrk(
+    script: Path,
+    proofs: Path,
+    port: int,
+    token: str,
+    connections: int,
+    seconds: int,
+    pace_ms: int,
+) -> dict[str, int]:
+    """wrk with the script over `connections` connections for at most `seconds`; its RESULT."""
+    threads = min(connections, 2)
+    cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s"]
+    cmd += ["--timeout", "10s", "-s", str(script), f"http://127.0.0.1:{port}"]
+    cmd += ["--", str(proofs), token, str(pace_ms), str(threads)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    found = re.search(r"^RESULT (\{.*\})$", done.stdout, re.MULTILINE)
+    if done.returncode != 0 or found is None:
+        raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    if done.stderr.strip():
+        print(done.stderr.strip(), file=sys.stderr)
+    result = dict(json.loads(found.group(1)))
+    if any(result[k] for k in ("connect", "read", "write", "timeout", "other")):
+        print(f"wrk: {result}", file=sys.stderr)
+    return result
+
+
+def one_run(
+    store: str,
+    database_url: str,
+    workers: int,
+    connections: int,
+    offered: int | None,
+    args: argparse.Namespace,
+    work: Path,
+    proofs: Path,
+    script: Path,
+    challenge_key: bytes,
+) -> Run:
     token = secrets.token_urlsafe(32)
+    pace_ms = round(connections * 1000 / offered) if offered else 0
+    with platform(work, database_url, workers, token, challenge_key) as port:
+        result = run_wrk(script, proofs, port, token, connections, args.seconds, pace_ms)
+    seconds = result["duration_us"] / 1e6
+    errors = sum(result[k] for k in ("connect", "read", "write", "timeout", "other"))
+    return Run(
+        store,
+        workers,
+        connections,
+        offered,
+        result["ok"] / seconds if seconds else 0.0,
+        result["p50_us"] / 1e3,
+        result["p99_us"] / 1e3,
+        result["max_us"] / 1e3,
+        result["ok"],
+        result["refused"],
+        errors,
+        recorded_verdicts(database_url),
+    )
+
+
+# --- stores --------------------------------------------------------------------------------
+
+
+class Stores:
+    """A fresh, empty store for each run: a new SQLite file, or a new PostgreSQL database on
+    one throwaway server (tests/postgres_fixtures.py, or KIOSK_TEST_POSTGRES_URL)."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self._pg: Iterator[str] | None = None
+        self._pg_url: str | None = None
+        self._n = 0
+
+    def fresh(self, kind: str) -> str:
+        self._n += 1
+        if kind == "sqlite":
+            return f"sqlite:///{self.work / f'run{self._n}.sqlite3'}"
+        if self._pg_url is None:
+            sys.path.insert(0, str(ROOT / "tests"))
+            from postgres_fixtures import postgres_server
+
+            self._pg = postgres_server(self.work)  # type: ignore[assignment]
+            self._pg_url = self._pg.__enter__()  # type: ignore[union-attr]
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        name = f"bench_{os.getpid()}_{self._n}"
+        admin = self._pg_url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+        return make_url(self._pg_url).set(database=name).render_as_string(hide_password=False)
+
+    def close(self) -> None:
+        if self._pg is not None:
+            self._pg.__exit__(None, None, None)  # type: ignore[attr-defined]
+
+
+def raw_rsa_verify_rate(seconds: float = 1.0) -> float:
+    """RSA-2048 PKCS#1 v1.5 SHA-256 verifications a second on one core (the baseline)."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    message = b"x" * 200
+    signature = key.sign(message, padding.PKCS1v15(), hashes.SHA256())
+    public = key.public_key()
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for _ in range(200):
+            public.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+        count += 200
+    return count / (time.perf_counter() - started)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--proofs", type=int, default=12000, help="proofs per run at most")
+    parser.add_argument("--seconds", type=int, default=5, help="seconds per run at most")
+    parser.add_argument("--connections", default="1,8,32,128")
+    parser.add_argument("--setups", default="sqlite:1,postgres:1,postgres:2,postgres:4")
+    parser.add_argument("--paced", type=int, default=1000, help="offered proofs/s (0: none)")
+    parser.add_argument("--quick", action="store_true", help="a small run: the harness works")
+    parser.add_argument("--out", type=Path, help="write the runs as JSON here too")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.proofs, args.seconds, args.connections = 300, 5, "1,8"
+        args.setups, args.paced = "sqlite:1", 0
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (make setup installs it)")
+    connections = [int(c) for c in args.connections.split(",")]
+    setups = [(s.split(":")[0], int(s.split(":")[1])) for s in args.setups.split(",")]
+    runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="platform-bench-") as tmp:
-        work = Path(tmp)
-        pki = init_pki(work / "pki")
-        keys = (generate_key(), generate_key())
-        cards = [pki.issue_card(keys=keys) for _ in range(args.cards)]
-        auth_key = load_pem_private_key(cards[0].auth.private_key_pem, None)
-        for which in ("auth", "sign"):
-            (pki.crl_dir / f"{which}.crl").write_bytes(pki.crl_der(which))
-        port = free_port()
-        server = serve(work, port, token, server_cpu)
+        work = Path(os.environ.get("BENCH_KEEP") or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        challenge_key = secrets.token_bytes(32)
+        started = time.perf_counter()
+        proofs = make_proofs(work, args.proofs, challenge_key)
+        print(f"signed {args.proofs} proofs in {time.perf_counter() - started:.1f} s", flush=True)
+        script = work / "proofs.lua"
+        script.write_text(WRK_SCRIPT)
+        stores = Stores(work)
         try:
-            headers = {"Authorization": f"Bearer {token}"}
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as kiosk:
-                ids = {"provider_id": PROVIDER, "terminal_id": TERMINAL}
-                issue_times, nonces = [], []
-                started = time.perf_counter()
-                for _ in range(args.proofs):
-                    t = time.perf_counter()
-                    r = kiosk.post("/v1/challenges", json=ids)
-                    issue_times.append(time.perf_counter() - t)
-                    nonces.append(base64.b64decode(r.json()["nonce"]))
-                issue_rate = args.proofs / (time.perf_counter() - started)
-                proofs = []
-                for i, nonce in enumerate(nonces):  # the cards' work, not timed
-                    message = signed_message(PROVIDER, TERMINAL, nonce)
-                    signature = auth_key.sign(message, padding.PKCS1v15(), hashes.SHA256())
-                    card = cards[i % len(cards)]
-                    proof = UserProof(PROVIDER, TERMINAL, nonce, card.auth.certificate, signature)
-                    proofs.append(proof.to_json())
-                verify_times = []
-                started = time.perf_counter()
-                for body in proofs:
-                    t = time.perf_counter()
-                    r = kiosk.post("/v1/proofs", json=body)
-                    verify_times.append(time.perf_counter() - t)
-                    if not r.json().get("ok"):
-                        raise SystemExit(f"a proof was refused: {r.text}; bench is broken")
-                proof_rate = args.proofs / (time.perf_counter() - started)
+            for store, workers in setups:
+                plan: list[tuple[int, int | None]] = [(c, None) for c in connections]
+                if args.paced:
+                    plan.append((32, args.paced))
+                for conns, offered in plan:
+                    url = stores.fresh(store)
+                    run = one_run(
+                        store, url, workers, conns, offered, args, work, proofs, script,
+                        challenge_key,
+                    )  # fmt: skip
+                    runs.append(run)
+                    print(run.line(), flush=True)
         finally:
-            server.terminate()
-            server.wait(10)
-    for name, rate, times in (
-        ("challenges", issue_rate, issue_times),
-        ("proofs", proof_rate, verify_times),
-    ):
-        p50, p99 = statistics.median(times) * 1e3, percentile(times, 0.99) * 1e3
-        print(
-            f"{name:10} {rate:7,.0f}/s over HTTP, one connection; "
-            f"latency p50 {p50:.2f} ms, p99 {p99:.2f} ms",
-            flush=True,
+            stores.close()
+    raw = raw_rsa_verify_rate()
+    print(f"raw RSA-2048 verify (same run, one core): {raw:,.0f}/s", flush=True)
+    if args.out:
+        args.out.write_text(
+            json.dumps({"raw_rsa_verify_per_s": raw, "runs": [asdict(r) for r in runs]}, indent=1)
         )
+    broken = [r for r in runs if r.errors or r.refused or r.lost or not r.ok]
+    for r in broken:
+        print(f"FAILED: {r.line()}", file=sys.stderr)
+    return 1 if broken else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
