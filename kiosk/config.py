@@ -76,6 +76,9 @@ class PeerConfig:
     url: str
     #: This platform's token at the peer (a secret: never in a message or log line).
     token: str = field(repr=False)
+    #: The longest this platform waits for the peer's answer to one request (seconds; a
+    #: relay's remaining time budget may make it shorter: kiosk.platform.relay).
+    timeout_s: float = 5.0
 
 
 InsuranceDirectory = Literal["test", "roster", "http"]
@@ -193,6 +196,24 @@ class OidcConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class CrlRefreshConfig:
+    """`[crl_refresh]`: CRLs fetched on a schedule (kiosk.platform.crlrefresh). Plain http is
+    allowed anywhere: a CRL is signed, and its distribution points are http by RFC 5280."""
+
+    #: The URLs of the CRLs (complete or delta) to fetch; none = no refresh.
+    urls: tuple[str, ...] = ()
+    #: Seconds between two checks of one URL (60 to 604,800).
+    interval_s: int = 3600
+    #: Seconds one fetch may take in all (1 to 600).
+    timeout_s: int = 30
+    #: The largest CRL accepted, in bytes (1 KiB to 4 GiB).
+    max_bytes: int = 512 * 1024 * 1024
+    #: Where the last complete CRL of each URL is kept, the base the next one is diffed
+    #: against; empty = `<data_dir>/crl-cache`.
+    cache_dir: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Everything the kiosk, the CLI and the platform read from configuration."""
 
@@ -283,6 +304,8 @@ class Config:
     oidc: OidcConfig = OidcConfig()
     #: `[[oidc_clients]]`: the online services registered with it, by client id.
     oidc_clients: Mapping[str, OidcClient] = field(default_factory=dict)
+    #: `[crl_refresh]`: CRLs fetched on a schedule from their URLs.
+    crl_refresh: CrlRefreshConfig = CrlRefreshConfig()
 
     @property
     def effective_database_url(self) -> str:
@@ -326,6 +349,7 @@ _FILE_ONLY = (
     "receipt",
     "oidc",
     "oidc_clients",
+    "crl_refresh",
 )
 
 
@@ -451,14 +475,14 @@ def _platform_tokens(value: Any, section: str = "platform_tokens") -> Mapping[st
 
 
 def _platform_peers(value: Any) -> Mapping[str, PeerConfig]:
-    """`[platform_peers.<provider>]` tables of exactly `url` and `token`."""
+    """`[platform_peers.<provider>]` tables of `url`, `token` and optionally `timeout_s`."""
     table = _table(value, "platform_peers")
     peers: dict[str, PeerConfig] = {}
     for provider, peer in table.items():
         _provider_key(provider, "platform_peers")
         peer = _table(peer, "platform_peers", provider)
         for key in peer:
-            if key not in ("url", "token"):
+            if key not in ("url", "token", "timeout_s"):
                 raise _refuse(key_path("platform_peers", provider, key), "unknown key")
         for key in ("url", "token"):
             if key not in peer:
@@ -471,7 +495,14 @@ def _platform_peers(value: Any) -> Mapping[str, PeerConfig]:
                 key_path("platform_peers", provider, "token"),
                 "must be printable ASCII without spaces (and not empty)",
             )
-        peers[provider] = PeerConfig(url, token)
+        timeout_s = peer.get("timeout_s", PeerConfig.timeout_s)
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float):
+            timeout_s = 0  # refused below, as a number out of range is
+        if not 0.1 <= timeout_s <= 60:
+            raise _refuse(
+                key_path("platform_peers", provider, "timeout_s"), "must be 0.1 to 60 seconds"
+            )
+        peers[provider] = PeerConfig(url, token, float(timeout_s))
     return MappingProxyType(peers)
 
 
@@ -654,6 +685,29 @@ def _oidc(value: Any) -> OidcConfig:
     return OidcConfig(issuer, **values)
 
 
+def _crl_refresh(value: Any) -> CrlRefreshConfig:
+    """`[crl_refresh]`: http(s) URLs, the interval, the time and size bounds, the cache."""
+    keys = ("urls", "interval_s", "timeout_s", "max_bytes", "cache_dir")
+    t = _closed_table(value, "crl_refresh", keys)
+    urls = t.get("urls", [])
+    if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+        raise _refuse(key_path("crl_refresh", "urls"), "must be a list of URLs")
+    for i, url in enumerate(urls):
+        if _scheme_and_host(url)[0] not in ("http", "https") or not _scheme_and_host(url)[1]:
+            raise _refuse(key_path("crl_refresh", "urls", i), "must be an http:// or https:// URL")
+    if len(set(urls)) != len(urls):
+        raise _refuse(key_path("crl_refresh", "urls"), "lists a URL twice")
+    bounds = {"interval_s": (60, 604_800), "timeout_s": (1, 600), "max_bytes": (1024, 1 << 32)}
+    numbers = {}
+    for key, (low, high) in bounds.items():
+        number = t.get(key, getattr(CrlRefreshConfig(), key))
+        if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
+            raise _refuse(key_path("crl_refresh", key), f"must be a whole number, {low} to {high}")
+        numbers[key] = number
+    cache_dir = _string(t.get("cache_dir", ""), "crl_refresh", "cache_dir")
+    return CrlRefreshConfig(tuple(urls), cache_dir=cache_dir, **numbers)
+
+
 def _oidc_clients(value: Any) -> Mapping[str, OidcClient]:
     """`[[oidc_clients]]`: each online service, checked by kiosk.oidc.clients."""
     try:
@@ -686,6 +740,7 @@ _SECTIONS: dict[str, Callable[[Any], Any]] = {
     "receipt": _receipt,
     "oidc": _oidc,
     "oidc_clients": _oidc_clients,
+    "crl_refresh": _crl_refresh,
 }
 
 
