@@ -113,7 +113,7 @@ function response(status, headers, body)
   elseif not (status == 200 and string.find(body, '"status":"ok"', 1, true)) then
     other = other + 1
     if other == 1 then
-      io.stderr:write(string.format("first error answer: %d %s\n", status, string.sub(body, 1, 200)))
+      io.stderr:write(string.format("first error: %d %s\n", status, string.sub(body, 1, 200)))
     end
   end
 end
