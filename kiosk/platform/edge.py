@@ -21,9 +21,10 @@ import json
 import logging
 import math
 import re
+import time
 import traceback
 from collections.abc import Callable, Coroutine, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 from fastapi import FastAPI, Request
@@ -51,9 +52,21 @@ MAX_DEPTH = 32
 #: The most digits a number may have anywhere in a body (no field of the API is a number).
 MAX_DIGITS = 40
 _OUTCOME = "jpki.outcome"  # the scope key the handlers note provider and reason under
+_CALLER = "jpki.caller"  # the scope key the boundary keeps the request's caller under
 
-#: Who a request's bearer token speaks for (`Tokens.provider`): a provider id, or ApiError 401.
-ProviderOf = Callable[[str | None], str]
+
+class Authenticated(Protocol):
+    """Who a request's bearer token speaks for (kiosk.platform.auth.Caller)."""
+
+    @property
+    def who(self) -> str:
+        """A name safe to log: a credential id or a provider id."""
+        ...
+
+
+#: Who a request's bearer token speaks for (`kiosk.platform.auth.Callers`), or ApiError
+#: (401, or 429 for a credential over its allowance).
+ProviderOf = Callable[[str | None], Authenticated]
 
 
 # --- errors ------------------------------------------------------------------------------
@@ -83,9 +96,10 @@ def note(request: Request, **fields: str) -> None:
     request.scope.setdefault(_OUTCOME, {}).update(fields)
 
 
-def noted_provider(request: Request) -> str:
-    """The provider the boundary found the request's token to speak for."""
-    return str(request.scope[_OUTCOME]["provider"])
+def noted_caller(request: Request) -> Authenticated:
+    """Who the boundary found the request's token to speak for."""
+    caller: Authenticated = request.scope[_CALLER]
+    return caller
 
 
 #: The error answers of a route with a body, for the OpenAPI schema.
@@ -330,8 +344,9 @@ def boundary_route(provider_of: ProviderOf, body_timeout_s: float) -> type[APIRo
             handler = super().get_route_handler()
 
             async def guarded(request: Request) -> Response:
-                provider = provider_of(request.headers.get("authorization"))
-                note(request, provider=provider)
+                caller = provider_of(request.headers.get("authorization"))
+                request.scope[_CALLER] = caller
+                note(request, provider=caller.who)
                 body = await _read_body(request, body_timeout_s)
                 value = _decode_json(body, request.headers.get("content-type"))
                 return await handler(_DecodedRequest(request, body, value))
@@ -357,6 +372,7 @@ class Edge:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         outcome: dict[str, str] = {}
         scope[_OUTCOME] = outcome
         status = [0]
@@ -388,14 +404,31 @@ class Edge:
                     scope, noting_receive, noting_send
                 )
         finally:
+            path = _printable(str(scope.get("path", "?")))
             log.info(
                 "%s %s provider=%s status=%s reason=%s",
                 scope.get("method", "?"),
-                _printable(str(scope.get("path", "?"))),
+                path,
                 outcome.get("provider", "-"),
                 status[0] or "-",
                 outcome.get("reason", "-"),
+                extra={  # the same, as fields for a structured formatter (kiosk.platform.logs)
+                    "method": scope.get("method", "?"),
+                    "endpoint": path,
+                    "provider": outcome.get("provider"),
+                    "terminal": outcome.get("terminal"),
+                    "status": status[0] or None,
+                    "reason": outcome.get("reason"),
+                    "ms": round((time.perf_counter() - started) * 1000, 3),
+                },
             )
+
+
+def noted(scope: Scope) -> Mapping[str, str]:
+    """What the handlers noted for a request (provider, reason), for the layers around `Edge`
+    (the metrics) once it has answered."""
+    found: Mapping[str, str] = scope.get(_OUTCOME, {})
+    return found
 
 
 def _has_body(scope: Scope) -> bool:
