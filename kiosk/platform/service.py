@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 
 from kiosk.platform import auth
 from kiosk.platform.client import PlatformClient, PlatformRefused, PlatformUnavailable
@@ -123,6 +123,7 @@ def create_app(
     peers: Mapping[str, Peer] | None = None,
     body_timeout_s: float = BODY_TIMEOUT_S,
     openid: OpenIdProvider | None = None,
+    callers: auth.Callers | None = None,
 ) -> FastAPI:
     """The platform API over these services; `tokens` maps provider id -> SHA-256 hex of its
     bearer token; `clock()` is an aware UTC datetime. `peers` maps a provider id to another
@@ -131,8 +132,9 @@ def create_app(
     them and keeps the links) — e.g. a medical platform reusing a financial platform's
     verification. A request's body must arrive whole within `body_timeout_s` seconds. With
     `openid`, the app is also that OpenID Provider: its browser endpoints and the kiosks'
-    `/v1/logins/*` (`_login_routes`)."""
-    known = auth.Tokens(tokens)
+    `/v1/logins/*` (`_login_routes`). `callers` (kiosk.platform.auth) knows the terminal
+    credentials besides `tokens`, and their allowance; none = the provider tokens alone."""
+    known = callers if callers is not None else auth.Callers(tokens)
     here = _Here(challenges, verifier)
     relayed = dict(peers or {})
 
@@ -149,7 +151,7 @@ def create_app(
         redoc_url=None,
     )
     install_error_handlers(app)
-    v1 = APIRouter(route_class=boundary_route(known.provider, body_timeout_s), responses=ERRORS)
+    v1 = APIRouter(route_class=boundary_route(known, body_timeout_s), responses=ERRORS)
 
     @app.get("/v1/health", response_model=HealthBody, tags=["health"])
     def health() -> HealthBody:
@@ -158,10 +160,10 @@ def create_app(
 
     @v1.post("/v1/challenges", status_code=201, response_model=ChallengeBody)
     def issue(
-        body: ChallengeRequest, request: Request, caller: str = Depends(auth.caller)
+        body: ChallengeRequest, request: Request, caller: auth.Caller = auth.CALLER
     ) -> ChallengeBody:
         """A fresh challenge for one of the provider's terminals."""
-        auth.same_provider(caller, body.provider_id)
+        auth.may_act(caller, body.provider_id, body.terminal_id)
         try:
             with _relaying():
                 issued = verifier_for(body.provider_id).issue(
@@ -174,10 +176,10 @@ def create_app(
 
     @v1.post("/v1/proofs", response_model=VerdictBody)
     def proof(
-        body: UserProofBody, request: Request, caller: str = Depends(auth.caller)
+        body: UserProofBody, request: Request, caller: auth.Caller = auth.CALLER
     ) -> VerdictBody:
         """Verify a user proof; a refusal is a verdict with ok false, not an HTTP error."""
-        auth.same_provider(caller, body.provider_id)
+        auth.may_act(caller, body.provider_id, body.terminal_id)
         with _relaying():
             verdict = verifier_for(body.provider_id).verify_user_proof(body.to_proof(), clock())
         note(request, reason=verdict.reason.value)
@@ -185,12 +187,12 @@ def create_app(
 
     @v1.post("/v1/enrolments", response_model=EnrolmentVerdictBody)
     def enrol(
-        body: EnrolmentBody, request: Request, caller: str = Depends(auth.caller)
+        body: EnrolmentBody, request: Request, caller: auth.Caller = auth.CALLER
     ) -> EnrolmentVerdictBody:
         """Verify an enrolment application; when ok, the account is linked to both certificates
         (in the transaction that records the verdict); a card linked to another account here
         is the verdict `link_exists`."""
-        auth.same_provider(caller, body.document.provider_id)
+        auth.may_act(caller, body.document.provider_id, body.document.terminal_id)
         application = body.to_application()
         with _relaying():  # here or at the peer: verified, recorded and linked in one place
             verdict = verifier_for(application.provider_id).verify_enrolment(application, clock())
@@ -233,12 +235,12 @@ def _login_routes(v1: APIRouter, openid: OpenIdProvider, clock: Clock) -> None:
 
     @v1.post("/v1/logins/pending", response_model=PendingLoginBody, responses=_login_errors())
     def pending(
-        body: LoginPendingRequest, request: Request, caller: str = Depends(auth.caller)
+        body: LoginPendingRequest, request: Request, caller: auth.Caller = auth.CALLER
     ) -> PendingLoginBody:
         """The sign-in waiting under the binding code a person typed at one of the provider's
         kiosks: which online service, what it receives. A wrong code counts against the
         terminal (binding_rate_limited after too many)."""
-        auth.same_provider(caller, body.provider_id)
+        auth.may_act(caller, body.provider_id, body.terminal_id)
         with _login_refusals():
             found = openid.pending(body.provider_id, body.terminal_id, body.binding_code, clock())
         note(request, reason="pending")
@@ -248,11 +250,11 @@ def _login_routes(v1: APIRouter, openid: OpenIdProvider, clock: Clock) -> None:
         "/v1/logins/approve", status_code=204, response_class=Response, responses=_login_errors()
     )
     def approve(
-        body: LoginApproveRequest, request: Request, caller: str = Depends(auth.caller)
+        body: LoginApproveRequest, request: Request, caller: auth.Caller = auth.CALLER
     ) -> Response:
         """The card holder of `account_ref` (linked at the provider) agreed at the kiosk: the
         waiting authorization page may send the browser back with its code."""
-        auth.same_provider(caller, body.provider_id)
+        auth.may_act(caller, body.provider_id, body.terminal_id)
         now = clock()
         if body.auth_time > now:  # the verdict's time, by this platform's clock: never later
             raise ApiError(400, "malformed", "'auth_time' is later than the platform's clock.")
@@ -333,8 +335,9 @@ def _closing(
     return lifespan
 
 
-def app_from_config(cfg: Config) -> FastAPI:
-    """The platform over the configured store: CRLs of crl_dir imported, tokens from
+def app_from_config(cfg: Config, *, import_crl_dir: bool = True) -> FastAPI:
+    """The platform over the configured store: CRLs of crl_dir imported (unless the serving
+    command did it before starting the workers: kiosk.platform.workers), tokens from
     `[platform_tokens]`, peers from `[platform_peers]`, links over the store, the wall clock;
     the OpenID Provider of `[oidc]` and `[[oidc_clients]]` when `[oidc] issuer` is set."""
     from kiosk.clock import utc_now
@@ -347,7 +350,8 @@ def app_from_config(cfg: Config) -> FastAPI:
             "token SHA-256 (`kiosk platform token PROVIDER` prints the line)"
         )
     local = LocalContext.from_config(cfg)
-    import_crls(cfg, local)
+    if import_crl_dir:
+        import_crls(cfg, local)
     peers = peer_clients(cfg)
     app = create_app(
         verifier=local.verifier,
