@@ -83,8 +83,8 @@ class TerminalCredential:
 
 
 def token_digest(token: str) -> bytes:
-    """The SHA-256 a token is kept and looked up by."""
-    return hashlib.sha256(token.encode("utf-8")).digest()
+    """The SHA-256 a token is kept and looked up by (any text: a header's never raises)."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
 
 
 def _identifier(value: object, what: str) -> str:

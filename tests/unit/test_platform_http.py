@@ -154,7 +154,7 @@ def test_another_providers_token_is_forbidden(platform):
     with PlatformClient(platform.url, OTHER_TOKEN) as other:
         with pytest.raises(PlatformRefused) as e:
             other.issue(PROVIDER, TERMINAL, now())
-    assert (e.value.error, e.value.status) == ("forbidden", 403)
+    assert (e.value.error, e.value.status) == ("provider_not_allowed", 403)
 
 
 def test_ids_that_are_not_identifiers_are_malformed(client):

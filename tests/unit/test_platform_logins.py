@@ -383,7 +383,7 @@ def test_another_providers_token_is_403_and_the_kiosk_sees_unavailable(platform)
     raw = platform.http.post(
         "/v1/logins/pending", json=body, headers={"Authorization": f"Bearer {OTHER_TOKEN}"}
     )
-    assert (raw.status_code, raw.json()["error"]) == (403, "forbidden")
+    assert (raw.status_code, raw.json()["error"]) == (403, "provider_not_allowed")
     with pytest.raises(LoginUnavailable):  # a kiosk misconfigured: nothing the person can do
         platform.kiosk(OTHER_TOKEN).pending(CLINIC, TERMINAL, sign_in.shown, platform.clock())
     # and no wrong code was counted against the clinic's kiosk for it

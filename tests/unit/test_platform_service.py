@@ -282,17 +282,17 @@ def test_other_providers_body_is_403(client, world):
         json={"provider_id": PROVIDER, "terminal_id": TERMINAL},
         headers=OTHER_AUTH,
     )
-    assert_error(r, 403, "forbidden")
+    assert_error(r, 403, "provider_not_allowed")
     challenge = issue(client)
     assert_error(
         client.post("/v1/proofs", json=proof_json(world, challenge), headers=OTHER_AUTH),
         403,
-        "forbidden",
+        "provider_not_allowed",
     )
     assert_error(
         client.post("/v1/enrolments", json=application(world, challenge), headers=OTHER_AUTH),
         403,
-        "forbidden",
+        "provider_not_allowed",
     )
     # nothing was verified: the challenge is still good for its own provider
     assert post_proof(client, proof_json(world, challenge)).ok
@@ -519,7 +519,7 @@ def test_outcomes_are_logged_without_bodies_or_four_info(client, world, caplog):
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("kiosk.platform")]
     assert "POST /v1/challenges provider=demo-clinic status=201 reason=issued" in lines
     assert "POST /v1/enrolments provider=demo-clinic status=200 reason=ok" in lines
-    assert "POST /v1/proofs provider=demo-shop status=403 reason=forbidden" in lines
+    assert "POST /v1/proofs provider=demo-shop status=403 reason=provider_not_allowed" in lines
     assert "GET /v1/health provider=- status=200 reason=-" in lines
     info = DEFAULT_PERSON
     for secret in (
