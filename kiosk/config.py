@@ -18,6 +18,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, cast, get_args
@@ -234,6 +235,12 @@ class Config:
     #: platforms carry the chain of names they passed, and a platform refuses a relay that
     #: already passed it (a loop). A short identifier, as a provider id is.
     platform_id: str = "platform"
+    #: The networks (CIDR) whose clients may read the platform's `/metrics` (no token: a
+    #: scraper has none); empty = nobody. Default: this machine only.
+    platform_metrics_networks: tuple[IPv4Network | IPv6Network, ...] = (
+        IPv4Network("127.0.0.0/8"),
+        IPv6Network("::1/128"),
+    )
     #: This kiosk's identity towards the platform and in challenges.
     provider_id: str = "demo-clinic"
     terminal_id: str = "kiosk-1"
@@ -450,6 +457,25 @@ def _ocsp(value: Any) -> Mapping[str, str]:
             raise _refuse(key_path("ocsp", key_id), "names a CA given already")
         urls[key_id.lower()] = url
     return MappingProxyType(urls)
+
+
+def _networks(value: Any) -> tuple[IPv4Network | IPv6Network, ...]:
+    """`platform_metrics_networks = ["10.1.2.0/24", ...]` (or comma-separated in the
+    environment): networks in CIDR form, no host bits set (a typo, not a network)."""
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list | tuple):
+        raise _refuse("platform_metrics_networks", "must be a list of networks (CIDR)")
+    networks: list[IPv4Network | IPv6Network] = []
+    for index, item in enumerate(value):
+        try:
+            networks.append(ip_network(item if isinstance(item, str) else ""))
+        except ValueError:
+            raise _refuse(
+                key_path("platform_metrics_networks", index),
+                "must be a network such as 10.1.2.0/24 or 127.0.0.1 (no host bits set)",
+            ) from None
+    return tuple(networks)
 
 
 def _platform_tokens(value: Any, section: str = "platform_tokens") -> Mapping[str, str]:
@@ -730,6 +756,7 @@ _SECTIONS: dict[str, Callable[[Any], Any]] = {
     "providers": _providers,
     "challenge_keys": _challenge_keys,
     "ocsp": _ocsp,
+    "platform_metrics_networks": _networks,
     "platform_tokens": _platform_tokens,
     "platform_peers": _platform_peers,
     "insurance": _insurance,
