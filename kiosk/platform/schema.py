@@ -437,3 +437,11 @@ class HealthBody(_Wire):
     """The health check's answer."""
 
     status: Literal["ok"]
+
+
+class ReadyBody(_Wire):
+    """The readiness check's answer: `reasons` are codes (`store_unavailable`, `no_crl`,
+    `crl_stale:<issuer key id>`), empty when ready."""
+
+    status: Literal["ready", "not_ready"]
+    reasons: list[str]
