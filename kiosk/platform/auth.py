@@ -217,11 +217,12 @@ class Callers:
             )
 
 
-def caller(
+async def caller(
     request: Request,
     _credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
 ) -> Caller:
-    """Who the (already checked) token speaks for: a route's dependency."""
+    """Who the (already checked) token speaks for: a route's dependency (a coroutine, so
+    FastAPI does not hand it to its thread pool: a thread hop costs more than this does)."""
     return cast(Caller, noted_caller(request))
 
 
