@@ -15,6 +15,8 @@ from typing import Any
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8700
+#: The most worker processes `serve` starts (a few per CPU is plenty: each is one event loop).
+MAX_WORKERS = 64
 
 #: What a TOML bare key may hold; any other provider id is written as a quoted key.
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -33,6 +35,12 @@ def register(subparsers: Any) -> None:
         "--port", type=port_number, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
     )
     serve.add_argument("--config", default=None, help="configuration file (TOML)")
+    serve.add_argument(
+        "--workers",
+        type=worker_count,
+        default=1,
+        help="worker processes (uvicorn's own; several share a PostgreSQL store); default 1",
+    )
     serve.set_defaults(func=serve_command)
 
     token = sub.add_parser(
@@ -53,16 +61,44 @@ def port_number(text: str) -> int:
     return port
 
 
+def worker_count(text: str) -> int:
+    """1 to MAX_WORKERS worker processes (argparse type)."""
+    try:
+        workers = int(text)
+    except ValueError:
+        workers = 0
+    if not 1 <= workers <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"workers must be 1 to {MAX_WORKERS}, not {text!r}")
+    return workers
+
+
 def serve_command(args: argparse.Namespace) -> int:
-    """Build the platform app from the configuration and serve it until interrupted."""
+    """Build the platform app from the configuration and serve it until interrupted: in this
+    process (one worker), or in uvicorn's worker processes, each building it from the same
+    configuration (kiosk.platform.workers) after this process has migrated the store and put
+    the CRLs of crl_dir in force."""
+    import os
+    from pathlib import Path
+
     import uvicorn
 
     from kiosk import config
+    from kiosk.platform import workers
     from kiosk.platform.service import app_from_config
 
-    cfg = config.load(args.config)
-    app = app_from_config(cfg)
-    uvicorn.run(app, host=args.host, port=args.port, server_header=False)
+    cfg = config.load(args.config)  # a broken configuration stops here, in this process
+    # uvloop and httptools: uvicorn's fast event loop and HTTP parser (bench/RESULTS.md).
+    server = {"host": args.host, "port": args.port, "server_header": False}
+    # Edge logs one line per request: uvicorn's access log would be a second.
+    server |= {"loop": "uvloop", "http": "httptools", "access_log": False}
+    if args.workers == 1:
+        uvicorn.run(app_from_config(cfg), **server)
+        return 0
+    workers.prepare(cfg)
+    os.environ[workers.CONFIG_ENV] = str(Path(args.config).resolve()) if args.config else ""
+    uvicorn.run(
+        "kiosk.platform.workers:worker_app", factory=True, workers=args.workers, **server
+    )
     return 0
 
 
