@@ -176,6 +176,17 @@ class PosConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PlatformLimitsConfig:
+    """`[platform_limits]` (the platform): each terminal credential's allowance, a token
+    bucket per credential in each worker process (kiosk.platform.ratelimit)."""
+
+    #: Requests a second a credential may make (its bucket's refill rate).
+    per_s: float = 20.0
+    #: Requests it may make at once after a quiet spell (the bucket's size).
+    burst: int = 40
+
+
+@dataclass(frozen=True, slots=True)
 class OidcConfig:
     """`[oidc]`: the OpenID Provider online services sign people in with (docs/oidc.md). The
     platform serves it (`kiosk platform serve`); a kiosk with local verification (an
@@ -289,6 +300,12 @@ class Config:
     platform_tokens: Mapping[str, str] = field(default_factory=dict)
     #: `[platform_peers.<provider>]` (the platform): providers another platform verifies for.
     platform_peers: Mapping[str, PeerConfig] = field(default_factory=dict)
+    #: `[platform_limits]` (the platform): each terminal credential's allowance (429 over it).
+    platform_limits: PlatformLimitsConfig = PlatformLimitsConfig()
+    #: Seconds the platform trusts what it looked up about a terminal credential before it
+    #: asks the store again (0 to 60; 0 = every request): a revocation or rotation made by
+    #: another process takes effect within this time.
+    platform_credential_cache_s: int = 2
 
     #: What an enrolment links the card to: "new_account" (a new opaque account: providers
     #: without records of their own, the demo) or "patient_record" (the clinic's own patient
@@ -348,6 +365,7 @@ _FILE_ONLY = (
     "ocsp",
     "platform_tokens",
     "platform_peers",
+    "platform_limits",
     "insurance",
     "reception",
     "payment",
@@ -530,6 +548,22 @@ def _platform_peers(value: Any) -> Mapping[str, PeerConfig]:
             )
         peers[provider] = PeerConfig(url, token, float(timeout_s))
     return MappingProxyType(peers)
+
+
+def _platform_limits(value: Any) -> PlatformLimitsConfig:
+    """`[platform_limits]`: `per_s` (a positive number up to 100,000) and `burst` (a whole
+    number, 1 to 1,000,000)."""
+    t = _closed_table(value, "platform_limits", ("per_s", "burst"))
+    default = PlatformLimitsConfig()
+    per_s = t.get("per_s", default.per_s)
+    if isinstance(per_s, bool) or not isinstance(per_s, int | float) or not 0 < per_s <= 1e5:
+        raise _refuse(key_path("platform_limits", "per_s"), "must be a number above 0, to 100,000")
+    burst = t.get("burst", default.burst)
+    if isinstance(burst, bool) or not isinstance(burst, int) or not 1 <= burst <= 1_000_000:
+        raise _refuse(
+            key_path("platform_limits", "burst"), "must be a whole number, 1 to 1,000,000"
+        )
+    return PlatformLimitsConfig(float(per_s), burst)
 
 
 def _choice(value: Any, choices: tuple[str, ...], *where: str) -> str:
@@ -759,6 +793,7 @@ _SECTIONS: dict[str, Callable[[Any], Any]] = {
     "platform_metrics_networks": _networks,
     "platform_tokens": _platform_tokens,
     "platform_peers": _platform_peers,
+    "platform_limits": _platform_limits,
     "insurance": _insurance,
     "reception": _reception,
     "payment": _payment,
@@ -881,6 +916,8 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError('\'theme\' must be "default" or "high-contrast"')
     if cfg.challenge_ttl_s == 0:
         raise ConfigError("'challenge_ttl_s' must be at least 1")
+    if cfg.platform_credential_cache_s > 60:
+        raise ConfigError("'platform_credential_cache_s' must be 0 to 60 seconds")
     if cfg.platform_body_timeout_s == 0:
         raise ConfigError("'platform_body_timeout_s' must be at least 1")
     if PROVIDER_ID.fullmatch(cfg.platform_id) is None:
