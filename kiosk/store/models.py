@@ -575,3 +575,34 @@ class TerminalCredentialRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     rotated_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class OperatorRow(Base):
+    """An operator of the platform's console (kiosk.store.operators): the login name, the
+    password's scrypt key (`kiosk.flow.staff.Credential`'s string, never the password) and the
+    wrong tries counted since the last good login, with the lockout they started."""
+
+    __tablename__ = "operators"
+
+    name: Mapped[str] = mapped_column(String(CODE_LENGTH), primary_key=True)
+    password: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    failed_logins: Mapped[int] = mapped_column(Integer)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class OperatorSessionRow(Base):
+    """A signed-in operator's console session, kept here so every worker process sees it: the
+    SHA-256 of the cookie's random id (never the id), the CSRF token its forms carry, and the
+    idle and absolute expiry."""
+
+    __tablename__ = "operator_sessions"
+    __table_args__ = (Index("ix_operator_sessions_operator", "operator"),)
+
+    session_digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    operator: Mapped[str] = mapped_column(ForeignKey("operators.name"))
+    csrf_token: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
