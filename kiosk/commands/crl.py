@@ -1,4 +1,5 @@
-"""`kiosk crl import FILE|DIR|URL`: verify CRLs against the trust anchors and put them in force."""
+"""`kiosk crl import FILE|DIR|URL`: verify CRLs against the trust anchors and put them in force;
+`kiosk crl refresh`: one pass over the `[crl_refresh]` URLs (for a systemd timer)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,16 @@ def register(subparsers: Any) -> None:
     imp.add_argument("--url", help="SQLAlchemy database URL (default: from the configuration)")
     imp.add_argument("--config", help="configuration file (TOML)")
     imp.set_defaults(func=import_command)
+    refresh = sub.add_parser(
+        "refresh", help="fetch the [crl_refresh] URLs once and put new CRLs in force"
+    )
+    refresh.add_argument(
+        "--due-only",
+        action="store_true",
+        help="only URLs whose interval_s has passed since their last check (default: all)",
+    )
+    refresh.add_argument("--config", help="configuration file (TOML)")
+    refresh.set_defaults(func=refresh_command)
 
 
 def import_command(args: argparse.Namespace) -> int:
@@ -59,3 +70,35 @@ def import_command(args: argparse.Namespace) -> int:
     finally:
         db.dispose()
     return 2 if failures else 0
+
+
+def refresh_command(args: argparse.Namespace) -> int:
+    """One pass over the configured CRL URLs; one line each; 2 when any failed (its CRL in
+    force stays), 1 when none is configured. A URL another process is fetching is skipped."""
+    from kiosk import config
+    from kiosk.platform.crlrefresh import crl_refresher
+    from kiosk.store.engine import Database
+
+    cfg = config.load(args.config)
+    if cfg.verification == "platform":
+        raise config.ConfigError(
+            'this configuration verifies at a platform (verification = "platform"): '
+            "CRLs are refreshed by the platform, not by the kiosk"
+        )
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(cfg.effective_database_url)
+    try:
+        db.upgrade()
+        refresher = crl_refresher(cfg, db)
+        if refresher is None:
+            print("no CRL URLs configured ([crl_refresh] urls)")
+            return 1
+        try:
+            outcomes = refresher.refresh_once(force=not args.due_only)
+        finally:
+            refresher.close()
+    finally:
+        db.dispose()
+    for outcome in outcomes:
+        print(outcome.line())
+    return 2 if any(o.status == "failed" for o in outcomes) else 0

@@ -12,6 +12,7 @@ and key as an argument; tests use them for odd certificates. `TestPki` keeps one
     DIR/trust/sign-ca.pem
     DIR/crl/auth.crl          the current CRL of each CA, DER
     DIR/crl/sign.crl
+    DIR/crl-delta/auth.crl    the last delta CRL of a CA, when one was issued (publish_delta_crl)
     DIR/private/auth-ca.key   the CA private keys, PKCS#8 PEM, mode 0600 (TEST ONLY)
     DIR/private/sign-ca.key
 
@@ -326,9 +327,12 @@ def make_crl(
     this_update: datetime,
     next_update: datetime,
     number: int,
+    delta_base: int | None = None,
 ) -> x509.CertificateRevocationList:
     """A CRL signed by the issuer: CRL number, AKI, and a reasonCode on each entry that has a
-    reason other than unspecified (RFC 5280 says to omit that one)."""
+    reason other than unspecified (RFC 5280 says to omit that one). With `delta_base`, a delta
+    CRL on that base CRL number (a critical deltaCRLIndicator, RFC 5280 §5.2.4): its entries
+    are the changes since the base, `remove_from_crl` ones taking a serial off."""
     builder = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(issuer_cert.subject)
@@ -337,6 +341,8 @@ def make_crl(
         .add_extension(_authority_key_id(issuer_cert), critical=False)
         .add_extension(x509.CRLNumber(number), critical=False)
     )
+    if delta_base is not None:
+        builder = builder.add_extension(x509.DeltaCRLIndicator(delta_base), critical=True)
     for entry in revoked:
         rb = (
             x509.RevokedCertificateBuilder()
@@ -654,9 +660,50 @@ class TestPki:
                     "serial": f"{serial:x}",
                     "revoked_at": at.isoformat(),
                     "reason": reason.value if reason is not None else None,
+                    # the CRL number it first appears in: what a delta CRL lists
+                    "crl_number": int(state["crl_number"][which]) + 1,
                 }
             )
             return self._publish(state, which, at, None)
+
+    def publish_delta_crl(
+        self,
+        which: Which,
+        base: int,
+        *,
+        removed: Sequence[int] = (),
+        now: datetime | None = None,
+    ) -> bytes:
+        """Issue a delta CRL on the complete CRL numbered `base` (the next number of the one
+        sequence both share): the revocations first published after it, and a removeFromCRL
+        entry for each serial of `removed`. Written to `crl-delta/<which>.crl` (not beside the
+        complete CRLs: a directory import takes complete CRLs only), and returned (DER)."""
+        which = _check_which(which)
+        at = _now(now)
+        with self._locked() as state:
+            number = int(state["crl_number"][which]) + 1
+            if not 0 < base < number:
+                raise PkiError(f"no complete CRL numbered {base} was published before")
+            entries = [
+                _revocation_from_json(r)
+                for r in state["revoked"][which]
+                if int(r.get("crl_number", 0)) > base
+            ]
+            entries += [Revocation(s, at, x509.ReasonFlags.remove_from_crl) for s in removed]
+            crl = make_crl(
+                self.ca_certificate(which),
+                self.ca_key(which),
+                entries,
+                this_update=at,
+                next_update=at + timedelta(seconds=int(state["crl_validity_seconds"])),
+                number=number,
+                delta_base=base,
+            )
+            der = crl.public_bytes(serialization.Encoding.DER)
+            (self.directory / "crl-delta").mkdir(mode=0o755, exist_ok=True)
+            _write_atomic(self.directory / "crl-delta" / f"{which}.crl", der)
+            state["crl_number"][which] = number
+            return der
 
     def publish_crl(
         self, which: Which, *, now: datetime | None = None, next_update: datetime | None = None

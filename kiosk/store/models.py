@@ -191,6 +191,26 @@ class RevokedSerialRow(Base):
     reason: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)  # RFC 5280 CRLReason
 
 
+class CrlSourceRow(Base):
+    """A CRL URL fetched on a schedule (kiosk.store.crlsources): the validators and identity of
+    the last CRL put in force from it, the last check, success and error code, and the lease
+    one worker process holds while it fetches."""
+
+    __tablename__ = "crl_sources"
+
+    url: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    etag: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    last_modified: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    issuer_key_id: Mapped[str | None] = mapped_column(String(KEY_ID_LENGTH), nullable=True)
+    crl_number: Mapped[int | None] = mapped_column(Numeric(50, 0), nullable=True)
+    der_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_check_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_success_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(CODE_LENGTH), nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(CODE_LENGTH), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
 class AuditRow(Base):
     """Append-only: triggers refuse UPDATE, and DELETE except by the retention purge.
 

@@ -16,11 +16,12 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from kiosk.store.crlpatch import CrlPatch, PatchWriter
 from kiosk.store.engine import Database
 from kiosk.store.errors import CrlMalformed, CrlOutdated, StoreError
 from kiosk.store.models import CrlCurrentRow, CrlGenerationRow, RevokedSerialRow, table_of
 from kiosk.store.records import CrlImportResult, serial_to_bytes
-from kiosk.store.sqlitecrl import SqliteCrlLoader
+from kiosk.store.sqlitecrl import SqliteCrlLoader, Transaction
 from kiosk.verify.crl import REASON_NAMES, CheckedCrl
 from kiosk.verify.crlstream import Entry
 from kiosk.verify.ports import CrlInfo, RevokedEntry
@@ -76,6 +77,8 @@ class SqlRevocationIndex:
         The CRL was checked by the verifier (`kiosk.verify.crl.check_crl`); its entries are
         checked as they are read, and one that is malformed (Refused) leaves the CRL in force
         as it was."""
+        if crl.is_delta:
+            raise CrlMalformed("a delta CRL cannot replace the complete CRL")
         started = time.perf_counter()
         try:
             if self._db.engine.dialect.name == "postgresql":
@@ -84,6 +87,24 @@ class SqlRevocationIndex:
                 entries = self._replace_sqlite(crl, imported_at)
         except (IntegrityError, self._db.engine.dialect.loaded_dbapi.IntegrityError) as e:
             raise CrlMalformed("the CRL lists a serial twice") from e
+        return self._result(crl, entries, started)
+
+    def apply(self, patch: CrlPatch, imported_at: datetime) -> CrlImportResult:
+        """Change the CRL in force in place (a delta CRL, or a new complete CRL's diff against
+        it: `kiosk.store.crlpatch`), in one transaction: readers see the old CRL or the new
+        one. A patch already contained in the CRL in force changes nothing (replaced False);
+        one whose precondition fails is refused (CrlImportError) and changes nothing."""
+        started = time.perf_counter()
+        try:
+            if self._db.engine.dialect.name == "postgresql":
+                entries = self._apply_postgres(patch, imported_at)
+            else:
+                entries = self._apply_sqlite(patch, imported_at)
+        except (IntegrityError, self._db.engine.dialect.loaded_dbapi.IntegrityError) as e:
+            raise CrlMalformed("the CRL lists a serial twice") from e
+        return self._result(patch.crl, entries, started)
+
+    def _result(self, crl: CheckedCrl, entries: int | None, started: float) -> CrlImportResult:
         replaced = entries is not None
         if entries is None:
             info = self.crl_info(crl.issuer_key_id)
@@ -91,6 +112,50 @@ class SqlRevocationIndex:
         return CrlImportResult(
             crl.issuer_key_id, crl.crl_number, entries, replaced, time.perf_counter() - started
         )
+
+    def _apply_sqlite(self, patch: CrlPatch, imported_at: datetime) -> int | None:
+        fairy = self._db.engine.raw_connection()
+        c: Any = fairy.driver_connection
+        try:
+            c.execute(_SQLITE_PUT)
+            c.execute(_SQLITE_DROP)
+            with Transaction(c, "BEGIN"):  # the temporary database only: no shared lock
+                c.execute("DELETE FROM temp.crl_put")
+                c.execute("DELETE FROM temp.crl_drop")
+                c.executemany("INSERT INTO temp.crl_put VALUES (?, ?, ?)", patch.puts)
+                c.executemany("INSERT INTO temp.crl_drop VALUES (?)", [(s,) for s in patch.drops])
+            writer = PatchWriter(c, str, self._db.bind_time, self._db.read_time)
+            with Transaction(c):
+                current = writer.current(patch.crl.issuer_key_id, lock=False)
+                if not patch.precondition(current) or current is None:
+                    return None
+                return writer.write(patch, current, imported_at)
+        finally:
+            c.execute("DROP TABLE IF EXISTS temp.crl_put")
+            c.execute("DROP TABLE IF EXISTS temp.crl_drop")
+            fairy.close()
+
+    def _apply_postgres(self, patch: CrlPatch, imported_at: datetime) -> int | None:
+        with self._db.writing() as conn:
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4712)")  # as an import does
+            driver = conn.connection.driver_connection
+            if driver is None:  # only on an invalidated connection
+                raise StoreError("the database connection lost its driver")
+            writer = PatchWriter(driver, self._db.sql, self._db.bind_time, self._db.read_time)
+            current = writer.current(patch.crl.issuer_key_id, lock=True)
+            if not patch.precondition(current) or current is None:
+                return None
+            cursor = driver.cursor()
+            cursor.execute(_PG_PUT)
+            cursor.execute(_PG_DROP)
+            with cursor.copy("COPY crl_put (serial, revoked_at, reason) FROM STDIN") as copy:
+                for entry in patch.puts:
+                    copy.write_row(entry)
+            with cursor.copy("COPY crl_drop (serial) FROM STDIN") as copy:
+                for serial in patch.drops:
+                    copy.write_row((serial,))
+            cursor.close()
+            return writer.write(patch, current, imported_at)
 
     def _replace_sqlite(self, crl: CheckedCrl, imported_at: datetime) -> int | None:
         fairy = self._db.engine.raw_connection()
@@ -153,6 +218,18 @@ class SqlRevocationIndex:
                 )
                 conn.execute(delete(_gen).where(_gen.c.generation_id == current.generation_id))
         return entries
+
+
+_SQLITE_PUT = (
+    "CREATE TEMP TABLE IF NOT EXISTS crl_put "
+    "(serial BLOB PRIMARY KEY, revoked_at INTEGER NOT NULL, reason INTEGER) WITHOUT ROWID"
+)
+_SQLITE_DROP = "CREATE TEMP TABLE IF NOT EXISTS crl_drop (serial BLOB PRIMARY KEY) WITHOUT ROWID"
+_PG_PUT = (
+    "CREATE TEMP TABLE crl_put (serial bytea PRIMARY KEY, revoked_at bigint NOT NULL, "
+    "reason smallint) ON COMMIT DROP"
+)
+_PG_DROP = "CREATE TEMP TABLE crl_drop (serial bytea PRIMARY KEY) ON COMMIT DROP"
 
 
 def _info(row: Any) -> CrlInfo:

@@ -175,18 +175,20 @@ class SqliteCrlLoader:
                 (generation,),
             )
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._c)
+    def _transaction(self) -> Transaction:
+        return Transaction(self._c)
 
 
-class _Transaction:
-    """BEGIN IMMEDIATE … COMMIT (ROLLBACK on error) on an autocommit driver connection."""
+class Transaction:
+    """BEGIN IMMEDIATE … COMMIT (ROLLBACK on error) on an autocommit driver connection
+    (`begin="BEGIN"` for one that writes only to the connection's temporary database)."""
 
-    def __init__(self, driver: Any) -> None:
+    def __init__(self, driver: Any, begin: str = "BEGIN IMMEDIATE") -> None:
         self._c = driver
+        self._begin = begin
 
     def __enter__(self) -> None:
-        self._c.execute("BEGIN IMMEDIATE")
+        self._c.execute(self._begin)
 
     def __exit__(self, kind: object, value: object, traceback: object) -> None:
         self._c.execute("ROLLBACK" if kind is not None else "COMMIT")

@@ -63,6 +63,13 @@ class CheckedCrl:
     this_update: datetime
     next_update: datetime | None
     crl_number: int | None
+    #: A delta CRL's BaseCRLNumber (its deltaCRLIndicator: RFC 5280 §5.2.4): it applies on a
+    #: complete CRL numbered at least that. None for a complete CRL.
+    base_crl_number: int | None = None
+
+    @property
+    def is_delta(self) -> bool:
+        return self.base_crl_number is not None
 
     def batches(self, batch: int = 50_000) -> Iterator[list[Entry]]:
         """The entries as stored, in lists of up to `batch`; Refused(malformed) mid-way when
@@ -125,6 +132,17 @@ def check_crl(buf: bytes, trust: TrustStore, now: datetime) -> CheckedCrl:
     return _check(buf, trust.candidates, now)
 
 
+def check_crl_or_delta(buf: bytes, trust: TrustStore, now: datetime) -> CheckedCrl:
+    """`check_crl`, accepting a delta CRL too (`base_crl_number` set): one signed by a
+    configured anchor, of the same scope, with a CRL number above its base. What a CRL URL
+    serves is known only once it is read: the refresher takes either."""
+    checked = _check(buf, trust.candidates, now, allow_delta=True)
+    base = checked.base_crl_number
+    if base is not None and (checked.crl_number is None or checked.crl_number <= base):
+        raise Refused(Reason.MALFORMED, "The delta CRL's number is not above its base's.")
+    return checked
+
+
 def verify_crl_in(
     crl_data: bytes, trust: TrustStore, now: datetime, grace_s: int = 0
 ) -> VerifiedCrl:
@@ -167,14 +185,16 @@ def _whole(checked: CheckedCrl, now: datetime, grace_s: int) -> VerifiedCrl:
     return VerifiedCrl(info, checked)
 
 
-def _check(buf: bytes, candidates_of: _Candidates, now: datetime) -> CheckedCrl:
+def _check(
+    buf: bytes, candidates_of: _Candidates, now: datetime, *, allow_delta: bool = False
+) -> CheckedCrl:
     try:
         layout = read_layout(buf)
     except (CrlFormatError, IndexError) as e:
         raise Refused(Reason.MALFORMED, "The CRL cannot be decoded.") from e
     header = load_crl_header(layout.skeleton)
     extensions = header.extensions
-    rules.check_crl_scope(extensions)
+    rules.check_crl_scope(extensions, allow_delta=allow_delta)
     candidates = candidates_of(header.issuer, authority_key_id(extensions))
     if not candidates:
         raise Refused(Reason.UNKNOWN_ISSUER, "The CRL's issuer is not a configured trust anchor.")
@@ -193,8 +213,14 @@ def _check(buf: bytes, candidates_of: _Candidates, now: datetime) -> CheckedCrl:
         number: int | None = extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
     except x509.ExtensionNotFound:
         number = None
+    try:
+        base: int | None = extensions.get_extension_for_class(
+            x509.DeltaCRLIndicator
+        ).value.crl_number
+    except x509.ExtensionNotFound:
+        base = None
     return CheckedCrl(
-        buf, layout, anchor.key_id, header.last_update_utc, header.next_update_utc, number
+        buf, layout, anchor.key_id, header.last_update_utc, header.next_update_utc, number, base
     )
 
 

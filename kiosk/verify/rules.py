@@ -111,13 +111,14 @@ def check_crl_hash(crl: x509.CertificateRevocationList) -> hashes.HashAlgorithm:
     return algorithm
 
 
-def check_crl_scope(extensions: x509.Extensions) -> None:
-    """Refuse (malformed) anything but a complete CRL for end-entity certificates, and unknown
-    critical extensions."""
+def check_crl_scope(extensions: x509.Extensions, *, allow_delta: bool = False) -> None:
+    """Refuse (malformed) anything but a complete CRL for end-entity certificates — or, with
+    `allow_delta`, a delta CRL of that scope — and unknown critical extensions."""
     for extension in extensions:
         value = extension.value
         if isinstance(value, x509.DeltaCRLIndicator):
-            raise Refused(Reason.MALFORMED, "A delta CRL cannot replace the full CRL.")
+            if not allow_delta:
+                raise Refused(Reason.MALFORMED, "A delta CRL cannot replace the full CRL.")
         if isinstance(value, x509.IssuingDistributionPoint):
             _check_distribution_point(value)
         elif extension.critical and extension.oid not in CRL_CRITICAL:
