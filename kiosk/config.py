@@ -66,6 +66,8 @@ _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 _KEY_ID_HEX = re.compile(r"(?:[0-9a-fA-F]{2}){1,64}")
 _CHALLENGE_KEY_HEX = re.compile(f"[0-9a-fA-F]{{{2 * CHALLENGE_KEY_BYTES}}}")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+#: Seconds a platform waits for a peer platform's answer unless `timeout_s` says otherwise.
+PEER_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +81,7 @@ class PeerConfig:
     token: str = field(repr=False)
     #: The longest this platform waits for the peer's answer to one request (seconds; a
     #: relay's remaining time budget may make it shorter: kiosk.platform.relay).
-    timeout_s: float = 5.0
+    timeout_s: float = PEER_TIMEOUT_S
 
 
 InsuranceDirectory = Literal["test", "roster", "http"]
@@ -539,7 +541,7 @@ def _platform_peers(value: Any) -> Mapping[str, PeerConfig]:
                 key_path("platform_peers", provider, "token"),
                 "must be printable ASCII without spaces (and not empty)",
             )
-        timeout_s = peer.get("timeout_s", PeerConfig.timeout_s)
+        timeout_s = peer.get("timeout_s", PEER_TIMEOUT_S)
         if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float):
             timeout_s = 0  # refused below, as a number out of range is
         if not 0.1 <= timeout_s <= 60:
