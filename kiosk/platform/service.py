@@ -151,6 +151,7 @@ def create_app(
         redoc_url=None,
     )
     install_error_handlers(app)
+    app.state.callers = known  # who revokes here (the console) refuses the token here at once
     v1 = APIRouter(route_class=boundary_route(known, body_timeout_s), responses=ERRORS)
 
     @app.get("/v1/health", response_model=HealthBody, tags=["health"])
@@ -361,6 +362,7 @@ def app_from_config(cfg: Config, *, import_crl_dir: bool = True) -> FastAPI:
         peers=peers,
         body_timeout_s=cfg.platform_body_timeout_s,
         openid=openid_provider(cfg, local.db),
+        callers=auth.callers_from_config(cfg, local.db),
     )
     closers = [local.db.dispose, *(peer.close for peer in peers.values())]
     app.router.lifespan_context = _closing(*closers)  # the store closes with the server
