@@ -42,8 +42,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from kiosk.platform.edge import ApiError, noted_caller
 
 if TYPE_CHECKING:
+    from kiosk.config import Config
     from kiosk.platform.ratelimit import TokenBuckets
     from kiosk.store.credentials import TerminalCredential, TerminalCredentials
+    from kiosk.store.engine import Database
 
 log = logging.getLogger(__name__)
 
@@ -233,3 +235,18 @@ CALLER: Caller = Depends(caller)
 def may_act(caller: Caller, provider_id: str, terminal_id: str) -> None:
     """ApiError 403 unless the caller may act for this provider as this terminal."""
     caller.may_act(provider_id, terminal_id)
+
+
+def callers_from_config(cfg: Config, db: Database) -> Callers:
+    """The platform's callers: the provider tokens of `[platform_tokens]`, the terminal
+    credentials in the store, their allowance (`[platform_limits]`) and how long a lookup is
+    trusted (`platform_credential_cache_s`)."""
+    from kiosk.platform.ratelimit import TokenBuckets
+    from kiosk.store.credentials import TerminalCredentials
+
+    return Callers(
+        cfg.platform_tokens,
+        TerminalCredentials(db),
+        limits=TokenBuckets(cfg.platform_limits.per_s, cfg.platform_limits.burst),
+        cache_s=float(cfg.platform_credential_cache_s),
+    )

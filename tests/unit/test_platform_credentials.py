@@ -1,0 +1,345 @@
+"""Terminal credentials at the platform (issue 14): a kiosk's one credential acts for its
+providers and as its terminal only; unknown, revoked and rotated tokens are refused without a
+restart (the lookup's cache is bounded by an injected clock); each credential is rate-limited
+(429 with Retry-After); no token ever reaches a log line."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from datetime import datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from test_verify_support import make_proof
+
+from kiosk import config
+from kiosk.local import LocalContext
+from kiosk.platform.auth import Caller, Callers
+from kiosk.platform.ratelimit import TokenBuckets
+from kiosk.platform.service import create_app
+from kiosk.store.credentials import TerminalCredentials
+from kiosk.store.engine import Database
+from kiosk.store.revocation import SqlRevocationIndex
+from kiosk.verify.crl import check_crl
+from kiosk.verify.ports import IssuedChallenge
+
+pytest_plugins = ["test_verify_support"]
+
+CLINIC, SHOP, THIRD = "demo-clinic", "demo-shop", "demo-bank"
+TERMINAL, OTHER_TERMINAL = "kiosk-1", "kiosk-2"
+PEER_TOKEN = "peer-platform-token"
+TOKENS = {THIRD: hashlib.sha256(PEER_TOKEN.encode()).hexdigest()}
+CACHE_S = 2.0
+
+
+class Ticks:
+    """A monotonic clock the test moves on by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class Platform:
+    """The platform's app over a store, with its callers on a hand-moved clock."""
+
+    def __init__(self, world, local: LocalContext, *, per_s: float = 1000.0, burst: int = 1000):
+        self.world, self.local = world, local
+        self.ticks = Ticks()
+        self.credentials = TerminalCredentials(local.db)
+        self.callers = Callers(
+            TOKENS,
+            self.credentials,
+            limits=TokenBuckets(per_s, burst, ticks=self.ticks),
+            cache_s=CACHE_S,
+            ticks=self.ticks,
+        )
+        app = create_app(
+            verifier=local.verifier,
+            challenges=local.challenges,
+            tokens=TOKENS,
+            clock=lambda: world.now,
+            callers=self.callers,
+        )
+        self.http = TestClient(app, raise_server_exceptions=False)
+
+    def issue(self, providers=(CLINIC, SHOP), terminal=TERMINAL) -> tuple[str, str]:
+        credential, token = self.credentials.issue(terminal, providers, self.world.now)
+        return credential.credential_id, token
+
+    def challenge(self, token: str, provider=CLINIC, terminal=TERMINAL):
+        return self.http.post(
+            "/v1/challenges",
+            json={"provider_id": provider, "terminal_id": terminal},
+            headers=bearer(token),
+        )
+
+
+def refusal(response) -> tuple[int, str]:
+    return response.status_code, response.json()["error"]
+
+
+def open_local(world, tmp_path, url: str) -> LocalContext:
+    values = {
+        "data_dir": str(tmp_path / "data"),
+        "trust_dir": str(world.pki.trust_dir),
+        "crl_dir": str(tmp_path / "crl"),
+        "database_url": url,
+    }
+    local = LocalContext.from_config(config.from_mapping(values))
+    index = SqlRevocationIndex(local.db)
+    for which in ("auth", "sign"):
+        index.replace(check_crl(world.crl(which), world.trust, world.now), world.now)
+    return local
+
+
+@pytest.fixture
+def local(world, tmp_path, store_url):
+    local = open_local(world, tmp_path, store_url)
+    yield local
+    local.db.dispose()
+
+
+@pytest.fixture
+def platform(world, local) -> Platform:
+    return Platform(world, local)
+
+
+def as_challenge(body: dict) -> IssuedChallenge:
+    return IssuedChallenge(
+        base64.b64decode(body["nonce"]),
+        body["provider_id"],
+        body["terminal_id"],
+        datetime.fromisoformat(body["issued_at"]),
+        datetime.fromisoformat(body["expires_at"]),
+    )
+
+
+# --- acting for providers, as a terminal ---------------------------------------------------
+
+
+def test_one_credential_acts_for_two_providers_and_is_refused_for_a_third(platform):
+    _, token = platform.issue()
+    for provider in (CLINIC, SHOP):
+        answer = platform.challenge(token, provider)
+        assert answer.status_code == 201, answer.text
+        challenge = as_challenge(answer.json())
+        assert (challenge.provider_id, challenge.terminal_id) == (provider, TERMINAL)
+        proof = make_proof(platform.world, challenge).to_json()
+        verdict = platform.http.post("/v1/proofs", json=proof, headers=bearer(token))
+        assert verdict.status_code == 200 and verdict.json()["ok"] is True, verdict.text
+    assert refusal(platform.challenge(token, THIRD)) == (403, "provider_not_allowed")
+
+
+def test_a_terminal_cannot_ask_for_another_terminals_challenge_or_send_its_proof(platform):
+    _, token = platform.issue(terminal=TERMINAL)
+    _, other = platform.issue(terminal=OTHER_TERMINAL)
+    assert refusal(platform.challenge(token, CLINIC, OTHER_TERMINAL)) == (
+        403,
+        "terminal_not_allowed",
+    )
+    # the other terminal's own challenge and proof: refused when this terminal sends them
+    answer = platform.challenge(other, CLINIC, OTHER_TERMINAL)
+    assert answer.status_code == 201
+    proof = make_proof(platform.world, as_challenge(answer.json())).to_json()
+    sent = platform.http.post("/v1/proofs", json=proof, headers=bearer(token))
+    assert refusal(sent) == (403, "terminal_not_allowed")
+    # nothing was used up: the proof is still good from its own terminal
+    own = platform.http.post("/v1/proofs", json=proof, headers=bearer(other))
+    assert own.json()["ok"] is True
+
+
+def test_a_providers_own_token_still_acts_for_any_of_its_terminals(platform):
+    for terminal in (TERMINAL, OTHER_TERMINAL):
+        assert platform.challenge(PEER_TOKEN, THIRD, terminal).status_code == 201
+    assert refusal(platform.challenge(PEER_TOKEN, CLINIC)) == (403, "provider_not_allowed")
+
+
+def test_unknown_and_missing_tokens_are_unauthorized(platform):
+    platform.issue()
+    assert refusal(platform.challenge("made-up-token")) == (401, "unauthorized")
+    answer = platform.http.post("/v1/challenges", json={"provider_id": CLINIC})
+    assert refusal(answer) == (401, "unauthorized")
+    assert answer.headers["www-authenticate"] == "Bearer"
+
+
+# --- revocation and rotation without a restart ---------------------------------------------
+
+
+def test_a_revocation_by_another_process_applies_within_the_cache_time(platform, store_url):
+    credential_id, token = platform.issue()
+    assert platform.challenge(token).status_code == 201
+    elsewhere = Database(store_url)  # the CLI, or another worker
+    try:
+        assert TerminalCredentials(elsewhere).revoke(credential_id, platform.world.now)
+    finally:
+        elsewhere.dispose()
+    platform.ticks.advance(CACHE_S / 2)
+    assert platform.challenge(token).status_code == 201  # still the cached lookup
+    platform.ticks.advance(CACHE_S / 2)
+    answer = platform.challenge(token)
+    assert refusal(answer) == (401, "credential_revoked")
+    assert answer.headers["www-authenticate"] == "Bearer"
+    platform.ticks.advance(3600)
+    assert refusal(platform.challenge(token)) == (401, "credential_revoked")
+
+
+def test_a_revocation_in_this_process_applies_at_once(platform):
+    credential_id, token = platform.issue()
+    assert platform.challenge(token).status_code == 201
+    assert platform.callers.revoke(credential_id, platform.world.now) is True
+    assert refusal(platform.challenge(token)) == (401, "credential_revoked")
+    assert platform.callers.revoke(credential_id, platform.world.now) is False
+
+
+def test_rotation_refuses_the_old_token_and_accepts_the_new(platform, store_url):
+    credential_id, old = platform.issue()
+    assert platform.challenge(old).status_code == 201
+    elsewhere = Database(store_url)
+    try:
+        _, new = TerminalCredentials(elsewhere).rotate(credential_id, platform.world.now)
+    finally:
+        elsewhere.dispose()
+    assert platform.challenge(new).status_code == 201  # a new digest: asked at once
+    platform.ticks.advance(CACHE_S)
+    assert refusal(platform.challenge(old)) == (401, "unauthorized")
+    _, newer = platform.callers.rotate(credential_id, platform.world.now)
+    assert refusal(platform.challenge(new)) == (401, "unauthorized")  # here: at once
+    assert platform.challenge(newer).status_code == 201
+
+
+def test_a_token_issued_after_a_refusal_is_accepted_within_the_cache_time(platform):
+    """An unknown digest is cached too, so a flood of made-up tokens costs one lookup each."""
+    assert refusal(platform.challenge("made-up-token")) == (401, "unauthorized")
+    _, token = platform.issue()
+    assert platform.challenge(token).status_code == 201
+
+
+def test_a_store_that_cannot_be_reached_fails_closed(platform):
+    _, token = platform.issue()
+    down = Database("postgresql://kiosk@127.0.0.1:1/kiosk")  # nothing listens on port 1
+    try:
+        app = create_app(
+            verifier=platform.local.verifier,
+            challenges=platform.local.challenges,
+            tokens=TOKENS,
+            clock=lambda: platform.world.now,
+            callers=Callers(TOKENS, TerminalCredentials(down)),
+        )
+        answer = TestClient(app, raise_server_exceptions=False).post(
+            "/v1/challenges",
+            json={"provider_id": CLINIC, "terminal_id": TERMINAL},
+            headers=bearer(token),
+        )
+    finally:
+        down.dispose()
+    assert refusal(answer) == (503, "unavailable")
+
+
+# --- the allowance -------------------------------------------------------------------------
+
+
+def test_a_burst_over_the_allowance_is_429_with_retry_after(world, local):
+    platform = Platform(world, local, per_s=0.5, burst=3)
+    _, token = platform.issue()
+    _, neighbour = platform.issue(terminal=OTHER_TERMINAL)
+    for _ in range(3):
+        assert platform.challenge(token).status_code == 201
+    answer = platform.challenge(token)
+    assert refusal(answer) == (429, "rate_limited")
+    assert answer.headers["retry-after"] == "2"  # one request at 0.5 a second
+    assert platform.challenge(neighbour, CLINIC, OTHER_TERMINAL).status_code == 201
+    platform.ticks.advance(2)
+    assert platform.challenge(token).status_code == 201
+    assert refusal(platform.challenge(token)) == (429, "rate_limited")
+
+
+def test_token_buckets_refill_at_their_rate_up_to_the_burst():
+    ticks = Ticks()
+    buckets = TokenBuckets(per_s=10, burst=2, ticks=ticks, max_buckets=2)
+    assert [buckets.take("a") for _ in range(2)] == [0.0, 0.0]
+    assert buckets.take("a") == pytest.approx(0.1)
+    ticks.advance(0.05)
+    assert buckets.take("a") == pytest.approx(0.05)  # a refused request takes nothing
+    ticks.advance(3600)
+    assert [buckets.take("a") for _ in range(3)][-1] > 0  # never more than the burst
+    buckets.take("b")
+    buckets.take("c")  # "a" is the least recently used: dropped, so it starts full
+    assert buckets.take("a") == 0.0
+    with pytest.raises(ValueError):
+        TokenBuckets(per_s=0, burst=1)
+
+
+# --- logs ----------------------------------------------------------------------------------
+
+
+def test_no_token_reaches_a_log_line(platform, caplog):
+    caplog.set_level(logging.DEBUG)
+    credential_id, token = platform.issue()
+    platform.challenge(token)
+    platform.challenge(token, THIRD)
+    platform.challenge(token, CLINIC, OTHER_TERMINAL)
+    platform.callers.revoke(credential_id, platform.world.now)
+    platform.challenge(token)
+    platform.challenge(token + "x")
+    platform.challenge(PEER_TOKEN, THIRD)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    for secret in (token, PEER_TOKEN, token + "x"):
+        assert secret not in text
+    assert f"provider={credential_id} status=201 reason=issued" in text
+    assert f"provider={credential_id} status=403 reason=provider_not_allowed" in text
+
+
+# --- the caller --------------------------------------------------------------------------
+
+
+def test_a_caller_is_checked_for_provider_then_terminal():
+    kiosk = Caller("tc-0123456789ab", frozenset((CLINIC, SHOP)), TERMINAL)
+    kiosk.may_act(SHOP, TERMINAL)
+    with pytest.raises(Exception, match="provider") as refused:
+        kiosk.may_act(THIRD, OTHER_TERMINAL)
+    assert refused.value.code == "provider_not_allowed"
+    with pytest.raises(Exception, match="terminal") as refused:
+        kiosk.may_act(CLINIC, OTHER_TERMINAL)
+    assert refused.value.code == "terminal_not_allowed"
+    Caller(THIRD, frozenset((THIRD,))).may_act(THIRD, "any-terminal")
+
+
+def test_the_configured_platform_takes_credentials_and_limits(world, tmp_path, store_url):
+    from kiosk.platform.auth import callers_from_config
+
+    cfg = config.from_mapping(
+        {
+            "data_dir": str(tmp_path / "d"),
+            "database_url": store_url,
+            "platform_tokens": TOKENS,
+            "platform_limits": {"per_s": 1, "burst": 1},
+            "platform_credential_cache_s": 0,
+        }
+    )
+    db = Database(store_url)
+    try:
+        credential, token = TerminalCredentials(db).issue(TERMINAL, [CLINIC], world.now)
+        callers = callers_from_config(cfg, db)
+        assert callers(f"Bearer {token}") == Caller(
+            credential.credential_id, frozenset((CLINIC,)), TERMINAL
+        )
+        with pytest.raises(Exception, match="Too many") as limited:
+            callers(f"Bearer {token}")
+        assert limited.value.headers == {"Retry-After": "1"}
+        TerminalCredentials(db).revoke(credential.credential_id, world.now + timedelta(1))
+        with pytest.raises(Exception, match="revoked"):  # cache_s 0: asked every time
+            callers(f"Bearer {token}")
+    finally:
+        db.dispose()
