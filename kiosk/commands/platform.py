@@ -13,6 +13,8 @@ import re
 import secrets
 from typing import Any
 
+from kiosk.commands import platform_credentials
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8700
 #: The most worker processes `serve` starts (a few per CPU is plenty: each is one event loop).
@@ -48,6 +50,8 @@ def register(subparsers: Any) -> None:
     )
     token.add_argument("provider", help="the provider id the token speaks for")
     token.set_defaults(func=token_command)
+
+    platform_credentials.register(sub)  # `credential issue|list|revoke|rotate`
 
 
 def port_number(text: str) -> int:
