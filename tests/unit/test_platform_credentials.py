@@ -343,3 +343,52 @@ def test_the_configured_platform_takes_credentials_and_limits(world, tmp_path, s
             callers(f"Bearer {token}")
     finally:
         db.dispose()
+
+
+# --- the command line --------------------------------------------------------------------
+
+
+def test_the_cli_issues_lists_rotates_and_revokes(tmp_path, capsys, caplog):
+    from kiosk import cli
+
+    settings = tmp_path / "platform.toml"
+    settings.write_text(f'data_dir = "{tmp_path / "data"}"\n')
+    at = ["--config", str(settings)]
+    caplog.set_level(logging.DEBUG)
+
+    argv = ["platform", "credential", "issue", "--terminal", TERMINAL]
+    assert cli.main([*argv, "--provider", SHOP, "--provider", CLINIC, *at]) == 0
+    issued = capsys.readouterr().out
+    token = issued.split("token: ", 1)[1].split()[0]
+    assert f'platform_token = "{token}"' in issued and f'terminal_id = "{TERMINAL}"' in issued
+    db = Database(f"sqlite:///{tmp_path / 'data' / 'kiosk.sqlite3'}")
+    try:
+        store = TerminalCredentials(db)
+        (credential,) = store.all()
+        assert credential.providers == (CLINIC, SHOP)
+        assert store.by_token(token) == credential
+
+        assert cli.main(["platform", "credential", "list", *at]) == 0
+        listed = capsys.readouterr().out
+        assert credential.credential_id in listed and f"{CLINIC},{SHOP}" in listed
+        assert token not in listed and "active" in listed
+
+        assert cli.main(["platform", "credential", "rotate", credential.credential_id, *at]) == 0
+        new = capsys.readouterr().out.split("token: ", 1)[1].split()[0]
+        assert store.by_token(token) is None and store.by_token(new) is not None
+
+        assert cli.main(["platform", "credential", "revoke", credential.credential_id, *at]) == 0
+        assert store.by_token(new) is None
+        capsys.readouterr()
+        # revoked already, unknown, a rotation of a revoked one, a bad id: clear errors
+        assert cli.main(["platform", "credential", "revoke", credential.credential_id, *at]) == 2
+        assert cli.main(["platform", "credential", "revoke", "tc-000000000000", *at]) == 2
+        assert cli.main(["platform", "credential", "rotate", credential.credential_id, *at]) == 2
+        assert cli.main([*argv, "--provider", "no spaces", *at]) == 2
+        errors = capsys.readouterr().err
+        assert "no active credential" in errors and "revoked" in errors
+        assert "Traceback" not in errors
+    finally:
+        db.dispose()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert token not in logged and new not in logged
