@@ -329,7 +329,7 @@ def _error_body(response: httpx.Response) -> tuple[str | None, str]:
 
 def _is_json(response: httpx.Response) -> bool:
     """Whether the answer says it is JSON (`application/json`), as every answer of the API is."""
-    media = response.headers.get("content-type", "").partition(";")[0]
+    media = str(response.headers.get("content-type", "")).partition(";")[0]
     return media.strip().lower() == "application/json"
 
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from kiosk.platform import auth
-from kiosk.platform.client import PlatformClient, PlatformRefused, PlatformUnavailable
+from kiosk.platform.client import PlatformClient
 from kiosk.platform.edge import (
     BODY_TIMEOUT_S,
     ERRORS,
@@ -42,6 +42,7 @@ from kiosk.platform.edge import (
     note,
 )
 from kiosk.platform.oidc_web import oidc_router
+from kiosk.platform.relay import RELAY_ERRORS, RelayRules, peer_failures
 from kiosk.platform.schema import (
     ChallengeBody,
     ChallengeRequest,
@@ -124,6 +125,7 @@ def create_app(
     body_timeout_s: float = BODY_TIMEOUT_S,
     openid: OpenIdProvider | None = None,
     callers: auth.Callers | None = None,
+    relay_rules: RelayRules | None = None,
 ) -> FastAPI:
     """The platform API over these services; `tokens` maps provider id -> SHA-256 hex of its
     bearer token; `clock()` is an aware UTC datetime. `peers` maps a provider id to another
@@ -133,14 +135,20 @@ def create_app(
     verification. A request's body must arrive whole within `body_timeout_s` seconds. With
     `openid`, the app is also that OpenID Provider: its browser endpoints and the kiosks'
     `/v1/logins/*` (`_login_routes`). `callers` (kiosk.platform.auth) knows the terminal
-    credentials besides `tokens`, and their allowance; none = the provider tokens alone."""
+    credentials besides `tokens`, and their allowance; none = the provider tokens alone.
+    `relay_rules` (kiosk.platform.relay): this platform's name in relay chains, the hops it
+    takes, its clock for time budgets; none = the defaults."""
     known = callers if callers is not None else auth.Callers(tokens)
     here = _Here(challenges, verifier)
     relayed = dict(peers or {})
+    relays = relay_rules or RelayRules()
 
-    def verifier_for(provider_id: str) -> Peer:
-        """Who verifies for this provider: its peer platform, else this one."""
-        return relayed.get(provider_id, here)
+    def verifier_for(provider_id: str, request: Request) -> Peer:
+        """Who verifies for this provider: its peer platform (the request relayed on, within
+        its chain's rules and time budget: kiosk.platform.relay), else this one."""
+        hop = relays.arrived(request.headers)  # a loop, too many hops... refused here
+        peer = relayed.get(provider_id)
+        return here if peer is None else relays.through(peer, hop)
 
     app = FastAPI(
         title="jpki-kiosk platform",
@@ -159,15 +167,17 @@ def create_app(
         """No token needed (for load balancers)."""
         return HealthBody(status="ok")
 
-    @v1.post("/v1/challenges", status_code=201, response_model=ChallengeBody)
+    @v1.post(
+        "/v1/challenges", status_code=201, response_model=ChallengeBody, responses=RELAY_ERRORS
+    )
     def issue(
         body: ChallengeRequest, request: Request, caller: auth.Caller = auth.CALLER
     ) -> ChallengeBody:
         """A fresh challenge for one of the provider's terminals."""
         auth.may_act(caller, body.provider_id, body.terminal_id)
         try:
-            with _relaying():
-                issued = verifier_for(body.provider_id).issue(
+            with peer_failures():
+                issued = verifier_for(body.provider_id, request).issue(
                     body.provider_id, body.terminal_id, clock()
                 )
         except ValueError as e:
@@ -175,18 +185,20 @@ def create_app(
         note(request, reason="issued")
         return ChallengeBody.of(issued)
 
-    @v1.post("/v1/proofs", response_model=VerdictBody)
+    @v1.post("/v1/proofs", response_model=VerdictBody, responses=RELAY_ERRORS)
     def proof(
         body: UserProofBody, request: Request, caller: auth.Caller = auth.CALLER
     ) -> VerdictBody:
         """Verify a user proof; a refusal is a verdict with ok false, not an HTTP error."""
         auth.may_act(caller, body.provider_id, body.terminal_id)
-        with _relaying():
-            verdict = verifier_for(body.provider_id).verify_user_proof(body.to_proof(), clock())
+        with peer_failures():
+            verdict = verifier_for(body.provider_id, request).verify_user_proof(
+                body.to_proof(), clock()
+            )
         note(request, reason=verdict.reason.value)
         return VerdictBody.of(verdict)
 
-    @v1.post("/v1/enrolments", response_model=EnrolmentVerdictBody)
+    @v1.post("/v1/enrolments", response_model=EnrolmentVerdictBody, responses=RELAY_ERRORS)
     def enrol(
         body: EnrolmentBody, request: Request, caller: auth.Caller = auth.CALLER
     ) -> EnrolmentVerdictBody:
@@ -195,8 +207,9 @@ def create_app(
         is the verdict `link_exists`."""
         auth.may_act(caller, body.document.provider_id, body.document.terminal_id)
         application = body.to_application()
-        with _relaying():  # here or at the peer: verified, recorded and linked in one place
-            verdict = verifier_for(application.provider_id).verify_enrolment(application, clock())
+        with peer_failures():  # here or at the peer: verified, recorded and linked in one place
+            verifying = verifier_for(application.provider_id, request)
+            verdict = verifying.verify_enrolment(application, clock())
         note(request, reason=verdict.reason.value)
         return EnrolmentVerdictBody.of(verdict)
 
@@ -291,31 +304,15 @@ def _login_refusals() -> Iterator[None]:
         raise ApiError(503, "unavailable", "The sign-in service is unavailable; try again.") from e
 
 
-@contextmanager
-def _relaying() -> Iterator[None]:
-    """A peer platform's failure as this platform's answer: unreachable -> 503 (may be
-    retried); a malformed request -> 400 as if refused here; any other refusal -> 502 (the
-    platforms' arrangement is broken: e.g. this platform's token at the peer is wrong)."""
-    try:
-        yield
-    except PlatformUnavailable as e:
-        log.warning("peer platform unavailable")
-        raise ApiError(503, "unavailable", "The verification service cannot be reached.") from e
-    except PlatformRefused as e:
-        if e.error == "malformed":
-            raise ApiError(400, "malformed", "The request is malformed.") from e
-        log.warning("peer platform refused: %s", e.error)
-        raise ApiError(502, "peer_refused", "The verifying platform refused the request.") from e
-
-
 # --- from the configuration --------------------------------------------------------------
 
 
 def peer_clients(cfg: Config) -> dict[str, PlatformClient]:
     """A client per `[platform_peers.<provider>]` (checked when the configuration loaded):
-    another platform verifies for that provider, with this platform's token there."""
+    another platform verifies for that provider, with this platform's token there and the
+    longest wait for its answer (`timeout_s`; a relay's time budget may make it shorter)."""
     return {
-        provider: PlatformClient(peer.url, peer.token)
+        provider: PlatformClient(peer.url, peer.token, timeout_s=peer.timeout_s)
         for provider, peer in cfg.platform_peers.items()
     }
 
@@ -363,6 +360,7 @@ def app_from_config(cfg: Config, *, import_crl_dir: bool = True) -> FastAPI:
         body_timeout_s=cfg.platform_body_timeout_s,
         openid=openid_provider(cfg, local.db),
         callers=auth.callers_from_config(cfg, local.db),
+        relay_rules=RelayRules(cfg.platform_id),
     )
     closers = [local.db.dispose, *(peer.close for peer in peers.values())]
     app.router.lifespan_context = _closing(*closers)  # the store closes with the server

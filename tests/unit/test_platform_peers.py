@@ -18,6 +18,7 @@ from test_verify_support import PROVIDER, TERMINAL, make_proof
 from kiosk import config
 from kiosk.config import ConfigError, PeerConfig
 from kiosk.platform.client import PlatformClient
+from kiosk.platform.relay import RelayRules
 from kiosk.platform.service import create_app, peer_clients
 from kiosk.verify.ports import IssuedChallenge
 from kiosk.verify.verdict import EnrolmentVerdict, LinkStatus, Reason, Verdict
@@ -26,6 +27,8 @@ pytest_plugins = ["test_verify_support", "test_platform_http"]
 
 FRONT_TOKEN = secrets.token_urlsafe(32)  # the clinic's kiosks' token at the front platform
 FRONT_AUTH = {"Authorization": f"Bearer {FRONT_TOKEN}"}
+#: The front platform's name in relay chains: not the peer's ("platform", the default).
+FRONT = RelayRules("front")
 
 
 class Untouchable:
@@ -44,6 +47,7 @@ def front(platform):
         tokens={PROVIDER: hashlib.sha256(FRONT_TOKEN.encode()).hexdigest()},
         clock=lambda: datetime.now(UTC),
         peers={PROVIDER: peer},
+        relay_rules=FRONT,
     )
     with TestClient(app) as client:
         yield client
@@ -100,11 +104,11 @@ def test_enrolment_is_linked_at_the_peer(front, world):
     assert (verdict.account_ref, verdict.link_status) == ("patient-7", LinkStatus.ACTIVE)
 
 
-def test_the_peer_down_is_503(front, platform, world):
+def test_the_peer_down_is_503_peer_unreachable(front, platform, world):
     proof = make_proof(world, challenge(front))
     platform.stop()
     r = front.post("/v1/proofs", json=proof.to_json(), headers=FRONT_AUTH)
-    assert (r.status_code, r.json()["error"]) == (503, "unavailable")
+    assert (r.status_code, r.json()["error"]) == (503, "peer_unreachable")
 
 
 def test_a_wrong_token_at_the_peer_is_502(platform, world):
@@ -115,6 +119,7 @@ def test_a_wrong_token_at_the_peer_is_502(platform, world):
         tokens={PROVIDER: hashlib.sha256(FRONT_TOKEN.encode()).hexdigest()},
         clock=lambda: datetime.now(UTC),
         peers={PROVIDER: peer},
+        relay_rules=FRONT,
     )
     with TestClient(app) as client:
         r = client.post(

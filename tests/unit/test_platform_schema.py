@@ -206,6 +206,8 @@ def test_every_answer_is_what_the_openapi_schema_says(local, world):
     for error, status in (
         (PlatformRefused("unauthorized", 401), 502),
         (PlatformUnavailable("down"), 503),
+        (PlatformUnavailable("slow", why="timeout"), 504),
+        (PlatformUnavailable("loop", status=508, error="relay_loop"), 508),
     ):
         relaying = Recorder(app_over(local, world, peers={PROVIDER: RefusingPeer(error)}), seen)
         relaying.call("POST", "/v1/challenges", status, json=CHALLENGE, headers=AUTH)
