@@ -82,9 +82,10 @@ class CrlSources:
         it was not checked after `checked_before` (None: due at any time); its state, or None
         when another process holds it or it is not due."""
         self._ensure(url)
-        due = or_(_s.c.last_check_at.is_(None), _s.c.last_check_at <= checked_before)
-        free = or_(_s.c.lease_until.is_(None), _s.c.lease_until <= now)
-        condition = and_(_s.c.url == url, free, *(() if checked_before is None else (due,)))
+        condition = and_(_s.c.url == url, or_(_s.c.lease_until.is_(None), _s.c.lease_until <= now))
+        if checked_before is not None:
+            due = or_(_s.c.last_check_at.is_(None), _s.c.last_check_at <= checked_before)
+            condition = and_(condition, due)
         with self._db.writing() as conn:
             taken = conn.execute(
                 update(_s).where(condition).values(lease_owner=owner, lease_until=now + lease)
