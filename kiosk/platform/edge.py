@@ -17,6 +17,7 @@ status and reason code, never the body (an enrolment application carries the 4 i
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import math
@@ -28,9 +29,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 from fastapi import FastAPI, Request
+from fastapi.dependencies.utils import get_typed_signature
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
@@ -320,28 +324,20 @@ def _decode_json(body: bytes, content_type: str | None) -> Any:
     return value
 
 
-class _DecodedRequest(Request):
-    """The request with its body read and decoded at the boundary: FastAPI takes the decoded
-    value from here (its own reading and JSON decoding are never used) and validates it."""
-
-    def __init__(self, request: Request, body: bytes, value: Any) -> None:
-        super().__init__(request.scope, request.receive)
-        self._decoded = (body, value)
-
-    async def body(self) -> bytes:
-        return self._decoded[0]
-
-    async def json(self) -> Any:
-        return self._decoded[1]
-
-
 def boundary_route(provider_of: ProviderOf, body_timeout_s: float) -> type[APIRoute]:
     """A route class that checks the bearer token before any byte of the body is read (a
-    caller without a valid token is answered 401 at once), then reads and decodes the body."""
+    caller without a valid token is answered 401 at once), then reads and decodes the body,
+    validates it against the endpoint's model and calls the endpoint (`_Call`).
+
+    FastAPI still reads the endpoints' signatures (the OpenAPI schema, the routing), but a
+    request does not go through its per-request machinery (dependency solving, a second
+    decoding of the body, validating the returned model again before serialising it): on the
+    platform's hot path that machinery cost several times the verification itself
+    (bench/RESULTS.md, "Platform over HTTP")."""
 
     class BoundaryRoute(APIRoute):
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-            handler = super().get_route_handler()
+            call = _Call(self)
 
             async def guarded(request: Request) -> Response:
                 caller = provider_of(request.headers.get("authorization"))
@@ -349,11 +345,63 @@ def boundary_route(provider_of: ProviderOf, body_timeout_s: float) -> type[APIRo
                 note(request, provider=caller.who)
                 body = await _read_body(request, body_timeout_s)
                 value = _decode_json(body, request.headers.get("content-type"))
-                return await handler(_DecodedRequest(request, body, value))
+                return await call(request, caller, value)
 
             return guarded
 
     return BoundaryRoute
+
+
+class _Call:
+    """How a boundary route calls its endpoint, worked out once from its signature: the body
+    (the one parameter annotated with a pydantic model), `request` and `caller`; nothing
+    else is allowed (a route that needs more is refused when the app is built). A coroutine
+    endpoint runs on the event loop, a plain function in the thread pool; a model returned
+    is serialised as the route's JSON answer with its status, a Response passes as it is."""
+
+    __slots__ = ("_endpoint", "_model", "_body", "_wants", "_status", "_coroutine")
+
+    def __init__(self, route: APIRoute) -> None:
+        self._endpoint = route.endpoint
+        self._coroutine = inspect.iscoroutinefunction(route.endpoint)
+        self._status = route.status_code or 200
+        self._model: type[BaseModel] | None = None
+        self._body = ""
+        wants = []
+        for name, parameter in get_typed_signature(route.endpoint).parameters.items():
+            kind = parameter.annotation
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                if self._model is not None:
+                    raise TypeError(f"{route.path}: one body model per endpoint")
+                self._model, self._body = kind, name
+            elif name in ("request", "caller"):
+                wants.append(name)
+            else:
+                raise TypeError(f"{route.path}: a boundary route cannot fill {name!r}")
+        self._wants = tuple(wants)
+
+    async def __call__(self, request: Request, caller: Authenticated, value: Any) -> Response:
+        arguments: dict[str, Any] = {}
+        if self._model is not None:
+            try:
+                arguments[self._body] = self._model.model_validate(value)
+            except ValidationError as e:
+                raise RequestValidationError(e.errors()) from e
+        for name in self._wants:
+            arguments[name] = request if name == "request" else caller
+        if self._coroutine:
+            result = await self._endpoint(**arguments)
+        else:
+            result = await run_in_threadpool(self._endpoint, **arguments)
+        if isinstance(result, Response):
+            return result
+        if not isinstance(result, BaseModel):
+            raise TypeError(f"an endpoint answered {type(result).__name__}, not its model")
+        return Response(
+            result.__pydantic_serializer__.to_json(result, by_alias=True),
+            status_code=self._status,
+            media_type="application/json",
+        )
 
 
 # --- the outermost layer: unexpected errors, unread bodies, the log line ------------------
