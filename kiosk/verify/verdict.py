@@ -65,6 +65,28 @@ class VerifierUnavailable(VerifyError):
     code = "verifier_unavailable"
 
 
+class KioskRefused(VerifierUnavailable):
+    """The verification service refused this kiosk itself, not the person: trying again does
+    not help, staff must fix the kiosk's registration (`code` says what to fix)."""
+
+    code = "kiosk_refused"
+
+
+class KioskNotRegistered(KioskRefused):
+    """The kiosk's credential does not act for the provider asked for, or belongs to another
+    terminal id than the kiosk's (the platform's 403 provider_not_allowed or
+    terminal_not_allowed)."""
+
+    code = "kiosk_not_registered"
+
+
+class KioskCredentialRefused(KioskRefused):
+    """The verification service does not accept the kiosk's credential: unknown, rotated or
+    revoked (the platform's 401)."""
+
+    code = "kiosk_credential_refused"
+
+
 class Refused(VerifyError):
     """A check failed; `reason` says which one, the message says why in plain words."""
 
