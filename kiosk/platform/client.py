@@ -54,7 +54,7 @@ from kiosk.services.login_broker import (
     LoginUnavailable,
     PendingLogin,
 )
-from kiosk.verify.verdict import VerifierUnavailable
+from kiosk.verify.verdict import KioskCredentialRefused, KioskNotRegistered, VerifierUnavailable
 
 if TYPE_CHECKING:
     from kiosk.verify.enrolment import EnrolmentApplication
@@ -139,6 +139,33 @@ class PlatformRefused(VerifierUnavailable):
         self.status = status
         #: The answer's Retry-After in seconds, when it gave one (a 429).
         self.retry_after_s = retry_after_s
+
+
+class PlatformNotRegistered(PlatformRefused, KioskNotRegistered):
+    """A 403 provider_not_allowed or terminal_not_allowed: this kiosk's credential does not
+    act for that provider, or names another terminal (the kiosk shows its own reason)."""
+
+    code = "kiosk_not_registered"
+
+
+class PlatformCredentialRefused(PlatformRefused, KioskCredentialRefused):
+    """A 401: the platform does not accept this kiosk's token (unknown, rotated, revoked)."""
+
+    code = "kiosk_credential_refused"
+
+
+#: The 403 codes that say the kiosk is not registered for what it asked.
+_NOT_REGISTERED = frozenset(("provider_not_allowed", "terminal_not_allowed"))
+
+
+def _refusal(status: int, error: str) -> type[PlatformRefused]:
+    """The PlatformRefused kind of a 4xx: the kiosk's own credential or registration
+    refused (each its own reason on the screen), or any other refusal."""
+    if status == 401:
+        return PlatformCredentialRefused
+    if status == 403 and error in _NOT_REGISTERED:
+        return PlatformNotRegistered
+    return PlatformRefused
 
 
 class PlatformClient:
@@ -274,7 +301,7 @@ class PlatformClient:
             error, message = _error_body(response)
             code = self._scrub(error)[:64] if error else _CODES_BY_STATUS.get(status, "refused")
             retry = _retry_after(response) if status == 429 else None
-            raise PlatformRefused(code, status, self._scrub(message), retry)
+            raise _refusal(status, code)(code, status, self._scrub(message), retry)
         if not 200 <= status < 300:
             log.warning("platform %s %s: status %d", method, path, status)
             error, _ = _error_body(response)
