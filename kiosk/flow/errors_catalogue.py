@@ -43,6 +43,8 @@ class ProblemCode(StrEnum):
     NO_RECORD = "no_record"
     RECORD_MISMATCH = "record_mismatch"
     PLATFORM_UNREACHABLE = "platform_unreachable"
+    KIOSK_NOT_REGISTERED = "kiosk_not_registered"  # the platform: not for this provider/terminal
+    KIOSK_CREDENTIAL_REFUSED = "kiosk_credential_refused"  # the platform: unknown or revoked
     SERVICE_FAILED = "service_failed"
     STAFF_PIN_WRONG = "staff_pin_wrong"
     STAFF_FORMAT = "staff_format"
@@ -442,6 +444,37 @@ CATALOGUE: dict[ProblemCode, Entry] = {
         ),
         "network",
         True,
+    ),
+    ProblemCode.KIOSK_NOT_REGISTERED: Entry(
+        Text(
+            "この端末ではこの手続きを利用できません",
+            "This kiosk is not registered for this service",
+            "この きかいでは この てつづきが できません",
+        ),
+        Text(
+            "この端末は、この手続きの確認サービスに登録されていません。係員をお呼びください。",
+            "This kiosk is not registered for this service at the verification service. "
+            "Please call a member of staff.",
+            "この きかいは この てつづきに つかえるように なって いません。"
+            "かかりの ひとを よんで ください。",
+        ),
+        "blocked",
+        False,
+    ),
+    ProblemCode.KIOSK_CREDENTIAL_REFUSED: Entry(
+        Text(
+            "この端末は確認サービスに受け付けられていません",
+            "The verification service does not accept this kiosk",
+            "この きかいは いま つかえません",
+        ),
+        Text(
+            "この端末の利用登録が無効になっています(取り消しまたは更新)。係員をお呼びください。",
+            "This kiosk's registration at the verification service is no longer valid "
+            "(revoked or replaced). Please call a member of staff.",
+            "この きかいの とうろくが つかえなく なって います。かかりの ひとを よんで ください。",
+        ),
+        "blocked",
+        False,
     ),
     ProblemCode.SERVICE_FAILED: Entry(
         Text(
