@@ -32,7 +32,13 @@ from kiosk.services.login_broker import (
 )
 from kiosk.services.records import NoRecord, RecordMismatch
 from kiosk.services.visit import ServiceFailed
-from kiosk.verify.verdict import Reason, Refused, VerifierUnavailable
+from kiosk.verify.verdict import (
+    KioskCredentialRefused,
+    KioskNotRegistered,
+    Reason,
+    Refused,
+    VerifierUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +110,12 @@ def problem_for(error: BaseException) -> Problem:
             return Problem(ProblemCode.CARD_ERROR)
         case Refused():
             return Problem(REASON_PROBLEMS.get(error.reason, ProblemCode.BAD_CERTIFICATE))
+        case KioskNotRegistered():  # staff must register the kiosk: say so, not "unreachable"
+            log.warning("the verification service refused this kiosk: %s", error.code)
+            return Problem(ProblemCode.KIOSK_NOT_REGISTERED)
+        case KioskCredentialRefused():
+            log.warning("the verification service refused this kiosk: %s", error.code)
+            return Problem(ProblemCode.KIOSK_CREDENTIAL_REFUSED)
         case VerifierUnavailable():
             # the verification service is down, or refused this kiosk (misconfigured token):
             # either way the person cannot be verified here now
