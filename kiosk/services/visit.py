@@ -18,7 +18,8 @@ the verifier's own typed errors (and `ServiceFailed`), and the kiosk's worker tr
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -37,7 +38,14 @@ from kiosk.verify.enrolment import EnrolmentApplication, make_application
 from kiosk.verify.ports import IssuedChallenge
 from kiosk.verify.profile import BasicFourInfo, ProfileError, parse_basic_four
 from kiosk.verify.proof import UserProof, signed_message
-from kiosk.verify.verdict import EnrolmentVerdict, LinkStatus, Reason, Refused, Verdict
+from kiosk.verify.verdict import (
+    EnrolmentVerdict,
+    KioskRefused,
+    LinkStatus,
+    Reason,
+    Refused,
+    Verdict,
+)
 
 if TYPE_CHECKING:  # the hand-off brings the FHIR models: loaded only where it is wired
     from kiosk.services.handoff import Handoff
@@ -353,6 +361,17 @@ class Visit:
         self._conn: CardConnection | None = None
         self._session: JpkiSession | None = None
 
+    @contextmanager
+    def _kiosk_refusals(self, action: str, provider_id: str) -> Iterator[None]:
+        """The verification service refusing this kiosk itself (its credential unknown or
+        revoked, or not registered for the provider) is audited with its own code before it
+        ends the visit: staff must fix the kiosk, and the audit says what to fix."""
+        try:
+            yield
+        except KioskRefused as e:
+            self._audit.record(action, False, e.code, provider_id, self._clock())
+            raise
+
     def _card(self) -> JpkiSession:
         if self._session is None:
             raise CardRemoved("no card session: the card was read in no visit, or closed")
@@ -375,16 +394,17 @@ class Visit:
         """VERIFY the PIN once, sign a fresh challenge, verify the proof, look up the link."""
         session = self._card()
         at = Terminal(provider_id, self._terminal_id)
-        proved = prove_user(
-            session,
-            pin,
-            at,
-            self._challenges,
-            self._verifier,
-            self._clock,
-            action="authenticate",
-            selected=True,
-        )
+        with self._kiosk_refusals("authenticate", provider_id):
+            proved = prove_user(
+                session,
+                pin,
+                at,
+                self._challenges,
+                self._verifier,
+                self._clock,
+                action="authenticate",
+                selected=True,
+            )
         verdict = proved.verdict
         refuse_unless_ok(verdict)
         link, renews = None, None
@@ -420,16 +440,17 @@ class Visit:
         else:
             account_ref = candidate.renews or self._account_for(provider_id, candidate)
         at = Terminal(provider_id, self._terminal_id)
-        verdict = apply(
-            session,
-            at,
-            account_ref,
-            candidate.signer,
-            self._challenges,
-            self._verifier,
-            self._clock,
-            lambda message: session.sign_sha256("auth", message),  # its PIN verified this visit
-        )
+        with self._kiosk_refusals("enrol", provider_id):
+            verdict = apply(
+                session,
+                at,
+                account_ref,
+                candidate.signer,
+                self._challenges,
+                self._verifier,
+                self._clock,
+                lambda message: session.sign_sha256("auth", message),  # PIN verified this visit
+            )
         refuse_unless_ok(verdict)
         # the verifier recorded the verdict and the link it made, as of its time, in one
         # transaction
