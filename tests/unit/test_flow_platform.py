@@ -114,7 +114,7 @@ def test_a_token_the_platform_does_not_know_is_said_plainly(platform, card_file,
         backend.read_card()
         with pytest.raises(KioskError) as e:
             backend.authenticate("1234", "identity", PROVIDER)
-        assert problem_for(e.value).code is ProblemCode.PLATFORM_UNREACHABLE
+        assert problem_for(e.value).code is ProblemCode.KIOSK_CREDENTIAL_REFUSED
     finally:
         backend.close_card()
         for close in closers:

@@ -237,7 +237,8 @@ def test_4xx_is_refused_with_the_error_code_of_the_body(status, error):
     )
     with pytest.raises(PlatformRefused) as e:
         client.verify_user_proof(PROOF, NOW)
-    assert (e.value.error, e.value.status, e.value.code) == (error, status, "platform_refused")
+    kind = "kiosk_credential_refused" if status == 401 else "platform_refused"  # its own reason
+    assert (e.value.error, e.value.status, e.value.code) == (error, status, kind)
     assert "plain words" in str(e.value)
     assert len(rec.requests) == 1
 

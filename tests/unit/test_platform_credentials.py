@@ -392,3 +392,117 @@ def test_the_cli_issues_lists_rotates_and_revokes(tmp_path, capsys, caplog):
         db.dispose()
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert token not in logged and new not in logged
+
+
+# --- the kiosk: one credential for its providers; a refusal of the kiosk is its own reason --
+
+
+def kiosk_visit(platform: Platform, token: str):
+    """A platform-mode kiosk's visit over the virtual card: its one client (one credential)
+    verifies for every provider, as kiosk.app.platform_backend builds it."""
+    import httpx
+
+    from kiosk.card.reader import InProcessReader
+    from kiosk.demo.audit import MemoryAudit
+    from kiosk.platform.client import PlatformClient
+    from kiosk.services.identity import IdentityService
+    from kiosk.services.visit import Visit
+    from kiosk.simcard.applet import VirtualCard
+
+    wire = TestClient(platform.http.app, raise_server_exceptions=False)
+    client = PlatformClient("http://platform.test", token, transport=httpx.MockTransport(wire.send))
+    reader = InProcessReader()
+    reader.insert(VirtualCard(platform.world.card))
+    audit = MemoryAudit()
+    services = {"identity": IdentityService()}
+    visit = Visit(
+        reader.connect, client, client, audit, services, TERMINAL, lambda: platform.world.now
+    )
+    return visit, audit
+
+
+def shown(error: BaseException):
+    from kiosk.flow.errors_catalogue import CATALOGUE
+    from kiosk.ui.problems import problem_for
+
+    problem = problem_for(error)
+    return problem.code, CATALOGUE[problem.code]
+
+
+def test_the_kiosk_acts_for_both_providers_with_its_one_credential(platform):
+    _, token = platform.issue()
+    visit, _ = kiosk_visit(platform, token)
+    for provider in (CLINIC, SHOP):
+        visit.read_card()
+        assert visit.authenticate("1234", "identity", provider).link is None
+        visit.close_card()
+
+
+def test_the_kiosk_says_it_is_not_registered_for_a_third_provider_and_audits_it(platform):
+    from kiosk.flow.errors_catalogue import ProblemCode
+    from kiosk.platform.client import PlatformRefused
+
+    _, token = platform.issue()
+    visit, audit = kiosk_visit(platform, token)
+    visit.read_card()
+    with pytest.raises(PlatformRefused) as refused:
+        visit.authenticate("1234", "identity", THIRD)
+    assert (refused.value.status, refused.value.error) == (403, "provider_not_allowed")
+    code, entry = shown(refused.value)
+    assert code is ProblemCode.KIOSK_NOT_REGISTERED and entry.retry is False
+    assert "not registered" in entry.text.en and "staff" in entry.text.en
+    assert "登録されていません" in entry.text.ja and "かかりの ひと" in entry.text.easy
+    assert [(r.action, r.ok, r.reason, r.provider_id) for r in audit.records] == [
+        ("authenticate", False, "kiosk_not_registered", THIRD)
+    ]
+
+
+def test_the_kiosk_says_its_credential_is_refused_once_revoked(platform):
+    from kiosk.flow.errors_catalogue import ProblemCode
+    from kiosk.platform.client import PlatformRefused
+
+    credential_id, token = platform.issue()
+    platform.callers.revoke(credential_id, platform.world.now)
+    visit, audit = kiosk_visit(platform, token)
+    visit.read_card()
+    with pytest.raises(PlatformRefused) as refused:
+        visit.authenticate("1234", "identity", CLINIC)
+    assert (refused.value.status, refused.value.error) == (401, "credential_revoked")
+    code, entry = shown(refused.value)
+    assert code is ProblemCode.KIOSK_CREDENTIAL_REFUSED and "staff" in entry.text.en
+    assert [r.reason for r in audit.records] == ["kiosk_credential_refused"]
+    assert token not in str(refused.value)
+
+
+def test_a_platform_that_cannot_be_reached_is_still_unreachable():
+    from kiosk.flow.errors_catalogue import ProblemCode
+    from kiosk.platform.client import PlatformRefused, PlatformUnavailable
+
+    assert shown(PlatformUnavailable("down"))[0] is ProblemCode.PLATFORM_UNREACHABLE
+    assert shown(PlatformRefused("rate_limited", 429))[0] is ProblemCode.PLATFORM_UNREACHABLE
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "kind"),
+    [
+        (403, "provider_not_allowed", "PlatformNotRegistered"),
+        (403, "terminal_not_allowed", "PlatformNotRegistered"),
+        (401, "credential_revoked", "PlatformCredentialRefused"),
+        (401, "unauthorized", "PlatformCredentialRefused"),
+        (403, "forbidden", "PlatformRefused"),
+        (429, "rate_limited", "PlatformRefused"),
+    ],
+)
+def test_the_client_names_a_refusal_of_the_kiosk_by_its_own_type(status, error, kind):
+    import httpx
+
+    from kiosk.platform.client import PlatformClient, PlatformRefused
+
+    answer = httpx.Response(status, json={"error": error, "message": "no"})
+    with PlatformClient(
+        "http://platform.test", "a-kiosk-token", transport=httpx.MockTransport(lambda r: answer)
+    ) as client:
+        with pytest.raises(PlatformRefused) as refused:
+            client.issue(CLINIC, TERMINAL, datetime.now())
+    assert type(refused.value).__name__ == kind
+    assert (refused.value.status, refused.value.error) == (status, error)
