@@ -69,6 +69,7 @@ from kiosk.services.login_broker import (
 if TYPE_CHECKING:
     from kiosk.config import Config
     from kiosk.oidc.provider import OpenIdProvider
+    from kiosk.platform.console import ConsoleSetup
     from kiosk.verify.challenge import ChallengeService
     from kiosk.verify.enrolment import EnrolmentApplication
     from kiosk.verify.ports import IssuedChallenge
@@ -126,6 +127,7 @@ def create_app(
     openid: OpenIdProvider | None = None,
     callers: auth.Callers | None = None,
     relay_rules: RelayRules | None = None,
+    console: ConsoleSetup | None = None,
 ) -> FastAPI:
     """The platform API over these services; `tokens` maps provider id -> SHA-256 hex of its
     bearer token; `clock()` is an aware UTC datetime. `peers` maps a provider id to another
@@ -216,6 +218,10 @@ def create_app(
     if openid is not None:
         _login_routes(v1, openid, clock)
         app.include_router(oidc_router(openid))
+    if console is not None:  # the operator console's pages under /console (no bearer token)
+        from kiosk.platform.console import console_router
+
+        app.include_router(console_router(console, providers=tokens, peers=relayed, clock=clock))
     app.include_router(v1)
     app.add_middleware(Edge)
     return app
@@ -341,6 +347,7 @@ def app_from_config(cfg: Config, *, import_crl_dir: bool = True) -> FastAPI:
     from kiosk.clock import utc_now
     from kiosk.config import ConfigError
     from kiosk.local import LocalContext, import_crls, openid_provider
+    from kiosk.platform.console import console_setup
 
     if not cfg.platform_tokens:  # before the store is opened: a platform nobody may call
         raise ConfigError(
@@ -361,6 +368,7 @@ def app_from_config(cfg: Config, *, import_crl_dir: bool = True) -> FastAPI:
         openid=openid_provider(cfg, local.db),
         callers=auth.callers_from_config(cfg, local.db),
         relay_rules=RelayRules(cfg.platform_id),
+        console=console_setup(cfg, local.db),
     )
     closers = [local.db.dispose, *(peer.close for peer in peers.values())]
     app.router.lifespan_context = _closing(*closers)  # the store closes with the server
