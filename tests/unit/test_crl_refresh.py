@@ -515,20 +515,33 @@ def test_crls_swap_under_verification_load_and_every_verdict_is_the_old_or_the_n
 # --- the diff itself --------------------------------------------------------------------
 
 
-def test_a_new_crl_listing_an_unchanged_entry_twice_is_malformed(world, now):
+def test_a_new_crl_listing_an_entry_twice_is_refused_and_changes_nothing(
+    db, world, tmp_path, crl_server, now
+):
     at = now - timedelta(hours=1)
-    old = check_crl(crl(world, [1, 2], 1), world.trust, now)
-    twice = make_crl(
-        world.ca("auth"),
-        world.pki.ca_key("auth"),
-        [Revocation(1, at - timedelta(days=2)), Revocation(1, at - timedelta(days=2))],
-        this_update=at,
-        next_update=at + timedelta(days=1),
-        number=2,
-    ).public_bytes(serialization.Encoding.DER)
-    with pytest.raises(Refused) as e:
-        diff_crls(old, check_crl(twice, world.trust, now))
-    assert e.value.reason is Reason.MALFORMED
+
+    def listing(serials, number):
+        entries = [Revocation(s, at - timedelta(days=2)) for s in serials]
+        return make_crl(
+            world.ca("auth"),
+            world.pki.ca_key("auth"),
+            entries,
+            this_update=at,
+            next_update=at + timedelta(days=1),
+            number=number,
+        ).public_bytes(serialization.Encoding.DER)
+
+    url = crl_server.serve("/auth.crl", listing([1, 2], 1))
+    refresher = refresher_for(db, world, tmp_path, [url], now)
+    refresher.refresh(url)
+    for number, twice in ((2, [1, 2, 1]), (3, [1, 2, 5, 5])):  # unchanged, then new, twice
+        crl_server.serve("/auth.crl", listing(twice, number))
+        assert refresher.refresh(url, force=True).error in ("malformed", "crl_malformed")
+        assert revoked(db, world, [1, 2, 5]) == [1, 2]
+        assert in_force(db, world).crl_number == 1
+    with pytest.raises(Refused):  # the diff itself refuses a new entry listed twice
+        diff_crls(check_crl(listing([1], 1), world.trust, now), check_crl(twice, world.trust, now))
+    refresher.close()
 
 
 def test_a_diff_is_the_changed_entries_only(world, now):
