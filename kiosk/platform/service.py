@@ -41,6 +41,7 @@ from kiosk.platform.edge import (
     install_error_handlers,
     note,
 )
+from kiosk.platform.metrics import Operations, install_operations
 from kiosk.platform.oidc_web import oidc_router
 from kiosk.platform.relay import RELAY_ERRORS, RelayRules, peer_failures
 from kiosk.platform.schema import (
@@ -126,6 +127,7 @@ def create_app(
     body_timeout_s: float = BODY_TIMEOUT_S,
     openid: OpenIdProvider | None = None,
     callers: auth.Callers | None = None,
+    operations: Operations | None = None,
     relay_rules: RelayRules | None = None,
     console: ConsoleSetup | None = None,
 ) -> FastAPI:
@@ -138,6 +140,8 @@ def create_app(
     `openid`, the app is also that OpenID Provider: its browser endpoints and the kiosks'
     `/v1/logins/*` (`_login_routes`). `callers` (kiosk.platform.auth) knows the terminal
     credentials besides `tokens`, and their allowance; none = the provider tokens alone.
+    With `operations`, the app serves `/metrics` and `/v1/ready` and counts every request
+    (kiosk.platform.metrics).
     `relay_rules` (kiosk.platform.relay): this platform's name in relay chains, the hops it
     takes, its clock for time budgets; none = the defaults."""
     known = callers if callers is not None else auth.Callers(tokens)
@@ -224,6 +228,8 @@ def create_app(
         app.include_router(console_router(console, providers=tokens, peers=relayed, clock=clock))
     app.include_router(v1)
     app.add_middleware(Edge)
+    if operations is not None:  # after Edge: outermost, it counts every answer Edge gave
+        install_operations(app, operations, clock)
     return app
 
 
@@ -367,6 +373,7 @@ def app_from_config(cfg: Config, *, import_crl_dir: bool = True) -> FastAPI:
         body_timeout_s=cfg.platform_body_timeout_s,
         openid=openid_provider(cfg, local.db),
         callers=auth.callers_from_config(cfg, local.db),
+        operations=Operations.from_config(cfg, local.db),
         relay_rules=RelayRules(cfg.platform_id),
         console=console_setup(cfg, local.db),
     )
