@@ -14,8 +14,11 @@ endpoints (kiosk.platform.oidc_web: discovery, JWKS, the authorization page, the
 endpoint; no bearer token) and the kiosks' side of the sign-in: `/v1/logins/pending` and
 `/v1/logins/approve`, the LoginBroker port over HTTP, each refusal its own error code.
 
-The endpoints are plain functions, so FastAPI runs them in its threadpool; the store's
-`Database` keeps one driver connection per thread, which suits that.
+The verifying endpoints are coroutines: this platform's own verification runs on the event
+loop (a worker process is one event loop; several workers share the store: `kiosk platform
+serve --workers N`), a peer platform's in the thread pool (`decided`). The login endpoints, of
+the OpenID Provider's slower store work, stay plain functions, run in the thread pool; the
+store's `Database` keeps one driver connection per thread, which suits both.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from kiosk.platform import auth
 from kiosk.platform.client import PlatformClient
@@ -83,6 +87,7 @@ __all__ = ["BODY_TIMEOUT_S", "MAX_BODY", "Peer", "app_from_config", "create_app"
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+_T = TypeVar("_T")
 
 
 class Peer(Protocol):
@@ -156,6 +161,15 @@ def create_app(
         peer = relayed.get(provider_id)
         return here if peer is None else relays.through(peer, hop)
 
+    async def decided(peer: Peer, decide: Callable[[Peer], _T]) -> _T:
+        """`decide(peer)`: this platform's verifier on the event loop (microseconds of CPU
+        and the store's statements: a thread hop would cost more, and each worker process is
+        one event loop), a peer platform in the thread pool (its answer may take the relay's
+        whole time budget)."""
+        if peer is here:
+            return decide(peer)
+        return await run_in_threadpool(decide, peer)
+
     app = FastAPI(
         title="jpki-kiosk platform",
         version="1",
@@ -169,22 +183,24 @@ def create_app(
     v1 = APIRouter(route_class=boundary_route(known, body_timeout_s), responses=ERRORS)
 
     @app.get("/v1/health", response_model=HealthBody, tags=["health"])
-    def health() -> HealthBody:
+    async def health() -> HealthBody:
         """No token needed (for load balancers)."""
         return HealthBody(status="ok")
 
     @v1.post(
         "/v1/challenges", status_code=201, response_model=ChallengeBody, responses=RELAY_ERRORS
     )
-    def issue(
+    async def issue(
         body: ChallengeRequest, request: Request, caller: auth.Caller = auth.CALLER
     ) -> ChallengeBody:
         """A fresh challenge for one of the provider's terminals."""
         auth.may_act(caller, body.provider_id, body.terminal_id)
         try:
             with peer_failures():
-                issued = verifier_for(body.provider_id, request).issue(
-                    body.provider_id, body.terminal_id, clock()
+                provider, terminal, now = body.provider_id, body.terminal_id, clock()
+                issued = await decided(
+                    verifier_for(provider, request),
+                    lambda peer: peer.issue(provider, terminal, now),
                 )
         except ValueError as e:
             raise ApiError(400, "malformed", "The ids must be short identifiers.") from e
@@ -192,30 +208,34 @@ def create_app(
         return ChallengeBody.of(issued)
 
     @v1.post("/v1/proofs", response_model=VerdictBody, responses=RELAY_ERRORS)
-    def proof(
+    async def proof(
         body: UserProofBody, request: Request, caller: auth.Caller = auth.CALLER
     ) -> VerdictBody:
         """Verify a user proof; a refusal is a verdict with ok false, not an HTTP error."""
         auth.may_act(caller, body.provider_id, body.terminal_id)
+        proof, now = body.to_proof(), clock()
         with peer_failures():
-            verdict = verifier_for(body.provider_id, request).verify_user_proof(
-                body.to_proof(), clock()
+            verdict = await decided(
+                verifier_for(proof.provider_id, request),
+                lambda peer: peer.verify_user_proof(proof, now),
             )
         note(request, reason=verdict.reason.value)
         return VerdictBody.of(verdict)
 
     @v1.post("/v1/enrolments", response_model=EnrolmentVerdictBody, responses=RELAY_ERRORS)
-    def enrol(
+    async def enrol(
         body: EnrolmentBody, request: Request, caller: auth.Caller = auth.CALLER
     ) -> EnrolmentVerdictBody:
         """Verify an enrolment application; when ok, the account is linked to both certificates
         (in the transaction that records the verdict); a card linked to another account here
         is the verdict `link_exists`."""
         auth.may_act(caller, body.document.provider_id, body.document.terminal_id)
-        application = body.to_application()
+        application, now = body.to_application(), clock()
         with peer_failures():  # here or at the peer: verified, recorded and linked in one place
-            verifying = verifier_for(application.provider_id, request)
-            verdict = verifying.verify_enrolment(application, clock())
+            verdict = await decided(
+                verifier_for(application.provider_id, request),
+                lambda peer: peer.verify_enrolment(application, now),
+            )
         note(request, reason=verdict.reason.value)
         return EnrolmentVerdictBody.of(verdict)
 
