@@ -506,3 +506,33 @@ def test_the_client_names_a_refusal_of_the_kiosk_by_its_own_type(status, error, 
             client.issue(CLINIC, TERMINAL, datetime.now())
     assert type(refused.value).__name__ == kind
     assert (refused.value.status, refused.value.error) == (status, error)
+
+
+# --- configuration -----------------------------------------------------------------------
+
+
+def test_the_limits_and_the_cache_time_are_typed_and_bounded():
+    from kiosk.config import ConfigError, PlatformLimitsConfig
+
+    cfg = config.from_mapping({"platform_limits": {"per_s": 0.5}})
+    assert (cfg.platform_limits, cfg.platform_credential_cache_s) == (
+        PlatformLimitsConfig(0.5, 40),
+        2,
+    )
+    assert config.Config().platform_limits == PlatformLimitsConfig(20.0, 40)
+    refused = [
+        ({"platform_limits": {"rate": 5}}, "platform_limits.rate: unknown key"),
+        ({"platform_limits": {"per_s": 0}}, "platform_limits.per_s"),
+        ({"platform_limits": {"per_s": True}}, "platform_limits.per_s"),
+        ({"platform_limits": {"burst": 0}}, "platform_limits.burst"),
+        ({"platform_limits": {"burst": 2.5}}, "platform_limits.burst"),
+        ({"platform_limits": 5}, "platform_limits: must be a table"),
+        ({"platform_credential_cache_s": 61}, "platform_credential_cache_s"),
+    ]
+    for values, message in refused:
+        with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+            config.from_mapping(values)
+    with pytest.raises(ConfigError, match="configuration file only"):
+        config.load(None, env={"KIOSK_PLATFORM_LIMITS": "x"})
+    cached = config.load(None, env={"KIOSK_PLATFORM_CREDENTIAL_CACHE_S": "0"})
+    assert cached.platform_credential_cache_s == 0
