@@ -17,11 +17,11 @@ cannot be forged from another site either).
 
 The pages: the overview (the CRL in force per issuer with its age, stale ones marked; verdicts
 by reason per hour over the last 24 hours; the federation's peers and whether each answers its
-health check within `PEER_TIMEOUT_S`), the providers, the terminals' credentials (issue — the
-token is shown once, on the answer's page, never again — rotate and revoke) and the audit
-search (provider, terminal, time range; paged). Every field a browser sends is untrusted: a bad
-date, an unknown id or an over-long field is a message on the page, never a 5xx; store trouble
-is a 503 page.
+health check, asked all at once with a short timeout: kiosk.platform.relay.peer_health), the
+providers, the terminals' credentials (issue — the token is shown once, on the answer's page,
+never again — rotate and revoke) and the audit search (provider, terminal, time range; paged).
+Every field a browser sends is untrusted: a bad date, an unknown id or an over-long field is a
+message on the page, never a 5xx; store trouble is a 503 page.
 """
 
 from __future__ import annotations
@@ -31,8 +31,6 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import wait as wait_all
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -45,6 +43,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from kiosk.flow.staff import Credential, CredentialError, LockoutPolicy
+from kiosk.platform.relay import PeerHealth, peer_health
 from kiosk.store.audit import AuditLog
 from kiosk.store.credentials import TerminalCredential, TerminalCredentials
 from kiosk.store.engine import Database
@@ -68,7 +67,7 @@ from kiosk.store.reports import (
 from kiosk.store.revocation import SqlRevocationIndex
 
 if TYPE_CHECKING:
-    from kiosk.config import Config
+    from kiosk.config import Config, PeerConfig
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +83,6 @@ LOCKOUT: Final = LockoutPolicy(tries=5, first_s=60, cap_s=900)
 CHECKS_AT_ONCE: Final = 2
 #: Seconds a login waits for a free check before the page says "busy".
 CHECK_WAIT_S: Final = 10.0
-#: Seconds the overview waits for the peers' health checks, all together.
-PEER_TIMEOUT_S: Final = 2.0
 #: The largest form body read, and the longest field value accepted.
 MAX_FORM: Final = 8 * 1024
 MAX_FIELD: Final = 200
@@ -112,14 +109,20 @@ _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 
+#: Each peer platform's health (kiosk.platform.relay.peer_health's signature).
+HealthCheck = Callable[[Mapping[str, "PeerConfig"]], list[PeerHealth]]
+
+
 @dataclass(frozen=True, slots=True)
 class ConsoleSetup:
     """What the console needs beyond what the platform's app already has: the store, the
-    peers' URLs (for display), the CRL grace the verifier allows, the platform's id (the
-    provider of the console's own audit rows) and the sessions' lifetimes."""
+    peer platforms (`[platform_peers]`) and how their health is asked, the CRL grace the
+    verifier allows, the platform's id (the provider of the console's own audit rows) and the
+    sessions' lifetimes."""
 
     db: Database
-    peer_urls: Mapping[str, str] = field(default_factory=dict)
+    peers: Mapping[str, PeerConfig] = field(default_factory=dict)
+    health: HealthCheck = peer_health
     crl_grace_s: int = 0
     platform_id: str = "platform"
     idle: timedelta = timedelta(minutes=30)
@@ -136,15 +139,6 @@ class CrlRow:
     entries: int
     age: str
     stale: bool
-
-
-@dataclass(frozen=True, slots=True)
-class PeerRow:
-    """One peer platform and how its health check went."""
-
-    provider_id: str
-    url: str
-    health: str  # "ok", "failing", "no answer", "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,29 +215,6 @@ def crl_rows(index: SqlRevocationIndex, now: datetime, grace_s: int) -> list[Crl
     ]
 
 
-def peer_health(peers: Mapping[str, object], urls: Mapping[str, str]) -> list[PeerRow]:
-    """Ask each peer's health check at once and wait at most PEER_TIMEOUT_S for them all: a
-    peer that has not answered by then is "no answer" (its check ends in the background,
-    bounded by its client's own timeout)."""
-    names = sorted(set(peers) | set(urls))
-    checks = {name: getattr(peers.get(name), "health", None) for name in names}
-    runnable = {name: check for name, check in checks.items() if callable(check)}
-    results: dict[str, str] = {name: "unknown" for name in names}
-    if runnable:
-        pool = ThreadPoolExecutor(max_workers=len(runnable), thread_name_prefix="peer-health")
-        futures = {name: pool.submit(check) for name, check in runnable.items()}
-        wait_all(futures.values(), timeout=PEER_TIMEOUT_S)
-        pool.shutdown(wait=False, cancel_futures=True)
-        for name, future in futures.items():
-            if not future.done():
-                results[name] = "no answer"
-            elif future.exception() is None and future.result() is True:
-                results[name] = "ok"
-            else:
-                results[name] = "failing"
-    return [PeerRow(name, urls.get(name, "-"), results[name]) for name in names]
-
-
 async def read_form(request: Request) -> dict[str, list[str]]:
     """A urlencoded form of at most MAX_FORM bytes, or FormError (`check_lengths` checks its
     values once the CSRF token has been checked)."""
@@ -294,17 +265,9 @@ def same_token(given: str, expected: str) -> bool:
 class Console:
     """The console's behaviour over the store, apart from HTTP (the router below is thin)."""
 
-    def __init__(
-        self,
-        setup: ConsoleSetup,
-        *,
-        providers: Iterable[str],
-        peers: Mapping[str, object],
-        clock: Clock,
-    ) -> None:
+    def __init__(self, setup: ConsoleSetup, *, providers: Iterable[str], clock: Clock) -> None:
         self.setup = setup
-        self.providers = tuple(sorted(set(providers) | set(peers)))
-        self.peers = peers
+        self.providers = tuple(sorted(set(providers) | set(setup.peers)))
         self.clock = clock
         self.operators = Operators(setup.db)
         self.sessions = OperatorSessions(setup.db, idle=setup.idle, lifetime=setup.lifetime)
@@ -448,7 +411,7 @@ class Console:
             "now": now,
             "crls": crl_rows(self.crls, now, self.setup.crl_grace_s),
             "verdicts": verdict_table(counts, since, 24),
-            "peers": peer_health(self.peers, self.setup.peer_urls),
+            "peers": self.setup.health(self.setup.peers),
         }
 
     def provider_rows(self) -> list[dict[str, Any]]:
@@ -457,9 +420,7 @@ class Console:
         return [
             {
                 "provider_id": provider,
-                "where": self.setup.peer_urls.get(provider, "this platform")
-                if provider in self.peers or provider in self.setup.peer_urls
-                else "this platform",
+                "where": peer.url if (peer := self.setup.peers.get(provider)) else "this platform",
                 "active": sum(1 for c in credentials if c.active and provider in c.providers),
                 "terminals": len({c.terminal_id for c in credentials if provider in c.providers}),
             }
@@ -536,15 +497,10 @@ def _environment() -> Environment:
     )
 
 
-def console_router(
-    setup: ConsoleSetup,
-    *,
-    providers: Iterable[str],
-    peers: Mapping[str, object],
-    clock: Clock,
-) -> APIRouter:
-    """The console's pages under /console (mount on the platform's app)."""
-    console = Console(setup, providers=providers, peers=peers, clock=clock)
+def console_router(setup: ConsoleSetup, *, providers: Iterable[str], clock: Clock) -> APIRouter:
+    """The console's pages under /console (mount on the platform's app); `providers`: the
+    ones this platform knows besides its peers' (its tokens' keys)."""
+    console = Console(setup, providers=providers, clock=clock)
     templates = _environment()
     router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -845,7 +801,7 @@ def console_setup(cfg: Config, db: Database) -> ConsoleSetup:
     """The console of the platform configured by `cfg`, over its store `db`."""
     return ConsoleSetup(
         db=db,
-        peer_urls={provider: peer.url for provider, peer in cfg.platform_peers.items()},
+        peers=cfg.platform_peers,
         crl_grace_s=cfg.crl_grace_s,
         platform_id=cfg.platform_id,
     )

@@ -245,7 +245,7 @@ def create_app(
     if console is not None:  # the operator console's pages under /console (no bearer token)
         from kiosk.platform.console import console_router
 
-        app.include_router(console_router(console, providers=tokens, peers=relayed, clock=clock))
+        app.include_router(console_router(console, providers=tokens, clock=clock))
     app.include_router(v1)
     app.add_middleware(Edge)
     if operations is not None:  # after Edge: outermost, it counts every answer Edge gave
