@@ -86,6 +86,7 @@ class Ops:
     grace_s: int = 0
     networks: tuple[Any, ...] = LOCAL_ONLY
     crls: Any = None  # the CrlStatus to read; None = the store's
+    sources: Any = None  # the CRL refresher's record (CrlSources), if any
     app: Any = field(init=False)
 
     def __post_init__(self) -> None:
@@ -94,6 +95,7 @@ class Ops:
             self.grace_s,
             self.networks,
             Outbox(self.local.db),
+            self.sources,
             ticks=self.clock.ticks,
         )
         self.app = create_app(

@@ -12,7 +12,8 @@ Two kinds of figures, kept apart on purpose:
   status, reason) and kept, so a request costs a dict lookup and three increments.
 - **Read from the store when scraped** (`StoreCollector`): the CRL in force per issuer (its
   age since thisUpdate, the seconds left until nextUpdate + `crl_grace_s`, a stale flag, its
-  entries), the outbox's undelivered messages, and whether the store answered at all. These
+  entries), the outbox's undelivered messages, the CRL refresher's record per URL (last
+  success, last check, failing and with which code), and whether the store answered. These
   are the store's facts, the same whichever worker is asked, so they are never per-process
   gauges that would be summed or duplicated across workers.
 
@@ -45,6 +46,7 @@ from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -63,6 +65,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from kiosk.config import Config
+    from kiosk.store.crlsources import CrlSourceState
     from kiosk.store.engine import Database
     from kiosk.verify.ports import CrlInfo
 
@@ -77,6 +80,7 @@ __all__ = [
     "StoreCollector",
     "install_operations",
     "label_values",
+    "url_label",
     "prepare_multiprocess",
     "scrape",
 ]
@@ -119,27 +123,40 @@ class OutboxDepth(Protocol):
     def pending(self) -> int: ...
 
 
+class CrlSourceStates(Protocol):
+    """What the CRL refresher recorded per URL (`kiosk.store.crlsources.CrlSources`)."""
+
+    def all(self) -> list[CrlSourceState]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Operations:
     """What `/metrics` and `/v1/ready` read, and who may scrape: the CRLs in force, the
-    outbox, the grace past nextUpdate verification allows, the networks allowed to read
-    `/metrics`; `ticks` (monotonic seconds) times the readiness cache."""
+    grace past nextUpdate verification allows, the networks allowed to read `/metrics`, the
+    outbox, the CRL refresher's record per URL; `ticks` (monotonic seconds) times the
+    readiness cache."""
 
     crls: CrlStatus
     crl_grace_s: int
     metrics_networks: tuple[Network, ...]
     outbox: OutboxDepth | None = None
+    sources: CrlSourceStates | None = None
     ticks: Callable[[], float] = time.monotonic
     ready_cache_s: float = READY_CACHE_S
 
     @classmethod
     def from_config(cls, cfg: Config, db: Database) -> Operations:
         """Over the platform's store, with the configured grace and metrics networks."""
+        from kiosk.store.crlsources import CrlSources
         from kiosk.store.outbox import Outbox
         from kiosk.store.revocation import SqlRevocationIndex
 
         return cls(
-            SqlRevocationIndex(db), cfg.crl_grace_s, cfg.platform_metrics_networks, Outbox(db)
+            SqlRevocationIndex(db),
+            cfg.crl_grace_s,
+            cfg.platform_metrics_networks,
+            Outbox(db),
+            CrlSources(db),
         )
 
 
@@ -262,9 +279,11 @@ class StoreCollector:
     def collect(self) -> Iterator[Metric]:
         """The store's gauges now; `store_up` 0 (and nothing else) when it cannot be read."""
         up = GaugeMetricFamily(f"{PREFIX}_store_up", "1 when the store answered this scrape.")
+        ops = self._ops
         try:
-            crls = self._ops.crls.all_info()
-            pending = None if self._ops.outbox is None else self._ops.outbox.pending()
+            crls = ops.crls.all_info()
+            pending = None if ops.outbox is None else ops.outbox.pending()
+            sources = None if ops.sources is None else ops.sources.all()
         except StoreError:
             up.add_metric([], 0)
             yield up
@@ -276,6 +295,8 @@ class StoreCollector:
             yield GaugeMetricFamily(
                 f"{PREFIX}_outbox_pending", "Outbox messages not delivered yet.", value=pending
             )
+        if sources is not None:
+            yield from _source_metrics(sources)
 
     def _crl_metrics(self, crls: Sequence[CrlInfo], now: datetime) -> Iterator[Metric]:
         age = GaugeMetricFamily(
@@ -308,6 +329,49 @@ class StoreCollector:
             stale.add_metric(issuer, 0 if _fresh(info, now, self._ops.crl_grace_s) else 1)
             entries.add_metric(issuer, info.entries)
         yield from (age, left, stale, entries)
+
+
+def _source_metrics(sources: Sequence[CrlSourceState]) -> Iterator[Metric]:
+    """The CRL refresher's record per configured URL (`[crl_refresh] urls`)."""
+    success = GaugeMetricFamily(
+        f"{PREFIX}_crl_source_last_success_timestamp_seconds",
+        "When a check of this CRL URL last succeeded (Unix time); absent before the first.",
+        labels=("url",),
+    )
+    check = GaugeMetricFamily(
+        f"{PREFIX}_crl_source_last_check_timestamp_seconds",
+        "When this CRL URL was last checked, successfully or not (Unix time).",
+        labels=("url",),
+    )
+    failing = GaugeMetricFamily(
+        f"{PREFIX}_crl_source_failing",
+        "1 when the last check of this CRL URL failed, with the failure's code; the CRL in "
+        "force stays meanwhile.",
+        labels=("url", "error"),
+    )
+    for source in sources:
+        url = [url_label(source.url)]
+        if source.last_success_at is not None:
+            success.add_metric(url, source.last_success_at.timestamp())
+        if source.last_check_at is not None:
+            check.add_metric(url, source.last_check_at.timestamp())
+        error = source.last_error
+        failing.add_metric([*url, error or ""], 0 if error is None else 1)
+    yield from (success, check, failing)
+
+
+def url_label(url: str) -> str:
+    """A configured URL as a label: scheme, host, port and path; never a user name, a
+    password or a query, which may carry a secret."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 def _fresh(info: CrlInfo, now: datetime, grace_s: int) -> bool:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from fastapi.testclient import TestClient
 from platform_ops_support import (
     AUTH,
     ELSEWHERE,
@@ -42,6 +43,8 @@ from kiosk.config import ConfigError
 from kiosk.local import LocalContext, import_crls
 from kiosk.platform import metrics
 from kiosk.platform.service import app_from_config
+from kiosk.store.crlsources import CrlSources
+from kiosk.store.engine import Database
 from kiosk.store.outbox import Outbox, VisitAudit
 
 pytest_plugins = ["test_verify_support"]
@@ -215,6 +218,29 @@ def test_a_store_that_cannot_be_read_is_store_up_0_and_the_counts_are_still_serv
         local.db.dispose()
 
 
+def test_what_the_crl_refresher_recorded_per_url(local, world, clock):
+    sources = CrlSources(local.db)
+    good, bad = "http://crl.example/auth.crl", "http://user:secret@crl.example:8080/sign.crl?k=v"
+    for url in (good, bad):
+        assert sources.claim(url, "worker-1", world.now, timedelta(minutes=5), None) is not None
+    sources.succeeded(good, "worker-1", world.now, None)
+    sources.failed(bad, "worker-1", world.now + timedelta(seconds=5), "http_503")
+
+    found = scrape(Ops(local, world, clock, sources=sources).client())
+    shown = "http://crl.example:8080/sign.crl"  # no user, password or query in a label
+    at = world.now.timestamp()
+    success = "jpki_platform_crl_source_last_success_timestamp_seconds"
+    check = "jpki_platform_crl_source_last_check_timestamp_seconds"
+    assert value(found, success, url=good) == at
+    assert value(found, success, url=shown) is None  # never succeeded
+    assert value(found, check, url=shown) == at + 5
+    failing = "jpki_platform_crl_source_failing"
+    assert value(found, failing, url=good, error="") == 0
+    assert value(found, failing, url=shown, error="http_503") == 1
+    text = "\n".join(str(s) for f in found.values() for s in f.samples)
+    assert "secret" not in text and "k=v" not in text
+
+
 # --- who may scrape ------------------------------------------------------------------------
 
 
@@ -266,14 +292,22 @@ def test_the_platform_from_its_configuration_serves_metrics_and_readiness(world,
     crl_dir.mkdir()
     for which in ("auth", "sign"):
         (crl_dir / f"{which}.crl").write_bytes(world.crl(which))
-    app = app_from_config(settings(world, tmp_path, platform_tokens=TOKENS))
-    from fastapi.testclient import TestClient
+    cfg = settings(world, tmp_path, platform_tokens=TOKENS)
+    app = app_from_config(cfg)
+    db = Database(cfg.effective_database_url)  # the refresher's record, as a worker leaves it
+    try:
+        url = "http://crl.example/auth.crl"
+        CrlSources(db).claim(url, "worker-1", world.now, timedelta(minutes=5), None)
+        CrlSources(db).failed(url, "worker-1", world.now, "timeout")
+    finally:
+        db.dispose()
 
     with TestClient(app, client=LOOPBACK) as http:
         assert http.get("/v1/ready").json() == {"status": "ready", "reasons": []}
         found = scrape(http)
         assert value(found, "jpki_platform_crl_stale", issuer=world.key_id("auth")) == 0
         assert value(found, "jpki_platform_outbox_pending") == 0
+        assert value(found, "jpki_platform_crl_source_failing", url=url, error="timeout") == 1
         assert value(found, REQUESTS, route="/v1/ready", method="GET", status="200") == 1
     with TestClient(app, client=ELSEWHERE) as http:
         assert http.get("/metrics").status_code == 403
