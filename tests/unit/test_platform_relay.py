@@ -217,6 +217,21 @@ def test_without_a_budget_the_peer_gets_the_configured_timeout():
     assert sent.extensions["timeout"] == {"connect": 2.5, "read": 2.5, "write": 2.5, "pool": 2.5}
 
 
+def test_a_relaying_view_shares_the_pool_and_leaves_the_client_as_it_was():
+    peer = Peer(*(httpx.Response(201, json=CHALLENGE_ANSWER) for _ in range(2)))
+    client = PlatformClient(
+        "https://fin.example", PEER_TOKEN, timeout_s=5, transport=httpx.MockTransport(peer)
+    )
+    with client:
+        view = client.relaying({CHAIN_HEADER: "med-1"}, 0.5)
+        view.issue(PROVIDER, TERMINAL, ISSUED)
+        client.issue(PROVIDER, TERMINAL, ISSUED)
+        assert view._client is client._client  # one connection pool
+    relayed, direct = peer.requests
+    assert (relayed.headers[CHAIN_HEADER], relayed.extensions["timeout"]["read"]) == ("med-1", 0.5)
+    assert (CHAIN_HEADER not in direct.headers, direct.extensions["timeout"]["read"]) == (True, 5)
+
+
 @pytest.mark.parametrize(
     ("extra", "answer"),
     [
