@@ -9,12 +9,14 @@ from __future__ import annotations
 import http.server
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_verify_support import make_proof
 
 from kiosk import config
@@ -29,6 +31,7 @@ from kiosk.store.verification import SqlVerificationStore
 from kiosk.verify.challenge import ChallengeService
 from kiosk.verify.crl import check_crl, check_crl_or_delta
 from kiosk.verify.crldiff import diff_crls
+from kiosk.verify.crlstream import iter_entries
 from kiosk.verify.trust import TrustStore
 from kiosk.verify.verdict import Reason, Refused
 from kiosk.verify.verifier import Verifier
@@ -601,3 +604,26 @@ def test_kiosk_crl_refresh_runs_one_pass(world, tmp_path, crl_server, capsys):
         (broken, "http_500"),
     ]
     db.dispose()
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=8))
+def test_a_diff_of_damaged_entries_is_refused_never_a_crash(world, flips):
+    """Untrusted bytes in the new CRL's entries (signature aside): the diff refuses them as
+    malformed, or returns exactly the changes the strict reader finds between the two."""
+    old = check_crl(crl(world, range(1, 40), 1), world.trust, world.now)
+    new = check_crl(crl(world, range(20, 60), 2), world.trust, world.now)
+    buf = bytearray(new.buf)
+    start, end = new.layout.entries_start, new.layout.entries_end
+    for at, value in flips:
+        buf[start + at % (end - start)] = value
+    try:
+        diff = diff_crls(old, replace(new, buf=bytes(buf)))
+    except Refused as e:
+        assert e.reason is Reason.MALFORMED
+        return
+    strict = [e for batch in iter_entries(bytes(buf), start, end) for e in batch]  # must pass
+    before = [e for batch in old.batches() for e in batch]
+    gone = set(diff.removed)
+    assert {e for e in before if e[0] not in gone} | set(diff.added) == set(strict)
+    assert diff.unchanged + len(diff.added) == len(strict)
