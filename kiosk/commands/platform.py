@@ -13,7 +13,7 @@ import re
 import secrets
 from typing import Any
 
-from kiosk.commands import platform_credentials
+from kiosk.commands import platform_credentials, platform_operators
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8700
@@ -52,6 +52,7 @@ def register(subparsers: Any) -> None:
     token.set_defaults(func=token_command)
 
     platform_credentials.register(sub)  # `credential issue|list|revoke|rotate`
+    platform_operators.register(sub)  # `operator add|list|remove`: the console's operators
 
 
 def port_number(text: str) -> int:
