@@ -32,8 +32,8 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -53,11 +53,16 @@ from kiosk.verify.crldiff import diff_crls
 from kiosk.verify.verdict import Refused
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from kiosk.config import Config, CrlRefreshConfig
     from kiosk.store.engine import Database
     from kiosk.verify.trust import TrustStore
 
 log = logging.getLogger(__name__)
+
+#: A server's lifespan (FastAPI's `lifespan_context`).
+Lifespan = Callable[["FastAPI"], AbstractAsyncContextManager[None]]
 
 #: Bytes read from the network at a time.
 _CHUNK = 256 * 1024
@@ -386,7 +391,7 @@ def crl_refresher(cfg: Config, db: Database) -> CrlRefresher | None:
 
 @contextmanager
 def refreshing(refresher: CrlRefresher | None) -> Iterator[None]:
-    """Run the refresher for the duration of the block (a server's lifespan)."""
+    """Run the refresher for the duration of the block."""
     if refresher is None:
         yield
         return
@@ -395,6 +400,20 @@ def refreshing(refresher: CrlRefresher | None) -> Iterator[None]:
         yield
     finally:
         refresher.stop()
+
+
+def refreshing_lifespan(refresher: CrlRefresher | None, inner: Lifespan) -> Lifespan:
+    """A server lifespan that runs `inner` and, inside it, the refresher: it starts once the
+    app is up and stops before `inner` ends (so before the store it uses is closed). Each
+    worker process runs its own; the leases in the store keep them from fetching together."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with inner(app):
+            with refreshing(refresher):
+                yield
+
+    return lifespan
 
 
 def _failure(url: str, error: Exception) -> RefreshOutcome:

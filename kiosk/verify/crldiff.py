@@ -39,7 +39,7 @@ def diff_crls(old: CheckedCrl, new: CheckedCrl) -> CrlDiff:
         raise ValueError("the two CRLs have different issuers")
     try:
         remaining = set(split_entries(old.buf, old.layout.entries_start, old.layout.entries_end))
-        seen, added_raw = 0, []
+        seen, added_raw = 0, list[bytes]()
         take, add = remaining.remove, added_raw.append
         for entry in split_entries(new.buf, new.layout.entries_start, new.layout.entries_end):
             seen += 1

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import http.server
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_verify_support import make_proof
@@ -23,7 +27,7 @@ from kiosk import config
 from kiosk.cli import main as kiosk_main
 from kiosk.config import ConfigError, CrlRefreshConfig
 from kiosk.pki.authority import Revocation, generate_key, init_pki, make_crl
-from kiosk.platform.crlrefresh import CrlRefresher, crl_refresher
+from kiosk.platform.crlrefresh import CrlRefresher, crl_refresher, refreshing_lifespan
 from kiosk.store.crlsources import CrlSources
 from kiosk.store.engine import Database
 from kiosk.store.revocation import SqlRevocationIndex
@@ -627,3 +631,23 @@ def test_a_diff_of_damaged_entries_is_refused_never_a_crash(world, flips):
     gone = set(diff.removed)
     assert {e for e in before if e[0] not in gone} | set(diff.added) == set(strict)
     assert diff.unchanged + len(diff.added) == len(strict)
+
+
+def test_the_server_lifespan_runs_the_refresher_and_stops_it(db, world, tmp_path, crl_server, now):
+    url = crl_server.serve("/auth.crl", crl(world, [3], 1))
+    refresher = refresher_for(db, world, tmp_path, [url], now, interval_s=60)
+    closed = []
+
+    @asynccontextmanager
+    async def inner(_app):
+        yield
+        closed.append(CrlSources(db).get(url).last_success_at)  # the refresher stopped first
+
+    app = FastAPI(lifespan=refreshing_lifespan(refresher, inner))
+    with TestClient(app):
+        deadline = time.monotonic() + 30
+        while in_force(db, world) is None and time.monotonic() < deadline:
+            threading.Event().wait(0.05)  # polling the store, bounded
+        assert revoked(db, world, [3]) == [3]
+    assert closed == [now]
+    assert not any(t.name == "crl-refresh" for t in threading.enumerate())
