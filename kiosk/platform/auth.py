@@ -92,10 +92,22 @@ class Caller:
 
 @dataclass(frozen=True, slots=True)
 class _Cached:
-    """A token digest's answer from the store, and when (monotonic seconds) it was asked."""
+    """A token digest's answer from the store, and when (monotonic seconds) it was asked:
+    the caller its credential makes (built once, not per request), or None when unknown."""
 
     at: float
-    credential: TerminalCredential | None
+    caller: Caller | None
+    revoked: bool = False
+
+
+def _cached(at: float, credential: TerminalCredential | None) -> _Cached:
+    """A lookup's answer as the cache keeps it."""
+    if credential is None:
+        return _Cached(at, None)
+    caller = Caller(
+        credential.credential_id, frozenset(credential.providers), credential.terminal_id
+    )
+    return _Cached(at, caller, revoked=credential.revoked_at is not None)
 
 
 class Callers:
@@ -140,19 +152,18 @@ class Callers:
                 found = provider
         if found is not None:
             return found
-        credential = self._credential(digest)
-        if credential is None:
+        known = self._looked_up(digest)
+        if known.caller is None:
             raise ApiError(401, "unauthorized", "The bearer token is not known.", _UNAUTHORIZED)
-        if credential.revoked_at is not None:
+        if known.revoked:
             raise ApiError(
                 401,
                 "credential_revoked",
                 "This terminal's credential has been revoked.",
                 _UNAUTHORIZED,
             )
-        self._within_allowance(credential.credential_id)
-        providers = frozenset(credential.providers)
-        return Caller(credential.credential_id, providers, credential.terminal_id)
+        self._within_allowance(known.caller.who)
+        return known.caller
 
     def revoke(self, credential_id: str, now: datetime) -> bool:
         """Revoke a credential in the store and refuse it here at once (other processes
@@ -174,8 +185,7 @@ class Callers:
             stale = [
                 digest
                 for digest, cached in self._cache.items()
-                if cached.credential is not None
-                and cached.credential.credential_id == credential_id
+                if cached.caller is not None and cached.caller.who == credential_id
             ]
             for digest in stale:
                 del self._cache[digest]
@@ -185,24 +195,24 @@ class Callers:
             raise RuntimeError("this platform has no terminal credentials store")
         return self._credentials
 
-    def _credential(self, digest: bytes) -> TerminalCredential | None:
-        """The credential of this token digest, revoked or not, from the cache while it is
-        fresh, else from the store (an unknown digest is cached too: a flood of made-up
-        tokens costs the store one lookup each per `cache_s`, within MAX_CACHED)."""
-        if self._credentials is None:
-            return None
+    def _looked_up(self, digest: bytes) -> _Cached:
+        """What the store says about this token digest, from the cache while it is fresh,
+        else asked again (an unknown digest is cached too: a flood of made-up tokens costs
+        the store one lookup each per `cache_s`, and the cache keeps at most MAX_CACHED)."""
         now = self._ticks()
+        if self._credentials is None:
+            return _Cached(now, None)
         with self._lock:
             cached = self._cache.get(digest)
         if cached is not None and now - cached.at < self._cache_s:
-            return cached.credential
-        credential = self._credentials.lookup(digest)  # StoreError: 503, fails closed
+            return cached
+        found = _cached(now, self._credentials.lookup(digest))  # StoreError: 503, fail closed
         with self._lock:
             self._cache.pop(digest, None)  # re-inserted last: the most recently asked
-            self._cache[digest] = _Cached(now, credential)
+            self._cache[digest] = found
             while len(self._cache) > self._max:
                 del self._cache[next(iter(self._cache))]
-        return credential
+        return found
 
     def _within_allowance(self, credential_id: str) -> None:
         """ApiError 429 when the credential has used up its allowance for now."""

@@ -247,6 +247,33 @@ def test_a_store_that_cannot_be_reached_fails_closed(platform):
     assert refusal(answer) == (503, "unavailable")
 
 
+def test_lookups_are_cached_for_the_cache_time_and_the_cache_is_bounded(local):
+    class Counting(TerminalCredentials):
+        asked = 0
+
+        def lookup(self, digest):
+            Counting.asked += 1
+            return super().lookup(digest)
+
+    ticks = Ticks()
+    callers = Callers(TOKENS, Counting(local.db), cache_s=CACHE_S, ticks=ticks, max_cached=1)
+    for _ in range(3):
+        with pytest.raises(Exception, match="not known"):
+            callers("Bearer made-up-a")
+    assert Counting.asked == 1
+    ticks.advance(CACHE_S)
+    with pytest.raises(Exception, match="not known"):
+        callers("Bearer made-up-a")
+    assert Counting.asked == 2
+    with pytest.raises(Exception, match="not known"):
+        callers("Bearer made-up-b")  # the cache holds one: "a" goes
+    with pytest.raises(Exception, match="not known"):
+        callers("Bearer made-up-a")
+    assert Counting.asked == 4
+    callers(f"Bearer {PEER_TOKEN}")  # a provider's own token never asks the store
+    assert Counting.asked == 4
+
+
 # --- the allowance -------------------------------------------------------------------------
 
 
