@@ -563,3 +563,34 @@ def test_the_limits_and_the_cache_time_are_typed_and_bounded():
         config.load(None, env={"KIOSK_PLATFORM_LIMITS": "x"})
     cached = config.load(None, env={"KIOSK_PLATFORM_CREDENTIAL_CACHE_S": "0"})
     assert cached.platform_credential_cache_s == 0
+
+
+def test_the_configured_platform_serves_terminal_credentials(world, tmp_path):
+    """`kiosk platform serve`'s app: the credentials of its store, the allowance of
+    [platform_limits], and a revocation through its own callers in force at once."""
+    from kiosk.platform.service import app_from_config
+
+    cfg = config.from_mapping(
+        {
+            "data_dir": str(tmp_path / "data"),
+            "trust_dir": str(world.pki.trust_dir),
+            "crl_dir": str(tmp_path / "crl"),
+            "platform_tokens": TOKENS,
+            "platform_limits": {"per_s": 1, "burst": 2},
+        }
+    )
+    store = Database(cfg.effective_database_url)
+    try:
+        store.upgrade()
+        credential, token = TerminalCredentials(store).issue(TERMINAL, [CLINIC], world.now)
+    finally:
+        store.dispose()
+    app = app_from_config(cfg)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        body = {"provider_id": CLINIC, "terminal_id": TERMINAL}
+        asked = [client.post("/v1/challenges", json=body, headers=bearer(token)) for _ in range(3)]
+        assert [a.status_code for a in asked] == [201, 201, 429]
+        assert asked[2].headers["retry-after"].isdigit()
+        assert app.state.callers.revoke(credential.credential_id, world.now)
+        again = client.post("/v1/challenges", json=body, headers=bearer(token))
+        assert refusal(again) == (401, "credential_revoked")
