@@ -24,7 +24,7 @@ import math
 import re
 import time
 import traceback
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
@@ -37,6 +37,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import BaseRoute
 
 from kiosk.platform.schema import ErrorBody
 from kiosk.store.errors import StoreError
@@ -402,6 +403,70 @@ class _Call:
             status_code=self._status,
             media_type="application/json",
         )
+
+
+class HotRoutes:
+    """The platform's hot endpoints (challenges, proofs, enrolments: every kiosk visit), run
+    straight from the boundary's layers instead of through FastAPI's router and its inner
+    layers (exception middleware, exit stack): FastAPI's per-request routing and layering cost
+    more than a verification (bench/RESULTS.md, "Platform over HTTP").
+
+    The same route objects FastAPI declares (the OpenAPI schema reads them) answer: a request
+    whose method and path are one of `routes` is handed to that route's own handler (the
+    boundary's: token, body, endpoint), with the route in the scope as FastAPI's router puts
+    it there (the metrics label by it); an exception is answered by the app's own exception
+    handler for it, as FastAPI's exception layer would. Anything else goes on to FastAPI.
+    Installed as the innermost of the app's own layers (`install`), so Edge and the metrics
+    still see every request."""
+
+    def __init__(self, app: ASGIApp, routes: Iterable[BaseRoute]) -> None:
+        self.app = app
+        self._routes: dict[tuple[str, str], tuple[APIRoute, Callable[[Request], Any]]] = {}
+        for route in routes:
+            if not isinstance(route, APIRoute):
+                continue
+            handler = route.get_route_handler()
+            for method in route.methods:
+                self._routes[(method, route.path)] = (route, handler)
+
+    @classmethod
+    def install(cls, app: FastAPI, routes: Iterable[BaseRoute]) -> None:
+        """Add the layer to `app`; call it before any other `add_middleware` (innermost)."""
+        app.add_middleware(cls, routes=list(routes))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = (
+            self._routes.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
+        )
+        if found is None:
+            await self.app(scope, receive, send)
+            return
+        route, handler = found
+        scope["route"] = route
+        scope["endpoint"] = route.endpoint
+        request = Request(scope, receive, send)
+        try:
+            response = await handler(request)
+        except Exception as e:
+            answer = _exception_handler(scope, e)
+            if answer is None:
+                raise
+            response = await answer(request, e)
+        await response(scope, receive, send)
+
+
+def _exception_handler(
+    scope: Scope, error: Exception
+) -> Callable[[Request, Exception], Coroutine[Any, Any, Response]] | None:
+    """The app's handler for this exception (by its class, nearest first), as Starlette's
+    exception layer looks it up; None when there is none (Edge answers 500)."""
+    handlers = scope["app"].exception_handlers
+    for kind in type(error).__mro__:
+        if kind in handlers:
+            handler: Callable[[Request, Exception], Coroutine[Any, Any, Response]]
+            handler = handlers[kind]
+            return handler
+    return None
 
 
 # --- the outermost layer: unexpected errors, unread bodies, the log line ------------------

@@ -41,6 +41,7 @@ from kiosk.platform.edge import (
     MAX_BODY,
     ApiError,
     Edge,
+    HotRoutes,
     boundary_route,
     install_error_handlers,
     note,
@@ -146,9 +147,8 @@ def create_app(
     `/v1/logins/*` (`_login_routes`). `callers` (kiosk.platform.auth) knows the terminal
     credentials besides `tokens`, and their allowance; none = the provider tokens alone.
     With `operations`, the app serves `/metrics` and `/v1/ready` and counts every request
-    (kiosk.platform.metrics).
-    `relay_rules` (kiosk.platform.relay): this platform's name in relay chains, the hops it
-    takes, its clock for time budgets; none = the defaults."""
+    (kiosk.platform.metrics). `relay_rules` (kiosk.platform.relay): this platform's name in
+    relay chains, the hops it takes, its clock for time budgets; none = the defaults."""
     known = callers if callers is not None else auth.Callers(tokens)
     here = _Here(challenges, verifier)
     relayed = dict(peers or {})
@@ -247,6 +247,7 @@ def create_app(
 
         app.include_router(console_router(console, providers=tokens, clock=clock))
     app.include_router(v1)
+    HotRoutes.install(app, v1.routes)  # innermost: Edge and the metrics see its requests too
     app.add_middleware(Edge)
     if operations is not None:  # after Edge: outermost, it counts every answer Edge gave
         install_operations(app, operations, clock)
