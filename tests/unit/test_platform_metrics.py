@@ -11,6 +11,7 @@ directory, a third one answering the scrape)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -206,15 +207,13 @@ def test_a_store_that_cannot_be_read_is_store_up_0_and_the_counts_are_still_serv
         http = ops.client()
         assert http.get("/v1/health").status_code == 200
         local.db.dispose()
-        (tmp_path / "store" / "data" / "kiosk.sqlite3").rename(tmp_path / "elsewhere")
-        (tmp_path / "store" / "data").chmod(0o500)  # nor can a new, empty one be made
+        shutil.rmtree(tmp_path / "store" / "data")  # the SQLite file and its directory gone
 
         found = scrape(http)
         assert value(found, "jpki_platform_store_up") == 0
         assert "jpki_platform_crl_age_seconds" not in found
         assert value(found, REQUESTS, route="/v1/health", method="GET", status="200") == 1
     finally:
-        (tmp_path / "store" / "data").chmod(0o700)
         local.db.dispose()
 
 
