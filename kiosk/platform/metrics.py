@@ -80,9 +80,10 @@ __all__ = [
     "StoreCollector",
     "install_operations",
     "label_values",
-    "url_label",
+    "may_scrape",
     "prepare_multiprocess",
     "scrape",
+    "url_label",
 ]
 
 METRICS_PATH: Final = "/metrics"
