@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -29,11 +30,14 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from kiosk.flow.staff import Credential, CredentialError, LockoutPolicy
 from kiosk.platform.relay import PeerHealth, peer_health
 from kiosk.store.audit import AuditLog
-from kiosk.store.credentials import TerminalCredential, TerminalCredentials
+from kiosk.store.credentials import (
+    CredentialRevoked,
+    TerminalCredential,
+    TerminalCredentials,
+    UnknownCredential,
+)
 from kiosk.store.engine import Database
-from kiosk.store.errors import StoreError
 from kiosk.store.operators import (
-    OPERATOR_NAME,
     Operator,
     Operators,
     OperatorSession,
@@ -49,6 +53,7 @@ from kiosk.store.reports import (
     Reports,
 )
 from kiosk.store.revocation import SqlRevocationIndex
+from kiosk.verify.challenge import IDENTIFIER
 
 if TYPE_CHECKING:
     from kiosk.config import Config, PeerConfig
@@ -234,7 +239,7 @@ class Console:
         operator = self.operators.get(name)
         if operator is not None and operator.locked_until and now < operator.locked_until:
             self._record("console.login", False, "locked", operator.name)
-            return max(1, int((operator.locked_until - now).total_seconds() + 0.999))
+            return _seconds_until(operator.locked_until, now)
         if not self._checks.acquire(timeout=CHECK_WAIT_S):
             raise ConsoleBusy
         try:
@@ -251,7 +256,7 @@ class Console:
             self._record("console.login", False, "wrong_password", operator.name)
             if until is not None:
                 self._record("console.lockout", False, None, operator.name)
-                return max(1, int((until - now).total_seconds()))
+                return _seconds_until(until, now)
             return None
         self.operators.succeeded(operator.name, now)
         self._record("console.login", True, None, operator.name)
@@ -293,7 +298,7 @@ class Console:
         self, operator: str, terminal_id: str, providers: Sequence[str]
     ) -> tuple[TerminalCredential, str]:
         """A new credential and its token; FormError for a field the console refuses."""
-        if not OPERATOR_NAME.fullmatch(terminal_id):
+        if not IDENTIFIER.fullmatch(terminal_id):
             raise FormError(f"A terminal id is {_IDENTIFIER_HELP}.")
         if not providers:
             raise FormError("Choose at least one provider the terminal acts for.")
@@ -311,9 +316,7 @@ class Console:
         self._credential(credential_id)
         try:
             rotated, token = self.credentials.rotate(credential_id, self.clock())
-        except StoreError as e:
-            if type(e) is StoreError:
-                raise
+        except (UnknownCredential, CredentialRevoked) as e:
             raise FormError("That credential is revoked or unknown; nothing was changed.") from e
         self._record_credential("console.credential_rotate", operator, rotated)
         return rotated, token
@@ -396,7 +399,7 @@ class Console:
         if until - since > MAX_RANGE:
             raise FormError(f"A search spans at most {MAX_RANGE.days} days.")
         for what in ("provider", "terminal"):
-            if shown[what] and OPERATOR_NAME.fullmatch(shown[what]) is None:
+            if shown[what] and IDENTIFIER.fullmatch(shown[what]) is None:
                 raise FormError(f"A {what} id is {_IDENTIFIER_HELP}.")
         audit_query = AuditQuery(
             since,
@@ -409,6 +412,11 @@ class Console:
             return self.reports.search(audit_query), shown
         except BadQuery as e:
             raise FormError(f"{str(e)[:1].upper()}{str(e)[1:]}.") from e
+
+
+def _seconds_until(until: datetime, now: datetime) -> int:
+    """Whole seconds from `now` to `until`, at least 1 (a Retry-After)."""
+    return max(1, math.ceil((until - now).total_seconds()))
 
 
 class ConsoleBusy(Exception):
