@@ -134,9 +134,10 @@ _DELETE = (
     "DELETE FROM revoked_serials WHERE generation_id = ? "
     "AND serial IN (SELECT serial FROM crl_drop)"
 )
+# Probes the big table from the small one (a join lets SQLite scan the generation instead).
 _EXISTING = (
-    "SELECT count(*) FROM crl_put p JOIN revoked_serials r "
-    "ON r.generation_id = ? AND r.serial = p.serial"
+    "SELECT count(*) FROM crl_put p WHERE EXISTS (SELECT 1 FROM revoked_serials r "
+    "WHERE r.generation_id = ? AND r.serial = p.serial)"
 )
 _INSERT = (
     "INSERT INTO revoked_serials (generation_id, serial, revoked_at, reason) "

@@ -154,6 +154,9 @@ class SqlRevocationIndex:
             with cursor.copy("COPY crl_drop (serial) FROM STDIN") as copy:
                 for serial in patch.drops:
                     copy.write_row((serial,))
+            # the planner then probes the CRL's index from these few rows, not a hash of all
+            cursor.execute("ANALYZE crl_put")
+            cursor.execute("ANALYZE crl_drop")
             cursor.close()
             return writer.write(patch, current, imported_at)
 
