@@ -323,13 +323,17 @@ class CrlRefresher:
 
     def _base(self, state: CrlSourceState, new: CheckedCrl, stack: ExitStack) -> CheckedCrl | None:
         """The complete CRL last applied from this URL, from the cache, checked again (its
-        signature proves the file intact) — when it is older than `new` and of its issuer."""
+        signature proves the file intact) — when it is still in force, older than `new` and
+        of its issuer."""
         if state.der_sha256 is None or state.issuer_key_id != new.issuer_key_id:
             return None
         if state.crl_number is None or new.crl_number is None:
             return None
         if new.crl_number <= state.crl_number:
             return None  # the same or an older CRL: the import says which, without a diff
+        info = self._index.crl_info(new.issuer_key_id)
+        if info is None or info.crl_number != state.crl_number:
+            return None  # another CRL is in force (a delta, an import): the diff would not fit
         path = self._cache_dir / f"{state.der_sha256}.crl"
         if not path.is_file():
             return None

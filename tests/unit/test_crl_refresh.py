@@ -651,3 +651,18 @@ def test_the_server_lifespan_runs_the_refresher_and_stops_it(db, world, tmp_path
         assert revoked(db, world, [3]) == [3]
     assert closed == [now]
     assert not any(t.name == "crl-refresh" for t in threading.enumerate())
+
+
+def test_after_a_delta_the_next_complete_crl_is_imported_whole_and_right(
+    db, world, tmp_path, crl_server, now
+):
+    full = crl_server.serve("/auth.crl", crl(world, [1, 2, 3], 5))
+    delta = crl_server.serve("/auth-delta.crl", crl(world, [4], 6, delta_base=5, removed=[1]))
+    refresher = refresher_for(db, world, tmp_path, [full, delta], now)
+    refresher.refresh_once()
+    crl_server.serve("/auth.crl", crl(world, [2, 4, 7], 7))  # the delta's changes, and one more
+    outcome = refresher.refresh(full, force=True)
+    assert outcome.status == "applied" and "in place" not in outcome.line()
+    assert revoked(db, world, range(1, 9)) == [2, 4, 7]
+    assert in_force(db, world).crl_number == 7
+    refresher.close()
