@@ -43,6 +43,12 @@ def register(subparsers: Any) -> None:
         default=1,
         help="worker processes (uvicorn's own; several share a PostgreSQL store); default 1",
     )
+    serve.add_argument(
+        "--log-format",
+        choices=("plain", "json"),
+        default="plain",
+        help="log lines as text (default) or one JSON object a line (for the journal)",
+    )
     serve.set_defaults(func=serve_command)
 
     token = sub.add_parser(
@@ -88,7 +94,7 @@ def serve_command(args: argparse.Namespace) -> int:
     import uvicorn
 
     from kiosk import config
-    from kiosk.platform import workers
+    from kiosk.platform import logs, metrics, workers
     from kiosk.platform.service import app_from_config
 
     cfg = config.load(args.config)  # a broken configuration stops here, in this process
@@ -96,10 +102,13 @@ def serve_command(args: argparse.Namespace) -> int:
     server = {"host": args.host, "port": args.port, "server_header": False}
     # Edge logs one line per request: uvicorn's access log would be a second.
     server |= {"loop": "uvloop", "http": "httptools", "access_log": False}
+    server |= {"log_config": logs.log_config(args.log_format)}  # applied in every worker
     if args.workers == 1:
         uvicorn.run(app_from_config(cfg), **server)
         return 0
     workers.prepare(cfg)
+    # the workers' counters add up in one directory (prometheus-client's multiprocess mode)
+    metrics.prepare_multiprocess(cfg.data_dir / "metrics")
     os.environ[workers.CONFIG_ENV] = str(Path(args.config).resolve()) if args.config else ""
     uvicorn.run(
         "kiosk.platform.workers:worker_app", factory=True, workers=args.workers, **server

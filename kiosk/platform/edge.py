@@ -68,6 +68,11 @@ class Authenticated(Protocol):
         """A name safe to log: a credential id or a provider id."""
         ...
 
+    @property
+    def terminal_id(self) -> str | None:
+        """The one terminal a credential speaks for (None: a provider's own token)."""
+        ...
+
 
 #: Who a request's bearer token speaks for (`kiosk.platform.auth.Callers`), or ApiError
 #: (401, or 429 for a credential over its allowance).
@@ -112,10 +117,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": code}
     for status, code in (
         (400, "malformed"),
-        (401, "unauthorized"),
-        (403, "forbidden"),
+        (401, "unauthorized or credential_revoked"),
+        (403, "provider_not_allowed or terminal_not_allowed"),
         (408, "timeout"),
         (413, "too_large"),
+        (429, "rate_limited (Retry-After)"),
         (500, "internal"),
         (502, "peer_refused"),
         (503, "unavailable"),
@@ -344,6 +350,8 @@ def boundary_route(provider_of: ProviderOf, body_timeout_s: float) -> type[APIRo
                 caller = provider_of(request.headers.get("authorization"))
                 request.scope[_CALLER] = caller
                 note(request, provider=caller.who)
+                if caller.terminal_id is not None:  # the credential's, not the body's
+                    note(request, terminal=caller.terminal_id)
                 body = await _read_body(request, body_timeout_s)
                 value = _decode_json(body, request.headers.get("content-type"))
                 return await call(request, caller, value)
@@ -426,7 +434,7 @@ class HotRoutes:
             if not isinstance(route, APIRoute):
                 continue
             handler = route.get_route_handler()
-            for method in route.methods:
+            for method in route.methods or ():
                 self._routes[(method, route.path)] = (route, handler)
 
     @classmethod

@@ -326,6 +326,9 @@ def test_no_token_reaches_a_log_line(platform, caplog):
         assert secret not in text
     assert f"provider={credential_id} status=201 reason=issued" in text
     assert f"provider={credential_id} status=403 reason=provider_not_allowed" in text
+    # the structured line names the credential's own terminal (never a body's claim)
+    terminals = {getattr(r, "terminal", None) for r in caplog.records if hasattr(r, "endpoint")}
+    assert terminals == {TERMINAL, None}  # None: the provider token's request
 
 
 # --- the caller --------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from test_platform_service import (
 from test_verify_support import make_proof
 
 from kiosk.platform.client import PlatformRefused, PlatformUnavailable
-from kiosk.platform.edge import MAX_BODY
+from kiosk.platform.edge import MAX_BODY, ApiError
 from kiosk.platform.schema import (
     ChallengeBody,
     EnrolmentBody,
@@ -165,6 +165,11 @@ class RefusingPeer:
 CHALLENGE = {"provider_id": PROVIDER, "terminal_id": TERMINAL}
 
 
+def over_allowance(authorization: str | None) -> Any:
+    """Callers whose every credential has spent its allowance (kiosk.platform.ratelimit)."""
+    raise ApiError(429, "rate_limited", "Too many requests.", {"Retry-After": "1"})
+
+
 def test_every_answer_is_what_the_openapi_schema_says(local, world):
     seen: set[tuple[str, int]] = set()
     api = Recorder(app_over(local, world), seen)
@@ -211,6 +216,10 @@ def test_every_answer_is_what_the_openapi_schema_says(local, world):
     ):
         relaying = Recorder(app_over(local, world, peers={PROVIDER: RefusingPeer(error)}), seen)
         relaying.call("POST", "/v1/challenges", status, json=CHALLENGE, headers=AUTH)
+
+    limited = Recorder(app_over(local, world, callers=over_allowance), seen)
+    for path in ("/v1/challenges", "/v1/proofs", "/v1/enrolments"):
+        limited.call("POST", path, 429, json={}, headers=AUTH)
 
     declared = {
         int(status)
