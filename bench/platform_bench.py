@@ -378,7 +378,7 @@ class Stores:
             sys.path.insert(0, str(ROOT / "tests"))
             from postgres_fixtures import postgres_server
 
-            self._pg = postgres_server(self.work)  # type: ignore[assignment]
+            self._pg = postgres_server()  # type: ignore[assignment]  # (its own 0700 temp dir)
             self._pg_url = self._pg.__enter__()  # type: ignore[union-attr]
         import psycopg
         from sqlalchemy.engine import make_url

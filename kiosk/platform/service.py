@@ -148,7 +148,8 @@ def create_app(
     credentials besides `tokens`, and their allowance; none = the provider tokens alone.
     With `operations`, the app serves `/metrics` and `/v1/ready` and counts every request
     (kiosk.platform.metrics). `relay_rules` (kiosk.platform.relay): this platform's name in
-    relay chains, the hops it takes, its clock for time budgets; none = the defaults."""
+    relay chains, the hops it takes, its clock for time budgets; none = the defaults. With
+    `console`, the operator console's pages are under /console (kiosk.platform.console)."""
     known = callers if callers is not None else auth.Callers(tokens)
     here = _Here(challenges, verifier)
     relayed = dict(peers or {})
@@ -368,19 +369,18 @@ def _closing(
 
 def app_from_config(cfg: Config, *, import_crl_dir: bool = True) -> FastAPI:
     """The platform over the configured store: CRLs of crl_dir imported (unless the serving
-    command did it before starting the workers: kiosk.platform.workers), tokens from
-    `[platform_tokens]`, peers from `[platform_peers]`, links over the store, the wall clock;
-    the OpenID Provider of `[oidc]` and `[[oidc_clients]]` when `[oidc] issuer` is set."""
+    command did it before starting the workers: kiosk.platform.workers) and those of
+    `[crl_refresh]` fetched while it runs, the terminal credentials in the store and the
+    providers' tokens of `[platform_tokens]`, peers from `[platform_peers]`, the metrics and
+    readiness check, the operator console, links over the store, the wall clock; the OpenID
+    Provider of `[oidc]` and `[[oidc_clients]]` when `[oidc] issuer` is set."""
     from kiosk.clock import utc_now
-    from kiosk.config import ConfigError
     from kiosk.local import LocalContext, import_crls, openid_provider
     from kiosk.platform.console import console_setup
+    from kiosk.platform.crlrefresh import crl_refresher, refreshing_lifespan
 
-    if not cfg.platform_tokens:  # before the store is opened: a platform nobody may call
-        raise ConfigError(
-            "platform_tokens: the platform needs a [platform_tokens] table with each provider's "
-            "token SHA-256 (`kiosk platform token PROVIDER` prints the line)"
-        )
+    if not cfg.platform_tokens:  # the kiosks' terminal credentials alone, in the store
+        log.info("no [platform_tokens]: only terminal credentials are accepted")
     local = LocalContext.from_config(cfg)
     if import_crl_dir:
         import_crls(cfg, local)
@@ -399,5 +399,8 @@ def app_from_config(cfg: Config, *, import_crl_dir: bool = True) -> FastAPI:
         console=console_setup(cfg, local.db),
     )
     closers = [local.db.dispose, *(peer.close for peer in peers.values())]
-    app.router.lifespan_context = _closing(*closers)  # the store closes with the server
+    # the CRLs of [crl_refresh] fetched while the server runs; the store closes after it
+    app.router.lifespan_context = refreshing_lifespan(
+        crl_refresher(cfg, local.db), _closing(*closers)
+    )
     return app
