@@ -612,8 +612,20 @@ def test_a_malformed_token_table_is_refused_when_it_loads(world, tmp_path, token
 
 
 @pytest.mark.parametrize("tokens", [None, {}])
-def test_a_platform_without_tokens_is_refused_before_the_store_opens(world, tmp_path, tokens):
+def test_a_platform_without_provider_tokens_takes_terminal_credentials_alone(
+    world, tmp_path, tokens
+):
+    from kiosk.store.credentials import TerminalCredentials
+
     cfg = settings(world, tmp_path, **({} if tokens is None else {"platform_tokens": tokens}))
-    with pytest.raises(ConfigError, match=r"\[platform_tokens\]"):
-        app_from_config(cfg)
-    assert not (tmp_path / "data").exists()
+    with TestClient(app_from_config(cfg)) as http:
+        ids = {"provider_id": PROVIDER, "terminal_id": TERMINAL}
+        unknown = http.post("/v1/challenges", json=ids, headers={"Authorization": "Bearer x"})
+        assert (unknown.status_code, unknown.json()["error"]) == (401, "unauthorized")
+        db = Database(cfg.effective_database_url)
+        try:
+            _, token = TerminalCredentials(db).issue(TERMINAL, [PROVIDER], world.now)
+        finally:
+            db.dispose()
+        issued = http.post("/v1/challenges", json=ids, headers={"Authorization": f"Bearer {token}"})
+        assert issued.status_code == 201
