@@ -4,6 +4,9 @@ An import writes the new CRL's entries under a fresh generation id and flips `cr
 it: a reader sees the old CRL or the new one, never a mix. PostgreSQL does it in one
 transaction (`COPY` into a new partition, attached; the old partition dropped); SQLite in
 short transactions so the kiosk's other writes go on meanwhile (see `sqlitecrl`).
+
+A refresh that changes a small part of the CRL in force (a delta CRL, or a new complete CRL's
+diff against it) is applied in place instead, in one transaction (`apply`, `crlpatch`).
 """
 
 from __future__ import annotations
