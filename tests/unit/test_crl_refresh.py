@@ -599,6 +599,8 @@ def test_kiosk_crl_refresh_runs_one_pass(world, tmp_path, crl_server, capsys):
     assert f"{good}: applied: issuer {world.key_id('auth')}, number 1, 2 entries" in out
     assert kiosk_main(["crl", "refresh", "--config", str(path)]) == 0
     assert f"{good}: unchanged" in capsys.readouterr().out
+    assert kiosk_main(["crl", "refresh", "--due-only", "--config", str(path)]) == 0
+    assert f"{good}: skipped" in capsys.readouterr().out  # checked less than interval_s ago
     path.write_text(path.read_text().replace(f'"{good}"', f'"{good}", "{broken}"'))
     assert kiosk_main(["crl", "refresh", "--config", str(path)]) == 2
     assert f"{broken}: failed: http_500" in capsys.readouterr().out
@@ -666,3 +668,13 @@ def test_after_a_delta_the_next_complete_crl_is_imported_whole_and_right(
     assert revoked(db, world, range(1, 9)) == [2, 4, 7]
     assert in_force(db, world).crl_number == 7
     refresher.close()
+
+
+def test_a_kiosk_that_verifies_at_a_platform_refreshes_no_crl(tmp_path, capsys):
+    path = tmp_path / "kiosk.toml"
+    path.write_text(
+        'verification = "platform"\nplatform_url = "https://platform.example"\n'
+        'platform_token = "t0ken"\n[crl_refresh]\nurls = ["http://crl.example/a.crl"]\n'
+    )
+    assert kiosk_main(["crl", "refresh", "--config", str(path)]) != 0
+    assert "CRLs are refreshed by the platform" in capsys.readouterr().err
