@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -15,6 +15,9 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kiosk.store.errors import DuplicateKey, StoreError
+
+if TYPE_CHECKING:
+    from kiosk.store.libpq import PreparedStatements
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -148,6 +151,11 @@ class Database:
         `unit()`), on a driver connection and cursor that belong to the calling thread (taken
         out of the pool once). Only statements that yield at most one row may come here: the
         row is fetched, so the statement is done and holds no snapshot afterwards."""
+        if self._postgres:  # prepared and run by libpq (kiosk.store.libpq)
+            try:
+                return self._statements().one(statement, params)
+            except self._dbapi.Error as e:
+                raise self._failed(e) from e
         cursor = self._cursor()
         try:
             cursor.execute(statement, params)
@@ -157,8 +165,10 @@ class Database:
 
     def count(self, statement: str, params: Sequence[Any]) -> int:
         """Run one statement on the hot path, as `one()` does; how many rows it changed."""
-        cursor = self._cursor()
         try:
+            if self._postgres:
+                return self._statements().count(statement, params)
+            cursor = self._cursor()
             cursor.execute(statement, params)
         except self._dbapi.Error as e:
             raise self._failed(e) from e
@@ -171,9 +181,18 @@ class Database:
         if isinstance(e, self._dbapi.OperationalError | self._dbapi.InterfaceError):
             driver = self._local.driver
             self._local.driver = self._local.cursor = None  # the next call starts afresh
+            self._local.statements = None
             self._close_driver(driver)
             return StoreError(f"the database is unavailable ({e.__class__.__name__})")
         return StoreError(f"database error ({e.__class__.__name__})")
+
+    def _statements(self) -> PreparedStatements:
+        statements: PreparedStatements | None = getattr(self._local, "statements", None)
+        if statements is None:
+            from kiosk.store.libpq import PreparedStatements  # psycopg: PostgreSQL only
+
+            statements = self._local.statements = PreparedStatements(self._driver())
+        return statements
 
     def _cursor(self) -> Any:
         cursor = getattr(self._local, "cursor", None)
