@@ -7,6 +7,7 @@ every verdict that of the old CRL or of the new one — on SQLite and PostgreSQL
 from __future__ import annotations
 
 import http.server
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ from kiosk.store.crlsources import CrlSources
 from kiosk.store.engine import Database
 from kiosk.store.revocation import SqlRevocationIndex
 from kiosk.store.verification import SqlVerificationStore
+from kiosk.verify import crldiff
 from kiosk.verify.challenge import ChallengeService
 from kiosk.verify.crl import check_crl, check_crl_or_delta
 from kiosk.verify.crldiff import diff_crls
@@ -678,3 +680,69 @@ def test_a_kiosk_that_verifies_at_a_platform_refreshes_no_crl(tmp_path, capsys):
     )
     assert kiosk_main(["crl", "refresh", "--config", str(path)]) != 0
     assert "CRLs are refreshed by the platform" in capsys.readouterr().err
+
+
+@settings(max_examples=150, derandomize=True, database=None, deadline=None)
+@given(
+    edits=st.lists(
+        st.tuples(
+            st.sampled_from(["drop", "add", "change", "redate", "move"]), st.integers(0, 10**6)
+        ),
+        max_size=40,
+    ),
+    shuffle=st.booleans(),
+    give_up=st.sampled_from([3, 200_000]),
+    window=st.sampled_from([40, 97, 512, 4096]),
+)
+def test_a_diff_finds_exactly_the_changes_in_order_or_not(world, edits, shuffle, give_up, window):
+    """Whatever the issuer did to its list — removed, added, changed or moved entries,
+    or reordered all of it — the diff (walking in step, or giving up on the order and
+    comparing sets) finds exactly the entries added and the serials removed."""
+    at = world.now - timedelta(hours=1)
+    entries = [  # half on hold: a change of reason keeps the entry's length
+        Revocation(s, at - timedelta(days=1, minutes=s), REASONS[s % 2]) for s in range(1000, 1120)
+    ]
+    after = list(entries)
+    for op, n in edits:
+        where = n % (len(after) + 1)
+        if op == "drop" and after:
+            after.pop(where % len(after))
+        elif op == "add":
+            after.insert(where, Revocation(5000 + n, at - timedelta(hours=n % 50)))
+        elif op == "change" and after:
+            old = after[where % len(after)]
+            after[where % len(after)] = Revocation(old.serial, old.revoked_at, REASONS[n % 3])
+        elif op == "redate" and after:  # the same length, a byte in the middle
+            old = after[where % len(after)]
+            moved = old.revoked_at + timedelta(seconds=1 + n % 7)
+            after[where % len(after)] = Revocation(old.serial, moved, old.reason)
+        elif op == "move" and after:
+            after.insert(where, after.pop(n % len(after)))
+    after = list({e.serial: e for e in after}.values())  # one entry per serial
+    if shuffle:
+        random.Random(len(edits)).shuffle(after)
+
+    def der(items, number):
+        return make_crl(
+            world.ca("auth"),
+            world.pki.ca_key("auth"),
+            items,
+            this_update=at,
+            next_update=at + timedelta(days=1),
+            number=number,
+        ).public_bytes(serialization.Encoding.DER)
+
+    old = check_crl(der(entries, 1), world.trust, world.now)
+    new = check_crl(der(after, 2), world.trust, world.now)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(crldiff, "_GIVE_UP", give_up)
+        patch.setattr(crldiff, "_WINDOW", window)
+        diff = diff_crls(old, new)
+    before_set = {e for batch in old.batches() for e in batch}
+    after_set = {e for batch in new.batches() for e in batch}
+    assert sorted(diff.added) == sorted(after_set - before_set)
+    assert sorted(diff.removed) == sorted(e[0] for e in before_set - after_set)
+    assert diff.unchanged == len(after_set & before_set)
+
+
+REASONS = [x509.ReasonFlags.certificate_hold, x509.ReasonFlags.key_compromise, None]
