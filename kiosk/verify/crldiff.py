@@ -72,8 +72,11 @@ def diff_crls(old: CheckedCrl, new: CheckedCrl) -> CrlDiff:
 _WINDOW = 4096
 #: Entries looked ahead on each side to find where the lists agree again.
 _LOOKAHEAD = 8
-#: Left-over entries (old and new) beyond which the order is taken as not kept.
-_GIVE_UP = 200_000
+#: Left-over entries (old and new) beyond which the order is taken as not kept, besides one in
+#: _KEPT_PER_LEFT of those matched so far: a reordered list is given up on within a few
+#: thousand entries, a list that changed by a few per cent is walked to the end.
+_GIVE_UP = 2_000
+_KEPT_PER_LEFT = 20
 
 
 def _in_step(
@@ -111,7 +114,7 @@ def _in_step(
             i, j = old_after, new_after
         if differs:
             i, j = _resync(old, i, old_end, new, j, new_end, old_left, new_left)
-            if len(old_left) + len(new_left) > _GIVE_UP:
+            if len(old_left) + len(new_left) > _GIVE_UP + matched // _KEPT_PER_LEFT:
                 return None
     old_left.extend(split_entries(old, i, old_end))
     new_left.extend(split_entries(new, j, new_end))
