@@ -78,7 +78,7 @@ DOCUMENTED = {
     "/v1/proofs": {200, 400, 403},
     "/v1/enrolments": {200, 400, 403},
 }
-ERROR_CODES = {400: "malformed", 403: "forbidden"}
+ERROR_CODES = {400: "malformed", 403: "provider_not_allowed"}  # the body names another provider
 #: Changes to a card's certificate (re-signed by its CA) that cryptography parses lazily and
 #: refuses on access, or that RFC 5280 forbids (tests/der_support.py's `cert_with`).
 HOSTILE: dict[str, dict[str, Any]] = {
