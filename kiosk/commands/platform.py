@@ -98,21 +98,26 @@ def serve_command(args: argparse.Namespace) -> int:
     from kiosk.platform.service import app_from_config
 
     cfg = config.load(args.config)  # a broken configuration stops here, in this process
-    # uvloop and httptools: uvicorn's fast event loop and HTTP parser (bench/RESULTS.md).
     server = {"host": args.host, "port": args.port, "server_header": False}
-    # Edge logs one line per request: uvicorn's access log would be a second.
-    server |= {"loop": "uvloop", "http": "httptools", "access_log": False}
+    # httptools: uvicorn's C HTTP parser. Edge logs one line per request: uvicorn's access
+    # log would be a second.
+    server |= {"http": "httptools", "access_log": False}
     server |= {"log_config": logs.log_config(args.log_format)}  # applied in every worker
     if args.workers == 1:
-        uvicorn.run(app_from_config(cfg), **server)
+        # asyncio's own loop serves a saturated worker's connections in turn (uvloop let some
+        # wait seconds while others were answered in milliseconds: bench/RESULTS.md)
+        uvicorn.run(app_from_config(cfg), loop="asyncio", **server)
         return 0
+    # Several workers share one listening socket. asyncio accepts every waiting connection
+    # at once, so one worker would take all of a fleet's connections; libuv (uvloop) takes
+    # one a wake-up when told to (UV_TCP_SINGLE_ACCEPT), so they are shared out.
+    os.environ["UV_TCP_SINGLE_ACCEPT"] = "1"
+    server |= {"loop": "uvloop"}
     workers.prepare(cfg)
     # the workers' counters add up in one directory (prometheus-client's multiprocess mode)
     metrics.prepare_multiprocess(cfg.data_dir / "metrics")
     os.environ[workers.CONFIG_ENV] = str(Path(args.config).resolve()) if args.config else ""
-    uvicorn.run(
-        "kiosk.platform.workers:worker_app", factory=True, workers=args.workers, **server
-    )
+    uvicorn.run("kiosk.platform.workers:worker_app", factory=True, workers=args.workers, **server)
     return 0
 
 
