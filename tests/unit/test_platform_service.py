@@ -17,22 +17,19 @@ import pytest
 from cryptography import x509
 from enrolment_support import bound_application
 from fastapi.testclient import TestClient
+from platform_ops_support import open_local, settings
 from test_verify_support import make_proof
 
-from kiosk import config
 from kiosk.card.inprocess import InProcessConnection
 from kiosk.config import ConfigError
 from kiosk.jpki.session import JpkiSession
-from kiosk.local import LocalContext
 from kiosk.pki.authority import DEFAULT_PERSON
 from kiosk.platform.service import MAX_BODY, app_from_config, create_app
 from kiosk.services.visit import authenticate
 from kiosk.simcard.applet import VirtualCard
 from kiosk.store.engine import Database
 from kiosk.store.errors import StoreError
-from kiosk.store.revocation import SqlRevocationIndex
 from kiosk.store.verification import SqlVerificationStore
-from kiosk.verify.crl import check_crl
 from kiosk.verify.ports import IssuedChallenge
 from kiosk.verify.proof import UserProof, signed_message
 from kiosk.verify.verdict import EnrolmentVerdict, LinkStatus, Reason, Verdict
@@ -51,27 +48,6 @@ def sha256_hex(token: str) -> str:
 TOKENS = {PROVIDER: sha256_hex(TOKEN), OTHER: sha256_hex(OTHER_TOKEN)}
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 OTHER_AUTH = {"Authorization": f"Bearer {OTHER_TOKEN}"}
-
-
-def settings(world, tmp_path, **more):
-    values = {
-        "data_dir": str(tmp_path / "data"),
-        "trust_dir": str(world.pki.trust_dir),
-        "crl_dir": str(tmp_path / "crl"),
-        "provider_id": PROVIDER,
-        "terminal_id": TERMINAL,
-    }
-    values.update(more)
-    return config.from_mapping(values)
-
-
-def open_local(world, tmp_path, url=""):
-    """A migrated store with the test PKI's CRLs in force."""
-    local = LocalContext.from_config(settings(world, tmp_path, database_url=url))
-    index = SqlRevocationIndex(local.db)
-    for which in ("auth", "sign"):
-        index.replace(check_crl(world.crl(which), world.trust, world.now), world.now)
-    return local
 
 
 @pytest.fixture
