@@ -14,6 +14,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from starlette.datastructures import Headers
+from test_platform_client import Recorder
 
 from kiosk import config
 from kiosk.config import PEER_TIMEOUT_S, ConfigError, PeerConfig
@@ -154,19 +155,8 @@ def test_a_budget_that_leaves_no_time_worth_waiting_is_refused_before_relaying()
 # --- the relaying platform, its peer over HTTP --------------------------------------------
 
 
-class Peer:
-    """The peer platform's side of the wire: the requests it got, and its answers in turn."""
-
-    def __init__(self, *answers: httpx.Response | Exception) -> None:
-        self.answers = list(answers)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
+#: The peer platform's side of the wire: the requests it got, and its answers in turn.
+Peer = Recorder
 
 
 class Untouchable:
