@@ -233,8 +233,9 @@ async def caller(
     request: Request,
     _credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
 ) -> Caller:
-    """Who the (already checked) token speaks for: a route's dependency (a coroutine, so
-    FastAPI does not hand it to its thread pool: a thread hop costs more than this does)."""
+    """Who the (already checked) token speaks for. A route's `caller` parameter defaults to
+    it so that the OpenAPI schema declares the bearer scheme; on a request the boundary
+    (kiosk.platform.edge `_Call`) hands the caller in itself, and FastAPI never calls this."""
     return cast(Caller, noted_caller(request))
 
 
