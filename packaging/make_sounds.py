@@ -1,4 +1,8 @@
-"""Write the kiosk's sound cues (16-bit mono WAV) from plain sine tones; run to regenerate."""
+"""Write the kiosk's sound cues (16-bit mono WAV) from plain sine tones; run to regenerate.
+
+A tool of the source tree, not of the package: it writes into kiosk/resources/sounds/ of the
+checkout it sits in (`python packaging/make_sounds.py`).
+"""
 
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ def tone(freq: float, seconds: float, volume: float = 0.4) -> bytes:
 
 
 def main() -> None:
-    here = Path(__file__).parent
+    here = Path(__file__).resolve().parents[1] / "kiosk" / "resources" / "sounds"
     for name, tones in CUES.items():
         with wave.open(str(here / f"{name}.wav"), "wb") as w:
             w.setnchannels(1)

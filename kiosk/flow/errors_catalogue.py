@@ -80,7 +80,7 @@ class Problem:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """How one problem is shown: title, what to do, icon name (resources/icons) and retry."""
+    """How one problem is shown: title, what to do, icon name (kiosk/resources/icons) and retry."""
 
     title: Text
     text: Text

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QLabel, QPushButton, QWidget
 from kiosk.flow.machine import Event, FlowState
 from kiosk.flow.texts import text
 from kiosk.i18n import Language
-from kiosk.ui.style import icon_path
+from kiosk.ui.style import icon_svg
 
 Send = Callable[[Event], None]
 
@@ -66,12 +66,13 @@ def label(name: str = "", wrap: bool = True, center: bool = True) -> QLabel:
 
 
 def icon(name: str, size: int) -> QSvgWidget:
-    """An SVG icon from resources/icons at `size` pixels (square)."""
-    widget = QSvgWidget(icon_path(name))
+    """An SVG icon from kiosk/resources/icons at `size` pixels (square)."""
+    widget = QSvgWidget()
+    widget.load(icon_svg(name))
     widget.setFixedSize(size, size)
     return widget
 
 
 def set_icon(widget: QSvgWidget, name: str) -> None:
     """Swap the SVG shown by an icon widget."""
-    widget.load(icon_path(name))
+    widget.load(icon_svg(name))

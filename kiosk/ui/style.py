@@ -1,33 +1,41 @@
-"""Resources (themes, icons, sounds) and the touch-size rule, for the widgets."""
+"""Resources (themes, icons, sounds) and the touch-size rule, for the widgets.
+
+The resources are package data of `kiosk.resources`, found through `importlib.resources`, so a
+wheel or a Debian package carries them and no path depends on where a checkout sits.
+"""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 from PySide6.QtGui import QScreen
 from PySide6.QtWidgets import QAbstractButton, QWidget
 
-#: resources/ in a source checkout; packaging may point KIOSK_RESOURCES elsewhere.
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 #: The smallest touch target, in millimetres.
 TOUCH_MM = 15.0
 FONT_FAMILY = "Noto Sans CJK JP"
 
 
-def theme(name: str, resources: Path = RESOURCES) -> str:
+def resources() -> Traversable:
+    """The root of the kiosk's resources: themes/, icons/, sounds/ (kiosk/resources)."""
+    return files("kiosk.resources")
+
+
+def theme(name: str) -> str:
     """The stylesheet of theme `name` ("default" or "high-contrast")."""
-    return (resources / "themes" / f"{name}.qss").read_text(encoding="utf-8")
+    return (resources() / "themes" / f"{name}.qss").read_text(encoding="utf-8")
 
 
-def icon_path(name: str, resources: Path = RESOURCES) -> str:
-    """The SVG file of icon `name`."""
-    return str(resources / "icons" / f"{name}.svg")
+def icon_svg(name: str) -> bytes:
+    """The SVG document of icon `name` (read as bytes, so no file path is needed)."""
+    return (resources() / "icons" / f"{name}.svg").read_bytes()
 
 
-def sound_path(name: str, resources: Path = RESOURCES) -> Path:
-    """The WAV file of sound cue `name`."""
-    return resources / "sounds" / f"{name}.wav"
+def sound(name: str) -> Traversable:
+    """The WAV resource of sound cue `name`; `importlib.resources.as_file` gives it a path."""
+    return resources() / "sounds" / f"{name}.wav"
 
 
 def dots_per_mm(screen: QScreen | None) -> float:

@@ -15,7 +15,7 @@ from kiosk.flow.texts import TEXTS
 from kiosk.i18n import LANGUAGES, Text, plain
 from kiosk.services.base import ConsentItem, ResultRow, ServiceContext, ServiceResult
 from kiosk.ui.keypad_widget import DIGITS, password_keyboard, pin_pad
-from kiosk.ui.style import RESOURCES
+from kiosk.ui.style import theme as stylesheet
 
 
 def texts(page) -> str:
@@ -55,7 +55,7 @@ def test_unshuffled_pad_is_a_phone_pad(qtbot):
 
 def test_keys_do_not_animate_when_pressed():
     for theme in ("default", "high-contrast"):
-        qss = (RESOURCES / "themes" / f"{theme}.qss").read_text(encoding="utf-8")
+        qss = stylesheet(theme)
         for role in ("key", "keysmall"):
             rule = f'QPushButton[role="{role}"], QPushButton[role="{role}"]:pressed'
             assert rule in qss, (theme, role)
