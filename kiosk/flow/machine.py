@@ -96,7 +96,7 @@ STAFF_CALL_TEXT: dict[StaffCall, str] = {
 
 
 class Sound(StrEnum):
-    """Sound cues (resources/sounds/<name>.wav)."""
+    """Sound cues (kiosk/resources/sounds/<name>.wav)."""
 
     ATTENTION = "attention"
     DONE = "done"
