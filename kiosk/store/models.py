@@ -118,6 +118,44 @@ class LinkRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+class CertificateSuccessionRow(Base):
+    """The certificate authority's old → new link (新旧紐付け) of one renewed certificate, as
+    the operator imported it (kiosk.store.renewal; format in docs/renewal.md)."""
+
+    __tablename__ = "certificate_successions"
+    __table_args__ = (
+        PrimaryKeyConstraint("old_issuer_key_id", "old_serial"),
+        Index("ix_certificate_successions_new", "new_issuer_key_id", "new_serial"),
+    )
+
+    old_issuer_key_id: Mapped[str] = mapped_column(String(KEY_ID_LENGTH))
+    old_serial: Mapped[bytes] = mapped_column(LargeBinary(SERIAL_LENGTH))
+    new_issuer_key_id: Mapped[str] = mapped_column(String(KEY_ID_LENGTH))
+    new_serial: Mapped[bytes] = mapped_column(LargeBinary(SERIAL_LENGTH))
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class LinkRenewalRow(Base):
+    """Append-only history of links moved to a renewed card's certificates without a new
+    enrolment (kiosk.store.renewal): from which certificates to which, why, and when."""
+
+    __tablename__ = "link_renewals"
+    __table_args__ = (Index("ix_link_renewals_link", "link_id"),)
+
+    renewal_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    link_id: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    reason: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    old_auth_issuer_key_id: Mapped[str] = mapped_column(String(KEY_ID_LENGTH))
+    old_auth_serial: Mapped[bytes] = mapped_column(LargeBinary(SERIAL_LENGTH))
+    new_auth_issuer_key_id: Mapped[str] = mapped_column(String(KEY_ID_LENGTH))
+    new_auth_serial: Mapped[bytes] = mapped_column(LargeBinary(SERIAL_LENGTH))
+    old_sign_issuer_key_id: Mapped[str] = mapped_column(String(KEY_ID_LENGTH))
+    old_sign_serial: Mapped[bytes] = mapped_column(LargeBinary(SERIAL_LENGTH))
+    new_sign_issuer_key_id: Mapped[str] = mapped_column(String(KEY_ID_LENGTH))
+    new_sign_serial: Mapped[bytes] = mapped_column(LargeBinary(SERIAL_LENGTH))
+
+
 class VerificationRow(Base):
     """Append-only, like the audit log: one row per verdict that used up a challenge.
 
