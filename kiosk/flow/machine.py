@@ -199,6 +199,11 @@ class SetLanguage:
 
 
 @dataclass(frozen=True, slots=True)
+class MoreTime:
+    """The person asks for more time: the countdowns double, up to the operator's limit."""
+
+
+@dataclass(frozen=True, slots=True)
 class CallStaff:
     """The person asks for a member of staff (offered when one try is left)."""
 
@@ -406,6 +411,8 @@ class FlowConfig:
     idle_warning_s: float = 10.0  # the countdown shows for the last this-many seconds
     put_back_s: float = 30.0
     take_card_repeat_s: float = 10.0
+    #: "More time" doubles the countdowns up to this many times their setting (1: never).
+    more_time_limit: int = 4
     staff_enabled: bool = False  # at least one member of staff is configured
     staff_channel: bool = False  # a channel to call staff is configured
     staff_voids: bool = False  # the staff desk can void payments (StaffPort.can_void)
@@ -440,6 +447,9 @@ class FlowState:
     work_id: int = 0
     idle_deadline: float | None = None
     countdown_deadline: float | None = None  # put-the-card-back
+    #: The countdowns run this many times their setting ("more time"; kept while the same
+    #: person is in front of the kiosk).
+    time_factor: int = 1
     staff_id: str = ""  # the member of staff signed in (staff mode), else empty
     staff_login_id: str = ""  # the staff number typed; the PIN is asked next
     staff_call: StaffCall = StaffCall.NONE
@@ -578,7 +588,8 @@ class Flow:
     # -- helpers used by the handlers --------------------------------------------------
 
     def _arm_idle(self, state: FlowState, now: float) -> FlowState:
-        deadline = now + self.config.idle_timeout_s if state.screen in IDLE_SCREENS else None
+        idle = self.config.idle_timeout_s * state.time_factor
+        deadline = now + idle if state.screen in IDLE_SCREENS else None
         if state.work is Work.STAFF_VOID:  # staff wait for the card company's answer
             deadline = None
         if state.screen is Screen.TAKE_CARD:
@@ -605,7 +616,9 @@ class Flow:
             staff_call_id=state.staff_call_id,
             staff_locked_until=state.staff_locked_until,
         )
-        return replace(wiped, language=state.language) if keep_language else wiped
+        if not keep_language:
+            return wiped
+        return replace(wiped, language=state.language, time_factor=state.time_factor)
 
     def abort(self, state: FlowState, now: float) -> Transition:
         """The card went during the work: wipe the session, say so; Retry starts over."""
@@ -734,6 +747,26 @@ def _on_language(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
     return Transition(moved)
 
 
+def more_time_offered(config: FlowConfig, s: FlowState) -> bool:
+    """A countdown is running and doubling it stays within the operator's limit."""
+    running = s.idle_deadline is not None or s.countdown_deadline is not None
+    return running and s.time_factor * 2 <= config.more_time_limit
+
+
+def _on_more_time(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    """Double the countdowns for the rest of the visit; the one on screen starts again at its
+    doubled length (asking means the person is there). At the limit nothing changes."""
+    if not more_time_offered(flow.config, s):
+        return Transition(s)
+    moved = replace(s, time_factor=s.time_factor * 2)
+    if s.countdown_deadline is not None:
+        put_back = flow.config.put_back_s * moved.time_factor
+        moved = replace(moved, countdown_deadline=now + put_back)
+    if s.idle_deadline is not None:
+        moved = flow._arm_idle(moved, now)
+    return Transition(moved)
+
+
 def _on_touch(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
     return Transition(flow._arm_idle(s, now) if s.idle_deadline is not None else s)
 
@@ -770,7 +803,7 @@ def _card_out(flow: Flow, s: FlowState, now: float) -> Transition:
             moved,
             screen=Screen.PUT_BACK,
             idle_deadline=None,
-            countdown_deadline=now + flow.config.put_back_s,
+            countdown_deadline=now + flow.config.put_back_s * s.time_factor,
         )
         return Transition(paused, (PlaySound(Sound.ATTENTION),))
     if s.screen is Screen.READING:
@@ -817,6 +850,7 @@ def _on_call_done(flow: Flow, s: FlowState, e: object, now: float) -> Transition
 _COMMON: dict[type, Handler] = {
     Tick: _on_tick,
     SetLanguage: _on_language,
+    MoreTime: _on_more_time,
     Touch: _on_touch,
     ReaderChanged: _on_reader,
     StaffRequest: _on_staff_request,
