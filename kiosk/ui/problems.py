@@ -51,6 +51,8 @@ REASON_PROBLEMS: dict[Reason, ProblemCode] = {
     Reason.NOT_YET_VALID: ProblemCode.CERT_NOT_YET_VALID,
     Reason.WRONG_KEY_PURPOSE: ProblemCode.BAD_CERTIFICATE,
     Reason.WEAK_KEY: ProblemCode.BAD_CERTIFICATE,
+    Reason.WRONG_CURVE: ProblemCode.BAD_CERTIFICATE,
+    Reason.SCHEME_NOT_ALLOWED: ProblemCode.BAD_CERTIFICATE,
     Reason.REVOKED: ProblemCode.CERT_REVOKED,
     Reason.CRL_MISSING: ProblemCode.REVOCATION_UNKNOWN,
     Reason.CRL_STALE: ProblemCode.REVOCATION_UNKNOWN,

@@ -1,8 +1,9 @@
-"""Certificate checks: chain to a pinned anchor, purpose, key strength, validity, revocation.
+"""Certificate checks: chain to a pinned anchor, purpose, key and scheme, validity, revocation.
 
 The DER is decoded at the boundary (`der.load_certificate`: anything undecodable is
 `malformed`), then the RFC 5280 rules of `rules` apply (accepted signature hashes, no unknown
-critical extension, an extendedKeyUsage that allows the purpose).
+critical extension, an extendedKeyUsage that allows the purpose). The key decides the
+signature scheme (`kiosk.verify.scheme`), which the issuing anchor's group must allow.
 
 The time-independent part (decode, chain, purpose, key) is cached per certificate (bounded,
 keyed by purpose and DER, oldest out first), so a returning card costs one dictionary lookup;
@@ -19,34 +20,35 @@ from typing import Protocol
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
-from cryptography.hazmat.primitives.hashes import SHA256
 
 from kiosk.verify import rules
 from kiosk.verify.crl import check_fresh
 from kiosk.verify.der import load_certificate
 from kiosk.verify.ports import CrlState, LinkState, RevocationIndex
 from kiosk.verify.profile import classify
+from kiosk.verify.scheme import CardPublicKey, SignatureScheme, scheme_for_key
 from kiosk.verify.trust import KeyPurpose, TrustAnchor, TrustStore, authority_key_id
 from kiosk.verify.verdict import CertRef, LinkStatus, Reason, Refused
 
-MIN_RSA_BITS = 2048
-_PKCS1V15, _SHA256 = PKCS1v15(), SHA256()
 _PURPOSE_NAMES = {KeyPurpose.AUTH: "an authentication", KeyPurpose.SIGN: "a signature"}
 
 
 @dataclass(frozen=True, slots=True)
 class CheckedCertificate:
-    """A certificate that chains to `anchor`, has the expected purpose and a strong RSA key."""
+    """A certificate that chains to `anchor`, has the expected purpose and a key whose
+    signature scheme the anchor's group allows."""
 
     certificate: x509.Certificate
     anchor: TrustAnchor
     purpose: KeyPurpose
-    public_key: rsa.RSAPublicKey
+    scheme: SignatureScheme
     ref: CertRef
     not_before: datetime
     not_after: datetime
+
+    @property
+    def public_key(self) -> CardPublicKey:
+        return self.scheme.key
 
     def check_validity(self, now: datetime) -> None:
         """Raise Refused when `now` is outside the certificate's validity period."""
@@ -162,12 +164,10 @@ def _check_period(not_before: datetime, not_after: datetime, now: datetime) -> N
         raise Refused(Reason.EXPIRED, "This certificate has expired.")
 
 
-def verify_signature(key: rsa.RSAPublicKey, signature: bytes, message: bytes) -> None:
-    """Check an RSASSA-PKCS1-v1_5 / SHA-256 signature over `message`, or raise Refused."""
-    try:
-        key.verify(signature, message, _PKCS1V15, _SHA256)
-    except InvalidSignature as e:
-        raise Refused(Reason.BAD_SIGNATURE, "The card's signature does not verify.") from e
+def verify_signature(checked: CheckedCertificate, signature: bytes, message: bytes) -> None:
+    """Check the card's signature over `message` in the certificate's scheme, or raise
+    Refused(bad_signature)."""
+    checked.scheme.verify(signature, message)
 
 
 def _static_checks(der: bytes, purpose: KeyPurpose, trust: TrustStore) -> CheckedCertificate:
@@ -181,14 +181,10 @@ def _static_checks(der: bytes, purpose: KeyPurpose, trust: TrustStore) -> Checke
             Reason.WRONG_KEY_PURPOSE,
             f"This is not {_PURPOSE_NAMES[purpose]} certificate.",
         )
-    key = decoded.public_key
-    if key is None:
-        raise Refused(Reason.WEAK_KEY, "The certificate's key type is not supported.")
-    if not isinstance(key, rsa.RSAPublicKey) or key.key_size < MIN_RSA_BITS:
-        raise Refused(Reason.WEAK_KEY, f"The certificate's key is not RSA of {MIN_RSA_BITS} bits.")
+    scheme = scheme_for_key(decoded.public_key, anchor.group.schemes)
     ref = CertRef(decoded.serial, anchor.key_id)
     return CheckedCertificate(
-        cert, anchor, purpose, key, ref, cert.not_valid_before_utc, cert.not_valid_after_utc
+        cert, anchor, purpose, scheme, ref, cert.not_valid_before_utc, cert.not_valid_after_utc
     )
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from kiosk.verify.certcheck import verify_signature
+from kiosk.verify.certcheck import CheckedCertificate, verify_signature
 from kiosk.verify.profile import SEX_CODES, BasicFourInfo, ProfileError, parse_basic_four
 from kiosk.verify.proof import UserProof, signed_message
 from kiosk.verify.trust import KeyPurpose
@@ -283,7 +283,7 @@ def check_enrolment(
         checked_sign = validator.static_checks(app.sign_certificate, KeyPurpose.SIGN)
         sign = checked_sign.ref
         checked_sign.check_validity(now)
-        verify_signature(checked_sign.public_key, app.sign_signature, app.document())
+        verify_signature(checked_sign, app.sign_signature, app.document())
         try:
             certified = parse_basic_four(checked_sign.certificate)
         except ProfileError as e:
@@ -293,7 +293,7 @@ def check_enrolment(
                 Reason.FOUR_INFO_MISMATCH, "The details entered do not match the certificate."
             )
         validator.check_revocation(checked_sign.anchor, sign.serial, now)
-        auth = _auth_part(app, now, validator, checked_sign.public_key)
+        auth = _auth_part(app, now, validator, checked_sign)
         if serial_service is not None or app.auth_proof is None:
             auth = _confirm_with_serial_service(
                 checked_sign.ref, auth, now, validator, serial_service
@@ -307,7 +307,7 @@ def _auth_part(
     app: EnrolmentApplication,
     now: datetime,
     validator: CertificateValidator,
-    sign_key: Any,
+    checked_sign: CheckedCertificate,
 ) -> CertRef | None:
     """The card path: the user proof's certificate, checked to be the one the signature key
     signed for, and its signature to cover this challenge and this signature certificate.
@@ -334,11 +334,11 @@ def _auth_part(
             "The signature key signed for another authentication certificate.",
         )
     checked = validator.static_checks(proof.certificate, KeyPurpose.AUTH)
-    if checked.public_key.public_numbers() == sign_key.public_numbers():
+    if checked.scheme.key_der == checked_sign.scheme.key_der:
         raise Refused(Reason.NOT_SAME_SESSION, "Both certificates carry the same key.")
     checked.check_validity(now)
     # the authentication key's signature names the signature certificate: bad otherwise
-    verify_signature(checked.public_key, proof.signature, app.auth_message())
+    verify_signature(checked, proof.signature, app.auth_message())
     validator.check_revocation(checked.anchor, checked.certificate.serial_number, now)
     return checked.ref
 

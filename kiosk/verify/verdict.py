@@ -21,6 +21,8 @@ class Reason(StrEnum):
     NOT_YET_VALID = "not_yet_valid"
     WRONG_KEY_PURPOSE = "wrong_key_purpose"
     WEAK_KEY = "weak_key"
+    WRONG_CURVE = "wrong_curve"  # an EC key on another curve than the scheme's (P-384)
+    SCHEME_NOT_ALLOWED = "scheme_not_allowed"  # a scheme the issuer's anchor group does not allow
     REVOKED = "revoked"
     CRL_MISSING = "crl_missing"
     CRL_STALE = "crl_stale"

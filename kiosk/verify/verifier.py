@@ -124,7 +124,7 @@ class Verifier:
             claim = self._challenges.check(proof.nonce, provider, terminal, now)
             checked = self._validator.static_checks(proof.certificate, KeyPurpose.AUTH)
             checked.check_validity(now)
-            verify_signature(checked.public_key, proof.signature, proof.message())
+            verify_signature(checked, proof.signature, proof.message())
             ref = checked.ref
             context = self._store.proof_context(provider, ref.issuer_key_id, ref.serial)
             self._validator.check_crl_state(checked.anchor, ref.serial, context.auth_crl, now)

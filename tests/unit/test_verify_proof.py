@@ -335,13 +335,13 @@ def test_worked_example_of_the_docs():
     # §2's example (the enrolment application) is checked in test_enrolment_binding.py
 
 
-def test_non_rsa_key_is_weak(verifier, challenge, world):
+def test_ec_key_off_p384_is_wrong_curve(verifier, challenge, world):
     from cryptography.hazmat.primitives.asymmetric import ec
 
     ec_key = ec.generate_private_key(ec.SECP256R1())
     cert = world.odd_cert(subject_key=ec_key.public_key())
     proof = make_proof(world, challenge, cert=cert)
-    assert reason(verifier, proof, world) is Reason.WEAK_KEY
+    assert reason(verifier, proof, world) is Reason.WRONG_CURVE
 
 
 def test_tiny_cache_keeps_results_right(world, index, challenges):
