@@ -310,6 +310,7 @@ def flow_config(cfg: Config, services: Mapping[str, Service]) -> FlowConfig:
         services=infos,
         providers=providers,
         idle_timeout_s=float(cfg.idle_timeout_s),
+        more_time_limit=cfg.more_time_limit,
         staff_enabled=bool(cfg.staff),
         staff_channel=bool(cfg.staff_call_url),
         language=cfg.language,

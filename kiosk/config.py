@@ -269,6 +269,9 @@ class Config:
     crl_grace_s: int = 0
     #: Seconds without a touch before the kiosk returns to the attract screen.
     idle_timeout_s: int = 60
+    #: "More time" (accessibility): a person may double the countdowns (idle, put the card
+    #: back) up to this many times their setting; 1 = no "more time" button (1 to 16).
+    more_time_limit: int = 4
     #: "ja", "ja-easy" (やさしい日本語) or "en".
     language: Language = "ja"
     #: "default" or "high-contrast".
@@ -935,6 +938,8 @@ def _validate(cfg: Config) -> Config:
         check_url(cfg.staff_call_url, "staff_call_url")
     if not 1 <= cfg.staff_call_timeout_s <= 30:
         raise ConfigError("'staff_call_timeout_s' must be 1 to 30 seconds")
+    if not 1 <= cfg.more_time_limit <= 16:
+        raise ConfigError("'more_time_limit' must be 1 to 16 (times the countdowns' setting)")
     return cfg
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kiosk.flow.errors_catalogue import Problem, ProblemCode
 from kiosk.flow.machine import (
     Done,
@@ -84,3 +86,25 @@ def test_more_time_without_a_countdown_changes_nothing():
     assert before.idle_deadline is None
     d.send(MoreTime())
     assert d.state == before
+
+
+# --- the operator's limit: configuration -------------------------------------------------
+
+
+def test_the_limit_is_configured_and_reaches_the_flow():
+    from kiosk import config
+    from kiosk.app import flow_config
+    from kiosk.services.identity import IdentityService
+
+    cfg = config.load(None, env={"KIOSK_MORE_TIME_LIMIT": "8"})
+    assert cfg.more_time_limit == 8
+    assert flow_config(cfg, {"identity": IdentityService()}).more_time_limit == 8
+    assert config.Config().more_time_limit == 4
+
+
+@pytest.mark.parametrize("limit", ["0", "32", "lots"])
+def test_a_limit_out_of_range_is_refused(limit):
+    from kiosk import config
+
+    with pytest.raises(config.ConfigError, match="more_time_limit"):
+        config.load(None, env={"KIOSK_MORE_TIME_LIMIT": limit})
