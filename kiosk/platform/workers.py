@@ -66,11 +66,11 @@ class SharingEventLoop(asyncio.SelectorEventLoop):
     test (tests/unit/test_platform_workers.py) runs a real socket through it.
     """
 
-    def _accept_connection(  # type: ignore[override]
+    def _accept_connection(
         self, protocol_factory: Any, sock: Any, *args: Any, **kwargs: Any
     ) -> None:
         if len(args) >= 3:  # sslcontext, server, backlog given by position
             args = (*args[:2], 1, *args[3:])
         else:
             kwargs["backlog"] = 1
-        super()._accept_connection(protocol_factory, sock, *args, **kwargs)
+        super()._accept_connection(protocol_factory, sock, *args, **kwargs)  # type: ignore[misc]
