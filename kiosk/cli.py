@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "outbox",
     "payment",
     "oidc",
+    "doctor",
 )
 
 
