@@ -284,6 +284,61 @@ TEXTS: dict[str, Text] = {
         "もう とりけして あります: りょうしゅう ばんごう {receipt_no}、{amount}",
     ),
     "staff.void.menu": T("係員メニューへ", "Back to the staff menu", "かかりいん メニューへ"),
+    # accessibility (issue 17): the frame's toggles, and what a screen reader is told
+    "large_text": T("文字を大きく", "Larger text", "もじを おおきく"),
+    "more_time": T("時間を延ばす", "More time", "じかんを のばす"),
+    "a11y.more_time": T(
+        "残り時間を2倍にします", "Doubles the time you have", "じかんを 2ばいに します"
+    ),
+    "a11y.large_text": T(
+        "画面の文字を大きくします",
+        "Makes the text on every screen larger",
+        "もじを おおきく します",
+    ),
+    "a11y.contrast": T(
+        "文字と背景の色の差を大きくします",
+        "Stronger contrast between text and background",
+        "いろを はっきり させます",
+    ),
+    "a11y.lang.ja": T("日本語で表示します", "Show the screens in Japanese", "にほんごに します"),
+    "a11y.lang.en": T("英語で表示します", "Show the screens in English", "えいごに します"),
+    "a11y.lang.easy": T(
+        "やさしい日本語で表示します",
+        "Show the screens in plain Japanese",
+        "やさしい にほんごに します",
+    ),
+    "a11y.pad.digits": T(
+        "{max}桁中{count}桁入力済み",
+        "{count} of {max} digits entered",
+        "{max}けたの うち {count}けた いれました",
+    ),
+    "a11y.pad.chars": T(
+        "{count}文字入力済み(最大{max}文字)",
+        "{count} characters entered (up to {max})",
+        "{count}もじ いれました(いちばん おおくて {max}もじ)",
+    ),
+    "a11y.pad.code": T("入力した番号: {code}", "Code typed: {code}", "いれた ばんごう: {code}"),
+    "a11y.pad.code_empty": T(
+        "番号はまだ入力されていません", "No code typed yet", "まだ ばんごうを いれて いません"
+    ),
+    "a11y.pad.key": T("キー", "Key", "キー"),
+    "a11y.progress": T("{of}段階中{step}段階目", "Step {step} of {of}", "{of}の うち {step}ばんめ"),
+    "a11y.icon.insert_card": T(
+        "カードを差し込む絵", "Picture: a card going into the reader", "カードを いれる え"
+    ),
+    "a11y.icon.take_card": T("カードを取る絵", "Picture: taking the card out", "カードを とる え"),
+    "a11y.icon.card_removed": T(
+        "カードが抜かれた絵", "Picture: the card is out of the reader", "カードが ぬけた え"
+    ),
+    "a11y.icon.card_wrong": T("違うカードの絵", "Picture: a wrong card", "ちがう カードの え"),
+    "a11y.icon.card": T("カードの絵", "Picture: a card", "カードの え"),
+    "a11y.icon.ok": T("完了の印", "Done mark", "できた しるし"),
+    "a11y.icon.error": T("エラーの印", "Error mark", "うまく いかない しるし"),
+    "a11y.icon.blocked": T("ロックの印", "Locked mark", "つかえない しるし"),
+    "a11y.icon.expired": T("期限切れの印", "Expired mark", "きげんが きれた しるし"),
+    "a11y.icon.network": T("通信の印", "Network mark", "つうしんの しるし"),
+    "a11y.icon.reader": T("カードリーダーの印", "Card reader mark", "カードリーダーの しるし"),
+    "a11y.icon.warning": T("注意の印", "Warning mark", "ちゅういの しるし"),
 }
 
 
