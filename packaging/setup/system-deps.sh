@@ -21,6 +21,10 @@ PACKAGES=(
   chromium
   # the load generator of the platform benchmark (bench/platform_bench.py, and its harness test)
   wrk
+  # the spoken guidance's synthesisers, run at build time by packaging/speech/generate.py
+  # (docs/guidance.md): Open JTalk and its dictionary for Japanese, espeak-ng for English, sox
+  # to resample and encode the WAV files
+  open-jtalk open-jtalk-mecab-naist-jdic espeak-ng sox
 )
 
 missing=()
