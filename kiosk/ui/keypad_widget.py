@@ -26,6 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kiosk.i18n import Language
+from kiosk.ui.accessibility import pad_display_name, set_name
+
 DIGITS = "1234567890"
 ALNUM = string.ascii_uppercase + string.digits
 
@@ -54,6 +57,8 @@ class SecretPad(QWidget):
         self._shuffle = shuffle
         self.masked = masked
         self._typed: list[str] = []
+        #: The language a screen reader is told what the display shows in (`speak_in`).
+        self.language: Language = "ja"
         self.mask = QLabel()
         self.mask.setObjectName("mask")
         self.mask.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -163,6 +168,22 @@ class SecretPad(QWidget):
             typed = "".join(self._typed)
             shown = " ".join(typed[i : i + 4] for i in range(0, len(typed), 4))
         self.mask.setText(shown or " ")
+        # a screen reader hears how many are typed, never which (the binding code: as shown)
+        spoken = pad_display_name(
+            self.language,
+            masked=self.masked,
+            digits=self._keys.isdigit(),
+            count=len(self._typed),
+            longest=self._max,
+            shown=shown,
+        )
+        set_name(self.mask, spoken)
+
+    def speak_in(self, language: Language) -> None:
+        """Name the display for screen readers in `language` (the page's, on each state)."""
+        if language != self.language:
+            self.language = language
+            self._refresh()
 
     def set_labels(self, clear: str, delete: str, ok: str) -> None:
         """Label the action keys in the current language."""

@@ -1,0 +1,87 @@
+"""What a screen reader is told, and the larger text (issue 17).
+
+Qt hands every widget to the platform's accessibility bus (AT-SPI on Linux, which Orca reads)
+as an object with a role, a name and a description. The pages set their words on every state
+change in the current language; `mirror_names` then makes each label's and button's accessible
+name the words it shows (a multi-line button: its first line is the name, the rest the
+description), so the names change language at the same moment as the screen. A widget whose
+name is not its text — an icon, the progress bar, a pad's display, which must say how many
+characters are typed and never which — gets its own through `set_name`, and `mirror_names`
+leaves it alone.
+
+Large text multiplies every font size of the theme's stylesheet (the stylesheet sets them all
+in pixels), so one switch scales every screen the same way.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from PySide6.QtSvgWidgets import QSvgWidget
+from PySide6.QtWidgets import QAbstractButton, QLabel, QWidget
+
+from kiosk.flow.texts import text
+from kiosk.i18n import Language
+
+#: Widget property: the widget's accessible name is set by its page (`set_name`), not its text.
+OWN_NAME = "a11yOwnName"
+#: Widget property of an icon: the name of its SVG (set by kiosk.ui.base_page.icon).
+ICON = "icon"
+#: How much larger "large text" makes every font (checked to fit 1280×800 and 800×1280).
+LARGE_TEXT_SCALE = 1.25
+
+_FONT_SIZE = re.compile(r"font-size:\s*(\d+)px")
+
+
+def set_name(widget: QWidget, name: str, description: str = "") -> None:
+    """Give `widget` its own accessible name (and description), whatever it shows.
+
+    Qt tells the accessibility bus only of a real change, so calling this on every state
+    change costs nothing when nothing changed."""
+    widget.setProperty(OWN_NAME, True)
+    if widget.accessibleName() != name:
+        widget.setAccessibleName(name)
+    if widget.accessibleDescription() != description:
+        widget.setAccessibleDescription(description)
+
+
+def mirror_names(root: QWidget, language: Language) -> None:
+    """Name every label, button and icon under `root` (and `root` itself) for the bus."""
+    widgets = [root, *root.findChildren(QWidget)]
+    for widget in widgets:
+        if widget.property(OWN_NAME):
+            continue
+        if isinstance(widget, QSvgWidget) and widget.property(ICON):
+            key = "a11y.icon." + str(widget.property(ICON)).replace("-", "_")
+            _name(widget, text(key).get(language), "")
+        elif isinstance(widget, QLabel | QAbstractButton):
+            first, _, rest = widget.text().strip().partition("\n")
+            _name(widget, first.strip(), " ".join(rest.split()))
+
+
+def _name(widget: QWidget, name: str, description: str) -> None:
+    if widget.accessibleName() != name:
+        widget.setAccessibleName(name)
+    if widget.accessibleDescription() != description:
+        widget.setAccessibleDescription(description)
+
+
+def pad_display_name(
+    language: Language, *, masked: bool, digits: bool, count: int, longest: int, shown: str
+) -> str:
+    """What a pad's display is called on the bus: for a secret, how many characters are
+    typed (never which); for the binding code, which is no secret, the code as shown."""
+    if masked:
+        key = "a11y.pad.digits" if digits else "a11y.pad.chars"
+        return text(key).format(language, count=count, max=longest)
+    if not shown.strip():
+        return text("a11y.pad.code_empty").get(language)
+    return text("a11y.pad.code").format(language, code=shown.strip())
+
+
+def scaled_fonts(stylesheet: str, scale: float) -> str:
+    """`stylesheet` with every `font-size: Npx` multiplied by `scale` (rounded up)."""
+    if scale == 1:
+        return stylesheet
+    return _FONT_SIZE.sub(lambda m: f"font-size: {math.ceil(int(m[1]) * scale)}px", stylesheet)
