@@ -70,9 +70,11 @@ def icon(name: str, size: int) -> QSvgWidget:
     widget = QSvgWidget()
     widget.load(icon_svg(name))
     widget.setFixedSize(size, size)
+    widget.setProperty("icon", name)  # its accessible name (kiosk.ui.accessibility)
     return widget
 
 
 def set_icon(widget: QSvgWidget, name: str) -> None:
     """Swap the SVG shown by an icon widget."""
+    widget.setProperty("icon", name)
     widget.load(icon_svg(name))
