@@ -22,9 +22,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.flow.machine import Event, FlowState, Screen, SetLanguage, StaffRequest, Touch
+from kiosk.flow.machine import (
+    Event,
+    FlowState,
+    MoreTime,
+    Screen,
+    SetLanguage,
+    StaffRequest,
+    Touch,
+    more_time_offered,
+)
 from kiosk.flow.texts import text
 from kiosk.i18n import LANGUAGES, Language
+from kiosk.ui.accessibility import LARGE_TEXT_SCALE, mirror_names, scaled_fonts, set_name
 from kiosk.ui.attract_page import AttractPage
 from kiosk.ui.base_page import Page, label
 from kiosk.ui.card_page import InsertPage, PutBackPage, TakeCardPage
@@ -46,6 +56,8 @@ from kiosk.ui.staff_page import (
 from kiosk.ui.style import enforce_touch_size, theme, touch_px
 
 _LANGUAGE_KEYS = {"ja": "lang.ja", "en": "lang.en", "ja-easy": "lang.easy"}
+#: What each language button does, told to a screen reader in the current language.
+_LANGUAGE_DESCRIPTIONS = {"ja": "a11y.lang.ja", "en": "a11y.lang.en", "ja-easy": "a11y.lang.easy"}
 #: Key presses that would leave the kiosk (with Alt: F4, Tab; alone: Escape).
 _ESCAPES = {Qt.Key.Key_Escape, Qt.Key.Key_F4, Qt.Key.Key_Tab, Qt.Key.Key_Backtab}
 
@@ -103,7 +115,8 @@ class KioskWindow(QWidget):
                 Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint
             )
         self.high_contrast = high_contrast
-        self.setStyleSheet(theme("high-contrast" if high_contrast else "default"))
+        self.large_text = False
+        self._apply_theme()
 
         send = controller.send
         flow = controller.flow
@@ -149,7 +162,17 @@ class KioskWindow(QWidget):
         self.countdown = label("countdown")
         self.countdown.hide()
         self._countdown_text = ""
-        layout.addWidget(self.countdown)
+        self.more_time = QPushButton()
+        self.more_time.setObjectName("more-time")
+        self.more_time.setProperty("role", "lang")
+        self.more_time.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.more_time.clicked.connect(lambda: send(MoreTime()))
+        self.more_time.hide()
+        countdown_row = QHBoxLayout()
+        countdown_row.setContentsMargins(0, 0, 16, 0)
+        countdown_row.addWidget(self.countdown, 1)
+        countdown_row.addWidget(self.more_time)
+        layout.addLayout(countdown_row)
         layout.addWidget(self.stack, 1)
         self.staff_corner = StaffCorner(self, lambda: send(StaffRequest()), staff_hold_ms)
 
@@ -191,6 +214,13 @@ class KioskWindow(QWidget):
         self.contrast.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.contrast.clicked.connect(self.toggle_contrast)
         row.addWidget(self.contrast)
+        self.large = QPushButton()
+        self.large.setObjectName("large-text")
+        self.large.setProperty("role", "lang")
+        self.large.setCheckable(True)
+        self.large.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.large.clicked.connect(self.toggle_large_text)
+        row.addWidget(self.large)
         return bar
 
     # -- showing ---------------------------------------------------------------------
@@ -233,9 +263,27 @@ class KioskWindow(QWidget):
             button.setChecked(language == state.language)
         self.contrast.setText(text("contrast").get(state.language))
         self.contrast.setChecked(self.high_contrast)
+        self.large.setText(text("large_text").get(state.language))
+        self.large.setChecked(self.large_text)
+        self.more_time.setText(text("more_time").get(state.language))
         now = self.controller.clock()
         page.show_state(state, now)
         self._show_countdown(state, now)
+        self._name_for_screen_readers(state)
+
+    def _name_for_screen_readers(self, state: FlowState) -> None:
+        """Every widget's accessible name in the state's language; the frame's toggles also
+        say what they do."""
+        mirror_names(self, state.language)
+        for language, button in self.language_buttons.items():
+            description = text(_LANGUAGE_DESCRIPTIONS[language]).get(state.language)
+            set_name(button, button.text(), description)
+        for button, key in (
+            (self.contrast, "a11y.contrast"),
+            (self.large, "a11y.large_text"),
+            (self.more_time, "a11y.more_time"),
+        ):
+            set_name(button, button.text(), text(key).get(state.language))
 
     def tick(self, now: float) -> None:
         """Redraw what changes with time: the idle countdown and a page's own clock."""
@@ -244,6 +292,7 @@ class KioskWindow(QWidget):
         page = self.pages[state.screen]
         if page.ticking:
             page.show_state(state, now)
+            mirror_names(page, state.language)
 
     def _show_countdown(self, state: FlowState, now: float) -> None:
         deadline = state.idle_deadline
@@ -256,13 +305,29 @@ class KioskWindow(QWidget):
         if shown != self._countdown_text:  # touch Qt only when something changes
             self._countdown_text = shown
             self.countdown.setText(shown)
+            self.countdown.setAccessibleName(shown)
             self.countdown.setVisible(bool(shown))
+        # "more time" beside any countdown: this idle one, or the put-the-card-back page's
+        counting = bool(shown) or state.countdown_deadline is not None
+        offered = counting and more_time_offered(self.controller.flow.config, state)
+        if offered != self.more_time.isVisible():
+            self.more_time.setVisible(offered)
 
     def toggle_contrast(self) -> None:
         """Switch between the default and the high-contrast theme."""
         self.high_contrast = not self.high_contrast
-        self.setStyleSheet(theme("high-contrast" if self.high_contrast else "default"))
+        self._apply_theme()
         self.contrast.setChecked(self.high_contrast)
+
+    def toggle_large_text(self) -> None:
+        """Switch every screen's text between its usual and its large size (文字を大きく)."""
+        self.large_text = not self.large_text
+        self._apply_theme()
+        self.large.setChecked(self.large_text)
+
+    def _apply_theme(self) -> None:
+        sheet = theme("high-contrast" if self.high_contrast else "default")
+        self.setStyleSheet(scaled_fonts(sheet, LARGE_TEXT_SCALE if self.large_text else 1))
 
     # -- hardening -------------------------------------------------------------------
 
