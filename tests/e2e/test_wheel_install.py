@@ -158,6 +158,7 @@ def test_the_sdist_carries_resources_and_migrations(dists):
     shipped = {n for n in names if n.startswith("kiosk/store/migrations/versions/")}
     ours = {f"kiosk/store/migrations/versions/{p.name}" for p in _migrations()}
     assert ours <= shipped
+    assert {"packaging/make_sounds.py", "packaging/kiosk.example.toml"} <= names  # MANIFEST.in
 
 
 def test_the_venv_imports_the_wheel_not_the_checkout(installed):
