@@ -4,6 +4,13 @@ Two separate hierarchies, as on the real card: a user-authentication CA (利用�
 signature CA (署名用), each a self-signed RSA-2048 root. Their names copy the real ones but say
 TEST everywhere (O=JPKI-TEST), so nothing made here can be mistaken for J-LIS.
 
+A next-generation card (`Generation.NEXT`, ../shared/jpki-lifecycle.md §3: ECDSA P-384 with
+SHA-384, certificates valid 10 years) comes from two more roots of the same names with P-384
+keys, made the first time such a card is issued (`TestPki.issue_card(generation=...)`): they
+sign with ECDSA/SHA-384, their card certificates run to the 10th birthday after issuance, and
+they publish their own CRLs. Same DNs as today's roots, as every real JPKI generation shares
+one DN (the verifier tells them apart by key identifier).
+
 The pure builders (`make_ca`, `make_end_entity`, `make_crl`, `validity_end`) take every time
 and key as an argument; tests use them for odd certificates. `TestPki` keeps one PKI on disk:
 
@@ -15,6 +22,8 @@ and key as an argument; tests use them for odd certificates. `TestPki` keeps one
     DIR/crl-delta/auth.crl    the last delta CRL of a CA, when one was issued (publish_delta_crl)
     DIR/private/auth-ca.key   the CA private keys, PKCS#8 PEM, mode 0600 (TEST ONLY)
     DIR/private/sign-ca.key
+    DIR/trust/auth-next-ca.pem, DIR/crl/auth-next.crl, DIR/private/auth-next-ca.key, and the
+                              same for sign: the next-generation roots, once made
 
 Decisions where shared/jpki-card.md leaves a fact open (marked [L] there):
 - certificatePolicies is critical on the auth certificate too (confirmed only for sign). A
@@ -39,6 +48,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
@@ -71,6 +81,29 @@ CA_VALIDITY: Final = timedelta(days=3652)  # the real roots are valid for ten ye
 #: clock still fall inside it.
 CA_BACKDATE: Final = timedelta(days=1)
 _ID_ALPHABET: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+class Generation(StrEnum):
+    """Which card generation a CA issues for."""
+
+    CURRENT = "current"  # RSA-2048, SHA-256, certificates to the 5th birthday
+    NEXT = "next"  # ECDSA P-384, SHA-384, certificates to the 10th birthday (reported, [M])
+
+
+#: Birthdays after issuance a card certificate of each generation runs to.
+VALIDITY_BIRTHDAYS: Final = {Generation.CURRENT: 5, Generation.NEXT: 10}
+#: A private key the test PKI signs with or gives a card: RSA (today) or EC P-384 (next).
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+def ca_id(which: Which, generation: Generation = Generation.CURRENT) -> str:
+    """The name of one CA in files and state: `auth`, `sign`, `auth-next`, `sign-next`."""
+    return which if generation is Generation.CURRENT else f"{which}-{generation.value}"
+
+
+def _signing_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384:
+    """SHA-256 for an RSA issuer (today's profile), SHA-384 for a P-384 one (the next)."""
+    return hashes.SHA256() if isinstance(key, rsa.RSAPrivateKey) else hashes.SHA384()
 
 
 class PkiError(KioskError):
@@ -136,6 +169,16 @@ def generate_key(bits: int = 2048) -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
 
+def generate_ec_key() -> ec.EllipticCurvePrivateKey:
+    """A new P-384 key, as the next-generation card's."""
+    return ec.generate_private_key(ec.SECP384R1())
+
+
+def generate_card_key(generation: Generation, bits: int = 2048) -> PrivateKey:
+    """A new key of the kind a card of that generation holds."""
+    return generate_key(bits) if generation is Generation.CURRENT else generate_ec_key()
+
+
 def _utc(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise PkiError("times must be timezone-aware")
@@ -156,16 +199,16 @@ def _birthday_in(year: int, birth: date) -> date:
     return date(year, birth.month, birth.day)
 
 
-def validity_end(birth_date: date, issued: datetime) -> datetime:
+def validity_end(birth_date: date, issued: datetime, birthdays: int = 5) -> datetime:
     """notAfter of a card certificate: the end (23:59:59 JST) of the holder's 5th birthday
-    after the issuance day (発行日から5回目の誕生日まで)."""
+    after the issuance day (発行日から5回目の誕生日まで); `birthdays=10` for the next card."""
     issued_jst = _utc(issued).astimezone(JST).date()
     count, year = 0, issued_jst.year
     while True:
         birthday = _birthday_in(year, birth_date)
         if birthday > issued_jst:
             count += 1
-            if count == 5:
+            if count == birthdays:
                 break
         year += 1
     end_jst = datetime(birthday.year, birthday.month, birthday.day, 23, 59, 59, tzinfo=JST)
@@ -174,7 +217,7 @@ def validity_end(birth_date: date, issued: datetime) -> datetime:
 
 def make_ca(
     which: Which,
-    key: rsa.RSAPrivateKey,
+    key: PrivateKey,
     *,
     not_before: datetime,
     not_after: datetime,
@@ -218,7 +261,7 @@ def make_ca(
         )
         .add_extension(ski, critical=False)
     )
-    return builder.sign(key, hashes.SHA256())
+    return builder.sign(key, _signing_hash(key))
 
 
 def _authority_key_id(issuer_cert: x509.Certificate) -> x509.AuthorityKeyIdentifier:
@@ -251,8 +294,8 @@ def _key_usage(kind: Which) -> x509.KeyUsage:
 def make_end_entity(
     kind: Which,
     issuer_cert: x509.Certificate,
-    issuer_key: rsa.RSAPrivateKey,
-    subject_key: rsa.RSAPrivateKey | rsa.RSAPublicKey,
+    issuer_key: PrivateKey,
+    subject_key: PrivateKey | rsa.RSAPublicKey | ec.EllipticCurvePublicKey,
     *,
     not_before: datetime,
     not_after: datetime,
@@ -271,7 +314,9 @@ def make_end_entity(
     if kind not in WHICH:
         raise PkiError(f"kind must be auth or sign, not {kind!r}")
     public_key = (
-        subject_key.public_key() if isinstance(subject_key, rsa.RSAPrivateKey) else subject_key
+        subject_key.public_key()
+        if isinstance(subject_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
+        else subject_key
     )
     cn = (NameOID.COMMON_NAME, subject_id or new_subject_id())
     if kind == "auth":
@@ -307,7 +352,7 @@ def make_end_entity(
     builder = builder.add_extension(
         x509.IssuerAlternativeName([x509.DirectoryName(_issuer_alt_name())]), critical=False
     ).add_extension(_authority_key_id(issuer_cert), critical=False)
-    return builder.sign(issuer_key, hashes.SHA256())
+    return builder.sign(issuer_key, _signing_hash(issuer_key))
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,7 +366,7 @@ class Revocation:
 
 def make_crl(
     issuer_cert: x509.Certificate,
-    issuer_key: rsa.RSAPrivateKey,
+    issuer_key: PrivateKey,
     revoked: Iterable[Revocation],
     *,
     this_update: datetime,
@@ -352,7 +397,7 @@ def make_crl(
         if entry.reason is not None and entry.reason is not x509.ReasonFlags.unspecified:
             rb = rb.add_extension(x509.CRLReason(entry.reason), critical=False)
         builder = builder.add_revoked_certificate(rb.build())
-    return builder.sign(issuer_key, hashes.SHA256())
+    return builder.sign(issuer_key, _signing_hash(issuer_key))
 
 
 # --- PIN formats ------------------------------------------------------------------------
@@ -402,7 +447,7 @@ def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
+def _key_pem(key: PrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -423,8 +468,8 @@ class TestPki:
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
-        self._certs: dict[Which, x509.Certificate] = {}
-        self._keys: dict[Which, rsa.RSAPrivateKey] = {}
+        self._certs: dict[str, x509.Certificate] = {}  # by ca_id
+        self._keys: dict[str, PrivateKey] = {}
 
     # paths
     @property
@@ -445,49 +490,57 @@ class TestPki:
     def private_dir(self) -> Path:
         return self.directory / "private"
 
-    def ca_certificate_path(self, which: Which) -> Path:
-        return self.trust_dir / f"{_check_which(which)}-ca.pem"
+    def ca_certificate_path(
+        self, which: Which, generation: Generation = Generation.CURRENT
+    ) -> Path:
+        return self.trust_dir / f"{ca_id(_check_which(which), generation)}-ca.pem"
 
-    def ca_key_path(self, which: Which) -> Path:
-        return self.private_dir / f"{_check_which(which)}-ca.key"
+    def ca_key_path(self, which: Which, generation: Generation = Generation.CURRENT) -> Path:
+        return self.private_dir / f"{ca_id(_check_which(which), generation)}-ca.key"
 
-    def crl_path(self, which: Which) -> Path:
-        return self.crl_dir / f"{_check_which(which)}.crl"
+    def crl_path(self, which: Which, generation: Generation = Generation.CURRENT) -> Path:
+        return self.crl_dir / f"{ca_id(_check_which(which), generation)}.crl"
 
     # reading
-    def ca_certificate(self, which: Which) -> x509.Certificate:
+    def ca_certificate(
+        self, which: Which, generation: Generation = Generation.CURRENT
+    ) -> x509.Certificate:
         """The root certificate of one hierarchy."""
-        if which not in self._certs:
-            path = self.ca_certificate_path(which)
+        cid = ca_id(which, generation)
+        if cid not in self._certs:
+            path = self.ca_certificate_path(which, generation)
             try:
-                self._certs[which] = x509.load_pem_x509_certificate(path.read_bytes())
+                self._certs[cid] = x509.load_pem_x509_certificate(path.read_bytes())
             except (OSError, ValueError) as e:
                 raise PkiError(f"cannot read CA certificate {path}: {e}") from e
-        return self._certs[which]
+        return self._certs[cid]
 
-    def ca_key(self, which: Which) -> rsa.RSAPrivateKey:
+    def ca_key(self, which: Which, generation: Generation = Generation.CURRENT) -> PrivateKey:
         """The root's private key (tests use it to make odd certificates)."""
-        if which not in self._keys:
-            path = self.ca_key_path(which)
+        cid = ca_id(which, generation)
+        if cid not in self._keys:
+            path = self.ca_key_path(which, generation)
             try:
                 key = serialization.load_pem_private_key(path.read_bytes(), password=None)
             except (OSError, ValueError) as e:
                 raise PkiError(f"cannot read CA key {path}: {e}") from e
-            if not isinstance(key, rsa.RSAPrivateKey):
-                raise PkiError(f"{path} is not an RSA key")
-            self._keys[which] = key
-        return self._keys[which]
+            if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+                raise PkiError(f"{path} is not an RSA or EC key")
+            self._keys[cid] = key
+        return self._keys[cid]
 
-    def crl_der(self, which: Which) -> bytes:
+    def crl_der(self, which: Which, generation: Generation = Generation.CURRENT) -> bytes:
         """The CRL currently published for one CA, DER."""
-        path = self.crl_path(which)
+        path = self.crl_path(which, generation)
         try:
             return path.read_bytes()
         except OSError as e:
             raise PkiError(f"cannot read CRL {path}: {e.strerror}") from e
 
-    def crl(self, which: Which) -> x509.CertificateRevocationList:
-        return x509.load_der_x509_crl(self.crl_der(which))
+    def crl(
+        self, which: Which, generation: Generation = Generation.CURRENT
+    ) -> x509.CertificateRevocationList:
+        return x509.load_der_x509_crl(self.crl_der(which, generation))
 
     def issued(self) -> list[IssuedRecord]:
         """Every card certificate issued by this PKI, oldest first."""
@@ -502,9 +555,12 @@ class TestPki:
             for r in self._read_state()["issued"]
         ]
 
-    def revocations(self, which: Which) -> list[Revocation]:
+    def revocations(
+        self, which: Which, generation: Generation = Generation.CURRENT
+    ) -> list[Revocation]:
         """The entries of one CA's CRL, oldest first."""
-        return [_revocation_from_json(r) for r in self._read_state()["revoked"][which]]
+        revoked = self._read_state()["revoked"].get(ca_id(which, generation), [])
+        return [_revocation_from_json(r) for r in revoked]
 
     # state file
     def _read_state(self) -> dict[str, Any]:
@@ -547,14 +603,17 @@ class TestPki:
         key_size: int = 2048,
         validity: tuple[datetime, datetime] | None = None,
         locality: tuple[str, str] | None = None,
-        keys: tuple[rsa.RSAPrivateKey, rsa.RSAPrivateKey] | None = None,
+        keys: tuple[PrivateKey, PrivateKey] | None = None,
+        generation: Generation = Generation.CURRENT,
     ) -> CardFile:
         """A new virtual card: two key pairs, both certificates, the PINs, full retry counters.
 
         `person` defaults to a fictitious test person. `validity` (notBefore, notAfter)
-        overrides the real rule (until the 5th birthday after issuance); `locality` is the
-        romaji (prefecture, municipality) of the signature certificate's subject; `keys`
-        (auth, sign) reuses existing key pairs instead of generating new ones.
+        overrides the real rule (until the 5th birthday after issuance; the 10th for the next
+        generation); `locality` is the romaji (prefecture, municipality) of the signature
+        certificate's subject; `keys` (auth, sign) reuses existing key pairs instead of
+        generating new ones. `generation` NEXT issues a next-generation card: P-384 keys under
+        the next-generation roots, which are made on first use.
 
         The index records the card's two certificates as adjacent entries, auth then sign."""
         check_auth_pin(pin)
@@ -562,17 +621,23 @@ class TestPki:
         person = person or DEFAULT_PERSON
         issued_at = _now(now)
         if validity is None:
-            not_before, not_after = issued_at, validity_end(person.birth_date, issued_at)
+            birthdays = VALIDITY_BIRTHDAYS[generation]
+            not_before, not_after = issued_at, validity_end(person.birth_date, issued_at, birthdays)
         else:
             not_before, not_after = _utc(validity[0]), _utc(validity[1])
         if not_after <= not_before:
             raise PkiError("notAfter must be later than notBefore")
-        auth_key, sign_key = keys or (generate_key(key_size), generate_key(key_size))
-        plan: tuple[tuple[Which, rsa.RSAPrivateKey, str, int], ...] = (
+        auth_key, sign_key = keys or (
+            generate_card_key(generation, key_size),
+            generate_card_key(generation, key_size),
+        )
+        plan: tuple[tuple[Which, PrivateKey, str, int], ...] = (
             ("auth", auth_key, pin, MAX_TRIES["auth"]),
             ("sign", sign_key, sign_password, MAX_TRIES["sign"]),
         )
         with self._locked() as state:
+            if generation is not Generation.CURRENT:
+                self._ensure_generation(state, generation, issued_at)
             slots = [
                 self._issue_slot(
                     state,
@@ -580,6 +645,7 @@ class TestPki:
                     key,
                     secret,
                     retries,
+                    generation=generation,
                     not_before=not_before,
                     not_after=not_after,
                     issued_at=issued_at,
@@ -594,21 +660,22 @@ class TestPki:
         self,
         state: dict[str, Any],
         kind: Which,
-        key: rsa.RSAPrivateKey,
+        key: PrivateKey,
         secret: str,
         retries: int,
         *,
+        generation: Generation,
         not_before: datetime,
         not_after: datetime,
         issued_at: datetime,
         person: BasicFourInfo,
         locality: tuple[str, str] | None,
     ) -> KeySlot:
-        ca_cert = self.ca_certificate(kind)
+        ca_cert = self.ca_certificate(kind, generation)
         cert = make_end_entity(
             kind,
             ca_cert,
-            self.ca_key(kind),
+            self.ca_key(kind, generation),
             key,
             not_before=not_before,
             not_after=not_after,
@@ -619,6 +686,7 @@ class TestPki:
             {
                 "serial": f"{cert.serial_number:x}",
                 "kind": kind,
+                "generation": generation.value,
                 "subject": cert.subject.rfc4514_string(),
                 "not_before": not_before.isoformat(),
                 "not_after": not_after.isoformat(),
@@ -634,6 +702,23 @@ class TestPki:
             retries_left=retries,
         )
 
+    def _ensure_generation(
+        self, state: dict[str, Any], generation: Generation, at: datetime
+    ) -> None:
+        """Make that generation's two roots and their empty CRLs unless they exist (locked)."""
+        for which in WHICH:
+            cid = ca_id(which, generation)
+            if cid in state["crl_number"]:
+                continue
+            key = generate_card_key(generation)
+            cert = make_ca(which, key, not_before=at - CA_BACKDATE, not_after=at + CA_VALIDITY)
+            _write_atomic(self.ca_key_path(which, generation), _key_pem(key), mode=0o600)
+            _write_atomic(self.ca_certificate_path(which, generation), _pem(cert))
+            self._certs[cid], self._keys[cid] = cert, key
+            state["crl_number"][cid] = 0
+            state["revoked"][cid] = []
+            self._publish(state, which, at, None, generation)
+
     # revocation
     def revoke(
         self,
@@ -642,17 +727,22 @@ class TestPki:
         reason: x509.ReasonFlags | None = None,
         *,
         now: datetime | None = None,
+        generation: Generation = Generation.CURRENT,
     ) -> bytes:
         """Revoke a certificate of one CA, publish that CA's new CRL and return it (DER).
 
         A serial this PKI did not record (an odd test certificate) may be revoked too."""
         which = _check_which(which)
+        cid = ca_id(which, generation)
         at = _now(now)
         with self._locked() as state:
             for record in state["issued"]:
-                if int(record["serial"], 16) == serial and record["kind"] != which:
-                    raise PkiError(f"serial {serial:x} was issued by the {record['kind']} CA")
-            revoked = state["revoked"][which]
+                issuer = ca_id(record["kind"], Generation(record.get("generation", "current")))
+                if int(record["serial"], 16) == serial and issuer != cid:
+                    raise PkiError(f"serial {serial:x} was issued by the {issuer} CA")
+            if cid not in state["revoked"]:
+                raise PkiError(f"this PKI has no {cid} CA")
+            revoked = state["revoked"][cid]
             if any(int(r["serial"], 16) == serial for r in revoked):
                 raise PkiError(f"serial {serial:x} is already revoked")
             revoked.append(
@@ -661,10 +751,10 @@ class TestPki:
                     "revoked_at": at.isoformat(),
                     "reason": reason.value if reason is not None else None,
                     # the CRL number it first appears in: what a delta CRL lists
-                    "crl_number": int(state["crl_number"][which]) + 1,
+                    "crl_number": int(state["crl_number"][cid]) + 1,
                 }
             )
-            return self._publish(state, which, at, None)
+            return self._publish(state, which, at, None, generation)
 
     def publish_delta_crl(
         self,
@@ -706,29 +796,42 @@ class TestPki:
             return der
 
     def publish_crl(
-        self, which: Which, *, now: datetime | None = None, next_update: datetime | None = None
+        self,
+        which: Which,
+        *,
+        now: datetime | None = None,
+        next_update: datetime | None = None,
+        generation: Generation = Generation.CURRENT,
     ) -> bytes:
         """Re-issue one CA's CRL (new number, thisUpdate=now), e.g. to refresh a stale one."""
         which = _check_which(which)
         with self._locked() as state:
-            return self._publish(state, which, _now(now), next_update)
+            if ca_id(which, generation) not in state["crl_number"]:
+                raise PkiError(f"this PKI has no {ca_id(which, generation)} CA")
+            return self._publish(state, which, _now(now), next_update, generation)
 
     def _publish(
-        self, state: dict[str, Any], which: Which, at: datetime, next_update: datetime | None
+        self,
+        state: dict[str, Any],
+        which: Which,
+        at: datetime,
+        next_update: datetime | None,
+        generation: Generation = Generation.CURRENT,
     ) -> bytes:
-        number = int(state["crl_number"][which]) + 1
+        cid = ca_id(which, generation)
+        number = int(state["crl_number"][cid]) + 1
         validity = timedelta(seconds=int(state["crl_validity_seconds"]))
         crl = make_crl(
-            self.ca_certificate(which),
-            self.ca_key(which),
-            [_revocation_from_json(r) for r in state["revoked"][which]],
+            self.ca_certificate(which, generation),
+            self.ca_key(which, generation),
+            [_revocation_from_json(r) for r in state["revoked"][cid]],
             this_update=at,
             next_update=next_update if next_update is not None else at + validity,
             number=number,
         )
         der = crl.public_bytes(serialization.Encoding.DER)
-        _write_atomic(self.crl_path(which), der)
-        state["crl_number"][which] = number
+        _write_atomic(self.crl_path(which, generation), der)
+        state["crl_number"][cid] = number
         return der
 
 
@@ -746,7 +849,7 @@ def init_pki(
     *,
     now: datetime | None = None,
     crl_validity: timedelta = DEFAULT_CRL_VALIDITY,
-    ca_keys: tuple[rsa.RSAPrivateKey, rsa.RSAPrivateKey] | None = None,
+    ca_keys: tuple[PrivateKey, PrivateKey] | None = None,
 ) -> TestPki:
     """Create both test CAs and their (empty) CRLs in `directory`; never overwrite a PKI.
 
