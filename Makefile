@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test setup system-deps pcscd lint unit screenshots bench fuzz clean
+.PHONY: demo test setup system-deps pcscd lint unit screenshots bench fuzz clean package wheel
 
 demo: setup pcscd
 	$(BIN)/kiosk demo
@@ -49,5 +49,13 @@ bench: setup pcscd
 	$(BIN)/python bench/crl_bench.py
 	$(BIN)/python bench/gui_bench.py
 
+# What an installer takes away, in dist/.
+package: wheel
+
+# The wheel and the sdist (resources and migrations inside), built from the venv's setuptools.
+wheel: $(STAMP)
+	rm -f dist/jpki_kiosk-*
+	$(BIN)/python -m build --no-isolation --outdir dist .
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache dist build
