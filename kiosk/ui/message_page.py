@@ -18,6 +18,7 @@ from kiosk.flow.machine import (
     Work,
 )
 from kiosk.services.base import ServiceResult
+from kiosk.ui.accessibility import set_name
 from kiosk.ui.base_page import Page, Send, icon, label, set_icon
 from kiosk.ui.card_page import repolish
 
@@ -59,6 +60,8 @@ class WorkingPage(Page):
         work = state.work or Work.READ_CARD
         self.title.setText(self.t(f"work.{work.value}"))
         self.progress.setValue(_STEPS[work])
+        steps = max(_STEPS.values())
+        set_name(self.progress, self.t("a11y.progress", step=_STEPS[work], of=steps))
         self.keep.setVisible(work is not Work.ASSISTED)
         self.keep.setText(self.t("work.keep_card"))
         self.cancel.setText(self.t("button.cancel"))

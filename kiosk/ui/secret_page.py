@@ -79,6 +79,7 @@ class SecretPage(Page):
         super().show_state(state, now)
         self.title.setText(self.t(self.title_key))
         self.pad.set_labels(self.t("button.clear"), self.t("button.delete"), self.t("button.ok"))
+        self.pad.speak_in(self.language)
         self.cancel.setText(self.t("button.cancel"))
         self.call_staff.setText(self.t("button.call_staff"))
         problem = state.problem

@@ -29,6 +29,7 @@ from kiosk.flow.machine import (
     staff_wait_s,
 )
 from kiosk.services.money import yen
+from kiosk.ui.accessibility import set_name
 from kiosk.ui.base_page import Page, Send, label
 from kiosk.ui.keypad_widget import SecretPad
 from kiosk.ui.secret_page import problem_text
@@ -99,6 +100,7 @@ class StaffLoginPage(Page):
             self.problem.setText(problem_text(problem, self.language))
         self.pad.setEnabled(not checking and not wait)
         self.pad.set_labels(self.t("button.clear"), self.t("button.delete"), self.t("button.ok"))
+        self.pad.speak_in(self.language)
         self.back.setVisible(asking_pin)
         self.back.setEnabled(not checking)
         self.back.setText(self.t("button.back"))
@@ -181,6 +183,7 @@ class StaffFormPage(Page):
             caption, field = label("subtitle", center=False), QLineEdit()
             field.setObjectName(name)
             form.addRow(caption, field)
+            caption.setBuddy(field)
             self.labels.append((caption, key))
             self.inputs[name] = field
         self.problem = label("problem")
@@ -215,8 +218,9 @@ class StaffFormPage(Page):
         """Texts and any format problem."""
         super().show_state(state, now)
         self.title.setText(self.t(self.title_key))
-        for caption, key in self.labels:
+        for (caption, key), field in zip(self.labels, self.inputs.values(), strict=True):
             caption.setText(self.t(key))
+            set_name(field, caption.text())  # what a screen reader calls the field
         problem = state.problem
         self.problem.setVisible(problem is not None)
         if problem is not None:
