@@ -16,6 +16,10 @@ AID = bytes.fromhex("D392F000260100000001")
 
 #: The token label of a physical My Number Card (EF 0006, first 32 bytes, space-padded).
 PHYSICAL_CARD_LABEL = "JPKIAPICCTOKEN2"
+#: The token label of the スマホ用電子証明書 on an Android phone (GP secure element) [H: myna].
+ANDROID_LABEL = "JPKIAPGPSETOKEN"
+#: The token label reported for the スマホ用電子証明書 on an iPhone [M: SOL's TokenType].
+IPHONE_LABEL = "JPKIAPIOSTOKEN"
 TOKEN_LABEL_LENGTH = 32
 
 #: Length of a signature by either JPKI key (RSA-2048): anything else is not the card's.
@@ -33,6 +37,7 @@ class Ef(IntEnum):
     SIGN_CERT = 0x0001
     SIGN_CA_CERT = 0x0002
     TOKEN_INFO = 0x0006
+    CERT_AVAILABILITY = 0x0008
     AUTH_CERT = 0x000A
     AUTH_CA_CERT = 0x000B
     AUTH_KEY = 0x0017

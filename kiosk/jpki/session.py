@@ -18,6 +18,8 @@ blocked: the card may have counted a try, so the kiosk must not guess.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from kiosk.card.connection import CardConnection, send_apdu
 from kiosk.card.errors import ApduError
 from kiosk.jpki.constants import (
@@ -81,6 +83,15 @@ def _sfi(ef: Ef) -> int:
     return 0x80 | ef
 
 
+@dataclass(frozen=True, slots=True)
+class CertificateAvailability:
+    """Which certificates EF 0008 says the token holds (byte 0: sign, byte 1: auth; 00 =
+    none, e.g. `00 8F 00` for a holder under 15 or a face-authentication card) [M: SOL]."""
+
+    sign: bool
+    auth: bool
+
+
 class JpkiSession:
     """The JPKI AP on one card; the caller owns the connection (and its transaction)."""
 
@@ -107,6 +118,13 @@ class JpkiSession:
         if allowed is not None and label not in allowed:
             raise UnsupportedToken(label)
         return label
+
+    def certificate_availability(self) -> CertificateAvailability:
+        """EF 0008: which certificates the token holds; MalformedResponse if it is short."""
+        raw = self._to_ef(Ef.CERT_AVAILABILITY, 0x00, 0xB0, p1p2=(0x00, 0x00), le=3)
+        if len(raw) < 2:
+            raise MalformedResponse("The card's certificate list is truncated.")
+        return CertificateAvailability(sign=raw[0] != 0x00, auth=raw[1] != 0x00)
 
     def read_certificate(self, which: CertName) -> bytes:
         """The DER certificate `which`, read in as few 256-byte chunks as its header allows."""

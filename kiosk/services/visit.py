@@ -27,8 +27,10 @@ from typing import TYPE_CHECKING, Protocol
 from kiosk.card.connection import CardConnection
 from kiosk.card.errors import CardError, CardRemoved
 from kiosk.errors import KioskError
-from kiosk.jpki.errors import PinBlocked
+from kiosk.jpki.errors import PinBlocked, SecurityStatusNotSatisfied
 from kiosk.jpki.session import JpkiSession, encode_pin
+from kiosk.jpki.token import TokenKind as TokenKind  # re-exported: the flow reads CardStatus.token
+from kiosk.jpki.token import discover
 from kiosk.jpki_facts import Which
 from kiosk.services.base import Link, Service, ServiceContext, ServicePreview, ServiceResult
 from kiosk.services.login_broker import BindingRefused
@@ -108,6 +110,15 @@ class CardStatus:
     auth_retries: int  # tries left on the user-authentication PIN (max 3)
     sign_retries: int  # tries left on the signature password (max 5)
     has_sign_cert: bool = True
+    #: What is in the reader (kiosk.jpki.token): a token without a usable PIN (an iPhone, a
+    #: face-authentication card) or an unknown one has both counters at 0, never read.
+    token: TokenKind = TokenKind.CARD
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitingConfirmation:
+    """The iPhone answered "not confirmed": the person has not yet confirmed on the phone
+    (side button, Face ID). Nothing was signed or recorded; the kiosk asks again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,11 +180,11 @@ class AuthProof:
 
 
 def open_applet(session: JpkiSession) -> CardStatus:
-    """Select the JPKI applet, check the token label and read both retry counters (no PIN is
-    sent): a card that is not a My Number Card is refused here, before anything is asked."""
-    session.select_ap()
-    session.token_label()
-    return CardStatus(session.pin_retries("auth"), session.pin_retries("sign"))
+    """Select the JPKI applet, tell what token it is and read its retry counters (no PIN is
+    sent): a card with no JPKI AP is refused here (NotAJpkiCard); what the flow does with a
+    phone, a face-authentication card or an unknown token, it decides from `token`."""
+    token = discover(session)
+    return CardStatus(token.auth_retries, token.sign_retries, token.has_sign_cert, token.kind)
 
 
 def _verified_certificate(session: JpkiSession, which: Which, pin: str, selected: bool) -> bytes:
@@ -194,6 +205,17 @@ def authenticate(
     applet is already selected this session, e.g. by `open_applet`)."""
     certificate = _verified_certificate(session, "auth", pin, selected)
     return AuthProof(certificate, session.sign_sha256("auth", message))
+
+
+def authenticate_on_phone(session: JpkiSession, message: bytes) -> AuthProof | None:
+    """Read the auth cert and sign SHA-256(message) on an iPhone, which the person unlocks
+    on the phone instead of with a PIN; None while the phone answers "security status not
+    satisfied" (not confirmed yet: nothing was signed). The applet is already selected."""
+    try:
+        certificate = session.read_certificate("auth")
+        return AuthProof(certificate, session.sign_sha256("auth", message))
+    except SecurityStatusNotSatisfied:
+        return None
 
 
 def read_auth_certificate(session: JpkiSession) -> bytes:
@@ -405,6 +427,28 @@ class Visit:
                 action="authenticate",
                 selected=True,
             )
+        return self._authenticated(proved)
+
+    def authenticate_on_phone(
+        self, service_id: str, provider_id: str
+    ) -> Authenticated | AwaitingConfirmation:
+        """An iPhone: sign a fresh challenge once the person has confirmed on the phone (no
+        PIN), verify the proof, look up the link; AwaitingConfirmation until then."""
+        session, terminal = self._card(), self._terminal_id
+        with self._kiosk_refusals("authenticate", provider_id):
+            nonce = self._challenges.issue(provider_id, terminal, self._clock()).nonce
+            signed = authenticate_on_phone(session, signed_message(provider_id, terminal, nonce))
+            if signed is None:
+                return AwaitingConfirmation()
+            proof = UserProof(
+                provider_id, terminal, nonce, signed.certificate_der, signed.signature
+            )
+            verdict = self._verifier.verify_user_proof(proof, self._clock(), action="authenticate")
+        return self._authenticated(Proved(verdict, signed.certificate_der))
+
+    def _authenticated(self, proved: Proved) -> Authenticated:
+        """The verdict as the flow needs it (refused unless ok), with the link or the stale
+        link a re-enrolment renews."""
         verdict = proved.verdict
         refuse_unless_ok(verdict)
         link, renews = None, None

@@ -39,6 +39,10 @@ Files and selection:
   returned; an exception from `on_change` propagates (the card's memory failed).
 - GET CHALLENGE (P1P2=0000, Le 1..256) answers Le random bytes from the injected source.
 - The card answers whether or not it was powered on: vpcd powers it before any APDU.
+- A personality (kiosk.simcard.personality) makes it an Android phone, an iPhone or a
+  face-authentication card instead; what each changes, and how sure that is, is written there.
+- `pins_received` counts the VERIFY commands that carried a PIN, per PIN: tests assert with it
+  that a PIN reached the card at most once per entry.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from kiosk.pki.cardfile import CardFile
+from kiosk.simcard.personality import AUTH_CERTIFICATE_ONLY, BOTH_CERTIFICATES, Personality
 
 ATR = bytes.fromhex("3BE000FF8131FE4514")
 #: The emulator writes its card facts (this AID, the PIN formats below, the label in
@@ -224,22 +229,33 @@ def token_info(label: str, serial: bytes) -> bytes:
     return info
 
 
-def _build_files(card: CardFile) -> dict[int, Ef]:
+def _build_files(card: CardFile, personality: Personality = Personality.CARD) -> dict[int, Ef]:
     digest = hashlib.sha256(card.auth.certificate).digest()
     serial = str(int.from_bytes(digest[:8], "big") % 10**16).zfill(16).encode()
+    phone = personality in (Personality.ANDROID, Personality.IPHONE)
+    label = personality.label(card.token_label)
     files = [
-        _cert_ef(0x0001, card.sign.certificate, PinRef.SIGN),
         _cert_ef(0x0002, card.sign.ca_certificate),
-        Ef(0x0006, EfKind.BINARY, token_info(card.token_label, serial)),
-        Ef(0x0008, EfKind.BINARY, b"\x8f\x8f\x00"),
-        _cert_ef(0x000A, card.auth.certificate),
+        Ef(0x0006, EfKind.BINARY, token_info(label, serial)),
+        Ef(
+            0x0008,
+            EfKind.BINARY,
+            BOTH_CERTIFICATES if personality.has_sign else AUTH_CERTIFICATE_ONLY,
+        ),
+        _cert_ef(0x000A, card.auth.certificate, PinRef.AUTH if phone else None),
         _cert_ef(0x000B, card.auth.ca_certificate),
         Ef(0x0017, EfKind.KEY, pin=PinRef.AUTH),
-        Ef(0x0018, EfKind.PIN, pin=PinRef.AUTH),
-        Ef(0x001A, EfKind.KEY, pin=PinRef.SIGN),
-        Ef(0x001B, EfKind.PIN, pin=PinRef.SIGN),
     ]
-    return {ef.fid: ef for ef in files}
+    if personality.has_pins:
+        files.append(Ef(0x0018, EfKind.PIN, pin=PinRef.AUTH))
+    if personality.has_sign:
+        files += [
+            _cert_ef(0x0001, card.sign.certificate, PinRef.SIGN),
+            Ef(0x001A, EfKind.KEY, pin=PinRef.SIGN),
+        ]
+        if personality.has_pins:
+            files.append(Ef(0x001B, EfKind.PIN, pin=PinRef.SIGN))
+    return {ef.fid: ef for ef in sorted(files, key=lambda ef: ef.fid)}
 
 
 _PIN_FORMAT = {
@@ -262,11 +278,13 @@ class VirtualCard:
         card: CardFile,
         on_change: Callable[[CardFile], None] | None = None,
         random_bytes: Callable[[int], bytes] = os.urandom,
+        personality: Personality = Personality.CARD,
     ) -> None:
         self._card = card
         self._on_change = on_change
         self._random_bytes = random_bytes
-        self._files = _build_files(card)
+        self.personality = personality
+        self._files = _build_files(card, personality)
         self._keys = {
             PinRef.AUTH: _RsaKey.from_pem(card.auth.private_key_pem),
             PinRef.SIGN: _RsaKey.from_pem(card.sign.private_key_pem),
@@ -274,6 +292,27 @@ class VirtualCard:
         self._df: bytes | None = None
         self._ef: Ef | None = None
         self._verified: set[PinRef] = set()
+        self._confirmed = False  # an iPhone's Face ID, armed for one signature
+        #: VERIFY commands that carried a PIN, per PIN (whatever the card answered)
+        self.pins_received: dict[PinRef, int] = {PinRef.AUTH: 0, PinRef.SIGN: 0}
+
+    def confirm(self) -> None:
+        """The person confirms on the iPhone (side button, Face ID): the next signature, and
+        the certificate reads before it, are allowed. ValueError on any other token."""
+        if self.personality is not Personality.IPHONE:
+            raise ValueError("only an iPhone is confirmed on the phone")
+        self._confirmed = True
+
+    @property
+    def confirmed(self) -> bool:
+        """An iPhone confirmation is armed and not used up yet."""
+        return self._confirmed
+
+    def _unlocked(self, pin: PinRef) -> bool:
+        """The PIN was verified this session (an iPhone: a confirmation is armed)."""
+        if self.personality is Personality.IPHONE:
+            return self._confirmed
+        return pin in self._verified
 
     @property
     def card(self) -> CardFile:
@@ -371,7 +410,7 @@ class VirtualCard:
         ef = self._ef
         if ef is None:
             return _sw(SW_NO_CURRENT_EF)
-        if ef.kind is not EfKind.BINARY or (ef.pin is not None and ef.pin not in self._verified):
+        if ef.kind is not EfKind.BINARY or (ef.pin is not None and not self._unlocked(ef.pin)):
             return _sw(SW_SECURITY)
         if offset >= len(ef.content):
             return _sw(SW_OFFSET)
@@ -418,6 +457,10 @@ class VirtualCard:
             return _sw(pin)
         if cmd.le is not None or len(cmd.data) > MAX_PIN_BYTES:
             return _sw(SW_WRONG_LENGTH)
+        if cmd.data:
+            self.pins_received[pin] += 1
+        if self.personality is Personality.FACE_AUTH:
+            return _sw(SW_BLOCKED)  # PIN use made impossible: nothing is compared or spent
         slot = self._card.auth if pin is PinRef.AUTH else self._card.sign
         if not cmd.data:
             return _sw(0x63C0 | slot.retries_left)
@@ -439,7 +482,7 @@ class VirtualCard:
             return _sw(pin)
         if cmd.le is not None or not 1 <= len(cmd.data) <= MAX_PIN_BYTES:
             return _sw(SW_WRONG_LENGTH)
-        if self._retries(pin) == 0:
+        if self._retries(pin) == 0 or self.personality is Personality.FACE_AUTH:
             return _sw(SW_BLOCKED)
         if pin not in self._verified:
             return _sw(SW_SECURITY)
@@ -458,13 +501,14 @@ class VirtualCard:
         pin = self._referenced(cmd.p2, EfKind.KEY)
         if isinstance(pin, int):
             return _sw(pin)
-        if pin not in self._verified:
+        if not self._unlocked(pin):
             return _sw(SW_SECURITY)
         key = self._keys[pin]
         if not 1 <= len(cmd.data) <= key.size - 11:
             return _sw(SW_WRONG_LENGTH)
         if cmd.le is not None and cmd.le < key.size:
             return _sw(SW_WRONG_LENGTH)
+        self._confirmed = False  # an iPhone's confirmation serves one signature
         return _sw(SW_OK, key.sign_pkcs1(cmd.data))
 
     def _get_challenge(self, cmd: Command) -> bytes:
