@@ -23,7 +23,13 @@ from kiosk.i18n import Language, Text
 from kiosk.jpki_facts import AUTH_PIN_RE, SIGN_PASSWORD_RE
 from kiosk.reader_status import ReaderStatus
 from kiosk.services.base import ConsentItem, Link, ServiceContext, ServicePreview, ServiceResult
-from kiosk.services.visit import Authenticated, CardStatus, EnrolmentCandidate
+from kiosk.services.visit import (
+    Authenticated,
+    AwaitingConfirmation,
+    CardStatus,
+    EnrolmentCandidate,
+    TokenKind,
+)
 
 
 class Screen(StrEnum):
@@ -35,6 +41,8 @@ class Screen(StrEnum):
     INSERT_CARD = "insert_card"
     READING = "reading"
     PIN = "pin"
+    CONFIRM_ON_PHONE = "confirm_on_phone"  # an iPhone: confirm with Face ID, then continue
+    TOKEN_REFUSED = "token_refused"  # noqa: S105 (a screen name) — a token not usable here
     PUT_BACK = "put_back"
     WORKING = "working"
     PASSWORD = "password"  # noqa: S105 (a screen name, not a secret)
@@ -58,6 +66,7 @@ class Work(StrEnum):
 
     READ_CARD = "read_card"
     AUTHENTICATE = "authenticate"
+    CONFIRM_PHONE = "confirm_phone"  # an iPhone signs once the person confirmed on it
     READ_SIGNER = "read_signer"
     ENROL = "enrol"
     PREPARE = "prepare"  # a service's preview before consent (e.g. the amount to pay)
@@ -93,6 +102,15 @@ STAFF_CALL_TEXT: dict[StaffCall, str] = {
     StaffCall.NOT_DELIVERED: "staff.not_delivered",
     StaffCall.NO_CHANNEL: "staff.no_channel",
 }
+
+
+class TokenRefusal(StrEnum):
+    """Why the token in the reader cannot be used here; its screen says what to do instead."""
+
+    FACE_AUTH = "face_auth"  # a face-authentication card: no usable PIN, no sign cert
+    PHONES_OFF = "phones_off"  # a smartphone, and this kiosk does not take phones
+    UNKNOWN = "unknown"  # a JPKI token with a label this kiosk does not know
+    IPHONE_ENROL = "iphone_enrol"  # registering needs a signature password an iPhone lacks
 
 
 class Sound(StrEnum):
@@ -162,6 +180,11 @@ class ReaderChanged:
 @dataclass(frozen=True, slots=True)
 class SubmitPin:
     pin: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmedOnPhone:
+    """The person says they confirmed on their iPhone (side button, Face ID)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +325,7 @@ Event = (
     | Retry
     | ReaderChanged
     | SubmitPin
+    | ConfirmedOnPhone
     | SubmitPassword
     | SubmitBindingCode
     | ConfirmInfo
@@ -416,6 +440,9 @@ class FlowConfig:
     staff_enabled: bool = False  # at least one member of staff is configured
     staff_channel: bool = False  # a channel to call staff is configured
     staff_voids: bool = False  # the staff desk can void payments (StaffPort.can_void)
+    #: Smartphone certificates are taken: the operator enabled them and configured their
+    #: trust anchors (kiosk.config's [tokens]); else a phone gets the refusal screen.
+    accept_phones: bool = False
     language: Language = "ja"
 
 
@@ -464,6 +491,8 @@ class FlowState:
     #: ignored) and the end of a staff-login lockout (the staff desk enforces it too).
     staff_call_id: int = 0
     staff_locked_until: float | None = None
+    #: Why the token in the reader cannot be used (the TOKEN_REFUSED screen's reason).
+    token_refusal: TokenRefusal | None = None
 
     @property
     def staff(self) -> bool:
@@ -489,6 +518,8 @@ IDLE_SCREENS = frozenset(
         Screen.PROVIDERS,
         Screen.INSERT_CARD,
         Screen.PIN,
+        Screen.CONFIRM_ON_PHONE,
+        Screen.TOKEN_REFUSED,
         Screen.PASSWORD,
         Screen.REVIEW,
         Screen.ENROL_CONSENT,
@@ -682,6 +713,7 @@ _USER_EVENTS = (
     Done,
     Retry,
     SubmitPin,
+    ConfirmedOnPhone,
     SubmitPassword,
     SubmitBindingCode,
     ConfirmInfo,
@@ -798,7 +830,7 @@ def _card_out(flow: Flow, s: FlowState, now: float) -> Transition:
         else ReaderStatus.READY
     )
     moved = replace(s, card_present=False, reader=reader)
-    if s.screen is Screen.PIN:
+    if s.screen in (Screen.PIN, Screen.CONFIRM_ON_PHONE):  # nothing sent yet: put it back
         paused = replace(
             moved,
             screen=Screen.PUT_BACK,
@@ -919,9 +951,36 @@ def _read_done(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
     if not isinstance(status, CardStatus):
         return _bad_result(flow, s, now)
     s = replace(s, card=status, work=None)
+    refusal = _token_refusal(flow, status.token)
+    if refusal is not None:
+        return _refuse_token(flow, s, refusal, now)
+    if status.token is TokenKind.IPHONE:  # no PIN: try at once, the person may have confirmed
+        return flow.work(s, Work.CONFIRM_PHONE, now)
     if status.auth_retries == 0:
         return flow.error(s, Problem(ProblemCode.PIN_BLOCKED, 0), now)
     return Transition(flow.go(s, Screen.PIN, now), _warn_last_try(status.auth_retries))
+
+
+def _token_refusal(flow: Flow, token: TokenKind) -> TokenRefusal | None:
+    """Why this token cannot be used here, or None. An Android phone is asked its PIN like a
+    card (the PIN comes before its certificate can be read), an iPhone its confirmation."""
+    if token is TokenKind.FACE_AUTH:
+        return TokenRefusal.FACE_AUTH
+    if token is TokenKind.UNKNOWN:
+        return TokenRefusal.UNKNOWN
+    if token.is_phone and not flow.config.accept_phones:
+        return TokenRefusal.PHONES_OFF
+    return None
+
+
+def _refuse_token(flow: Flow, s: FlowState, refusal: TokenRefusal, now: float) -> Transition:
+    """The screen that says plainly what the person can do instead (no try is counted)."""
+    moved = flow.go(s, Screen.TOKEN_REFUSED, now, token_refusal=refusal, problem=None)
+    return Transition(moved, (PlaySound(Sound.ERROR),))
+
+
+def _confirmed_on_phone(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
+    return flow.work(s, Work.CONFIRM_PHONE, now)
 
 
 def _warn_last_try(retries: int) -> tuple[Effect, ...]:
@@ -956,7 +1015,9 @@ def _work_done(flow: Flow, s: FlowState, e: object, now: float) -> Transition:
         return Transition(s)
     kind, value = s.work, e.value
     s = replace(s, work=None)
-    if kind is Work.AUTHENTICATE:
+    if kind is Work.CONFIRM_PHONE and isinstance(value, AwaitingConfirmation):
+        return Transition(flow.go(s, Screen.CONFIRM_ON_PHONE, now), (PlaySound(Sound.ATTENTION),))
+    if kind in (Work.AUTHENTICATE, Work.CONFIRM_PHONE):
         if not isinstance(value, Authenticated):
             return _bad_result(flow, s, now)
         s = replace(s, authenticated=value, link=value.link)
@@ -995,6 +1056,8 @@ def _show_result(flow: Flow, s: FlowState, result: ServiceResult, now: float) ->
 
 def _ask_password(flow: Flow, s: FlowState, now: float, notice: Problem | None) -> Transition:
     card = s.card
+    if card is not None and card.token is TokenKind.IPHONE:
+        return _refuse_token(flow, s, TokenRefusal.IPHONE_ENROL, now)
     if card is not None and not card.has_sign_cert:
         return flow.error(s, Problem(ProblemCode.NO_SIGN_CERT), now)
     if card is not None and card.sign_retries == 0:
@@ -1332,6 +1395,12 @@ TABLE: dict[tuple[Screen, type], Handler] = {
     (Screen.PIN, SubmitPin): _submit_pin,
     (Screen.PIN, Cancel): _finish,
     (Screen.PIN, CallStaff): _on_call_staff,
+    (Screen.CONFIRM_ON_PHONE, ConfirmedOnPhone): _confirmed_on_phone,
+    (Screen.CONFIRM_ON_PHONE, Cancel): _finish,
+    (Screen.CONFIRM_ON_PHONE, CallStaff): _on_call_staff,
+    (Screen.TOKEN_REFUSED, Done): _finish,
+    (Screen.TOKEN_REFUSED, Cancel): _finish,
+    (Screen.TOKEN_REFUSED, CallStaff): _on_call_staff,
     (Screen.PUT_BACK, Cancel): _to_start,
     (Screen.WORKING, WorkDone): _work_done,
     (Screen.WORKING, WorkFailed): _work_failed,
