@@ -98,6 +98,8 @@ class CardWorker(QObject):
                 if job.context is not None:
                     raise ValueError("authentication comes before any service context")
                 return b.authenticate(job.secret, job.service_id, job.provider_id)
+            case Work.CONFIRM_PHONE:
+                return b.authenticate_on_phone(job.service_id, job.provider_id)
             case Work.READ_SIGNER:
                 return b.read_signer(job.secret, _needed(job.authenticated, "authentication"))
             case Work.ENROL:
