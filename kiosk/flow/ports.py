@@ -16,7 +16,12 @@ from typing import Protocol
 from kiosk.errors import KioskError
 from kiosk.flow.errors_catalogue import Problem, ProblemCode
 from kiosk.services.base import Link, ServiceContext, ServicePreview, ServiceResult
-from kiosk.services.visit import Authenticated, CardStatus, EnrolmentCandidate
+from kiosk.services.visit import (
+    Authenticated,
+    AwaitingConfirmation,
+    CardStatus,
+    EnrolmentCandidate,
+)
 
 
 class FlowProblem(KioskError):
@@ -40,6 +45,12 @@ class FlowBackend(Protocol):
 
     def authenticate(self, pin: str, service_id: str, provider_id: str) -> Authenticated:
         """Prove the user certificate with the PIN (one VERIFY) and verify the proof."""
+
+    def authenticate_on_phone(
+        self, service_id: str, provider_id: str
+    ) -> Authenticated | AwaitingConfirmation:
+        """An iPhone: prove the user certificate once the person confirmed on the phone (no
+        PIN); AwaitingConfirmation while the phone says it was not confirmed."""
 
     def read_signer(self, password: str, authenticated: Authenticated) -> EnrolmentCandidate:
         """Prove the signature certificate with the password and read the 4 info from it."""
