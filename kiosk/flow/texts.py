@@ -113,6 +113,82 @@ TEXTS: dict[str, Text] = {
         "Shield the keypad as you type",
         "てで かくして いれて ください",
     ),
+    # tokens other than the card (issue 16): phones, face-authentication cards
+    "pin.phone": T(
+        "スマートフォンに設定した暗証番号(数字4桁)です。カードの暗証番号とは別です。",
+        "Use the 4-digit PIN you set on your phone; it is not your card's PIN.",
+        "スマホで きめた あんしょうばんごう(すうじ 4つ)です。カードの ばんごうとは ちがいます。",
+    ),
+    "work.confirm_phone": T(
+        "iPhoneで確認しています", "Checking with your iPhone", "iPhoneで しらべて います"
+    ),
+    "phone_confirm.title": T(
+        "iPhoneで本人確認をしてください",
+        "Please confirm on your iPhone",
+        "iPhoneで ほんにんかくにんを して ください",
+    ),
+    "phone_confirm.text": T(
+        "サイドボタンを2回押し、Face ID(またはTouch ID)で確認してから、"
+        "iPhoneを読み取り機に当てたまま「確認しました」を押してください。",
+        "Double-click the side button and confirm with Face ID (or Touch ID), then keep the "
+        "iPhone on the reader and press “I have confirmed”.",
+        "よこの ボタンを 2かい おして、かおで たしかめて ください。"
+        "iPhoneを よみとりきに おいた まま「たしかめました」を おして ください。",
+    ),
+    "phone_confirm.done": T("確認しました", "I have confirmed", "たしかめました"),
+    "token.face_auth.title": T(
+        "このカードはこの端末では使えません",
+        "This card cannot be used at this kiosk",
+        "この カードは ここでは つかえません",
+    ),
+    "token.face_auth.text": T(
+        "顔認証マイナンバーカード(暗証番号なし)、または暗証番号がロックされたカードです。"
+        "受付の顔認証付きカードリーダーをご利用いただくか、暗証番号を設定したカードで"
+        "お手続きください。暗証番号の設定・ロック解除はお住まいの市区町村の窓口でできます。"
+        "係員もお手伝いします。",
+        "This is a face-authentication My Number Card (no PIN), or a card whose PIN is "
+        "locked. Please use the face-recognition card reader at reception, or a card with a "
+        "PIN. Your municipal office can set a PIN or unlock it. A member of staff can also "
+        "help you.",
+        "かおで たしかめる カード(あんしょうばんごう なし)か、ばんごうが ロックされた "
+        "カードです。うけつけの かおで たしかめる きかいを つかうか、ばんごうの ある カードを "
+        "つかって ください。ばんごうは しやくしょで きめられます。かかりの ひとも てつだいます。",
+    ),
+    "token.phones_off.title": T(
+        "スマートフォンはこの端末では使えません",
+        "Phones cannot be used at this kiosk",
+        "スマホは ここでは つかえません",
+    ),
+    "token.phones_off.text": T(
+        "マイナンバーカードをお使いください。カードがない場合は係員にお声がけください。",
+        "Please use your My Number Card. If you do not have it with you, ask a member of staff.",
+        "マイナンバーカードを つかって ください。カードが ない ときは かかりの ひとに "
+        "いって ください。",
+    ),
+    "token.unknown.title": T(
+        "この種類のカードには対応していません",
+        "This type of card is not supported here",
+        "この しゅるいの カードは つかえません",
+    ),
+    "token.unknown.text": T(
+        "マイナンバーカードをお使いください。分からない場合は係員にお声がけください。",
+        "Please use your My Number Card. If you are unsure, ask a member of staff.",
+        "マイナンバーカードを つかって ください。わからない ときは かかりの ひとに "
+        "きいて ください。",
+    ),
+    "token.iphone_enrol.title": T(
+        "iPhoneでは登録できません",
+        "Registration is not possible with an iPhone",
+        "iPhoneでは とうろく できません",
+    ),
+    "token.iphone_enrol.text": T(
+        "はじめての登録には署名用パスワードが必要です。マイナンバーカード(またはAndroidの"
+        "スマートフォン)で登録してください。係員もお手伝いします。",
+        "The first registration needs the signature password. Please register with your "
+        "My Number Card (or an Android phone). A member of staff can also help you.",
+        "はじめての とうろくには パスワードが いります。マイナンバーカードで とうろく して "
+        "ください。かかりの ひとも てつだいます。",
+    ),
     "put_back.title": T(
         "カードを戻してください", "Please put the card back", "カードを もどして ください"
     ),
