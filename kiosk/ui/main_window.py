@@ -54,6 +54,7 @@ from kiosk.ui.staff_page import (
     StaffVoidPage,
 )
 from kiosk.ui.style import enforce_touch_size, theme, touch_px
+from kiosk.ui.token_page import ConfirmPhonePage, TokenRefusedPage
 
 _LANGUAGE_KEYS = {"ja": "lang.ja", "en": "lang.en", "ja-easy": "lang.easy"}
 #: What each language button does, told to a screen reader in the current language.
@@ -133,6 +134,8 @@ class KioskWindow(QWidget):
             (Screen.INSERT_CARD, InsertPage(send)),
             (Screen.READING, working),
             (Screen.PIN, PinPage(send, pin_pad(shuffle_pin_pad))),
+            (Screen.CONFIRM_ON_PHONE, ConfirmPhonePage(send)),
+            (Screen.TOKEN_REFUSED, TokenRefusedPage(send)),
             (Screen.PUT_BACK, PutBackPage(send)),
             (Screen.WORKING, working),
             (Screen.PASSWORD, PasswordPage(send, password_keyboard())),
