@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "payment",
     "oidc",
     "doctor",
+    "renewal",
 )
 
 
