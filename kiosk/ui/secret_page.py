@@ -109,6 +109,8 @@ class PinPage(SecretPage):
         self.retries.setText(self.t("pin.retries", retries=retries))
         last = retries == 1
         lines = [self.t("pin.last_try" if last else "pin.shield")]
+        if state.card is not None and state.card.token.is_phone:  # an Android phone's own PIN
+            lines.insert(0, self.t("pin.phone"))
         if state.staff_called:  # staff are coming only when the call was delivered
             lines.append(self.t(STAFF_CALL_TEXT[state.staff_call]))
         self.notice.setVisible(True)
