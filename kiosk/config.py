@@ -228,6 +228,19 @@ class CrlRefreshConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TokensConfig:
+    """`[tokens]`: which JPKI tokens besides the My Number Card are taken (docs/tokens.md).
+
+    Smartphone certificates have their own CA and revocation data: a phone is taken only when
+    `accept_phones` is on AND `phone_trust_dir` holds their trust anchors (their CRLs go in
+    `crl_dir` with the card's); otherwise a phone gets a screen saying to use the card."""
+
+    accept_phones: bool = False
+    #: Directory of the phone certificates' CA certificates (PEM/DER); empty = none.
+    phone_trust_dir: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Everything the kiosk, the CLI and the platform read from configuration."""
 
@@ -335,6 +348,8 @@ class Config:
     oidc_clients: Mapping[str, OidcClient] = field(default_factory=dict)
     #: `[crl_refresh]`: CRLs fetched on a schedule from their URLs.
     crl_refresh: CrlRefreshConfig = CrlRefreshConfig()
+    #: `[tokens]`: smartphone certificates, off unless enabled with their trust anchors.
+    tokens: TokensConfig = TokensConfig()
 
     @property
     def effective_database_url(self) -> str:
@@ -380,6 +395,7 @@ _FILE_ONLY = (
     "oidc",
     "oidc_clients",
     "crl_refresh",
+    "tokens",
 )
 
 
@@ -773,6 +789,15 @@ def _crl_refresh(value: Any) -> CrlRefreshConfig:
     return CrlRefreshConfig(tuple(urls), cache_dir=cache_dir, **numbers)
 
 
+def _tokens(value: Any) -> TokensConfig:
+    """`[tokens]`: accept_phones (true/false) and the phone certificates' anchor directory."""
+    t = _closed_table(value, "tokens", ("accept_phones", "phone_trust_dir"))
+    accept = t.get("accept_phones", False)
+    if not isinstance(accept, bool):
+        raise _refuse(key_path("tokens", "accept_phones"), "must be true or false")
+    return TokensConfig(accept, _string(t.get("phone_trust_dir", ""), "tokens", "phone_trust_dir"))
+
+
 def _oidc_clients(value: Any) -> Mapping[str, OidcClient]:
     """`[[oidc_clients]]`: each online service, checked by kiosk.oidc.clients."""
     try:
@@ -808,6 +833,7 @@ _SECTIONS: dict[str, Callable[[Any], Any]] = {
     "oidc": _oidc,
     "oidc_clients": _oidc_clients,
     "crl_refresh": _crl_refresh,
+    "tokens": _tokens,
 }
 
 
