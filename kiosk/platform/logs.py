@@ -7,7 +7,9 @@ writes JSON lines to stderr, its own and uvicorn's.
 A JSON line has `time` (UTC, ISO 8601, milliseconds), `level`, `logger` and `event` (the
 formatted message), and then only the structured fields a log call passes by name in
 `FIELDS` (`extra={...}`): the boundary's one line per request (kiosk.platform.edge.Edge)
-passes method, endpoint, provider, terminal, status, reason and ms. Any other extra is dropped:
+passes method, endpoint, provider, terminal, status, reason and ms; the kiosk's events
+(kiosk.services.event_log, `kiosk --log-format json` or under systemd's journal) pass
+provider, terminal, outcome and reason. Any other extra is dropped:
 an allow-list, so a body, a token, a PIN or the 4 info passed by mistake never reaches a line.
 An exception is named by its type only: its message and traceback may quote the values that
 failed. JSON escapes every control character, so a line is always one line.
@@ -25,7 +27,16 @@ __all__ = ["FIELDS", "PLAIN_FORMAT", "JsonFormatter", "LogFormat", "log_config"]
 LogFormat = Literal["plain", "json"]
 
 #: The structured fields a JSON line may carry besides time, level, logger and event.
-FIELDS: Final = ("method", "endpoint", "provider", "terminal", "status", "reason", "ms")
+FIELDS: Final = (
+    "method",
+    "endpoint",
+    "provider",
+    "terminal",
+    "status",
+    "reason",
+    "ms",
+    "outcome",
+)
 #: The plain text line (as `kiosk`'s own command line logs).
 PLAIN_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
