@@ -26,6 +26,7 @@ from kiosk.flow.staff import StaffDesk
 from kiosk.i18n import plain
 from kiosk.local import import_crls
 from kiosk.services.base import Service, asks_code, prepares
+from kiosk.services.event_log import LoggedAudit
 from kiosk.services.identity import IdentityService
 from kiosk.services.visit import AuditSink, Visit
 
@@ -491,8 +492,9 @@ def local_backend(
 ) -> Visit:
     """The visit with local verification over the store (its audit is appended to
     `audits`, for the staff desk; what must be stopped at the end, to `closers`)."""
+    audit = LoggedAudit(local.audit, cfg.terminal_id)  # to the store, then the log
     if audits is not None:
-        audits.append(local.audit)
+        audits.append(audit)
     closers = closers if closers is not None else []
     if services is None:
         services = configured_services(cfg, local.db, closers)
@@ -500,7 +502,7 @@ def local_backend(
         connect,
         local.verifier,
         local.challenges,
-        local.audit,
+        audit,
         services,
         cfg.terminal_id,
         utc_now,
@@ -529,7 +531,8 @@ def platform_backend(
     closers.append(db.dispose)
     client = PlatformClient(cfg.platform_url, cfg.platform_token)
     closers.append(client.close)
-    audit = AuditLog(db, keeps_serials=False, terminal_id=cfg.terminal_id)  # not a verifier's
+    own = AuditLog(db, keeps_serials=False, terminal_id=cfg.terminal_id)  # not a verifier's
+    audit = LoggedAudit(own, cfg.terminal_id)  # to the store, then the log
     if audits is not None:
         audits.append(audit)
     if services is None:
