@@ -185,9 +185,15 @@ def check_config(load: Callable[[], Config]) -> tuple[CheckResult, Config | None
     try:
         cfg = load()
     except ConfigError as e:
-        return fail("config", str(e), "correct that key in the configuration file"), None
+        return fail("config", str(e), _CONFIG_REMEDY), None
     mode = "local verification" if cfg.verification == "local" else "platform verification"
     return ok("config", f"valid ({mode}, provider {cfg.provider_id}, {cfg.terminal_id})"), cfg
+
+
+_CONFIG_REMEDY = (
+    "correct the configuration file given with --config (each key is described in "
+    "kiosk.example.toml)"
+)
 
 
 def check_pcscd(readers: Readers) -> tuple[CheckResult, Mapping[str, bytes | None] | None]:
