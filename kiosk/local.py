@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from kiosk.store.links import LinkRepository
     from kiosk.verify.certcheck import RevocationSource
     from kiosk.verify.challenge import ChallengeService
+    from kiosk.verify.trust import TrustStore
     from kiosk.verify.verifier import Verifier
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,6 @@ class LocalContext:
         from kiosk.store.links import LinkRepository
         from kiosk.store.verification import SqlVerificationStore
         from kiosk.verify.challenge import ChallengeService
-        from kiosk.verify.trust import TrustStore
         from kiosk.verify.verifier import Verifier
 
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
@@ -68,7 +68,7 @@ class LocalContext:
         db.upgrade()
         challenges = ChallengeService(ttl_s=cfg.challenge_ttl_s, keys=challenge_keys(cfg))
         verifier = Verifier(
-            TrustStore.from_dir(cfg.trust_dir),
+            trust_store(cfg),
             SqlVerificationStore(db),
             challenges,
             crl_grace_s=cfg.crl_grace_s,
@@ -83,6 +83,41 @@ class LocalContext:
             AuditLog(db, terminal_id=cfg.terminal_id),
             db,
         )
+
+
+def phones_accepted(cfg: Config) -> bool:
+    """Smartphone certificates are taken: `[tokens] accept_phones` is on and
+    `phone_trust_dir` holds at least one anchor. Enabled without usable anchors is logged
+    and refused (a phone then gets the screen that says to use the card)."""
+    tokens = cfg.tokens
+    if not tokens.accept_phones:
+        return False
+    from kiosk.verify.trust import TrustError, TrustStore
+
+    if not tokens.phone_trust_dir:
+        log.warning("phones are not taken: [tokens] accept_phones needs phone_trust_dir")
+        return False
+    try:
+        found = len(TrustStore.from_dir(tokens.phone_trust_dir)) > 0
+    except TrustError as e:
+        log.warning("phones are not taken: [tokens] phone_trust_dir: %s", e)
+        return False
+    if not found:
+        log.warning("phones are not taken: [tokens] phone_trust_dir holds no trust anchor")
+    return found
+
+
+def trust_store(cfg: Config) -> TrustStore:
+    """The anchors verification pins: the cards' (`trust_dir`) and, when phones are taken,
+    the phone certificates' own (`[tokens] phone_trust_dir`, a group of their own)."""
+    from kiosk.verify.scheme import SchemeName
+    from kiosk.verify.trust import AnchorGroup, TokenClass, TrustStore
+
+    if not phones_accepted(cfg):
+        return TrustStore.from_dir(cfg.trust_dir)
+    # phone certificates are RSA-2048 like today's card's (../shared/jpki-lifecycle.md §2) [L]
+    phones = AnchorGroup("phone", TokenClass.PHONE, frozenset({SchemeName.RSA_PKCS1V15_SHA256}))
+    return TrustStore.from_dirs(cfg.trust_dir, [(phones, Path(cfg.tokens.phone_trust_dir))])
 
 
 def challenge_keys(cfg: Config) -> list[bytes]:
@@ -143,11 +178,10 @@ def import_crls(cfg: Config, local: LocalContext) -> None:
     from kiosk.store.crlimport import import_sources
     from kiosk.store.revocation import SqlRevocationIndex
     from kiosk.verify.crl import check_crl
-    from kiosk.verify.trust import TrustStore
 
     if not cfg.crl_dir.exists():
         return
-    trust = TrustStore.from_dir(cfg.trust_dir)
+    trust = trust_store(cfg)
     index = SqlRevocationIndex(local.db)
     now = utc_now()
     check = partial(check_crl, trust=trust, now=now)
