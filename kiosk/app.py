@@ -24,7 +24,7 @@ from kiosk.flow.machine import Flow, FlowConfig, Provider, ServiceInfo
 from kiosk.flow.ports import FlowBackend, StaffPort
 from kiosk.flow.staff import StaffDesk
 from kiosk.i18n import plain
-from kiosk.local import import_crls
+from kiosk.local import import_crls, phones_accepted
 from kiosk.services.base import Service, asks_code, prepares
 from kiosk.services.event_log import LoggedAudit
 from kiosk.services.identity import IdentityService
@@ -315,6 +315,7 @@ def flow_config(cfg: Config, services: Mapping[str, Service]) -> FlowConfig:
         staff_enabled=bool(cfg.staff),
         staff_channel=bool(cfg.staff_call_url),
         language=cfg.language,
+        accept_phones=phones_accepted(cfg),
     )
 
 
