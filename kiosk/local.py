@@ -56,10 +56,11 @@ class LocalContext:
                 "local verification, and the certificate records it keeps, are for authorised "
                 "verifiers only"
             )
+        from kiosk.clock import utc_now
         from kiosk.store.audit import AuditLog
         from kiosk.store.engine import Database
         from kiosk.store.links import LinkRepository
-        from kiosk.store.verification import SqlVerificationStore
+        from kiosk.store.renewal import LinkRenewals, RenewingVerificationStore, SqlSuccessionSource
         from kiosk.verify.challenge import ChallengeService
         from kiosk.verify.verifier import Verifier
 
@@ -69,7 +70,8 @@ class LocalContext:
         challenges = ChallengeService(ttl_s=cfg.challenge_ttl_s, keys=challenge_keys(cfg))
         verifier = Verifier(
             trust_store(cfg),
-            SqlVerificationStore(db),
+            # a renewed card's first proof moves its link (the CA's link data, `kiosk renewal`)
+            RenewingVerificationStore(db, LinkRenewals(db, SqlSuccessionSource(db)), utc_now),
             challenges,
             crl_grace_s=cfg.crl_grace_s,
             sources=ocsp_sources(cfg),
