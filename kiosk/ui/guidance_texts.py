@@ -62,6 +62,19 @@ _ACTIONS: dict[str, Text] = {
         "いれた すうじは いいません。いくつ いれたか だけ いいます。"
         "マイナスキーで やめます。",
     ),
+    "phone": T(
+        "確認したらエンターキーを押してください。やめるときはマイナスキーを押してください。",
+        "When you have confirmed, press Enter. Press minus to cancel.",
+        "たしかめたら エンターキーを おして ください。やめる ときは マイナスキーです。",
+    ),
+    "refused": T(
+        "理由と、代わりにできることは画面に表示しています。"
+        "エンターキーで終了します。係員に声をかけることもできます。",
+        "Why, and what you can do instead, is on the screen. Press Enter to finish. "
+        "You can also ask a member of staff.",
+        "わけと、かわりに できる ことは がめんに あります。エンターキーで おわります。"
+        "かかりの ひとに きく ことも できます。",
+    ),
     "put_back": T(
         "時間内にカードを戻すと、手続きを続けられます。",
         "Put the card back in time to go on.",
@@ -131,6 +144,8 @@ _SCREENS: dict[Screen, tuple[str, str]] = {
     Screen.INSERT_CARD: ("insert.title", "insert"),
     Screen.READING: ("reading.title", "wait"),
     Screen.PIN: ("pin.title", "pin"),
+    Screen.CONFIRM_ON_PHONE: ("phone_confirm.title", "phone"),
+    Screen.TOKEN_REFUSED: ("", "refused"),
     Screen.PUT_BACK: ("put_back.title", "put_back"),
     Screen.WORKING: ("work.run_service", "wait"),
     Screen.PASSWORD: ("password.title", "password"),
