@@ -22,7 +22,14 @@ ANDROID_LABEL = "JPKIAPGPSETOKEN"
 IPHONE_LABEL = "JPKIAPIOSTOKEN"
 TOKEN_LABEL_LENGTH = 32
 
-#: Length of a signature by either JPKI key (RSA-2048): anything else is not the card's.
+#: The next-generation card's 「(仮称)認証AP」 (the application with its PINs and keys).
+#: PROVISIONAL: no AID is public; a placeholder of this project (docs/next-card.md).
+NEXT_AUTH_AID = bytes.fromhex("D392F000260200000001")
+#: The applications that may hold the JPKI keys, in the order the session tries them.
+JPKI_APPLICATIONS: tuple[bytes, ...] = (AID, NEXT_AUTH_AID)
+
+#: Length of a signature by today's JPKI keys (RSA-2048); the next card's P-384 keys answer
+#: 96 bytes (the scheme of the key's certificate says which: kiosk.verify.scheme).
 SIGNATURE_LENGTH = 256
 #: Longest data COMPUTE DIGITAL SIGNATURE P1=00 pads (k − 11 for RSA-2048).
 MAX_SIGN_INPUT = SIGNATURE_LENGTH - 11

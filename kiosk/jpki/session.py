@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from kiosk.card.connection import CardConnection, send_apdu
 from kiosk.card.errors import ApduError
 from kiosk.jpki.constants import (
-    AID,
     CERT_EF,
+    JPKI_APPLICATIONS,
     KEY_EF,
     MAX_SIGN_INPUT,
     PHYSICAL_CARD_LABEL,
@@ -45,6 +45,7 @@ from kiosk.jpki.errors import (
     UnsupportedToken,
 )
 from kiosk.jpki_facts import MAX_TRIES, SECRET_FORMAT, Which, sha256_digest_info
+from kiosk.verify.scheme import card_scheme
 
 #: Status words to a SELECT of the JPKI AID that mean "no such application here".
 _NO_APPLICATION = frozenset({0x6A82, 0x6D00, 0x6E00})
@@ -98,15 +99,26 @@ class JpkiSession:
     def __init__(self, connection: CardConnection):
         self._conn = connection
         self._short_forms = True
+        #: the AID of the application that answered `select_ap` (None: not selected yet)
+        self.application: bytes | None = None
+        self._certificates: dict[str, bytes] = {}  # read this session, by name
 
-    def select_ap(self) -> None:
-        """Select the JPKI application; NotAJpkiCard when the card has none."""
-        try:
-            send_apdu(self._conn, 0x00, 0xA4, 0x04, 0x0C, AID)
-        except ApduError as e:
-            if e.sw in _NO_APPLICATION:
-                raise NotAJpkiCard() from e
-            raise
+    def select_ap(self) -> bytes:
+        """Select the application that holds the JPKI keys and return its AID: today's JPKI
+        AP, else the next card's 認証AP (JPKI_APPLICATIONS in order; the one found first in
+        this session first). NotAJpkiCard when the card has none."""
+        found = self.application
+        order = JPKI_APPLICATIONS if found is None else (found,) + JPKI_APPLICATIONS
+        for aid in dict.fromkeys(order):
+            try:
+                send_apdu(self._conn, 0x00, 0xA4, 0x04, 0x0C, aid)
+            except ApduError as e:
+                if e.sw in _NO_APPLICATION:
+                    continue
+                raise
+            self.application = aid
+            return aid
+        raise NotAJpkiCard()
 
     def token_label(self, allowed: frozenset[str] | None = frozenset({PHYSICAL_CARD_LABEL})) -> str:
         """The token label; UnsupportedToken unless it is in `allowed` (None accepts any)."""
@@ -139,6 +151,7 @@ class JpkiSession:
             if not chunk:
                 raise MalformedResponse("The certificate on the card is truncated.")
             cert += chunk[: total - len(cert)]
+        self._certificates[which] = bytes(cert)
         return bytes(cert)
 
     def pin_retries(self, which: Which) -> int:
@@ -173,10 +186,14 @@ class JpkiSession:
                 raise PinIncorrect(which, e.sw & 0x0F) from e
             raise PinUnconfirmed(which, e.sw) from e
 
-    def sign(self, which: Which, digest_info: bytes) -> bytes:
-        """RSASSA-PKCS1-v1_5 signature of a DER DigestInfo with the key `which`.
+    def sign(
+        self, which: Which, digest_info: bytes, signature_length: int = SIGNATURE_LENGTH
+    ) -> bytes:
+        """COMPUTE DIGITAL SIGNATURE of `digest_info` (a DER DigestInfo for an RSA key, the
+        bare hash for an EC key) with the key `which`.
 
-        MalformedResponse unless the card returns exactly one RSA-2048 block.
+        MalformedResponse unless the card returns exactly `signature_length` bytes (one
+        RSA-2048 block by default).
         """
         if not 1 <= len(digest_info) <= MAX_SIGN_INPUT:
             raise ValueError(f"the data to sign must be 1..{MAX_SIGN_INPUT} bytes")
@@ -188,13 +205,23 @@ class JpkiSession:
             if e.sw == 0x6982:
                 raise SecurityStatusNotSatisfied() from e
             raise
-        if len(signature) != SIGNATURE_LENGTH:
+        if len(signature) != signature_length:
             raise MalformedResponse("The card's signature does not have the key's length.")
         return signature
 
     def sign_sha256(self, which: Which, message: bytes) -> bytes:
-        """Sign `message` with SHA-256 (RSASSA-PKCS1-v1_5) using the key `which`."""
+        """Sign `message` with SHA-256 (RSASSA-PKCS1-v1_5) using the key `which` (an RSA key:
+        `sign_message` asks any card in its key's scheme)."""
         return self.sign(which, sha256_digest_info(message))
+
+    def sign_message(self, which: Which, message: bytes) -> bytes:
+        """Sign `message` with the key `which` in the scheme its certificate names (RSA
+        PKCS#1 v1.5/SHA-256 today, ECDSA P-384/SHA-384 on the next card: the card then
+        answers r ‖ s raw, which the verifier parses). The certificate is the one read this
+        session, else it is read now; one with a key no scheme covers is Refused."""
+        certificate = self._certificates.get(which) or self.read_certificate(which)
+        scheme = card_scheme(certificate)
+        return self.sign(which, scheme.card_input(message), scheme.signature_length)
 
     def _to_ef(
         self,

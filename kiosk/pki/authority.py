@@ -654,7 +654,7 @@ class TestPki:
                 )
                 for kind, key, secret, retries in plan
             ]
-        return CardFile(auth=slots[0], sign=slots[1])
+        return CardFile(auth=slots[0], sign=slots[1], generation=generation.value)
 
     def _issue_slot(
         self,

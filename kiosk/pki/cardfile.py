@@ -9,7 +9,8 @@ parts a real card keeps across power cycles (the PIN retry counters). The layout
       "auth": {"certificate": "<base64 DER>", "ca_certificate": "<base64 DER>",
                "private_key": "<PKCS#8 PEM>", "pin": "1234", "max_retries": 3,
                "retries_left": 3},
-      "sign": {... same keys ...; "pin" is the signature password, max_retries 5}
+      "sign": {... same keys ...; "pin" is the signature password, max_retries 5},
+      "generation": "next"     (only on a next-generation card: P-384 keys, ECDSA)
     }
 
 The PIN is stored here because this file *is* the card's secure memory: it belongs to the
@@ -30,6 +31,8 @@ from kiosk.errors import KioskError
 
 FORMAT = "jpki-kiosk/testcard-1"
 PHYSICAL_CARD_LABEL = "JPKIAPICCTOKEN2"
+#: The card generations a card file may hold: today's (RSA) and the next (ECDSA P-384).
+GENERATIONS = ("current", "next")
 
 
 class CardFileError(KioskError, ValueError):
@@ -86,6 +89,7 @@ class CardFile:
     auth: KeySlot
     sign: KeySlot
     token_label: str = PHYSICAL_CARD_LABEL
+    generation: str = "current"  # one of GENERATIONS
 
     def with_retries(self, *, auth: int | None = None, sign: int | None = None) -> CardFile:
         return replace(
@@ -95,12 +99,15 @@ class CardFile:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        obj = {
             "format": FORMAT,
             "token_label": self.token_label,
             "auth": self.auth.to_json(),
             "sign": self.sign.to_json(),
         }
+        if self.generation != "current":  # today's card files stay as they were
+            obj["generation"] = self.generation
+        return obj
 
     @classmethod
     def from_json(cls, obj: Any) -> CardFile:
@@ -109,10 +116,14 @@ class CardFile:
         label = obj.get("token_label", PHYSICAL_CARD_LABEL)
         if not isinstance(label, str) or not label.isascii() or len(label) > 32:
             raise CardFileError("'token_label' must be ASCII, at most 32 characters")
+        generation = obj.get("generation", "current")
+        if generation not in GENERATIONS:
+            raise CardFileError(f"'generation' must be one of {', '.join(GENERATIONS)}")
         return cls(
             auth=KeySlot.from_json(obj.get("auth"), "auth"),
             sign=KeySlot.from_json(obj.get("sign"), "sign"),
             token_label=label,
+            generation=generation,
         )
 
 

@@ -204,7 +204,7 @@ def authenticate(
     """VERIFY the auth PIN once, read the auth cert and sign SHA-256(message) (`selected`: the
     applet is already selected this session, e.g. by `open_applet`)."""
     certificate = _verified_certificate(session, "auth", pin, selected)
-    return AuthProof(certificate, session.sign_sha256("auth", message))
+    return AuthProof(certificate, session.sign_message("auth", message))
 
 
 def authenticate_on_phone(session: JpkiSession, message: bytes) -> AuthProof | None:
@@ -213,7 +213,7 @@ def authenticate_on_phone(session: JpkiSession, message: bytes) -> AuthProof | N
     satisfied" (not confirmed yet: nothing was signed). The applet is already selected."""
     try:
         certificate = session.read_certificate("auth")
-        return AuthProof(certificate, session.sign_sha256("auth", message))
+        return AuthProof(certificate, session.sign_message("auth", message))
     except SecurityStatusNotSatisfied:
         return None
 
@@ -243,7 +243,7 @@ def read_signer(session: JpkiSession, password: str, *, selected: bool = False) 
 def sign_with_sign_key(session: JpkiSession, password: str, message: bytes) -> AuthProof:
     """VERIFY the signature password once, read the sign cert and sign SHA-256(message)."""
     certificate = _verified_certificate(session, "sign", password, False)
-    return AuthProof(certificate, session.sign_sha256("sign", message))
+    return AuthProof(certificate, session.sign_message("sign", message))
 
 
 # --- the two use cases -----------------------------------------------------------------------
@@ -311,7 +311,7 @@ def apply(
         nonce,
         signer.certificate,
         read_auth_certificate(session),
-        sign=lambda message: session.sign_sha256("sign", message),
+        sign=lambda message: session.sign_message("sign", message),
         authenticate=authenticate_with,
     )
     return verifier.verify_enrolment(application, clock())
@@ -493,7 +493,7 @@ class Visit:
                 self._challenges,
                 self._verifier,
                 self._clock,
-                lambda message: session.sign_sha256("auth", message),  # PIN verified this visit
+                lambda message: session.sign_message("auth", message),  # PIN verified this visit
             )
         refuse_unless_ok(verdict)
         # the verifier recorded the verdict and the link it made, as of its time, in one

@@ -35,6 +35,11 @@ Files and selection:
   6-16 of A-Z0-9) else 6A 80; requires the PIN verified else 69 82; blocked → 69 84.
 - COMPUTE DIGITAL SIGNATURE: only P1=00 (01-05 → 6A 86); order of checks: key, security
   status (69 82), data length 1..k-11 (67 00), Le absent or ≥ 256 else 67 00.
+- A next-generation card (`CardFile.generation == "next"`; docs/next-card.md, every point an
+  assumption [L]): P-384 keys; COMPUTE DIGITAL SIGNATURE takes the 48-byte SHA-384 hash
+  itself (other lengths → 67 00) and answers r ‖ s raw (96 bytes; Le absent or ≥ 96). Its two
+  applications answer under provisional AIDs (NEXT_AUTH_AID, the 認証AP with the same EF ids
+  as today's JPKI AP; NEXT_FACE_AID, the 券面等AP, empty here); today's three AIDs → 6A 82.
 - Retry counters are non-volatile: each change reaches `on_change` before the answer is
   returned; an exception from `on_change` propagates (the card's memory failed).
 - GET CHALLENGE (P1P2=0000, Le 1..256) answers Le random bytes from the injected source.
@@ -54,7 +59,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum, auto
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
+from cryptography.hazmat.primitives.hashes import SHA384
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from kiosk.pki.cardfile import CardFile
@@ -68,6 +76,10 @@ JPKI_AID = bytes.fromhex("D392F000260100000001")
 #: The card's other applets, present on the real card; empty stubs here (module docstring).
 TEXT_AID = bytes.fromhex("D3921000310001010408")  # 券面事項入力補助AP
 VISUAL_AID = bytes.fromhex("D3921000310001010402")  # 券面事項確認AP
+#: The next-generation card's two applications. PROVISIONAL: no AID is public (the task force
+#: names them 「(仮称)認証AP」 and 「(仮称)券面等AP」); these are placeholders of this project.
+NEXT_AUTH_AID = bytes.fromhex("D392F000260200000001")
+NEXT_FACE_AID = bytes.fromhex("D392F000260200000002")
 
 SW_OK = 0x9000
 SW_WRONG_LENGTH = 0x6700
@@ -152,6 +164,14 @@ class _RsaKey:
         n = nums.public_numbers.n
         return cls(n, nums.p, nums.q, nums.dmp1, nums.dmq1, nums.iqmp, (n.bit_length() + 7) // 8)
 
+    def accepts(self, length: int) -> bool:
+        """Whether COMPUTE DIGITAL SIGNATURE data of that length can be padded (1..k-11)."""
+        return 1 <= length <= self.size - 11
+
+    def sign(self, data: bytes) -> bytes:
+        """The card's answer to COMPUTE DIGITAL SIGNATURE P1=00."""
+        return self.sign_pkcs1(data)
+
     def sign_pkcs1(self, data: bytes) -> bytes:
         """EMSA-PKCS1-v1_5 type-1 padding of `data`, then m^d mod n."""
         em = b"\x00\x01" + b"\xff" * (self.size - 3 - len(data)) + b"\x00" + data
@@ -160,6 +180,32 @@ class _RsaKey:
         m2 = pow(m, self.dq, self.q)
         h = (self.qinv * (m1 - m2)) % self.p
         return (m2 + h * self.q).to_bytes(self.size, "big")
+
+
+@dataclass(frozen=True, slots=True)
+class _EcKey:
+    """A next-generation card key: ECDSA on P-384 over a hash the terminal computed."""
+
+    key: ec.EllipticCurvePrivateKey
+    size: int = 96  # r ‖ s, 48 bytes each
+    HASH_LENGTH = 48  # SHA-384
+
+    def accepts(self, length: int) -> bool:
+        """The card signs a SHA-384 hash, nothing else (assumption, docs/next-card.md)."""
+        return length == self.HASH_LENGTH
+
+    def sign(self, data: bytes) -> bytes:
+        """ECDSA over the given SHA-384 hash, answered as r ‖ s (raw, 96 bytes)."""
+        r, s = decode_dss_signature(self.key.sign(data, ec.ECDSA(Prehashed(SHA384()))))
+        return r.to_bytes(48, "big") + s.to_bytes(48, "big")
+
+
+def _card_key(pem: bytes) -> _RsaKey | _EcKey:
+    """The card's private operation for a key of its file: RSA today, P-384 next."""
+    key = load_pem_private_key(pem, password=None, unsafe_skip_rsa_key_validation=True)
+    if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP384R1):
+        return _EcKey(key)
+    return _RsaKey.from_pem(pem)
 
 
 def parse_command(apdu: bytes) -> Command | None:
@@ -286,9 +332,15 @@ class VirtualCard:
         self.personality = personality
         self._files = _build_files(card, personality)
         self._keys = {
-            PinRef.AUTH: _RsaKey.from_pem(card.auth.private_key_pem),
-            PinRef.SIGN: _RsaKey.from_pem(card.sign.private_key_pem),
+            PinRef.AUTH: _card_key(card.auth.private_key_pem),
+            PinRef.SIGN: _card_key(card.sign.private_key_pem),
         }
+        next_generation = card.generation == "next"
+        #: the JPKI application's AID, and every AID the card answers to
+        self._aid = NEXT_AUTH_AID if next_generation else JPKI_AID
+        self._aids = (
+            (NEXT_AUTH_AID, NEXT_FACE_AID) if next_generation else (JPKI_AID, TEXT_AID, VISUAL_AID)
+        )
         self._df: bytes | None = None
         self._ef: Ef | None = None
         self._verified: set[PinRef] = set()
@@ -373,7 +425,7 @@ class VirtualCard:
         if cmd.p1 == 0x04:
             if not 1 <= len(cmd.data) <= 16:
                 return _sw(SW_WRONG_LENGTH)
-            if cmd.data not in (JPKI_AID, TEXT_AID, VISUAL_AID):
+            if cmd.data not in self._aids:
                 return _sw(SW_FILE_NOT_FOUND)
             self._df, self._ef = cmd.data, None
             self._verified.clear()
@@ -382,7 +434,7 @@ class VirtualCard:
             return _sw(SW_WRONG_LENGTH)
         if self._df is None:
             return _sw(SW_NO_CURRENT_EF)
-        ef = self._files.get(int.from_bytes(cmd.data, "big")) if self._df == JPKI_AID else None
+        ef = self._files.get(int.from_bytes(cmd.data, "big")) if self._df == self._aid else None
         if ef is None:
             return _sw(SW_FILE_NOT_FOUND)
         self._ef = ef
@@ -392,7 +444,7 @@ class VirtualCard:
         """The EF with this short identifier in the current DF, or the SW to answer."""
         if self._df is None:
             return SW_NO_CURRENT_EF
-        ef = self._files.get(sfi) if self._df == JPKI_AID and sfi else None
+        ef = self._files.get(sfi) if self._df == self._aid and sfi else None
         return SW_FILE_NOT_FOUND if ef is None else ef
 
     def _read_binary(self, cmd: Command) -> bytes:
@@ -504,12 +556,12 @@ class VirtualCard:
         if not self._unlocked(pin):
             return _sw(SW_SECURITY)
         key = self._keys[pin]
-        if not 1 <= len(cmd.data) <= key.size - 11:
+        if not key.accepts(len(cmd.data)):
             return _sw(SW_WRONG_LENGTH)
         if cmd.le is not None and cmd.le < key.size:
             return _sw(SW_WRONG_LENGTH)
         self._confirmed = False  # an iPhone's confirmation serves one signature
-        return _sw(SW_OK, key.sign_pkcs1(cmd.data))
+        return _sw(SW_OK, key.sign(cmd.data))
 
     def _get_challenge(self, cmd: Command) -> bytes:
         if cmd.p1 or cmd.p2:

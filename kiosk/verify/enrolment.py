@@ -200,7 +200,8 @@ def make_application(
     """An application with each half naming the other's certificate, as the kiosk makes it.
 
     `sign` and `authenticate` have the card's signature and authentication keys sign SHA-256
-    of a message (`JpkiSession.sign_sha256`); the signature key signs first."""
+    of a message (`JpkiSession.sign_message`: in the scheme of its certificate); the signature
+    key signs first."""
     document = application_document(
         provider_id,
         terminal_id,

@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.hashes import SHA256, SHA384
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from kiosk.jpki_facts import sha256_digest_info
+from kiosk.verify.der import load_certificate
 from kiosk.verify.verdict import Reason, Refused
 
 #: The smallest RSA modulus a card key may have (today's cards: 2048).
@@ -131,6 +132,17 @@ def scheme_for_key(
             f"Certificates of this issuer may not use {scheme.name.value}.",
         )
     return scheme
+
+
+def card_scheme(certificate_der: bytes) -> SignatureScheme:
+    """The scheme the card key of this certificate signs with, for the kiosk to ask the card
+    (`JpkiSession.sign_message`). Lenient on strength: whether the key is strong enough and
+    allowed for its issuer is the verifier's decision (`scheme_for_key`), which it then
+    records as its verdict; only a key no scheme covers is Refused here."""
+    key = load_certificate(certificate_der).public_key
+    if isinstance(key, rsa.RSAPublicKey):
+        return SignatureScheme(SchemeName.RSA_PKCS1V15_SHA256, key)
+    return scheme_for_key(key, frozenset(SchemeName))
 
 
 def ecdsa_raw_to_der(raw: bytes) -> bytes:

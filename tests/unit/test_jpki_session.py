@@ -264,13 +264,21 @@ class ScriptedConnection:
 
 
 SELECT_AP = "00a4040c0ad392f000260100000001"
+SELECT_NEXT_AP = "00a4040c0ad392f000260200000001"  # the next card's 認証AP (provisional AID)
 SELECT_AUTH_CERT = "00a4020c02000a"
 
 
 @pytest.mark.parametrize("sw", ["6a82", "6d00", "6e00"])
 def test_a_card_without_jpki_is_named_so(sw: str) -> None:
+    """Neither today's JPKI AP nor the next card's 認証AP answers."""
     with pytest.raises(NotAJpkiCard):
-        JpkiSession(ScriptedConnection([(SELECT_AP, sw)])).select_ap()
+        JpkiSession(ScriptedConnection([(SELECT_AP, sw), (SELECT_NEXT_AP, sw)])).select_ap()
+
+
+def test_the_next_cards_application_is_found_after_todays() -> None:
+    session = JpkiSession(ScriptedConnection([(SELECT_AP, "6a82"), (SELECT_NEXT_AP, "9000")]))
+    assert session.select_ap() == bytes.fromhex("d392f000260200000001")
+    assert session.application == bytes.fromhex("d392f000260200000001")
 
 
 def test_other_select_failures_stay_card_errors() -> None:

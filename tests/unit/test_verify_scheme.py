@@ -49,7 +49,6 @@ from kiosk.verify.verdict import Reason, Refused
 from kiosk.verify.verifier import Verifier
 
 PROVIDER, TERMINAL = "demo-clinic", "kiosk-1"
-NOW = datetime.now(UTC).replace(microsecond=0)
 NEXT = Generation.NEXT
 
 
@@ -60,12 +59,13 @@ class Cards:
         self.pki: TestPki = init_pki(directory)
         self.current: CardFile = self.pki.issue_card()
         self.next: CardFile = self.pki.issue_card(generation=NEXT)
+        self.now = datetime.now(UTC)  # after the CRLs' thisUpdate
         self.trust = TrustStore.from_dir(self.pki.trust_dir)
         self.store = MemoryVerificationStore()
         for generation in Generation:
             for which in ("auth", "sign"):
                 crl = self.pki.crl_der(which, generation)
-                self.store.import_crl(verify_crl_in(crl, self.trust, NOW))
+                self.store.import_crl(verify_crl_in(crl, self.trust, self.now))
         self.challenges = ChallengeService()
         self.verifier = Verifier(self.trust, self.store, self.challenges)
 
@@ -75,18 +75,18 @@ class Cards:
             self.pki.ca_certificate("auth", generation),
             self.pki.ca_key("auth", generation),
             subject_key,  # type: ignore[arg-type]
-            not_before=NOW - timedelta(days=1),
-            not_after=NOW + timedelta(days=365),
+            not_before=self.now - timedelta(days=1),
+            not_after=self.now + timedelta(days=365),
         )
         return cert.public_bytes(serialization.Encoding.DER)
 
     def proof(self, certificate: bytes, signer) -> UserProof:  # type: ignore[no-untyped-def]
-        nonce = self.challenges.issue(PROVIDER, TERMINAL, NOW).nonce
+        nonce = self.challenges.issue(PROVIDER, TERMINAL, self.now).nonce
         message = signed_message(PROVIDER, TERMINAL, nonce)
         return UserProof(PROVIDER, TERMINAL, nonce, certificate, signer(message))
 
     def reason(self, proof: UserProof) -> Reason:
-        return self.verifier.verify_user_proof(proof, NOW).reason
+        return self.verifier.verify_user_proof(proof, self.now).reason
 
 
 def key_of(slot_pem: bytes):  # type: ignore[no-untyped-def]
@@ -114,7 +114,7 @@ def test_today_card_is_accepted_with_rsa(cards: Cards) -> None:
     proof = cards.proof(
         cards.current.auth.certificate, rsa_signer(key_of(cards.current.auth.private_key_pem))
     )
-    verdict = cards.verifier.verify_user_proof(proof, NOW)
+    verdict = cards.verifier.verify_user_proof(proof, cards.now)
     assert verdict.ok, verdict.message
 
 
@@ -123,7 +123,7 @@ def test_next_generation_card_is_accepted_with_ecdsa_p384(cards: Cards) -> None:
     assert isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp384r1"
     proof = cards.proof(cards.next.auth.certificate, card_ecdsa_signer(key))
     assert len(proof.signature) == 96
-    verdict = cards.verifier.verify_user_proof(proof, NOW)
+    verdict = cards.verifier.verify_user_proof(proof, cards.now)
     assert verdict.ok, verdict.message
     anchor = cards.trust.by_key_id(verdict.issuer_key_id or "")
     assert anchor is not None and anchor.group is NEXT_CARD
@@ -158,19 +158,21 @@ def test_next_generation_certificates_are_p384_sha384_and_run_to_the_tenth_birth
 
 def test_next_generation_crl_is_signed_by_its_own_ecdsa_root(cards: Cards) -> None:
     serial = x509.load_der_x509_certificate(cards.next.auth.certificate).serial_number
-    der = cards.pki.revoke(serial, "auth", x509.ReasonFlags.superseded, generation=NEXT)
+    der = cards.pki.revoke(
+        serial, "auth", x509.ReasonFlags.superseded, generation=NEXT, now=cards.now
+    )
     crl = x509.load_der_x509_crl(der)
     root = cards.pki.ca_certificate("auth", NEXT)
     assert isinstance(crl.signature_hash_algorithm, hashes.SHA384)
     assert crl.is_signature_valid(root.public_key())  # type: ignore[arg-type]
     assert crl.get_revoked_certificate_by_serial_number(serial) is not None
     store = MemoryVerificationStore()
-    store.import_crl(verify_crl_in(der, cards.trust, NOW))
+    store.import_crl(verify_crl_in(der, cards.trust, cards.now))
     verifier = Verifier(cards.trust, store, cards.challenges)
     proof = cards.proof(
         cards.next.auth.certificate, card_ecdsa_signer(key_of(cards.next.auth.private_key_pem))
     )
-    assert verifier.verify_user_proof(proof, NOW).reason is Reason.REVOKED
+    assert verifier.verify_user_proof(proof, cards.now).reason is Reason.REVOKED
 
 
 def test_revoking_under_the_wrong_generation_is_refused(cards: Cards) -> None:
@@ -261,7 +263,7 @@ def test_enrolment_of_a_next_generation_card_checks_both_keys_in_their_scheme(
 ) -> None:
     from kiosk.verify.enrolment import EnrolmentApplication, certificate_digest
 
-    nonce = cards.challenges.issue(PROVIDER, TERMINAL, NOW).nonce
+    nonce = cards.challenges.issue(PROVIDER, TERMINAL, cards.now).nonce
     from kiosk.pki.authority import DEFAULT_PERSON
 
     sign_key = key_of(cards.next.sign.private_key_pem)
@@ -278,7 +280,7 @@ def test_enrolment_of_a_next_generation_card_checks_both_keys_in_their_scheme(
         auth_certificate_sha256=certificate_digest(cards.next.auth.certificate),
     )
     app = _signed(app, sign_key, auth_key, cards)
-    verdict = cards.verifier.verify_enrolment(app, NOW)
+    verdict = cards.verifier.verify_enrolment(app, cards.now)
     assert verdict.ok, verdict.message
 
 
@@ -343,8 +345,8 @@ def test_trust_dir_refuses_an_anchor_of_no_card_group(tmp_path: Path) -> None:
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(1)
-        .not_valid_before(NOW - timedelta(days=1))
-        .not_valid_after(NOW + timedelta(days=1))
+        .not_valid_before(datetime.now(UTC) - timedelta(days=1))
+        .not_valid_after(datetime.now(UTC) + timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, None)
     )
