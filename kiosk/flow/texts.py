@@ -276,6 +276,16 @@ TEXTS: dict[str, Text] = {
         "カードを抜かないでください", "Do not remove the card", "カードを ぬかないで ください"
     ),
     # result / take card
+    "result.expiry_ahead": T(
+        "利用者証明用電子証明書の有効期限は{date}です(あと{days}日)。"
+        "有効期限の3か月前から、マイナンバーカードと暗証番号を持って、"
+        "お住まいの市区町村の窓口で更新できます。",
+        "Your card's user certificate expires on {date} ({days} days left). From three months "
+        "before, you can renew it at your municipal office: bring the card and its PINs.",
+        "カードの しょうめいしょの きげんは {date} です(あと {days}にち)。"
+        "きげんの 3かげつ まえから、カードと あんしょうばんごうを もって、"
+        "市役所などの まどぐちで あたらしく できます。",
+    ),
     "take_card.title": T(
         "カードをお取りください", "Please take your card", "カードを とって ください"
     ),
