@@ -22,6 +22,12 @@ T = Text
 
 #: The label of the guidance button (top bar) and its words in each language.
 BUTTON = T("音声案内", "Spoken guidance", "こえで あんない")
+#: What the button does, for a screen reader.
+BUTTON_DESCRIPTION = T(
+    "この画面の案内を音声で流します。手続きが終わるまで続きます。",
+    "Speaks this screen's guidance aloud, and keeps speaking until the visit ends.",
+    "この がめんの あんないを こえで ながします。おわるまで つづきます。",
+)
 #: The longest PIN whose count is spoken (the user-certificate PIN has 4 digits).
 PIN_DIGITS = 4
 

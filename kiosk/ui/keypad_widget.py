@@ -6,7 +6,12 @@ not animate when pressed (the stylesheet keeps :pressed identical), and the digi
 shuffled each time the pad appears. What is typed leaves the widget only through `submitted`,
 and the buffer is cleared at that moment and whenever the pad is shown or hidden. The binding
 code's pad is the same widget unmasked: the code is read off a phone and checked against it,
-and it is no secret of the card (it is still forgotten the same way).
+and it is no secret of the card (it is still forgotten the same way). While spoken guidance is
+on, a shuffled pad keeps its printed order (`set_fixed_order`), and `edited` tells the guidance
+how many characters are typed after each press — never which.
+
+A USB numeric keypad (as ATM-style stands have) drives the same buttons: `PhysicalKeypad` maps
+its digits, Enter, Backspace/Del, + and -, / and * onto what the page shows (docs/guidance.md).
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ from __future__ import annotations
 import random
 import string
 from collections.abc import Callable, Sequence
+from enum import Enum
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QHideEvent
+from PySide6.QtGui import QHideEvent, QKeyEvent
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QGridLayout,
     QLabel,
     QPushButton,
@@ -37,6 +44,9 @@ class SecretPad(QWidget):
     """A masked keypad; `submitted` carries the secret once, then it is forgotten."""
 
     submitted = Signal(str)
+    #: How many characters are typed, after each key, delete or clear the person pressed
+    #: (not when the pad forgets on its own): what the spoken guidance counts, never which.
+    edited = Signal(int)
     # The masked display; the name hides QWidget.mask(), which the kiosk never calls (Qt's own
     # C++ calls do not see a Python attribute), and the tests read `pad.mask`.
     mask: QLabel  # type: ignore[assignment]
@@ -55,6 +65,9 @@ class SecretPad(QWidget):
         self.columns = columns
         self._max = max_length
         self._shuffle = shuffle
+        #: Keys in their printed order even when shuffling (while spoken guidance is on).
+        self._fixed = False
+        self._shuffled = False
         self.masked = masked
         self._typed: list[str] = []
         #: The language a screen reader is told what the display shows in (`speak_in`).
@@ -73,7 +86,7 @@ class SecretPad(QWidget):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.clicked.connect(lambda _=False, k=key: self.press(k))
             self.key_buttons[key] = button
-        self.clear_button = self._action("clear", "secondary", self.clear)
+        self.clear_button = self._action("clear", "secondary", self._clear_typed)
         self.delete_button = self._action("delete", "secondary", self._delete)
         self.ok_button = self._action("ok", "", self._submit)
         layout = QVBoxLayout(self)
@@ -124,22 +137,35 @@ class SecretPad(QWidget):
         return found
 
     def reset(self) -> None:
-        """Forget what was typed and, when shuffling, deal the keys again."""
+        """Forget what was typed and, when shuffling (and not fixed), deal the keys again."""
         self.clear()
-        if self._shuffle is not None:
+        if self._shuffle is not None and not self._fixed:
             order = list(self._keys)
             self._shuffle(order)
-            for button in self.key_buttons.values():
-                self._grid.removeWidget(button)
-            for button in (self.clear_button, self.delete_button, self.ok_button):
-                self._grid.removeWidget(button)
-            self._place(order)
+            self._replace(order)
+            self._shuffled = True
+
+    def _replace(self, order: Sequence[str]) -> None:
+        for button in self.key_buttons.values():
+            self._grid.removeWidget(button)
+        for button in (self.clear_button, self.delete_button, self.ok_button):
+            self._grid.removeWidget(button)
+        self._place(order)
+
+    def set_fixed_order(self, fixed: bool) -> None:
+        """Keep the keys in their printed order (spoken guidance: a person who cannot see the
+        screen finds a key by its place); a shuffled pad is put back in order at once."""
+        self._fixed = fixed
+        if fixed and self._shuffled:
+            self._replace(self._keys)
+            self._shuffled = False
 
     def press(self, key: str) -> None:
         """Type one key (ignored when the secret is already at its longest)."""
         if len(self._typed) < self._max:
             self._typed.append(key)
         self._refresh()
+        self.edited.emit(len(self._typed))
 
     def clear(self) -> None:
         """Forget everything typed."""
@@ -155,6 +181,11 @@ class SecretPad(QWidget):
         if self._typed:
             self._typed.pop()
         self._refresh()
+        self.edited.emit(len(self._typed))
+
+    def _clear_typed(self) -> None:
+        self.clear()
+        self.edited.emit(0)
 
     def _submit(self) -> None:
         secret = "".join(self._typed)
@@ -216,3 +247,122 @@ def staff_pad() -> SecretPad:
 def code_pad() -> SecretPad:
     """The binding code's pad: 8 digits, shown as typed (in groups of four), never shuffled."""
     return SecretPad(DIGITS, 3, 8, masked=False)
+
+
+# --- the physical numeric keypad -------------------------------------------------------------
+
+
+class KeypadKey(Enum):
+    """What a key of a USB numeric keypad means to the kiosk (docs/guidance.md)."""
+
+    DIGIT = "digit"  # type it on a pad; choose the option with that number elsewhere
+    NEXT = "next"  # Enter, +: the pad's OK, or the screen's main button
+    DELETE = "delete"  # Backspace, Del: delete the last character typed
+    BACK = "back"  # -, /: back, cancel, decline
+    GUIDANCE = "guidance"  # *: speak the screen's guidance (and keep it on for the visit)
+
+
+_KEYPAD_MEANINGS = {
+    Qt.Key.Key_Enter: KeypadKey.NEXT,
+    Qt.Key.Key_Return: KeypadKey.NEXT,
+    Qt.Key.Key_Plus: KeypadKey.NEXT,
+    Qt.Key.Key_Delete: KeypadKey.DELETE,
+    Qt.Key.Key_Minus: KeypadKey.BACK,
+    Qt.Key.Key_Slash: KeypadKey.BACK,
+    Qt.Key.Key_Asterisk: KeypadKey.GUIDANCE,
+}
+#: The screen's main button for Enter / +, in order of preference (the first shown wins).
+NEXT_BUTTONS = ("start", "confirm-info", "agree", "confirmed", "retry", "done")
+#: The way back for - and /, in order of preference.
+BACK_BUTTONS = ("back", "cancel", "decline", "done")
+#: Buttons a digit chooses, numbered from the top as the page lays them out.
+_CHOICE_PREFIXES = ("service-", "provider-")
+
+
+def keypad_key(event: QKeyEvent) -> tuple[KeypadKey, str] | None:
+    """What `event` means when it comes from a numeric keypad (and the digit typed), or None.
+
+    Only the keypad's own keys count (Qt marks them with KeypadModifier), so a full keyboard
+    left on a kiosk types nothing; Backspace counts from anywhere, as most keypads that have
+    it send a plain Backspace."""
+    key = Qt.Key(event.key())
+    if key == Qt.Key.Key_Backspace:
+        return KeypadKey.DELETE, ""
+    if not event.modifiers() & Qt.KeyboardModifier.KeypadModifier:
+        return None
+    if Qt.Key.Key_0 <= key <= Qt.Key.Key_9:
+        return KeypadKey.DIGIT, chr(key.value)
+    meaning = _KEYPAD_MEANINGS.get(key)
+    return None if meaning is None else (meaning, "")
+
+
+def _shown(buttons: Sequence[QAbstractButton]) -> list[QAbstractButton]:
+    return [b for b in buttons if b.isVisible() and b.isEnabled()]
+
+
+class PhysicalKeypad:
+    """Turns numeric-keypad presses into the touches they stand for on the page shown.
+
+    A key presses a button that a finger could press (`click()`), so the keypad can do nothing
+    the screen does not offer, and the flow sees the same events either way."""
+
+    def __init__(self, on_guidance: Callable[[], None]) -> None:
+        self._on_guidance = on_guidance
+
+    def press(self, event: QKeyEvent, page: QWidget) -> bool:
+        """Act on `event` on `page`; True when it was a keypad key the page had a use for."""
+        meaning = keypad_key(event)
+        if meaning is None:
+            return False
+        kind, digit = meaning
+        if kind is KeypadKey.GUIDANCE:
+            self._on_guidance()
+            return True
+        pads = [p for p in page.findChildren(SecretPad) if p.isVisible()]
+        if pads:
+            if self._on_pad(pads[0], kind, digit):
+                return True
+        elif kind is KeypadKey.DIGIT:
+            return self._choose(page, int(digit))
+        if kind is KeypadKey.NEXT:
+            return self._click_first(page, NEXT_BUTTONS)
+        if kind is KeypadKey.BACK:
+            return self._click_first(page, BACK_BUTTONS)
+        return False
+
+    @staticmethod
+    def _on_pad(pad: SecretPad, kind: KeypadKey, digit: str) -> bool:
+        button: QAbstractButton | None = None
+        if kind is KeypadKey.DIGIT:
+            button = pad.key_buttons.get(digit)
+        elif kind is KeypadKey.NEXT:
+            button = pad.ok_button
+        elif kind is KeypadKey.DELETE:
+            button = pad.delete_button
+        if button is None or not button.isEnabled():
+            return False
+        button.click()
+        return True
+
+    @staticmethod
+    def _choose(page: QWidget, number: int) -> bool:
+        choices = _shown(
+            [
+                b
+                for b in page.findChildren(QPushButton)
+                if b.objectName().startswith(_CHOICE_PREFIXES)
+            ]
+        )
+        if not 1 <= number <= len(choices):
+            return False
+        choices[number - 1].click()
+        return True
+
+    @staticmethod
+    def _click_first(page: QWidget, names: Sequence[str]) -> bool:
+        for name in names:
+            found = _shown(page.findChildren(QPushButton, name))
+            if found:
+                found[0].click()
+                return True
+        return False
