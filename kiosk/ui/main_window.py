@@ -41,7 +41,8 @@ from kiosk.ui.card_page import InsertPage, PutBackPage, TakeCardPage
 from kiosk.ui.code_page import BindingCodePage
 from kiosk.ui.controller import FlowController
 from kiosk.ui.enrol_page import ConsentPage, ReviewPage
-from kiosk.ui.keypad_widget import code_pad, password_keyboard, pin_pad, staff_pad
+from kiosk.ui.guidance import Guidance, QtGuidancePlayer
+from kiosk.ui.keypad_widget import PhysicalKeypad, code_pad, password_keyboard, pin_pad, staff_pad
 from kiosk.ui.message_page import ProblemPage, ResultPage, WorkingPage
 from kiosk.ui.picker_page import providers_page, services_page
 from kiosk.ui.secret_page import PasswordPage, PinPage
@@ -102,6 +103,7 @@ class KioskWindow(QWidget):
         high_contrast: bool = False,
         sound: SoundPlayer | None = None,
         staff_hold_ms: int = 3000,
+        guidance: Guidance | None = None,
     ) -> None:
         super().__init__()
         self.setObjectName("kiosk")
@@ -109,6 +111,9 @@ class KioskWindow(QWidget):
         self.controller = controller
         self.kiosk_mode = kiosk_mode
         self.sound = sound or SoundPlayer(enabled=False)
+        # spoken guidance (button, keypad *) and the USB numeric keypad: docs/guidance.md
+        self.guidance = guidance or Guidance(QtGuidancePlayer(enabled=False))
+        self.keypad = PhysicalKeypad(self.guidance.request)
         self._allow_close = not kiosk_mode
         self._screen: Screen | None = None
         if kiosk_mode:
@@ -133,7 +138,7 @@ class KioskWindow(QWidget):
             (Screen.PROVIDERS, providers_page(send, providers)),
             (Screen.INSERT_CARD, InsertPage(send)),
             (Screen.READING, working),
-            (Screen.PIN, PinPage(send, pin_pad(shuffle_pin_pad))),
+            (Screen.PIN, PinPage(send, self.guidance.watch_pin_pad(pin_pad(shuffle_pin_pad)))),
             (Screen.CONFIRM_ON_PHONE, ConfirmPhonePage(send)),
             (Screen.TOKEN_REFUSED, TokenRefusedPage(send)),
             (Screen.PUT_BACK, PutBackPage(send)),
@@ -224,6 +229,7 @@ class KioskWindow(QWidget):
         self.large.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.large.clicked.connect(self.toggle_large_text)
         row.addWidget(self.large)
+        row.addWidget(self.guidance.button())
         return bar
 
     # -- showing ---------------------------------------------------------------------
@@ -273,6 +279,7 @@ class KioskWindow(QWidget):
         page.show_state(state, now)
         self._show_countdown(state, now)
         self._name_for_screen_readers(state)
+        self.guidance.show(state.screen, state.language)
 
     def _name_for_screen_readers(self, state: FlowState) -> None:
         """Every widget's accessible name in the state's language; the frame's toggles also
@@ -362,7 +369,10 @@ class KioskWindow(QWidget):
         )
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
-        """Nothing typed on a keyboard does anything in kiosk mode."""
+        """A numeric keypad's keys act on the page; nothing else typed does in kiosk mode."""
+        if self.keypad.press(event, self.current_page()):
+            event.accept()
+            return
         if self.kiosk_mode:
             event.accept()
             return
