@@ -34,6 +34,8 @@ Verification = Literal["local", "platform"]
 #: two the same).
 Language = Literal["ja", "ja-easy", "en"]
 Theme = Literal["default", "high-contrast"]
+#: Where the kiosk's sound goes; a handset or headphones turn spoken guidance on for everyone.
+AudioOutput = Literal["speaker", "handset", "headphones"]
 
 #: Days the audit log keeps a row by default: three years (and a day for a leap year). A clinic
 #: keeps the records of its insurance work for three years (保険医療機関及び保険医療養担当規則
@@ -291,6 +293,9 @@ class Config:
     theme: Theme = "default"
     sound: bool = True
     shuffle_pin_pad: bool = False
+    #: "speaker", "handset" or "headphones": with a handset or headphones (heard by the person
+    #: alone) spoken guidance is always on, without pressing its button (docs/guidance.md).
+    audio_output: AudioOutput = "speaker"
     #: The members of staff who may sign in (`[[staff]]` tables: staff number and scrypt
     #: credential, made by `kiosk staff credential`); none disables staff mode.
     staff: tuple[StaffMember, ...] = ()
@@ -945,6 +950,8 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError('\'enrol_to\' must be "new_account" or "patient_record"')
     if cfg.theme not in get_args(Theme):
         raise ConfigError('\'theme\' must be "default" or "high-contrast"')
+    if cfg.audio_output not in get_args(AudioOutput):
+        raise ConfigError('\'audio_output\' must be "speaker", "handset" or "headphones"')
     if cfg.challenge_ttl_s == 0:
         raise ConfigError("'challenge_ttl_s' must be at least 1")
     if cfg.platform_credential_cache_s > 60:
