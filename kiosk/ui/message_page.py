@@ -26,6 +26,7 @@ from kiosk.ui.card_page import repolish
 _STEPS = {
     Work.READ_CARD: 1,
     Work.AUTHENTICATE: 2,
+    Work.CONFIRM_PHONE: 2,  # an iPhone's proof, in place of the PIN's
     Work.READ_SIGNER: 3,
     Work.ENROL: 4,
     Work.PREPARE: 5,
