@@ -333,6 +333,7 @@ def build_window(
     """The controller and window over a reader, a backend and the staff desk (a QApplication
     must exist; without a desk nobody signs in and nobody is called)."""
     from kiosk.ui.controller import FlowController
+    from kiosk.ui.guidance import Guidance, QtGuidancePlayer
     from kiosk.ui.main_window import KioskWindow
     from kiosk.ui.sound import SoundPlayer
 
@@ -350,6 +351,9 @@ def build_window(
         high_contrast=cfg.theme == "high-contrast",
         sound=SoundPlayer(enabled=cfg.sound),
         staff_hold_ms=staff_hold_ms,
+        guidance=Guidance(
+            QtGuidancePlayer(enabled=cfg.sound), automatic=cfg.audio_output != "speaker"
+        ),
     )
     reader.watch(controller.reader_status)
     return window, controller
