@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test setup system-deps pcscd lint unit screenshots bench fuzz clean package wheel
+.PHONY: demo test setup system-deps pcscd lint unit screenshots bench fuzz clean package wheel deb-test
 
 demo: setup pcscd
 	$(BIN)/kiosk demo
@@ -49,8 +49,14 @@ bench: setup pcscd
 	$(BIN)/python bench/crl_bench.py
 	$(BIN)/python bench/gui_bench.py
 
-# What an installer takes away, in dist/.
+# What an installer takes away, in dist/: the wheel, and the .deb made from it (packaging/deb).
 package: wheel
+	packaging/deb/build.sh
+
+# Installs dist/'s .deb into a clean Debian 12 root and runs kiosk doctor there (root; about a
+# minute with JPKI_DEB_TEST_ROOT=<a debootstrap'd bookworm root> to copy, more with debootstrap).
+deb-test: package
+	JPKI_DEB_TEST=1 $(BIN)/python -m pytest -p no:cacheprovider -m deb tests/packaging
 
 # The wheel and the sdist (resources and migrations inside), built from the venv's setuptools.
 wheel: $(STAMP)
