@@ -288,9 +288,12 @@ CATALOGUE: dict[ProblemCode, Entry] = {
             "しょうめいしょの きげんが きれて います",
         ),
         Text(
-            "市区町村の窓口で電子証明書を更新してください。",
-            "Please renew the certificate at your municipal office.",
-            "市役所などの まどぐちで あたらしく して ください。",
+            "有効期限が切れた電子証明書は使えません。マイナンバーカードと暗証番号を持って、"
+            "お住まいの市区町村の窓口で電子証明書を更新してから、もう一度お試しください。",
+            "An expired certificate cannot be used. Take your card and its PINs to your "
+            "municipal office to renew the certificate, then try again.",
+            "きげんが きれた しょうめいしょは つかえません。カードと あんしょうばんごうを もって、"
+            "市役所などの まどぐちで あたらしく してから、もういちど して ください。",
         ),
         "expired",
         False,
