@@ -18,6 +18,7 @@ from kiosk.flow.machine import (
     Work,
 )
 from kiosk.services.base import ServiceResult
+from kiosk.services.renewal import expiry_ahead
 from kiosk.ui.accessibility import set_name
 from kiosk.ui.base_page import Page, Send, icon, label, set_icon
 from kiosk.ui.card_page import repolish
@@ -81,6 +82,7 @@ class ResultPage(Page):
         self.grid.setVerticalSpacing(16)
         self.rows: list[tuple[QLabel, QLabel]] = []
         self._shown: tuple[ServiceResult | None, str] = (None, "")
+        self.expiry = label("notice")  # the user certificate expires soon: renew
         self.done = self.button("done", Done())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(120, 40, 120, 40)
@@ -88,6 +90,7 @@ class ResultPage(Page):
         layout.addWidget(self.title)
         layout.addWidget(self.message)
         layout.addLayout(self.grid)
+        layout.addWidget(self.expiry)
         layout.addStretch(1)
         layout.addWidget(self.done, 0, Qt.AlignmentFlag.AlignRight)
 
@@ -101,6 +104,24 @@ class ResultPage(Page):
         self.done.setText(self.t("button.done"))
         if (state.result, self.language) != self._shown:
             self._show(state.result)
+        self._show_expiry(state)
+
+    def _show_expiry(self, state: FlowState) -> None:
+        """When the user certificate that proved the person expires within 90 days of the
+        verdict (the verifier's time, from the injected clock): the day, and where to renew."""
+        auth = state.authenticated
+        ahead = None
+        if state.result is not None and auth is not None and auth.verified_at is not None:
+            ahead = expiry_ahead(auth.not_after, auth.verified_at)
+        self.expiry.setVisible(ahead is not None)
+        if ahead is None:
+            self.expiry.clear()
+            return
+        day = ahead.expires_on
+        shown = (
+            day.isoformat() if self.language == "en" else f"{day.year}年{day.month}月{day.day}日"
+        )
+        self.expiry.setText(self.t("result.expiry_ahead", date=shown, days=ahead.days_left))
 
     def _show(self, result: ServiceResult | None) -> None:
         self._shown = (result, self.language)

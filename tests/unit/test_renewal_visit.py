@@ -143,5 +143,6 @@ def test_an_expired_card_is_refused_with_the_renewal_guidance(kiosk, test_pki):
     problem = problem_for(refused.value)
     assert problem.code is ProblemCode.CERT_EXPIRED
     guidance = entry(problem.code).text
-    assert "市区町村の窓口" in guidance.ja and "更新" in guidance.ja
-    assert "municipal office" in guidance.en and "renew" in guidance.en
+    assert "暗証番号を持って、お住まいの市区町村の窓口で電子証明書を更新" in guidance.ja
+    assert "card and its PINs to your municipal office to renew" in guidance.en
+    assert "まどぐちで あたらしく" in guidance.easy
