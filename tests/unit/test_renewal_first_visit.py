@@ -11,8 +11,12 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from kiosk import config
+from kiosk.cli import main
 from kiosk.demo.renewal import MemorySuccessions
+from kiosk.local import LocalContext
 from kiosk.pki.authority import Revocation, make_crl
+from kiosk.services.renewal import HEADER
 from kiosk.store.links import LinkRepository
 from kiosk.store.renewal import LinkRenewals, RenewingVerificationStore
 from kiosk.store.revocation import SqlRevocationIndex
@@ -57,6 +61,11 @@ def cards(test_pki):
 def world(db, test_pki, cards):
     """The old card linked at the provider; the CRLs in force list its certificates as
     superseded (the renewal revoked them)."""
+    return renewed_world(db, test_pki, cards)
+
+
+def renewed_world(db, test_pki, cards):
+    """`world`, in any store."""
     _, _, refs = cards
     trust = TrustStore.from_dir(test_pki.trust_dir)
     links = LinkRepository(db)
@@ -173,3 +182,31 @@ def test_a_linked_card_asks_the_link_data_nothing(db, cards, world):
 
     assert prove(verifier, challenges, cards[1]).account_ref == "acct-1"
     assert source.asked == 0  # the hot path of a linked card is unchanged
+
+
+def test_local_verification_moves_the_link_on_the_link_data_the_operator_imported(
+    store_url, tmp_path, test_pki, cards, capsys
+):
+    """The composition (kiosk.local, shared by the kiosk and the platform) over the store:
+    `kiosk renewal import` loads the file, and the renewed card's first proof finds its
+    account."""
+    old, new, refs = cards
+    path = tmp_path / "kiosk.toml"
+    path.write_text(
+        f'data_dir = "{tmp_path / "kiosk"}"\ndatabase_url = "{store_url}"\n'
+        f'trust_dir = "{test_pki.trust_dir}"\n'
+    )
+    local = LocalContext.from_config(config.load(str(path)))
+    try:
+        renewed_world(local.db, test_pki, cards)  # the old card linked, its certificates superseded
+        lines = [f"{r.issuer_key_id},{r.serial:x}" for r in refs.values()]
+        data = tmp_path / "successions.csv"
+        data.write_text(f"{HEADER}\n{lines[0]},{lines[2]}\n{lines[1]},{lines[3]}\n")
+        assert main(["renewal", "import", str(data), "--config", str(path)]) == 0
+        capsys.readouterr()
+
+        verdict = prove(local.verifier, local.challenges, new)
+
+        assert (verdict.account_ref, verdict.link_status) == ("acct-1", LinkStatus.ACTIVE)
+    finally:
+        local.db.dispose()
