@@ -15,6 +15,9 @@ PACKAGES=(
   xvfb xauth xdotool libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0
   libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0 libxcb-randr0 libxcb-xfixes0 libxcb-sync1
   libxcb-shm0 libxcb-render0 libx11-xcb1
+  # the screen-reader test (tests/ui/test_atspi.py): the AT-SPI bus, a session D-Bus to carry
+  # it, and Debian's AT-SPI client library for Python (read by /usr/bin/python3, as Orca does)
+  at-spi2-core dbus-daemon python3-pyatspi
   # PostgreSQL server for the store tests (a throwaway cluster is started by the tests)
   postgresql
   # the browser the page tests drive headless (Playwright talks to it; no separate driver)
