@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, Select, and_, insert, select, update
 
 from kiosk.store.audit import check_fields
 from kiosk.store.engine import Database
@@ -160,9 +160,9 @@ class SqlSuccessionSource:
         ).first()
         return None if row is None else CertRef(serial_from_bytes(row[1]), row[0])
 
-    def _one(self, query: object) -> CertRef | None:
+    def _one(self, query: Select[str, bytes]) -> CertRef | None:
         with self._db.autocommitted() as conn:
-            row = conn.execute(query).first()  # type: ignore[call-overload]
+            row = conn.execute(query).first()
         return None if row is None else CertRef(serial_from_bytes(row[1]), row[0])
 
 
