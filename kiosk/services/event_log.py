@@ -23,12 +23,15 @@ EVENTS = logging.getLogger("kiosk.events")
 class LoggedAudit:
     """An AuditSink that records each event in `audit`, then logs it as one line."""
 
-    def __init__(
-        self, audit: AuditSink, terminal_id: str, log: logging.Logger = EVENTS
-    ) -> None:
+    def __init__(self, audit: AuditSink, terminal_id: str, log: logging.Logger = EVENTS) -> None:
         self._audit = audit
         self._terminal_id = terminal_id
         self._log = log
+
+    @property
+    def sink(self) -> AuditSink:
+        """The audit sink the events are recorded in."""
+        return self._audit
 
     def record(
         self,
