@@ -31,6 +31,8 @@ DEMO_STAFF_ID = "1"
 DEMO_STAFF_PIN = "000000"  # noqa: S105 - demo only
 DEMO_READER = "Virtual PCD 00 00"
 DEMO_PORT = 35963
+#: The tokens `--token` offers (kiosk.simcard.personality's names).
+DEMO_TOKENS = ("card", "android", "iphone", "face_auth")
 PACKAGING = Path(__file__).resolve().parents[2] / "packaging"
 
 
@@ -44,6 +46,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--reader", default=DEMO_READER, help="PC/SC reader of that port")
     parser.add_argument(
         "--headless", action="store_true", help="run under Xvfb and save screenshots"
+    )
+    parser.add_argument(
+        "--token",
+        choices=DEMO_TOKENS,
+        default="card",
+        help="what the virtual card plays: card, android, iphone (confirmed on the phone "
+        "before the tap) or face_auth; a phone has its own TEST CAs (docs/tokens.md)",
     )
     parser.set_defaults(func=run_demo)
 
@@ -80,6 +89,33 @@ def prepare(root: Path, reader: str) -> tuple[Path, Path]:
     seed_records(root, config_path)
     seed_purchase(config_path)
     return card_path, config_path
+
+
+def prepare_phone(root: Path, config_path: Path) -> Path:
+    """Create (once) the demo phone: its own TEST CAs in `phone-pki/` (phone certificates have
+    their own CA), its certificates in `phone.json` (PIN 1234, password ABC123), its CAs'
+    CRLs beside the card's, and `[tokens]` in the configuration so the kiosk takes phones.
+    Returns the phone's card-file path."""
+    from kiosk.pki.authority import init_pki, load_pki
+    from kiosk.pki.cardfile import save_card
+
+    pki_dir = root / "phone-pki"
+    pki = load_pki(pki_dir) if pki_dir.exists() else init_pki(pki_dir)
+    phone_path = root / "phone.json"
+    if not phone_path.exists():
+        save_card(phone_path, pki.issue_card(pin=DEMO_PIN, sign_password=DEMO_SIGN_PASSWORD))
+        print(f"demo phone issued: {phone_path} (PIN {DEMO_PIN}, password {DEMO_SIGN_PASSWORD})")
+    card_crls = load_pki(root / "pki").crl_dir
+    for crl in sorted(pki.crl_dir.glob("*.crl")):
+        shutil.copy(crl, card_crls / f"phone-{crl.name}")
+    text = config_path.read_text(encoding="utf-8")
+    if "\n[tokens]\n" not in text:
+        config_path.write_text(
+            text + "\n# `kiosk demo --token android|iphone`: phones, with their TEST CAs.\n"
+            f'[tokens]\naccept_phones = true\nphone_trust_dir = "{pki.trust_dir}"\n',
+            encoding="utf-8",
+        )
+    return phone_path
 
 
 #: The demo clinic's reception settings: the insurance check over the loaded TEST roster, the
@@ -242,10 +278,13 @@ def _migrate_staff(config_path: Path) -> None:
         config_path.write_text("".join(kept) + _demo_staff(), encoding="utf-8")
 
 
-def insert_card(card_path: Path, port: int) -> subprocess.Popen[str]:
-    """Start `kiosk sim insert` and wait until it says the card is in the reader."""
+def insert_card(card_path: Path, port: int, plays: str = "card") -> subprocess.Popen[str]:
+    """Start `kiosk sim insert` (playing the token `plays`) and wait until it says the card is
+    in the reader; an iPhone is confirmed on the phone before the tap."""
+    as_token = ["--as", plays, *(["--confirmed"] if plays == "iphone" else [])]
     sim = subprocess.Popen(
-        [sys.executable, "-m", "kiosk.cli", "sim", "insert", str(card_path), "--port", str(port)],
+        [sys.executable, "-m", "kiosk.cli", "sim", "insert", str(card_path), "--port", str(port)]
+        + as_token,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -275,7 +314,9 @@ def run_demo(args: argparse.Namespace) -> int:
     root = Path(args.dir)
     root.mkdir(parents=True, exist_ok=True)
     card_path, config_path = prepare(root, args.reader)
-    sim = insert_card(card_path, args.port)
+    if args.token in ("android", "iphone"):
+        card_path = prepare_phone(root, config_path)
+    sim = insert_card(card_path, args.port, args.token)
     online = serve_online_service()
     try:
         headless = args.headless or not (
