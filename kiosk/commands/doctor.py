@@ -102,8 +102,8 @@ def tcp_connect(host: str, port: int, timeout_s: float) -> None:
 
 
 def japanese_fonts() -> Sequence[str] | None:
-    """The families fontconfig knows with Japanese glyphs (`fc-list :lang=ja family`); None
-    when fontconfig is not installed or fails."""
+    """The families with Japanese glyphs: fontconfig's (`fc-list :lang=ja family`), else,
+    without the `fc-list` tool, Qt's font database; None when neither can list them."""
     try:
         listed = subprocess.run(
             ["fc-list", ":lang=ja", "family"],
@@ -112,6 +112,18 @@ def japanese_fonts() -> Sequence[str] | None:
             timeout=FC_LIST_TIMEOUT_S,
             check=True,
         )
+    except FileNotFoundError:
+        return qt_japanese_fonts()
     except (OSError, subprocess.SubprocessError):
         return None
     return [line.split(",")[0].strip() for line in listed.stdout.splitlines() if line.strip()]
+
+
+def qt_japanese_fonts() -> Sequence[str] | None:
+    """Qt's families with Japanese glyphs; None when Qt itself cannot start."""
+    try:
+        from kiosk.ui.font_families import japanese_families
+
+        return japanese_families()
+    except (ImportError, RuntimeError):
+        return None
