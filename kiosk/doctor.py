@@ -136,10 +136,11 @@ class Probes:
 # --- the run -----------------------------------------------------------------------------
 
 
-def run(load: Callable[[], Config], probes: Probes) -> list[CheckResult]:
+def run(load: Callable[[], Config], probes: Probes, source: str = "") -> list[CheckResult]:
     """Every check in order. A check that needs what an earlier one failed to find is
-    skipped with the reason, so each problem is reported once, where it is."""
-    config_result, cfg = check_config(load)
+    skipped with the reason, so each problem is reported once, where it is. `source` names
+    the configuration file (empty: none, the defaults and KIOSK_* variables)."""
+    config_result, cfg = check_config(load, source)
     results = [config_result]
     pcscd_result, states = check_pcscd(probes.readers)
     results.append(pcscd_result)
@@ -179,7 +180,7 @@ def failed(results: Sequence[CheckResult]) -> bool:
 # --- the checks --------------------------------------------------------------------------
 
 
-def check_config(load: Callable[[], Config]) -> tuple[CheckResult, Config | None]:
+def check_config(load: Callable[[], Config], source: str = "") -> tuple[CheckResult, Config | None]:
     """The configuration loads: every key known and of the right type (the loader's message
     names the broken key)."""
     try:
@@ -187,7 +188,9 @@ def check_config(load: Callable[[], Config]) -> tuple[CheckResult, Config | None
     except ConfigError as e:
         return fail("config", str(e), _CONFIG_REMEDY), None
     mode = "local verification" if cfg.verification == "local" else "platform verification"
-    return ok("config", f"valid ({mode}, provider {cfg.provider_id}, {cfg.terminal_id})"), cfg
+    where = source or "no file: the defaults and KIOSK_* variables"
+    found = f"{where}: valid ({mode}, provider {cfg.provider_id}, {cfg.terminal_id})"
+    return ok("config", found), cfg
 
 
 _CONFIG_REMEDY = (
@@ -229,7 +232,9 @@ def check_card(
     readers: Readers, states: Mapping[str, bytes | None], configured: str
 ) -> CheckResult:
     """When a card is inserted: it answers, has the JPKI application, and its token label
-    can be read. No card is a skip, not a failure: the kiosk waits for one."""
+    can be read. No card is a skip, not a failure: the kiosk waits for one. Leaving the
+    connection resets the card (as every kiosk connection does), so a kiosk in a visit on the
+    same card would lose it: run the doctor when nobody is at the kiosk."""
     with_card = [r for r, atr in states.items() if atr is not None]
     if configured:
         with_card = [r for r in with_card if r == configured]

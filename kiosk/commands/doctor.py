@@ -55,7 +55,7 @@ def doctor_command(args: argparse.Namespace) -> int:
         env=os.environ,
         now=utc_now,
     )
-    results = doctor.run(lambda: config.load(args.config), probes)
+    results = doctor.run(lambda: config.load(args.config), probes, args.config or "")
     if args.json:
         print(json.dumps([r.as_json() for r in results], ensure_ascii=False, indent=2))
     else:

@@ -596,3 +596,12 @@ def test_the_command_prints_json_for_monitoring(tmp_path, capsys) -> None:
     assert all(set(f) == {"check", "status", "detail", "remedy"} for f in findings)
     assert findings[0]["check"] == "config" and findings[0]["status"] == "FAIL"
     assert {f["status"] for f in findings} <= {"ok", "FAIL", "skip"}
+
+
+def test_the_configuration_line_names_its_file(tmp_path, test_pki) -> None:
+    cfg = local_config(tmp_path, test_pki)
+    result = by_name(run(lambda: cfg, probes(), str(tmp_path / "kiosk.toml")))["config"]
+    assert result.status is Status.OK
+    assert result.detail.startswith(f"{tmp_path / 'kiosk.toml'}: valid (local verification")
+    defaults = by_name(run(lambda: cfg, probes()))["config"]
+    assert "no file: the defaults and KIOSK_* variables" in defaults.detail
