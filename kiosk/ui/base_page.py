@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QMargins, Qt
 from PySide6.QtSvgWidgets import QSvgWidget
 from PySide6.QtWidgets import QLabel, QPushButton, QWidget
 
@@ -27,6 +27,7 @@ class Page(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)  # severity colours
         self.send = send
         self.language: Language = "ja"
+        self._margins: QMargins | None = None  # as built, for `arrange`
 
     def t(self, key: str, **fields: object) -> str:
         """The screen string `key` in the current language."""
@@ -37,6 +38,17 @@ class Page(QWidget):
 
     def leave(self) -> None:
         """The page is no longer shown: drop anything personal it displays."""
+
+    def arrange(self, width: int, height: int) -> None:
+        """Lay the page out for a window of that size: in portrait, narrower side margins (a
+        page may do more, such as putting its pad under its texts)."""
+        layout = self.layout()
+        if layout is None:
+            return
+        if self._margins is None:
+            self._margins = layout.contentsMargins()
+        side = self._margins.left() if width >= height else min(self._margins.left(), 32)
+        layout.setContentsMargins(side, self._margins.top(), side, self._margins.bottom())
 
     def show_state(self, state: FlowState, now: float) -> None:
         """Show `state` (on each change; on each tick too when `ticking`)."""
