@@ -27,9 +27,9 @@ from kiosk.card.connection import CardConnection
 from kiosk.card.errors import CardError, NoCard, PcscUnavailable
 from kiosk.config import Config, ConfigError, ReceptionConfig
 from kiosk.errors import KioskError
-from kiosk.jpki.constants import PHYSICAL_CARD_LABEL
 from kiosk.jpki.errors import JpkiError, NotAJpkiCard
 from kiosk.jpki.session import JpkiSession
+from kiosk.jpki.token import TokenKind, kind_of_label
 from kiosk.services.receipt import ReceiptPrinterSettings
 from kiosk.store.crlimport import crl_paths, open_crl
 from kiosk.store.health import DatabaseMissing, StoreHealth, inspect
@@ -256,10 +256,16 @@ def check_card(
         )
     except (CardError, JpkiError) as e:
         return fail("card", f"the card in {reader} does not answer: {e}", _CARD_REMEDY)
-    kind = "My Number Card" if label == PHYSICAL_CARD_LABEL else "not a physical card"
-    return ok("card", f"{label} ({kind}) in {reader}")
+    return ok("card", f"{label} ({_TOKEN_NAMES[kind_of_label(label)]}) in {reader}")
 
 
+_TOKEN_NAMES = {
+    TokenKind.CARD: "My Number Card",
+    TokenKind.ANDROID: "Android phone",
+    TokenKind.IPHONE: "iPhone",
+    TokenKind.FACE_AUTH: "face-authentication card",
+    TokenKind.UNKNOWN: "a JPKI token the kiosk does not know",
+}
 _CARD_REMEDY = "re-insert the card chip first; if it persists, try another card or reader"
 
 

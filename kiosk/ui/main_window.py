@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QKeyEvent, QMouseEvent, QScreen
+from PySide6.QtGui import QCloseEvent, QKeyEvent, QMouseEvent, QResizeEvent, QScreen
 from PySide6.QtWidgets import (
     QApplication,
     QButtonGroup,
@@ -41,6 +41,7 @@ from kiosk.ui.card_page import InsertPage, PutBackPage, TakeCardPage
 from kiosk.ui.code_page import BindingCodePage
 from kiosk.ui.controller import FlowController
 from kiosk.ui.enrol_page import ConsentPage, ReviewPage
+from kiosk.ui.fit import BarLayout, fit_buttons
 from kiosk.ui.guidance import Guidance, QtGuidancePlayer
 from kiosk.ui.keypad_widget import PhysicalKeypad, code_pad, password_keyboard, pin_pad, staff_pad
 from kiosk.ui.message_page import ProblemPage, ResultPage, WorkingPage
@@ -122,6 +123,7 @@ class KioskWindow(QWidget):
             )
         self.high_contrast = high_contrast
         self.large_text = False
+        self._touch = 0  # the touch size on this screen, once shown (show_kiosk)
         self._apply_theme()
 
         send = controller.send
@@ -197,11 +199,10 @@ class KioskWindow(QWidget):
     def _top_bar(self, send: Callable[[Event], None]) -> QWidget:
         bar = QWidget()
         bar.setObjectName("topbar")
-        row = QHBoxLayout(bar)
+        row = BarLayout(bar)  # one row, or more when the window is narrow or the text large
         row.setContentsMargins(24, 8, 16, 8)
         self.brand = label("brand", center=False)
         row.addWidget(self.brand)
-        row.addStretch(1)
         self.language_buttons: dict[Language, QPushButton] = {}
         group = QButtonGroup(bar)
         group.setExclusive(True)
@@ -238,6 +239,7 @@ class KioskWindow(QWidget):
         """Show full screen on the primary screen (or as a normal window when windowed)."""
         screen = self.screen() or QApplication.primaryScreen()
         enforce_touch_size(self, touch_px(screen))
+        self._touch = touch_px(screen)
         self._place_corner(screen)
         if self.kiosk_mode:
             self.setGeometry(screen.geometry())
@@ -278,6 +280,7 @@ class KioskWindow(QWidget):
         now = self.controller.clock()
         page.show_state(state, now)
         self._show_countdown(state, now)
+        self._fit()
         self._name_for_screen_readers(state)
         self.guidance.show(state.screen, state.language)
 
@@ -328,16 +331,33 @@ class KioskWindow(QWidget):
         self.high_contrast = not self.high_contrast
         self._apply_theme()
         self.contrast.setChecked(self.high_contrast)
+        self._fit()
 
     def toggle_large_text(self) -> None:
         """Switch every screen's text between its usual and its large size (文字を大きく)."""
         self.large_text = not self.large_text
         self._apply_theme()
         self.large.setChecked(self.large_text)
+        self._fit()
 
     def _apply_theme(self) -> None:
         sheet = theme("high-contrast" if self.high_contrast else "default")
         self.setStyleSheet(scaled_fonts(sheet, LARGE_TEXT_SCALE if self.large_text else 1))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        """A new shape (landscape, portrait): lay the page out again."""
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        """The page arranged for the window's shape, and every button given the room its
+        words need (lines broken where wider than the page) — nothing clipped."""
+        page = self.current_page()
+        page.arrange(self.width(), self.height())
+        layout = page.layout()
+        margins = layout.contentsMargins() if layout is not None else None
+        room = self.width() - (0 if margins is None else margins.left() + margins.right())
+        fit_buttons(self, room, self._touch)
 
     # -- hardening -------------------------------------------------------------------
 

@@ -605,3 +605,12 @@ def test_the_configuration_line_names_its_file(tmp_path, test_pki) -> None:
     assert result.detail.startswith(f"{tmp_path / 'kiosk.toml'}: valid (local verification")
     defaults = by_name(run(lambda: cfg, probes()))["config"]
     assert "no file: the defaults and KIOSK_* variables" in defaults.detail
+
+
+def test_a_phone_is_named_as_such(card_file: CardFile) -> None:
+    from kiosk.simcard.personality import Personality
+
+    readers = FakeReaders({READER: VirtualCard(card_file, personality=Personality.ANDROID)})
+    result = check_card(readers, readers.reader_states(), "")
+    assert result.status is Status.OK
+    assert "JPKIAPGPSETOKEN (Android phone)" in result.detail
