@@ -12,7 +12,9 @@ challenge (the token was unknown, foreign, expired or replayed) go to the audit 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from kiosk.store.audit import AuditLog, check_fields
 from kiosk.store.engine import Database
@@ -97,6 +99,11 @@ class SqlVerificationStore(SqlRevocationIndex):
         db = self._db
         octets = serial_to_bytes(serial)
         row = db.one(self._context, (octets, issuer_key_id, provider_id, issuer_key_id, octets))
+        return self._context_of(row)
+
+    def _context_of(self, row: Sequence[Any]) -> ProofContext:
+        """The ProofContext of a row of `_CONTEXT`'s columns (kiosk.store.renewal reads them
+        with more)."""
         auth = None if row[0] is None else CrlState(self._time(row[1]), row[2] is not None)
         if row[3] is None:
             return ProofContext(auth, None)
