@@ -55,7 +55,7 @@ from kiosk.store.models import (
 )
 from kiosk.store.records import LinkStatus, serial_from_bytes, serial_to_bytes
 from kiosk.store.revocation import SqlRevocationIndex
-from kiosk.store.verification import SqlVerificationStore
+from kiosk.store.verification import _CONTEXT, SqlVerificationStore
 from kiosk.verify.ports import ProofContext
 from kiosk.verify.verdict import CertRef
 
@@ -68,6 +68,10 @@ _audit = table_of(AuditRow)
 _cur = table_of(CrlCurrentRow)
 _rev = table_of(RevokedSerialRow)
 
+_PREDECESSOR = (
+    "SELECT old_issuer_key_id, old_serial FROM certificate_successions "
+    "WHERE new_issuer_key_id = ? AND new_serial = ?"
+)
 #: The CRL reason of a renewed certificate (RFC 5280 `superseded`, J-LIS: 証明書を更新した).
 SUPERSEDED = "superseded"
 #: The audit action of a link moved to a renewed card.
@@ -113,6 +117,7 @@ class SqlSuccessionSource:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._predecessor = db.sql(_PREDECESSOR)
 
     def successor(self, old: CertRef) -> CertRef | None:
         """The imported successor of `old`, or None."""
@@ -124,13 +129,10 @@ class SqlSuccessionSource:
         )
 
     def predecessor(self, new: CertRef) -> CertRef | None:
-        """The imported certificate `new` succeeds, or None."""
-        return self._one(
-            select(_succ.c.old_issuer_key_id, _succ.c.old_serial).where(
-                (_succ.c.new_issuer_key_id == new.issuer_key_id)
-                & (_succ.c.new_serial == serial_to_bytes(new.serial))
-            )
-        )
+        """The imported certificate `new` succeeds, or None (on the hot path: every proof of
+        a certificate linked nowhere asks it, so it is one driver statement)."""
+        row = self._db.one(self._predecessor, (new.issuer_key_id, serial_to_bytes(new.serial)))
+        return None if row is None else CertRef(serial_from_bytes(bytes(row[1])), row[0])
 
     def put(self, successions: Iterable[Succession], at: datetime) -> int:
         """Import records in one transaction; how many were new. A record imported before is
@@ -418,36 +420,66 @@ class LinkRenewals:
         ]
 
 
+#: The proof's context (`SqlVerificationStore`'s one read) with the predecessor of its
+#: certificate in the imported link data, looked up only when no link holds the certificate:
+#: a proof still costs one statement.
+_RENEWING_CONTEXT = (
+    _CONTEXT.replace(  # noqa: S608 - fixed statement text, no value in it
+        "FROM (SELECT 1 AS one) AS q",
+        ", p.old_issuer_key_id, p.old_serial FROM (SELECT 1 AS one) AS q",
+    )
+    + " LEFT JOIN certificate_successions p ON l.link_id IS NULL"
+    " AND p.new_issuer_key_id = ? AND p.new_serial = ?"
+)
+if _RENEWING_CONTEXT.count("p.old_serial FROM") != 1:  # the context query changed its shape
+    raise ImportError("kiosk.store.verification's context query is not as renewal expects")
+
+
 class RenewingVerificationStore(SqlVerificationStore):
     """The verifier's store, recognising a renewed card at its first proof: a certificate
     no link holds whose predecessor a link holds has that link moved to it (`LinkRenewals`)
     before the proof's context is read again. The proof's own signature, validity and chain
     were checked before the verifier asks for the context; the move rests on the authority's
-    data alone. One extra lookup per proof of an unlinked certificate."""
+    data alone.
+
+    Over the imported link data (`SqlSuccessionSource`) the predecessor comes with the
+    context, in its one statement; another source is asked for an unlinked certificate."""
 
     def __init__(self, db: Database, renewals: LinkRenewals, clock: Callable[[], datetime]) -> None:
         super().__init__(db)
         self._renewals = renewals
         self._clock = clock
+        self._joined = isinstance(renewals.source, SqlSuccessionSource)
+        self._renewing = db.sql(_RENEWING_CONTEXT)
 
     def proof_context(self, provider_id: str, issuer_key_id: str, serial: int) -> ProofContext:
         """The context of the proof, after moving a renewed card's link to this certificate."""
-        context = super().proof_context(provider_id, issuer_key_id, serial)
-        if context.link is not None:
-            return context
-        try:
-            old = self._renewals.source.predecessor(CertRef(serial, issuer_key_id))
-        except SuccessionUnavailable:
-            log.info("renewal: the certificate authority's link data is unavailable")
-            return context
-        if old is None:
+        cert = CertRef(serial, issuer_key_id)
+        context, old = self._read(provider_id, cert)
+        if context.link is not None or old is None:
             return context
         renewed = self._renewals.renew(old, self._clock())
-        if not any(
-            r.outcome.moved and r.new_auth == CertRef(serial, issuer_key_id) for r in renewed
-        ):
+        if not any(r.outcome.moved and r.new_auth == cert for r in renewed):
             return context
         return super().proof_context(provider_id, issuer_key_id, serial)
+
+    def _read(self, provider_id: str, cert: CertRef) -> tuple[ProofContext, CertRef | None]:
+        """The context, and the certificate's predecessor when no link holds it."""
+        if not self._joined:
+            context = super().proof_context(provider_id, cert.issuer_key_id, cert.serial)
+            if context.link is not None:
+                return context, None
+            try:
+                return context, self._renewals.source.predecessor(cert)
+            except SuccessionUnavailable:
+                log.info("renewal: the certificate authority's link data is unavailable")
+                return context, None
+        octets, key_id = serial_to_bytes(cert.serial), cert.issuer_key_id
+        row = self._db.one(
+            self._renewing, (octets, key_id, provider_id, key_id, octets, key_id, octets)
+        )
+        old = None if row[12] is None else CertRef(serial_from_bytes(bytes(row[13])), row[12])
+        return self._context_of(row), old
 
 
 __all__ = [

@@ -41,7 +41,7 @@ from kiosk.ui.card_page import InsertPage, PutBackPage, TakeCardPage
 from kiosk.ui.code_page import BindingCodePage
 from kiosk.ui.controller import FlowController
 from kiosk.ui.enrol_page import ConsentPage, ReviewPage
-from kiosk.ui.fit import BarLayout, fit_buttons
+from kiosk.ui.fit import BarLayout, wrap_buttons
 from kiosk.ui.guidance import Guidance, QtGuidancePlayer
 from kiosk.ui.keypad_widget import PhysicalKeypad, code_pad, password_keyboard, pin_pad, staff_pad
 from kiosk.ui.message_page import ProblemPage, ResultPage, WorkingPage
@@ -123,7 +123,6 @@ class KioskWindow(QWidget):
             )
         self.high_contrast = high_contrast
         self.large_text = False
-        self._touch = 0  # the touch size on this screen, once shown (show_kiosk)
         self._apply_theme()
 
         send = controller.send
@@ -239,7 +238,6 @@ class KioskWindow(QWidget):
         """Show full screen on the primary screen (or as a normal window when windowed)."""
         screen = self.screen() or QApplication.primaryScreen()
         enforce_touch_size(self, touch_px(screen))
-        self._touch = touch_px(screen)
         self._place_corner(screen)
         if self.kiosk_mode:
             self.setGeometry(screen.geometry())
@@ -350,14 +348,14 @@ class KioskWindow(QWidget):
         self._fit()
 
     def _fit(self) -> None:
-        """The page arranged for the window's shape, and every button given the room its
-        words need (lines broken where wider than the page) — nothing clipped."""
+        """The page arranged for the window's shape, and the buttons' words broken into lines
+        where wider than the page."""
         page = self.current_page()
         page.arrange(self.width(), self.height())
         layout = page.layout()
         margins = layout.contentsMargins() if layout is not None else None
         room = self.width() - (0 if margins is None else margins.left() + margins.right())
-        fit_buttons(self, room, self._touch)
+        wrap_buttons(self, room)
 
     # -- hardening -------------------------------------------------------------------
 
