@@ -40,6 +40,7 @@ from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import Connection, Select, and_, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from kiosk.store.audit import check_fields
 from kiosk.store.engine import Database
@@ -278,8 +279,12 @@ class LinkRenewals:
         except SuccessionUnavailable:
             outcome = Outcome.SOURCE_UNAVAILABLE
             return [Renewal(outcome, old_auth, new_auth, x.link_id, x.provider_id) for x in linked]
-        with self._db.writing() as conn:
-            return [self._move(conn, old_auth, new_auth, plan, at) for plan in plans]
+        try:
+            with self._db.writing() as conn:
+                return [self._move(conn, old_auth, new_auth, plan, at) for plan in plans]
+        except IntegrityError:  # the successor was enrolled meanwhile: nothing was written
+            outcome = Outcome.TAKEN
+            return [Renewal(outcome, old_auth, new_auth, x.link_id, x.provider_id) for x in linked]
 
     def _successor_of_superseded(self, old_auth: CertRef) -> tuple[Outcome, CertRef | None]:
         entry = self._index.lookup(old_auth.issuer_key_id, old_auth.serial)
@@ -458,9 +463,8 @@ class RenewingVerificationStore(SqlVerificationStore):
         context, old = self._read(provider_id, cert)
         if context.link is not None or old is None:
             return context
-        renewed = self._renewals.renew(old, self._clock())
-        if not any(r.outcome.moved and r.new_auth == cert for r in renewed):
-            return context
+        self._renewals.renew(old, self._clock())
+        # read again whatever became of it: moved here, or by another process just before
         return super().proof_context(provider_id, issuer_key_id, serial)
 
     def _read(self, provider_id: str, cert: CertRef) -> tuple[ProofContext, CertRef | None]:

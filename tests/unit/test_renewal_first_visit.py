@@ -210,3 +210,80 @@ def test_local_verification_moves_the_link_on_the_link_data_the_operator_importe
         assert (verdict.account_ref, verdict.link_status) == ("acct-1", LinkStatus.ACTIVE)
     finally:
         local.db.dispose()
+
+
+class OvertakenSuccessions(MemorySuccessions):
+    """Link data whose predecessor answer comes just after another process (another worker
+    of the platform, proving the same card) moved the link."""
+
+    def __init__(self, db) -> None:
+        super().__init__()
+        self.db = db
+
+    def predecessor(self, new):
+        old = super().predecessor(new)
+        LinkRenewals(self.db, self).renew(old, NOW)  # the other worker, first
+        return old
+
+
+def test_a_link_another_worker_moved_first_is_found_all_the_same(db, cards, world):
+    _, new, refs = cards
+    trust, _ = world
+    source = OvertakenSuccessions(db)
+    source.add(refs["old_auth"], refs["new_auth"])
+    source.add(refs["old_sign"], refs["new_sign"])
+    verifier, challenges = verifier_over(db, trust, source)
+
+    verdict = prove(verifier, challenges, new)
+
+    assert (verdict.account_ref, verdict.link_status) == ("acct-1", LinkStatus.ACTIVE)
+
+
+@pytest.mark.postgres
+def test_a_successor_enrolled_while_the_link_moves_leaves_the_link_and_says_taken(
+    postgres_db_url, test_pki
+):
+    """PostgreSQL, where another session can enrol the new certificate between the move's
+    check and its update: the unique link of the new certificate refuses the move, whose
+    transaction is rolled back whole."""
+    from sqlalchemy import event
+
+    from kiosk.store.engine import Database
+    from kiosk.store.renewal import Outcome, Succession
+
+    db = Database(postgres_db_url)
+    try:
+        auth = key_id(test_pki, "auth")
+        links = LinkRepository(db)
+        links.add_provider(PROVIDER, "Demo Clinic", ISSUED)
+        old = links.create(provider_id=PROVIDER, account_ref="acct-1", auth_issuer_key_id=auth,
+                           auth_serial=100, sign_issuer_key_id=auth, sign_serial=200,
+                           at=ISSUED)  # fmt: skip
+        der = make_crl(
+            test_pki.ca_certificate("auth"),
+            test_pki.ca_key("auth"),
+            [Revocation(100, CRL_AT, x509.ReasonFlags.superseded)],
+            this_update=CRL_AT,
+            next_update=CRL_AT + timedelta(days=1),
+            number=1,
+        ).public_bytes(serialization.Encoding.DER)
+        trust = TrustStore.from_dir(test_pki.trust_dir)
+        SqlRevocationIndex(db).replace(check_crl(der, trust, CRL_AT), CRL_AT)
+        source = MemorySuccessions([Succession(CertRef(100, auth), CertRef(101, auth))])
+
+        done = []
+
+        def enrol_meanwhile(_conn, _cursor, statement, *_):
+            if statement.lstrip().upper().startswith("UPDATE LINKS") and not done:
+                done.append(True)
+                links.create(provider_id=PROVIDER, account_ref="acct-2",
+                             auth_issuer_key_id=auth, auth_serial=101,
+                             sign_issuer_key_id=auth, sign_serial=201, at=NOW)  # fmt: skip
+
+        event.listen(db.engine, "before_cursor_execute", enrol_meanwhile)
+        [renewal] = LinkRenewals(db, source).renew(CertRef(100, auth), NOW)
+
+        assert renewal.outcome is Outcome.TAKEN
+        assert links.get(old.link_id) == old
+    finally:
+        db.dispose()
