@@ -19,6 +19,7 @@ from kiosk.pki.authority import Revocation, make_crl
 from kiosk.services.identity import IdentityService
 from kiosk.services.visit import Visit
 from kiosk.simcard.applet import VirtualCard
+from kiosk.store.links import LinkRepository
 from kiosk.store.renewal import LinkRenewals, RenewingVerificationStore
 from kiosk.store.revocation import SqlRevocationIndex
 from kiosk.ui.problems import problem_for
@@ -146,3 +147,29 @@ def test_an_expired_card_is_refused_with_the_renewal_guidance(kiosk, test_pki):
     assert "暗証番号を持って、お住まいの市区町村の窓口で電子証明書を更新" in guidance.ja
     assert "card and its PINs to your municipal office to renew" in guidance.en
     assert "まどぐちで あたらしく" in guidance.easy
+
+
+def test_with_the_successor_unknown_the_password_enrols_the_same_account_once(kiosk, test_pki, db):
+    visit, reader, _, publish = kiosk
+    old_card = test_pki.issue_card(now=ISSUED)
+    reader.insert(VirtualCard(old_card))
+    visit.read_card()
+    link = visit.enrol(visit.read_signer("ABC123", visit.authenticate("1234", "x", "c")), "c")
+    visit.close_card()
+    reader.pull()
+
+    new_card = test_pki.issue_card(now=ISSUED + timedelta(days=20))  # no link data for it
+    for which in ("auth", "sign"):
+        old = ref(getattr(old_card, which).certificate, test_pki, which)
+        publish(which, {old.serial: x509.ReasonFlags.superseded})
+    reader.insert(VirtualCard(new_card))
+    visit.read_card()
+    renewed = visit.authenticate("1234", "identity", "c")
+    assert renewed.link is None and not renewed.needs_reenrolment  # a first visit, as it looks
+
+    again = visit.enrol(visit.read_signer("ABC123", renewed), "c")
+
+    assert again.account_ref == link.account_ref == "K-TEST"
+    held = LinkRepository(db).find_by_account("c", "K-TEST")
+    assert held.auth_serial == ref(new_card.auth.certificate, test_pki, "auth").serial
+    assert held.created_at == link.linked_at  # the same link, moved: the old one is gone
