@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QAbstractButton, QLabel, QWidget
 
 from kiosk.flow.texts import text
 from kiosk.i18n import Language
+from kiosk.ui.fit import set_text
 
 #: Widget property: the widget's accessible name is set by its page (`set_name`), not its text.
 OWN_NAME = "a11yOwnName"
@@ -56,7 +57,8 @@ def mirror_names(root: QWidget, language: Language) -> None:
             key = "a11y.icon." + str(widget.property(ICON)).replace("-", "_")
             _name(widget, text(key).get(language), "")
         elif isinstance(widget, QLabel | QAbstractButton):
-            first, _, rest = widget.text().strip().partition("\n")
+            shown = set_text(widget) if isinstance(widget, QAbstractButton) else widget.text()
+            first, _, rest = shown.strip().partition("\n")
             _name(widget, first.strip(), " ".join(rest.split()))
 
 

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAccessible
 from PySide6.QtSvgWidgets import QSvgWidget
 from PySide6.QtWidgets import (
@@ -133,7 +134,8 @@ def walk(qapp, tmp_path, language, check, size=None, large=False):
         tour.__init__(qapp, cfg, card, language, tmp_path, len(stops) + 1)
         if large:
             tour.window.toggle_large_text()
-        if size is not None:
+        if size is not None:  # a window, not full screen: the offscreen screen is 800×800
+            tour.window.setWindowState(Qt.WindowState.WindowNoState)
             tour.window.setGeometry(0, 0, *size)
         tour.run()
     return findings, stops

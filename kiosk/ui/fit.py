@@ -1,0 +1,195 @@
+"""Text that fits the screen, in large text and in portrait too (issue 17).
+
+A QPushButton does not wrap its text: a label wider than the room the page has for it is cut.
+`wrap_buttons` breaks such a text into lines (at spaces; Japanese written without them,
+between characters) before the layout places the button; the text as the page set it is
+kept, for the accessible name and for the next wrap. The top bar's `BarLayout` puts the
+brand and the buttons in as many rows as the width needs. What does not fit after that is a
+page's own layout to change (`Page.arrange`); tests/ui/test_accessibility.py finds it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtGui import QFontMetrics
+from PySide6.QtWidgets import QAbstractButton, QLayout, QLayoutItem, QWidget
+
+_SET_TEXT = "fitSetText"  # the text the page set, before any line breaks
+_SHOWN_TEXT = "fitShownText"  # the text with the line breaks, as last shown
+#: Widget property: the room across a button narrower than the page (a column of options).
+ROOM = "fitRoom"
+_WORDS = re.compile(r"\S+\s*")
+
+
+def set_text(button: QAbstractButton) -> str:
+    """The text the page set on `button` (without the line breaks a fit added)."""
+    shown = button.text()
+    if shown and shown == button.property(_SHOWN_TEXT):
+        return str(button.property(_SET_TEXT))
+    return shown
+
+
+def wrap_buttons(root: QWidget, width: int) -> None:
+    """Break the text of every button under `root` into lines no wider than `width` pixels
+    (the room across the page), or than the button's own `ROOM` where it has one."""
+    for button in root.findChildren(QAbstractButton):
+        _wrap(button, int(button.property(ROOM) or width))
+
+
+def _wrap(button: QAbstractButton, width: int) -> None:
+    text = set_text(button)
+    if not text:
+        return
+    button.ensurePolished()  # the stylesheet's font
+    metrics = QFontMetrics(button.font())
+    widest = max(metrics.horizontalAdvance(line) for line in text.split("\n"))
+    button.setText(text)
+    padding = button.sizeHint().width() - widest  # what the style adds around the words
+    room = width - padding
+    lines = [wrapped for line in text.split("\n") for wrapped in _break(line, metrics, room)]
+    shown = "\n".join(lines)
+    if shown != text:
+        button.setText(shown)
+        button.setProperty(_SET_TEXT, text)
+        button.setProperty(_SHOWN_TEXT, shown)
+
+
+def _break(line: str, metrics: QFontMetrics, room: int) -> list[str]:
+    """`line` in pieces no wider than `room` (a single piece wider stays whole)."""
+    if room <= 0 or metrics.horizontalAdvance(line) <= room:
+        return [line]
+    pieces = _WORDS.findall(line) if " " in line.strip() else list(line)
+    lines: list[str] = []
+    current = ""
+    for piece in pieces:
+        if current and metrics.horizontalAdvance((current + piece).rstrip()) > room:
+            lines.append(current.rstrip())
+            current = piece
+        else:
+            current += piece
+    if current.strip():
+        lines.append(current.rstrip())
+    return lines
+
+
+class BarLayout(QLayout):
+    """The top bar: its first widget (the brand) on the left, the buttons after it on the
+    right, all in one row when they fit the width; else the brand above and the buttons in as
+    many right-aligned rows as they need, so a portrait or large-text bar never clips."""
+
+    def __init__(self, parent: QWidget | None = None, spacing: int = 12) -> None:
+        super().__init__(parent)
+        self._items: list[QLayoutItem] = []
+        self._spacing = spacing
+
+    # -- QLayout's interface -------------------------------------------------------------
+
+    def addItem(self, item: QLayoutItem) -> None:  # noqa: N802 - Qt override
+        """Keep `item` (addWidget lands here)."""
+        self._items.append(item)
+
+    def count(self) -> int:
+        """How many items."""
+        return len(self._items)
+
+    def itemAt(self, index: int) -> QLayoutItem | None:  # noqa: N802 - Qt override
+        """The item at `index`, or None."""
+        return self._items[index] if 0 <= index < len(self._items) else None
+
+    def takeAt(self, index: int) -> QLayoutItem | None:  # noqa: N802 - Qt override
+        """Remove and return the item at `index`."""
+        return self._items.pop(index) if 0 <= index < len(self._items) else None
+
+    def expandingDirections(self) -> Qt.Orientation:  # noqa: N802 - Qt override
+        """Neither: the bar is as tall as its rows."""
+        return Qt.Orientation(0)
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt override
+        """The rows depend on the width."""
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt override
+        """The bar's height at `width`."""
+        return self._place(QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect: QRect) -> None:  # noqa: N802 - Qt override
+        """Place the brand and the buttons in `rect`."""
+        super().setGeometry(rect)
+        self._place(rect, move=True)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        """Everything in one row."""
+        items = self._shown()
+        width = sum(i.sizeHint().width() for i in items) + self._spacing * max(0, len(items) - 1)
+        margins = self.contentsMargins()
+        width += margins.left() + margins.right()
+        return QSize(width, self.heightForWidth(width))
+
+    def minimumSize(self) -> QSize:  # noqa: N802 - Qt override
+        """As narrow as the widest button; as tall as one row (the height at a given width
+        is heightForWidth's, which the window's layout asks)."""
+        margins = self.contentsMargins()
+        widest = max((i.sizeHint().width() for i in self._shown()[1:]), default=0)
+        return QSize(widest + margins.left() + margins.right(), self.sizeHint().height())
+
+    # -- placing ------------------------------------------------------------------------
+
+    def _shown(self) -> list[QLayoutItem]:
+        return [i for i in self._items if not (i.widget() and i.widget().isHidden())]
+
+    def _place(self, rect: QRect, *, move: bool) -> int:
+        """Lay the items out in `rect` (only measure unless `move`); the height it takes."""
+        margins = self.contentsMargins()
+        area = rect.adjusted(margins.left(), margins.top(), -margins.right(), -margins.bottom())
+        items = self._shown()
+        if not items:
+            return margins.top() + margins.bottom()
+        brand, buttons = items[0], items[1:]
+        gap = self._spacing
+        rows = self._rows(buttons, area.width())
+        first = sum(b.sizeHint().width() for b in rows[0]) + gap * len(rows[0]) if rows else 0
+        brand_room = area.width() - first
+        together = len(rows) <= 1 and brand_room >= min(brand.sizeHint().width(), area.width() // 3)
+        y = area.top()
+        if not together:  # the brand on a row of its own
+            brand_height = brand.heightForWidth(area.width()) if brand.hasHeightForWidth() else -1
+            brand_height = max(brand_height, brand.sizeHint().height())
+            if move:
+                brand.setGeometry(QRect(area.left(), y, area.width(), brand_height))
+            y += brand_height + gap
+            brand_room = 0
+        for index, row in enumerate(rows):
+            height = max(b.sizeHint().height() for b in row)
+            if together and index == 0:
+                brand_height = brand.heightForWidth(brand_room) if brand.hasHeightForWidth() else -1
+                height = max(
+                    height, brand_height, brand.sizeHint().height() if brand_height < 0 else 0
+                )
+                if move:
+                    brand.setGeometry(QRect(area.left(), y, brand_room, height))
+            x = area.right() + 1 - (sum(b.sizeHint().width() for b in row) + gap * (len(row) - 1))
+            for button in row:
+                size = button.sizeHint()
+                if move:
+                    button.setGeometry(
+                        QRect(x, y + (height - size.height()) // 2, size.width(), size.height())
+                    )
+                x += size.width() + gap
+            y += height + (gap if index < len(rows) - 1 else 0)
+        return y - area.top() + margins.top() + margins.bottom()
+
+    def _rows(self, buttons: list[QLayoutItem], width: int) -> list[list[QLayoutItem]]:
+        """The buttons in rows no wider than `width`, in order."""
+        rows: list[list[QLayoutItem]] = []
+        used = 0
+        for button in buttons:
+            size = button.sizeHint().width()
+            if rows and used + self._spacing + size <= width:
+                rows[-1].append(button)
+                used += self._spacing + size
+            else:
+                rows.append([button])
+                used = size
+        return rows
