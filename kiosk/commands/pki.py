@@ -46,6 +46,13 @@ def register(sub: Any) -> None:
         help="signature password, 6-16 of A-Z0-9 (default ABC123)",
     )
     p.add_argument("--force", action="store_true", help="overwrite an existing CARD.json")
+    p.add_argument(
+        "--generation",
+        choices=("current", "next"),
+        default="current",
+        help="today's card (RSA-2048) or a next-generation card (ECDSA P-384, certificates to "
+        "the 10th birthday, from its own TEST roots made on first use; docs/next-card.md)",
+    )
     p.set_defaults(func=_issue)
 
     p = cmds.add_parser("revoke", help="revoke one certificate of a card and publish the CRL")
@@ -96,7 +103,13 @@ def _person(args: argparse.Namespace) -> Any:
 def _issue(args: argparse.Namespace) -> int:
     from cryptography import x509
 
-    from kiosk.pki.authority import PkiError, check_auth_pin, check_sign_password, load_pki
+    from kiosk.pki.authority import (
+        Generation,
+        PkiError,
+        check_auth_pin,
+        check_sign_password,
+        load_pki,
+    )
     from kiosk.pki.cardfile import save_card
 
     check_auth_pin(args.pin)
@@ -105,7 +118,12 @@ def _issue(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.force:
         raise PkiError(f"{args.out} exists; pass --force to overwrite it")
     pki = load_pki(args.dir)
-    card = pki.issue_card(person, pin=args.pin, sign_password=args.sign_password)
+    card = pki.issue_card(
+        person,
+        pin=args.pin,
+        sign_password=args.sign_password,
+        generation=Generation(args.generation),
+    )
     try:
         save_card(args.out, card)
     except OSError as e:
@@ -121,7 +139,7 @@ def _issue(args: argparse.Namespace) -> int:
 def _revoke(args: argparse.Namespace) -> int:
     from cryptography import x509
 
-    from kiosk.pki.authority import PkiError, card_serials, load_pki
+    from kiosk.pki.authority import Generation, PkiError, card_serials, load_pki
     from kiosk.pki.cardfile import load_card
 
     if args.which not in ("auth", "sign"):
@@ -135,10 +153,10 @@ def _revoke(args: argparse.Namespace) -> int:
     card = load_card(args.card)
     serial = card_serials(card)[args.which]
     ca_der = (card.auth if args.which == "auth" else card.sign).ca_certificate
-    if x509.load_der_x509_certificate(ca_der) != pki.ca_certificate(args.which):
+    generation = Generation(card.generation)
+    if x509.load_der_x509_certificate(ca_der) != pki.ca_certificate(args.which, generation):
         raise PkiError(f"{args.card} was not issued by the test PKI in {args.dir}")
-    pki.revoke(serial, args.which, reason)
-    print(
-        f"revoked {args.which} certificate {serial:x}; CRL published to {pki.crl_path(args.which)}"
-    )
+    pki.revoke(serial, args.which, reason, generation=generation)
+    crl = pki.crl_path(args.which, generation)
+    print(f"revoked {args.which} certificate {serial:x}; CRL published to {crl}")
     return 0

@@ -153,3 +153,28 @@ def test_todays_card_still_signs_a_digest_info(pki: TestPki) -> None:
     signature = session.sign_message("auth", b"M")
     key = x509.load_der_x509_certificate(today.auth.certificate).public_key()
     key.verify(signature, b"M", PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr,call-arg]
+
+
+# --- the commands -----------------------------------------------------------------------------
+
+
+def test_pki_commands_issue_and_revoke_a_next_generation_card(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from kiosk.cli import main
+    from kiosk.pki.authority import load_pki
+
+    directory, card_path = tmp_path / "pki", tmp_path / "next.json"
+    assert main(["pki", "init", str(directory)]) == 0
+    argv = ["pki", "issue", str(directory), "--out", str(card_path), "--generation", "next"]
+    assert main(argv) == 0
+    card = load_card(card_path)
+    assert card.generation == "next"
+    assert isinstance(auth_key(card), ec.EllipticCurvePublicKey)
+    pki = load_pki(directory)
+    assert (pki.trust_dir / "auth-next-ca.pem").is_file()
+    revoke = ["pki", "revoke", str(directory), str(card_path), "--which", "auth"]
+    assert main([*revoke, "--reason", "superseded"]) == 0
+    assert "auth-next.crl" in capsys.readouterr().out
+    serial = x509.load_der_x509_certificate(card.auth.certificate).serial_number
+    crl = pki.crl("auth", Generation.NEXT)
+    assert crl.get_revoked_certificate_by_serial_number(serial) is not None
+    assert len(pki.crl("auth")) == 0  # today's CA revoked nothing
