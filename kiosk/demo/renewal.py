@@ -13,9 +13,6 @@ from collections.abc import Iterable
 from kiosk.store.renewal import Succession, SuccessionUnavailable
 from kiosk.verify.verdict import CertRef
 
-#: What a screen or a log says about where this data came from.
-LABEL = "TEST succession data (not the certificate authority's)"
-
 
 class MemorySuccessions:
     """Old → new links held in dicts; `unavailable = True` makes every question fail."""

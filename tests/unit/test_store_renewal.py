@@ -246,3 +246,20 @@ def test_imported_link_data_answers_both_ways_and_refuses_a_second_successor(db,
     with pytest.raises(SuccessionConflict):
         source.put([Succession(CertRef(5, ca.auth), new), Succession(old, CertRef(7, ca.auth))], AT)
     assert source.successor(CertRef(5, ca.auth)) is None  # the whole import was refused
+
+
+def test_migration_0013_goes_down_to_0012_and_up_again(db, ca):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from kiosk.store.engine import alembic_config
+
+    SqlSuccessionSource(db).put([Succession(CertRef(1, ca.auth), CertRef(2, ca.auth))], AT)
+    db.dispose()
+    with db.engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0012")
+    with db.engine.connect() as conn:
+        names = set(inspect(conn).get_table_names())
+    assert not names & {"certificate_successions", "link_renewals"} and "links" in names
+    db.upgrade()
+    assert SqlSuccessionSource(db).successor(CertRef(1, ca.auth)) is None  # gone with the table
