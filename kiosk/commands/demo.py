@@ -54,6 +54,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="what the virtual card plays: card, android, iphone (confirmed on the phone "
         "before the tap) or face_auth; a phone has its own TEST CAs (docs/tokens.md)",
     )
+    parser.add_argument(
+        "--generation",
+        choices=("current", "next"),
+        default="current",
+        help="the card's generation: today's (RSA) or the next (ECDSA P-384, docs/next-card.md)",
+    )
     parser.set_defaults(func=run_demo)
 
 
@@ -89,6 +95,24 @@ def prepare(root: Path, reader: str) -> tuple[Path, Path]:
     seed_records(root, config_path)
     seed_purchase(config_path)
     return card_path, config_path
+
+
+def prepare_next_card(root: Path) -> Path:
+    """Create (once) the demo's next-generation card, `next-card.json`, from the demo PKI's
+    next-generation TEST roots (made on first use, beside today's in its trust directory,
+    their CRLs in its CRL directory, which the demo configuration already names)."""
+    from kiosk.pki.authority import Generation, load_pki
+    from kiosk.pki.cardfile import save_card
+
+    path = root / "next-card.json"
+    if not path.exists():
+        pki = load_pki(root / "pki")
+        card = pki.issue_card(
+            pin=DEMO_PIN, sign_password=DEMO_SIGN_PASSWORD, generation=Generation.NEXT
+        )
+        save_card(path, card)
+        print(f"demo next-generation card issued: {path} (PIN {DEMO_PIN})")
+    return path
 
 
 def prepare_phone(root: Path, config_path: Path) -> Path:
@@ -314,6 +338,8 @@ def run_demo(args: argparse.Namespace) -> int:
     root = Path(args.dir)
     root.mkdir(parents=True, exist_ok=True)
     card_path, config_path = prepare(root, args.reader)
+    if args.generation == "next":
+        card_path = prepare_next_card(root)
     if args.token in ("android", "iphone"):
         card_path = prepare_phone(root, config_path)
     sim = insert_card(card_path, args.port, args.token)

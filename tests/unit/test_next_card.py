@@ -178,3 +178,34 @@ def test_pki_commands_issue_and_revoke_a_next_generation_card(tmp_path: Path, ca
     crl = pki.crl("auth", Generation.NEXT)
     assert crl.get_revoked_certificate_by_serial_number(serial) is not None
     assert len(pki.crl("auth")) == 0  # today's CA revoked nothing
+
+
+def test_the_demo_next_card_is_accepted_by_the_demo_configuration(tmp_path: Path) -> None:
+    """`kiosk demo --generation next`: the card from the demo PKI's next roots proves through
+    the demo's own local verification (its trust_dir and crl_dir, as `kiosk run` loads them)."""
+    from kiosk import config
+    from kiosk.commands.demo import DEMO_PIN, prepare, prepare_next_card
+    from kiosk.local import LocalContext, import_crls
+
+    _, config_path = prepare(tmp_path, "Virtual PCD 00 00")
+    card = load_card(prepare_next_card(tmp_path))
+    assert card.generation == "next" and prepare_next_card(tmp_path) == tmp_path / "next-card.json"
+    cfg = config.load(config_path, env={})
+    local = LocalContext.from_config(cfg)
+    try:
+        import_crls(cfg, local)
+        session = JpkiSession(InProcessConnection(VirtualCard(card)))
+        open_applet(session)
+        now = datetime.now(UTC)
+        nonce = local.challenges.issue(cfg.provider_id, cfg.terminal_id, now).nonce
+        message = signed_message(cfg.provider_id, cfg.terminal_id, nonce)
+        proof = authenticate(session, DEMO_PIN, message, selected=True)
+        verdict = local.verifier.verify_user_proof(
+            UserProof(
+                cfg.provider_id, cfg.terminal_id, nonce, proof.certificate_der, proof.signature
+            ),
+            now,
+        )
+        assert verdict.ok, verdict.message
+    finally:
+        local.db.dispose()
