@@ -41,7 +41,7 @@ from kiosk.ui.card_page import InsertPage, PutBackPage, TakeCardPage
 from kiosk.ui.code_page import BindingCodePage
 from kiosk.ui.controller import FlowController
 from kiosk.ui.enrol_page import ConsentPage, ReviewPage
-from kiosk.ui.fit import BarLayout, wrap_buttons
+from kiosk.ui.fit import BarLayout, fit_icons, wrap_buttons
 from kiosk.ui.guidance import Guidance, QtGuidancePlayer
 from kiosk.ui.keypad_widget import PhysicalKeypad, code_pad, password_keyboard, pin_pad, staff_pad
 from kiosk.ui.message_page import ProblemPage, ResultPage, WorkingPage
@@ -356,6 +356,7 @@ class KioskWindow(QWidget):
         margins = layout.contentsMargins() if layout is not None else None
         room = self.width() - (0 if margins is None else margins.left() + margins.right())
         wrap_buttons(self, room)
+        fit_icons(page, self.stack.height())
 
     # -- hardening -------------------------------------------------------------------
 
