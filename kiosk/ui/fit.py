@@ -14,6 +14,7 @@ import re
 
 from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QFontMetrics
+from PySide6.QtSvgWidgets import QSvgWidget
 from PySide6.QtWidgets import QAbstractButton, QLayout, QLayoutItem, QWidget
 
 _SET_TEXT = "fitSetText"  # the text the page set, before any line breaks
@@ -193,3 +194,38 @@ class BarLayout(QLayout):
                 rows.append([button])
                 used = size
         return rows
+
+
+#: Widget property of an icon: its size as built, before `fit_icons` made it smaller.
+_ICON_SIZE = "fitIconSize"
+#: An icon never shrinks below this share of its size.
+_ICON_FLOOR = 0.4
+
+
+def fit_icons(page: QWidget, height: int) -> None:
+    """Give the page's words the height they need by making its icons smaller: back to
+    their size first, then shrunk together by what the page lacks of `height` pixels."""
+    icons = [w for w in page.findChildren(QSvgWidget) if w.property("icon") and w.isVisibleTo(page)]
+    for icon in icons:
+        size = icon.property(_ICON_SIZE)
+        if size is None:
+            size = icon.width()
+            icon.setProperty(_ICON_SIZE, size)
+        icon.setFixedSize(size, size)
+    layout = page.layout()
+    if not icons or layout is None:
+        return
+    layout.invalidate()
+    need = (
+        layout.heightForWidth(page.width())
+        if layout.hasHeightForWidth()
+        else layout.sizeHint().height()
+    )
+    short = need - height
+    if short <= 0:
+        return
+    each = -(-short // len(icons))  # rounded up
+    for icon in icons:
+        size = int(icon.property(_ICON_SIZE))
+        smaller = max(int(size * _ICON_FLOOR), size - each)
+        icon.setFixedSize(smaller, smaller)
