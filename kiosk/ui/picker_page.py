@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QVBoxLayout
 from kiosk.flow.machine import Back, ChooseProvider, ChooseService, Event, FlowState
 from kiosk.i18n import Text
 from kiosk.ui.base_page import Page, Send, label
+from kiosk.ui.fit import ROOM
 
 #: More options than this are laid out in two columns, so that the page fits a 1280×800 screen.
 ONE_COLUMN_MAX = 3
@@ -29,19 +30,18 @@ class ChoicePage(Page):
         layout.addWidget(self.title)
         self.options: list[tuple[Text, Text | None]] = []
         self.option_buttons = []
-        grid = QGridLayout()
+        self.grid = grid = QGridLayout()
         grid.setSpacing(24)
         columns = 1 if len(options) <= ONE_COLUMN_MAX else 2
-        for column in range(columns):
-            grid.setColumnStretch(column, 1)
         #: A half-width button has no room for a description (a button does not wrap text).
         self.with_descriptions = columns == 1
-        for index, (name, title, description, event) in enumerate(options):
+        for name, title, description, event in options:
             button = self.button(name, event)
             button.setMinimumHeight(140)
-            grid.addWidget(button, index // columns, index % columns)
             self.options.append((title, description))
             self.option_buttons.append(button)
+        self.columns = 0
+        self._place(columns)
         layout.addLayout(grid)
         layout.addStretch(1)
         row = QHBoxLayout()
@@ -49,6 +49,30 @@ class ChoicePage(Page):
         row.addWidget(self.back)
         row.addStretch(1)
         layout.addLayout(row)
+
+    def _place(self, columns: int) -> None:
+        """The option buttons in `columns` columns."""
+        if columns == self.columns:
+            return
+        for button in self.option_buttons:
+            self.grid.removeWidget(button)
+        for index, button in enumerate(self.option_buttons):
+            self.grid.addWidget(button, index // columns, index % columns)
+        for column in range(2):
+            self.grid.setColumnStretch(column, 1 if column < columns else 0)
+        self.columns = columns
+
+    def arrange(self, width: int, height: int) -> None:
+        """Portrait: one column (two would be too narrow for the words); the room across a
+        column is what a button's words are broken to fit."""
+        super().arrange(width, height)
+        wide = 1 if len(self.option_buttons) <= ONE_COLUMN_MAX else 2
+        self._place(wide if width >= height else 1)
+        margins = self.layout().contentsMargins()
+        across = width - margins.left() - margins.right()
+        room = (across - self.grid.spacing() * (self.columns - 1)) // self.columns
+        for button in self.option_buttons:
+            button.setProperty(ROOM, room)
 
     def show_state(self, state: FlowState, now: float) -> None:
         """Label the options in the current language."""
