@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout
+from PySide6.QtWidgets import QBoxLayout, QHBoxLayout, QVBoxLayout
 
 from kiosk.flow.errors_catalogue import Problem, entry
 from kiosk.flow.machine import (
@@ -16,6 +16,18 @@ from kiosk.flow.machine import (
 from kiosk.i18n import Language
 from kiosk.ui.base_page import Page, Send, label
 from kiosk.ui.keypad_widget import SecretPad
+
+
+def stack_in_portrait(page: Page, width: int, height: int) -> None:
+    """A page laid out as texts beside a pad: the pad under the texts in portrait."""
+    layout = page.layout()
+    if isinstance(layout, QBoxLayout) and layout.direction() in _ACROSS:
+        portrait = height > width
+        layout.setDirection(_ACROSS[1] if portrait else _ACROSS[0])
+
+
+#: A row (landscape) or a column (portrait).
+_ACROSS = (QBoxLayout.Direction.LeftToRight, QBoxLayout.Direction.TopToBottom)
 
 
 def problem_text(problem: Problem, language: Language) -> str:
@@ -73,6 +85,11 @@ class SecretPage(Page):
     def enter(self, state: FlowState) -> None:
         """A new entry: empty (and, for the PIN pad, re-shuffled) keys."""
         self.pad.reset()
+
+    def arrange(self, width: int, height: int) -> None:
+        """Portrait: a small pad goes under the texts instead of beside them."""
+        super().arrange(width, height)
+        stack_in_portrait(self, width, height)
 
     def show_state(self, state: FlowState, now: float) -> None:
         """Texts, tries left, warnings and the last problem."""
