@@ -19,7 +19,7 @@ from kiosk.ui.keypad_widget import SecretPad
 
 
 def stack_in_portrait(page: Page, width: int, height: int) -> None:
-    """A page laid out as texts beside a pad: the pad under the texts in portrait."""
+    """A page laid out as texts beside a pad (a row): the pad under the texts in portrait."""
     layout = page.layout()
     if isinstance(layout, QBoxLayout) and layout.direction() in _ACROSS:
         portrait = height > width
@@ -89,7 +89,8 @@ class SecretPage(Page):
     def arrange(self, width: int, height: int) -> None:
         """Portrait: a small pad goes under the texts instead of beside them."""
         super().arrange(width, height)
-        stack_in_portrait(self, width, height)
+        if self.pad.columns <= 3:  # a keyboard is under the texts already
+            stack_in_portrait(self, width, height)
 
     def show_state(self, state: FlowState, now: float) -> None:
         """Texts, tries left, warnings and the last problem."""
