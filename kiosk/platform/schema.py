@@ -158,7 +158,10 @@ class UserProofBody(_Wire):
     terminal_id: str
     nonce: Base64Bytes = Field(description=_B64)
     certificate: Base64Bytes = Field(description=f"DER of the authentication certificate, {_B64}")
-    signature: Base64Bytes = Field(description=f"PKCS#1 v1.5 / SHA-256 signature, {_B64}")
+    signature: Base64Bytes = Field(
+        description="the card's signature in its certificate's scheme: PKCS#1 v1.5 / SHA-256 "
+        f"(RSA), or r ‖ s raw, 96 bytes (ECDSA P-384 / SHA-384), {_B64}"
+    )
 
     @classmethod
     def of(cls, proof: UserProof) -> Self:

@@ -5,7 +5,9 @@ Web eID binds the origin:
 
     M = SHA-256(UTF-8(provider_id) ‖ 0x00 ‖ UTF-8(terminal_id)) ‖ SHA-256(nonce)   (64 bytes)
 
-and the card signs, with RSASSA-PKCS1-v1_5, the SHA-256 DigestInfo of M.
+and the card signs it in the scheme of its key (kiosk.verify.scheme): today's RSA card the
+SHA-256 DigestInfo of M (RSASSA-PKCS1-v1_5), the next-generation card SHA-384(M) (ECDSA P-384,
+answered r ‖ s).
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ def signed_message(provider_id: str, terminal_id: str, nonce: bytes) -> bytes:
 
 
 def proof_digest_info(provider_id: str, terminal_id: str, nonce: bytes) -> bytes:
-    """The DigestInfo the card must sign with its authentication key for this challenge."""
+    """The DigestInfo today's (RSA) card signs with its authentication key for this challenge
+    (`SignatureScheme.card_input` gives any card's)."""
     return sha256_digest_info(signed_message(provider_id, terminal_id, nonce))
 
 
@@ -51,7 +54,7 @@ class UserProof:
     terminal_id: str
     nonce: bytes
     certificate: bytes  # DER of the authentication certificate
-    signature: bytes  # RSASSA-PKCS1-v1_5 over signed_message(...) with SHA-256
+    signature: bytes  # over signed_message(...), in the certificate's scheme (kiosk.verify.scheme)
 
     def message(self) -> bytes:
         """The message M this proof's signature must cover."""
