@@ -242,6 +242,25 @@ class TokensConfig:
     phone_trust_dir: str = ""
 
 
+#: The signature schemes a trust-anchor group may allow (kiosk.verify.scheme.SchemeName).
+TRUST_SCHEMES = ("rsa-pkcs1v15-sha256", "ecdsa-p384-sha384")
+#: The token classes a trust-anchor group issues for (kiosk.verify.trust.TokenClass).
+TRUST_TOKENS = ("card", "phone")
+
+
+@dataclass(frozen=True, slots=True)
+class TrustGroupConfig:
+    """`[trust_groups.<name>]`: one more group of trust anchors beside `trust_dir`'s (where
+    each card root's own key puts it in today's RSA group or the next card's P-384 group): a
+    directory of CA certificates, the token class they issue for and the signature schemes
+    their certificates may use (kiosk.verify.trust.AnchorGroup; docs/next-card.md)."""
+
+    name: str
+    dir: str
+    kind: str = "card"  # the token class: card or phone
+    schemes: tuple[str, ...] = ("rsa-pkcs1v15-sha256",)
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """Everything the kiosk, the CLI and the platform read from configuration."""
@@ -355,6 +374,8 @@ class Config:
     crl_refresh: CrlRefreshConfig = CrlRefreshConfig()
     #: `[tokens]`: smartphone certificates, off unless enabled with their trust anchors.
     tokens: TokensConfig = TokensConfig()
+    #: `[trust_groups.<name>]`: further trust-anchor groups (directory, token class, schemes).
+    trust_groups: tuple[TrustGroupConfig, ...] = ()
 
     @property
     def effective_database_url(self) -> str:
@@ -401,6 +422,7 @@ _FILE_ONLY = (
     "oidc_clients",
     "crl_refresh",
     "tokens",
+    "trust_groups",
 )
 
 
@@ -803,6 +825,35 @@ def _tokens(value: Any) -> TokensConfig:
     return TokensConfig(accept, _string(t.get("phone_trust_dir", ""), "tokens", "phone_trust_dir"))
 
 
+def _trust_groups(value: Any) -> tuple[TrustGroupConfig, ...]:
+    """`[trust_groups.<name>]`: dir (required), kind (the token class: card or phone, default
+    card), schemes (a non-empty list of TRUST_SCHEMES, default RSA only)."""
+    groups = []
+    for name, raw in _table(value, "trust_groups").items():
+        where = ("trust_groups", name)
+        t = _table(raw, *where)
+        for key in t:
+            if key not in ("dir", "kind", "schemes"):
+                raise _refuse(key_path(*where, key), "unknown key")
+        directory = _string(t.get("dir", ""), *where, "dir")
+        if not directory:
+            raise _refuse(key_path(*where, "dir"), "must name the group's anchor directory")
+        kind = _string(t.get("kind", "card"), *where, "kind")
+        if kind not in TRUST_TOKENS:
+            raise _refuse(key_path(*where, "kind"), f"must be one of {', '.join(TRUST_TOKENS)}")
+        schemes = t.get("schemes", ["rsa-pkcs1v15-sha256"])
+        if (
+            not isinstance(schemes, list)
+            or not schemes
+            or any(s not in TRUST_SCHEMES for s in schemes)
+        ):
+            raise _refuse(
+                key_path(*where, "schemes"), f"must be a list of {', '.join(TRUST_SCHEMES)}"
+            )
+        groups.append(TrustGroupConfig(name, directory, kind, tuple(schemes)))
+    return tuple(groups)
+
+
 def _oidc_clients(value: Any) -> Mapping[str, OidcClient]:
     """`[[oidc_clients]]`: each online service, checked by kiosk.oidc.clients."""
     try:
@@ -839,6 +890,7 @@ _SECTIONS: dict[str, Callable[[Any], Any]] = {
     "oidc_clients": _oidc_clients,
     "crl_refresh": _crl_refresh,
     "tokens": _tokens,
+    "trust_groups": _trust_groups,
 }
 
 
