@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kiosk.jpki.token import Token
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,9 +54,9 @@ def show_status(args: argparse.Namespace) -> int:
     """Print the readers, and for the chosen card its JPKI state; 0 when a JPKI card is there."""
     from kiosk.card.errors import NoCard
     from kiosk.card.pcsc import connect, reader_states
-    from kiosk.jpki.constants import PHYSICAL_CARD_LABEL
     from kiosk.jpki.errors import NotAJpkiCard
     from kiosk.jpki.session import JpkiSession
+    from kiosk.jpki.token import discover
 
     reader = _reader(args)
     states = reader_states()
@@ -77,12 +81,38 @@ def show_status(args: argparse.Namespace) -> int:
             print("  JPKI application: absent (not a My Number Card)")
             return 1
         print("  JPKI application: present")
-        label = session.token_label(allowed=None)
-        kind = "My Number Card" if label == PHYSICAL_CARD_LABEL else "not a physical card"
-        print(f"  Token label: {label} ({kind})")
-        print(f"  Authentication PIN: {_tries(session.pin_retries('auth'))}")
-        print(f"  Signature password: {_tries(session.pin_retries('sign'))}")
+        token = discover(session)  # no PIN is sent
+        print(f"  Token label: {token.label or '(none)'} ({_TOKEN_NAMES[token.kind]})")
+        for line in _pin_lines(token):
+            print(f"  {line}")
     return 0
+
+
+#: How `card status` names each token kind.
+_TOKEN_NAMES = {
+    "card": "My Number Card",
+    "android": "Android phone (smartphone certificate)",
+    "iphone": "iPhone (smartphone certificate)",
+    "face_auth": "face-authentication My Number Card",
+    "unknown": "unknown token",
+}
+
+
+def _pin_lines(token: Token) -> list[str]:
+    """What the token's PINs are, as discovery found them."""
+    if token.kind == "iphone":
+        return ["PINs: none over NFC (the person confirms on the phone)"]
+    if token.kind == "face_auth":
+        return [
+            "Authentication PIN: unusable (face-authentication card)",
+            "No signature certificate",
+        ]
+    if token.kind == "unknown":
+        return []
+    lines = [f"Authentication PIN: {_tries(token.auth_retries)}"]
+    if token.has_sign_cert:
+        return [*lines, f"Signature password: {_tries(token.sign_retries)}"]
+    return [*lines, "No signature certificate"]
 
 
 def _write(args: argparse.Namespace, der: bytes) -> int:

@@ -124,3 +124,22 @@ def test_iphone_over_pcsc_signs_after_the_confirmation(
 def test_iphone_confirmed_before_the_tap(insert_as: Insert, reader_name: str) -> None:
     insert_as("iphone", "--confirmed")
     assert _phone_proof(reader_name) is not None
+
+
+@pytest.mark.parametrize(
+    ("token", "lines"),
+    [
+        ("android", ["JPKIAPGPSETOKEN (Android phone", "Authentication PIN: 3 tries left"]),
+        ("iphone", ["JPKIAPIOSTOKEN (iPhone", "PINs: none over NFC"]),
+        ("face_auth", ["face-authentication My Number Card", "No signature certificate"]),
+    ],
+)
+def test_card_status_names_the_token(
+    insert_as: Insert, reader_name: str, capsys, token: str, lines: list[str]
+) -> None:
+    from kiosk.cli import main
+
+    insert_as(token)
+    assert main(["card", "status", "--reader", reader_name]) == 0
+    out = capsys.readouterr().out
+    assert all(line in out for line in lines), out
