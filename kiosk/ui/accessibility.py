@@ -33,6 +33,11 @@ ICON = "icon"
 LARGE_TEXT_SCALE = 1.25
 
 _FONT_SIZE = re.compile(r"font-size:\s*(\d+)px")
+_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
+#: Selectors of the top bar's rules, which large text leaves as they are.
+_FRAME = ('role="lang"', "#brand", "#topbar")
+#: The brand's size (the theme's base size, which large text would otherwise scale).
+_BRAND_PX = 26
 
 
 def set_name(widget: QWidget, name: str, description: str = "") -> None:
@@ -83,7 +88,18 @@ def pad_display_name(
 
 
 def scaled_fonts(stylesheet: str, scale: float) -> str:
-    """`stylesheet` with every `font-size: Npx` multiplied by `scale` (rounded up)."""
+    """`stylesheet` with every `font-size: Npx` multiplied by `scale` (rounded up), except the
+    top bar's: its buttons (language, contrast, large text) and the brand keep their size and
+    their place, so the person finds the switch where it was to switch back."""
     if scale == 1:
         return stylesheet
-    return _FONT_SIZE.sub(lambda m: f"font-size: {math.ceil(int(m[1]) * scale)}px", stylesheet)
+
+    def rule(match: re.Match[str]) -> str:
+        selector, body = match[1], match[2]
+        if any(frame in selector for frame in _FRAME):
+            return match[0]
+        sized = _FONT_SIZE.sub(lambda m: f"font-size: {math.ceil(int(m[1]) * scale)}px", body)
+        return f"{selector}{{{sized}}}"
+
+    brand = f"QLabel#brand {{ font-size: {_BRAND_PX}px; }}\n"
+    return _RULE.sub(rule, stylesheet) + "\n" + brand
