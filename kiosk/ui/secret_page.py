@@ -15,6 +15,7 @@ from kiosk.flow.machine import (
 )
 from kiosk.i18n import Language
 from kiosk.ui.base_page import Page, Send, label
+from kiosk.ui.fit import ROOM
 from kiosk.ui.keypad_widget import SecretPad
 
 
@@ -24,6 +25,7 @@ def stack_in_portrait(page: Page, width: int, height: int) -> None:
     if isinstance(layout, QBoxLayout) and layout.direction() in _ACROSS:
         portrait = height > width
         layout.setDirection(_ACROSS[1] if portrait else _ACROSS[0])
+        layout.setStretch(0, 0 if portrait else 1)  # in a column the pad takes the height
 
 
 #: A row (landscape) or a column (portrait).
@@ -91,6 +93,12 @@ class SecretPage(Page):
         super().arrange(width, height)
         if self.pad.columns <= 3:  # a keyboard is under the texts already
             stack_in_portrait(self, width, height)
+            # the keys' width: a half of the page beside the texts, all of it under them
+            margins = self.layout().contentsMargins()
+            across = width - margins.left() - margins.right()
+            pad = across if height > width else (across - self.layout().spacing()) // 2
+            for key in (self.pad.clear_button, self.pad.delete_button):
+                key.setProperty(ROOM, (pad - 2 * 10) // 3)
 
     def show_state(self, state: FlowState, now: float) -> None:
         """Texts, tries left, warnings and the last problem."""
