@@ -26,8 +26,11 @@ def stack_in_portrait(page: Page, width: int, height: int) -> None:
         portrait = height > width
         layout.setDirection(_ACROSS[1] if portrait else _ACROSS[0])
         layout.setStretch(0, 0 if portrait else 1)  # in a column the pad takes the height
+        layout.setSpacing(16 if portrait else _BESIDE)
 
 
+#: The room between the texts and a pad beside them.
+_BESIDE = 40
 #: A row (landscape) or a column (portrait).
 _ACROSS = (QBoxLayout.Direction.LeftToRight, QBoxLayout.Direction.TopToBottom)
 
@@ -65,7 +68,7 @@ class SecretPage(Page):
             info.addLayout(row)
             layout = QHBoxLayout(self)
             layout.setContentsMargins(60, 24, 60, 24)
-            layout.setSpacing(40)
+            layout.setSpacing(_BESIDE)
             layout.addLayout(info, 1)
             layout.addWidget(pad, 1)
         else:  # a full keyboard goes below them, the buttons beside them
