@@ -141,59 +141,81 @@ class BarLayout(QLayout):
         return [i for i in self._items if not (i.widget() and i.widget().isHidden())]
 
     def _place(self, rect: QRect, *, move: bool) -> int:
-        """Lay the items out in `rect` (only measure unless `move`); the height it takes."""
+        """Lay the items out in `rect` (only measure unless `move`); the height it takes.
+
+        Two plans, the lower one wins: the brand on a row of its own above the buttons, or
+        the brand sharing the first row with the buttons that leave it a quarter of it."""
         margins = self.contentsMargins()
         area = rect.adjusted(margins.left(), margins.top(), -margins.right(), -margins.bottom())
         items = self._shown()
         if not items:
             return margins.top() + margins.bottom()
         brand, buttons = items[0], items[1:]
+        width = area.width()
+        share = min(brand.sizeHint().width(), width // 4)
+        plans = [self._rows(buttons, width, width), self._rows(buttons, width, width - share)]
+        heights = [
+            self._lay(brand, plan, area, shared, move=False) for shared, plan in enumerate(plans)
+        ]
+        shared = int(heights[1] < heights[0])
+        height = self._lay(brand, plans[shared], area, bool(shared), move=move)
+        return height + margins.top() + margins.bottom()
+
+    def _lay(
+        self,
+        brand: QLayoutItem,
+        rows: list[list[QLayoutItem]],
+        area: QRect,
+        shared: bool,
+        *,
+        move: bool,
+    ) -> int:
+        """Place the brand and the rows of buttons in `area`; the height they take."""
         gap = self._spacing
-        rows = self._rows(buttons, area.width())
-        first = sum(b.sizeHint().width() for b in rows[0]) + gap * len(rows[0]) if rows else 0
-        brand_room = area.width() - first
-        together = len(rows) <= 1 and brand_room >= min(brand.sizeHint().width(), area.width() // 3)
         y = area.top()
-        if not together:  # the brand on a row of its own
-            brand_height = brand.heightForWidth(area.width()) if brand.hasHeightForWidth() else -1
-            brand_height = max(brand_height, brand.sizeHint().height())
+        if not shared:  # the brand on a row of its own
+            height = _height(brand, area.width())
             if move:
-                brand.setGeometry(QRect(area.left(), y, area.width(), brand_height))
-            y += brand_height + gap
-            brand_room = 0
+                brand.setGeometry(QRect(area.left(), y, area.width(), height))
+            y += height + (gap if rows else 0)
         for index, row in enumerate(rows):
+            across = sum(b.sizeHint().width() for b in row) + gap * (len(row) - 1)
             height = max(b.sizeHint().height() for b in row)
-            if together and index == 0:
-                brand_height = brand.heightForWidth(brand_room) if brand.hasHeightForWidth() else -1
-                height = max(
-                    height, brand_height, brand.sizeHint().height() if brand_height < 0 else 0
-                )
+            if shared and index == 0:
+                room = area.width() - across - gap
+                height = max(height, _height(brand, room))
                 if move:
-                    brand.setGeometry(QRect(area.left(), y, brand_room, height))
-            x = area.right() + 1 - (sum(b.sizeHint().width() for b in row) + gap * (len(row) - 1))
+                    brand.setGeometry(QRect(area.left(), y, room, height))
+            x = area.right() + 1 - across
             for button in row:
                 size = button.sizeHint()
                 if move:
-                    button.setGeometry(
-                        QRect(x, y + (height - size.height()) // 2, size.width(), size.height())
-                    )
+                    top = y + (height - size.height()) // 2
+                    button.setGeometry(QRect(x, top, size.width(), size.height()))
                 x += size.width() + gap
             y += height + (gap if index < len(rows) - 1 else 0)
-        return y - area.top() + margins.top() + margins.bottom()
+        return y - area.top()
 
-    def _rows(self, buttons: list[QLayoutItem], width: int) -> list[list[QLayoutItem]]:
-        """The buttons in rows no wider than `width`, in order."""
+    def _rows(self, buttons: list[QLayoutItem], width: int, first: int) -> list[list[QLayoutItem]]:
+        """The buttons in rows no wider than `width` (the first no wider than `first`)."""
         rows: list[list[QLayoutItem]] = []
         used = 0
         for button in buttons:
             size = button.sizeHint().width()
-            if rows and used + self._spacing + size <= width:
+            room = first if len(rows) == 1 else width
+            if rows and used + self._spacing + size <= room:
                 rows[-1].append(button)
                 used += self._spacing + size
             else:
                 rows.append([button])
                 used = size
         return rows
+
+
+def _height(item: QLayoutItem, width: int) -> int:
+    """The height `item` takes at `width` (a wrapped label's grows as it narrows)."""
+    wrapped = item.heightForWidth(width) if item.hasHeightForWidth() else -1
+    return max(wrapped, item.sizeHint().height())
 
 
 #: Widget property of an icon: its size as built, before `fit_icons` made it smaller.
