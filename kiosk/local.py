@@ -110,16 +110,26 @@ def phones_accepted(cfg: Config) -> bool:
 
 
 def trust_store(cfg: Config) -> TrustStore:
-    """The anchors verification pins: the cards' (`trust_dir`) and, when phones are taken,
-    the phone certificates' own (`[tokens] phone_trust_dir`, a group of their own)."""
+    """The anchors verification pins: the cards' (`trust_dir`: today's RSA roots and the next
+    card's P-384 roots, each in the group its key implies), each `[trust_groups.<name>]`
+    group, and, when phones are taken, the phone certificates' own (`[tokens]
+    phone_trust_dir`, a group of their own)."""
     from kiosk.verify.scheme import SchemeName
     from kiosk.verify.trust import AnchorGroup, TokenClass, TrustStore
 
-    if not phones_accepted(cfg):
-        return TrustStore.from_dir(cfg.trust_dir)
-    # phone certificates are RSA-2048 like today's card's (../shared/jpki-lifecycle.md §2) [L]
-    phones = AnchorGroup("phone", TokenClass.PHONE, frozenset({SchemeName.RSA_PKCS1V15_SHA256}))
-    return TrustStore.from_dirs(cfg.trust_dir, [(phones, Path(cfg.tokens.phone_trust_dir))])
+    groups = [
+        (
+            AnchorGroup(g.name, TokenClass(g.kind), frozenset(SchemeName(s) for s in g.schemes)),
+            Path(g.dir),
+        )
+        for g in cfg.trust_groups
+    ]
+    if phones_accepted(cfg):
+        # phone certificates are RSA-2048 like today's card's (../shared/jpki-lifecycle.md §2) [L]
+        rsa = frozenset({SchemeName.RSA_PKCS1V15_SHA256})
+        phones = AnchorGroup("phone", TokenClass.PHONE, rsa)
+        groups.append((phones, Path(cfg.tokens.phone_trust_dir)))
+    return TrustStore.from_dirs(cfg.trust_dir, groups)
 
 
 def challenge_keys(cfg: Config) -> list[bytes]:

@@ -40,6 +40,7 @@ def import_command(args: argparse.Namespace) -> int:
 
     from kiosk import config
     from kiosk.clock import utc_now
+    from kiosk.local import trust_store
     from kiosk.store.crlimport import import_sources
     from kiosk.store.engine import Database
     from kiosk.store.revocation import SqlRevocationIndex
@@ -59,7 +60,8 @@ def import_command(args: argparse.Namespace) -> int:
     db = Database(args.url or cfg.effective_database_url)
     try:
         db.upgrade()  # a fresh store gets its schema first, as `kiosk run` does
-        trust = TrustStore.from_dir(args.trust or cfg.trust_dir)
+        # the anchors verification pins (every group), unless --trust names a directory
+        trust = TrustStore.from_dir(args.trust) if args.trust else trust_store(cfg)
         now = utc_now()
         check = partial(check_crl, trust=trust, now=now)
         sources = args.sources or [str(cfg.crl_dir)]

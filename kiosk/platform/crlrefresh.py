@@ -384,13 +384,14 @@ class CrlRefresher:
 
 def crl_refresher(cfg: Config, db: Database) -> CrlRefresher | None:
     """The refresher of `[crl_refresh]` over the store (None without URLs): the trust anchors
-    of `trust_dir`, its cache in `cache_dir` (default `<data_dir>/crl-cache`)."""
+    verification pins (`kiosk.local.trust_store`: trust_dir, the configured groups, phones),
+    its cache in `cache_dir` (default `<data_dir>/crl-cache`)."""
     if not cfg.crl_refresh.urls:
         return None
-    from kiosk.verify.trust import TrustStore
+    from kiosk.local import trust_store
 
     cache = Path(cfg.crl_refresh.cache_dir or cfg.data_dir / "crl-cache")
-    return CrlRefresher(db, TrustStore.from_dir(cfg.trust_dir), cfg.crl_refresh, cache)
+    return CrlRefresher(db, trust_store(cfg), cfg.crl_refresh, cache)
 
 
 @contextmanager
