@@ -88,16 +88,20 @@ class LocalContext:
 
 
 def phones_accepted(cfg: Config) -> bool:
-    """Smartphone certificates are taken: `[tokens] accept_phones` is on and
-    `phone_trust_dir` holds at least one anchor. Enabled without usable anchors is logged
-    and refused (a phone then gets the screen that says to use the card)."""
+    """Smartphone certificates are taken: `[tokens] accept_phones` is on and their anchors
+    are configured — `phone_trust_dir` holds at least one, or a `[trust_groups.<name>]`
+    group is of kind "phone" (its directory is checked where the anchors load). Enabled
+    without anchors is logged and refused (a phone then gets the screen that says to use
+    the card)."""
     tokens = cfg.tokens
     if not tokens.accept_phones:
         return False
-    from kiosk.verify.trust import TrustError, TrustStore
+    from kiosk.verify.trust import TokenClass, TrustError, TrustStore
 
+    if any(group.kind == TokenClass.PHONE for group in cfg.trust_groups):
+        return True
     if not tokens.phone_trust_dir:
-        log.warning("phones are not taken: [tokens] accept_phones needs phone_trust_dir")
+        log.warning("phones are not taken: [tokens] accept_phones needs their anchors")
         return False
     try:
         found = len(TrustStore.from_dir(tokens.phone_trust_dir)) > 0
@@ -124,7 +128,7 @@ def trust_store(cfg: Config) -> TrustStore:
         )
         for g in cfg.trust_groups
     ]
-    if phones_accepted(cfg):
+    if cfg.tokens.phone_trust_dir and phones_accepted(cfg):
         # phone certificates are RSA-2048 like today's card's (../shared/jpki-lifecycle.md §2) [L]
         rsa = frozenset({SchemeName.RSA_PKCS1V15_SHA256})
         phones = AnchorGroup("phone", TokenClass.PHONE, rsa)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.config import Config, ConfigError, TokensConfig, load
+from kiosk.config import Config, ConfigError, TokensConfig, TrustGroupConfig, load
 from kiosk.local import phones_accepted, trust_store
 from kiosk.pki.authority import TestPki, init_pki
 from kiosk.verify.trust import TokenClass
@@ -61,3 +61,19 @@ def test_the_tokens_table_is_read_and_checked(tmp_path: Path) -> None:
     path.write_text("[tokens]\naccept_tablets = true\n")
     with pytest.raises(ConfigError, match="accept_tablets"):
         load(path)
+
+
+def test_a_phone_trust_group_is_phone_anchors_configured(
+    test_pki: TestPki, phone_pki: TestPki
+) -> None:
+    group = TrustGroupConfig("phones", str(phone_pki.trust_dir), kind="phone")
+    cfg = Config(
+        trust_dir=test_pki.trust_dir,
+        trust_groups=(group,),
+        tokens=TokensConfig(accept_phones=True),
+    )
+    assert phones_accepted(cfg)
+    phone_keys = {a.key_id for a in trust_store(cfg) if a.group.token is TokenClass.PHONE}
+    assert phone_keys == {a.key_id for a in trust_store(config(phone_pki))}
+    off = Config(trust_dir=test_pki.trust_dir, trust_groups=(group,))
+    assert not phones_accepted(off)  # anchors alone do not turn phones on
