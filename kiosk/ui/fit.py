@@ -251,3 +251,10 @@ def fit_icons(page: QWidget, height: int) -> None:
         size = int(icon.property(_ICON_SIZE))
         smaller = max(int(size * _ICON_FLOOR), size - each)
         icon.setFixedSize(smaller, smaller)
+
+
+def share_room(buttons: list[QAbstractButton], across: int, spacing: int) -> None:
+    """Buttons side by side in `across` pixels: each one's words are broken to its share."""
+    share = (across - spacing * (len(buttons) - 1)) // max(1, len(buttons))
+    for button in buttons:
+        button.setProperty(ROOM, share)
