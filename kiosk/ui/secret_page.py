@@ -15,7 +15,7 @@ from kiosk.flow.machine import (
 )
 from kiosk.i18n import Language
 from kiosk.ui.base_page import Page, Send, label
-from kiosk.ui.fit import ROOM
+from kiosk.ui.fit import ROOM, share_room
 from kiosk.ui.keypad_widget import SecretPad
 
 
@@ -102,6 +102,7 @@ class SecretPage(Page):
             pad = across if height > width else (across - self.layout().spacing()) // 2
             for key in (self.pad.clear_button, self.pad.delete_button):
                 key.setProperty(ROOM, (pad - 2 * 10) // 3)
+            share_room([self.call_staff, self.cancel], pad, 12)  # the texts' column: as wide
 
     def show_state(self, state: FlowState, now: float) -> None:
         """Texts, tries left, warnings and the last problem."""
