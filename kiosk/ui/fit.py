@@ -254,7 +254,13 @@ def fit_icons(page: QWidget, height: int) -> None:
 
 
 def share_room(buttons: list[QAbstractButton], across: int, spacing: int) -> None:
-    """Buttons side by side in `across` pixels: each one's words are broken to its share."""
-    share = (across - spacing * (len(buttons) - 1)) // max(1, len(buttons))
+    """Buttons side by side in `across` pixels: when their words are wider than that
+    together, each one's are broken to its share, in proportion to their width."""
     for button in buttons:
-        button.setProperty(ROOM, share)
+        button.setProperty(ROOM, None)
+    wants = [button.sizeHint().width() for button in buttons]
+    room = across - spacing * (len(buttons) - 1)
+    if sum(wants) <= room:
+        return
+    for button, want in zip(buttons, wants, strict=True):
+        button.setProperty(ROOM, room * want // sum(wants))
