@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import ocsp
 
 from kiosk.verify.ocsp import key_hash, name_hash
@@ -43,7 +43,7 @@ class OcspResponder:
 
     issuer: x509.Certificate
     signer_certificate: x509.Certificate  # the CA itself, or a delegated responder cert
-    signer_key: rsa.RSAPrivateKey
+    signer_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey  # a next-generation CA's: P-384
     status_of: Callable[[int], SerialStatus]
     validity: timedelta = timedelta(hours=1)
 
