@@ -224,9 +224,10 @@ _ICON_SIZE = "fitIconSize"
 _ICON_FLOOR = 0.4
 
 
-def fit_icons(page: QWidget, height: int) -> None:
+def fit_icons(page: QWidget, width: int, height: int) -> None:
     """Give the page's words the height they need by making its icons smaller: back to
-    their size first, then shrunk together by what the page lacks of `height` pixels."""
+    their size first, then shrunk together by what the page lacks of `height` pixels at
+    `width` (a hidden page counts too: the window is as tall as its tallest page)."""
     icons = [w for w in page.findChildren(QSvgWidget) if w.property("icon") and w.isVisibleTo(page)]
     for icon in icons:
         size = icon.property(_ICON_SIZE)
@@ -239,9 +240,7 @@ def fit_icons(page: QWidget, height: int) -> None:
         return
     layout.invalidate()
     need = (
-        layout.heightForWidth(page.width())
-        if layout.hasHeightForWidth()
-        else layout.sizeHint().height()
+        layout.heightForWidth(width) if layout.hasHeightForWidth() else layout.sizeHint().height()
     )
     short = need - height
     if short <= 0:

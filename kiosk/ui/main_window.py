@@ -356,7 +356,8 @@ class KioskWindow(QWidget):
         margins = layout.contentsMargins() if layout is not None else None
         room = self.width() - (0 if margins is None else margins.left() + margins.right())
         wrap_buttons(self, room)
-        fit_icons(page, self.stack.height())
+        for each in dict.fromkeys(self.pages.values()):  # the window is as tall as the tallest
+            fit_icons(each, self.stack.width(), self.stack.height())
 
     # -- hardening -------------------------------------------------------------------
 
