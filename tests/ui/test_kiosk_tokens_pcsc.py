@@ -170,6 +170,18 @@ def run_kiosk(qtbot) -> Iterator:
         slot.pull()
         kiosk.stop()
         kiosk.window.staff_exit()
+    if started:  # the next test finds the reader empty: pcscd saw the pull
+        _wait_reader_empty()
+
+
+def _wait_reader_empty(timeout: float = 10.0) -> None:
+    from kiosk.card import pcsc
+
+    deadline = time.monotonic() + timeout
+    while pcsc.reader_states().get(READER) is not None:
+        if time.monotonic() > deadline:
+            pytest.fail(f"{READER!r} still shows a card {timeout:.0f} s after the pull")
+        time.sleep(0.05)
 
 
 def test_android_phone_enrols_then_proves_with_its_own_pin(run_kiosk, config, phone_file):
