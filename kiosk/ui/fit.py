@@ -15,7 +15,7 @@ import re
 from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtSvgWidgets import QSvgWidget
-from PySide6.QtWidgets import QAbstractButton, QLayout, QLayoutItem, QWidget
+from PySide6.QtWidgets import QAbstractButton, QLayout, QLayoutItem, QWidget, QWidgetItem
 
 _SET_TEXT = "fitSetText"  # the text the page set, before any line breaks
 _SHOWN_TEXT = "fitShownText"  # the text with the line breaks, as last shown
@@ -76,14 +76,21 @@ def _break(line: str, metrics: QFontMetrics, room: int) -> list[str]:
 
 
 class BarLayout(QLayout):
-    """The top bar: its first widget (the brand) on the left, the buttons after it on the
-    right, all in one row when they fit the width; else the brand above and the buttons in as
-    many right-aligned rows as they need, so a portrait or large-text bar never clips."""
+    """The top bar: its first shown widget (the brand, or the idle countdown in its place) on
+    the left, the buttons after it on the right, all in one row when they fit the width; else
+    the brand above and the buttons in as many right-aligned rows as they need, so a portrait
+    or large-text bar never clips."""
 
     def __init__(self, parent: QWidget | None = None, spacing: int = 12) -> None:
         super().__init__(parent)
         self._items: list[QLayoutItem] = []
         self._spacing = spacing
+
+    def insert_widget(self, index: int, widget: QWidget) -> None:
+        """Put `widget` at `index` (0: in the brand's place while the brand is hidden)."""
+        self.addChildWidget(widget)
+        self._items.insert(index, QWidgetItem(widget))
+        self.invalidate()
 
     # -- QLayout's interface -------------------------------------------------------------
 
