@@ -400,7 +400,8 @@ class Visit:
         return self._session
 
     def read_card(self) -> CardStatus:
-        """Open a card session, check it is a My Number Card and read both counters."""
+        """Open a card session, tell what token is in the reader (kiosk.jpki.token) and read
+        its counters; no PIN is sent."""
         self.close_card()
         try:
             self._conn = self._connect()
