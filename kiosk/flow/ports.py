@@ -41,7 +41,8 @@ class FlowProblem(KioskError):
 
 class FlowBackend(Protocol):
     def read_card(self) -> CardStatus:
-        """Check the inserted card is a My Number Card and read both retry counters."""
+        """Tell what token is in the reader (card, phone, face-auth card, unknown) and read
+        its retry counters, without sending a PIN."""
 
     def authenticate(self, pin: str, service_id: str, provider_id: str) -> Authenticated:
         """Prove the user certificate with the PIN (one VERIFY) and verify the proof."""
