@@ -177,11 +177,10 @@ class KioskWindow(QWidget):
         self.more_time.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.more_time.clicked.connect(lambda: send(MoreTime()))
         self.more_time.hide()
-        countdown_row = QHBoxLayout()
-        countdown_row.setContentsMargins(0, 0, 16, 0)
-        countdown_row.addWidget(self.countdown, 1)
-        countdown_row.addWidget(self.more_time)
-        layout.addLayout(countdown_row)
+        # the idle countdown takes the brand's place in the top bar (no page loses height to
+        # it), "more time" first among the bar's buttons
+        self.bar_layout.insert_widget(1, self.countdown)
+        self.bar_layout.insert_widget(2, self.more_time)
         layout.addWidget(self.stack, 1)
         self.staff_corner = StaffCorner(self, lambda: send(StaffRequest()), staff_hold_ms)
 
@@ -199,6 +198,7 @@ class KioskWindow(QWidget):
         bar = QWidget()
         bar.setObjectName("topbar")
         row = BarLayout(bar)  # one row, or more when the window is narrow or the text large
+        self.bar_layout = row
         row.setContentsMargins(24, 8, 16, 8)
         self.brand = label("brand", center=False)
         row.addWidget(self.brand)
@@ -318,6 +318,7 @@ class KioskWindow(QWidget):
             self.countdown.setText(shown)
             self.countdown.setAccessibleName(shown)
             self.countdown.setVisible(bool(shown))
+            self.brand.setVisible(not shown)
         # "more time" beside any countdown: this idle one, or the put-the-card-back page's
         counting = bool(shown) or state.countdown_deadline is not None
         offered = counting and more_time_offered(self.controller.flow.config, state)
