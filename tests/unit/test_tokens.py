@@ -281,3 +281,10 @@ def test_apdu_error_passes_through_discovery(card_file: CardFile) -> None:
     )
     with pytest.raises(ApduError):
         discover(JpkiSession(conn))
+
+
+def test_sim_refuses_a_confirmation_for_anything_but_an_iphone(card_path, capsys) -> None:
+    from kiosk.cli import main
+
+    assert main(["sim", "insert", str(card_path), "--as", "android", "--confirmed"]) == 2
+    assert "--confirmed is for --as iphone only" in capsys.readouterr().err
