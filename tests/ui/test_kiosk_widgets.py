@@ -14,6 +14,7 @@ from kiosk.flow.machine import ReaderStatus, Screen
 from kiosk.flow.texts import TEXTS
 from kiosk.i18n import LANGUAGES, Text, plain
 from kiosk.services.base import ConsentItem, ResultRow, ServiceContext, ServiceResult
+from kiosk.ui.fit import set_text
 from kiosk.ui.keypad_widget import DIGITS, password_keyboard, pin_pad
 from kiosk.ui.style import theme as stylesheet
 
@@ -146,13 +147,16 @@ def _catalogue_patterns(language, services) -> list[re.Pattern[str]]:
 
 
 def _shown_lines(page) -> list[str]:
-    """Each line of each visible label and button on a page."""
+    """Each line of each visible label and button on a page (a button's as the page set
+    it: the line breaks that fit its words to the screen are layout, not words)."""
     widgets = [*page.findChildren(QLabel), *page.findChildren(QPushButton)]
     return [
         line
         for widget in widgets
         if widget.isVisible()
-        for line in widget.text().splitlines()
+        for line in (
+            set_text(widget) if isinstance(widget, QPushButton) else widget.text()
+        ).splitlines()
         if line.strip()
     ]
 
