@@ -287,3 +287,18 @@ def test_a_phone_where_phones_are_not_taken_is_refused_plainly(run_kiosk, config
     assert run.state.token_refusal is TokenRefusal.PHONES_OFF
     assert card.pins_received == {PinRef.AUTH: 0, PinRef.SIGN: 0}
     run.finish()
+
+
+def test_an_iphone_confirmed_before_the_tap_that_has_no_link_cannot_register(
+    run_kiosk, config, phone_file
+):
+    card = VirtualCard(phone_file, personality=Personality.IPHONE)
+    card.confirm()  # Face ID before the phone is held to the reader
+    run = run_kiosk(config, card)
+    run.begin()
+    run.at(Screen.TOKEN_REFUSED)  # proved at once (accepted), but registering needs a password
+    assert run.state.token_refusal is TokenRefusal.IPHONE_ENROL
+    assert run.state.authenticated is not None and run.state.authenticated.link is None
+    assert "iPhone" in run.window.current_page().title.text()
+    assert card.pins_received == {PinRef.AUTH: 0, PinRef.SIGN: 0}
+    run.finish()
