@@ -11,15 +11,20 @@ kiosk_user() { runuser -u kiosk -- "$@"; }
 # client; the client's output and status come back through files.
 export XDG_RUNTIME_DIR=/run/jpki-kiosk
 install -d -o kiosk -g kiosk -m 0700 "$XDG_RUNTIME_DIR"
-doctor_in_cage() {  # CONFIG OUT: prints the output, returns doctor's status
-  rm -f /tmp/doctor.status
+in_cage() {  # OUT COMMAND...: runs COMMAND in cage, prints its output, returns its status
+  local out=$1
+  shift
+  rm -f /tmp/cage-client.status
   (cd /var/lib/jpki-kiosk && kiosk_user env XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR" \
-    WLR_BACKENDS=headless WLR_LIBINPUT_NO_DEVICES=1 WLR_RENDERER=pixman \
-    cage -- /bin/sh -c 'kiosk doctor --config "$1" >"$2" 2>&1; echo $? >/tmp/doctor.status' \
-    doctor "$1" "$2" >/root/cage.log 2>&1) || { cat /root/cage.log >&2; return 99; }
-  cat "$2"
-  [ -f /tmp/doctor.status ] || { cat /root/cage.log >&2; return 98; }
-  return "$(cat /tmp/doctor.status)"
+    WLR_BACKENDS=headless WLR_LIBINPUT_NO_DEVICES=1 WLR_RENDERER=pixman QT_QPA_PLATFORM=wayland \
+    cage -- /bin/sh -c 'out=$1; shift; "$@" >"$out" 2>&1; echo $? >/tmp/cage-client.status' \
+    client "$out" "$@" >/root/cage.log 2>&1) || { cat /root/cage.log >&2; return 99; }
+  cat "$out"
+  [ -f /tmp/cage-client.status ] || { cat /root/cage.log >&2; return 98; }
+  return "$(cat /tmp/cage-client.status)"
+}
+doctor_in_cage() {  # CONFIG OUT
+  in_cage "$2" kiosk doctor --config "$1"
 }
 
 # TEST trust anchors and CRLs where the installed configuration looks for them (an operator puts
@@ -68,5 +73,12 @@ grep -q "^FAIL  *config .*idle_timeout_s" /tmp/doctor-broken.out ||
   { echo "the broken key is not named" >&2; exit 1; }
 if grep -q "Traceback" /tmp/doctor-broken.out; then echo "a traceback" >&2; exit 1; fi
 
-kill "$sim"
 echo "kiosk doctor: all checks pass; the broken key is named"
+
+# 3. The kiosk window, as `kiosk run` makes it, covers the screen of cage's Wayland display.
+in_cage /tmp/window.out /opt/jpki-kiosk/venv/bin/python /tmp/window-check.py "$CONFIG" ||
+  { echo "the window check failed" >&2; exit 1; }
+grep -q '^{"platform": "wayland", "visible": true, "full_screen": [a-z]*, "covers_screen": true' \
+  /tmp/window.out || { echo "the kiosk window did not cover cage's screen" >&2; exit 1; }
+echo "kiosk window: covers the screen on Wayland inside cage"
+kill "$sim"

@@ -3,7 +3,8 @@
 Issue 15: a test installs the .deb into a clean Debian 12 root, runs `kiosk doctor` against the
 virtual card (all checks pass) and with a broken configuration (the broken key named, no
 traceback). packaging/deb/install-test.sh does it (debootstrap, apt, pcscd, `kiosk sim insert`,
-the units verified as installed, remove keeping the data and purge deleting it); this test runs
+the doctor and the kiosk window inside cage, the units verified as installed, a reinstall and a
+removal keeping the data and purge deleting it); this test runs
 it on dist/'s .deb and reads its report. It needs root and Debian's mirror and takes about a
 minute with a ready root (JPKI_DEB_TEST_ROOT), several with debootstrap: `make deb-test` runs
 it (JPKI_DEB_TEST=1); `make test` skips it.
@@ -50,5 +51,6 @@ def test_the_package_installs_and_kiosk_doctor_passes_in_a_clean_debian_12() -> 
     assert result.returncode == 0, report[-4000:]
     assert "jpki-kiosk" in report and "install ok installed" in report
     assert "kiosk doctor: all checks pass; the broken key is named" in report
+    assert "kiosk window: covers the screen on Wayland inside cage" in report
     assert "reinstall kept the data; remove kept the data; purge deleted it" in report
     assert "Traceback" not in report
