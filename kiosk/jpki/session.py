@@ -46,6 +46,7 @@ from kiosk.jpki.errors import (
 )
 from kiosk.jpki_facts import MAX_TRIES, SECRET_FORMAT, Which, sha256_digest_info
 from kiosk.verify.scheme import card_scheme
+from kiosk.verify.verdict import Refused
 
 #: Status words to a SELECT of the JPKI AID that mean "no such application here".
 _NO_APPLICATION = frozenset({0x6A82, 0x6D00, 0x6E00})
@@ -218,9 +219,13 @@ class JpkiSession:
         """Sign `message` with the key `which` in the scheme its certificate names (RSA
         PKCS#1 v1.5/SHA-256 today, ECDSA P-384/SHA-384 on the next card: the card then
         answers r ‖ s raw, which the verifier parses). The certificate is the one read this
-        session, else it is read now; one with a key no scheme covers is Refused."""
+        session, else it is read now; MalformedResponse when it does not decode or its key
+        fits no scheme (nothing is signed then)."""
         certificate = self._certificates.get(which) or self.read_certificate(which)
-        scheme = card_scheme(certificate)
+        try:
+            scheme = card_scheme(certificate)
+        except Refused as e:  # the verify layer's refusal, in the card layer's family
+            raise MalformedResponse("The card's certificate names no usable key.") from e
         return self.sign(which, scheme.card_input(message), scheme.signature_length)
 
     def _to_ef(

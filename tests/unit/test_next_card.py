@@ -209,3 +209,30 @@ def test_the_demo_next_card_is_accepted_by_the_demo_configuration(tmp_path: Path
         assert verdict.ok, verdict.message
     finally:
         local.db.dispose()
+
+
+def test_a_certificate_naming_no_usable_key_stops_before_anything_is_signed(
+    next_card: CardFile,
+) -> None:
+    from dataclasses import replace
+
+    from kiosk.jpki.errors import MalformedResponse
+
+    garbled = replace(
+        next_card, auth=replace(next_card.auth, certificate=bytes.fromhex("3003020101"))
+    )
+    sent: list[bytes] = []
+    connection = InProcessConnection(VirtualCard(garbled))
+    transmit = connection.transmit
+
+    def recording(apdu: bytes) -> tuple[bytes, int]:
+        sent.append(apdu)
+        return transmit(apdu)
+
+    connection.transmit = recording  # type: ignore[method-assign]
+    session = JpkiSession(connection)
+    session.select_ap()
+    session.verify_pin("auth", "1234")
+    with pytest.raises(MalformedResponse):
+        session.sign_message("auth", b"M")
+    assert not any(apdu[:2] == b"\x80\x2a" for apdu in sent)  # no COMPUTE DIGITAL SIGNATURE
