@@ -28,6 +28,8 @@ PACKAGES=(
   # (docs/guidance.md): Open JTalk and its dictionary for Japanese, espeak-ng for English, sox
   # to resample and encode the WAV files
   open-jtalk open-jtalk-mecab-naist-jdic espeak-ng sox
+  # make deb-test: the clean Debian 12 root the .deb is installed into (packaging/deb/install-test.sh)
+  debootstrap
 )
 
 missing=()
