@@ -227,14 +227,31 @@ def _height(item: QLayoutItem, width: int) -> int:
 
 #: Widget property of an icon: its size as built, before `fit_icons` made it smaller.
 _ICON_SIZE = "fitIconSize"
+#: Page property: its layout's spacing, top and bottom margins as built.
+_SPACING = "fitSpacing"
+#: The spacing and top and bottom margins of a page short of height.
+_TIGHT = 8
 #: An icon never shrinks below this share of its size.
 _ICON_FLOOR = 0.4
 
 
-def fit_icons(page: QWidget, width: int, height: int) -> None:
-    """Give the page's words the height they need by making its icons smaller: back to
-    their size first, then shrunk together by what the page lacks of `height` pixels at
-    `width` (a hidden page counts too: the window is as tall as its tallest page)."""
+def fit_page(page: QWidget, width: int, height: int) -> None:
+    """Give the page's words the height they need at `width` within `height` pixels: its
+    spacing and margins back to theirs and its icons to their size first; then, as long as
+    it is short, tighter spacing and top and bottom margins, then smaller icons (together,
+    by what is still lacking). A hidden page counts too: the window is as tall as its
+    tallest page."""
+    layout = page.layout()
+    if layout is None:
+        return
+    base = page.property(_SPACING)
+    if base is None:
+        margins = layout.contentsMargins()
+        base = (layout.spacing(), margins.top(), margins.bottom())
+        page.setProperty(_SPACING, base)
+    margins = layout.contentsMargins()
+    layout.setSpacing(base[0])
+    layout.setContentsMargins(margins.left(), base[1], margins.right(), base[2])
     icons = [w for w in page.findChildren(QSvgWidget) if w.property("icon") and w.isVisibleTo(page)]
     for icon in icons:
         size = icon.property(_ICON_SIZE)
@@ -242,21 +259,26 @@ def fit_icons(page: QWidget, width: int, height: int) -> None:
             size = icon.width()
             icon.setProperty(_ICON_SIZE, size)
         icon.setFixedSize(size, size)
-    layout = page.layout()
-    if not icons or layout is None:
+    if _need(layout, width) <= height:
         return
-    layout.invalidate()
-    need = (
-        layout.heightForWidth(width) if layout.hasHeightForWidth() else layout.sizeHint().height()
-    )
-    short = need - height
-    if short <= 0:
+    layout.setSpacing(min(base[0], _TIGHT))
+    layout.setContentsMargins(margins.left(), _TIGHT, margins.right(), _TIGHT)
+    short = _need(layout, width) - height
+    if short <= 0 or not icons:
         return
     each = -(-short // len(icons))  # rounded up
     for icon in icons:
         size = int(icon.property(_ICON_SIZE))
         smaller = max(int(size * _ICON_FLOOR), size - each)
         icon.setFixedSize(smaller, smaller)
+
+
+def _need(layout: QLayout, width: int) -> int:
+    """The height `layout` asks for at `width`."""
+    layout.invalidate()
+    if layout.hasHeightForWidth():
+        return layout.heightForWidth(width)
+    return layout.sizeHint().height()
 
 
 def share_room(buttons: list[QAbstractButton], across: int, spacing: int) -> None:

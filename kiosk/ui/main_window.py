@@ -40,7 +40,7 @@ from kiosk.ui.card_page import InsertPage, PutBackPage, TakeCardPage
 from kiosk.ui.code_page import BindingCodePage
 from kiosk.ui.controller import FlowController
 from kiosk.ui.enrol_page import ConsentPage, ReviewPage
-from kiosk.ui.fit import BarLayout, fit_icons, wrap_buttons
+from kiosk.ui.fit import BarLayout, fit_page, wrap_buttons
 from kiosk.ui.guidance import Guidance, QtGuidancePlayer
 from kiosk.ui.keypad_widget import PhysicalKeypad, code_pad, password_keyboard, pin_pad, staff_pad
 from kiosk.ui.message_page import ProblemPage, ResultPage, WorkingPage
@@ -357,7 +357,7 @@ class KioskWindow(QWidget):
         room = self.width() - (0 if margins is None else margins.left() + margins.right())
         wrap_buttons(self, room)
         for each in dict.fromkeys(self.pages.values()):  # the window is as tall as the tallest
-            fit_icons(each, self.stack.width(), self.stack.height())
+            fit_page(each, self.stack.width(), self.stack.height())
 
     # -- hardening -------------------------------------------------------------------
 
