@@ -70,10 +70,6 @@ class WorkingPage(Page):
         self.cancel.setText(self.t("button.cancel"))
 
 
-#: A result with more rows than this is shown two pairs a line on a landscape screen.
-_ONE_PAIR_A_LINE = 4
-
-
 class ResultPage(Page):
     """A service's result: icon, title, message and labelled rows, then Finish."""
 
@@ -87,9 +83,6 @@ class ResultPage(Page):
         self.grid.setVerticalSpacing(16)
         self.rows: list[tuple[QLabel, QLabel]] = []
         self._shown: tuple[ServiceResult | None, str] = (None, "")
-        #: Rows side by side: two pairs of label and value a line when a long result is shown
-        #: on a landscape screen (so a receipt fits in large text), else one.
-        self._pairs = 1
         self.expiry = label("notice")  # the user certificate expires soon: renew
         self.done = self.button("done", Done())
         layout = QVBoxLayout(self)
@@ -105,14 +98,6 @@ class ResultPage(Page):
     def leave(self) -> None:
         """Wipe the result from the screen."""
         self._show(None)
-
-    def arrange(self, width: int, height: int) -> None:
-        """Landscape: a long result's rows two pairs a line."""
-        super().arrange(width, height)
-        pairs = 2 if width >= height else 1
-        if pairs != self._pairs:
-            self._pairs = pairs
-            self._show(self._shown[0])
 
     def show_state(self, state: FlowState, now: float) -> None:
         """The result in the current language (drawn again only when it or that changes)."""
@@ -157,15 +142,13 @@ class ResultPage(Page):
         self.title.setText(result.title.get(self.language))
         self.message.setText(result.message.get(self.language))
         self.message.setVisible(bool(result.message.get(self.language)))
-        pairs = self._pairs if len(result.rows) > _ONE_PAIR_A_LINE else 1
         for index, row in enumerate(result.rows):
             name = label("subtitle", center=False)
             name.setText(row.label.get(self.language))
             value = label("value", center=False)
             value.setText(row.value)
-            line, pair = divmod(index, pairs)
-            self.grid.addWidget(name, line, pair * 2)
-            self.grid.addWidget(value, line, pair * 2 + 1)
+            self.grid.addWidget(name, index, 0)
+            self.grid.addWidget(value, index, 1)
             name.show()  # at once, not at the layout's next pass
             value.show()
             self.rows.append((name, value))
