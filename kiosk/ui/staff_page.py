@@ -300,6 +300,8 @@ class StaffVoidPage(StaffFormPage):
         self.action_row.insertWidget(1, self.back)
         self.action_row.addWidget(self.void)
         self.action_row.addWidget(self.menu)
+        for later in (self.back, self.void, self.menu):  # shown at their step (show_state):
+            later.hide()  # five buttons in a row would make the window wider than a screen
 
     def submitted(self) -> Event:
         """The receipt number staff typed."""
