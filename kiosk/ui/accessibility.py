@@ -34,8 +34,9 @@ LARGE_TEXT_SCALE = 1.25
 
 _FONT_SIZE = re.compile(r"font-size:\s*(\d+)px")
 _RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
-#: Selectors of the top bar's rules, which large text leaves as they are.
-_FRAME = ('role="lang"', "#brand", "#topbar")
+#: Selectors of the rules large text leaves as they are: the top bar's, and the keys' and a
+#: pad's display, which are already larger (28-44 px) than large text makes the words.
+_FRAME = ('role="lang"', "#brand", "#topbar", 'role="key"', 'role="keysmall"', "#mask")
 #: The brand's size (the theme's base size, which large text would otherwise scale).
 _BRAND_PX = 26
 
@@ -89,8 +90,8 @@ def pad_display_name(
 
 def scaled_fonts(stylesheet: str, scale: float) -> str:
     """`stylesheet` with every `font-size: Npx` multiplied by `scale` (rounded up), except the
-    top bar's: its buttons (language, contrast, large text) and the brand keep their size and
-    their place, so the person finds the switch where it was to switch back."""
+    top bar's — its buttons (language, contrast, large text) and the brand keep their size and
+    their place, so the person finds the switch where it was to switch back — and the keys'."""
     if scale == 1:
         return stylesheet
 
