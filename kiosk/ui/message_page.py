@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtSvgWidgets import QSvgWidget
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout
+from PySide6.QtWidgets import (
+    QBoxLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QVBoxLayout,
+)
 
 from kiosk.flow.errors_catalogue import entry
 from kiosk.flow.machine import (
@@ -70,6 +77,10 @@ class WorkingPage(Page):
         self.cancel.setText(self.t("button.cancel"))
 
 
+#: A result with more rows than this shows them beside its head on a landscape screen.
+_ROWS_UNDER = 4
+
+
 class ResultPage(Page):
     """A service's result: icon, title, message and labelled rows, then Finish."""
 
@@ -85,12 +96,20 @@ class ResultPage(Page):
         self._shown: tuple[ServiceResult | None, str] = (None, "")
         self.expiry = label("notice")  # the user certificate expires soon: renew
         self.done = self.button("done", Done())
+        head = QVBoxLayout()
+        head.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignCenter)
+        head.addWidget(self.title)
+        head.addWidget(self.message)
+        head.addStretch(1)
+        #: The head above the rows; beside them for a long result on a landscape screen.
+        self.body = QBoxLayout(QBoxLayout.Direction.TopToBottom)
+        self.body.setSpacing(24)
+        self.body.addLayout(head, 2)
+        self.body.addLayout(self.grid, 3)
+        self._landscape = True
         layout = QVBoxLayout(self)
         layout.setContentsMargins(120, 40, 120, 40)
-        layout.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignCenter)
-        layout.addWidget(self.title)
-        layout.addWidget(self.message)
-        layout.addLayout(self.grid)
+        layout.addLayout(self.body)
         layout.addWidget(self.expiry)
         layout.addStretch(1)
         layout.addWidget(self.done, 0, Qt.AlignmentFlag.AlignRight)
@@ -98,6 +117,19 @@ class ResultPage(Page):
     def leave(self) -> None:
         """Wipe the result from the screen."""
         self._show(None)
+
+    def arrange(self, width: int, height: int) -> None:
+        """A long result's rows beside the head on a landscape screen (a receipt fits)."""
+        super().arrange(width, height)
+        self._landscape = width >= height
+        self._place_body()
+
+    def _place_body(self) -> None:
+        result = self._shown[0]
+        beside = self._landscape and result is not None and len(result.rows) > _ROWS_UNDER
+        direction = QBoxLayout.Direction.LeftToRight if beside else QBoxLayout.Direction.TopToBottom
+        if self.body.direction() != direction:
+            self.body.setDirection(direction)
 
     def show_state(self, state: FlowState, now: float) -> None:
         """The result in the current language (drawn again only when it or that changes)."""
@@ -134,6 +166,7 @@ class ResultPage(Page):
         self.rows = []
         self.title.clear()
         self.message.clear()
+        self._place_body()
         if result is None:
             return
         set_icon(self.icon, "ok" if result.ok else "error")
