@@ -15,7 +15,14 @@ import re
 from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtSvgWidgets import QSvgWidget
-from PySide6.QtWidgets import QAbstractButton, QLayout, QLayoutItem, QWidget, QWidgetItem
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QLayout,
+    QLayoutItem,
+    QStackedWidget,
+    QWidget,
+    QWidgetItem,
+)
 
 _SET_TEXT = "fitSetText"  # the text the page set, before any line breaks
 _SHOWN_TEXT = "fitShownText"  # the text with the line breaks, as last shown
@@ -36,7 +43,21 @@ def wrap_buttons(root: QWidget, width: int) -> None:
     """Break the text of every button under `root` into lines no wider than `width` pixels
     (the room across the page), or than the button's own `ROOM` where it has one."""
     for button in root.findChildren(QAbstractButton):
-        _wrap(button, int(button.property(ROOM) or width))
+        _wrap(button, int(button.property(ROOM) or width - _insets(button)))
+
+
+def _insets(widget: QWidget) -> int:
+    """The side margins of the boxes `widget` sits in inside its page (a page's own margins
+    are already out of the room across it)."""
+    insets = 0
+    parent = widget.parentWidget()
+    while parent is not None and not isinstance(parent.parentWidget(), QStackedWidget | None):
+        layout = parent.layout()
+        if layout is not None:
+            margins = layout.contentsMargins()
+            insets += margins.left() + margins.right()
+        parent = parent.parentWidget()
+    return insets
 
 
 def _wrap(button: QAbstractButton, width: int) -> None:
