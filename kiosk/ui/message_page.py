@@ -92,6 +92,8 @@ class ResultPage(Page):
         self.grid = QGridLayout()
         self.grid.setHorizontalSpacing(40)
         self.grid.setVerticalSpacing(16)
+        self.grid.setColumnStretch(0, 2)  # the labels: room to stay on one line or two
+        self.grid.setColumnStretch(1, 3)
         self.rows: list[tuple[QLabel, QLabel]] = []
         self._shown: tuple[ServiceResult | None, str] = (None, "")
         self.expiry = label("notice")  # the user certificate expires soon: renew
