@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test setup system-deps pcscd lint unit screenshots bench fuzz clean package wheel deb-test
+.PHONY: demo test setup system-deps pcscd lint unit screenshots bench fuzz clean package wheel deb-test speech
 
 demo: setup pcscd
 	$(BIN)/kiosk demo
@@ -38,6 +38,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check kiosk tests bench packaging
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+
+# The spoken guidance's audio (kiosk/resources/speech, committed): the prompts whose text changed
+# are synthesised again (Open JTalk, espeak-ng; docs/guidance.md). --all remakes every one.
+speech: setup
+	$(BIN)/python -m kiosk.ui.guidance_build
 
 screenshots: setup pcscd
 	xvfb-run -a -s "-screen 0 1280x800x24" $(BIN)/python packaging/screenshots.py
