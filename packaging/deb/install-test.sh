@@ -81,9 +81,10 @@ in_root /bin/bash -c "
   # What postinst made: the user, its database (migrated), the session enabled for the next boot.
   test \"\$(stat -c %U:%G /var/lib/jpki-kiosk/kiosk.sqlite3)\" = kiosk:kiosk
   test \"\$(stat -c %a:%U:%G /etc/jpki-kiosk/kiosk.toml)\" = 640:root:kiosk
+  getent passwd jpki-platform >/dev/null
   test -L /etc/systemd/system/graphical.target.wants/jpki-kiosk.service
   test ! -e /etc/systemd/system/timers.target.wants/jpki-kiosk-crl-refresh.timer
-  echo 'postinst: user kiosk, database migrated, configuration 0640, session enabled'
+  echo 'postinst: users kiosk and jpki-platform, database migrated, configuration 0640, session enabled'
 "
 
 # --- 3. pcscd, the virtual card, kiosk doctor: in their own pid and network namespaces --------

@@ -158,4 +158,4 @@ def test_the_platform_serves_with_workers_under_its_own_user() -> None:
     (exec_start,) = values(unit, "Service", "ExecStart")
     assert exec_start.startswith(f"{INSTALLED_KIOSK} platform serve ")
     assert "--workers ${WORKERS}" in exec_start
-    assert values(unit, "Service", "DynamicUser") == ["yes"]
+    assert values(unit, "Service", "User") == ["jpki-platform"]
