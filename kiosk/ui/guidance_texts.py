@@ -218,7 +218,11 @@ def _pin_count_text(count: int) -> Text:
         return _PIN_ONE
     if count == PIN_DIGITS:
         return _PIN_FULL
-    return T(*(_PIN_COUNT.format(lang, count=count) for lang in ("ja", "en", "ja-easy")))
+    return T(
+        _PIN_COUNT.format("ja", count=count),
+        _PIN_COUNT.format("en", count=count),
+        _PIN_COUNT.format("ja-easy", count=count),
+    )
 
 
 def prompts() -> dict[str, Text]:
