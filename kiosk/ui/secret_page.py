@@ -35,6 +35,22 @@ _BESIDE = 40
 _ACROSS = (QBoxLayout.Direction.LeftToRight, QBoxLayout.Direction.TopToBottom)
 
 
+def fit_pad_keys(page: Page, pad: SecretPad, width: int, height: int) -> int:
+    """Break the clear and delete keys' words to a key's width; the pad's width (a small
+    pad: half the page beside the texts, all of it under them; a keyboard: all of it)."""
+    layout = page.layout()
+    margins = layout.contentsMargins()
+    across = width - margins.left() - margins.right()
+    beside = pad.columns <= 3 and width >= height
+    room = (across - layout.spacing()) // 2 if beside else across
+    spacing = 10  # the pad's grid
+    column = (room - spacing * (pad.columns - 1)) // pad.columns
+    span = 1 if pad.columns <= 3 else 2  # a keyboard's clear and delete span two columns
+    for key in (pad.clear_button, pad.delete_button):
+        key.setProperty(ROOM, column * span + spacing * (span - 1))
+    return room
+
+
 def problem_text(problem: Problem, language: Language) -> str:
     """A problem's title and advice in one line (tries left filled in)."""
     found = entry(problem.code)
@@ -96,13 +112,10 @@ class SecretPage(Page):
         super().arrange(width, height)
         if self.pad.columns <= 3:  # a keyboard is under the texts already
             stack_in_portrait(self, width, height)
-            # the keys' width: a half of the page beside the texts, all of it under them
-            margins = self.layout().contentsMargins()
-            across = width - margins.left() - margins.right()
-            pad = across if height > width else (across - self.layout().spacing()) // 2
-            for key in (self.pad.clear_button, self.pad.delete_button):
-                key.setProperty(ROOM, (pad - 2 * 10) // 3)
+            pad = fit_pad_keys(self, self.pad, width, height)
             share_room([self.call_staff, self.cancel], pad, 12)  # the texts' column: as wide
+        else:
+            fit_pad_keys(self, self.pad, width, height)
 
     def show_state(self, state: FlowState, now: float) -> None:
         """Texts, tries left, warnings and the last problem."""
