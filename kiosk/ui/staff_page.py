@@ -32,7 +32,7 @@ from kiosk.services.money import yen
 from kiosk.ui.accessibility import set_name
 from kiosk.ui.base_page import Page, Send, label
 from kiosk.ui.keypad_widget import SecretPad
-from kiosk.ui.secret_page import problem_text, stack_in_portrait
+from kiosk.ui.secret_page import fit_pad_keys, problem_text, stack_in_portrait
 
 
 class StaffLoginPage(Page):
@@ -78,6 +78,7 @@ class StaffLoginPage(Page):
         """Portrait: the pad under the texts."""
         super().arrange(width, height)
         stack_in_portrait(self, width, height)
+        fit_pad_keys(self, self.pad, width, height)
 
     def show_state(self, state: FlowState, now: float) -> None:
         """The step's title, checking / locked notice, the last problem; the pad on or off."""
