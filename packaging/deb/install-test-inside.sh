@@ -27,6 +27,10 @@ doctor_in_cage() {  # CONFIG OUT
   in_cage "$2" kiosk doctor --config "$1"
 }
 
+# Every Qt module the kiosk imports loads: the package's Depends carry the libraries they link.
+kiosk_user /opt/jpki-kiosk/venv/bin/python /tmp/qt-modules-check.py 2>/dev/null ||
+  { echo "a Qt module the kiosk imports does not load" >&2; exit 1; }
+
 # TEST trust anchors and CRLs where the installed configuration looks for them (an operator puts
 # the J-LIS CA certificates and CRLs there), and a TEST card for the reader.
 pki=/root/test-pki

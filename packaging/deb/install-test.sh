@@ -56,8 +56,8 @@ done
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod 0755 "$root/usr/sbin/policy-rc.d"
 cp "$deb" "$root/tmp/"
-cp "$here/install-test-inside.sh" "$here/window-check.py" "$root/tmp/"
-chmod 0644 "$root/tmp/window-check.py"
+cp "$here/install-test-inside.sh" "$here/window-check.py" "$here/qt-modules-check.py" "$root/tmp/"
+chmod 0644 "$root/tmp/window-check.py" "$root/tmp/qt-modules-check.py"
 
 # In the root: proc, sys and dev, in a private mount namespace (gone when it exits).
 in_root() {
