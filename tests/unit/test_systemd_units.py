@@ -78,7 +78,8 @@ def test_every_unit_verifies(staged_units: Path) -> None:
         timeout=TIMEOUT,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stderr.strip() == ""
+    # Nothing said about ours (a machine's own units may draw remarks of their own).
+    assert [line for line in result.stderr.splitlines() if "jpki-kiosk" in line] == []
 
 
 def test_verify_refuses_a_unit_whose_program_is_missing(staged_units: Path) -> None:
