@@ -20,8 +20,8 @@ from kiosk.i18n import Text
 
 T = Text
 
-#: The label of the guidance button (top bar) and its words in each language.
-BUTTON = T("音声案内", "Spoken guidance", "こえで あんない")
+#: The label of the guidance button (top bar): short, as the portrait top bar is full.
+BUTTON = T("音声案内", "Voice", "こえで あんない")
 #: What the button does, for a screen reader.
 BUTTON_DESCRIPTION = T(
     "この画面の案内を音声で流します。手続きが終わるまで続きます。",
