@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 from PySide6.QtCore import QObject, Qt, QUrl, Signal
 from PySide6.QtWidgets import QPushButton
 
+from kiosk.flow.errors_catalogue import Problem, ProblemCode
 from kiosk.flow.machine import Screen
 from kiosk.i18n import Language
 from kiosk.ui import style
@@ -32,6 +33,7 @@ from kiosk.ui.guidance_texts import (
     BUTTON_DESCRIPTION,
     PIN_DIGITS,
     pin_count_prompt,
+    pin_refused_prompt,
     screen_prompt_id,
 )
 from kiosk.ui.keypad_widget import SecretPad
@@ -130,6 +132,7 @@ class Guidance(QObject):
         self.active = automatic
         self.screen: Screen | None = None
         self.language: Language = "ja"
+        self.problem: Problem | None = None
         self._buttons: list[QPushButton] = []
 
     def button(self) -> QPushButton:
@@ -151,15 +154,25 @@ class Guidance(QObject):
         pad.set_fixed_order(self.active)
         return pad
 
-    def show(self, screen: Screen, language: Language) -> None:
+    def show(self, screen: Screen, language: Language, problem: Problem | None = None) -> None:
         """The kiosk shows `screen` in `language` (on every state change): speak it when it
-        is new and guidance is on; a visit ending (back to the start) turns guidance off."""
+        is new and guidance is on, and a refused PIN (tries left) when one is reported; a
+        visit ending (back to the start) turns guidance off."""
         if screen is Screen.ATTRACT and self.screen not in (None, Screen.ATTRACT):
             self._set_active(self.automatic)
         changed = (screen, language) != (self.screen, self.language)
-        self.screen, self.language = screen, language
+        new_problem = problem is not None and problem != self.problem
+        self.screen, self.language, self.problem = screen, language, problem
         self._label_buttons()
-        if changed and self.active:
+        if not self.active:
+            return
+        if screen is Screen.PIN and new_problem and problem is not None:
+            refused = problem.code in (ProblemCode.PIN_INCORRECT, ProblemCode.PIN_FORMAT)
+            if refused:
+                malformed = problem.code is ProblemCode.PIN_FORMAT
+                self._play(pin_refused_prompt(problem.retries_left, malformed=malformed))
+                return
+        if changed:
             self.speak_screen()
 
     def request(self) -> None:

@@ -8,8 +8,9 @@ matches, and tests/unit/test_speech_catalogue.py fails until the audio is genera
 
 What is never spoken: anything read from the card (name, address, birth date, sex: a
 speaker is heard by the whole waiting room) and any digit of a PIN (only how many are typed:
-`pin_count_prompt`). Results and problems are spoken as "it is on the screen", because their
-texts vary per person and per service and cannot be made into audio ahead of time.
+`pin_count_prompt`; after a refusal, the tries left: `pin_refused_prompt`). Results and other
+problems are spoken as "it is on the screen", because their texts vary per person and per
+service and cannot be made into audio ahead of time.
 """
 
 from __future__ import annotations
@@ -189,6 +190,33 @@ def _sentence(words: str, stop: str) -> str:
     return words if words.endswith(("。", ".", "?", "!", "？", "！")) else words + stop
 
 
+#: After a refused PIN: by tries left (1, 2), or without a count; a PIN of the wrong shape.
+_PIN_WRONG: dict[str, Text] = {
+    "pin.wrong.2": T(
+        "暗証番号が違います。残り2回です。もう一度入力してください。",
+        "Wrong PIN. 2 tries left. Please type it again.",
+        "ばんごうが ちがいます。あと 2かい です。もういちど いれて ください。",
+    ),
+    "pin.wrong.1": T(
+        "暗証番号が違います。あと1回間違えるとロックされます。"
+        "分からない場合は係員にご相談ください。",
+        "Wrong PIN. One more wrong PIN locks the card. If you are unsure, ask a member of staff.",
+        "ばんごうが ちがいます。あと 1かい まちがえると つかえなく なります。"
+        "わからない ときは かかりの ひとに きいて ください。",
+    ),
+    "pin.wrong": T(
+        "暗証番号が違います。もう一度入力してください。",
+        "Wrong PIN. Please type it again.",
+        "ばんごうが ちがいます。もういちど いれて ください。",
+    ),
+    "pin.format": T(
+        "暗証番号は数字4桁です。もう一度入力してください。",
+        "The PIN has 4 digits. Please type it again.",
+        "ばんごうは すうじ 4つ です。もういちど いれて ください。",
+    ),
+}
+
+
 def _joined(*parts: Text) -> Text:
     """Texts spoken one after the other, each a sentence, so the synthesiser pauses."""
     return T(
@@ -209,6 +237,14 @@ def pin_count_prompt(count: int) -> str:
     if not 0 <= count <= PIN_DIGITS:
         raise ValueError(f"A PIN has 0 to {PIN_DIGITS} digits, not {count}.")
     return f"pin.count.{count}"
+
+
+def pin_refused_prompt(retries_left: int | None, *, malformed: bool = False) -> str:
+    """The prompt after a refused PIN: its shape, or wrong with the tries left (never the PIN)."""
+    if malformed:
+        return "pin.format"
+    found = f"pin.wrong.{retries_left}"
+    return found if found in _PIN_WRONG else "pin.wrong"
 
 
 def _pin_count_text(count: int) -> Text:
@@ -233,4 +269,5 @@ def prompts() -> dict[str, Text]:
         found.setdefault(screen_prompt_id(screen), _joined(*parts))
     for count in range(PIN_DIGITS + 1):
         found[pin_count_prompt(count)] = _pin_count_text(count)
+    found.update(_PIN_WRONG)
     return found

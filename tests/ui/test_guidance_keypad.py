@@ -189,6 +189,10 @@ def test_a_visit_completed_with_the_numeric_keypad_alone(make_kiosk):
     assert kiosk.controller.state.service_id == "identity"
     kiosk.insert()
     kiosk.wait_screen(Screen.PIN)
+    keys(kiosk, "9999")  # a wrong PIN: the tries left are spoken, not the PIN
+    key(kiosk, "enter")
+    kiosk.qtbot.waitUntil(lambda: player.played[-1] == audio("ja", "pin.wrong.2"))
+    assert kiosk.screen is Screen.PIN
     keys(kiosk, "12")
     key(kiosk, "del")
     keys(kiosk, "9")
@@ -206,7 +210,8 @@ def test_a_visit_completed_with_the_numeric_keypad_alone(make_kiosk):
     kiosk.wait_screen(Screen.ATTRACT)
     assert [r.action for r in kiosk.audit.records][-1] == "service.identity"
     pin_counts = [p for p in player.played if "pin.count" in p]
-    assert pin_counts == [audio("ja", f"pin.count.{n}") for n in (1, 2, 1, 2, 1, 0, 1, 2, 3, 4)]
+    typed = (1, 2, 3, 4, 1, 2, 1, 2, 1, 0, 1, 2, 3, 4)
+    assert pin_counts == [audio("ja", f"pin.count.{n}") for n in typed]
 
 
 def test_minus_goes_back_and_cancels_and_a_full_keyboard_types_nothing(make_kiosk):

@@ -19,7 +19,12 @@ from kiosk.ui.guidance_build import (
     text_sha256,
     wav_format,
 )
-from kiosk.ui.guidance_texts import pin_count_prompt, prompts, screen_prompt_id
+from kiosk.ui.guidance_texts import (
+    pin_count_prompt,
+    pin_refused_prompt,
+    prompts,
+    screen_prompt_id,
+)
 
 
 def test_every_prompt_has_its_audio_in_all_three_languages():
@@ -74,8 +79,18 @@ def test_the_pin_guidance_says_only_how_many_digits():
             assert digits <= {str(count)}, (count, language, spoken.get(language))
     with pytest.raises(ValueError):
         pin_count_prompt(5)
+    refused = {
+        pin_refused_prompt(2): {"2"},
+        pin_refused_prompt(1): {"1"},
+        pin_refused_prompt(7): set(),  # a card with more tries: no count
+        pin_refused_prompt(None, malformed=True): {"4"},  # "the PIN has 4 digits"
+    }
+    for prompt_id, allowed in refused.items():
+        for language in LANGUAGES:
+            spoken = prompts()[prompt_id].get(language)
+            assert {c for c in spoken if c.isdigit()} <= allowed, (prompt_id, spoken)
     pin_prompts = {p for p in prompts() if p.startswith("pin.")}
-    assert pin_prompts == {pin_count_prompt(n) for n in range(5)}
+    assert pin_prompts == {pin_count_prompt(n) for n in range(5)} | set(refused)
 
 
 def test_nothing_read_from_the_card_is_ever_spoken():
