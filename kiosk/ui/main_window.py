@@ -279,7 +279,7 @@ class KioskWindow(QWidget):
         self._show_countdown(state, now)
         self._fit()
         self._name_for_screen_readers(state)
-        self.guidance.show(state.screen, state.language)
+        self.guidance.show(state.screen, state.language, state.problem)
 
     def _name_for_screen_readers(self, state: FlowState) -> None:
         """Every widget's accessible name in the state's language; the frame's toggles also
