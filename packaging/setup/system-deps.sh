@@ -26,8 +26,9 @@ PACKAGES=(
   wrk
   # the spoken guidance's synthesisers, run at build time by packaging/speech/generate.py
   # (docs/guidance.md): Open JTalk and its dictionary for Japanese, espeak-ng for English, sox
-  # to resample and encode the WAV files
-  open-jtalk open-jtalk-mecab-naist-jdic espeak-ng sox
+  # to resample and encode the WAV files; libpulse0, which Qt's multimedia module (playing the
+  # guidance) links and does not load without
+  open-jtalk open-jtalk-mecab-naist-jdic espeak-ng sox libpulse0
   # make deb-test: the clean Debian 12 root the .deb is installed into (packaging/deb/install-test.sh)
   debootstrap
 )
