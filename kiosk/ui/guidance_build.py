@@ -61,9 +61,9 @@ WAVE_IMA_ADPCM = 0x11
 #: Everything besides the text that decides how a prompt sounds; part of each text's hash,
 #: so changing a setting here makes every prompt stale.
 SETTINGS: Mapping[Language, str] = {
-    "ja": "open_jtalk mei_normal r=0.95 | sox 16k mono ima-adpcm gain-n-3",
-    "ja-easy": "open_jtalk mei_normal r=0.9 | sox 16k mono ima-adpcm gain-n-3",
-    "en": "espeak-ng en-us s=150 | sox 16k mono ima-adpcm gain-n-3",
+    "ja": "open_jtalk mei_normal r=0.95 | sox -R 16k mono ima-adpcm gain-n-3",
+    "ja-easy": "open_jtalk mei_normal r=0.9 | sox -R 16k mono ima-adpcm gain-n-3",
+    "en": "espeak-ng en-us s=150 | sox -R 16k mono ima-adpcm gain-n-3",
 }
 
 
@@ -228,6 +228,7 @@ def synthesise(language: Language, spoken: str, out: Path, voice: Path | None) -
         _run(
             [
                 "sox",
+                "-R",  # repeatable: the same dither each run, so a file is remade byte for byte
                 str(raw),
                 "-r",
                 str(RATE),
