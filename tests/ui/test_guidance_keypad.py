@@ -263,3 +263,27 @@ def test_the_qt_player_plays_a_prompt_offscreen_without_an_audio_device(qtbot):
     assert media.error() is QMediaPlayer.Error.NoError
     assert media.duration() > 1000  # the whole prompt was decoded: over a second of speech
     player.close()
+
+
+def test_only_the_keypads_own_keys_mean_anything():
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QKeyEvent
+
+    from kiosk.ui.keypad_widget import KeypadKey, keypad_key
+
+    def meaning(qt_key, modifiers=KEYPAD):
+        return keypad_key(QKeyEvent(QEvent.Type.KeyPress, qt_key, modifiers))
+
+    none = Qt.KeyboardModifier.NoModifier
+    assert meaning(Qt.Key.Key_7) == (KeypadKey.DIGIT, "7")
+    assert meaning(Qt.Key.Key_0) == (KeypadKey.DIGIT, "0")
+    assert meaning(Qt.Key.Key_7, none) is None  # the main keyboard's 7
+    assert meaning(Qt.Key.Key_Enter) == (KeypadKey.NEXT, "")
+    assert meaning(Qt.Key.Key_Plus) == (KeypadKey.NEXT, "")
+    assert meaning(Qt.Key.Key_Minus) == (KeypadKey.BACK, "")
+    assert meaning(Qt.Key.Key_Slash) == (KeypadKey.BACK, "")
+    assert meaning(Qt.Key.Key_Asterisk) == (KeypadKey.GUIDANCE, "")
+    assert meaning(Qt.Key.Key_Delete) == (KeypadKey.DELETE, "")
+    assert meaning(Qt.Key.Key_Backspace, none) == (KeypadKey.DELETE, "")
+    assert meaning(Qt.Key.Key_End) is None  # NumLock off: the 1 key is End
+    assert meaning(Qt.Key.Key_Escape, none) is None
