@@ -28,6 +28,8 @@ _SET_TEXT = "fitSetText"  # the text the page set, before any line breaks
 _SHOWN_TEXT = "fitShownText"  # the text with the line breaks, as last shown
 #: Widget property: the room across a button narrower than the page (a column of options).
 ROOM = "fitRoom"
+_BASE_HEIGHT = "fitBaseHeight"  # a button's minimum height as others set it (touch size)
+_SET_HEIGHT = "fitSetHeight"  # the minimum height a fit gave it
 _WORDS = re.compile(r"\S+\s*")
 
 
@@ -41,9 +43,16 @@ def set_text(button: QAbstractButton) -> str:
 
 def wrap_buttons(root: QWidget, width: int) -> None:
     """Break the text of every button under `root` into lines no wider than `width` pixels
-    (the room across the page), or than the button's own `ROOM` where it has one."""
+    (the room across the page), or than the button's own `ROOM` where it has one; and keep
+    each button at least as tall as its lines."""
     for button in root.findChildren(QAbstractButton):
         _wrap(button, int(button.property(ROOM) or width - _insets(button)))
+        # never squeezed below its lines' height (the touch size alone allowed it)
+        if button.minimumHeight() != button.property(_SET_HEIGHT):  # set by someone else
+            button.setProperty(_BASE_HEIGHT, button.minimumHeight())  # (the touch size)
+        tall = max(int(button.property(_BASE_HEIGHT)), button.sizeHint().height())
+        button.setMinimumHeight(tall)
+        button.setProperty(_SET_HEIGHT, tall)
 
 
 def _insets(widget: QWidget) -> int:
