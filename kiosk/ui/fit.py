@@ -175,7 +175,7 @@ class BarLayout(QLayout):
     # -- placing ------------------------------------------------------------------------
 
     def _shown(self) -> list[QLayoutItem]:
-        return [i for i in self._items if not (i.widget() and i.widget().isHidden())]
+        return [i for i in self._items if (w := i.widget()) is None or not w.isHidden()]
 
     def _place(self, rect: QRect, *, move: bool) -> int:
         """Lay the items out in `rect` (only measure unless `move`); the height it takes.
@@ -192,7 +192,8 @@ class BarLayout(QLayout):
         share = min(brand.sizeHint().width(), width // 4)
         plans = [self._rows(buttons, width, width), self._rows(buttons, width, width - share)]
         heights = [
-            self._lay(brand, plan, area, shared, move=False) for shared, plan in enumerate(plans)
+            self._lay(brand, plan, area, bool(shared), move=False)
+            for shared, plan in enumerate(plans)
         ]
         shared = int(heights[1] < heights[0])
         height = self._lay(brand, plans[shared], area, bool(shared), move=move)
@@ -322,3 +323,12 @@ def share_room(buttons: list[QAbstractButton], across: int, spacing: int) -> Non
         return
     for button, want in zip(buttons, wants, strict=True):
         button.setProperty(ROOM, room * want // sum(wants))
+
+
+def across(page: QWidget, width: int) -> int:
+    """The room across `page` in a window `width` pixels wide (its side margins out)."""
+    layout = page.layout()
+    if layout is None:
+        return width
+    margins = layout.contentsMargins()
+    return width - margins.left() - margins.right()
