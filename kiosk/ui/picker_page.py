@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QVBoxLayout
 from kiosk.flow.machine import Back, ChooseProvider, ChooseService, Event, FlowState
 from kiosk.i18n import Text
 from kiosk.ui.base_page import Page, Send, label
-from kiosk.ui.fit import ROOM
+from kiosk.ui.fit import ROOM, across
 
 #: More options than this are laid out in two columns, so that the page fits a 1280×800 screen.
 ONE_COLUMN_MAX = 3
@@ -68,9 +68,7 @@ class ChoicePage(Page):
         super().arrange(width, height)
         wide = 1 if len(self.option_buttons) <= ONE_COLUMN_MAX else 2
         self._place(wide if width >= height else 1)
-        margins = self.layout().contentsMargins()
-        across = width - margins.left() - margins.right()
-        room = (across - self.grid.spacing() * (self.columns - 1)) // self.columns
+        room = (across(self, width) - self.grid.spacing() * (self.columns - 1)) // self.columns
         for button in self.option_buttons:
             button.setProperty(ROOM, room)
 
