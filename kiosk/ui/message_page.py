@@ -29,7 +29,7 @@ from kiosk.services.renewal import expiry_ahead
 from kiosk.ui.accessibility import set_name
 from kiosk.ui.base_page import Page, Send, icon, label, set_icon
 from kiosk.ui.card_page import repolish
-from kiosk.ui.fit import share_room
+from kiosk.ui.fit import across, share_room
 
 #: The steps of a visit, for the progress bar.
 _STEPS = {
@@ -218,9 +218,7 @@ class ProblemPage(Page):
     def arrange(self, width: int, height: int) -> None:
         """The three buttons' words broken to a third of the row each."""
         super().arrange(width, height)
-        margins = self.layout().contentsMargins()
-        across = width - margins.left() - margins.right()
-        share_room([self.call_staff, self.done, self.retry], across, 12)
+        share_room([self.call_staff, self.done, self.retry], across(self, width), 12)
 
     def show_state(self, state: FlowState, now: float) -> None:
         """The catalogue entry of the state's problem."""
