@@ -15,7 +15,7 @@ from kiosk.flow.machine import (
 )
 from kiosk.i18n import Language
 from kiosk.ui.base_page import Page, Send, label
-from kiosk.ui.fit import ROOM, share_room
+from kiosk.ui.fit import ROOM, across, share_room
 from kiosk.ui.keypad_widget import SecretPad
 
 
@@ -39,10 +39,9 @@ def fit_pad_keys(page: Page, pad: SecretPad, width: int, height: int) -> int:
     """Break the clear and delete keys' words to a key's width; the pad's width (a small
     pad: half the page beside the texts, all of it under them; a keyboard: all of it)."""
     layout = page.layout()
-    margins = layout.contentsMargins()
-    across = width - margins.left() - margins.right()
-    beside = pad.columns <= 3 and width >= height
-    room = (across - layout.spacing()) // 2 if beside else across
+    inside = across(page, width)
+    beside = pad.columns <= 3 and width >= height and layout is not None
+    room = (inside - (layout.spacing() if layout else 0)) // 2 if beside else inside
     spacing = 10  # the pad's grid
     column = (room - spacing * (pad.columns - 1)) // pad.columns
     span = 1 if pad.columns <= 3 else 2  # a keyboard's clear and delete span two columns
