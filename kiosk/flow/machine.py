@@ -332,6 +332,7 @@ Event = (
     | Consent
     | Decline
     | SetLanguage
+    | MoreTime
     | CallStaff
     | StaffRequest
     | SubmitStaffId
