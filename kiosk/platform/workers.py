@@ -15,9 +15,8 @@ atomically): a challenge one worker issued is verified by any other.
 
 from __future__ import annotations
 
-import asyncio
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -49,28 +48,3 @@ def worker_app() -> FastAPI:
     path = os.environ.get(CONFIG_ENV) or None
     return app_from_config(config.load(path), import_crl_dir=False)
 
-
-class SharingEventLoop(asyncio.SelectorEventLoop):
-    """asyncio's own loop, taking one waiting connection a wake-up from the shared socket.
-
-    Several workers listen on one socket. asyncio's loop accepts up to `backlog` (100)
-    waiting connections each time the socket is readable, so the first worker to wake takes a
-    whole fleet's connections and the others idle (measured: bench/RESULTS.md). Taking one
-    leaves the rest to whichever worker wakes next: a busy worker comes back to the socket
-    later, an idle one sooner, so connections go where there is time for them. uvloop can be
-    told the same (UV_TCP_SINGLE_ACCEPT), but answers a saturated worker's connections
-    unfairly; asyncio's loop answers them in turn.
-
-    uvicorn takes the class as its loop factory (`loop="kiosk.platform.workers:SharingEventLoop"`).
-    The override is of a private method that has kept its signature since Python 3.7; the
-    test (tests/unit/test_platform_workers.py) runs a real socket through it.
-    """
-
-    def _accept_connection(
-        self, protocol_factory: Any, sock: Any, *args: Any, **kwargs: Any
-    ) -> None:
-        if len(args) >= 3:  # sslcontext, server, backlog given by position
-            args = (*args[:2], 1, *args[3:])
-        else:
-            kwargs["backlog"] = 1
-        super()._accept_connection(protocol_factory, sock, *args, **kwargs)  # type: ignore[misc]
