@@ -14,6 +14,7 @@ selects the JPKI application and reads the token label, as `kiosk card status` d
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -117,6 +118,8 @@ PlatformCall = Callable[[Config], None]
 TcpConnect = Callable[[str, int, float], None]
 #: The families of the installed fonts with Japanese glyphs; None when they cannot be listed.
 JapaneseFonts = Callable[[], Sequence[str] | None]
+#: Loads the trust anchors verification pins from a configuration (raises TrustError).
+AnchorLoader = Callable[[Config], TrustStore]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +134,10 @@ class Probes:
     now: Callable[[], datetime]
     #: Where the USB devices are listed (a printer configured by vendor and product id).
     usb_devices: Path = field(default=Path("/sys/bus/usb/devices"))
+    #: The anchors verification pins, loaded as the kiosk loads them (`kiosk.local.
+    #: trust_store`: `trust_dir`, each `[trust_groups.<name>]`, the phones' own); by default
+    #: `trust_dir` alone.
+    anchors: AnchorLoader | None = None
 
 
 # --- the run -----------------------------------------------------------------------------
@@ -159,7 +166,7 @@ def run(load: Callable[[], Config], probes: Probes, source: str = "") -> list[Ch
             results.append(skip(name, "the configuration is not valid"))
     else:
         now = probes.now()
-        anchors_result, trust = check_trust_anchors(cfg, now)
+        anchors_result, trust = check_trust_anchors(cfg, now, probes.anchors)
         database_result, store = check_database(cfg)
         results.append(anchors_result)
         results.append(check_crl_age(cfg, trust, store, now))
@@ -269,30 +276,54 @@ _TOKEN_NAMES = {
 _CARD_REMEDY = "re-insert the card chip first; if it persists, try another card or reader"
 
 
-def check_trust_anchors(cfg: Config, now: datetime) -> tuple[CheckResult, TrustStore | None]:
-    """Local verification: the trust anchors load and none has expired (or starts later)."""
+def check_trust_anchors(
+    cfg: Config, now: datetime, load: AnchorLoader | None = None
+) -> tuple[CheckResult, TrustStore | None]:
+    """Local verification: the trust anchors load (every directory verification reads: the
+    cards', each trust group's, the phones') and none has expired (or starts later)."""
     if cfg.verification == "platform":
         return skip("trust_anchors", "verification at the platform: no anchors kept here"), None
-    remedy = f"put the JPKI CA certificates (PEM or DER) into trust_dir ({cfg.trust_dir})"
+    where = _anchor_dirs(cfg)
+    remedy = f"put the JPKI CA certificates (PEM or DER) into {where}"
     try:
-        trust = TrustStore.from_dir(cfg.trust_dir)
+        trust = (load or _cards_only)(cfg)
     except TrustError as e:
         return fail("trust_anchors", str(e), remedy), None
     if not len(trust):
-        return fail("trust_anchors", f"no CA certificate in {cfg.trust_dir}", remedy), None
+        return fail("trust_anchors", f"no CA certificate in {where}", remedy), None
     expired = [a for a in trust if not _in_validity(a, now)]
     if expired:
-        names = ", ".join(f"{_name(a)} (until {_day(_not_after(a))})" for a in expired)
+        names = ", ".join(
+            f"{_name(a)} (group {a.group.name}, until {_day(_not_after(a))})" for a in expired
+        )
         return fail(
             "trust_anchors",
             f"not valid now: {names}",
-            f"replace it with the CA's current certificate in {cfg.trust_dir}",
+            f"replace it with the CA's current certificate in {where}",
         ), trust
     soonest = min(trust, key=_not_after)
-    detail = f"{len(trust)} in {cfg.trust_dir}, valid until {_day(_not_after(soonest))} at least"
+    groups = Counter(a.group.name for a in trust)
+    per_group = ", ".join(f"{name} {count}" for name, count in sorted(groups.items()))
+    detail = (
+        f"{len(trust)} in {where} ({per_group}), "
+        f"valid until {_day(_not_after(soonest))} at least"
+    )
     if _not_after(soonest) - now < ANCHOR_WARNING:
         detail += f" ({_name(soonest)} expires within {ANCHOR_WARNING.days} days)"
     return ok("trust_anchors", detail), trust
+
+
+def _cards_only(cfg: Config) -> TrustStore:
+    return TrustStore.from_dir(cfg.trust_dir)
+
+
+def _anchor_dirs(cfg: Config) -> str:
+    """The anchor directories the configuration names, for the findings."""
+    dirs = [f"trust_dir ({cfg.trust_dir})"]
+    dirs += [f"[trust_groups.{g.name}] dir ({g.dir})" for g in cfg.trust_groups]
+    if cfg.tokens.accept_phones and cfg.tokens.phone_trust_dir:
+        dirs.append(f"[tokens] phone_trust_dir ({cfg.tokens.phone_trust_dir})")
+    return ", ".join(dirs)
 
 
 def check_crl_age(

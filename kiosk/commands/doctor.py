@@ -44,7 +44,7 @@ def register(subparsers: Any) -> None:
 
 def doctor_command(args: argparse.Namespace) -> int:
     """Run every check; print the findings; 1 when any failed."""
-    from kiosk import config, doctor
+    from kiosk import config, doctor, local
     from kiosk.clock import utc_now
 
     probes = doctor.Probes(
@@ -54,6 +54,7 @@ def doctor_command(args: argparse.Namespace) -> int:
         fonts=japanese_fonts,
         env=os.environ,
         now=utc_now,
+        anchors=local.trust_store,
     )
     results = doctor.run(lambda: config.load(args.config), probes, args.config or "")
     if args.json:

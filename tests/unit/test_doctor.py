@@ -54,7 +54,10 @@ from kiosk.store.revocation import SqlRevocationIndex
 from kiosk.verify.crl import check_crl
 
 READER = "Test Reader 00 00"
-NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+#: The checks' "now": a few minutes after the test PKI is made (this session), so its roots
+#: (backdated a day) and CRLs (a day's validity) are in force — never a fixed date, which
+#: the PKI made on a later day would start after.
+NOW = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
 
 
 class MuteCard:
@@ -288,6 +291,42 @@ def test_an_expired_anchor_fails(tmp_path, test_pki) -> None:
     result, _ = check_trust_anchors(cfg, expiry + timedelta(days=1))
     assert result.status is Status.FAIL
     assert "not valid now" in result.detail and "CA " in result.detail
+
+
+def test_the_trust_groups_anchors_are_checked_as_verification_loads_them(
+    tmp_path, test_pki
+) -> None:
+    """`kiosk doctor` loads the anchors as the kiosk does (kiosk.local.trust_store): a
+    `[trust_groups.<name>]` directory that is missing fails, named; one that holds a CA
+    certificate adds its anchors, counted per group."""
+    from kiosk import local
+
+    missing = tmp_path / "next-gen"
+    group = f'[trust_groups.next]\ndir = "{missing}"\nkind = "card"\n'
+    cfg = local_config(tmp_path, test_pki, group)
+    result, trust = check_trust_anchors(cfg, NOW, local.trust_store)
+    assert result.status is Status.FAIL and trust is None
+    assert str(missing) in result.detail and "[trust_groups.next]" in result.remedy
+    # without the kiosk's loader only trust_dir is read: the group would go unnoticed
+    assert check_trust_anchors(cfg, NOW)[0].status is Status.OK
+
+    missing.mkdir()
+    (missing / "auth-ca.pem").write_bytes((test_pki.trust_dir / "auth-ca.pem").read_bytes())
+    result, trust = check_trust_anchors(cfg, NOW, local.trust_store)
+    assert result.status is Status.OK, result.detail
+    assert "[trust_groups.next]" in result.detail and "next 1" in result.detail
+
+
+def test_the_doctor_command_loads_the_anchors_as_the_kiosk_does(
+    tmp_path, test_pki, capsys
+) -> None:
+    missing = tmp_path / "phones"
+    extra = f'[trust_groups.phones]\ndir = "{missing}"\nkind = "phone"\n'
+    local_config(tmp_path, test_pki, extra)  # writes kiosk.toml
+    assert main(["doctor", "--config", str(tmp_path / "kiosk.toml"), "--json"]) == 1
+    found = {r["check"]: r for r in json.loads(capsys.readouterr().out)}
+    assert found["trust_anchors"]["status"] == "FAIL"
+    assert str(missing) in found["trust_anchors"]["detail"]
 
 
 def test_a_platform_mode_kiosk_keeps_no_anchors_or_crls(tmp_path) -> None:
