@@ -35,6 +35,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -222,8 +223,10 @@ class CrlRefresher:
         transport: httpx.BaseTransport | None = None,
         owner: str | None = None,
         poll_s: float | None = None,
+        after_applied: Callable[[], None] | None = None,
     ) -> None:
         self._trust = trust
+        self._after_applied = after_applied
         self._settings = settings
         self._cache_dir = cache_dir
         self._clock = clock
@@ -266,7 +269,18 @@ class CrlRefresher:
         self._sources.succeeded(url, self._owner, self._clock(), applied)
         if outcome.status == "applied":
             log.info("CRL refresh: %s", outcome.line())
+            self._follow_up()
         return outcome
+
+    def _follow_up(self) -> None:
+        """What runs after a new CRL is in force (the renewal sweep): its failure is logged
+        and never undoes or fails the refresh; the next applied CRL runs it again."""
+        if self._after_applied is None:
+            return
+        try:
+            self._after_applied()
+        except Exception:  # the CRL is in force either way
+            log.exception("after the CRL refresh: the follow-up failed")
 
     def _record_failure(self, url: str, code: str) -> None:
         try:
@@ -391,7 +405,18 @@ def crl_refresher(cfg: Config, db: Database) -> CrlRefresher | None:
     from kiosk.local import trust_store
 
     cache = Path(cfg.crl_refresh.cache_dir or cfg.data_dir / "crl-cache")
-    return CrlRefresher(db, trust_store(cfg), cfg.crl_refresh, cache)
+    sweep = partial(renewal_sweep, db)
+    return CrlRefresher(db, trust_store(cfg), cfg.crl_refresh, cache, after_applied=sweep)
+
+
+def renewal_sweep(db: Database) -> None:
+    """Move the links of the certificates the new CRLs list as superseded whose successor is
+    known (`kiosk renewal sweep`, docs/renewal.md): run after each CRL put in force."""
+    from kiosk.services.renewal import sweep
+    from kiosk.store.renewal import LinkRenewals, SqlSuccessionSource
+
+    report = sweep(LinkRenewals(db, SqlSuccessionSource(db)), utc_now())
+    log.info("renewal sweep after the CRL refresh: %s", report.line())
 
 
 @contextmanager

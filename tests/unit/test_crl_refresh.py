@@ -746,3 +746,76 @@ def test_a_diff_finds_exactly_the_changes_in_order_or_not(world, edits, shuffle,
 
 
 REASONS = [x509.ReasonFlags.certificate_hold, x509.ReasonFlags.key_compromise, None]
+
+
+# --- after a new CRL: the renewal sweep -------------------------------------------------------
+
+
+def test_the_follow_up_runs_after_a_crl_is_applied_only_and_never_fails_the_refresh(
+    db, world, tmp_path, crl_server, now
+):
+    url = crl_server.serve("/auth.crl", crl(world, [11], 1), etag='"v1"')
+    runs: list[str] = []
+
+    def follow_up() -> None:
+        runs.append("ran")
+        raise RuntimeError("the sweep's store went away")
+
+    cfg = CrlRefreshConfig((url,), timeout_s=5)
+    refresher = CrlRefresher(
+        db, world.trust, cfg, tmp_path / "cache", clock=lambda: now, after_applied=follow_up
+    )
+    assert refresher.refresh(url).status == "applied"
+    assert runs == ["ran"]  # and its failure did not fail the refresh
+    assert refresher.refresh(url, force=True).status == "not_modified"
+    assert runs == ["ran"]
+    assert revoked(db, world, [11]) == [11]
+    refresher.close()
+
+
+def test_kiosk_crl_refresh_moves_the_links_of_superseded_certificates(
+    world, tmp_path, crl_server, capsys
+):
+    """A renewed card's link moves when the CRL that lists its old certificate as
+    superseded is put in force (docs/renewal.md), without a sweep of its own."""
+    from kiosk.store.links import LinkRepository
+    from kiosk.store.renewal import SqlSuccessionSource, Succession
+    from kiosk.verify.verdict import CertRef
+
+    auth, sign = world.key_id("auth"), world.key_id("sign")
+    at = world.now - timedelta(hours=1)
+    der = make_crl(
+        world.ca("auth"),
+        world.pki.ca_key("auth"),
+        [Revocation(0x10, at - timedelta(days=2), x509.ReasonFlags.superseded)],
+        this_update=at,
+        next_update=at + timedelta(days=1),
+        number=1,
+    ).public_bytes(serialization.Encoding.DER)
+    url = crl_server.serve("/auth.crl", der)
+    path = tmp_path / "kiosk.toml"
+    path.write_text(
+        f'data_dir = "{tmp_path / "var"}"\n'
+        f'trust_dir = "{world.pki.trust_dir}"\n'
+        f'[crl_refresh]\nurls = ["{url}"]\n'
+    )
+    (tmp_path / "var").mkdir()
+    db = Database(f"sqlite:///{tmp_path / 'var' / 'kiosk.sqlite3'}")
+    db.upgrade()
+    links = LinkRepository(db)
+    links.add_provider("demo-clinic", "Demo Clinic", at)
+    links.create(
+        provider_id="demo-clinic",
+        account_ref="a",
+        auth_issuer_key_id=auth,
+        auth_serial=0x10,
+        sign_issuer_key_id=sign,
+        sign_serial=0x10,
+        at=at,
+    )
+    SqlSuccessionSource(db).put([Succession(CertRef(0x10, auth), CertRef(0x11, auth))], at)
+
+    assert kiosk_main(["crl", "refresh", "--config", str(path)]) == 0
+    assert f"{url}: applied" in capsys.readouterr().out
+    assert links.find_by_account("demo-clinic", "a").auth_serial == 0x11
+    db.dispose()
