@@ -317,9 +317,7 @@ def test_the_trust_groups_anchors_are_checked_as_verification_loads_them(
     assert "[trust_groups.next]" in result.detail and "next 1" in result.detail
 
 
-def test_the_doctor_command_loads_the_anchors_as_the_kiosk_does(
-    tmp_path, test_pki, capsys
-) -> None:
+def test_the_doctor_command_loads_the_anchors_as_the_kiosk_does(tmp_path, test_pki, capsys) -> None:
     missing = tmp_path / "phones"
     extra = f'[trust_groups.phones]\ndir = "{missing}"\nkind = "phone"\n'
     local_config(tmp_path, test_pki, extra)  # writes kiosk.toml
