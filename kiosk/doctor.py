@@ -305,8 +305,7 @@ def check_trust_anchors(
     groups = Counter(a.group.name for a in trust)
     per_group = ", ".join(f"{name} {count}" for name, count in sorted(groups.items()))
     detail = (
-        f"{len(trust)} in {where} ({per_group}), "
-        f"valid until {_day(_not_after(soonest))} at least"
+        f"{len(trust)} in {where} ({per_group}), valid until {_day(_not_after(soonest))} at least"
     )
     if _not_after(soonest) - now < ANCHOR_WARNING:
         detail += f" ({_name(soonest)} expires within {ANCHOR_WARNING.days} days)"

@@ -47,4 +47,3 @@ def worker_app() -> FastAPI:
 
     path = os.environ.get(CONFIG_ENV) or None
     return app_from_config(config.load(path), import_crl_dir=False)
-
