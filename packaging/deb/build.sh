@@ -63,6 +63,9 @@ done
 install -D -m 0644 -t "$stage/lib/systemd/system" "$top"/packaging/systemd/*.service \
   "$top"/packaging/systemd/*.timer
 install -D -m 0644 -t "$stage/usr/share/polkit-1/rules.d" "$top"/packaging/polkit/*.rules
+# The kiosk session's sound server wrapper (jpki-kiosk.service's ExecStart).
+install -D -m 0755 "$top/packaging/sound/with-sound-server" \
+  "$stage/usr/libexec/jpki-kiosk/with-sound-server"
 mkdir -p "$stage/usr/bin"
 ln -s /opt/jpki-kiosk/venv/bin/kiosk "$stage/usr/bin/kiosk"
 doc="$stage/usr/share/doc/jpki-kiosk"

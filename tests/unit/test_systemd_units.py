@@ -17,7 +17,10 @@ from pathlib import Path
 
 import pytest
 
-UNIT_DIR = Path(__file__).resolve().parents[2] / "packaging" / "systemd"
+TOP = Path(__file__).resolve().parents[2]
+UNIT_DIR = TOP / "packaging" / "systemd"
+#: The kiosk session's sound server wrapper, where the .deb installs it (packaging/sound).
+SOUND_WRAPPER = "/usr/libexec/jpki-kiosk/with-sound-server"
 INSTALLED_KIOSK = "/opt/jpki-kiosk/venv/bin/kiosk"
 UNITS = (
     "jpki-kiosk.service",
@@ -167,3 +170,73 @@ def test_the_platform_serves_with_workers_under_its_own_user() -> None:
     assert exec_start.startswith(f"{INSTALLED_KIOSK} platform serve ")
     assert "--workers ${WORKERS}" in exec_start
     assert values(unit, "Service", "User") == ["jpki-platform"]
+
+
+def test_the_kiosk_session_starts_its_own_sound_server_before_cage() -> None:
+    """Spoken guidance needs a sound server in the sandboxed session: with-sound-server starts
+    it in the session's runtime directory and runs cage under it (the order on the line)."""
+    unit = UNIT_DIR / "jpki-kiosk.service"
+    (exec_start,) = values(unit, "Service", "ExecStart")
+    runtime = exec_start.index("XDG_RUNTIME_DIR=/run/jpki-kiosk ")
+    wrapper = exec_start.index(f" {SOUND_WRAPPER} /usr/bin/cage ")
+    assert runtime < wrapper < exec_start.index(" -- ")
+    assert values(unit, "Service", "RuntimeDirectory") == ["jpki-kiosk"]
+    assert values(unit, "Service", "RuntimeDirectoryMode") == ["0700"]
+    shipped = TOP / "packaging" / "sound" / "with-sound-server"
+    assert shipped.stat().st_mode & 0o111, "the wrapper is executable"
+    build = (TOP / "packaging" / "deb" / "build.sh").read_text(encoding="utf-8")
+    assert '"$stage' + SOUND_WRAPPER + '"' in build, "the .deb installs it where the unit looks"
+    control = (TOP / "packaging" / "deb" / "debian" / "control").read_text(encoding="utf-8")
+    depends = control.split("Depends:", 1)[1].split("\nRecommends:", 1)[0]
+    assert "pulseaudio" in [d.strip() for d in depends.replace("\n", " ").split(",")]
+
+
+def test_the_kiosk_unit_allows_sound_devices_and_nothing_more() -> None:
+    """Exactly the devices it needs: ALSA's character devices added to the closed policy, the
+    audio group for /dev/snd, and every other hardening setting still there."""
+    unit = UNIT_DIR / "jpki-kiosk.service"
+    assert values(unit, "Service", "DevicePolicy") == ["closed"]
+    assert values(unit, "Service", "DeviceAllow") == [
+        "char-drm rw",
+        "char-input rw",
+        "/dev/tty1 rw",
+        "char-alsa rw",
+    ]
+    assert values(unit, "Service", "SupplementaryGroups") == ["audio"]
+    for key, value in (
+        ("NoNewPrivileges", "yes"),
+        ("CapabilityBoundingSet", ""),
+        ("AmbientCapabilities", ""),
+        ("ProtectSystem", "strict"),
+        ("ProtectHome", "yes"),
+        ("PrivateTmp", "yes"),
+        ("RestrictRealtime", "yes"),
+        ("RestrictNamespaces", "yes"),
+        ("RestrictSUIDSGID", "yes"),
+        ("ProtectKernelTunables", "yes"),
+        ("ProtectKernelModules", "yes"),
+        ("ProtectControlGroups", "yes"),
+        ("ProtectProc", "invisible"),
+        ("SystemCallArchitectures", "native"),
+    ):
+        assert values(unit, "Service", key) == [value], key
+    assert values(unit, "Service", "SystemCallFilter") == [
+        "@system-service",
+        "~@privileged @resources",
+    ]
+    assert values(unit, "Service", "ReadWritePaths") == ["/var/lib/jpki-kiosk"]
+
+
+def test_sound_costs_the_kiosk_unit_no_exposure(tmp_path: Path) -> None:
+    """The unit with its sound lines (the sound device, the audio group) scores the same as
+    without them: the sound server adds no exposure `systemd-analyze security` can see."""
+    shipped = UNIT_DIR / "jpki-kiosk.service"
+    lines = shipped.read_text(encoding="utf-8").splitlines(keepends=True)
+    sound = ("DeviceAllow=char-alsa", "SupplementaryGroups=audio")
+    silent = [line for line in lines if not line.startswith(sound)]
+    assert len(silent) == len(lines) - 2
+    without = tmp_path / "jpki-kiosk.service"
+    without.write_text("".join(silent), encoding="utf-8")
+    level, word = exposure(shipped)
+    assert word in OK_OR_BETTER and level <= 1.5, f"{level} {word}"
+    assert (level, word) == exposure(without)
