@@ -4,8 +4,9 @@ Each check is a small function that returns a `CheckResult` — ok, FAIL or skip
 and for a failure what to do — and never raises: whatever it meets (a refused configuration,
 a silent pcscd, a card that answers nonsense, a database that is not there) becomes a FAIL
 with the reason. Everything outside the process comes in through `Probes` (the PC/SC readers,
-the platform call, TCP connections, the font list, the environment, the clock), so the checks
-run against fakes in unit tests and against the real machine from `kiosk.commands.doctor`.
+the platform call, TCP connections, the font list, the audio outputs, the environment, the
+clock), so the checks run against fakes in unit tests and against the real machine from
+`kiosk.commands.doctor`.
 
 Read-only: no check creates a database, imports a CRL or enters a PIN. The card check
 selects the JPKI application and reads the token label, as `kiosk card status` does.
@@ -120,6 +121,13 @@ TcpConnect = Callable[[str, int, float], None]
 JapaneseFonts = Callable[[], Sequence[str] | None]
 #: Loads the trust anchors verification pins from a configuration (raises TrustError).
 AnchorLoader = Callable[[Config], TrustStore]
+#: The audio outputs Qt would play the spoken guidance to, by description (empty: none);
+#: raises AudioUnavailable when Qt cannot be asked.
+AudioOutputs = Callable[[], Sequence[str]]
+
+
+class AudioUnavailable(Exception):
+    """The audio outputs could not be listed (Qt did not start, or did not answer in time)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +138,8 @@ class Probes:
     platform: PlatformCall
     tcp: TcpConnect
     fonts: JapaneseFonts
+    #: Asked only when the kiosk speaks (`sound = true`).
+    audio: AudioOutputs
     env: Mapping[str, str]
     now: Callable[[], datetime]
     #: Where the USB devices are listed (a printer configured by vendor and product id).
@@ -176,6 +186,11 @@ def run(load: Callable[[], Config], probes: Probes, source: str = "") -> list[Ch
         results.append(check_reception(cfg.reception, probes.tcp))
     results.append(check_fonts(probes.fonts))
     results.append(check_display(probes.env))
+    results.append(
+        check_audio(cfg, probes.audio)
+        if cfg is not None
+        else skip("audio", "the configuration is not valid")
+    )
     return results
 
 
@@ -511,6 +526,33 @@ def check_display(env: Mapping[str, str]) -> CheckResult:
             return ok("display", f"X display {x11}")
         return fail("display", f"DISPLAY={x11} but {x_socket} does not exist", remedy)
     return fail("display", "no display: neither WAYLAND_DISPLAY nor DISPLAY is set", remedy)
+
+
+def check_audio(cfg: Config, outputs: AudioOutputs) -> CheckResult:
+    """When the kiosk speaks (`sound = true`: spoken guidance, sounds): Qt sees an audio output
+    to play to — the kiosk session's sound server runs and has a device (the speaker, or the
+    handset `audio_output` names). Skipped when sound is off."""
+    if not cfg.sound:
+        return skip("audio", "sound = false: the kiosk does not speak")
+    try:
+        found = list(outputs())
+    except AudioUnavailable as e:
+        return fail("audio", f"the audio outputs cannot be listed: {e}", _AUDIO_REMEDY)
+    if not found:
+        return fail(
+            "audio",
+            f"no audio output: the spoken guidance would be silent ({cfg.audio_output})",
+            _AUDIO_REMEDY,
+        )
+    shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+    where = "guidance always on" if cfg.audio_output != "speaker" else "guidance on request"
+    return ok("audio", f"{shown} (audio_output {cfg.audio_output}: {where})")
+
+
+_AUDIO_REMEDY = (
+    "is the sound server running (jpki-kiosk.service starts it: journalctl -u jpki-kiosk) / "
+    "is the handset (or speaker) plugged in"
+)
 
 
 # --- helpers -----------------------------------------------------------------------------

@@ -6,7 +6,8 @@ installer's script can act on it; `--json` prints the findings as one JSON list 
 {check, status, detail, remedy} instead.
 
 This module builds the real probes — PC/SC through `kiosk.card.pcsc`, the platform through
-its client, TCP connections, `fc-list` — and hands them to the checks.
+its client, TCP connections, `fc-list`, Qt's audio outputs (`kiosk.ui.audio_devices`, in a
+child process) — and hands them to the checks.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -28,6 +30,11 @@ if TYPE_CHECKING:
 PLATFORM_TIMEOUT_S = 5.0
 #: Seconds `fc-list` may take.
 FC_LIST_TIMEOUT_S = 20.0
+#: Seconds Qt may take to list the audio outputs (it starts, and asks the sound server).
+AUDIO_TIMEOUT_S = 20.0
+#: The kiosk session's runtime directory (jpki-kiosk.service's RuntimeDirectory), where its
+#: sound server's socket is: asked when the doctor runs outside the session (over ssh).
+SESSION_RUNTIME_DIR = "/run/jpki-kiosk"
 
 
 def register(subparsers: Any) -> None:
@@ -52,6 +59,7 @@ def doctor_command(args: argparse.Namespace) -> int:
         platform=ask_platform,
         tcp=tcp_connect,
         fonts=japanese_fonts,
+        audio=audio_outputs,
         env=os.environ,
         now=utc_now,
         anchors=local.trust_store,
@@ -128,3 +136,48 @@ def qt_japanese_fonts() -> Sequence[str] | None:
         return japanese_families()
     except (ImportError, RuntimeError):
         return None
+
+
+def audio_outputs() -> Sequence[str]:
+    """The audio outputs Qt sees, asked by a child process (`python -m kiosk.ui.audio_devices`)
+    with this environment: the sound server of $PULSE_SERVER or $XDG_RUNTIME_DIR, else the kiosk
+    session's (/run/jpki-kiosk), as `sudo -u kiosk kiosk doctor` over ssh has neither.
+    AudioUnavailable when Qt does not start or answer."""
+    from kiosk.doctor import AudioUnavailable
+
+    env = audio_environment(os.environ)
+    try:
+        listed = subprocess.run(
+            [sys.executable, "-m", "kiosk.ui.audio_devices"],
+            capture_output=True,
+            text=True,
+            timeout=AUDIO_TIMEOUT_S,
+            env=env,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as e:
+        raise AudioUnavailable(f"Qt did not answer within {AUDIO_TIMEOUT_S:g} s") from e
+    except OSError as e:
+        raise AudioUnavailable(f"Qt could not be started: {e.strerror}") from e
+    lines = listed.stdout.strip().splitlines()
+    try:
+        found = json.loads(lines[-1]) if listed.returncode == 0 and lines else None
+    except ValueError:
+        found = None
+    if not isinstance(found, list):
+        why = (listed.stderr.strip().splitlines() or [f"status {listed.returncode}"])[-1]
+        raise AudioUnavailable(f"Qt's audio could not be asked: {why}")
+    return [str(name) for name in found]
+
+
+def audio_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` for the audio probe: unchanged when it names a sound server (PULSE_SERVER, or a
+    socket in XDG_RUNTIME_DIR); else pointed at the kiosk session's server when it runs."""
+    probe = dict(env)
+    runtime = env.get("XDG_RUNTIME_DIR", "")
+    if env.get("PULSE_SERVER") or (runtime and os.path.exists(f"{runtime}/pulse/native")):
+        return probe
+    session = f"{SESSION_RUNTIME_DIR}/pulse/native"
+    if os.path.exists(session):
+        probe["PULSE_SERVER"] = f"unix:{session}"
+    return probe

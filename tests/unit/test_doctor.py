@@ -20,10 +20,13 @@ from kiosk.card.errors import CardError, PcscUnavailable
 from kiosk.card.inprocess import InProcessConnection
 from kiosk.cli import main
 from kiosk.config import Config
+from kiosk.commands.doctor import SESSION_RUNTIME_DIR, audio_environment
 from kiosk.doctor import (
+    AudioUnavailable,
     CheckResult,
     Probes,
     Status,
+    check_audio,
     check_card,
     check_crl_age,
     check_database,
@@ -133,6 +136,7 @@ def probes(readers: FakeReaders | None = None, **overrides: object) -> Probes:
         "platform": lambda cfg: None,
         "tcp": lambda host, port, timeout: None,
         "fonts": lambda: ["Noto Sans CJK JP"],
+        "audio": lambda: ["Built-in Audio Analog Stereo"],
         "env": {"QT_QPA_PLATFORM": "offscreen"},
         "now": lambda: NOW,
     }
@@ -153,7 +157,7 @@ def test_a_broken_key_is_named_and_the_checks_that_need_the_configuration_skip(t
     assert results["config"].status is Status.FAIL
     assert "readr" in results["config"].detail
     assert results["config"].remedy
-    for name in ("trust_anchors", "crl", "database", "platform", "printer", "reception"):
+    for name in ("trust_anchors", "crl", "database", "platform", "printer", "reception", "audio"):
         assert results[name].status is Status.SKIP, name
     assert failed(list(results.values()))
 
@@ -181,6 +185,7 @@ def test_every_check_is_reported_once_in_order(tmp_path, test_pki) -> None:
         "reception",
         "fonts",
         "display",
+        "audio",
     ]
 
 
@@ -612,6 +617,70 @@ def test_an_x_display_without_its_socket_fails() -> None:
     assert check_display({"DISPLAY": "remote.example:0"}).status is Status.OK
 
 
+# --- audio -----------------------------------------------------------------------------
+
+
+def test_an_audio_output_is_named_with_where_guidance_goes(tmp_path) -> None:
+    cfg = config.load(write_config(tmp_path, 'audio_output = "handset"\n'), env={})
+    outputs = ["USB Handset Analog Mono", "Built-in Audio", "HDMI 1", "HDMI 2"]
+    result = check_audio(cfg, lambda: outputs)
+    assert result.status is Status.OK
+    assert result.detail.startswith("USB Handset Analog Mono, Built-in Audio, HDMI 1 and 1 more")
+    assert "audio_output handset: guidance always on" in result.detail
+
+
+def test_no_audio_output_fails_with_what_to_do(tmp_path) -> None:
+    cfg = config.load(write_config(tmp_path, ""), env={})
+    result = check_audio(cfg, lambda: [])
+    assert result.status is Status.FAIL
+    assert result.detail.startswith("no audio output")
+    assert "is the sound server running" in result.remedy
+    assert "is the handset (or speaker) plugged in" in result.remedy
+    assert "-> is the sound server running" in result.line()
+
+
+def test_audio_that_cannot_be_listed_fails_without_raising(tmp_path) -> None:
+    cfg = config.load(write_config(tmp_path, ""), env={})
+
+    def hangs() -> list[str]:
+        raise AudioUnavailable("Qt did not answer within 20 s")
+
+    result = check_audio(cfg, hangs)
+    assert result.status is Status.FAIL
+    assert "Qt did not answer within 20 s" in result.detail
+    assert "sound server" in result.remedy
+
+
+def test_a_silent_kiosk_skips_the_audio_check_without_asking(tmp_path) -> None:
+    cfg = config.load(write_config(tmp_path, "sound = false\n"), env={})
+
+    def never() -> list[str]:
+        raise AssertionError("the outputs were asked for")
+
+    result = check_audio(cfg, never)
+    assert result.status is Status.SKIP and "sound = false" in result.detail
+    assert by_name(run(lambda: cfg, probes(audio=never)))["audio"].status is Status.SKIP
+
+
+def test_the_audio_probe_asks_the_kiosk_sessions_server_from_outside_it(tmp_path) -> None:
+    """Over ssh (`sudo -u kiosk kiosk doctor`) neither PULSE_SERVER nor a runtime directory with
+    a server socket is set: the probe asks the session's server when it runs (checked against
+    this machine: it is not a kiosk, so there is none and nothing is set)."""
+    named = {"PULSE_SERVER": "unix:/somewhere/native", "HOME": "/h"}
+    assert audio_environment(named) == named
+    runtime = tmp_path / "pulse"
+    runtime.mkdir()
+    (runtime / "native").touch()
+    with_socket = {"XDG_RUNTIME_DIR": str(tmp_path)}
+    assert audio_environment(with_socket) == with_socket
+    session = Path(SESSION_RUNTIME_DIR, "pulse", "native")
+    outside = audio_environment({"XDG_RUNTIME_DIR": "/run/user/1000"})
+    if session.exists():
+        assert outside["PULSE_SERVER"] == f"unix:{session}"
+    else:
+        assert "PULSE_SERVER" not in outside
+
+
 # --- the command -----------------------------------------------------------------------
 
 
@@ -629,7 +698,7 @@ def test_the_command_prints_json_for_monitoring(tmp_path, capsys) -> None:
     path = write_config(tmp_path, 'verificaton = "local"\n')
     assert main(["doctor", "--config", str(path), "--json"]) == 1
     findings = json.loads(capsys.readouterr().out)
-    assert isinstance(findings, list) and len(findings) == 12
+    assert isinstance(findings, list) and len(findings) == 13
     assert all(set(f) == {"check", "status", "detail", "remedy"} for f in findings)
     assert findings[0]["check"] == "config" and findings[0]["status"] == "FAIL"
     assert {f["status"] for f in findings} <= {"ok", "FAIL", "skip"}
