@@ -19,8 +19,8 @@ from kiosk.card.connection import CardConnection
 from kiosk.card.errors import CardError, PcscUnavailable
 from kiosk.card.inprocess import InProcessConnection
 from kiosk.cli import main
-from kiosk.config import Config
 from kiosk.commands.doctor import SESSION_RUNTIME_DIR, audio_environment
+from kiosk.config import Config
 from kiosk.doctor import (
     AudioUnavailable,
     CheckResult,
