@@ -9,11 +9,17 @@ import pytest
 
 _HERE = Path(__file__).parent
 
-# Shared fixtures (test PKI and cards, PostgreSQL, the TEST card company), loaded as plugins
-# when present.
+# Shared fixtures (test PKI and cards, PostgreSQL, the TEST card company, a sound server),
+# loaded as plugins when present.
 pytest_plugins = [
     name
-    for name in ("pki_fixtures", "postgres_fixtures", "gateway_support", "browser_support")
+    for name in (
+        "pki_fixtures",
+        "postgres_fixtures",
+        "gateway_support",
+        "browser_support",
+        "sound_support",
+    )
     if (_HERE / f"{name}.py").exists()
 ]
 

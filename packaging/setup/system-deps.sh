@@ -29,6 +29,9 @@ PACKAGES=(
   # to resample and encode the WAV files; libpulse0, which Qt's multimedia module (playing the
   # guidance) links and does not load without
   open-jtalk open-jtalk-mecab-naist-jdic espeak-ng sox libpulse0
+  # the kiosk session's sound server (packaging/sound/with-sound-server): the guidance tests
+  # start it with a null sink (tests/sound_support.py; pactl and parec from pulseaudio-utils)
+  pulseaudio pulseaudio-utils
   # make deb-test: the clean Debian 12 root the .deb is installed into (packaging/deb/install-test.sh)
   debootstrap
 )

@@ -1,6 +1,7 @@
 """`kiosk doctor` as an installer runs it: the command in its own process, over the real pcscd
 with the virtual card in the vpcd reader, a store migrated by `kiosk db upgrade`, the test
-PKI's anchors and CRLs, a network printer and a reception drop directory."""
+PKI's anchors and CRLs, a network printer, a reception drop directory, and a sound server with
+an output (the kiosk session's own, with a null sink: tests/sound_support.py)."""
 
 from __future__ import annotations
 
@@ -67,10 +68,10 @@ def offscreen() -> dict[str, str]:
 
 
 def test_every_check_passes_with_the_virtual_card_inserted(
-    inserted_card, reader_name, test_pki, tmp_path, printer_port
+    inserted_card, reader_name, test_pki, tmp_path, printer_port, sound_server
 ) -> None:
     path = installed(tmp_path, test_pki, reader_name, printer_port)
-    done = kiosk("doctor", "--config", str(path), env=offscreen())
+    done = kiosk("doctor", "--config", str(path), env=offscreen() | sound_server.env)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert not [line for line in lines if line.startswith("FAIL")]
@@ -81,16 +82,19 @@ def test_every_check_passes_with_the_virtual_card_inserted(
         assert found[check].startswith("ok"), found[check]
     assert found["display"].startswith("ok") and "offscreen" in found["display"]
     assert found["platform"].startswith("skip")  # a local verifier uses none
+    assert found["audio"].startswith("ok"), found["audio"]
 
-    as_json = kiosk("doctor", "--config", str(path), "--json", env=offscreen())
+    as_json = kiosk("doctor", "--config", str(path), "--json", env=offscreen() | sound_server.env)
     assert as_json.returncode == 0, as_json.stderr
     statuses = {f["check"]: f["status"] for f in json.loads(as_json.stdout)}
     assert statuses["card"] == "ok" and "FAIL" not in statuses.values()
 
 
-def test_without_a_card_the_card_check_skips(reader_name, test_pki, tmp_path, printer_port) -> None:
+def test_without_a_card_the_card_check_skips(
+    reader_name, test_pki, tmp_path, printer_port, sound_server
+) -> None:
     path = installed(tmp_path, test_pki, reader_name, printer_port)
-    done = kiosk("doctor", "--config", str(path), env=offscreen())
+    done = kiosk("doctor", "--config", str(path), env=offscreen() | sound_server.env)
     assert done.returncode == 0, done.stdout + done.stderr
     card = next(line for line in done.stdout.splitlines() if line.split()[1] == "card")
     assert card.startswith("skip") and "no card inserted" in card
