@@ -85,6 +85,13 @@ in_root /bin/bash -c "
   test -L /etc/systemd/system/graphical.target.wants/jpki-kiosk.service
   test ! -e /etc/systemd/system/timers.target.wants/jpki-kiosk-crl-refresh.timer
   echo 'postinst: users kiosk and jpki-platform, database migrated, configuration 0640, session enabled'
+  # The session's sound server: the dependency, the wrapper the unit runs, the login's own masked.
+  dpkg-query -W -f='\${Package} \${Version} \${Status}\n' pulseaudio
+  test -x /usr/libexec/jpki-kiosk/with-sound-server
+  for unit in pulseaudio.service pulseaudio.socket; do
+    test \"\$(readlink /var/lib/jpki-kiosk/.config/systemd/user/\$unit)\" = /dev/null
+  done
+  echo 'sound: pulseaudio installed, with-sound-server in place, the per-user PulseAudio masked for kiosk'
 "
 
 # --- 3. pcscd, the virtual card, kiosk doctor: in their own pid and network namespaces --------

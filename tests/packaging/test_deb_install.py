@@ -53,6 +53,8 @@ def test_the_package_installs_and_kiosk_doctor_passes_in_a_clean_debian_12() -> 
     assert "postinst: users kiosk and jpki-platform, database migrated" in report
     assert "Qt modules: QtCore" in report
     assert "kiosk doctor: all checks pass; the broken key is named" in report
+    assert "sound: pulseaudio installed, with-sound-server in place" in report
+    assert "kiosk doctor: audio ok through the session's sound server" in report
     assert "kiosk window: covers the screen on Wayland inside cage" in report
     assert "reinstall kept the data; remove kept the data; purge deleted it" in report
     assert "Traceback" not in report
