@@ -9,7 +9,8 @@ audio stack is made once a process, for the server the environment names):
     silence;
   - `kiosk doctor`'s audio probe finds the output, and with no output (a server without a
     sink) or no server the audio check fails with what to do;
-  - the wrapper stops the server when its command ends and passes on the command's status.
+  - the wrapper stops the server when its command ends and passes on the command's status;
+    without pulseaudio it runs the command anyway (silent), saying why.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sound_support import SINK, SINK_DESCRIPTION, SoundServer, running_sound_server
+from sound_support import SINK, SINK_DESCRIPTION, WRAPPER, SoundServer, running_sound_server
 
 from kiosk import config
 from kiosk.commands.doctor import audio_outputs
@@ -150,3 +151,29 @@ def test_the_wrapper_stops_the_server_with_its_command(tmp_path) -> None:
         err = server.process.stderr.read() if server.process.stderr else ""
         assert status == 3, err
         assert not server.socket.exists(), "the server outlived the command"
+
+
+def test_without_pulseaudio_the_wrapper_runs_the_command_silently(tmp_path) -> None:
+    """A kiosk without the server still runs (silent; the doctor says so): the wrapper says why
+    and passes the command's status on. Without XDG_RUNTIME_DIR it refuses to start."""
+    wrapper = str(WRAPPER)
+    env = {"PATH": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path)}  # no pulseaudio on it
+    done = subprocess.run(
+        ["/bin/sh", wrapper, "/bin/sh", "-c", "exit 4"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 4, done.stderr
+    assert "pulseaudio is not installed: the kiosk will be silent" in done.stderr
+    unset = subprocess.run(
+        ["/bin/sh", wrapper, "/bin/true"],
+        env={"PATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert unset.returncode != 0 and "XDG_RUNTIME_DIR" in unset.stderr
