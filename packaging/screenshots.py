@@ -10,6 +10,11 @@ reader instead of PC/SC, so it can also pull the card, block a PIN and hold the 
 With `--config` it uses that configuration's trust anchors, CRLs and `card.json` (the
 `kiosk demo` card); without, it makes a throw-away TEST PKI and card. The card file is never
 written back. PNGs go to `<out>/<language>/NN-name.png`.
+
+`--large` switches 文字を大きく on first, and `--size 800x1280` makes the window that size
+(not full screen; the picture is the window's own); such a variant goes to
+`<out>/<variant>/<language>/NN-name.png`, the variant named `large-landscape`, `portrait` or
+`large-portrait`. `--screens` keeps only the pictures named (the tour still walks them all).
 """
 
 from __future__ import annotations
@@ -46,7 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="kiosk configuration (trust_dir, crl_dir, data_dir)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     parser.add_argument("--languages", default="ja,en", help="comma-separated: ja,en,ja-easy")
+    parser.add_argument("--large", action="store_true", help="large text (文字を大きく) on")
+    parser.add_argument("--size", type=window_size, help="the window's size, e.g. 800x1280")
+    parser.add_argument(
+        "--screens", help="comma-separated names of the pictures to keep (default: all)"
+    )
     args = parser.parse_args(argv)
+    variant = variant_name(args.large, args.size)
+    keep = None if not args.screens else {n.strip() for n in args.screens.split(",")}
 
     from PySide6.QtWidgets import QApplication
 
@@ -55,12 +67,35 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         cfg, card_file = prepare(args.config, Path(tmp))
         for language in languages:
-            out = Path(args.out) / language
+            out = Path(args.out) / variant / language
             out.mkdir(parents=True, exist_ok=True)
-            shots = Tour(app, cfg, card_file, language, out).run()
-            shots += ServicesTour(app, cfg, card_file, language, out, len(shots) + 1).run()
+            look = {"large": args.large, "size": args.size, "keep": keep}
+            tour = Tour(app, cfg, card_file, language, out, **look)
+            tour.run()
+            services = ServicesTour(app, cfg, card_file, language, out, tour.stop_count + 1, **look)
+            services.run()
+            shots = tour.shots + services.shots
             print(f"{language}: {len(shots)} screenshots in {out}")
     return 0
+
+
+def window_size(value: str) -> tuple[int, int]:
+    """`--size`: "800x1280" as (800, 1280)."""
+    width, _, height = value.lower().partition("x")
+    try:
+        return int(width), int(height)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not WIDTHxHEIGHT: {value}") from None
+
+
+def variant_name(large: bool, size: tuple[int, int] | None) -> str:
+    """The folder of a variant: "" for the usual screens (full screen, landscape, usual text),
+    else `large-landscape`, `portrait` or `large-portrait`."""
+    portrait = size is not None and size[1] > size[0]
+    if not large and not portrait:
+        return ""
+    shape = "portrait" if portrait else "landscape"
+    return f"large-{shape}" if large else shape
 
 
 def prepare(config_path: str | None, tmp: Path):  # noqa: ANN201
@@ -95,8 +130,18 @@ def prepare(config_path: str | None, tmp: Path):  # noqa: ANN201
 class Tour:
     """One walk through every screen in one language, saving a PNG at each stop."""
 
-    def __init__(  # noqa: ANN001
-        self, app, cfg, card_file, language: str, out: Path, first: int = 1
+    def __init__(  # noqa: ANN001, PLR0913
+        self,
+        app,
+        cfg,
+        card_file,
+        language: str,
+        out: Path,
+        first: int = 1,
+        *,
+        large: bool = False,
+        size: tuple[int, int] | None = None,
+        keep: set[str] | None = None,
     ) -> None:
         from kiosk.app import available_services, build_window
         from kiosk.card.reader import InProcessReader
@@ -115,7 +160,10 @@ class Tour:
         self.language = language
         self.out = out
         self.first = first  # the number of this tour's first picture
+        self.stop_count = 0  # the stops made (a picture each, unless not kept)
         self.shots: list[Path] = []
+        self.size = size  # the window's, when not full screen
+        self.keep = keep  # the names of the pictures to save (None: all)
         trust = TrustStore.from_dir(cfg.trust_dir)
         index = MemoryVerificationStore()
         for crl in sorted(cfg.crl_dir.glob("*")):
@@ -140,6 +188,14 @@ class Tour:
             cfg, self.reader, backend, windowed=False, clock=self.clock, staff=staff
         )
         self.window.show_kiosk()
+        if size is not None:  # a window of that size, not the screen's
+            self.window.showNormal()
+            app.processEvents()  # the full-screen state settled before the new size
+            self.window.setGeometry(0, 0, *size)
+            app.processEvents()
+        if large:  # as a person would switch it on, on the screen as it is
+            self.window.toggle_large_text()
+            app.processEvents()
 
     # -- helpers -------------------------------------------------------------------
 
@@ -177,12 +233,15 @@ class Tour:
             time.sleep(0.01)
         self.window.current_page().repaint()  # widgets added on entering (consent items)
         self.app.processEvents()
+        self.stop_count += 1
+        if self.keep is not None and name not in self.keep:
+            return
         screen = self.window.screen()
-        if os.environ.get("QT_QPA_PLATFORM", "").startswith("offscreen"):
+        if self.size is not None or os.environ.get("QT_QPA_PLATFORM", "").startswith("offscreen"):
             pixmap = self.window.grab()
         else:
             pixmap = screen.grabWindow(0)
-        path = self.out / f"{self.first + len(self.shots):02d}-{name}.png"
+        path = self.out / f"{self.first + self.stop_count - 1:02d}-{name}.png"
         pixmap.save(str(path))
         self.shots.append(path)
 
@@ -331,12 +390,12 @@ class ServicesTour(Tour):
 
     SERVICES = ("identity", "insurance", "login", "payment")
 
-    def __init__(  # noqa: ANN001
-        self, app, cfg, card_file, language: str, out: Path, first: int = 1
+    def __init__(  # noqa: ANN001, ANN003
+        self, app, cfg, card_file, language: str, out: Path, first: int = 1, **look
     ) -> None:
         one_provider = {cfg.provider_id: "みなと薬局"}
         cfg = replace(cfg, services=self.SERVICES, providers=one_provider)
-        super().__init__(app, cfg, card_file, language, out, first)
+        super().__init__(app, cfg, card_file, language, out, first, **look)
 
     def visit(self, service_id: str) -> None:
         from kiosk.flow.machine import ChooseService, Start

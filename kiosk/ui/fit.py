@@ -11,6 +11,7 @@ page's own layout to change (`Page.arrange`); tests/ui/test_accessibility.py fin
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QFontMetrics
@@ -250,10 +251,85 @@ class BarLayout(QLayout):
         return rows
 
 
+class WindowLayout(QLayout):
+    """The window: the top bar over the pages, the bar as tall as its rows need at the
+    window's width and the pages in the rest.
+
+    A box layout would make the window as tall as the bar needs at the window's *smallest*
+    width (Qt's rule for a window whose layout has a height for a width) — more rows of
+    buttons than the screen shows, and a window taller than the screen."""
+
+    def __init__(self, parent: QWidget, bar: QWidget, pages: QWidget) -> None:
+        super().__init__(parent)
+        self._items: list[QLayoutItem] = []
+        for widget in (bar, pages):
+            self.addChildWidget(widget)
+            self._items.append(QWidgetItem(widget))
+
+    # -- QLayout's interface -------------------------------------------------------------
+
+    def addItem(self, item: QLayoutItem) -> None:  # noqa: N802 - Qt override
+        """Only the bar and the pages (given when made)."""
+        raise TypeError("The window's layout holds the top bar and the pages only.")
+
+    def count(self) -> int:
+        """Two: the bar and the pages."""
+        return len(self._items)
+
+    def itemAt(self, index: int) -> QLayoutItem | None:  # noqa: N802 - Qt override
+        """The item at `index`, or None."""
+        return self._items[index] if 0 <= index < len(self._items) else None
+
+    def takeAt(self, index: int) -> QLayoutItem | None:  # noqa: N802 - Qt override
+        """Remove and return the item at `index`."""
+        return self._items.pop(index) if 0 <= index < len(self._items) else None
+
+    def expandingDirections(self) -> Qt.Orientation:  # noqa: N802 - Qt override
+        """Both: the window takes the screen."""
+        return Qt.Orientation.Horizontal | Qt.Orientation.Vertical
+
+    def minimumSize(self) -> QSize:  # noqa: N802 - Qt override
+        """As wide as the widest page needs; as tall as the bar at the window's width over
+        the tallest page."""
+        return self._size(lambda item: item.minimumSize())
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        """The bar at the window's width over the pages' size hint."""
+        return self._size(lambda item: item.sizeHint())
+
+    def setGeometry(self, rect: QRect) -> None:  # noqa: N802 - Qt override
+        """The bar at the top, as tall as its rows at `rect`'s width; the pages below."""
+        super().setGeometry(rect)
+        if len(self._items) < 2:
+            return
+        bar, pages = self._items[:2]
+        height = _height(bar, rect.width())
+        bar.setGeometry(QRect(rect.left(), rect.top(), rect.width(), height))
+        pages.setGeometry(
+            QRect(rect.left(), rect.top() + height, rect.width(), rect.height() - height)
+        )
+
+    def bar_height(self, width: int) -> int:
+        """The bar's height in a window `width` pixels wide."""
+        return _height(self._items[0], width) if self._items else 0
+
+    def _size(self, measure: Callable[[QLayoutItem], QSize]) -> QSize:
+        if len(self._items) < 2:
+            return QSize(0, 0)
+        bar, pages = (measure(item) for item in self._items[:2])
+        width = max(bar.width(), pages.width())
+        window = self.parentWidget()
+        across = max(width, 0 if window is None else window.width())
+        return QSize(width, self.bar_height(across) + pages.height())
+
+
 def _height(item: QLayoutItem, width: int) -> int:
-    """The height `item` takes at `width` (a wrapped label's grows as it narrows)."""
-    wrapped = item.heightForWidth(width) if item.hasHeightForWidth() else -1
-    return max(wrapped, item.sizeHint().height())
+    """The height `item` takes at `width` (a wrapped label's grows as it narrows, and is one
+    line where one line fits: its size hint's height is that of the narrower width Qt would
+    pick for it, two lines for a long text)."""
+    if item.hasHeightForWidth():
+        return max(item.heightForWidth(width), item.minimumSize().height())
+    return item.sizeHint().height()
 
 
 #: Widget property of an icon: its size as built, before `fit_icons` made it smaller.
@@ -314,9 +390,13 @@ def _need(layout: QLayout, width: int) -> int:
 
 def share_room(buttons: list[QAbstractButton], across: int, spacing: int) -> None:
     """Buttons side by side in `across` pixels: when their words are wider than that
-    together, each one's are broken to its share, in proportion to their width."""
+    together, each one's are broken to its share, in proportion to their width (a hidden
+    one takes no share)."""
     for button in buttons:
         button.setProperty(ROOM, None)
+    buttons = [button for button in buttons if not button.isHidden()]  # only those shown
+    if not buttons:
+        return
     wants = [button.sizeHint().width() for button in buttons]
     room = across - spacing * (len(buttons) - 1)
     if sum(wants) <= room:

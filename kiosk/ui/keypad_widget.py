@@ -123,8 +123,8 @@ class SecretPad(QWidget):
             self._grid.addWidget(self.clear_button, rows, 0, 1, 2)
             self._grid.addWidget(self.delete_button, rows, 2, 1, 2)
             self._grid.addWidget(self.ok_button, rows, cols - 3, 1, 3)
-        for col in range(cols):
-            self._grid.setColumnStretch(col, 1)
+        for col in range(max(cols, self._grid.columnCount())):
+            self._grid.setColumnStretch(col, 1 if col < cols else 0)
 
     def key_order(self) -> list[str]:
         """The keys in their on-screen order (row by row)."""
@@ -151,6 +151,21 @@ class SecretPad(QWidget):
         for button in (self.clear_button, self.delete_button, self.ok_button):
             self._grid.removeWidget(button)
         self._place(order)
+
+    def set_columns(self, columns: int) -> None:
+        """Lay a keyboard's keys out in `columns` columns (a landscape screen has the room for
+        more across and less down); a pad of three stays a pad of three."""
+        if self.columns <= 3 or columns <= 3 or columns == self.columns:
+            return
+        order = self.key_order()
+        self.columns = columns
+        self._replace(order)
+
+    def least_width(self, columns: int) -> int:
+        """The least width of `columns` keys side by side (at their touch size)."""
+        key = max(button.minimumSizeHint().width() for button in self.key_buttons.values())
+        key = max(key, *(button.minimumWidth() for button in self.key_buttons.values()))
+        return columns * key + self._grid.horizontalSpacing() * (columns - 1)
 
     def set_fixed_order(self, fixed: bool) -> None:
         """Keep the keys in their printed order (spoken guidance: a person who cannot see the

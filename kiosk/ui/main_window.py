@@ -8,7 +8,8 @@ through the staff menu. Every press anywhere counts as activity for the idle tim
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeyEvent, QMouseEvent, QResizeEvent, QScreen
@@ -17,7 +18,6 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QPushButton,
     QStackedWidget,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -40,7 +40,7 @@ from kiosk.ui.card_page import InsertPage, PutBackPage, TakeCardPage
 from kiosk.ui.code_page import BindingCodePage
 from kiosk.ui.controller import FlowController
 from kiosk.ui.enrol_page import ConsentPage, ReviewPage
-from kiosk.ui.fit import BarLayout, fit_page, wrap_buttons
+from kiosk.ui.fit import BarLayout, WindowLayout, fit_page, wrap_buttons
 from kiosk.ui.guidance import Guidance, QtGuidancePlayer
 from kiosk.ui.keypad_widget import PhysicalKeypad, code_pad, password_keyboard, pin_pad, staff_pad
 from kiosk.ui.message_page import ProblemPage, ResultPage, WorkingPage
@@ -163,10 +163,7 @@ class KioskWindow(QWidget):
         for distinct in dict.fromkeys(self.pages.values()):
             self.stack.addWidget(distinct)
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addWidget(self._top_bar(send))
+        bar = self._top_bar(send)
         self.countdown = label("countdown")
         self.countdown.hide()
         self._countdown_text = ""
@@ -180,7 +177,7 @@ class KioskWindow(QWidget):
         # it), "more time" first among the bar's buttons
         self.bar_layout.insert_widget(1, self.countdown)
         self.bar_layout.insert_widget(2, self.more_time)
-        layout.addWidget(self.stack, 1)
+        self.window_layout = WindowLayout(self, bar, self.stack)  # the bar over the pages
         self.staff_corner = StaffCorner(self, lambda: send(StaffRequest()), staff_hold_ms)
 
         controller.state_changed.connect(self.show_state)
@@ -191,6 +188,12 @@ class KioskWindow(QWidget):
         if app is None:  # Qt refuses a widget before the application anyway
             raise RuntimeError("The main window needs the QApplication to exist first.")
         app.installEventFilter(self)
+        # laid out for the screen it will fill (not Qt's 640×480 of a window never shown)
+        screen = QApplication.primaryScreen()
+        if kiosk_mode and screen is not None:
+            self.resize(screen.size())
+        else:
+            self.resize(1280, 800)
         self.show_state(controller.state)
 
     def _top_bar(self, send: Callable[[Event], None]) -> QWidget:
@@ -257,14 +260,39 @@ class KioskWindow(QWidget):
             raise TypeError(f"The stack shows {type(page).__name__}, which is not a page.")
         return page
 
+    @contextmanager
+    def _held(self) -> Iterator[None]:
+        """The window's layout held while a state is drawn, and laid out once at the end:
+        Qt lays a window out at once when a widget in it is shown, and a page half drawn (a
+        row shown before the page fits its words, the countdown shown before the pages fit
+        the taller bar) would make the window larger than the screen, for good."""
+        layout = self.layout()
+        if layout is None or not layout.isEnabled():  # held already
+            yield
+            return
+        layout.setEnabled(False)
+        try:
+            yield
+        finally:
+            layout.setEnabled(True)
+            layout.invalidate()
+            layout.activate()
+
     def show_state(self, state: FlowState) -> None:
         """Switch to the state's page (entering it when the screen changed) and draw it."""
+        with self._held():
+            self._draw(state)
+
+    def _draw(self, state: FlowState) -> None:
         page = self.pages[state.screen]
         if state.screen is not self._screen:
             if self._screen is not None and self.pages[self._screen] is not page:
                 self.pages[self._screen].leave()
             self._screen = state.screen
             page.enter(state)
+            # laid out for this window before it shows anything: a row shown at once would
+            # otherwise be measured in the page's layout as built and could widen the window
+            page.arrange(self.width(), self.height())
             self.stack.setCurrentWidget(page)
         self.brand.setText(text("attract.title").get(state.language))
         for language, button in self.language_buttons.items():
@@ -298,13 +326,19 @@ class KioskWindow(QWidget):
     def tick(self, now: float) -> None:
         """Redraw what changes with time: the idle countdown and a page's own clock."""
         state = self.controller.state
-        self._show_countdown(state, now)
-        page = self.pages[state.screen]
-        if page.ticking:
-            page.show_state(state, now)
-            mirror_names(page, state.language)
+        with self._held():
+            if self._show_countdown(state, now):  # the top bar's height changed
+                self._fit()
+            page = self.pages[state.screen]
+            if page.ticking:
+                page.show_state(state, now)
+                self._wrap_words()  # the page set its buttons' words again
+                mirror_names(page, state.language)
 
-    def _show_countdown(self, state: FlowState, now: float) -> None:
+    def _show_countdown(self, state: FlowState, now: float) -> bool:
+        """Show the idle countdown (and "more time") as the state needs; whether either
+        appeared or went."""
+        changed = False
         deadline = state.idle_deadline
         warn = self.controller.flow.config.idle_warning_s
         left = None if deadline is None else deadline - now
@@ -313,6 +347,7 @@ class KioskWindow(QWidget):
             seconds = max(0, math.ceil(left))
             shown = text("idle.countdown").format(state.language, seconds=seconds)
         if shown != self._countdown_text:  # touch Qt only when something changes
+            changed = bool(shown) != bool(self._countdown_text)
             self._countdown_text = shown
             self.countdown.setText(shown)
             self.countdown.setAccessibleName(shown)
@@ -323,20 +358,24 @@ class KioskWindow(QWidget):
         offered = counting and more_time_offered(self.controller.flow.config, state)
         if offered != self.more_time.isVisible():
             self.more_time.setVisible(offered)
+            changed = True
+        return changed
 
     def toggle_contrast(self) -> None:
         """Switch between the default and the high-contrast theme."""
         self.high_contrast = not self.high_contrast
-        self._apply_theme()
-        self.contrast.setChecked(self.high_contrast)
-        self._fit()
+        with self._held():
+            self._apply_theme()
+            self.contrast.setChecked(self.high_contrast)
+            self._fit()
 
     def toggle_large_text(self) -> None:
         """Switch every screen's text between its usual and its large size (文字を大きく)."""
         self.large_text = not self.large_text
-        self._apply_theme()
-        self.large.setChecked(self.large_text)
-        self._fit()
+        with self._held():
+            self._apply_theme()
+            self.large.setChecked(self.large_text)
+            self._fit()
 
     def _apply_theme(self) -> None:
         sheet = theme("high-contrast" if self.high_contrast else "default")
@@ -347,17 +386,25 @@ class KioskWindow(QWidget):
         super().resizeEvent(event)
         self._fit()
 
-    def _fit(self) -> None:
-        """The page arranged for the window's shape, and the buttons' words broken into lines
-        where wider than the page."""
-        page = self.current_page()
-        page.arrange(self.width(), self.height())
-        layout = page.layout()
+    def _wrap_words(self) -> None:
+        """The buttons' words broken into lines where wider than the page shown."""
+        layout = self.current_page().layout()
         margins = layout.contentsMargins() if layout is not None else None
         room = self.width() - (0 if margins is None else margins.left() + margins.right())
         wrap_buttons(self, room)
+
+    def _fit(self) -> None:
+        """Every page arranged for the window's shape (a hidden one counts too: the window
+        is as tall as its tallest page), the buttons' words broken into lines where wider
+        than the page, and the pages fitted to the height the top bar leaves."""
+        for each in dict.fromkeys(self.pages.values()):
+            each.arrange(self.width(), self.height())
+        self._wrap_words()
+        # what the top bar leaves (now, not at the layout's next pass: the countdown may just
+        # have made the bar taller)
+        left = self.height() - self.window_layout.bar_height(self.width())
         for each in dict.fromkeys(self.pages.values()):  # the window is as tall as the tallest
-            fit_page(each, self.stack.width(), self.stack.height())
+            fit_page(each, self.width(), left)
 
     # -- hardening -------------------------------------------------------------------
 

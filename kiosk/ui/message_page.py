@@ -79,6 +79,8 @@ class WorkingPage(Page):
 
 #: A result with more rows than this shows them beside its head on a landscape screen.
 _ROWS_UNDER = 4
+#: The side margins of a result whose rows are beside its head (a receipt: room across).
+_BESIDE_SIDE = 48
 
 
 class ResultPage(Page):
@@ -91,9 +93,7 @@ class ResultPage(Page):
         self.message = label("subtitle")
         self.grid = QGridLayout()
         self.grid.setHorizontalSpacing(40)
-        self.grid.setVerticalSpacing(16)
-        self.grid.setColumnStretch(0, 2)  # the labels: room to stay on one line or two
-        self.grid.setColumnStretch(1, 3)
+        self.grid.setVerticalSpacing(10)
         self.rows: list[tuple[QLabel, QLabel]] = []
         self._shown: tuple[ServiceResult | None, str] = (None, "")
         self.expiry = label("notice")  # the user certificate expires soon: renew
@@ -109,6 +109,7 @@ class ResultPage(Page):
         self.body.addLayout(head, 2)
         self.body.addLayout(self.grid, 3)
         self._landscape = True
+        self._side = 120  # the side margins of the page as arranged
         layout = QVBoxLayout(self)
         layout.setContentsMargins(120, 40, 120, 40)
         layout.addLayout(self.body)
@@ -123,15 +124,27 @@ class ResultPage(Page):
     def arrange(self, width: int, height: int) -> None:
         """A long result's rows beside the head on a landscape screen (a receipt fits)."""
         super().arrange(width, height)
+        self._side = self.layout().contentsMargins().left()
         self._landscape = width >= height
         self._place_body()
 
     def _place_body(self) -> None:
+        """Beside the head, the rows get three quarters of a page with narrower margins,
+        and the labels' column as much as its words ask (the values the rest); under it,
+        the labels two fifths of the width, room to stay on one line or two."""
         result = self._shown[0]
         beside = self._landscape and result is not None and len(result.rows) > _ROWS_UNDER
         direction = QBoxLayout.Direction.LeftToRight if beside else QBoxLayout.Direction.TopToBottom
         if self.body.direction() != direction:
             self.body.setDirection(direction)
+        self.body.setStretch(0, 1 if beside else 2)
+        self.body.setStretch(1, 3)
+        self.grid.setColumnStretch(0, 0 if beside else 2)
+        self.grid.setColumnStretch(1, 1 if beside else 3)
+        layout = self.layout()
+        margins = layout.contentsMargins()
+        side = _BESIDE_SIDE if beside else self._side
+        layout.setContentsMargins(side, margins.top(), side, margins.bottom())
 
     def show_state(self, state: FlowState, now: float) -> None:
         """The result in the current language (drawn again only when it or that changes)."""

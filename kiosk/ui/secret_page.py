@@ -31,6 +31,9 @@ def stack_in_portrait(page: Page, width: int, height: int) -> None:
 
 #: The room between the texts and a pad beside them.
 _BESIDE = 40
+#: A keyboard's columns on a landscape screen with the room, and else (three rows of keys, or
+#: four).
+_KEYBOARD_COLUMNS = (12, 9)
 #: A row (landscape) or a column (portrait).
 _ACROSS = (QBoxLayout.Direction.LeftToRight, QBoxLayout.Direction.TopToBottom)
 
@@ -114,6 +117,9 @@ class SecretPage(Page):
             pad = fit_pad_keys(self, self.pad, width, height)
             share_room([self.call_staff, self.cancel], pad, 12)  # the texts' column: as wide
         else:
+            wide, narrow = _KEYBOARD_COLUMNS
+            room = width >= height and self.pad.least_width(wide) <= across(self, width)
+            self.pad.set_columns(wide if room else narrow)
             fit_pad_keys(self, self.pad, width, height)
 
     def show_state(self, state: FlowState, now: float) -> None:

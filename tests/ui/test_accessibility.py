@@ -141,15 +141,8 @@ def walk(qapp, tmp_path, language, check, size=None, large=False):
     for tour_class in (NamesTour, NamesServicesTour):
         tour = tour_class.__new__(tour_class)
         tour.check, tour.findings, tour.stops = check, findings, stops
-        tour.__init__(qapp, cfg, card, language, tmp_path, len(stops) + 1)
-        if large:
-            tour.window.toggle_large_text()
-        if size is not None:  # a window, not full screen: the offscreen screen is 800×800
-            tour.window.showNormal()
-            qapp.processEvents()  # the full-screen state settled before the new size
-            tour.window.setGeometry(0, 0, *size)
-            qapp.processEvents()
-            tour.size = size
+        # with a size, a window, not full screen: the offscreen screen is 800×800
+        tour.__init__(qapp, cfg, card, language, tmp_path, len(stops) + 1, large=large, size=size)
         tour.run()
     return findings, stops
 
