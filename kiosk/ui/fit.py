@@ -320,7 +320,24 @@ class WindowLayout(QLayout):
         width = max(bar.width(), pages.width())
         window = self.parentWidget()
         across = max(width, 0 if window is None else window.width())
-        return QSize(width, self.bar_height(across) + pages.height())
+        return QSize(width, self.bar_height(across) + self._pages_height(across, pages))
+
+    def _pages_height(self, width: int, measured: QSize) -> int:
+        """The tallest page's height at `width`. A page's minimum size is its words' height at
+        the narrowest width it allows, and its height for a width counts everything else at
+        its preferred size: both are more than the page needs at `width`; the lower one."""
+        pages = self._items[1].widget()
+        if not isinstance(pages, QStackedWidget):
+            return measured.height()
+        tallest = 0
+        for index in range(pages.count()):
+            page = pages.widget(index)
+            layout = page.layout()
+            height = page.minimumSizeHint().height()
+            if layout is not None and layout.hasHeightForWidth():
+                height = min(height, layout.heightForWidth(width))
+            tallest = max(tallest, height)
+        return tallest
 
 
 def _height(item: QLayoutItem, width: int) -> int:

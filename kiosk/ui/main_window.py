@@ -305,9 +305,10 @@ class KioskWindow(QWidget):
         now = self.controller.clock()
         page.show_state(state, now)
         self._show_countdown(state, now)
+        # (the guidance button is labelled in the state's language before the bar is measured)
+        self.guidance.show(state.screen, state.language, state.problem)
         self._fit()
         self._name_for_screen_readers(state)
-        self.guidance.show(state.screen, state.language, state.problem)
 
     def _name_for_screen_readers(self, state: FlowState) -> None:
         """Every widget's accessible name in the state's language; the frame's toggles also
