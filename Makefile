@@ -44,8 +44,14 @@ lint: $(STAMP)
 speech: setup
 	$(BIN)/python -m kiosk.ui.guidance_build
 
+# Every screen in ja and en; then a few in large text and in portrait (docs/accessibility.md).
+SHOWCASE := attract,insert-card,idle-countdown,signature-password,staff-menu,payment-receipt,insurance-eligibility,login-code-entry
 screenshots: setup pcscd
 	xvfb-run -a -s "-screen 0 1280x800x24" $(BIN)/python packaging/screenshots.py
+	for look in "--large --size 1280x800" "--size 800x1280" "--large --size 800x1280"; do \
+		xvfb-run -a -s "-screen 0 1280x1280x24" $(BIN)/python packaging/screenshots.py \
+			$$look --screens $(SHOWCASE) --palette || exit 1; \
+	done
 
 bench: setup pcscd
 	$(BIN)/python bench/card_bench.py
