@@ -275,8 +275,7 @@ class KioskWindow(QWidget):
             yield
         finally:
             layout.setEnabled(True)
-            layout.invalidate()
-            layout.activate()
+            layout.activate()  # (nothing to do when nothing changed: a tick costs nothing)
 
     def show_state(self, state: FlowState) -> None:
         """Switch to the state's page (entering it when the screen changed) and draw it."""
