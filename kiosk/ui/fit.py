@@ -332,6 +332,8 @@ class WindowLayout(QLayout):
         tallest = 0
         for index in range(pages.count()):
             page = pages.widget(index)
+            if page is None:
+                continue
             layout = page.layout()
             height = page.minimumSizeHint().height()
             if layout is not None and layout.hasHeightForWidth():

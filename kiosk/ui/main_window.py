@@ -189,9 +189,9 @@ class KioskWindow(QWidget):
             raise RuntimeError("The main window needs the QApplication to exist first.")
         app.installEventFilter(self)
         # laid out for the screen it will fill (not Qt's 640×480 of a window never shown)
-        screen = QApplication.primaryScreen()
-        if kiosk_mode and screen is not None:
-            self.resize(screen.size())
+        display = QApplication.primaryScreen()
+        if kiosk_mode and display is not None:
+            self.resize(display.size())
         else:
             self.resize(1280, 800)
         self.show_state(controller.state)

@@ -124,7 +124,9 @@ class ResultPage(Page):
     def arrange(self, width: int, height: int) -> None:
         """A long result's rows beside the head on a landscape screen (a receipt fits)."""
         super().arrange(width, height)
-        self._side = self.layout().contentsMargins().left()
+        layout = self.layout()
+        if layout is not None:
+            self._side = layout.contentsMargins().left()
         self._landscape = width >= height
         self._place_body()
 
@@ -142,9 +144,10 @@ class ResultPage(Page):
         self.grid.setColumnStretch(0, 0 if beside else 2)
         self.grid.setColumnStretch(1, 1 if beside else 3)
         layout = self.layout()
-        margins = layout.contentsMargins()
-        side = _BESIDE_SIDE if beside else self._side
-        layout.setContentsMargins(side, margins.top(), side, margins.bottom())
+        if layout is not None:
+            margins = layout.contentsMargins()
+            side = _BESIDE_SIDE if beside else self._side
+            layout.setContentsMargins(side, margins.top(), side, margins.bottom())
 
     def show_state(self, state: FlowState, now: float) -> None:
         """The result in the current language (drawn again only when it or that changes)."""
