@@ -11,8 +11,13 @@ STAMP  := $(VENV)/.installed
 demo: setup pcscd
 	$(BIN)/kiosk demo
 
+# The suite on this machine's CPUs (at most 4, pytest-xdist, a test module kept whole on one
+# worker), then the tests of the one virtual reader alone (tests/conftest.py says why).
+TEST_JOBS ?= $(shell $(PYTHON) -c 'import os; print(min(4, len(os.sched_getaffinity(0))))')
+
 test: setup pcscd lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not reader" -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -m reader
 
 # The fuzz harnesses of tests/fuzz with 100,000 random cases each (make test runs 10,000, fixed).
 fuzz: setup

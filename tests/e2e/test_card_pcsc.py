@@ -20,7 +20,7 @@ from kiosk.jpki.session import JpkiSession
 from kiosk.pki.cardfile import CardFile, load_card
 from kiosk.services.visit import authenticate, read_sign_certificate, sign_with_sign_key
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.reader]
 
 ATR = bytes.fromhex("3BE000FF8131FE4514")
 

@@ -17,7 +17,7 @@ from cryptography import x509
 from kiosk.pki.authority import TestPki, init_pki
 from kiosk.pki.cardfile import load_card, save_card
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.reader]
 
 PIN = "1234"
 

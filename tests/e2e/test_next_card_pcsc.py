@@ -32,7 +32,7 @@ from kiosk.verify.trust import NEXT_CARD, TrustStore
 from kiosk.verify.verdict import Reason
 from kiosk.verify.verifier import Verifier
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.reader]
 
 PROVIDER, TERMINAL = "demo-clinic", "kiosk-1"
 TOKEN = secrets.token_urlsafe(32)

@@ -16,7 +16,7 @@ from smartcard.System import readers
 from kiosk.pki.authority import TestPki
 from kiosk.pki.cardfile import CardFile
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.reader]
 
 ATR = bytes.fromhex("3BE000FF8131FE4514")
 SELECT_JPKI = bytes.fromhex("00A4040C0AD392F000260100000001")

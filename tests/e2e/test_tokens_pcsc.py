@@ -23,7 +23,7 @@ from kiosk.pki.cardfile import CardFile, load_card
 from kiosk.services.visit import authenticate, authenticate_on_phone
 from tests.e2e.conftest import INSERT_TIMEOUT, PULL_TIMEOUT, card_present, wait_until
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.reader]
 
 Insert = Callable[..., subprocess.Popen[bytes]]
 

@@ -46,6 +46,9 @@ def shown(window: QWidget) -> list[QWidget]:
     return [w for w in window.findChildren(QWidget) if isinstance(w, NAMED) and w.isVisible()]
 
 
+pytestmark = pytest.mark.slow  # started first when the suite is shared out
+
+
 def accessible(widget: QWidget, role: QAccessible.Text) -> str:
     """What Qt hands the accessibility bus for `widget`."""
     interface = QAccessible.queryAccessibleInterface(widget)

@@ -19,7 +19,7 @@ from kiosk.flow.machine import Screen
 from kiosk.simcard.applet import VirtualCard
 from kiosk.simcard.vpcd import VpcdClient
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.reader]
 
 READER = os.environ.get("KIOSK_TEST_READER", "Virtual PCD 00 00")
 PORT = int(os.environ.get("KIOSK_TEST_VPCD_PORT", "35963"))

@@ -31,7 +31,7 @@ from kiosk.simcard.applet import PinRef, VirtualCard
 from kiosk.simcard.personality import Personality
 from kiosk.simcard.vpcd import VpcdClient
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.reader]
 
 READER = os.environ.get("KIOSK_TEST_READER", "Virtual PCD 00 00")
 PORT = int(os.environ.get("KIOSK_TEST_VPCD_PORT", "35963"))

@@ -20,7 +20,7 @@ from kiosk.pki.authority import Generation, init_pki
 from kiosk.simcard.applet import PinRef, VirtualCard
 from kiosk.simcard.vpcd import VpcdClient
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.reader]
 
 READER = os.environ.get("KIOSK_TEST_READER", "Virtual PCD 00 00")
 PORT = int(os.environ.get("KIOSK_TEST_VPCD_PORT", "35963"))

@@ -13,6 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # started first when the suite is shared out
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -28,6 +28,8 @@ from kiosk.store.payment_requests import PaymentRequests
 from tests.gateway_support import TOKEN, TestGateway
 from tests.payment_child import AMOUNT, PROVIDER, TERMINAL, paying
 
+pytestmark = pytest.mark.slow  # started first when the suite is shared out
+
 CHILD = Path(__file__).parents[1] / "payment_child.py"
 ACCOUNT = "acct-0001"
 

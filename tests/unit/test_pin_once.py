@@ -28,6 +28,8 @@ from kiosk.jpki.session import JpkiSession
 from kiosk.jpki_facts import Which
 from kiosk.services.visit import authenticate, read_sign_certificate
 
+pytestmark = pytest.mark.slow  # started first when the suite is shared out
+
 VERIFY, SELECT, READ_BINARY = 0x20, 0xA4, 0xB0
 SECRETS: dict[Which, str] = {"auth": "1234", "sign": "ABC123"}
 LABEL = b"JPKIAPICCTOKEN2".ljust(32, b" ")
