@@ -80,3 +80,25 @@ def test_refusals_are_counted_as_errors_not_as_proofs(bench: object, tmp_path: P
     # was read, so wrk may lose the odd request in flight while it reconnects: not counted)
     assert 0 < result["other"] <= 40
     assert bench.recorded_verdicts(url) == 0  # type: ignore[attr-defined]
+
+
+def _runs(bench: object, connections: int, *rates: float) -> tuple[int, list[object]]:
+    run = bench.Run  # type: ignore[attr-defined]
+    return connections, [
+        run("postgres", 2, connections, None, rate, 1.0, 2.0, 3.0, 1, 0, 0, 1) for rate in rates
+    ]
+
+
+def test_a_fall_is_a_median_below_the_slowest_run_at_fewer_connections(bench: object) -> None:
+    """How the benchmark judges "throughput never falls as connections rise": a median within
+    the spread of the runs at fewer connections is not a fall, one below all of them is."""
+    verdict = bench.falls_verdict  # type: ignore[attr-defined]
+    rising = [_runs(bench, 1, 1200, 1250), _runs(bench, 8, 2500, 2600)]
+    assert verdict(rising) == "met, strictly"
+    within = [*rising, _runs(bench, 32, 2540, 2530, 2560)]  # median 2,540 < 2,550, > 2,500
+    assert verdict(within).startswith("met (")
+    fallen = [*rising, _runs(bench, 32, 2490, 2450, 2480)]
+    assert verdict(fallen) == "NOT met (32 below the slowest run at 8)"
+    # a fall is found against any fewer connections, not only the point just before
+    late = [*within, _runs(bench, 64, 2450, 2495, 2470)]
+    assert verdict(late).startswith("NOT met (64 below the slowest run at 8")
