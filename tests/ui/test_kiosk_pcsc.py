@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+from reader_support import empty_reader
 
 from kiosk.app import start
 from kiosk.card.reader import PcscReader
@@ -60,17 +61,7 @@ class Slot:
 
 @pytest.fixture
 def pcsc_kiosk(qtbot, tmp_path, test_pki, card_file):
-    from kiosk.card import pcsc
-    from kiosk.card.errors import CardError
-
-    try:
-        readers = pcsc.reader_states()
-    except CardError as e:
-        pytest.skip(f"pcscd is not reachable: {e}")
-    if READER not in readers:
-        pytest.skip(f"pcscd does not list {READER!r} (readers: {sorted(readers)})")
-    if readers[READER] is not None:
-        pytest.skip(f"{READER!r} already has a card (another test is using it)")
+    empty_reader(READER)
     cfg = Config(
         data_dir=tmp_path,
         trust_dir=test_pki.trust_dir,

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from reader_support import empty_reader
 
 from kiosk.app import Kiosk, start
 from kiosk.card.inprocess import InProcessConnection
@@ -87,17 +88,7 @@ def crl_dir(tmp_path: Path, test_pki: TestPki, phone_pki: TestPki) -> Path:
 
 
 def _pcscd_ready() -> None:
-    from kiosk.card import pcsc
-    from kiosk.card.errors import CardError
-
-    try:
-        readers = pcsc.reader_states()
-    except CardError as e:
-        pytest.skip(f"pcscd is not reachable: {e}")
-    if READER not in readers:
-        pytest.skip(f"pcscd does not list {READER!r} (readers: {sorted(readers)})")
-    if readers[READER] is not None:
-        pytest.skip(f"{READER!r} already has a card (another test is using it)")
+    empty_reader(READER)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import os
 import threading
 
 import pytest
+from reader_support import empty_reader
 
 from kiosk.app import start
 from kiosk.card.reader import PcscReader
@@ -49,17 +50,7 @@ class Slot:
 
 @pytest.fixture
 def next_card_kiosk(qtbot, tmp_path):  # type: ignore[no-untyped-def]
-    from kiosk.card import pcsc
-    from kiosk.card.errors import CardError
-
-    try:
-        readers = pcsc.reader_states()
-    except CardError as e:
-        pytest.skip(f"pcscd is not reachable: {e}")
-    if READER not in readers:
-        pytest.skip(f"pcscd does not list {READER!r} (readers: {sorted(readers)})")
-    if readers[READER] is not None:
-        pytest.skip(f"{READER!r} already has a card (another test is using it)")
+    empty_reader(READER)
     pki = init_pki(tmp_path / "pki")
     card = VirtualCard(pki.issue_card(generation=Generation.NEXT))
     cfg = Config(
