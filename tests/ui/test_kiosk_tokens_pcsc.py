@@ -87,10 +87,6 @@ def crl_dir(tmp_path: Path, test_pki: TestPki, phone_pki: TestPki) -> Path:
     return target
 
 
-def _pcscd_ready() -> None:
-    empty_reader(READER)
-
-
 @pytest.fixture
 def config(tmp_path: Path, test_pki: TestPki, phone_pki: TestPki, crl_dir: Path) -> Config:
     """A kiosk that takes phones, with the phones' anchors configured."""
@@ -149,7 +145,7 @@ def run_kiosk(qtbot) -> Iterator:
     started: list[tuple[Kiosk, Slot]] = []
 
     def run(cfg: Config, card: VirtualCard) -> Run:
-        _pcscd_ready()
+        empty_reader(READER)
         kiosk = start(cfg, windowed=False, reader=PcscReader(READER))
         qtbot.addWidget(kiosk.window)
         slot = Slot(card)
