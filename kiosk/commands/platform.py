@@ -41,7 +41,8 @@ def register(subparsers: Any) -> None:
         "--workers",
         type=worker_count,
         default=1,
-        help="worker processes (uvicorn's own; several share a PostgreSQL store); default 1",
+        help="worker processes (gunicorn's, each running uvicorn; several share a PostgreSQL "
+        "store); default 1",
     )
     serve.add_argument(
         "--log-format",
@@ -85,17 +86,13 @@ def worker_count(text: str) -> int:
 
 def serve_command(args: argparse.Namespace) -> int:
     """Build the platform app from the configuration and serve it until interrupted: in this
-    process (one worker), or in uvicorn's worker processes, each building it from the same
+    process (one worker), or in gunicorn's worker processes, each building it from the same
     configuration (kiosk.platform.workers) after this process has migrated the store and put
     the CRLs of crl_dir in force."""
-    import os
     from pathlib import Path
 
-    import uvicorn
-
     from kiosk import config
-    from kiosk.platform import logs, metrics, workers
-    from kiosk.platform.service import app_from_config
+    from kiosk.platform import logs
 
     cfg = config.load(args.config)  # a broken configuration stops here, in this process
     server = {"host": args.host, "port": args.port, "server_header": False}
@@ -104,20 +101,25 @@ def serve_command(args: argparse.Namespace) -> int:
     server |= {"http": "httptools", "access_log": False}
     server |= {"log_config": logs.log_config(args.log_format)}  # applied in every worker
     if args.workers == 1:
+        import uvicorn
+
+        from kiosk.platform.service import app_from_config
+
         # asyncio's own loop serves a saturated worker's connections in turn (uvloop let some
         # wait seconds while others were answered in milliseconds: bench/RESULTS.md)
         uvicorn.run(app_from_config(cfg), loop="asyncio", **server)
         return 0
-    # Several workers share one listening socket. asyncio accepts every waiting connection
-    # at once, so one worker would take all of a fleet's connections; libuv (uvloop) takes
-    # one a wake-up when told to (UV_TCP_SINGLE_ACCEPT), so they are shared out.
-    os.environ["UV_TCP_SINGLE_ACCEPT"] = "1"
-    server |= {"loop": "uvloop"}
-    workers.prepare(cfg)
-    # the workers' counters add up in one directory (prometheus-client's multiprocess mode)
-    metrics.prepare_multiprocess(cfg.data_dir / "metrics")
-    os.environ[workers.CONFIG_ENV] = str(Path(args.config).resolve()) if args.config else ""
-    uvicorn.run("kiosk.platform.workers:worker_app", factory=True, workers=args.workers, **server)
+    # several workers: gunicorn's, a listening socket each
+    from kiosk.platform import serving
+
+    serving.serve(
+        cfg,
+        Path(args.config) if args.config else None,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=server["log_config"],
+    )
     return 0
 
 

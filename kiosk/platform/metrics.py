@@ -20,8 +20,8 @@ Two kinds of figures, kept apart on purpose:
 Under several worker processes (`kiosk platform serve --workers N`) the counters must add up
 across workers: prometheus-client's multiprocess mode keeps each process's values in memory-
 mapped files of one directory, and a scrape answered by any worker sums them. The serving
-command calls `prepare_multiprocess(directory)` once before uvicorn starts the workers: it sets
-`PROMETHEUS_MULTIPROC_DIR`, which the workers inherit, so prometheus-client chooses its file-
+command calls `workers.prepare_metrics(directory)` once before gunicorn starts the workers: it
+sets `PROMETHEUS_MULTIPROC_DIR`, which the workers inherit, so prometheus-client chooses its file-
 backed values when they import it. Only counters and histograms are kept per process: a dead
 worker's counts stay in the sums (counters never go back), and no live gauge needs
 `mark_process_dead` when a worker exits.
@@ -44,7 +44,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network, ip_address
-from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
 from urllib.parse import urlsplit
 
@@ -57,6 +56,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from kiosk.platform.edge import error_response, note, noted
 from kiosk.platform.schema import ReadyBody
+from kiosk.platform.workers import MULTIPROC_ENV
 from kiosk.store.errors import StoreError
 from kiosk.verify.crl import check_fresh
 from kiosk.verify.verdict import Refused
@@ -81,15 +81,12 @@ __all__ = [
     "install_operations",
     "label_values",
     "may_scrape",
-    "prepare_multiprocess",
     "scrape",
     "url_label",
 ]
 
 METRICS_PATH: Final = "/metrics"
 READY_PATH: Final = "/v1/ready"
-#: The variable prometheus-client reads, when it is imported, to keep its values in files.
-MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 #: Every metric's name starts so.
 PREFIX: Final = "jpki_platform"
 #: The route label of a request that matched no route (a 404 to any path).
@@ -105,8 +102,6 @@ READY_CACHE_S: Final = 1.0
 
 _METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _REASON: Final = re.compile(r"[a-z][a-z0-9_]{0,47}")
-#: The files prometheus-client writes in its multiprocess directory (one per kind and pid).
-_VALUE_FILE: Final = re.compile(r"(counter|histogram|summary|gauge_[a-z]+)_\d+\.db")
 
 Clock = Callable[[], datetime]
 Network = IPv4Network | IPv6Network
@@ -397,21 +392,6 @@ def scrape(
     return generate_latest(merged)
 
 
-def prepare_multiprocess(directory: Path | str) -> None:
-    """Before the server starts its workers: make `directory` (owner only), remove the value
-    files a previous run left there, and set PROMETHEUS_MULTIPROC_DIR for the workers to
-    inherit. The workers must not have imported prometheus-client yet (uvicorn spawns fresh
-    interpreters, so they have not)."""
-    path = Path(directory)
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if path.is_symlink() or not path.is_dir():
-        raise ValueError(f"{path} is not a directory of this server's own")
-    for stale in path.iterdir():
-        if _VALUE_FILE.fullmatch(stale.name) and stale.is_file():
-            stale.unlink()
-    os.environ[MULTIPROC_ENV] = str(path.resolve())
-
-
 def _multiprocess_dir() -> str | None:
     """The multiprocess directory when this process keeps its values in files, else None.
     A directory named only after prometheus-client was imported would leave every count in
@@ -422,7 +402,7 @@ def _multiprocess_dir() -> str | None:
         return directory
     raise RuntimeError(
         f"{MULTIPROC_ENV} must be set before prometheus-client is first imported "
-        "(metrics.prepare_multiprocess, before the workers start)"
+        "(workers.prepare_metrics, before the workers start)"
     )
 
 

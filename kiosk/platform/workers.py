@@ -1,21 +1,25 @@
-"""The platform's worker processes: uvicorn's own, each building the app from one configuration.
+"""What the platform's worker processes share, and how each builds its app.
 
-`kiosk platform serve --workers N` (N > 1) hands uvicorn the import string of `worker_app`:
-uvicorn starts N processes (its supervisor restarts one that dies), each calls `worker_app()`,
-which builds the platform from the configuration file named in `CONFIG_ENV` (the serving
-command's own `--config`, set before uvicorn starts them, and inherited). The store's migrations
-and the CRLs of `crl_dir` are put in force once by the serving command before the workers start
-(`prepare`), not by each worker: N workers importing the same 5-million-entry CRL at once would
-hold the start for minutes.
+`kiosk platform serve --workers N` (N > 1) serves through gunicorn (kiosk.platform.serving). Before
+the workers start, the serving command puts the store's migrations and the CRLs of `crl_dir` in
+force once (`prepare`), not each worker: N workers importing the same 5-million-entry CRL at
+once would hold the start for minutes; and it names the directory their counters add up in
+(prometheus-client's multiprocess mode, `prepare_metrics`). Each worker then builds the app from
+the configuration file named in `CONFIG_ENV` (`worker_app`).
 
 Every worker shares the store (PostgreSQL for several workers; SQLite works, its writers take
 turns) and the challenge keys (`challenge_keys`, or `<data_dir>/challenge.key`, made once,
 atomically): a challenge one worker issued is verified by any other.
+
+This module imports neither gunicorn nor prometheus-client: the serving command calls it
+before either may be imported.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -25,6 +29,10 @@ if TYPE_CHECKING:
 
 #: The environment variable that names the configuration file for the workers ("" = none).
 CONFIG_ENV = "KIOSK_PLATFORM_CONFIG"
+#: The variable prometheus-client reads, when it is imported, to keep its values in files.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+#: The files prometheus-client writes in its multiprocess directory (one per kind and pid).
+VALUE_FILE = re.compile(r"(counter|gauge_[a-z]+|histogram|summary)_\d+\.db")
 
 
 def prepare(cfg: Config) -> None:
@@ -39,9 +47,24 @@ def prepare(cfg: Config) -> None:
         local.db.dispose()
 
 
+def prepare_metrics(directory: Path | str) -> None:
+    """Before the workers start: make `directory` (owner only), remove the value files a
+    previous run left there, and set PROMETHEUS_MULTIPROC_DIR for the workers to inherit. It
+    must be set before prometheus-client is first imported (it chooses where values live
+    then), so this module does not import it."""
+    path = Path(directory)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.is_symlink() or not path.is_dir():
+        raise ValueError(f"{path} is not a directory of this server's own")
+    for stale in path.iterdir():
+        if VALUE_FILE.fullmatch(stale.name) and stale.is_file():
+            stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(path.resolve())
+
+
 def worker_app() -> FastAPI:
-    """One worker's app (uvicorn's factory): the platform over the configuration of
-    `CONFIG_ENV`, without importing crl_dir again (`prepare` did)."""
+    """One worker's app: the platform over the configuration of `CONFIG_ENV`, without
+    importing crl_dir again (`prepare` did)."""
     from kiosk import config
     from kiosk.platform.service import app_from_config
 

@@ -12,26 +12,23 @@ never answers, a spent time budget, too many hops. Proofs are signed with the te
 
 from __future__ import annotations
 
-import hashlib
 import http.server
-import json
-import os
 import secrets
 import socket
 import sqlite3
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from enrolment_support import CardKeys, bound_application
+from platform_process_support import START_TIMEOUT_S, free_port, sha256, write_config
+from platform_process_support import Platform as ProcessPlatform
 
 from kiosk.pki.authority import TestPki
 from kiosk.pki.cardfile import CardFile
@@ -43,9 +40,6 @@ from kiosk.verify.verdict import LinkStatus, Reason
 
 pytestmark = pytest.mark.e2e
 
-KIOSK_BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "kiosk"
-START_TIMEOUT_S = 30.0  # a platform migrates its store and imports the CRLs first
-STOP_TIMEOUT_S = 10.0
 #: The kiosk's wait for any answer: every refusal below must come well within it.
 KIOSK_TIMEOUT_S = 15.0
 TERMINAL = "kiosk-1"
@@ -63,74 +57,11 @@ def token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def toml(value: object) -> str:
-    """A TOML value for a string or a number (JSON's string escapes are TOML's)."""
-    return json.dumps(value)
-
-
-def write_config(path: Path, top: dict[str, object], tables: dict[str, dict[str, object]]) -> Path:
-    lines = [f"{key} = {toml(value)}" for key, value in top.items()]
-    for name, table in tables.items():
-        lines.append(f"\n[{name}]")
-        lines += [f"{json.dumps(key)} = {toml(value)}" for key, value in table.items()]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 # --- the processes and the odd peers ----------------------------------------------------------
 
 
-class Platform:
-    """`kiosk platform serve` in its own process, stopped by `stop` (SIGTERM, then SIGKILL)."""
-
-    def __init__(self, name: str, config: Path, port: int, log: Path) -> None:
-        self.name, self.port, self.log = name, port, log
-        self.url = f"http://127.0.0.1:{port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [str(KIOSK_BIN), "platform", "serve", "--port", str(port), "--config", str(config)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-
-    def wait_healthy(self, deadline: float) -> None:
-        """Poll GET /v1/health until it answers ok; fail with the log when the process ends or
-        the deadline passes."""
-        while True:
-            if self.process.poll() is not None:
-                pytest.fail(f"{self.name} exited ({self.process.returncode}):\n{self.log_text()}")
-            try:
-                if httpx.get(f"{self.url}/v1/health", timeout=1).json() == {"status": "ok"}:
-                    return
-            except (httpx.HTTPError, ValueError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"{self.name} did not answer its health check:\n{self.log_text()}")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(STOP_TIMEOUT_S)
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
+class Platform(ProcessPlatform):
+    """A platform of the federation, with its own SQLite store."""
 
     def store(self) -> sqlite3.Connection:
         """The platform's own SQLite store (its data_dir's), read only."""

@@ -42,7 +42,7 @@ from test_verify_support import make_proof
 from kiosk import config
 from kiosk.config import ConfigError
 from kiosk.local import LocalContext, import_crls
-from kiosk.platform import metrics
+from kiosk.platform import metrics, workers
 from kiosk.platform.service import app_from_config
 from kiosk.store.crlsources import CrlSources
 from kiosk.store.engine import Database
@@ -361,7 +361,7 @@ def test_under_several_worker_processes_the_counts_add_up(world, tmp_path, monke
     cfg = _worker_config(world, tmp_path)
     directory = tmp_path / "metrics"
     monkeypatch.setenv(metrics.MULTIPROC_ENV, "")  # this process's own is restored after
-    metrics.prepare_multiprocess(directory)  # what `serve --workers N` does first
+    workers.prepare_metrics(directory)  # what `serve --workers N` does first
     _run_workers(["serve", str(cfg), "3"], ["serve", str(cfg), "4"], directory=directory)
     assert {p.name.split("_")[0] for p in directory.iterdir()} == {"counter", "histogram"}
 
@@ -384,10 +384,10 @@ def test_preparing_the_directory_clears_a_previous_runs_values(tmp_path, monkeyp
     (directory / "histogram_9.db").write_bytes(b"old")
     (directory / "notes.txt").write_text("not ours")
 
-    metrics.prepare_multiprocess(directory)
+    workers.prepare_metrics(directory)
     assert os.environ[metrics.MULTIPROC_ENV] == str(directory.resolve())
     assert sorted(p.name for p in directory.iterdir()) == ["notes.txt"]
-    metrics.prepare_multiprocess(tmp_path / "new")
+    workers.prepare_metrics(tmp_path / "new")
     assert (tmp_path / "new").stat().st_mode & 0o777 == 0o700
 
 

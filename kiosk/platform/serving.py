@@ -1,0 +1,118 @@
+"""The platform in several worker processes: gunicorn's master and workers, each running uvicorn.
+
+`kiosk platform serve --workers N` (N > 1) calls `serve`: gunicorn's master process forks N
+workers and starts another when one dies; each is uvicorn's gunicorn worker (`PlatformWorker`)
+serving the app kiosk.platform.workers.worker_app builds, after the serving command has done
+what the workers share (kiosk.platform.workers.prepare, prepare_metrics).
+
+How connections reach the workers: each worker listens on a socket of its own, all bound to the
+one address with SO_REUSEPORT (gunicorn's `reuse_port`), and the kernel hands each new
+connection to one of them by a hash of its addresses, so a fleet's kiosks are shared out among
+the workers. With one socket shared by all, the sharing was left to whichever worker woke first:
+asyncio's loop accepts every waiting connection at once (one worker took them all), and uvloop
+told to take one a wake-up (UV_TCP_SINGLE_ACCEPT) still let 8 connections land on one worker in
+most runs, and kept its unfair tail at saturation (bench/RESULTS.md). With a socket each, every
+worker runs asyncio's own loop, which answers its connections in turn.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gunicorn.app.base import BaseApplication
+from uvicorn_worker import UvicornWorker
+
+from kiosk.platform import workers as shared
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from kiosk.config import Config
+
+#: Seconds a stopping worker has to finish the requests it holds (then it is killed).
+GRACEFUL_S = 15
+#: Seconds an idle kept-alive connection stays open (uvicorn's own default).
+KEEP_ALIVE_S = 5
+
+
+class PlatformWorker(UvicornWorker):  # type: ignore[misc]  # uvicorn-worker is untyped
+    """uvicorn's gunicorn worker as the platform runs it: asyncio's loop (it answers a
+    saturated worker's connections in turn; uvloop let some wait seconds), httptools (uvicorn's
+    C parser), no Server header, no access log (kiosk.platform.edge logs one line a request),
+    and uvicorn's records through the root logger's handler like every other."""
+
+    CONFIG_KWARGS: dict[str, Any] = {
+        "loop": "asyncio",
+        "http": "httptools",
+        "server_header": False,
+        "access_log": False,
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # uvicorn.access stays as uvicorn's Config left it for access_log=False: silent
+        logger = logging.getLogger("uvicorn.error")
+        logger.handlers, logger.propagate = [], True
+
+
+class _Server(BaseApplication):  # type: ignore[misc]  # gunicorn is untyped too
+    """gunicorn, configured here rather than from its command line or a file of its own."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self._settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        for name, value in self._settings.items():
+            self.cfg.set(name, value)
+        if "control_socket_disable" in self.cfg.settings:  # releases with gunicornc
+            # no gunicornc control socket under $HOME or $XDG_RUNTIME_DIR: the platform is
+            # run by systemd (or the operator's own supervisor) and stopped by its signals
+            self.cfg.set("control_socket_disable", True)
+
+    def load(self) -> FastAPI:  # in each worker, after the fork
+        return shared.worker_app()
+
+
+def _through_root(log_config: dict[str, Any]) -> dict[str, Any]:
+    """The platform's logging configuration (kiosk.platform.logs.log_config) with gunicorn's
+    own records (master and workers: starting, booting, a worker killed) through the root
+    logger's handler, in the platform's format (JSON lines with --log-format json)."""
+    through_root = {"handlers": [], "propagate": True}
+    loggers = log_config.get("loggers", {})
+    return log_config | {"loggers": loggers | {"gunicorn.error": through_root}}
+
+
+def serve(
+    cfg: Config,
+    config_path: Path | None,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    log_config: dict[str, Any],
+) -> None:
+    """Serve the platform in `workers` processes until stopped (SIGTERM or SIGINT: the workers
+    finish what they hold, within GRACEFUL_S)."""
+    shared.prepare_metrics(cfg.data_dir / "metrics")  # first: before the client is imported
+    shared.prepare(cfg)
+    os.environ[shared.CONFIG_ENV] = str(config_path.resolve()) if config_path else ""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    _Server(
+        {
+            "bind": [where],
+            "workers": workers,
+            "worker_class": f"{__name__}.PlatformWorker",
+            "reuse_port": True,  # a socket for each worker, the kernel sharing connections out
+            "keepalive": KEEP_ALIVE_S,
+            "graceful_timeout": GRACEFUL_S,
+            "logconfig_dict": _through_root(log_config),
+            "when_ready": lambda master: master.log.info(
+                "listening at http://%s, a socket in each of %d workers", where, workers
+            ),
+            "proc_name": "kiosk-platform",
+        }
+    ).run()
