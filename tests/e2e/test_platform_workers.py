@@ -172,8 +172,15 @@ def test_a_killed_worker_is_replaced_and_its_counts_stay_in_the_sums(served: Ser
     assert served.scrape() == before + SPREAD  # the killed worker's counts are still there
 
 
-def test_the_logs_are_the_platforms_json_lines_and_no_control_socket_is_left(served: Served):
+def test_a_sigterm_stops_the_master_and_every_worker(served: Served):
+    workers = wait_for_workers(served)
     served.unmatched(1, start=3000)
+    assert served.platform.stop() == 0
+    assert not any(Path(f"/proc/{w}").exists() for w in workers)
+
+
+def test_its_log_is_the_platforms_json_lines_and_it_left_no_control_socket(served: Served):
+    assert served.platform.process.returncode == 0  # read once stopped: every line written
     lines = served.platform.log.read_text().splitlines()
     records = [json.loads(line) for line in lines]  # every line, gunicorn's own too
     loggers = {r["logger"] for r in records}
@@ -183,9 +190,3 @@ def test_the_logs_are_the_platforms_json_lines_and_no_control_socket_is_left(ser
     assert (line["method"], line["status"], line["reason"]) == ("GET", 404, "not_found")
     assert any(r["event"].startswith("listening at http://127.0.0.1:") for r in records)
     assert not (served.home / ".gunicorn").exists()
-
-
-def test_a_sigterm_stops_the_master_and_every_worker(served: Served):
-    workers = wait_for_workers(served)
-    assert served.platform.stop() == 0
-    assert not any(Path(f"/proc/{w}").exists() for w in workers)
