@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gunicorn.app.base import BaseApplication
 from uvicorn_worker import UvicornWorker
 
+from kiosk.errors import KioskError
 from kiosk.platform import workers as shared
 
 if TYPE_CHECKING:
@@ -36,6 +38,9 @@ if TYPE_CHECKING:
 GRACEFUL_S = 15
 #: Seconds an idle kept-alive connection stays open (uvicorn's own default).
 KEEP_ALIVE_S = 5
+#: Seconds a worker's event loop may go without a turn before the master kills it and starts
+#: another (gunicorn's `timeout`; the loop reports every second it turns).
+WATCHDOG_S = 30
 
 
 class PlatformWorker(UvicornWorker):  # type: ignore[misc]  # uvicorn-worker is untyped
@@ -77,6 +82,24 @@ class _Server(BaseApplication):  # type: ignore[misc]  # gunicorn is untyped too
         return shared.worker_app()
 
 
+class AddressInUse(KioskError):
+    """Something already listens on the address the platform was to serve on."""
+
+
+def _check_free(host: str, port: int, where: str) -> None:
+    """Refuse an address something already listens on. The workers bind theirs with
+    SO_REUSEPORT after the fork: on a busy port each would fail and the master start another,
+    forever; and a second platform started on the same port would silently share the first's
+    connections. A probe without SO_REUSEPORT fails against any listener, of either kind."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the workers bind
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise AddressInUse(f"cannot listen on {where}: {e.strerror or e}") from None
+
+
 def _through_root(log_config: dict[str, Any]) -> dict[str, Any]:
     """The platform's logging configuration (kiosk.platform.logs.log_config) with gunicorn's
     own records (master and workers: starting, booting, a worker killed) through the root
@@ -97,10 +120,11 @@ def serve(
 ) -> None:
     """Serve the platform in `workers` processes until stopped (SIGTERM or SIGINT: the workers
     finish what they hold, within GRACEFUL_S)."""
-    shared.prepare_metrics(cfg.data_dir / "metrics")  # first: before the client is imported
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    _check_free(host, port, where)
+    shared.prepare_metrics(cfg.data_dir / "metrics")  # before prometheus-client is imported
     shared.prepare(cfg)
     os.environ[shared.CONFIG_ENV] = str(config_path.resolve()) if config_path else ""
-    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     _Server(
         {
             "bind": [where],
@@ -109,6 +133,7 @@ def serve(
             "reuse_port": True,  # a socket for each worker, the kernel sharing connections out
             "keepalive": KEEP_ALIVE_S,
             "graceful_timeout": GRACEFUL_S,
+            "timeout": WATCHDOG_S,
             "logconfig_dict": _through_root(log_config),
             "when_ready": lambda master: master.log.info(
                 "listening at http://%s, a socket in each of %d workers", where, workers

@@ -14,6 +14,8 @@ import json
 import os
 import shutil
 import signal
+import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +24,14 @@ from pathlib import Path
 import httpx
 import pytest
 from platform_ops_support import families, value
-from platform_process_support import START_TIMEOUT_S, Platform, free_port, sha256, write_config
+from platform_process_support import (
+    KIOSK_BIN,
+    START_TIMEOUT_S,
+    Platform,
+    free_port,
+    sha256,
+    write_config,
+)
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -100,20 +109,24 @@ def sockets_of(pid: int) -> set[int]:
     return inodes
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, test_pki: TestPki) -> Iterator[Served]:
-    tmp = tmp_path_factory.mktemp("workers")
-    data_dir, home = tmp / "data", tmp / "home"
-    home.mkdir()
-    config = write_config(
+def platform_config(tmp: Path, test_pki: TestPki) -> Path:
+    return write_config(
         tmp / "platform.toml",
         {
-            "data_dir": str(data_dir),
+            "data_dir": str(tmp / "data"),
             "trust_dir": str(test_pki.trust_dir),
             "crl_dir": str(test_pki.crl_dir),
         },
         {"platform_tokens": {"clinic-1": sha256("not used here")}},
     )
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, test_pki: TestPki) -> Iterator[Served]:
+    tmp = tmp_path_factory.mktemp("workers")
+    data_dir, home = tmp / "data", tmp / "home"
+    home.mkdir()
+    config = platform_config(tmp, test_pki)
     platform = Platform(
         "workers",
         config,
@@ -190,3 +203,23 @@ def test_its_log_is_the_platforms_json_lines_and_it_left_no_control_socket(serve
     assert (line["method"], line["status"], line["reason"]) == ("GET", 404, "not_found")
     assert any(r["event"].startswith("listening at http://127.0.0.1:") for r in records)
     assert not (served.home / ".gunicorn").exists()
+
+
+def test_a_port_something_listens_on_is_refused_at_once_not_retried(
+    tmp_path: Path, test_pki: TestPki
+):
+    """Without the check, each worker fails to bind and the master starts another, forever."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        command = [str(KIOSK_BIN), "platform", "serve", "--workers", str(WORKERS)]
+        done = subprocess.run(  # noqa: S603 - the project's own command
+            [*command, "--port", str(port), "--config", str(platform_config(tmp_path, test_pki))],
+            capture_output=True,
+            text=True,
+            timeout=START_TIMEOUT_S,
+        )
+    assert done.returncode == 2
+    assert f"kiosk: cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
