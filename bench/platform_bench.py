@@ -5,12 +5,13 @@ Run: .venv/bin/python bench/platform_bench.py [--quick] [--proofs 12000] [--seco
      [--paced 1000] [--out FILE.json]
 
 What a platform operator would do: start the platform as it is deployed (`kiosk platform serve
---workers N`, uvicorn's own worker processes, over SQLite or a PostgreSQL store, the test PKI's
-CRLs in force) and point an existing load generator at it — `wrk` (Debian's package), with the
-Lua script below — on 127.0.0.1. Every request is a different user proof, signed beforehand by
-the test cards (the cards' work is not timed) over a challenge of the platform's own challenge
-key, so each is verified for real: challenge tag and expiry, certificate chain, validity, key
-purpose, CRL, signature, and the verdict written to the store (the proof's single use).
+--workers N`: one uvicorn process, or gunicorn's worker processes each running uvicorn, over
+SQLite or a PostgreSQL store, the test PKI's CRLs in force) and point an existing load generator
+at it — `wrk` (Debian's package), with the Lua script below — on 127.0.0.1. Every request is
+a different user proof, signed beforehand by the test cards (the cards' work is not timed) over
+a challenge of the platform's own challenge key, so each is verified for real: challenge tag
+and expiry, certificate chain, validity, key purpose, CRL, signature, and the verdict written to
+the store (the proof's single use).
 
 Each run is bounded in count (`--proofs`: each proof is sent once; a wrk thread stops when its
 share is spent) and in time (`--seconds`), and starts from an empty store (a fresh SQLite file
