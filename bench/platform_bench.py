@@ -238,6 +238,10 @@ def make_proofs(work: Path, count: int, challenge_key: bytes) -> Path:
     return path
 
 
+#: What uvicorn logs in each worker once its app has started.
+STARTED = "Application startup complete."
+
+
 # --- the platform --------------------------------------------------------------------------
 
 
@@ -262,7 +266,7 @@ def platform(
     log = (data / "serve.log").open("wb")
     server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_until_up(port, server, data / "serve.log")
+        _wait_until_up(port, server, data / "serve.log", workers)
         yield port
     finally:
         _stop(server)
@@ -281,16 +285,20 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
             continue
 
 
-def _wait_until_up(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
+def _wait_until_up(port: int, server: subprocess.Popen[bytes], log: Path, workers: int) -> None:
+    """Until /v1/health answers and every worker has started its app (uvicorn's line, one a
+    worker): the platform as a fleet meets it, not its first second (a worker binds its socket
+    once its app is loaded, and wrk's connections, kept for the run, stay where they land)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise SystemExit(f"the platform exited:\n{log.read_text()[-3000:]}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
-                return
+            up = httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200
         except httpx.HTTPError:
-            pass
+            up = False
+        if up and log.read_text().count(STARTED) >= workers:
+            return
         time.sleep(0.1)
     raise SystemExit(f"the platform did not start:\n{log.read_text()[-3000:]}")
 
