@@ -104,10 +104,12 @@ def serve_command(args: argparse.Namespace) -> int:
         import uvicorn
 
         from kiosk.platform.service import app_from_config
+        from kiosk.platform.workers import loop_waits
 
+        app = app_from_config(cfg, loop_waits=loop_waits(1))
         # asyncio's own loop serves a saturated worker's connections in turn (uvloop let some
         # wait seconds while others were answered in milliseconds: bench/RESULTS.md)
-        uvicorn.run(app_from_config(cfg), loop="asyncio", **server)
+        uvicorn.run(app, loop="asyncio", **server)
         return 0
     # several workers: gunicorn's, a listening socket each
     from kiosk.platform import serving

@@ -24,7 +24,7 @@ store's `Database` keeps one driver connection per thread, which suits both.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -104,6 +104,12 @@ class Peer(Protocol):
     ) -> EnrolmentVerdict: ...
 
 
+class OnLoop(Protocol):
+    """Runs `fn(peer)` on the running event loop (the store's `Database.on_loop`)."""
+
+    def __call__(self, fn: Callable[[Peer], _T], peer: Peer, /) -> Awaitable[_T]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class _Here:
     """This platform's challenges and verifier, as a Peer (it records and links itself)."""
@@ -136,6 +142,7 @@ def create_app(
     operations: Operations | None = None,
     relay_rules: RelayRules | None = None,
     console: ConsoleSetup | None = None,
+    on_loop: OnLoop | None = None,
 ) -> FastAPI:
     """The platform API over these services; `tokens` maps provider id -> SHA-256 hex of its
     bearer token; `clock()` is an aware UTC datetime. `peers` maps a provider id to another
@@ -149,7 +156,10 @@ def create_app(
     With `operations`, the app serves `/metrics` and `/v1/ready` and counts every request
     (kiosk.platform.metrics). `relay_rules` (kiosk.platform.relay): this platform's name in
     relay chains, the hops it takes, its clock for time budgets; none = the defaults. With
-    `console`, the operator console's pages are under /console (kiosk.platform.console)."""
+    `console`, the operator console's pages are under /console (kiosk.platform.console).
+    `on_loop` runs this platform's own verifier and challenges on the event loop so that
+    their store statements do not block it (the store's `Database.on_loop`); none = called
+    as they are."""
     known = callers if callers is not None else auth.Callers(tokens)
     here = _Here(challenges, verifier)
     relayed = dict(peers or {})
@@ -164,11 +174,11 @@ def create_app(
 
     async def decided(peer: Peer, decide: Callable[[Peer], _T]) -> _T:
         """`decide(peer)`: this platform's verifier on the event loop (microseconds of CPU
-        and the store's statements: a thread hop would cost more, and each worker process is
-        one event loop), a peer platform in the thread pool (its answer may take the relay's
-        whole time budget)."""
+        and the store's statements, awaited by `on_loop`: a thread hop would cost more, and
+        each worker process is one event loop), a peer platform in the thread pool (its
+        answer may take the relay's whole time budget)."""
         if peer is here:
-            return decide(peer)
+            return decide(peer) if on_loop is None else await on_loop(decide, peer)
         return await run_in_threadpool(decide, peer)
 
     app = FastAPI(
@@ -367,13 +377,17 @@ def _closing(
     return lifespan
 
 
-def app_from_config(cfg: Config, *, import_crl_dir: bool = True) -> FastAPI:
+def app_from_config(
+    cfg: Config, *, import_crl_dir: bool = True, loop_waits: bool = False
+) -> FastAPI:
     """The platform over the configured store: CRLs of crl_dir imported (unless the serving
     command did it before starting the workers: kiosk.platform.workers) and those of
     `[crl_refresh]` fetched while it runs, the terminal credentials in the store and the
     providers' tokens of `[platform_tokens]`, peers from `[platform_peers]`, the metrics and
     readiness check, the operator console, links over the store, the wall clock; the OpenID
-    Provider of `[oidc]` and `[[oidc_clients]]` when `[oidc] issuer` is set."""
+    Provider of `[oidc]` and `[[oidc_clients]]` when `[oidc] issuer` is set. `loop_waits`:
+    the verifier awaits its store statements on the event loop (kiosk.platform.workers says
+    when that pays)."""
     from kiosk.clock import utc_now
     from kiosk.local import LocalContext, import_crls, openid_provider
     from kiosk.platform.console import console_setup
@@ -397,6 +411,7 @@ def app_from_config(cfg: Config, *, import_crl_dir: bool = True) -> FastAPI:
         operations=Operations.from_config(cfg, local.db),
         relay_rules=RelayRules(cfg.platform_id),
         console=console_setup(cfg, local.db),
+        on_loop=local.db.on_loop if loop_waits else None,
     )
     closers = [local.db.dispose, *(peer.close for peer in peers.values())]
     # the CRLs of [crl_refresh] fetched while the server runs; the store closes after it

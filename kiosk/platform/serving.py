@@ -143,6 +143,7 @@ def serve(
     shared.prepare_metrics(cfg.data_dir / "metrics")  # before prometheus-client is imported
     shared.prepare(cfg)
     os.environ[shared.CONFIG_ENV] = str(config_path.resolve()) if config_path else ""
+    os.environ[shared.LOOP_WAITS_ENV] = "1" if shared.loop_waits(workers) else "0"
     _Server(
         {
             "bind": [where],

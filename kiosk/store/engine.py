@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -15,9 +15,13 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kiosk.store.errors import DuplicateKey, StoreError
+from kiosk.store.onloop import cooperating, cooperatively
 
 if TYPE_CHECKING:
     from kiosk.store.libpq import PreparedStatements
+    from kiosk.store.onloop import LoopConnections
+
+_T = TypeVar("_T")
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -107,6 +111,8 @@ class Database:
         #: holds at most one connection per live thread, not one per thread it ever had.
         self._drivers: list[tuple[Any, threading.Thread]] = []
         self._drivers_lock = threading.Lock()
+        #: PostgreSQL: the event loop's own connections, for code run by `on_loop`.
+        self._loop_connections: LoopConnections | None = None
         #: The same pool without BEGIN/COMMIT round trips: for single atomic statements.
         #: (Not isolation_level=AUTOCOMMIT on SQLite: resetting it after use would turn
         #: pysqlite's implicit transactions back on for the next user of the connection.)
@@ -123,7 +129,7 @@ class Database:
     @contextmanager
     def writing(self) -> Iterator[Connection]:
         """A connection in one write transaction (on SQLite, holding the write lock from BEGIN)."""
-        if getattr(self._local, "in_unit", False):
+        if getattr(self._local, "in_unit", False) or self._in_loop_unit():
             raise StoreError("a SQLAlchemy write inside a unit() would wait for the unit's lock")
         with _unavailable_as_store_error(), self.engine.connect() as conn:
             conn.execution_options(sqlite_immediate=True)
@@ -150,8 +156,16 @@ class Database:
         with `bind_time`/`read_time`. Each runs alone, committed at once (or in the thread's
         `unit()`), on a driver connection and cursor that belong to the calling thread (taken
         out of the pool once). Only statements that yield at most one row may come here: the
-        row is fetched, so the statement is done and holds no snapshot afterwards."""
+        row is fetched, so the statement is done and holds no snapshot afterwards.
+
+        Under `on_loop`, a PostgreSQL statement waits for its answer without blocking the
+        event loop, on one of the loop's own connections."""
         if self._postgres:  # prepared and run by libpq (kiosk.store.libpq)
+            if cooperating():
+                try:
+                    return self._on_loop().one(statement, params)
+                except self._dbapi.Error as e:
+                    raise self._failed(e, on_loop=True) from e
             try:
                 return self._statements().one(statement, params)
             except self._dbapi.Error as e:
@@ -165,6 +179,11 @@ class Database:
 
     def count(self, statement: str, params: Sequence[Any]) -> int:
         """Run one statement on the hot path, as `one()` does; how many rows it changed."""
+        if self._postgres and cooperating():
+            try:
+                return self._on_loop().count(statement, params)
+            except self._dbapi.Error as e:
+                raise self._failed(e, on_loop=True) from e
         try:
             if self._postgres:
                 return self._statements().count(statement, params)
@@ -174,11 +193,40 @@ class Database:
             raise self._failed(e) from e
         return int(cursor.rowcount)
 
-    def _failed(self, e: Exception) -> StoreError:
-        """The store's error for a driver error; a broken connection is dropped."""
+    async def on_loop(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """`fn(*args)` on the running event loop, for a server whose worker is one loop: on
+        PostgreSQL its `one()`, `count()` and `unit()` wait for the server's answers without
+        blocking the loop, which serves other requests meanwhile (kiosk.store.onloop); on
+        SQLite (a file, no server to wait for) it is simply called."""
+        if not self._postgres:
+            return fn(*args)
+        return await cooperatively(fn, *args)
+
+    def _on_loop(self) -> LoopConnections:
+        connections = self._loop_connections
+        if connections is None:
+            from kiosk.store.onloop import LoopConnections
+
+            connections = self._loop_connections = LoopConnections(self._loop_driver)
+        return connections
+
+    def _in_loop_unit(self) -> bool:
+        return self._loop_connections is not None and self._loop_connections.in_unit()
+
+    def _loop_driver(self) -> Any:
+        try:
+            return self._detached_driver()
+        except (SQLAlchemyError, self._dbapi.Error) as e:
+            raise StoreError(f"the database is unavailable ({e.__class__.__name__})") from e
+
+    def _failed(self, e: Exception, *, on_loop: bool = False) -> StoreError:
+        """The store's error for a driver error; a broken connection is dropped (a loop
+        connection by LoopConnections, which closes any it gets back unfit)."""
         if isinstance(e, self._dbapi.IntegrityError):
             return DuplicateKey("the row exists already")
         if isinstance(e, self._dbapi.OperationalError | self._dbapi.InterfaceError):
+            if on_loop:
+                return StoreError(f"the database is unavailable ({e.__class__.__name__})")
             driver = self._local.driver
             self._local.driver = self._local.cursor = None  # the next call starts afresh
             self._local.statements = None
@@ -218,7 +266,8 @@ class Database:
         except (SQLAlchemyError, self._dbapi.Error) as e:
             raise StoreError(f"the database is unavailable ({e.__class__.__name__})") from e
 
-    def _own_driver(self) -> Any:
+    def _detached_driver(self) -> Any:
+        """A new driver connection of the engine's, taken out of its pool (ours to close)."""
         fairy = self.engine.raw_connection()
         driver = fairy.driver_connection
         if driver is None:  # only after the pool invalidated it, which a fresh one is not
@@ -227,6 +276,10 @@ class Database:
         fairy.detach()  # ours now: the pool neither counts nor resets it
         if self._postgres:
             driver.autocommit = True
+        return driver
+
+    def _own_driver(self) -> Any:
+        driver = self._detached_driver()
         with self._drivers_lock:
             orphans = [d for d, thread in self._drivers if not thread.is_alive()]
             self._drivers = [(d, t) for d, t in self._drivers if t.is_alive()]
@@ -290,6 +343,8 @@ class Database:
             with suppress(Exception):
                 driver.close()
         self._local = threading.local()
+        if self._loop_connections is not None:
+            self._loop_connections.close()
         self.engine.dispose()
 
 
@@ -306,6 +361,16 @@ class _Unit:
         db = self._db
         if getattr(db._local, "in_unit", False):
             return  # nested: part of the outer unit
+        if db._postgres and cooperating():
+            connections = db._on_loop()
+            if connections.in_unit():
+                return  # nested
+            try:
+                connections.begin()
+            except db._dbapi.Error as e:
+                raise db._failed(e, on_loop=True) from e
+            self._driver = connections
+            return
         driver = db._driver()
         driver.execute("BEGIN" if db._postgres else "BEGIN IMMEDIATE").close()
         db._local.in_unit = True
@@ -314,6 +379,13 @@ class _Unit:
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         driver = self._driver
         if driver is None:
+            return
+        loop_connections = self._db._loop_connections
+        if driver is loop_connections and loop_connections is not None:  # kiosk.store.onloop
+            try:
+                loop_connections.end(commit=exc_type is None)
+            except self._db._dbapi.Error as e:
+                raise self._db._failed(e, on_loop=True) from e
             return
         self._db._local.in_unit = False
         if exc_type is not None:

@@ -11,13 +11,19 @@ exception classes, made from the server's answer, so the store maps them as it a
 
 Parameters go as text with no declared types: the server infers each from where it stands in
 the statement (a column compared or inserted into), as it does for a literal.
+
+`LoopStatements` runs the same statements on an asyncio event loop: sent, then awaited on the
+connection's socket, so the loop serves other requests while the server answers
+(kiosk.store.onloop).
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import Any
 
 import psycopg
@@ -52,7 +58,13 @@ class PreparedStatements:
 
     def one(self, statement: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
         """Its first row, loaded as psycopg loads it, or None (no row, or no result set)."""
-        result = self._run(statement, params)
+        return self._row(self._run(statement, params))
+
+    def count(self, statement: str, params: Sequence[Any]) -> int:
+        """How many rows it changed (or returned)."""
+        return int(self._run(statement, params).command_tuples or 0)
+
+    def _row(self, result: pq.abc.PGresult) -> tuple[Any, ...] | None:
         if result.status != pq.ExecStatus.TUPLES_OK or result.ntuples == 0:
             return None
         transformer = self._transformer
@@ -60,18 +72,15 @@ class PreparedStatements:
         row: tuple[Any, ...] = transformer.load_row(0, tuple)
         return row
 
-    def count(self, statement: str, params: Sequence[Any]) -> int:
-        """How many rows it changed (or returned)."""
-        result = self._run(statement, params)
-        return int(result.command_tuples or 0)
+    def _values(self, params: Sequence[Any]) -> Any:
+        # None is a NULL to libpq (its stub types leave that out)
+        return self._transformer.dump_sequence(params, [PyFormat.TEXT] * len(params))
 
     def _run(self, statement: str, params: Sequence[Any]) -> pq.abc.PGresult:
         name = self._names.get(statement)
         if name is None:
             name = self._prepare(statement)
-        # None is a NULL to libpq (its stub types leave that out)
-        values: Any = self._transformer.dump_sequence(params, [PyFormat.TEXT] * len(params))
-        return self._checked(self._pgconn.exec_prepared(name, values))
+        return self._checked(self._pgconn.exec_prepared(name, self._values(params)))
 
     def _prepare(self, statement: str) -> bytes:
         name = f"kiosk_{next(_NAMES)}".encode("ascii")
@@ -87,3 +96,114 @@ class PreparedStatements:
         if self._pgconn.status != pq.ConnStatus.OK:
             raise psycopg.OperationalError("the connection to the server was lost")
         raise errors.error_from_result(result, encoding=self._connection.info.encoding)
+
+
+class LoopStatements(PreparedStatements):
+    """One connection's statements run on the running asyncio loop: each is sent (libpq's
+    send calls, which on a blocking connection return once the few bytes are written), and its
+    answer awaited on the socket, read by libpq as it arrives. One statement at a time: the
+    caller (kiosk.store.onloop) lends the connection to one request until its answer is in.
+    A statement given up half-way (its request cancelled) leaves the connection busy: the
+    caller closes it (`idle` is false)."""
+
+    __slots__ = ("_watched_by", "_fd", "_ready")
+
+    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        super().__init__(connection)
+        #: The loop whose selector watches the socket (from the first wait on it, until it
+        #: is closed: one registration, not one per statement).
+        self._watched_by: asyncio.AbstractEventLoop | None = None
+        self._fd = -1
+        #: The statement's wait for the socket to be readable, while it waits.
+        self._ready: asyncio.Future[None] | None = None
+
+    async def one_async(self, statement: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+        """`one()`, awaiting the answer."""
+        return self._row(await self._run_async(statement, params))
+
+    async def count_async(self, statement: str, params: Sequence[Any]) -> int:
+        """`count()`, awaiting the answer."""
+        return int((await self._run_async(statement, params)).command_tuples or 0)
+
+    async def command_async(self, command: bytes) -> None:
+        """A statement without parameters (BEGIN, COMMIT, ROLLBACK), awaiting its answer."""
+        self._pgconn.send_query(command)
+        self._checked(await self._answer())
+
+    @property
+    def idle(self) -> bool:
+        """Whether the connection is up, with no statement in flight and no transaction open:
+        fit to be lent to the next request."""
+        pgconn = self._pgconn
+        return (
+            pgconn.status == pq.ConnStatus.OK
+            and pgconn.transaction_status == pq.TransactionStatus.IDLE
+        )
+
+    def close(self) -> None:
+        self._unwatch()
+        self._connection.close()
+
+    async def _run_async(self, statement: str, params: Sequence[Any]) -> pq.abc.PGresult:
+        pgconn = self._pgconn
+        name = self._names.get(statement)
+        if name is None:
+            name = f"kiosk_{next(_NAMES)}".encode("ascii")
+            pgconn.send_prepare(name, numbered(statement))
+            self._checked(await self._answer())
+            self._names[statement] = name
+        pgconn.send_query_prepared(name, self._values(params))
+        return self._checked(await self._answer())
+
+    async def _answer(self) -> pq.abc.PGresult:
+        """The statement's result (its error first, if it has one), once the server has said
+        it is ready for the next; libpq reads what has arrived, the loop waits for the rest."""
+        pgconn = self._pgconn
+        results: list[pq.abc.PGresult] = []
+        while True:
+            pgconn.consume_input()  # OperationalError when the connection is gone
+            while pgconn.is_busy():
+                await self._readable()
+                pgconn.consume_input()
+            result = pgconn.get_result()
+            if result is None:
+                break
+            results.append(result)
+        if not results:
+            raise psycopg.OperationalError("the server gave no answer")
+        return next((r for r in results if r.status in _FATAL), results[0])
+
+    def _readable(self) -> asyncio.Future[None]:
+        """Done when the socket has something to read."""
+        loop = asyncio.get_running_loop()
+        if self._watched_by is not loop:
+            self._unwatch()
+            self._fd = self._pgconn.socket
+            loop.add_reader(self._fd, self._on_readable)
+            self._watched_by = loop
+        ready = self._ready = loop.create_future()
+        return ready
+
+    def _on_readable(self) -> None:
+        ready = self._ready
+        if ready is not None:
+            self._ready = None
+            if not ready.done():
+                ready.set_result(None)
+            return
+        # Nothing waits (the connection is idle or lent to no statement): read what came (a
+        # notice), so the socket does not stay readable; a connection the server closed is
+        # watched no more (`idle` is false: it is closed when given back or next taken).
+        try:
+            self._pgconn.consume_input()
+        except psycopg.Error:
+            self._unwatch()
+            return
+        if self._pgconn.status != pq.ConnStatus.OK:
+            self._unwatch()
+
+    def _unwatch(self) -> None:
+        loop, self._watched_by = self._watched_by, None
+        if loop is not None and not loop.is_closed():
+            with suppress(Exception):
+                loop.remove_reader(self._fd)

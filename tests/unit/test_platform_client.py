@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 import sys
 import tomllib
 import types
@@ -394,8 +395,8 @@ def test_platform_serve_runs_uvicorn_with_the_configured_app(tmp_path, monkeypat
     toml.write_text(f'data_dir = "{tmp_path}"\nprovider_id = "demo-clinic"\n')
     app, seen = object(), {}
 
-    def app_from_config(cfg):
-        seen["cfg"] = cfg
+    def app_from_config(cfg, *, loop_waits):
+        seen["cfg"], seen["loop_waits"] = cfg, loop_waits
         return app
 
     def run(what, **kw):
@@ -405,6 +406,8 @@ def test_platform_serve_runs_uvicorn_with_the_configured_app(tmp_path, monkeypat
     monkeypatch.setattr("uvicorn.run", run)
     assert cli.main(["platform", "serve", "--config", str(toml), "--port", "8123"]) == 0
     assert seen["cfg"].data_dir == tmp_path
+    # one worker awaits its store on its loop when it has a CPU to spare (kiosk.platform.workers)
+    assert seen["loop_waits"] is (len(os.sched_getaffinity(0)) > 1)
     what, kw = seen["run"]
     assert what is app
     assert (kw["host"], kw["port"]) == ("127.0.0.1", 8123)
@@ -412,7 +415,7 @@ def test_platform_serve_runs_uvicorn_with_the_configured_app(tmp_path, monkeypat
 
 def test_platform_serve_defaults(tmp_path, monkeypatch):
     seen = {}
-    fake_service(monkeypatch, lambda cfg: "app")
+    fake_service(monkeypatch, lambda cfg, loop_waits: "app")
     monkeypatch.setattr("uvicorn.run", lambda app, **kw: seen.update(kw, app=app))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("sys.stdin", io.StringIO(""))

@@ -65,12 +65,13 @@ def any_store(world, tmp_path, store_url):
     local.db.dispose()
 
 
-def client_for(local, world, *, verifier=None) -> TestClient:
+def client_for(local, world, *, verifier=None, loop_waits=False) -> TestClient:
     app = create_app(
         verifier=verifier or local.verifier,
         challenges=local.challenges,
         tokens=TOKENS,
         clock=lambda: world.now,
+        on_loop=local.db.on_loop if loop_waits else None,
     )
     return TestClient(app, raise_server_exceptions=False)
 
@@ -141,8 +142,14 @@ def assert_error(r, status, code):
 
 
 class TestOnBothStores:
-    def test_challenge_card_signs_proof_verified(self, any_store, world):
-        client = client_for(any_store, world)
+    """Each with the verifier's store statements blocking the loop and awaited on it (a
+    worker with a CPU to spare: kiosk.platform.workers.loop_waits)."""
+
+    @pytest.fixture(params=[False, True], ids=["blocking", "awaited"])
+    def client(self, request, any_store, world):
+        return client_for(any_store, world, loop_waits=request.param)
+
+    def test_challenge_card_signs_proof_verified(self, client, world):
         challenge = issue(client)
         assert (challenge.provider_id, challenge.terminal_id) == (PROVIDER, TERMINAL)
         assert challenge.issued_at == world.now and challenge.expires_at > world.now
@@ -159,15 +166,13 @@ class TestOnBothStores:
         assert verdict.issuer_key_id == world.key_id("auth")
         assert (verdict.link_status, verdict.account_ref) == (None, None)
 
-    def test_replayed_proof_is_a_refused_verdict(self, any_store, world):
-        client = client_for(any_store, world)
+    def test_replayed_proof_is_a_refused_verdict(self, client, world):
         body = proof_json(world, issue(client))
         assert post_proof(client, body).ok
         again = post_proof(client, body)
         assert (again.ok, again.reason) == (False, Reason.CHALLENGE_REPLAYED)
 
-    def test_enrolment_links_then_proof_names_the_account(self, any_store, world):
-        client = client_for(any_store, world)
+    def test_enrolment_links_then_proof_names_the_account(self, client, any_store, world):
         verdict = post_enrolment(client, application(world, issue(client)))
         assert (verdict.ok, verdict.reason) == (True, Reason.OK), verdict.message
         link = any_store.links.find_by_account(PROVIDER, "patient-42")
