@@ -30,7 +30,8 @@ requests arrive as a Poisson stream at R/s, as a fleet of kiosks' visits do; wrk
 since Debian has no wrk2).
 
 `--quick` (the test `tests/e2e/test_platform_bench.py` runs it) is one small run that proves the
-harness works: a few hundred proofs, SQLite, one worker, two connection counts.
+harness works: a few hundred proofs, SQLite (or the `--setups` given), one worker, two
+connection counts.
 """
 
 from __future__ import annotations
@@ -509,14 +510,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=5, help="seconds per run at most")
     parser.add_argument("--connections", default="1,8,32,64,128")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each (medians shown)")
-    parser.add_argument("--setups", default="sqlite:1,postgres:1,postgres:2,postgres:4")
+    parser.add_argument(
+        "--setups", help="store:workers,... (default sqlite:1,postgres:1,postgres:2,postgres:4)"
+    )
     parser.add_argument("--paced", type=int, default=1000, help="offered proofs/s (0: none)")
     parser.add_argument("--quick", action="store_true", help="a small run: the harness works")
     parser.add_argument("--out", type=Path, help="write the runs as JSON here too")
     args = parser.parse_args(argv)
     if args.quick:
         args.proofs, args.seconds, args.connections = 300, 5, "1,8"
-        args.setups, args.paced, args.repeat = "sqlite:1", 0, 1
+        args.setups, args.paced, args.repeat = args.setups or "sqlite:1", 0, 1
+    args.setups = args.setups or "sqlite:1,postgres:1,postgres:2,postgres:4"
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (make setup installs it)")
     connections = [int(c) for c in args.connections.split(",")]

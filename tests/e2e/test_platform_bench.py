@@ -39,12 +39,20 @@ def bench() -> object:
     return platform_bench
 
 
+@pytest.mark.parametrize(
+    "store",
+    [
+        "sqlite",
+        # one worker with a CPU to spare awaits PostgreSQL on its loop (kiosk.store.onloop)
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ],
+)
 def test_a_quick_run_sends_every_proof_and_finds_every_verdict_in_the_store(
-    tmp_path: Path,
+    tmp_path: Path, store: str
 ) -> None:
     out = tmp_path / "runs.json"
     done = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--out", str(out)],
+        [sys.executable, str(BENCH), "--quick", "--setups", f"{store}:1", "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -55,8 +63,8 @@ def test_a_quick_run_sends_every_proof_and_finds_every_verdict_in_the_store(
     assert result["raw_rsa_verify_per_s"] > 0
     runs = result["runs"]
     assert [(r["store"], r["workers"], r["connections"]) for r in runs] == [
-        ("sqlite", 1, 1),
-        ("sqlite", 1, 8),
+        (store, 1, 1),
+        (store, 1, 8),
     ]
     for run in runs:
         assert run["ok"] > 0 and run["errors"] == 0 and run["refused"] == 0, run
