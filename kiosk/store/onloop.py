@@ -23,11 +23,12 @@ import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from greenlet import getcurrent, greenlet
 
-from kiosk.store.libpq import LoopStatements
+if TYPE_CHECKING:
+    from kiosk.store.libpq import LoopStatements
 
 _T = TypeVar("_T")
 
@@ -167,6 +168,8 @@ class LoopConnections:
                 raise
             if handed is not None:
                 return handed
+        from kiosk.store.libpq import LoopStatements  # psycopg: PostgreSQL only
+
         self._open += 1
         try:
             return LoopStatements(self._connect())
