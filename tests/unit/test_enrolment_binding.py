@@ -168,7 +168,9 @@ def _tamper(app: EnrolmentApplication, how: str, a: CardKeys, b: CardKeys):
         case "card B's sign certificate":
             return replace(app, sign_certificate=b.sign_cert)
         case "proof for another nonce":
-            return replace(app, auth_proof=replace(proof, nonce=proof.nonce[:-1] + b"\x00"))
+            # its last byte flipped (set to 0 it was the same nonce once in 256 runs)
+            other = proof.nonce[:-1] + bytes([proof.nonce[-1] ^ 1])
+            return replace(app, auth_proof=replace(proof, nonce=other))
         case "proof for another terminal":
             return replace(app, auth_proof=replace(proof, terminal_id="kiosk-2"))
         case "auth signature altered":
