@@ -152,8 +152,13 @@ class LoopConnections:
         if loop is not self._loop:  # a new loop (a server restarted in this process)
             self._waiting.clear()  # the old loop's waiters wait no more
             self._loop = loop
-        if self._idle:
-            return self._idle.pop()
+        while self._idle:
+            statements = self._idle.pop()
+            if statements.idle:
+                return statements
+            self._open -= 1  # the server closed it while it was idle: not lent to fail
+            with suppress(Exception):
+                statements.close()
         if self._open >= self._size:
             turn: asyncio.Future[LoopStatements | None] = loop.create_future()
             self._waiting.append(turn)

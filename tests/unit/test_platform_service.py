@@ -65,13 +65,15 @@ def any_store(world, tmp_path, store_url):
     local.db.dispose()
 
 
-def client_for(local, world, *, verifier=None, loop_waits=False) -> TestClient:
+def client_for(local, world, *, verifier=None, loop_waits=False, db=None) -> TestClient:
+    """The app over `local` (or `verifier`), its verifier's statements awaited on the loop of
+    `db` (default local's) when `loop_waits`."""
     app = create_app(
         verifier=verifier or local.verifier,
         challenges=local.challenges,
         tokens=TOKENS,
         clock=lambda: world.now,
-        on_loop=local.db.on_loop if loop_waits else None,
+        on_loop=(db or local.db).on_loop if loop_waits else None,
     )
     return TestClient(app, raise_server_exceptions=False)
 
@@ -435,11 +437,12 @@ def test_failing_verification_store_is_503(local, world):
     assert_error(r, 503, "unavailable")
 
 
-def test_unreachable_database_is_503(local, world):
+@pytest.mark.parametrize("loop_waits", [False, True], ids=["blocking", "awaited"])
+def test_unreachable_database_is_503(local, world, loop_waits):
     # a real verification store over a PostgreSQL address nobody listens on
     gone = Database("postgresql://kiosk@127.0.0.1:9/nowhere")
     verifier = Verifier(world.trust, SqlVerificationStore(gone), local.challenges)
-    client = client_for(local, world, verifier=verifier)
+    client = client_for(local, world, verifier=verifier, loop_waits=loop_waits, db=gone)
     try:
         r = client.post("/v1/proofs", json=proof_json(world, issue(client)), headers=AUTH)
     finally:

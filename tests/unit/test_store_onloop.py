@@ -186,6 +186,22 @@ def test_a_lost_connection_is_unavailable_and_the_next_statement_connects_again(
     assert pg._loop_connections is not None and pg._loop_connections.open == 1
 
 
+def test_a_connection_the_server_closed_while_idle_is_not_lent_again(pg, outside):
+    async def main():
+        pid = (await pg.on_loop(pg.one, "SELECT pg_backend_pid()", ()))[0]
+        outside.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        lent = pg._loop_connections
+        assert lent is not None and lent.open == 1
+        for _ in range(1000):  # until the loop has read the server's goodbye (at most 10 s)
+            if not any(c.idle for c in lent._idle):
+                break
+            await asyncio.sleep(0.01)
+        return await pg.on_loop(pg.one, "SELECT pg_backend_pid()", ())
+
+    run(main())  # answered on a new connection, not failed on the closed one
+    assert pg._loop_connections is not None and pg._loop_connections.open == 1
+
+
 def test_a_request_cancelled_at_the_server_closes_its_connection_not_lends_it(pg, outside):
     outside.execute("SELECT pg_advisory_lock(10)")
     waiting = pg.sql("SELECT pg_advisory_xact_lock(10)")
