@@ -114,7 +114,8 @@ class LoopStatements(PreparedStatements):
         #: is closed: one registration, not one per statement).
         self._watched_by: asyncio.AbstractEventLoop | None = None
         self._fd = -1
-        #: The statement's wait for the socket to be readable, while it waits.
+        #: The statement's wait for the socket to be readable, while it waits (done by
+        #: `_on_readable`).
         self._ready: asyncio.Future[None] | None = None
 
     async def one_async(self, statement: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
@@ -159,11 +160,15 @@ class LoopStatements(PreparedStatements):
         """The statement's result (its error first, if it has one), once the server has said
         it is ready for the next; libpq reads what has arrived, the loop waits for the rest."""
         pgconn = self._pgconn
+        loop = asyncio.get_running_loop()
+        if self._watched_by is not loop:  # watched from its first statement on, whether or
+            self._watch(loop)  # not that one has to wait: a close while idle is seen too
         results: list[pq.abc.PGresult] = []
         while True:
             pgconn.consume_input()  # OperationalError when the connection is gone
             while pgconn.is_busy():
-                await self._readable()
+                ready = self._ready = loop.create_future()
+                await ready
                 pgconn.consume_input()
             result = pgconn.get_result()
             if result is None:
@@ -173,16 +178,12 @@ class LoopStatements(PreparedStatements):
             raise psycopg.OperationalError("the server gave no answer")
         return next((r for r in results if r.status in _FATAL), results[0])
 
-    def _readable(self) -> asyncio.Future[None]:
-        """Done when the socket has something to read."""
-        loop = asyncio.get_running_loop()
-        if self._watched_by is not loop:
-            self._unwatch()
-            self._fd = self._pgconn.socket
-            loop.add_reader(self._fd, self._on_readable)
-            self._watched_by = loop
-        ready = self._ready = loop.create_future()
-        return ready
+    def _watch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Have `loop`'s selector watch the socket: `_on_readable` when it has something."""
+        self._unwatch()
+        self._fd = self._pgconn.socket
+        loop.add_reader(self._fd, self._on_readable)
+        self._watched_by = loop
 
     def _on_readable(self) -> None:
         ready = self._ready
