@@ -110,8 +110,8 @@ class LoopStatements(PreparedStatements):
 
     def __init__(self, connection: psycopg.Connection[Any]) -> None:
         super().__init__(connection)
-        #: The loop whose selector watches the socket (from the first wait on it, until it
-        #: is closed: one registration, not one per statement).
+        #: The loop whose selector watches the socket (from its first statement on that
+        #: loop until it is closed: one registration, not one per statement).
         self._watched_by: asyncio.AbstractEventLoop | None = None
         self._fd = -1
         #: The statement's wait for the socket to be readable, while it waits (done by

@@ -133,9 +133,7 @@ class LoopConnections:
         """Close the idle connections (those lent are closed when given back)."""
         idle, self._idle = self._idle, []
         for statements in idle:
-            self._open -= 1
-            with suppress(Exception):
-                statements.close()
+            self._discard(statements)
 
     def _lent(self, run: Callable[[LoopStatements], Awaitable[_T]]) -> _T:
         held = self._units.get(getcurrent())
@@ -156,9 +154,7 @@ class LoopConnections:
             statements = self._idle.pop()
             if statements.idle:
                 return statements
-            self._open -= 1  # the server closed it while it was idle: not lent to fail
-            with suppress(Exception):
-                statements.close()
+            self._discard(statements)  # the server closed it while it was idle
         if self._open >= self._size:
             turn: asyncio.Future[LoopStatements | None] = loop.create_future()
             self._waiting.append(turn)
@@ -187,10 +183,13 @@ class LoopConnections:
         if statements.idle:
             self._pass_on(statements)
             return
-        self._open -= 1  # broken, or left in flight: closed, never lent again
+        self._discard(statements)  # broken, or left in flight: never lent again
+        self._pass_on(None)
+
+    def _discard(self, statements: LoopStatements) -> None:
+        self._open -= 1
         with suppress(Exception):
             statements.close()
-        self._pass_on(None)
 
     def _pass_on(self, statements: LoopStatements | None) -> None:
         """To the first request still waiting (None: a place to open one), else kept idle."""
